@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs the Debian packages vigil needs to build, test and run.
+# Idempotent: it asks apt-get only for what is missing, so a second run is quick.
+set -euo pipefail
+
+PKGS=(
+  build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
+  libuv1-dev libwebsockets-dev libjansson-dev libsqlite3-dev libssl-dev
+  libcmocka-dev python3 python3-pytest
+  ffmpeg libavcodec-dev libavformat-dev libavutil-dev libswscale-dev
+  opencv-doc
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,40 @@
+/* main.c: the vigil binary dispatches to one subcommand. */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd/commands.h"
+
+typedef struct {
+  const char *name;
+  int (*fn)(int argc, char **argv);
+  const char *summary;
+} command_t;
+
+static const command_t commands[] = {
+    {"run", vg_cmd_run, "run a vigil node: vigil run -c FILE"},
+    {"camsim", vg_cmd_camsim, "serve simulated cameras over RTSP"},
+    {"version", vg_cmd_version, "print the version"},
+};
+
+static void usage(FILE *out) {
+  fprintf(out, "usage: vigil COMMAND [OPTIONS]\n\ncommands:\n");
+  for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+    fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+  fprintf(out, "\n'vigil COMMAND --help' describes a command's options.\n");
+}
+
+int main(int argc, char **argv) {
+  /* A peer that closes a socket mid-write must not kill the process. */
+  signal(SIGPIPE, SIG_IGN);
+  if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+    usage(argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  if (strcmp(argv[1], "--version") == 0) return vg_cmd_version(argc - 1, argv + 1);
+  for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+    if (strcmp(argv[1], commands[i].name) == 0) return commands[i].fn(argc - 1, argv + 1);
+  fprintf(stderr, "vigil: unknown command '%s'\n\n", argv[1]);
+  usage(stderr);
+  return 2;
+}
