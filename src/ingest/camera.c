@@ -1,0 +1,362 @@
+#include "ingest/camera.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/error.h"
+#include "base/time.h"
+
+struct vg_camera_private {
+  pthread_mutex_t lock;
+  vg_camera_state_t state;
+  char reason[256];
+  char last_error[256];
+  int64_t state_since_us;
+  int backoff_ms;
+  uv_timer_t retry_timer;
+  int timer_open;
+  int stopping;
+  /* for vg_cameras_stop_all: signalled when the source has stopped */
+  pthread_mutex_t *stop_lock;
+  pthread_cond_t *stop_cond;
+  int *stop_pending;
+};
+
+static const vg_source_ops_t *source_ops[VG_SOURCE__COUNT];
+static pthread_mutex_t cameras_lock = PTHREAD_MUTEX_INITIALIZER;
+static vg_camera_t **cameras;
+static size_t camera_count;
+
+static const char *const kind_names[] = {"rtsp", "snapshot", "mjpeg", "push", NULL};
+static const char *const transport_names[] = {"tcp", "udp", "auto", NULL};
+
+const char *vg_source_kind_name(vg_source_kind_t k) { return k < VG_SOURCE__COUNT ? kind_names[k] : "?"; }
+
+const char *vg_camera_state_name(vg_camera_state_t s) {
+  switch (s) {
+  case VG_CAM_CONNECTING: return "connecting";
+  case VG_CAM_ONLINE: return "online";
+  case VG_CAM_OFFLINE: return "offline";
+  case VG_CAM_DISABLED: return "disabled";
+  }
+  return "?";
+}
+
+static int valid_id(const char *id) {
+  if (!*id) return 0;
+  for (const char *p = id; *p; p++) {
+    char ch = *p;
+    if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_' ||
+          ch == '-' || ch == '.'))
+      return 0;
+  }
+  return 1;
+}
+
+int vg_camera_config_parse(vg_cfg_t *c, json_t *obj, vg_camera_config_t *out) {
+  static const char *const keys[] = {"id",          "name",          "url",
+                                     "type",        "transport",     "enabled",
+                                     "connect_timeout_ms", "read_timeout_ms", "snapshot_interval_ms",
+                                     "backoff_min_ms",     "backoff_max_ms",  NULL};
+  long long v;
+  int e;
+  memset(out, 0, sizeof(*out));
+  if (!json_is_object(obj)) return vg_cfg_fail(c, NULL, "must be an object");
+  vg_cfg_check_keys(c, obj, keys);
+  vg_cfg_str(c, obj, "id", NULL, out->id, sizeof(out->id));
+  if (!c->failed && !valid_id(out->id))
+    vg_cfg_fail(c, "id", "may contain only letters, digits, '_', '-' and '.'");
+  vg_cfg_str(c, obj, "name", out->id, out->name, sizeof(out->name));
+  vg_cfg_enum(c, obj, "type", kind_names, VG_SOURCE_RTSP, &e);
+  out->kind = (vg_source_kind_t)e;
+  if (!c->failed && out->kind == VG_SOURCE_PUSH)
+    vg_cfg_fail(c, "type", "\"push\" cameras appear when a publisher connects; they are not configured");
+  vg_cfg_str(c, obj, "url", NULL, out->url, sizeof(out->url));
+  if (!c->failed) {
+    const char *want = out->kind == VG_SOURCE_RTSP ? "rtsp://" : "http://";
+    int ok = strncmp(out->url, want, strlen(want)) == 0 ||
+             (out->kind == VG_SOURCE_RTSP && strncmp(out->url, "rtsps://", 8) == 0) ||
+             (out->kind != VG_SOURCE_RTSP && strncmp(out->url, "https://", 8) == 0);
+    if (!ok) vg_cfg_fail(c, "url", "must start with %s for a camera of type \"%s\"", want, kind_names[out->kind]);
+  }
+  vg_cfg_enum(c, obj, "transport", transport_names, VG_TRANSPORT_TCP, &e);
+  out->transport = (vg_transport_t)e;
+  vg_cfg_bool(c, obj, "enabled", true, &out->enabled);
+  vg_cfg_int(c, obj, "connect_timeout_ms", 5000, 100, 600000, &v), out->connect_timeout_ms = (int)v;
+  vg_cfg_int(c, obj, "read_timeout_ms", 10000, 100, 600000, &v), out->read_timeout_ms = (int)v;
+  vg_cfg_int(c, obj, "snapshot_interval_ms", 1000, 50, 3600000, &v), out->snapshot_interval_ms = (int)v;
+  vg_cfg_int(c, obj, "backoff_min_ms", 500, 10, 600000, &v), out->backoff_min_ms = (int)v;
+  vg_cfg_int(c, obj, "backoff_max_ms", 30000, 10, 3600000, &v), out->backoff_max_ms = (int)v;
+  if (!c->failed && out->backoff_max_ms < out->backoff_min_ms)
+    vg_cfg_fail(c, "backoff_max_ms", "must not be less than backoff_min_ms");
+  return c->failed ? VG_ECONFIG : 0;
+}
+
+void vg_source_register(vg_source_kind_t kind, const vg_source_ops_t *ops) { source_ops[kind] = ops; }
+
+void vg_camera_safe_url(const char *url, char *out, size_t size) {
+  const char *scheme_end = strstr(url, "://");
+  if (!scheme_end) {
+    snprintf(out, size, "%s", url);
+    return;
+  }
+  const char *auth = scheme_end + 3;
+  const char *path = auth + strcspn(auth, "/?#");
+  const char *at = NULL;
+  for (const char *p = auth; p < path; p++)
+    if (*p == '@') at = p;
+  if (!at) {
+    snprintf(out, size, "%s", url);
+    return;
+  }
+  snprintf(out, size, "%.*s%s", (int)(auth - url), url, at + 1);
+}
+
+static void set_state(vg_camera_t *cam, vg_camera_state_t st, const char *reason) {
+  struct vg_camera_private *p = cam->priv;
+  pthread_mutex_lock(&p->lock);
+  if (p->state != st) p->state_since_us = vg_time_utc_us();
+  p->state = st;
+  snprintf(p->reason, sizeof(p->reason), "%s", reason ? reason : "");
+  if (reason && *reason) snprintf(p->last_error, sizeof(p->last_error), "%s", reason);
+  pthread_mutex_unlock(&p->lock);
+}
+
+static void start_source(vg_camera_t *cam) {
+  set_state(cam, VG_CAM_CONNECTING, NULL);
+  source_ops[cam->cfg.kind]->start(cam);
+}
+
+static void on_retry(uv_timer_t *t) {
+  vg_camera_t *cam = t->data;
+  if (cam->priv->stopping) return;
+  atomic_fetch_add(&cam->counters.reconnects, 1);
+  start_source(cam);
+}
+
+void vg_camera_source_online(vg_camera_t *cam) {
+  cam->priv->backoff_ms = 0;
+  set_state(cam, VG_CAM_ONLINE, NULL);
+  vg_log_info(&cam->log, "online");
+}
+
+static int next_backoff(vg_camera_t *cam) {
+  struct vg_camera_private *p = cam->priv;
+  if (p->backoff_ms <= 0)
+    p->backoff_ms = cam->cfg.backoff_min_ms;
+  else if (p->backoff_ms < cam->cfg.backoff_max_ms / 2)
+    p->backoff_ms *= 2;
+  else
+    p->backoff_ms = cam->cfg.backoff_max_ms;
+  /* +-25% jitter so that cameras behind one failed switch do not all come
+   * back in the same millisecond. */
+  int spread = p->backoff_ms / 2;
+  return p->backoff_ms - spread / 2 + (spread > 0 ? rand() % (spread + 1) : 0);
+}
+
+void vg_camera_source_failed(vg_camera_t *cam, int err, const char *fmt, ...) {
+  char reason[256];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(reason, sizeof(reason), fmt, ap);
+  va_end(ap);
+  struct vg_camera_private *p = cam->priv;
+  set_state(cam, VG_CAM_OFFLINE, reason);
+  vg_hub_end(cam->hub);
+  if (p->stopping) return;
+  if (!source_ops[cam->cfg.kind] || !source_ops[cam->cfg.kind]->start) {
+    vg_log_info(&cam->log, "offline: %s", reason);
+    return;
+  }
+  int delay = next_backoff(cam);
+  vg_log_warn(&cam->log, "offline: %s (%s); retrying in %d ms", reason, vg_err_name(err), delay);
+  uv_timer_start(&p->retry_timer, on_retry, (uint64_t)delay, 0);
+}
+
+static void camera_start_task(void *arg) {
+  vg_camera_t *cam = arg;
+  uv_timer_init(vg_worker_loop(cam->worker), &cam->priv->retry_timer);
+  cam->priv->retry_timer.data = cam;
+  cam->priv->timer_open = 1;
+  if (!cam->cfg.enabled) {
+    set_state(cam, VG_CAM_DISABLED, NULL);
+    return;
+  }
+  if (source_ops[cam->cfg.kind] && source_ops[cam->cfg.kind]->start) start_source(cam);
+}
+
+int vg_camera_add(const vg_camera_config_t *cfg, vg_camera_t **out) {
+  if (!source_ops[cfg->kind]) return VG_EUNSUPPORTED;
+  vg_camera_t *cam = calloc(1, sizeof(*cam));
+  struct vg_camera_private *p = calloc(1, sizeof(*p));
+  if (!cam || !p) {
+    free(cam);
+    free(p);
+    return VG_ENOMEM;
+  }
+  cam->cfg = *cfg;
+  cam->priv = p;
+  pthread_mutex_init(&p->lock, NULL);
+  p->state = cfg->enabled ? VG_CAM_CONNECTING : VG_CAM_DISABLED;
+  p->state_since_us = vg_time_utc_us();
+  cam->log = VG_LOG_CTX("camera", cam->cfg.id);
+  cam->hub = vg_hub_new(cfg->id);
+  if (!cam->hub) {
+    free(p);
+    free(cam);
+    return VG_ENOMEM;
+  }
+  pthread_mutex_lock(&cameras_lock);
+  for (size_t i = 0; i < camera_count; i++) {
+    if (strcmp(cameras[i]->cfg.id, cfg->id) == 0) {
+      pthread_mutex_unlock(&cameras_lock);
+      vg_hub_unref(&cam->hub);
+      free(p);
+      free(cam);
+      return VG_EEXIST;
+    }
+  }
+  vg_camera_t **grown = realloc(cameras, (camera_count + 1) * sizeof(*cameras));
+  if (!grown || vg_hub_register(cam->hub) != 0) {
+    pthread_mutex_unlock(&cameras_lock);
+    if (grown) cameras = grown;
+    vg_hub_unref(&cam->hub);
+    free(p);
+    free(cam);
+    return grown ? VG_EEXIST : VG_ENOMEM;
+  }
+  cameras = grown;
+  /* Keep the list sorted by id: the API lists cameras in a stable order. */
+  size_t at = camera_count;
+  while (at > 0 && strcmp(cameras[at - 1]->cfg.id, cfg->id) > 0) {
+    cameras[at] = cameras[at - 1];
+    at--;
+  }
+  cameras[at] = cam;
+  camera_count++;
+  pthread_mutex_unlock(&cameras_lock);
+  cam->worker = vg_worker_next();
+  vg_worker_post(cam->worker, camera_start_task, cam);
+  if (out) *out = cam;
+  return 0;
+}
+
+vg_camera_t *vg_camera_find(const char *id) {
+  vg_camera_t *found = NULL;
+  pthread_mutex_lock(&cameras_lock);
+  for (size_t i = 0; i < camera_count; i++)
+    if (strcmp(cameras[i]->cfg.id, id) == 0) found = cameras[i];
+  pthread_mutex_unlock(&cameras_lock);
+  return found;
+}
+
+static void fill_info(vg_camera_t *cam, vg_camera_info_t *info) {
+  struct vg_camera_private *p = cam->priv;
+  memset(info, 0, sizeof(*info));
+  snprintf(info->id, sizeof(info->id), "%s", cam->cfg.id);
+  snprintf(info->name, sizeof(info->name), "%s", cam->cfg.name);
+  vg_camera_safe_url(cam->cfg.url, info->url, sizeof(info->url));
+  info->kind = cam->cfg.kind;
+  pthread_mutex_lock(&p->lock);
+  info->state = p->state;
+  memcpy(info->reason, p->reason, sizeof(info->reason));
+  memcpy(info->last_error, p->last_error, sizeof(info->last_error));
+  info->state_since_us = p->state_since_us;
+  pthread_mutex_unlock(&p->lock);
+  info->frames = atomic_load(&cam->counters.frames);
+  info->bytes = atomic_load(&cam->counters.bytes);
+  info->rtp_packets = atomic_load(&cam->counters.rtp_packets);
+  info->rtp_lost = atomic_load(&cam->counters.rtp_lost);
+  info->reconnects = atomic_load(&cam->counters.reconnects);
+  info->errors = atomic_load(&cam->counters.errors);
+  info->track_count = vg_hub_tracks(cam->hub, info->tracks, VG_MAX_TRACKS);
+}
+
+void vg_camera_info_clear(vg_camera_info_t *info) {
+  for (int i = 0; i < info->track_count; i++) vg_track_clear(&info->tracks[i]);
+  info->track_count = 0;
+}
+
+void vg_cameras_foreach(void (*fn)(const vg_camera_info_t *info, void *opaque), void *opaque) {
+  pthread_mutex_lock(&cameras_lock);
+  size_t n = camera_count;
+  vg_camera_t **list = malloc((n ? n : 1) * sizeof(*list));
+  if (list) memcpy(list, cameras, n * sizeof(*list));
+  pthread_mutex_unlock(&cameras_lock);
+  if (!list) return;
+  vg_camera_info_t *info = malloc(sizeof(*info));
+  for (size_t i = 0; info && i < n; i++) {
+    fill_info(list[i], info);
+    fn(info, opaque);
+    vg_camera_info_clear(info);
+  }
+  free(info);
+  free(list);
+}
+
+int vg_camera_get_info(const char *id, vg_camera_info_t *info) {
+  vg_camera_t *cam = vg_camera_find(id);
+  if (!cam) return VG_ENOTFOUND;
+  fill_info(cam, info);
+  return 0;
+}
+
+static void stop_done(vg_camera_t *cam) {
+  struct vg_camera_private *p = cam->priv;
+  pthread_mutex_lock(p->stop_lock);
+  (*p->stop_pending)--;
+  pthread_cond_signal(p->stop_cond);
+  pthread_mutex_unlock(p->stop_lock);
+}
+
+static void timer_closed(uv_handle_t *h) {
+  vg_camera_t *cam = h->data;
+  if (cam->cfg.kind < VG_SOURCE__COUNT && source_ops[cam->cfg.kind] && source_ops[cam->cfg.kind]->stop)
+    source_ops[cam->cfg.kind]->stop(cam, stop_done);
+  else
+    stop_done(cam);
+}
+
+static void camera_stop_task(void *arg) {
+  vg_camera_t *cam = arg;
+  cam->priv->stopping = 1;
+  if (cam->priv->timer_open)
+    uv_close((uv_handle_t *)&cam->priv->retry_timer, timer_closed);
+  else
+    stop_done(cam);
+}
+
+void vg_cameras_stop_all(void) {
+  pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+  pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
+  pthread_mutex_lock(&cameras_lock);
+  vg_camera_t **list = cameras;
+  size_t n = camera_count;
+  cameras = NULL;
+  camera_count = 0;
+  pthread_mutex_unlock(&cameras_lock);
+  int pending = (int)n;
+  for (size_t i = 0; i < n; i++) {
+    vg_camera_t *cam = list[i];
+    cam->priv->stop_lock = &lock;
+    cam->priv->stop_cond = &cond;
+    cam->priv->stop_pending = &pending;
+    if (vg_worker_post(cam->worker, camera_stop_task, cam) != 0) pending--;
+  }
+  pthread_mutex_lock(&lock);
+  while (pending > 0) pthread_cond_wait(&cond, &lock);
+  pthread_mutex_unlock(&lock);
+  for (size_t i = 0; i < n; i++) {
+    vg_camera_t *cam = list[i];
+    vg_hub_end(cam->hub);
+    vg_hub_unregister(cam->hub);
+    vg_hub_unref(&cam->hub);
+    pthread_mutex_destroy(&cam->priv->lock);
+    free(cam->priv);
+    free(cam);
+  }
+  free(list);
+}

@@ -1,0 +1,146 @@
+/*
+ * camera.h: cameras, their life cycle and their health.
+ *
+ * A camera has a configuration, a stream hub (named by its id) that its
+ * source feeds, a worker it lives on, a state and counters. The source
+ * (RTSP, HTTP snapshot, MJPEG, or a publisher pushing into the RTSP server)
+ * only moves media; this module owns the life cycle around it:
+ *
+ *   start -> CONNECTING --source_online--> ONLINE
+ *               ^  |                          |
+ *               |  +--source_failed--+        |
+ *               |                    v        v
+ *               +--- backoff timer --- OFFLINE (reason)
+ *
+ * Reconnect delays grow exponentially from backoff_min_ms to backoff_max_ms
+ * with +-25% jitter, and reset once a connection has delivered media.
+ *
+ * Threads: a camera's source callbacks and vg_camera_source_* calls run on
+ * the camera's worker. Counters are atomics and the state is behind a
+ * small lock, so the API reads both from any thread.
+ */
+#ifndef VG_INGEST_CAMERA_H
+#define VG_INGEST_CAMERA_H
+
+#include <jansson.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/config.h"
+#include "base/log.h"
+#include "net/worker.h"
+#include "stream/hub.h"
+
+typedef enum {
+  VG_CAM_CONNECTING = 0,
+  VG_CAM_ONLINE,
+  VG_CAM_OFFLINE,
+  VG_CAM_DISABLED,
+} vg_camera_state_t;
+
+typedef enum {
+  VG_SOURCE_RTSP = 0,
+  VG_SOURCE_SNAPSHOT, /* JPEG snapshot URL polled at an interval */
+  VG_SOURCE_MJPEG,    /* multipart MJPEG over HTTP */
+  VG_SOURCE_PUSH,     /* a publisher pushes into the RTSP server (ANNOUNCE/RECORD) */
+  VG_SOURCE__COUNT
+} vg_source_kind_t;
+
+typedef enum { VG_TRANSPORT_TCP = 0, VG_TRANSPORT_UDP, VG_TRANSPORT_AUTO } vg_transport_t;
+
+typedef struct {
+  char id[64];    /* [A-Za-z0-9_-], the path in rtsp://host:8554/<id> */
+  char name[128]; /* display name */
+  char url[1024]; /* may hold credentials: never log or show it, see vg_camera_safe_url */
+  vg_source_kind_t kind;
+  vg_transport_t transport; /* RTSP: tcp (default), udp, or auto (udp, then tcp if nothing arrives) */
+  bool enabled;
+  int connect_timeout_ms;   /* default 5000 */
+  int read_timeout_ms;      /* default 10000: no media for this long = offline */
+  int snapshot_interval_ms; /* snapshot sources, default 1000 */
+  int backoff_min_ms;       /* default 500 */
+  int backoff_max_ms;       /* default 30000 */
+} vg_camera_config_t;
+
+typedef struct {
+  atomic_uint_fast64_t frames;
+  atomic_uint_fast64_t bytes;
+  atomic_uint_fast64_t rtp_packets;
+  atomic_uint_fast64_t rtp_lost;
+  atomic_uint_fast64_t reconnects;
+  atomic_uint_fast64_t errors; /* bad input dropped: malformed packets, protocol errors */
+} vg_camera_counters_t;
+
+typedef struct vg_camera vg_camera_t;
+
+/* A source kind's operations, called on the camera's worker thread. */
+typedef struct {
+  const char *name;
+  /* Begins connecting (NULL for kinds that are driven from outside, such as
+   * PUSH: those go offline on failure and are not retried). The source later calls vg_camera_source_online()
+   * when media flows, and vg_camera_source_failed() when the attempt or the
+   * session ends; after failed() it must hold no handles. */
+  void (*start)(vg_camera_t *cam);
+  /* Stops at once: closes handles, then calls done(cam) (possibly later,
+   * after libuv close callbacks). Never followed by source_failed. */
+  void (*stop)(vg_camera_t *cam, void (*done)(vg_camera_t *cam));
+} vg_source_ops_t;
+
+struct vg_camera {
+  vg_camera_config_t cfg;
+  vg_hub_t *hub;
+  vg_worker_t *worker;
+  vg_log_ctx_t log;
+  vg_camera_counters_t counters;
+  void *source; /* the source's private state */
+  /* private */
+  struct vg_camera_private *priv;
+};
+
+/* Parses one camera object (the path in c says where it is). */
+int vg_camera_config_parse(vg_cfg_t *c, json_t *obj, vg_camera_config_t *out);
+
+/* Registers the operations of one source kind (done once at start-up). */
+void vg_source_register(vg_source_kind_t kind, const vg_source_ops_t *ops);
+
+/* Creates a camera, registers it and its hub, and starts it on a worker.
+ * VG_EEXIST if the id is taken. */
+int vg_camera_add(const vg_camera_config_t *cfg, vg_camera_t **out);
+/* The camera with this id, or NULL. Cameras live until vg_cameras_stop_all(). */
+vg_camera_t *vg_camera_find(const char *id);
+/* Stops and removes every camera (blocks until their sources are stopped). */
+void vg_cameras_stop_all(void);
+
+/* For sources, on the camera's worker: */
+void vg_camera_source_online(vg_camera_t *cam);
+void vg_camera_source_failed(vg_camera_t *cam, int err, const char *reason_fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* A snapshot of one camera for the API and /metrics. */
+typedef struct {
+  char id[64];
+  char name[128];
+  char url[1024]; /* without credentials */
+  vg_source_kind_t kind;
+  vg_camera_state_t state;
+  char reason[256];     /* why offline, or empty */
+  char last_error[256]; /* the latest error, kept after recovery */
+  int64_t state_since_us;
+  uint64_t frames, bytes, rtp_packets, rtp_lost, reconnects, errors;
+  vg_track_t tracks[VG_MAX_TRACKS]; /* vg_camera_info_clear() drops their extradata */
+  int track_count;
+} vg_camera_info_t;
+
+/* Calls fn for each camera, in id order, with a snapshot. */
+void vg_cameras_foreach(void (*fn)(const vg_camera_info_t *info, void *opaque), void *opaque);
+/* Fills info for the camera with this id; VG_ENOTFOUND if none. */
+int vg_camera_get_info(const char *id, vg_camera_info_t *info);
+void vg_camera_info_clear(vg_camera_info_t *info);
+
+const char *vg_camera_state_name(vg_camera_state_t s);
+const char *vg_source_kind_name(vg_source_kind_t k);
+/* Writes url without user:password@ into out. */
+void vg_camera_safe_url(const char *url, char *out, size_t size);
+
+#endif

@@ -1,0 +1,145 @@
+#include "net/worker.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "base/error.h"
+#include "base/log.h"
+
+typedef struct task {
+  struct task *next;
+  vg_task_fn fn;
+  void *arg;
+} task_t;
+
+struct vg_worker {
+  int index;
+  uv_loop_t loop;
+  uv_async_t wake;
+  pthread_t thread;
+  pthread_mutex_t lock;
+  task_t *head, *tail;
+  int stopping;
+};
+
+static vg_worker_t *workers;
+static int worker_count;
+static atomic_uint next_worker;
+static _Thread_local vg_worker_t *current_worker;
+static atomic_int accepting;
+
+static void run_tasks(vg_worker_t *w) {
+  for (;;) {
+    pthread_mutex_lock(&w->lock);
+    task_t *t = w->head;
+    w->head = w->tail = NULL;
+    pthread_mutex_unlock(&w->lock);
+    if (!t) return;
+    while (t) {
+      task_t *next = t->next;
+      t->fn(t->arg);
+      free(t);
+      t = next;
+    }
+  }
+}
+
+static void close_any(uv_handle_t *h, void *arg) {
+  if (!uv_is_closing(h)) uv_close(h, NULL);
+}
+
+static void on_wake(uv_async_t *a) {
+  vg_worker_t *w = a->data;
+  run_tasks(w);
+  if (w->stopping) uv_walk(&w->loop, close_any, NULL);
+}
+
+static void *worker_main(void *arg) {
+  vg_worker_t *w = arg;
+  current_worker = w;
+  uv_run(&w->loop, UV_RUN_DEFAULT);
+  return NULL;
+}
+
+int vg_workers_start(int n) {
+  if (n <= 0) n = (int)sysconf(_SC_NPROCESSORS_ONLN);
+  if (n <= 0) n = 1;
+  workers = calloc((size_t)n, sizeof(*workers));
+  if (!workers) return VG_ENOMEM;
+  for (int i = 0; i < n; i++) {
+    vg_worker_t *w = &workers[i];
+    w->index = i;
+    pthread_mutex_init(&w->lock, NULL);
+    uv_loop_init(&w->loop);
+    uv_async_init(&w->loop, &w->wake, on_wake);
+    w->wake.data = w;
+  }
+  worker_count = n;
+  atomic_store(&accepting, 1);
+  for (int i = 0; i < n; i++) {
+    if (pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]) != 0) {
+      vg_log_error(&VG_LOG_CTX("worker", NULL), "cannot start worker thread %d", i);
+      abort();
+    }
+  }
+  return 0;
+}
+
+static void mark_stopping(void *arg) { ((vg_worker_t *)arg)->stopping = 1; }
+
+void vg_workers_stop(void) {
+  if (!workers) return;
+  for (int i = 0; i < worker_count; i++) vg_worker_post(&workers[i], mark_stopping, &workers[i]);
+  atomic_store(&accepting, 0);
+  for (int i = 0; i < worker_count; i++) uv_async_send(&workers[i].wake);
+  for (int i = 0; i < worker_count; i++) {
+    pthread_join(workers[i].thread, NULL);
+    run_tasks(&workers[i]);
+    uv_loop_close(&workers[i].loop);
+    pthread_mutex_destroy(&workers[i].lock);
+  }
+  free(workers);
+  workers = NULL;
+  worker_count = 0;
+}
+
+int vg_workers_count(void) { return worker_count; }
+vg_worker_t *vg_worker_at(int index) { return index >= 0 && index < worker_count ? &workers[index] : NULL; }
+vg_worker_t *vg_worker_next(void) {
+  return &workers[atomic_fetch_add(&next_worker, 1) % (unsigned)worker_count];
+}
+vg_worker_t *vg_worker_current(void) { return current_worker; }
+int vg_worker_index(const vg_worker_t *w) { return w->index; }
+uv_loop_t *vg_worker_loop(vg_worker_t *w) { return &w->loop; }
+
+int vg_worker_post(vg_worker_t *w, vg_task_fn fn, void *arg) {
+  task_t *t = malloc(sizeof(*t));
+  if (!t) return VG_ENOMEM;
+  t->fn = fn;
+  t->arg = arg;
+  t->next = NULL;
+  pthread_mutex_lock(&w->lock);
+  if (!atomic_load(&accepting) && fn != mark_stopping) {
+    pthread_mutex_unlock(&w->lock);
+    free(t);
+    return VG_ECANCELED;
+  }
+  if (w->tail)
+    w->tail->next = t;
+  else
+    w->head = t;
+  w->tail = t;
+  pthread_mutex_unlock(&w->lock);
+  uv_async_send(&w->wake);
+  return 0;
+}
+
+int vg_worker_run(vg_worker_t *w, vg_task_fn fn, void *arg) {
+  if (current_worker == w) {
+    fn(arg);
+    return 0;
+  }
+  return vg_worker_post(w, fn, arg);
+}
