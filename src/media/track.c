@@ -10,6 +10,7 @@ const char *vg_codec_name(vg_codec_t c) {
   case VG_CODEC_PCMU: return "PCMU";
   case VG_CODEC_PCMA: return "PCMA";
   case VG_CODEC_OPUS: return "OPUS";
+  case VG_CODEC_JPEG: return "JPEG";
   default: return "NONE";
   }
 }

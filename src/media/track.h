@@ -30,6 +30,7 @@ typedef enum {
   VG_CODEC_PCMU,
   VG_CODEC_PCMA,
   VG_CODEC_OPUS,
+  VG_CODEC_JPEG, /* one baseline/progressive JPEG picture per frame (snapshot and MJPEG cameras) */
 } vg_codec_t;
 
 #define VG_MAX_TRACKS 4
