@@ -80,6 +80,11 @@ static inline void vg_rtp_header_patch(uint8_t *hdr, uint16_t seq, uint32_t ts, 
   hdr[11] = (uint8_t)ssrc;
 }
 
+/* The timestamp field of an RTP header. */
+static inline uint32_t vg_rtp_header_ts(const uint8_t *hdr) {
+  return ((uint32_t)hdr[4] << 24) | ((uint32_t)hdr[5] << 16) | ((uint32_t)hdr[6] << 8) | hdr[7];
+}
+
 /* ---- unwrapping ------------------------------------------------------- */
 
 /* Extends a wrapping counter (16-bit seq, 32-bit timestamp) to 64 bits. The
