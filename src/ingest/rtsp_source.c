@@ -1,0 +1,824 @@
+#include "ingest/rtsp_source.h"
+
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "base/error.h"
+#include "base/time.h"
+#include "ingest/tcp_client.h"
+#include "media/nal.h"
+#include "proto/auth.h"
+#include "proto/rtcp.h"
+#include "proto/rtp.h"
+#include "proto/rtp_payload.h"
+#include "proto/rtsp.h"
+#include "proto/sdp.h"
+#include "proto/url.h"
+
+#define READ_BUF_MAX (256 * 1024) /* a 64 KiB body or interleaved frame fits with room to spare */
+#define MAX_REDIRECTS 5
+#define TICK_MS 100
+#define RR_INTERVAL_US 5000000
+#define AUTO_UDP_WAIT_US 3000000
+#define REORDER_WINDOW 64
+#define REORDER_DELAY_US 200000
+#define URL_MAX (VG_URL_MAX_PATH + 512)
+
+typedef enum { ST_OPTIONS = 0, ST_DESCRIBE, ST_SETUP, ST_PLAY, ST_PLAYING } rtsp_state_t;
+typedef enum { RUNNING = 0, FAILING, STOPPING, RESTART_TCP } finishing_t;
+
+typedef struct rtsp_src rtsp_src_t;
+
+typedef struct {
+  rtsp_src_t *s;
+  int index; /* in the hub */
+  vg_track_t track;
+  int payload_type;
+  char fmtp[VG_SDP_MAX_FMTP];
+  char control_url[URL_MAX];
+  vg_depack_t *depack;
+  vg_rtp_stats_t stats;
+  int64_t lost_reported;
+  uint8_t channel[2]; /* interleaved RTP, RTCP */
+  /* UDP */
+  uv_udp_t sock[2]; /* RTP, RTCP */
+  int socks_open;
+  uint16_t client_port[2], server_port[2];
+  vg_rtp_reorder_t *reorder;
+  int has_sr;
+  vg_rtcp_sr_t sr;
+} track_t;
+
+struct rtsp_src {
+  vg_camera_t *cam;
+  vg_url_t url;
+  char request_url[URL_MAX]; /* without credentials */
+  vg_tcp_client_t *conn;
+  int conns_open;
+  uv_timer_t tick;
+  int tick_open;
+  int handles_open; /* UDP sockets still closing */
+  int udp;          /* this attempt uses UDP */
+  rtsp_state_t state;
+  uint32_t cseq, pending_cseq;
+  char pending_method[16];
+  int64_t pending_since_us;
+  vg_auth_client_t auth;
+  int auth_sent;
+  int redirects;
+  unsigned public_methods;
+  char session[256];
+  int session_timeout_s;
+  char base_url[URL_MAX], aggregate_url[URL_MAX];
+  track_t tracks[VG_MAX_TRACKS];
+  int n_tracks, setup_index;
+  vg_rtsp_msg_t msg; /* large: kept off the stack */
+  uint32_t own_ssrc;
+  int64_t play_us, last_media_us, last_keepalive_us, last_rr_us;
+  int got_rtp, online;
+  finishing_t finishing;
+  int fail_err;
+  char reason[256];
+  void (*done)(vg_camera_t *cam);
+};
+
+static void begin_connect(rtsp_src_t *s);
+static void session_start(vg_camera_t *cam, int force_tcp);
+
+/* ---- life cycle ------------------------------------------------------- */
+
+static void free_tracks(rtsp_src_t *s) {
+  for (int i = 0; i < s->n_tracks; i++) {
+    track_t *t = &s->tracks[i];
+    vg_depack_free(&t->depack);
+    vg_rtp_reorder_free(&t->reorder);
+    vg_track_clear(&t->track);
+  }
+  s->n_tracks = 0;
+}
+
+static void maybe_finish(rtsp_src_t *s) {
+  if (s->finishing == RUNNING || s->tick_open || s->conns_open > 0 || s->handles_open > 0) return;
+  vg_camera_t *cam = s->cam;
+  finishing_t how = s->finishing;
+  cam->source = NULL;
+  free_tracks(s);
+  if (how == STOPPING) s->done(cam);
+  else if (how == RESTART_TCP) session_start(cam, 1);
+  else vg_camera_source_failed(cam, s->fail_err, "%s", s->reason);
+  free(s);
+}
+
+static void handle_closed(uv_handle_t *h) {
+  rtsp_src_t *s = h->data;
+  if (h == (uv_handle_t *)&s->tick) s->tick_open = 0;
+  else s->handles_open--;
+  maybe_finish(s);
+}
+
+static void on_conn_closed(vg_tcp_client_t *c) {
+  rtsp_src_t *s = c->opaque;
+  s->conns_open--;
+  maybe_finish(s);
+}
+
+static void close_udp(rtsp_src_t *s) {
+  for (int i = 0; i < s->n_tracks; i++) {
+    track_t *t = &s->tracks[i];
+    for (int k = 0; k < 2; k++) {
+      if (!(t->socks_open & (1 << k))) continue;
+      t->socks_open &= ~(1 << k);
+      uv_close((uv_handle_t *)&t->sock[k], handle_closed);
+    }
+  }
+}
+
+static void close_all(rtsp_src_t *s) {
+  if (s->conn) vg_tcp_client_close(s->conn), s->conn = NULL;
+  close_udp(s);
+  if (s->tick_open && !uv_is_closing((uv_handle_t *)&s->tick)) uv_close((uv_handle_t *)&s->tick, handle_closed);
+}
+
+static void fail(rtsp_src_t *s, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void fail(rtsp_src_t *s, int err, const char *fmt, ...) {
+  if (s->finishing != RUNNING) return;
+  s->finishing = FAILING;
+  s->fail_err = err;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(s->reason, sizeof(s->reason), fmt, ap);
+  va_end(ap);
+  if (err == VG_EPROTO || err == VG_ETOOBIG) atomic_fetch_add(&s->cam->counters.errors, 1);
+  close_all(s);
+}
+
+/* ---- requests --------------------------------------------------------- */
+
+static void send_bytes(rtsp_src_t *s, const void *data, size_t len) {
+  if (!s->conn) return;
+  int r = vg_tcp_client_write(s->conn, data, len);
+  if (r < 0) fail(s, r, "write failed: %s", vg_strerror(r));
+}
+
+/* Sends a request; extra is "Name: value\r\n" lines or NULL. */
+static void send_request(rtsp_src_t *s, const char *method, const char *uri, const char *extra) {
+  char out[4096], authz[1024];
+  vg_rtsp_writer_t w;
+  vg_rtsp_writer_init(&w, out, sizeof(out));
+  vg_rtsp_write_request_line(&w, method, uri);
+  vg_rtsp_write_header(&w, "CSeq", "%u", ++s->cseq);
+  vg_rtsp_write_header(&w, "User-Agent", "vigil/%s", VG_VERSION);
+  if (s->auth.challenge.scheme != VG_AUTH_NONE) {
+    int r = vg_auth_client_authorization(&s->auth, method, uri, s->url.user, s->url.password, authz,
+                                         sizeof(authz));
+    if (r < 0) {
+      fail(s, VG_EAUTH, "cannot build credentials: %s", vg_strerror(r));
+      return;
+    }
+    vg_rtsp_write_header(&w, "Authorization", "%s", authz);
+  }
+  if (s->session[0]) vg_rtsp_write_header(&w, "Session", "%s", s->session);
+  int n = vg_rtsp_write_end(&w, NULL, 0);
+  if (n < 0) {
+    fail(s, n, "cannot write %s: %s", method, vg_strerror(n));
+    return;
+  }
+  /* The extra headers go before the blank line the writer ended with. */
+  size_t extra_len = extra ? strlen(extra) : 0;
+  if (extra_len) {
+    if ((size_t)n + extra_len >= sizeof(out)) {
+      fail(s, VG_ETOOBIG, "%s request too long", method);
+      return;
+    }
+    memmove(out + n - 2 + extra_len, out + n - 2, 2);
+    memcpy(out + n - 2, extra, extra_len);
+    n += (int)extra_len;
+  }
+  s->pending_cseq = s->cseq;
+  snprintf(s->pending_method, sizeof(s->pending_method), "%s", method);
+  s->pending_since_us = vg_time_mono_us();
+  send_bytes(s, out, (size_t)n);
+}
+
+static void send_options(rtsp_src_t *s) {
+  s->state = ST_OPTIONS;
+  send_request(s, "OPTIONS", s->request_url, NULL);
+}
+
+static void send_describe(rtsp_src_t *s) {
+  s->state = ST_DESCRIBE;
+  send_request(s, "DESCRIBE", s->request_url, "Accept: application/sdp\r\n");
+}
+
+/* Binds an RTP/RTCP pair of UDP sockets: RTP on an even port, RTCP on the
+ * next one (RFC 3550 §11). */
+static int bind_udp_pair(rtsp_src_t *s, track_t *t, int family) {
+  uv_loop_t *loop = vg_worker_loop(s->cam->worker);
+  for (int attempt = 0; attempt < 50; attempt++) {
+    uint16_t port = (uint16_t)(20000 + 2 * (rand() % 20000));
+    int fds[2] = {-1, -1}, ok = 1;
+    for (int k = 0; k < 2 && ok; k++) {
+      fds[k] = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+      struct sockaddr_storage a = {0};
+      socklen_t alen;
+      if (family == AF_INET6) {
+        struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&a;
+        a6->sin6_family = AF_INET6;
+        a6->sin6_port = htons((uint16_t)(port + k));
+        alen = sizeof(*a6);
+      } else {
+        struct sockaddr_in *a4 = (struct sockaddr_in *)&a;
+        a4->sin_family = AF_INET;
+        a4->sin_port = htons((uint16_t)(port + k));
+        alen = sizeof(*a4);
+      }
+      ok = fds[k] >= 0 && bind(fds[k], (struct sockaddr *)&a, alen) == 0;
+    }
+    if (!ok) {
+      for (int k = 0; k < 2; k++)
+        if (fds[k] >= 0) close(fds[k]);
+      continue;
+    }
+    for (int k = 0; k < 2; k++) {
+      uv_udp_init(loop, &t->sock[k]);
+      t->sock[k].data = s;
+      uv_udp_open(&t->sock[k], fds[k]);
+      t->socks_open |= 1 << k;
+      s->handles_open++;
+    }
+    int size = 2 << 20; /* room for a key frame burst */
+    uv_recv_buffer_size((uv_handle_t *)&t->sock[0], &size);
+    t->client_port[0] = port;
+    t->client_port[1] = (uint16_t)(port + 1);
+    return 0;
+  }
+  return VG_EBUSY;
+}
+
+static void on_udp_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *b, const struct sockaddr *from, unsigned flags);
+static void udp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *out);
+
+static void send_setup(rtsp_src_t *s) {
+  track_t *t = &s->tracks[s->setup_index];
+  char transport[160], extra[200];
+  vg_rtsp_transport_t tr = {.unicast = 1};
+  if (s->udp) {
+    if (!t->socks_open) {
+      struct sockaddr_storage local, remote;
+      int family = AF_INET;
+      if (s->conn && vg_tcp_client_sockname(s->conn, &local, &remote) == 0) family = local.ss_family;
+      int r = bind_udp_pair(s, t, family);
+      if (r < 0) {
+        fail(s, r, "cannot bind a UDP port pair");
+        return;
+      }
+      for (int k = 0; k < 2; k++) uv_udp_recv_start(&t->sock[k], udp_alloc, on_udp_recv);
+    }
+    tr.lower = VG_RTSP_LOWER_UDP;
+    tr.has_client_port = 1;
+    tr.client_port[0] = t->client_port[0];
+    tr.client_port[1] = t->client_port[1];
+  } else {
+    tr.lower = VG_RTSP_LOWER_TCP;
+    tr.has_interleaved = 1;
+    tr.interleaved[0] = (uint8_t)(2 * s->setup_index);
+    tr.interleaved[1] = (uint8_t)(2 * s->setup_index + 1);
+  }
+  if (vg_rtsp_transport_format(&tr, transport, sizeof(transport)) < 0) {
+    fail(s, VG_ETOOBIG, "cannot format Transport");
+    return;
+  }
+  snprintf(extra, sizeof(extra), "Transport: %s\r\n", transport);
+  s->state = ST_SETUP;
+  send_request(s, "SETUP", t->control_url, extra);
+}
+
+static void send_play(rtsp_src_t *s) {
+  s->state = ST_PLAY;
+  send_request(s, "PLAY", s->aggregate_url, "Range: npt=0.000-\r\n");
+}
+
+static void send_keepalive(rtsp_src_t *s) {
+  s->last_keepalive_us = vg_time_mono_us();
+  send_request(s, (s->public_methods & VG_RTSP_M_GET_PARAMETER) ? "GET_PARAMETER" : "OPTIONS",
+               s->aggregate_url, NULL);
+}
+
+/* ---- media ------------------------------------------------------------ */
+
+static void update_lost(rtsp_src_t *s, track_t *t) {
+  int64_t lost = vg_rtp_stats_lost(&t->stats);
+  if (lost > t->lost_reported) {
+    atomic_fetch_add(&s->cam->counters.rtp_lost, (uint64_t)(lost - t->lost_reported));
+    t->lost_reported = lost;
+  }
+}
+
+static void on_frame(void *opaque, vg_frame_t *f) {
+  track_t *t = opaque;
+  rtsp_src_t *s = t->s;
+  vg_camera_t *cam = s->cam;
+  f->utc_us = t->has_sr ? vg_rtcp_sr_utc_us(&t->sr, t->track.clock_rate, (uint32_t)f->pts) : vg_time_utc_us();
+  vg_hub_push(cam->hub, f);
+  atomic_fetch_add(&cam->counters.frames, 1);
+  atomic_fetch_add(&cam->counters.bytes, f->len);
+  vg_buf_unref(&f->buf);
+  if (!s->online) {
+    s->online = 1;
+    vg_camera_source_online(cam);
+  }
+}
+
+static void on_params(void *opaque, vg_buf_t *extradata) {
+  track_t *t = opaque;
+  vg_buf_unref(&t->track.extradata);
+  t->track.extradata = extradata;
+  vg_track_update_video_info(&t->track, NULL, 0);
+  vg_hub_update_track(t->s->cam->hub, t->index, &t->track);
+}
+
+static void handle_rtp(rtsp_src_t *s, track_t *t, const uint8_t *data, size_t len) {
+  vg_rtp_packet_t pkt;
+  int64_t now = vg_time_mono_us();
+  if (vg_rtp_parse(data, len, &pkt) != 0 || pkt.payload_type != t->payload_type) {
+    /* One bad packet is not worth a reconnect: drop it and count it. */
+    atomic_fetch_add(&s->cam->counters.errors, 1);
+    vg_log_debug(&s->cam->log, "dropped a malformed RTP packet (%zu bytes) on track %d", len, t->index);
+    return;
+  }
+  atomic_fetch_add(&s->cam->counters.rtp_packets, 1);
+  s->last_media_us = now;
+  s->got_rtp = 1;
+  vg_rtp_stats_update(&t->stats, pkt.seq, pkt.timestamp, now);
+  update_lost(s, t);
+  vg_depack_push(t->depack, &pkt, now);
+}
+
+static void handle_rtcp(rtsp_src_t *s, track_t *t, const uint8_t *data, size_t len) {
+  vg_rtcp_info_t *info = malloc(sizeof(*info));
+  if (!info) return;
+  if (vg_rtcp_parse(data, len, info) == 0 && info->has_sr) {
+    t->sr = info->sr;
+    t->has_sr = 1;
+    vg_rtcp_note_sr(&t->stats, &info->sr, vg_time_mono_us());
+  }
+  free(info);
+}
+
+static void reorder_release(void *opaque, vg_buf_t *pkt, int64_t ext_seq) {
+  track_t *t = opaque;
+  handle_rtp(t->s, t, pkt->data, pkt->len);
+  vg_buf_unref(&pkt);
+}
+
+static void udp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *out) {
+  static __thread char scratch[65536];
+  *out = uv_buf_init(scratch, sizeof(scratch));
+}
+
+static int same_host(const struct sockaddr *a, const struct sockaddr_storage *b) {
+  if (a->sa_family != b->ss_family) return 0;
+  if (a->sa_family == AF_INET)
+    return ((const struct sockaddr_in *)a)->sin_addr.s_addr == ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+  return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr, &((const struct sockaddr_in6 *)b)->sin6_addr, 16) == 0;
+}
+
+static void on_udp_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *b, const struct sockaddr *from, unsigned flags) {
+  rtsp_src_t *s = h->data;
+  if (n <= 0 || !from || s->finishing != RUNNING || !s->conn) return;
+  /* Only the camera's host may feed this session. */
+  struct sockaddr_storage local, remote;
+  if (vg_tcp_client_sockname(s->conn, &local, &remote) != 0 || !same_host(from, &remote)) return;
+  for (int i = 0; i < s->n_tracks; i++) {
+    track_t *t = &s->tracks[i];
+    if (h == &t->sock[1]) {
+      handle_rtcp(s, t, (const uint8_t *)b->base, (size_t)n);
+      return;
+    }
+    if (h == &t->sock[0]) {
+      vg_buf_t *pkt = vg_buf_from(b->base, (size_t)n);
+      if (pkt) vg_rtp_reorder_push(t->reorder, pkt, vg_time_mono_us());
+      return;
+    }
+  }
+}
+
+static void send_receiver_reports(rtsp_src_t *s, int64_t now) {
+  struct sockaddr_storage local, remote;
+  if (s->udp && (!s->conn || vg_tcp_client_sockname(s->conn, &local, &remote) != 0)) return;
+  for (int i = 0; i < s->n_tracks; i++) {
+    track_t *t = &s->tracks[i];
+    if (t->stats.received == 0) continue;
+    vg_rtcp_report_block_t block;
+    vg_rtcp_report_block_from_stats(&t->stats, now, &block);
+    uint8_t pkt[4 + 512];
+    int n = vg_rtcp_build_rr(s->own_ssrc, &block, 1, "vigil", pkt + 4, sizeof(pkt) - 4);
+    if (n < 0) continue;
+    if (s->udp) {
+      if (remote.ss_family == AF_INET6) ((struct sockaddr_in6 *)&remote)->sin6_port = htons(t->server_port[1]);
+      else ((struct sockaddr_in *)&remote)->sin_port = htons(t->server_port[1]);
+      uv_buf_t b = uv_buf_init((char *)pkt + 4, (unsigned)n);
+      if (t->server_port[1]) uv_udp_try_send(&t->sock[1], &b, 1, (struct sockaddr *)&remote);
+    } else {
+      pkt[0] = '$';
+      pkt[1] = t->channel[1];
+      pkt[2] = (uint8_t)(n >> 8);
+      pkt[3] = (uint8_t)n;
+      send_bytes(s, pkt, (size_t)n + 4);
+    }
+  }
+}
+
+/* ---- responses -------------------------------------------------------- */
+
+static const vg_rtsp_str_t *header(rtsp_src_t *s, const char *name) { return vg_rtsp_msg_header(&s->msg, name); }
+
+static void copy_header(rtsp_src_t *s, const char *name, char *out, size_t size) {
+  const vg_rtsp_str_t *v = header(s, name);
+  out[0] = 0;
+  if (v) vg_rtsp_str_copy(*v, out, size);
+}
+
+static int handle_401(rtsp_src_t *s) {
+  if (!s->url.has_credentials) {
+    fail(s, VG_EAUTH, "%s: authentication required (401) and the URL has no credentials", s->pending_method);
+    return -1;
+  }
+  vg_auth_client_t fresh;
+  vg_auth_client_init(&fresh);
+  for (int i = 0; i < s->msg.n_headers; i++)
+    if (vg_rtsp_str_eq(s->msg.headers[i].name, "WWW-Authenticate"))
+      vg_auth_client_offer(&fresh, s->msg.headers[i].value.p, s->msg.headers[i].value.len);
+  if (fresh.challenge.scheme == VG_AUTH_NONE) {
+    fail(s, VG_EAUTH, "%s: authentication required (401) with no supported challenge", s->pending_method);
+    return -1;
+  }
+  if (s->auth_sent && !fresh.challenge.stale) {
+    fail(s, VG_EAUTH, "%s: authentication failed (401): wrong user or password", s->pending_method);
+    return -1;
+  }
+  s->auth = fresh;
+  s->auth_sent = 1;
+  return 0;
+}
+
+/* Resends the request that got a 401, now with credentials. */
+static void retry_pending(rtsp_src_t *s) {
+  switch (s->state) {
+  case ST_OPTIONS: send_options(s); break;
+  case ST_DESCRIBE: send_describe(s); break;
+  case ST_SETUP: send_setup(s); break;
+  case ST_PLAY: send_play(s); break;
+  default: break;
+  }
+}
+
+static void handle_redirect(rtsp_src_t *s) {
+  char loc[URL_MAX];
+  copy_header(s, "Location", loc, sizeof(loc));
+  if (!loc[0]) {
+    fail(s, VG_EPROTO, "%s: redirect (%d) without Location", s->pending_method, s->msg.status);
+    return;
+  }
+  if (++s->redirects > MAX_REDIRECTS) {
+    fail(s, VG_EPROTO, "more than %d redirects", MAX_REDIRECTS);
+    return;
+  }
+  vg_url_t u;
+  if (vg_url_parse(loc, &u) != 0 || (strcmp(u.scheme, "rtsp") != 0)) {
+    fail(s, VG_EPROTO, "%s: bad redirect Location", s->pending_method);
+    return;
+  }
+  /* Credentials stay with the URL's user; carry them unless the new URL has its own. */
+  if (!u.has_credentials && s->url.has_credentials) {
+    memcpy(u.user, s->url.user, sizeof(u.user));
+    memcpy(u.password, s->url.password, sizeof(u.password));
+    u.has_credentials = 1;
+  }
+  s->url = u;
+  vg_url_print(&s->url, s->request_url, sizeof(s->request_url));
+  vg_log_info(&s->cam->log, "redirected (%d) to %s", s->msg.status, s->request_url);
+  vg_tcp_client_close(s->conn);
+  s->conn = NULL;
+  s->session[0] = 0;
+  s->auth_sent = 0;
+  vg_auth_client_init(&s->auth);
+  begin_connect(s);
+}
+
+static int choose_tracks(rtsp_src_t *s, const vg_sdp_t *sdp) {
+  int have_video = 0, have_audio = 0;
+  for (int i = 0; i < sdp->n_media && s->n_tracks < VG_MAX_TRACKS; i++) {
+    const vg_sdp_media_t *m = &sdp->media[i];
+    int video = m->type == VG_SDP_MEDIA_VIDEO, audio = m->type == VG_SDP_MEDIA_AUDIO;
+    if ((!video && !audio) || (video && have_video) || (audio && have_audio)) continue;
+    track_t *t = &s->tracks[s->n_tracks];
+    memset(t, 0, sizeof(*t));
+    if (vg_sdp_media_to_track(m, &t->track) != 0) {
+      vg_log_info(&s->cam->log, "skipping unsupported %s track (%s)", m->media, m->encoding);
+      continue;
+    }
+    if (vg_sdp_resolve_control(sdp, i, s->base_url, t->control_url, sizeof(t->control_url)) < 0) {
+      vg_track_clear(&t->track);
+      continue;
+    }
+    t->s = s;
+    t->index = s->n_tracks;
+    t->payload_type = m->payload_type;
+    snprintf(t->fmtp, sizeof(t->fmtp), "%s", m->fmtp);
+    if (vg_codec_is_video(t->track.codec)) vg_track_update_video_info(&t->track, NULL, 0);
+    vg_depack_sink_t sink = {.on_frame = on_frame, .on_params = on_params, .opaque = t, .track_index = (uint8_t)t->index};
+    if (vg_depack_new(&t->track, t->fmtp[0] ? t->fmtp : NULL, &sink, &t->depack) != 0) {
+      vg_track_clear(&t->track);
+      vg_log_info(&s->cam->log, "skipping %s track: unusable fmtp", m->media);
+      continue;
+    }
+    vg_rtp_stats_init(&t->stats, t->track.clock_rate);
+    if (video) have_video = 1;
+    else have_audio = 1;
+    s->n_tracks++;
+  }
+  return s->n_tracks;
+}
+
+static void handle_describe(rtsp_src_t *s) {
+  if (!s->msg.body || s->msg.body_len == 0) {
+    fail(s, VG_EPROTO, "DESCRIBE: answer without an SDP body");
+    return;
+  }
+  vg_rtsp_str_t base;
+  if (vg_rtsp_msg_content_base(&s->msg, &base) != 0 || vg_rtsp_str_copy(base, s->base_url, sizeof(s->base_url)) < 0)
+    snprintf(s->base_url, sizeof(s->base_url), "%s", s->request_url);
+  vg_sdp_t *sdp = malloc(sizeof(*sdp));
+  if (!sdp) {
+    fail(s, VG_ENOMEM, "out of memory");
+    return;
+  }
+  int r = vg_sdp_parse((const char *)s->msg.body, s->msg.body_len, sdp);
+  if (r < 0) {
+    free(sdp);
+    fail(s, VG_EPROTO, "DESCRIBE: malformed SDP (%s)", vg_strerror(r));
+    return;
+  }
+  vg_sdp_session_control(sdp, s->base_url, s->aggregate_url, sizeof(s->aggregate_url));
+  int n = choose_tracks(s, sdp);
+  free(sdp);
+  if (n == 0) {
+    fail(s, VG_EUNSUPPORTED, "DESCRIBE: no supported track in the SDP");
+    return;
+  }
+  s->setup_index = 0;
+  send_setup(s);
+}
+
+static void handle_setup(rtsp_src_t *s) {
+  track_t *t = &s->tracks[s->setup_index];
+  vg_rtsp_session_t sess;
+  if (vg_rtsp_msg_session(&s->msg, &sess) == 0) {
+    vg_rtsp_str_copy(sess.id, s->session, sizeof(s->session));
+    s->session_timeout_s = sess.timeout_s > 0 ? sess.timeout_s : 60;
+  } else if (!s->session[0]) {
+    fail(s, VG_EPROTO, "SETUP: answer without a Session");
+    return;
+  }
+  const vg_rtsp_str_t *th = header(s, "Transport");
+  vg_rtsp_transport_t tr;
+  if (!th || vg_rtsp_transport_parse(*th, &tr, 1) < 1) {
+    fail(s, VG_EPROTO, "SETUP: answer without a usable Transport");
+    return;
+  }
+  if (s->udp) {
+    if (tr.lower != VG_RTSP_LOWER_UDP) {
+      fail(s, VG_EPROTO, "SETUP: asked for UDP, the camera answered TCP");
+      return;
+    }
+    if (tr.has_server_port) memcpy(t->server_port, tr.server_port, sizeof(t->server_port));
+    if (vg_rtp_reorder_new(REORDER_WINDOW, REORDER_DELAY_US, reorder_release, t, &t->reorder) != 0) {
+      fail(s, VG_ENOMEM, "out of memory");
+      return;
+    }
+  } else {
+    if (tr.lower != VG_RTSP_LOWER_TCP) {
+      fail(s, VG_EPROTO, "SETUP: asked for TCP, the camera answered UDP");
+      return;
+    }
+    if (tr.has_interleaved) memcpy(t->channel, tr.interleaved, 2);
+    else t->channel[0] = (uint8_t)(2 * s->setup_index), t->channel[1] = (uint8_t)(2 * s->setup_index + 1);
+  }
+  if (++s->setup_index < s->n_tracks) send_setup(s);
+  else send_play(s);
+}
+
+static void handle_play(rtsp_src_t *s) {
+  vg_track_t tracks[VG_MAX_TRACKS];
+  for (int i = 0; i < s->n_tracks; i++) tracks[i] = s->tracks[i].track;
+  vg_hub_set_tracks(s->cam->hub, tracks, s->n_tracks);
+  s->state = ST_PLAYING;
+  s->play_us = s->last_media_us = s->last_keepalive_us = s->last_rr_us = vg_time_mono_us();
+  vg_log_info(&s->cam->log, "playing %d track(s) over %s", s->n_tracks, s->udp ? "UDP" : "TCP");
+}
+
+static void handle_response(rtsp_src_t *s) {
+  uint32_t cseq;
+  if (vg_rtsp_msg_cseq(&s->msg, &cseq) != 0 || cseq != s->pending_cseq) return; /* a stray or late answer */
+  s->pending_cseq = 0;
+  int st = s->msg.status;
+  if (s->state == ST_PLAYING) return; /* keep-alive answers: any answer will do */
+  if (st == 401) {
+    if (handle_401(s) == 0) retry_pending(s);
+    return;
+  }
+  if ((st == 301 || st == 302) && s->state <= ST_DESCRIBE) {
+    handle_redirect(s);
+    return;
+  }
+  if (st == 461 && s->state == ST_SETUP && s->udp && s->cam->cfg.transport == VG_TRANSPORT_AUTO) {
+    vg_log_info(&s->cam->log, "the camera refuses UDP; falling back to TCP");
+    s->finishing = RESTART_TCP;
+    close_all(s);
+    return;
+  }
+  if (st < 200 || st > 299) {
+    /* Some cameras answer OPTIONS with an error and still DESCRIBE. */
+    if (s->state == ST_OPTIONS && st != 404) {
+      send_describe(s);
+      return;
+    }
+    fail(s, st == 403 ? VG_EAUTH : (st == 404 ? VG_ENOTFOUND : VG_EPROTO), "%s: %d %.*s", s->pending_method, st,
+         (int)s->msg.reason.len, s->msg.reason.p);
+    return;
+  }
+  switch (s->state) {
+  case ST_OPTIONS: {
+    const vg_rtsp_str_t *pub = header(s, "Public");
+    s->public_methods = pub ? vg_rtsp_public_parse(*pub) : 0;
+    send_describe(s);
+    break;
+  }
+  case ST_DESCRIBE: handle_describe(s); break;
+  case ST_SETUP: handle_setup(s); break;
+  case ST_PLAY: handle_play(s); break;
+  default: break;
+  }
+}
+
+/* Servers may send requests too (OPTIONS as a keep-alive, ANNOUNCE...). */
+static void answer_request(rtsp_src_t *s) {
+  uint32_t cseq = 0;
+  vg_rtsp_msg_cseq(&s->msg, &cseq);
+  int ok = vg_rtsp_msg_is(&s->msg, "OPTIONS") || vg_rtsp_msg_is(&s->msg, "GET_PARAMETER");
+  char out[256];
+  vg_rtsp_writer_t w;
+  vg_rtsp_writer_init(&w, out, sizeof(out));
+  vg_rtsp_write_status_line(&w, ok ? 200 : 501, NULL);
+  vg_rtsp_write_header(&w, "CSeq", "%u", cseq);
+  int n = vg_rtsp_write_end(&w, NULL, 0);
+  if (n > 0) send_bytes(s, out, (size_t)n);
+}
+
+static void handle_frame(rtsp_src_t *s, const vg_rtsp_frame_t *f) {
+  for (int i = 0; i < s->n_tracks; i++) {
+    track_t *t = &s->tracks[i];
+    if (s->udp) break;
+    if (f->channel == t->channel[0]) {
+      if (vg_rtp_is_rtcp(f->data, f->len)) handle_rtcp(s, t, f->data, f->len);
+      else handle_rtp(s, t, f->data, f->len);
+      return;
+    }
+    if (f->channel == t->channel[1]) {
+      handle_rtcp(s, t, f->data, f->len);
+      return;
+    }
+  }
+  /* A channel nobody set up: ignore it, as RFC 2326 §10.12 allows. */
+}
+
+static void on_read(vg_tcp_client_t *c, int status) {
+  rtsp_src_t *s = c->opaque;
+  if (s->finishing != RUNNING || c != s->conn) return;
+  size_t off = 0;
+  while (off < c->len) {
+    vg_rtsp_frame_t frame;
+    size_t used = 0;
+    int r = vg_rtsp_parse(c->buf + off, c->len - off, NULL, &s->msg, &frame, &used);
+    if (r == VG_EINCOMPLETE) break;
+    if (r < 0) {
+      fail(s, r, "%s from the camera (%s)", r == VG_ETOOBIG ? "oversized RTSP message" : "malformed RTSP data",
+           vg_strerror(r));
+      return;
+    }
+    if (r == VG_RTSP_FRAME) handle_frame(s, &frame);
+    else if (s->msg.is_response) handle_response(s);
+    else answer_request(s);
+    if (s->finishing != RUNNING || c != s->conn) return;
+    off += used;
+  }
+  vg_tcp_client_consume(c, off);
+  if (status == VG_ECLOSED) fail(s, VG_ECLOSED, "the camera closed the connection");
+  else if (status < 0) fail(s, status, "read failed: %s", vg_strerror(status));
+}
+
+/* ---- timers and connection -------------------------------------------- */
+
+static void on_tick(uv_timer_t *timer) {
+  rtsp_src_t *s = timer->data;
+  if (s->finishing != RUNNING) return;
+  int64_t now = vg_time_mono_us();
+  int64_t read_timeout = (int64_t)s->cam->cfg.read_timeout_ms * 1000;
+  if (s->state != ST_PLAYING) {
+    if (s->pending_cseq && s->conn && now - s->pending_since_us > read_timeout)
+      fail(s, VG_ETIMEDOUT, "%s: no answer within %d ms", s->pending_method, s->cam->cfg.read_timeout_ms);
+    return;
+  }
+  for (int i = 0; i < s->n_tracks; i++)
+    if (s->tracks[i].reorder) vg_rtp_reorder_poll(s->tracks[i].reorder, now);
+  if (s->udp && !s->got_rtp && s->cam->cfg.transport == VG_TRANSPORT_AUTO && now - s->play_us > AUTO_UDP_WAIT_US) {
+    vg_log_warn(&s->cam->log, "no RTP over UDP within %d ms; falling back to TCP", AUTO_UDP_WAIT_US / 1000);
+    send_request(s, "TEARDOWN", s->aggregate_url, NULL);
+    s->finishing = RESTART_TCP;
+    close_all(s);
+    return;
+  }
+  if (now - s->last_media_us > read_timeout) {
+    fail(s, VG_ENODATA, "no media for %d ms", s->cam->cfg.read_timeout_ms);
+    return;
+  }
+  if (now - s->last_keepalive_us > (int64_t)s->session_timeout_s * 500000) send_keepalive(s);
+  if (now - s->last_rr_us > RR_INTERVAL_US) {
+    s->last_rr_us = now;
+    send_receiver_reports(s, now);
+  }
+}
+
+static void on_connect(vg_tcp_client_t *c, int status) {
+  rtsp_src_t *s = c->opaque;
+  if (status < 0) {
+    fail(s, status, "connect to %s:%u failed: %s", s->url.host, s->url.port, vg_strerror(status));
+    return;
+  }
+  send_options(s);
+}
+
+static void begin_connect(rtsp_src_t *s) {
+  static const vg_tcp_client_cbs_t cbs = {on_connect, on_read, on_conn_closed};
+  if (strcmp(s->url.scheme, "rtsp") != 0) {
+    fail(s, VG_EUNSUPPORTED, "%s:// is not supported (use rtsp://)", s->url.scheme);
+    return;
+  }
+  int r = vg_tcp_client_connect(vg_worker_loop(s->cam->worker), s->url.host, s->url.port,
+                                s->cam->cfg.connect_timeout_ms, READ_BUF_MAX, &cbs, s, &s->conn);
+  if (r < 0) {
+    s->conn = NULL;
+    fail(s, r, "cannot connect to %s: %s", s->url.host, vg_strerror(r));
+    return;
+  }
+  s->conns_open++;
+}
+
+static void session_start(vg_camera_t *cam, int force_tcp) {
+  rtsp_src_t *s = calloc(1, sizeof(*s));
+  if (!s) {
+    vg_camera_source_failed(cam, VG_ENOMEM, "out of memory");
+    return;
+  }
+  s->cam = cam;
+  int r = vg_url_parse(cam->cfg.url, &s->url);
+  if (r < 0) {
+    free(s);
+    vg_camera_source_failed(cam, r, "bad URL: %s", vg_strerror(r));
+    return;
+  }
+  vg_url_print(&s->url, s->request_url, sizeof(s->request_url));
+  vg_auth_client_init(&s->auth);
+  s->udp = !force_tcp && cam->cfg.transport != VG_TRANSPORT_TCP;
+  s->session_timeout_s = 60;
+  s->own_ssrc = (uint32_t)rand() ^ ((uint32_t)rand() << 16);
+  uv_timer_init(vg_worker_loop(cam->worker), &s->tick);
+  s->tick.data = s;
+  s->tick_open = 1;
+  uv_timer_start(&s->tick, on_tick, TICK_MS, TICK_MS);
+  cam->source = s;
+  begin_connect(s);
+}
+
+static void rtsp_start(vg_camera_t *cam) { session_start(cam, 0); }
+
+static void rtsp_stop(vg_camera_t *cam, void (*done)(vg_camera_t *cam)) {
+  rtsp_src_t *s = cam->source;
+  if (!s) {
+    done(cam);
+    return;
+  }
+  if (s->finishing == RUNNING && s->session[0] && s->conn) send_request(s, "TEARDOWN", s->aggregate_url, NULL);
+  s->finishing = STOPPING;
+  s->done = done;
+  close_all(s);
+  maybe_finish(s);
+}
+
+const vg_source_ops_t vg_rtsp_source_ops = {"rtsp", rtsp_start, rtsp_stop};
