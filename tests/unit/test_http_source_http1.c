@@ -87,7 +87,7 @@ static int decode_all(vg_http1_body_t *b, const char *in, size_t len, size_t ste
       size_t dl, used;
       int r = vg_http1_body_decode(b, U8(buf), have, &d, &dl, &used);
       if (r < 0 && r != VG_EINCOMPLETE) return r;
-      memcpy(out + out_len, d, dl);
+      if (dl) memcpy(out + out_len, d, dl);
       out_len += dl;
       memmove(buf, buf + used, have - used);
       have -= used;
