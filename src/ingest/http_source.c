@@ -24,7 +24,7 @@ typedef struct {
   int mjpeg;
   vg_url_t url; /* the current one, after redirects */
   vg_tcp_client_t *conn;
-  int conns_open; /* including ones still closing */
+  int conns_open;   /* including ones still closing */
   uv_timer_t timer; /* WAIT: next poll; otherwise: the read timeout */
   int timer_open;
   phase_t phase;
@@ -79,8 +79,10 @@ static void maybe_finish(http_src_t *s) {
   if (s->finishing == RUNNING || s->timer_open || s->conns_open > 0) return;
   vg_camera_t *cam = s->cam;
   cam->source = NULL;
-  if (s->finishing == STOPPING) s->done(cam);
-  else vg_camera_source_failed(cam, s->fail_err, "%s", s->reason);
+  if (s->finishing == STOPPING)
+    s->done(cam);
+  else
+    vg_camera_source_failed(cam, s->fail_err, "%s", s->reason);
   free(s);
 }
 
@@ -92,7 +94,8 @@ static void timer_closed(uv_handle_t *h) {
 
 static void close_all(http_src_t *s) {
   if (s->conn) vg_tcp_client_close(s->conn), s->conn = NULL;
-  if (s->timer_open && !uv_is_closing((uv_handle_t *)&s->timer)) uv_close((uv_handle_t *)&s->timer, timer_closed);
+  if (s->timer_open && !uv_is_closing((uv_handle_t *)&s->timer))
+    uv_close((uv_handle_t *)&s->timer, timer_closed);
 }
 
 static void fail(http_src_t *s, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -204,8 +207,10 @@ static void deliver_jpeg(http_src_t *s, const uint8_t *data, size_t len) {
   int r = vg_jpeg_size(data, len, &w, &h);
   if (r == VG_EPROTO) {
     atomic_fetch_add(&cam->counters.errors, 1);
-    if (!s->mjpeg) fail(s, VG_EPROTO, "snapshot is not a JPEG (%zu bytes)", len);
-    else vg_log_debug(&cam->log, "dropped an MJPEG part that is not a JPEG (%zu bytes)", len);
+    if (!s->mjpeg)
+      fail(s, VG_EPROTO, "snapshot is not a JPEG (%zu bytes)", len);
+    else
+      vg_log_debug(&cam->log, "dropped an MJPEG part that is not a JPEG (%zu bytes)", len);
     return;
   }
   vg_track_t track = {.codec = VG_CODEC_JPEG, .clock_rate = 90000, .width = w, .height = h};
@@ -318,8 +323,8 @@ static int handle_head(http_src_t *s, const vg_http1_response_t *resp) {
     vg_http1_str_t none = {"", 0};
     int r = vg_http1_multipart_boundary(ct ? *ct : none, s->boundary, sizeof(s->boundary));
     if (r < 0) {
-      fail(s, r == VG_EUNSUPPORTED ? VG_EUNSUPPORTED : VG_EPROTO,
-           "not an MJPEG stream (Content-Type: %.*s)", ct ? (int)ct->len : 0, ct ? ct->p : "");
+      fail(s, r == VG_EUNSUPPORTED ? VG_EUNSUPPORTED : VG_EPROTO, "not an MJPEG stream (Content-Type: %.*s)",
+           ct ? (int)ct->len : 0, ct ? ct->p : "");
       return 0;
     }
   }
@@ -385,7 +390,8 @@ static void mjpeg_body(http_src_t *s, int eof) {
   for (;;) {
     vg_http1_part_t part;
     size_t used = 0;
-    int pr = vg_http1_multipart_next(s->conn->buf, s->decoded, s->boundary, VG_HTTP_SOURCE_MAX_JPEG, &part, &used);
+    int pr =
+        vg_http1_multipart_next(s->conn->buf, s->decoded, s->boundary, VG_HTTP_SOURCE_MAX_JPEG, &part, &used);
     if (pr == 1) {
       deliver_jpeg(s, part.body, part.body_len);
       if (s->finishing != RUNNING) return;
@@ -394,9 +400,12 @@ static void mjpeg_body(http_src_t *s, int eof) {
     vg_tcp_client_consume(s->conn, used);
     s->decoded -= used;
     if (pr == 1) continue;
-    if (pr == 0) fail(s, VG_ECLOSED, "the camera ended the MJPEG stream");
-    else if (pr != VG_EINCOMPLETE) fail(s, pr, "malformed MJPEG part (%s)", vg_strerror(pr));
-    else if (r == 1) fail(s, VG_ECLOSED, "the camera ended the MJPEG stream");
+    if (pr == 0)
+      fail(s, VG_ECLOSED, "the camera ended the MJPEG stream");
+    else if (pr != VG_EINCOMPLETE)
+      fail(s, pr, "malformed MJPEG part (%s)", vg_strerror(pr));
+    else if (r == 1)
+      fail(s, VG_ECLOSED, "the camera ended the MJPEG stream");
     return;
   }
 }
@@ -406,7 +415,8 @@ static void on_read(vg_tcp_client_t *c, int status) {
   if (s->finishing != RUNNING || c != s->conn) return;
   int eof = status == VG_ECLOSED;
   if (status < 0 && !eof) {
-    fail(s, status, "%s: %s", status == VG_ETOOBIG ? "response too large" : "read failed", vg_strerror(status));
+    fail(s, status, "%s: %s", status == VG_ETOOBIG ? "response too large" : "read failed",
+         vg_strerror(status));
     return;
   }
   if (s->phase == PHASE_HEAD) {
@@ -419,8 +429,10 @@ static void on_read(vg_tcp_client_t *c, int status) {
     }
     if (r < 0) {
       free(resp);
-      if (r == VG_EINCOMPLETE) fail(s, VG_ECLOSED, "connection closed before a response");
-      else fail(s, r, "malformed HTTP response (%s)", vg_strerror(r));
+      if (r == VG_EINCOMPLETE)
+        fail(s, VG_ECLOSED, "connection closed before a response");
+      else
+        fail(s, r, "malformed HTTP response (%s)", vg_strerror(r));
       return;
     }
     int go_on = handle_head(s, resp);
@@ -430,8 +442,10 @@ static void on_read(vg_tcp_client_t *c, int status) {
     s->decoded = 0;
     s->phase = PHASE_BODY;
   }
-  if (s->mjpeg) mjpeg_body(s, eof);
-  else snapshot_body(s, eof);
+  if (s->mjpeg)
+    mjpeg_body(s, eof);
+  else
+    snapshot_body(s, eof);
 }
 
 /* ---- ops -------------------------------------------------------------- */

@@ -108,16 +108,21 @@ static void maybe_finish(rtsp_src_t *s) {
   finishing_t how = s->finishing;
   cam->source = NULL;
   free_tracks(s);
-  if (how == STOPPING) s->done(cam);
-  else if (how == RESTART_TCP) session_start(cam, 1);
-  else vg_camera_source_failed(cam, s->fail_err, "%s", s->reason);
+  if (how == STOPPING)
+    s->done(cam);
+  else if (how == RESTART_TCP)
+    session_start(cam, 1);
+  else
+    vg_camera_source_failed(cam, s->fail_err, "%s", s->reason);
   free(s);
 }
 
 static void handle_closed(uv_handle_t *h) {
   rtsp_src_t *s = h->data;
-  if (h == (uv_handle_t *)&s->tick) s->tick_open = 0;
-  else s->handles_open--;
+  if (h == (uv_handle_t *)&s->tick)
+    s->tick_open = 0;
+  else
+    s->handles_open--;
   maybe_finish(s);
 }
 
@@ -141,7 +146,8 @@ static void close_udp(rtsp_src_t *s) {
 static void close_all(rtsp_src_t *s) {
   if (s->conn) vg_tcp_client_close(s->conn), s->conn = NULL;
   close_udp(s);
-  if (s->tick_open && !uv_is_closing((uv_handle_t *)&s->tick)) uv_close((uv_handle_t *)&s->tick, handle_closed);
+  if (s->tick_open && !uv_is_closing((uv_handle_t *)&s->tick))
+    uv_close((uv_handle_t *)&s->tick, handle_closed);
 }
 
 static void fail(rtsp_src_t *s, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -260,7 +266,8 @@ static int bind_udp_pair(rtsp_src_t *s, track_t *t, int family) {
   return VG_EBUSY;
 }
 
-static void on_udp_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *b, const struct sockaddr *from, unsigned flags);
+static void on_udp_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *b, const struct sockaddr *from,
+                        unsigned flags);
 static void udp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *out);
 
 static void send_setup(rtsp_src_t *s) {
@@ -277,7 +284,8 @@ static void send_setup(rtsp_src_t *s) {
         fail(s, r, "cannot bind a UDP port pair");
         return;
       }
-      for (int k = 0; k < 2; k++) uv_udp_recv_start(&t->sock[k], udp_alloc, on_udp_recv);
+      for (int k = 0; k < 2; k++)
+        uv_udp_recv_start(&t->sock[k], udp_alloc, on_udp_recv);
     }
     tr.lower = VG_RTSP_LOWER_UDP;
     tr.has_client_port = 1;
@@ -384,11 +392,14 @@ static void udp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *out) {
 static int same_host(const struct sockaddr *a, const struct sockaddr_storage *b) {
   if (a->sa_family != b->ss_family) return 0;
   if (a->sa_family == AF_INET)
-    return ((const struct sockaddr_in *)a)->sin_addr.s_addr == ((const struct sockaddr_in *)b)->sin_addr.s_addr;
-  return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr, &((const struct sockaddr_in6 *)b)->sin6_addr, 16) == 0;
+    return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+           ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+  return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr, &((const struct sockaddr_in6 *)b)->sin6_addr,
+                16) == 0;
 }
 
-static void on_udp_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *b, const struct sockaddr *from, unsigned flags) {
+static void on_udp_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *b, const struct sockaddr *from,
+                        unsigned flags) {
   rtsp_src_t *s = h->data;
   if (n <= 0 || !from || s->finishing != RUNNING || !s->conn) return;
   /* Only the camera's host may feed this session. */
@@ -420,8 +431,10 @@ static void send_receiver_reports(rtsp_src_t *s, int64_t now) {
     int n = vg_rtcp_build_rr(s->own_ssrc, &block, 1, "vigil", pkt + 4, sizeof(pkt) - 4);
     if (n < 0) continue;
     if (s->udp) {
-      if (remote.ss_family == AF_INET6) ((struct sockaddr_in6 *)&remote)->sin6_port = htons(t->server_port[1]);
-      else ((struct sockaddr_in *)&remote)->sin_port = htons(t->server_port[1]);
+      if (remote.ss_family == AF_INET6)
+        ((struct sockaddr_in6 *)&remote)->sin6_port = htons(t->server_port[1]);
+      else
+        ((struct sockaddr_in *)&remote)->sin_port = htons(t->server_port[1]);
       uv_buf_t b = uv_buf_init((char *)pkt + 4, (unsigned)n);
       if (t->server_port[1]) uv_udp_try_send(&t->sock[1], &b, 1, (struct sockaddr *)&remote);
     } else {
@@ -436,7 +449,9 @@ static void send_receiver_reports(rtsp_src_t *s, int64_t now) {
 
 /* ---- responses -------------------------------------------------------- */
 
-static const vg_rtsp_str_t *header(rtsp_src_t *s, const char *name) { return vg_rtsp_msg_header(&s->msg, name); }
+static const vg_rtsp_str_t *header(rtsp_src_t *s, const char *name) {
+  return vg_rtsp_msg_header(&s->msg, name);
+}
 
 static void copy_header(rtsp_src_t *s, const char *name, char *out, size_t size) {
   const vg_rtsp_str_t *v = header(s, name);
@@ -532,15 +547,18 @@ static int choose_tracks(rtsp_src_t *s, const vg_sdp_t *sdp) {
     t->payload_type = m->payload_type;
     snprintf(t->fmtp, sizeof(t->fmtp), "%s", m->fmtp);
     if (vg_codec_is_video(t->track.codec)) vg_track_update_video_info(&t->track, NULL, 0);
-    vg_depack_sink_t sink = {.on_frame = on_frame, .on_params = on_params, .opaque = t, .track_index = (uint8_t)t->index};
+    vg_depack_sink_t sink = {
+        .on_frame = on_frame, .on_params = on_params, .opaque = t, .track_index = (uint8_t)t->index};
     if (vg_depack_new(&t->track, t->fmtp[0] ? t->fmtp : NULL, &sink, &t->depack) != 0) {
       vg_track_clear(&t->track);
       vg_log_info(&s->cam->log, "skipping %s track: unusable fmtp", m->media);
       continue;
     }
     vg_rtp_stats_init(&t->stats, t->track.clock_rate);
-    if (video) have_video = 1;
-    else have_audio = 1;
+    if (video)
+      have_video = 1;
+    else
+      have_audio = 1;
     s->n_tracks++;
   }
   return s->n_tracks;
@@ -552,7 +570,8 @@ static void handle_describe(rtsp_src_t *s) {
     return;
   }
   vg_rtsp_str_t base;
-  if (vg_rtsp_msg_content_base(&s->msg, &base) != 0 || vg_rtsp_str_copy(base, s->base_url, sizeof(s->base_url)) < 0)
+  if (vg_rtsp_msg_content_base(&s->msg, &base) != 0 ||
+      vg_rtsp_str_copy(base, s->base_url, sizeof(s->base_url)) < 0)
     snprintf(s->base_url, sizeof(s->base_url), "%s", s->request_url);
   vg_sdp_t *sdp = malloc(sizeof(*sdp));
   if (!sdp) {
@@ -607,16 +626,21 @@ static void handle_setup(rtsp_src_t *s) {
       fail(s, VG_EPROTO, "SETUP: asked for TCP, the camera answered UDP");
       return;
     }
-    if (tr.has_interleaved) memcpy(t->channel, tr.interleaved, 2);
-    else t->channel[0] = (uint8_t)(2 * s->setup_index), t->channel[1] = (uint8_t)(2 * s->setup_index + 1);
+    if (tr.has_interleaved)
+      memcpy(t->channel, tr.interleaved, 2);
+    else
+      t->channel[0] = (uint8_t)(2 * s->setup_index), t->channel[1] = (uint8_t)(2 * s->setup_index + 1);
   }
-  if (++s->setup_index < s->n_tracks) send_setup(s);
-  else send_play(s);
+  if (++s->setup_index < s->n_tracks)
+    send_setup(s);
+  else
+    send_play(s);
 }
 
 static void handle_play(rtsp_src_t *s) {
   vg_track_t tracks[VG_MAX_TRACKS];
-  for (int i = 0; i < s->n_tracks; i++) tracks[i] = s->tracks[i].track;
+  for (int i = 0; i < s->n_tracks; i++)
+    tracks[i] = s->tracks[i].track;
   vg_hub_set_tracks(s->cam->hub, tracks, s->n_tracks);
   s->state = ST_PLAYING;
   s->play_us = s->last_media_us = s->last_keepalive_us = s->last_rr_us = vg_time_mono_us();
@@ -649,8 +673,8 @@ static void handle_response(rtsp_src_t *s) {
       send_describe(s);
       return;
     }
-    fail(s, st == 403 ? VG_EAUTH : (st == 404 ? VG_ENOTFOUND : VG_EPROTO), "%s: %d %.*s", s->pending_method, st,
-         (int)s->msg.reason.len, s->msg.reason.p);
+    fail(s, st == 403 ? VG_EAUTH : (st == 404 ? VG_ENOTFOUND : VG_EPROTO), "%s: %d %.*s", s->pending_method,
+         st, (int)s->msg.reason.len, s->msg.reason.p);
     return;
   }
   switch (s->state) {
@@ -686,8 +710,10 @@ static void handle_frame(rtsp_src_t *s, const vg_rtsp_frame_t *f) {
     track_t *t = &s->tracks[i];
     if (s->udp) break;
     if (f->channel == t->channel[0]) {
-      if (vg_rtp_is_rtcp(f->data, f->len)) handle_rtcp(s, t, f->data, f->len);
-      else handle_rtp(s, t, f->data, f->len);
+      if (vg_rtp_is_rtcp(f->data, f->len))
+        handle_rtcp(s, t, f->data, f->len);
+      else
+        handle_rtp(s, t, f->data, f->len);
       return;
     }
     if (f->channel == t->channel[1]) {
@@ -708,19 +734,24 @@ static void on_read(vg_tcp_client_t *c, int status) {
     int r = vg_rtsp_parse(c->buf + off, c->len - off, NULL, &s->msg, &frame, &used);
     if (r == VG_EINCOMPLETE) break;
     if (r < 0) {
-      fail(s, r, "%s from the camera (%s)", r == VG_ETOOBIG ? "oversized RTSP message" : "malformed RTSP data",
-           vg_strerror(r));
+      fail(s, r, "%s from the camera (%s)",
+           r == VG_ETOOBIG ? "oversized RTSP message" : "malformed RTSP data", vg_strerror(r));
       return;
     }
-    if (r == VG_RTSP_FRAME) handle_frame(s, &frame);
-    else if (s->msg.is_response) handle_response(s);
-    else answer_request(s);
+    if (r == VG_RTSP_FRAME)
+      handle_frame(s, &frame);
+    else if (s->msg.is_response)
+      handle_response(s);
+    else
+      answer_request(s);
     if (s->finishing != RUNNING || c != s->conn) return;
     off += used;
   }
   vg_tcp_client_consume(c, off);
-  if (status == VG_ECLOSED) fail(s, VG_ECLOSED, "the camera closed the connection");
-  else if (status < 0) fail(s, status, "read failed: %s", vg_strerror(status));
+  if (status == VG_ECLOSED)
+    fail(s, VG_ECLOSED, "the camera closed the connection");
+  else if (status < 0)
+    fail(s, status, "read failed: %s", vg_strerror(status));
 }
 
 /* ---- timers and connection -------------------------------------------- */
@@ -737,7 +768,8 @@ static void on_tick(uv_timer_t *timer) {
   }
   for (int i = 0; i < s->n_tracks; i++)
     if (s->tracks[i].reorder) vg_rtp_reorder_poll(s->tracks[i].reorder, now);
-  if (s->udp && !s->got_rtp && s->cam->cfg.transport == VG_TRANSPORT_AUTO && now - s->play_us > AUTO_UDP_WAIT_US) {
+  if (s->udp && !s->got_rtp && s->cam->cfg.transport == VG_TRANSPORT_AUTO &&
+      now - s->play_us > AUTO_UDP_WAIT_US) {
     vg_log_warn(&s->cam->log, "no RTP over UDP within %d ms; falling back to TCP", AUTO_UDP_WAIT_US / 1000);
     send_request(s, "TEARDOWN", s->aggregate_url, NULL);
     s->finishing = RESTART_TCP;
@@ -814,7 +846,8 @@ static void rtsp_stop(vg_camera_t *cam, void (*done)(vg_camera_t *cam)) {
     done(cam);
     return;
   }
-  if (s->finishing == RUNNING && s->session[0] && s->conn) send_request(s, "TEARDOWN", s->aggregate_url, NULL);
+  if (s->finishing == RUNNING && s->session[0] && s->conn)
+    send_request(s, "TEARDOWN", s->aggregate_url, NULL);
   s->finishing = STOPPING;
   s->done = done;
   close_all(s);

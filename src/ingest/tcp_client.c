@@ -105,8 +105,10 @@ static void resolved_cb(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
   struct sockaddr_storage addr;
   memcpy(&addr, res->ai_addr, res->ai_addrlen);
   uv_freeaddrinfo(res);
-  if (addr.ss_family == AF_INET6) ((struct sockaddr_in6 *)&addr)->sin6_port = htons(c->port);
-  else ((struct sockaddr_in *)&addr)->sin_port = htons(c->port);
+  if (addr.ss_family == AF_INET6)
+    ((struct sockaddr_in6 *)&addr)->sin6_port = htons(c->port);
+  else
+    ((struct sockaddr_in *)&addr)->sin_port = htons(c->port);
   c->connect_req.data = c;
   int r = uv_tcp_connect(&c->connect_req, &c->tcp, (struct sockaddr *)&addr, connect_cb);
   if (r < 0) {
@@ -201,7 +203,8 @@ void vg_tcp_client_close(vg_tcp_client_t *c) {
   uv_close((uv_handle_t *)&c->timer, handle_closed);
 }
 
-int vg_tcp_client_sockname(vg_tcp_client_t *c, struct sockaddr_storage *local, struct sockaddr_storage *remote) {
+int vg_tcp_client_sockname(vg_tcp_client_t *c, struct sockaddr_storage *local,
+                           struct sockaddr_storage *remote) {
   int len = sizeof(*local);
   int r = uv_tcp_getsockname(&c->tcp, (struct sockaddr *)local, &len);
   if (r < 0) return r;

@@ -66,6 +66,7 @@ void vg_tcp_client_consume(vg_tcp_client_t *c, size_t n);
 /* Closes everything; on_closed follows. Idempotent. */
 void vg_tcp_client_close(vg_tcp_client_t *c);
 /* The local and remote addresses (for UDP transport setup). 0 or an error. */
-int vg_tcp_client_sockname(vg_tcp_client_t *c, struct sockaddr_storage *local, struct sockaddr_storage *remote);
+int vg_tcp_client_sockname(vg_tcp_client_t *c, struct sockaddr_storage *local,
+                           struct sockaddr_storage *remote);
 
 #endif

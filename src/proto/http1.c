@@ -33,8 +33,10 @@ static int is_tchar(int c) {
 }
 
 static vg_http1_str_t trim(const char *p, size_t len) {
-  while (len && (*p == ' ' || *p == '\t')) p++, len--;
-  while (len && (p[len - 1] == ' ' || p[len - 1] == '\t' || p[len - 1] == '\r')) len--;
+  while (len && (*p == ' ' || *p == '\t'))
+    p++, len--;
+  while (len && (p[len - 1] == ' ' || p[len - 1] == '\t' || p[len - 1] == '\r'))
+    len--;
   return (vg_http1_str_t){p, len};
 }
 
@@ -51,7 +53,8 @@ static size_t find_head_end(const uint8_t *data, size_t len) {
 
 /* Splits head[0..len) (without its final empty line) into header lines;
  * obs-folded continuation lines extend the previous value. */
-static int parse_header_lines(const char *p, const char *end, vg_http1_header_t *headers, int max, int *count) {
+static int parse_header_lines(const char *p, const char *end, vg_http1_header_t *headers, int max,
+                              int *count) {
   int n = 0;
   while (p < end) {
     const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -103,8 +106,10 @@ static int has_token(vg_http1_str_t value, const char *token, int only_last) {
     const char *tok_end = comma ? comma : end;
     vg_http1_str_t t = trim(p, (size_t)(tok_end - p));
     int match = vg_http1_str_eq(t, token);
-    if (only_last) found = match;
-    else if (match) found = 1;
+    if (only_last)
+      found = match;
+    else if (match)
+      found = 1;
     if (!comma) break;
     p = comma + 1;
   }
@@ -123,8 +128,10 @@ static int derive_framing(vg_http1_response_t *r) {
       if (r->content_length >= 0 && r->content_length != v) return VG_EPROTO;
       r->content_length = v;
     } else if (vg_http1_str_eq(h->name, "Transfer-Encoding")) {
-      if (has_token(h->value, "chunked", 1)) r->chunked = 1;
-      else if (!has_token(h->value, "identity", 0)) return VG_EPROTO;
+      if (has_token(h->value, "chunked", 1))
+        r->chunked = 1;
+      else if (!has_token(h->value, "identity", 0))
+        return VG_EPROTO;
     } else if (vg_http1_str_eq(h->name, "Connection")) {
       if (has_token(h->value, "close", 0)) r->keep_alive = 0;
       if (has_token(h->value, "keep-alive", 0)) r->keep_alive = 1;
@@ -136,16 +143,19 @@ static int derive_framing(vg_http1_response_t *r) {
   return 0;
 }
 
-int vg_http1_parse_response(const uint8_t *data, size_t len, size_t max_header_bytes, vg_http1_response_t *out,
-                            size_t *consumed) {
+int vg_http1_parse_response(const uint8_t *data, size_t len, size_t max_header_bytes,
+                            vg_http1_response_t *out, size_t *consumed) {
   size_t max = max_header_bytes ? max_header_bytes : VG_HTTP1_DEFAULT_MAX_HEADER_BYTES;
   size_t start = 0;
   *consumed = 0;
   /* Tolerate stray blank lines left over from a previous message. */
   for (int i = 0; i < MAX_LEADING_BLANK_LINES && start < len; i++) {
-    if (data[start] == '\n') start++;
-    else if (data[start] == '\r' && start + 1 < len && data[start + 1] == '\n') start += 2;
-    else break;
+    if (data[start] == '\n')
+      start++;
+    else if (data[start] == '\r' && start + 1 < len && data[start + 1] == '\n')
+      start += 2;
+    else
+      break;
   }
   size_t avail = len - start < max ? len - start : max;
   size_t head_len = find_head_end(data + start, avail);
@@ -238,15 +248,19 @@ static int parse_chunk_size(const uint8_t *p, size_t len, uint64_t *out) {
   size_t i = 0;
   for (; i < len; i++) {
     int c = lower(p[i]), d;
-    if (c >= '0' && c <= '9') d = c - '0';
-    else if (c >= 'a' && c <= 'f') d = c - 'a' + 10;
-    else break;
+    if (c >= '0' && c <= '9')
+      d = c - '0';
+    else if (c >= 'a' && c <= 'f')
+      d = c - 'a' + 10;
+    else
+      break;
     if (i >= 15) return VG_EPROTO; /* more than 60 bits: nonsense */
     v = v * 16 + (uint64_t)d;
   }
   if (i == 0) return VG_EPROTO;
   /* What follows the digits may only be whitespace and chunk extensions. */
-  while (i < len && (p[i] == ' ' || p[i] == '\t')) i++;
+  while (i < len && (p[i] == ' ' || p[i] == '\t'))
+    i++;
   if (i < len && p[i] != ';') return VG_EPROTO;
   *out = v;
   return 0;
@@ -336,7 +350,8 @@ int vg_http1_multipart_boundary(vg_http1_str_t ct, char *out, size_t out_size) {
     const char *semi = memchr(p, ';', (size_t)(end - p));
     if (!semi) break;
     p = semi + 1;
-    while (p < end && (*p == ' ' || *p == '\t')) p++;
+    while (p < end && (*p == ' ' || *p == '\t'))
+      p++;
     if ((size_t)(end - p) < 9 || strncasecmp(p, "boundary=", 9) != 0) continue;
     p += 9;
     const char *v = p, *v_end;
@@ -346,7 +361,8 @@ int vg_http1_multipart_boundary(vg_http1_str_t ct, char *out, size_t out_size) {
       if (!v_end) return VG_EPROTO;
     } else {
       v_end = p;
-      while (v_end < end && *v_end != ';' && *v_end != ' ' && *v_end != '\t') v_end++;
+      while (v_end < end && *v_end != ';' && *v_end != ' ' && *v_end != '\t')
+        v_end++;
     }
     /* Some cameras put the delimiter's "--" into the parameter too. */
     if (v_end - v >= 2 && v[0] == '-' && v[1] == '-') v += 2;
@@ -392,7 +408,8 @@ int vg_http1_multipart_next(const uint8_t *data, size_t len, const char *boundar
     return 0;
   }
   /* Transport padding, then the line end. */
-  while (pos < len && (data[pos] == ' ' || data[pos] == '\t')) pos++;
+  while (pos < len && (data[pos] == ' ' || data[pos] == '\t'))
+    pos++;
   if (pos < len && data[pos] == '\r') pos++;
   if (pos >= len) return VG_EINCOMPLETE;
   if (data[pos] != '\n') return VG_EPROTO;
@@ -400,8 +417,10 @@ int vg_http1_multipart_next(const uint8_t *data, size_t len, const char *boundar
   /* Part headers up to an empty line (which may come at once). */
   size_t head_start = pos, head_end;
   size_t avail = len - pos < MAX_PART_HEAD ? len - pos : MAX_PART_HEAD;
-  if (avail >= 1 && data[pos] == '\n') head_end = pos + 1;
-  else if (avail >= 2 && data[pos] == '\r' && data[pos + 1] == '\n') head_end = pos + 2;
+  if (avail >= 1 && data[pos] == '\n')
+    head_end = pos + 1;
+  else if (avail >= 2 && data[pos] == '\r' && data[pos + 1] == '\n')
+    head_end = pos + 2;
   else {
     size_t h = find_head_end(data + pos, avail);
     if (!h) return len - pos >= MAX_PART_HEAD ? VG_ETOOBIG : VG_EINCOMPLETE;

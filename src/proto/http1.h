@@ -64,8 +64,8 @@ typedef struct {
  * a bad or conflicting Content-Length, an unknown transfer coding) or
  * VG_ETOOBIG (the head exceeds max_header_bytes, 0 = the default, or has
  * more than VG_HTTP1_MAX_HEADERS headers). CRLF and bare LF are accepted. */
-int vg_http1_parse_response(const uint8_t *data, size_t len, size_t max_header_bytes, vg_http1_response_t *out,
-                            size_t *consumed);
+int vg_http1_parse_response(const uint8_t *data, size_t len, size_t max_header_bytes,
+                            vg_http1_response_t *out, size_t *consumed);
 
 /* The first header called name (case-insensitive), or NULL. */
 const vg_http1_str_t *vg_http1_header(const vg_http1_response_t *resp, const char *name);

@@ -45,7 +45,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       int r = vg_http1_multipart_next(decoded + at, decoded_len - at, boundary, 1 << 14, &part, &used);
       /* Read every byte of the part so that ASan checks its bounds. */
       volatile uint8_t sum = 0;
-      for (size_t i = 0; r == 1 && i < part.body_len; i++) sum += part.body[i];
+      for (size_t i = 0; r == 1 && i < part.body_len; i++)
+        sum += part.body[i];
       (void)sum;
       at += used;
       if (r != 1) break;

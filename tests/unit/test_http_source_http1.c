@@ -1,10 +1,10 @@
 /* Unit tests for the sans-I/O HTTP/1.1 client codec (proto/http1.h) used by
  * the HTTP camera sources: response heads, bodies, multipart MJPEG. */
+#include <cmocka.h>
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
-#include <cmocka.h>
 #include <string.h>
 
 #include "base/error.h"
@@ -191,9 +191,9 @@ static void test_multipart_parts(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_response_head), cmocka_unit_test(test_response_errors),
+      cmocka_unit_test(test_response_head),    cmocka_unit_test(test_response_errors),
       cmocka_unit_test(test_http10_and_close), cmocka_unit_test(test_chunked_body),
-      cmocka_unit_test(test_length_body), cmocka_unit_test(test_boundary),
+      cmocka_unit_test(test_length_body),      cmocka_unit_test(test_boundary),
       cmocka_unit_test(test_multipart_parts),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -17,18 +17,18 @@
  * sources: a camera whose port refuses goes offline with a reason and
  * retries, and one that never answers times out; both stop cleanly.
  */
+#include <cmocka.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
-#include <cmocka.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <netinet/in.h>
 #include <unistd.h>
 
 #include "base/error.h"
@@ -108,7 +108,8 @@ static void check_frame(watched_t *w, const vg_frame_t *f) {
     const uint8_t *nal;
     size_t nal_len;
     int r, n = 0;
-    while ((r = vg_nal_lp_next(f->data, f->len, &pos, &nal, &nal_len)) == 1) n++;
+    while ((r = vg_nal_lp_next(f->data, f->len, &pos, &nal, &nal_len)) == 1)
+      n++;
     if (r < 0 || n == 0) w->bad_au++;
   }
   dump_frame(w, f);
@@ -117,13 +118,15 @@ static void check_frame(watched_t *w, const vg_frame_t *f) {
 static void drain(watched_t *w) {
   if (!w->hub) w->hub = vg_hub_find(w->id);
   if (!w->hub) return;
-  if (!w->reader && vg_hub_open_reader(w->hub, &(vg_hub_reader_opts_t){.queue_frames = 1024}, &w->reader) != 0)
+  if (!w->reader &&
+      vg_hub_open_reader(w->hub, &(vg_hub_reader_opts_t){.queue_frames = 1024}, &w->reader) != 0)
     return;
   for (;;) {
     vg_frame_t f;
     int r = vg_hub_read(w->reader, &f);
     if (r == VG_ESTATE) {
-      for (int i = 0; i < w->n_tracks; i++) vg_track_clear(&w->tracks[i]);
+      for (int i = 0; i < w->n_tracks; i++)
+        vg_track_clear(&w->tracks[i]);
       w->n_tracks = vg_hub_reader_tracks(w->reader, w->tracks, VG_MAX_TRACKS);
       continue;
     }
@@ -140,18 +143,20 @@ static void print_camera(const vg_camera_info_t *info, void *opaque) {
   json_t *tracks = json_array();
   for (int i = 0; i < info->track_count; i++) {
     const vg_track_t *t = &info->tracks[i];
-    json_array_append_new(tracks, json_pack("{s:s, s:i, s:i, s:f, s:i, s:i, s:i}", "codec", vg_codec_name(t->codec),
-                                            "width", t->width, "height", t->height, "fps", t->fps,
-                                            "clock_rate", (int)t->clock_rate, "sample_rate", t->sample_rate,
-                                            "extradata", t->extradata ? (int)t->extradata->len : 0));
+    json_array_append_new(tracks,
+                          json_pack("{s:s, s:i, s:i, s:f, s:i, s:i, s:i}", "codec", vg_codec_name(t->codec),
+                                    "width", t->width, "height", t->height, "fps", t->fps, "clock_rate",
+                                    (int)t->clock_rate, "sample_rate", t->sample_rate, "extradata",
+                                    t->extradata ? (int)t->extradata->len : 0));
   }
-  json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:I, s:I, s:I}", "id", info->id,
-                        "state", vg_camera_state_name(info->state), "reason", info->reason, "last_error",
-                        info->last_error, "frames", (json_int_t)info->frames, "bytes", (json_int_t)info->bytes,
-                        "rtp_packets", (json_int_t)info->rtp_packets, "rtp_lost", (json_int_t)info->rtp_lost,
-                        "reconnects", (json_int_t)info->reconnects, "errors", (json_int_t)info->errors, "tracks",
-                        tracks, "read_frames", (json_int_t)(w ? w->read_frames : 0), "read_keys",
-                        (json_int_t)(w ? w->read_keys : 0), "bad_au", (json_int_t)(w ? w->bad_au : 0));
+  json_t *o =
+      json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:I, s:I, s:I}", "id", info->id,
+                "state", vg_camera_state_name(info->state), "reason", info->reason, "last_error",
+                info->last_error, "frames", (json_int_t)info->frames, "bytes", (json_int_t)info->bytes,
+                "rtp_packets", (json_int_t)info->rtp_packets, "rtp_lost", (json_int_t)info->rtp_lost,
+                "reconnects", (json_int_t)info->reconnects, "errors", (json_int_t)info->errors, "tracks",
+                tracks, "read_frames", (json_int_t)(w ? w->read_frames : 0), "read_keys",
+                (json_int_t)(w ? w->read_keys : 0), "bad_au", (json_int_t)(w ? w->bad_au : 0));
   char *s = json_dumps(o, JSON_COMPACT);
   printf("%s\n", s);
   free(s);
@@ -191,14 +196,16 @@ static int run_harness(int argc, char **argv) {
       char b[64];
       if (read(0, b, sizeof(b)) <= 0) break;
     }
-    for (int i = 0; i < n_cams; i++) drain(&cams[i]);
+    for (int i = 0; i < n_cams; i++)
+      drain(&cams[i]);
     vg_cameras_foreach(print_camera, NULL);
   }
   vg_cameras_stop_all();
   for (int i = 0; i < n_cams; i++) {
     vg_hub_close_reader(&cams[i].reader);
     vg_hub_unref(&cams[i].hub);
-    for (int t = 0; t < cams[i].n_tracks; t++) vg_track_clear(&cams[i].tracks[t]);
+    for (int t = 0; t < cams[i].n_tracks; t++)
+      vg_track_clear(&cams[i].tracks[t]);
     if (cams[i].dump) fclose(cams[i].dump);
   }
   vg_workers_stop();
@@ -257,7 +264,8 @@ static void test_refused_and_silent_cameras(void **state) {
   assert_int_equal(vg_workers_start(2), 0);
   add("{\"id\":\"refused\",\"url\":\"rtsp://127.0.0.1:%d/x\",\"backoff_min_ms\":50,\"backoff_max_ms\":100}",
       refused);
-  add("{\"id\":\"silent\",\"url\":\"rtsp://127.0.0.1:%d/x\",\"read_timeout_ms\":300,\"connect_timeout_ms\":300}",
+  add("{\"id\":\"silent\",\"url\":\"rtsp://127.0.0.1:%d/"
+      "x\",\"read_timeout_ms\":300,\"connect_timeout_ms\":300}",
       silent_port);
   add("{\"id\":\"snap\",\"type\":\"snapshot\",\"url\":\"http://127.0.0.1:%d/a.jpg\",\"read_timeout_ms\":300}",
       silent_port);
@@ -267,7 +275,8 @@ static void test_refused_and_silent_cameras(void **state) {
   assert_non_null(strstr(info.reason, "refused"));
   vg_camera_info_clear(&info);
   /* It keeps retrying. */
-  for (int t = 0; t < 300 && (vg_camera_get_info("refused", &info), info.reconnects < 2); t++) usleep(10000);
+  for (int t = 0; t < 300 && (vg_camera_get_info("refused", &info), info.reconnects < 2); t++)
+    usleep(10000);
   assert_true(info.reconnects >= 2);
   assert_int_equal(wait_state("silent", VG_CAM_OFFLINE, 3000, &info), 0);
   assert_non_null(strstr(info.reason, "ms"));
