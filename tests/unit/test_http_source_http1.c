@@ -1,10 +1,13 @@
 /* Unit tests for the sans-I/O HTTP/1.1 client codec (proto/http1.h) used by
  * the HTTP camera sources: response heads, bodies, multipart MJPEG. */
-#include <cmocka.h>
-#include <setjmp.h>
+/* cmocka needs these first, in this order. */
+// clang-format off
 #include <stdarg.h>
 #include <stddef.h>
+#include <setjmp.h>
 #include <stdint.h>
+#include <cmocka.h>
+// clang-format on
 #include <string.h>
 
 #include "base/error.h"

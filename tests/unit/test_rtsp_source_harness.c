@@ -17,14 +17,17 @@
  * sources: a camera whose port refuses goes offline with a reason and
  * retries, and one that never answers times out; both stop cleanly.
  */
-#include <cmocka.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <setjmp.h>
-#include <signal.h>
+/* cmocka needs these first, in this order. */
+// clang-format off
 #include <stdarg.h>
 #include <stddef.h>
+#include <setjmp.h>
 #include <stdint.h>
+#include <cmocka.h>
+// clang-format on
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
