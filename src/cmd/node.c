@@ -5,6 +5,8 @@
 
 #include "base/error.h"
 #include "base/log.h"
+#include "ingest/http_source.h"
+#include "ingest/rtsp_source.h"
 #include "net/worker.h"
 
 struct vg_node {
@@ -72,6 +74,9 @@ int vg_node_start(const vg_node_config_t *cfg, vg_node_t **out) {
     return err;
   }
   node->started_workers = 1;
+  vg_source_register(VG_SOURCE_RTSP, &vg_rtsp_source_ops);
+  vg_source_register(VG_SOURCE_SNAPSHOT, &vg_snapshot_source_ops);
+  vg_source_register(VG_SOURCE_MJPEG, &vg_mjpeg_source_ops);
   for (int i = 0; i < cfg->camera_count; i++) {
     err = vg_camera_add(&cfg->cameras[i], NULL);
     if (err)

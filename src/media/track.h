@@ -46,7 +46,9 @@ typedef struct {
   vg_buf_t *extradata; /* owned reference, see above; may be NULL */
 } vg_track_t;
 
-static inline int vg_codec_is_video(vg_codec_t c) { return c == VG_CODEC_H264 || c == VG_CODEC_H265; }
+static inline int vg_codec_is_video(vg_codec_t c) {
+  return c == VG_CODEC_H264 || c == VG_CODEC_H265 || c == VG_CODEC_JPEG;
+}
 /* "H264", "H265", "AAC", "PCMU", "PCMA", "OPUS" or "NONE". */
 const char *vg_codec_name(vg_codec_t c);
 
