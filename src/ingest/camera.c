@@ -284,7 +284,7 @@ void vg_cameras_foreach(void (*fn)(const vg_camera_info_t *info, void *opaque), 
   pthread_mutex_lock(&cameras_lock);
   size_t n = camera_count;
   vg_camera_t **list = malloc((n ? n : 1) * sizeof(*list));
-  if (list) memcpy(list, cameras, n * sizeof(*list));
+  if (list && n) memcpy(list, cameras, n * sizeof(*list));
   pthread_mutex_unlock(&cameras_lock);
   if (!list) return;
   vg_camera_info_t *info = malloc(sizeof(*info));
