@@ -104,7 +104,16 @@ static void append_labels(vg_strbuf_t *out, const char *const *labels) {
   vg_strbuf_puts(out, "}");
 }
 
+/* The shortest of %.15g and %.17g that reads back as the same double:
+ * 0.1 stays "0.1" instead of "0.10000000000000001". */
+static const char *shortest_double(double value, char *text, size_t size) {
+  snprintf(text, size, "%.15g", value);
+  if (strtod(text, NULL) != value) snprintf(text, size, "%.17g", value);
+  return text;
+}
+
 void vg_metrics_sample(vg_strbuf_t *out, const char *name, const char *const *labels, double value) {
+  char text[40];
   vg_strbuf_puts(out, name);
   append_labels(out, labels);
   if (isnan(value))
@@ -112,7 +121,7 @@ void vg_metrics_sample(vg_strbuf_t *out, const char *name, const char *const *la
   else if (isinf(value))
     vg_strbuf_puts(out, value > 0 ? " +Inf\n" : " -Inf\n");
   else
-    vg_strbuf_printf(out, " %.17g\n", value);
+    vg_strbuf_printf(out, " %s\n", shortest_double(value, text, sizeof(text)));
 }
 
 void vg_metrics_sample_u64(vg_strbuf_t *out, const char *name, const char *const *labels, uint64_t value) {
