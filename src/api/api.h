@@ -1,0 +1,28 @@
+/*
+ * api.h: vigil's HTTP API, version 1: the route table and its handlers.
+ *
+ * Routes are rows of vg_api_routes (method, path pattern, handler); a new
+ * endpoint is one more row and one handler, documented in docs/openapi.json.
+ * Every API answer is JSON, errors included:
+ *   {"error":{"code":"not_found","message":"no camera 'x'"}}
+ * except GET /metrics, which is Prometheus text.
+ *
+ * Threads: handlers run on the HTTP server's worker and read cameras
+ * through the thread-safe snapshots of ingest/camera.h.
+ */
+#ifndef VG_API_API_H
+#define VG_API_API_H
+
+#include "api/router.h"
+
+extern const vg_http_route_t vg_api_routes[];
+extern const size_t vg_api_route_count;
+
+/* Whether path belongs to the API (under /api/, or /metrics) rather than
+ * to the static web files. */
+int vg_api_owns_path(const char *path);
+/* Answers an API request: a route's handler, or a JSON 404/405/500.
+ * HEAD is answered as GET (the server drops the body). Always fills res. */
+void vg_api_dispatch(vg_http_request_t *req, vg_http_response_t *res);
+
+#endif

@@ -1,0 +1,486 @@
+/*
+ * http_server.c: libwebsockets in a thread of its own (see http_server.h).
+ *
+ * One lws context with lws's default poll loop, serviced by one thread.
+ * A request is read into a vg_http_request_t, answered by api.c or from
+ * the web root, and its response is written from the WRITEABLE callback in
+ * chunks so that a large /metrics page never blocks the loop. lws itself
+ * bounds the headers (max_http_header_data), times out idle and half-sent
+ * requests (timeout_secs) and answers malformed request lines with an
+ * error and a close; request bodies are capped here.
+ */
+#include "api/http_server.h"
+
+#include <libwebsockets.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "api/api.h"
+#include "api/metrics.h"
+#include "base/error.h"
+#include "base/log.h"
+
+#define HTTP_MAX_BODY (1u << 20) /* request bodies: JSON documents only */
+#define HTTP_MAX_QUERY 2048
+#define HTTP_WRITE_CHUNK 16384 /* body bytes handed to lws per WRITEABLE */
+#define HTTP_STOP_WAIT_MS 3000 /* how long stop waits for lws's async close */
+
+static const vg_log_ctx_t lg = {"http", NULL};
+
+/* ---- configuration ---- */
+
+void vg_http_config_defaults(vg_http_config_t *cfg) {
+  memset(cfg, 0, sizeof(*cfg));
+  snprintf(cfg->bind, sizeof(cfg->bind), "0.0.0.0");
+  cfg->port = 8080;
+  cfg->enabled = true;
+}
+
+int vg_http_config_parse(vg_cfg_t *c, json_t *obj, vg_http_config_t *out) {
+  static const char *const keys[] = {"bind", "port", "web_root", "enabled", NULL};
+  long long port;
+  vg_http_config_defaults(out);
+  if (obj && !json_is_object(obj)) return vg_cfg_fail(c, NULL, "must be an object");
+  vg_cfg_check_keys(c, obj, keys);
+  vg_cfg_str(c, obj, "bind", "0.0.0.0", out->bind, sizeof(out->bind));
+  vg_cfg_int(c, obj, "port", 8080, 1, 65535, &port);
+  out->port = (int)port;
+  vg_cfg_str(c, obj, "web_root", "", out->web_root, sizeof(out->web_root));
+  vg_cfg_bool(c, obj, "enabled", true, &out->enabled);
+  return c->failed ? VG_ECONFIG : 0;
+}
+
+/* ---- the server ---- */
+
+struct vg_http_server {
+  vg_http_config_t cfg;
+  char web_root[PATH_MAX]; /* resolved, "" when there is none */
+  struct lws_context *context;
+  pthread_t thread;
+  atomic_int stopping;
+  /* requests answered, by status code, for /metrics */
+  atomic_uint_fast64_t requests[600];
+};
+
+/* Per-connection state; lws zeroes it. */
+typedef struct {
+  char method[8];
+  char *path, *query; /* kept while a request body arrives */
+  vg_strbuf_t body_in;
+  int body_started, body_too_big;
+  char *out; /* response body being written */
+  size_t out_len, out_off;
+  int status;
+} http_session_t;
+
+static void session_reset(http_session_t *s) {
+  free(s->path);
+  free(s->query);
+  free(s->out);
+  vg_strbuf_free(&s->body_in);
+  memset(s, 0, sizeof(*s));
+}
+
+/* The request method: h1 tells it by which URI token it filled, h2 by the
+ * :method pseudo-header. */
+static void request_method(struct lws *wsi, char *out, size_t size) {
+  static const struct {
+    enum lws_token_indexes token;
+    const char *name;
+  } methods[] = {
+      {WSI_TOKEN_GET_URI, "GET"},         {WSI_TOKEN_POST_URI, "POST"},   {WSI_TOKEN_HEAD_URI, "HEAD"},
+      {WSI_TOKEN_PUT_URI, "PUT"},         {WSI_TOKEN_PATCH_URI, "PATCH"}, {WSI_TOKEN_DELETE_URI, "DELETE"},
+      {WSI_TOKEN_OPTIONS_URI, "OPTIONS"}, {WSI_TOKEN_CONNECT, "CONNECT"},
+  };
+  out[0] = '\0';
+  if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_COLON_METHOD) > 0 &&
+      lws_hdr_copy(wsi, out, (int)size, WSI_TOKEN_HTTP_COLON_METHOD) > 0)
+    return;
+  for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+    if (lws_hdr_total_length(wsi, methods[i].token) > 0) {
+      snprintf(out, size, "%s", methods[i].name);
+      return;
+    }
+  }
+  snprintf(out, size, "?");
+}
+
+static void count_status(vg_http_server_t *srv, int status) {
+  if (status >= 100 && status < 600) atomic_fetch_add(&srv->requests[status], 1);
+}
+
+/* Writes the status line and headers and queues the body for WRITEABLE.
+ * Returns 0, or -1 to close the connection. */
+static int send_response(struct lws *wsi, vg_http_server_t *srv, http_session_t *s, vg_http_response_t *res,
+                         int head_only, int cacheable) {
+  uint8_t buf[LWS_PRE + 2048], *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf) - 1;
+  size_t len = 0;
+  char *body = vg_strbuf_steal(&res->body, &len);
+  if (lws_add_http_common_headers(wsi, (unsigned)res->status, res->content_type, len, &p, end) ||
+      (res->allow[0] &&
+       lws_add_http_header_by_name(wsi, (const uint8_t *)"allow:", (const uint8_t *)res->allow,
+                                   (int)strlen(res->allow), &p, end)) ||
+      (!cacheable && lws_add_http_header_by_name(
+                         wsi, (const uint8_t *)"cache-control:", (const uint8_t *)"no-store", 8, &p, end)) ||
+      lws_finalize_write_http_header(wsi, start, &p, end)) {
+    free(body);
+    return -1;
+  }
+  count_status(srv, res->status);
+  s->status = res->status;
+  free(s->out);
+  s->out = body;
+  s->out_len = head_only ? 0 : len;
+  s->out_off = 0;
+  lws_callback_on_writable(wsi);
+  return 0;
+}
+
+static int send_error(struct lws *wsi, vg_http_server_t *srv, http_session_t *s, int status, const char *code,
+                      const char *message, int head_only) {
+  vg_http_response_t res;
+  vg_http_response_init(&res);
+  vg_http_reply_error(&res, status, code, "%s", message);
+  int rc = send_response(wsi, srv, s, &res, head_only, 0);
+  vg_http_response_free(&res);
+  return rc;
+}
+
+/* ---- static files ---- */
+
+static const char *mime_type(const char *path) {
+  static const struct {
+    const char *ext, *type;
+  } types[] = {
+      {".html", "text/html; charset=utf-8"},
+      {".js", "text/javascript; charset=utf-8"},
+      {".mjs", "text/javascript; charset=utf-8"},
+      {".css", "text/css; charset=utf-8"},
+      {".json", "application/json"},
+      {".svg", "image/svg+xml"},
+      {".png", "image/png"},
+      {".jpg", "image/jpeg"},
+      {".ico", "image/x-icon"},
+      {".woff2", "font/woff2"},
+      {".wasm", "application/wasm"},
+      {".txt", "text/plain; charset=utf-8"},
+      {".map", "application/json"},
+  };
+  const char *dot = strrchr(path, '.');
+  if (dot && !strchr(dot, '/'))
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+      if (strcmp(dot, types[i].ext) == 0) return types[i].type;
+  return "application/octet-stream";
+}
+
+/* Maps a URL path to a regular file inside the web root, or fails. Paths
+ * with a segment starting with '.' (so "..", and dotfiles) are refused
+ * before touching the file system, and the resolved path must still lie
+ * inside the root (symbolic links pointing out of it are refused too). */
+static int resolve_static(const vg_http_server_t *srv, const char *path, char *out, size_t size) {
+  if (!srv->web_root[0] || path[0] != '/' || strstr(path, "/.") || strchr(path, '\\')) return VG_ENOTFOUND;
+  char joined[PATH_MAX];
+  size_t n = strlen(path);
+  int w =
+      snprintf(joined, sizeof(joined), "%s%s%s", srv->web_root, path, path[n - 1] == '/' ? "index.html" : "");
+  if (w < 0 || (size_t)w >= sizeof(joined)) return VG_ENOTFOUND;
+  char real[PATH_MAX];
+  if (!realpath(joined, real)) return VG_ENOTFOUND;
+  size_t root_len = strlen(srv->web_root);
+  if (strncmp(real, srv->web_root, root_len) != 0 || real[root_len] != '/') return VG_ENOTFOUND;
+  struct stat st;
+  if (stat(real, &st) != 0 || !S_ISREG(st.st_mode)) return VG_ENOTFOUND;
+  snprintf(out, size, "%s", real);
+  return 0;
+}
+
+static int serve_static(struct lws *wsi, vg_http_server_t *srv, http_session_t *s, const char *method,
+                        const char *path) {
+  int head_only = strcmp(method, "HEAD") == 0;
+  if (strcmp(method, "GET") != 0 && !head_only) {
+    vg_http_response_t res;
+    vg_http_response_init(&res);
+    snprintf(res.allow, sizeof(res.allow), "GET, HEAD");
+    vg_http_reply_error(&res, 405, "method_not_allowed", "%s is not allowed on static files", method);
+    int rc = send_response(wsi, srv, s, &res, 0, 0);
+    vg_http_response_free(&res);
+    return rc;
+  }
+  char file[PATH_MAX];
+  if (resolve_static(srv, path, file, sizeof(file)) != 0)
+    return send_error(wsi, srv, s, 404, "not_found", "no such file", head_only);
+  if (head_only) {
+    /* lws_serve_http_file always sends the body; HEAD gets the headers of
+     * an empty answer with the file's type. */
+    vg_http_response_t res;
+    vg_http_response_init(&res);
+    res.content_type = mime_type(file);
+    int rc = send_response(wsi, srv, s, &res, 1, 1);
+    vg_http_response_free(&res);
+    return rc;
+  }
+  count_status(srv, 200);
+  s->status = 200;
+  int n = lws_serve_http_file(wsi, file, mime_type(file), NULL, 0);
+  if (n < 0 || (n > 0 && lws_http_transaction_completed(wsi))) return -1;
+  return 0;
+}
+
+/* ---- requests ---- */
+
+static int answer(struct lws *wsi, vg_http_server_t *srv, http_session_t *s, const char *method,
+                  const char *path, const char *query) {
+  if (!vg_api_owns_path(path)) return serve_static(wsi, srv, s, method, path);
+  vg_http_request_t req = {
+      .method = method,
+      .path = path,
+      .query = query ? query : "",
+      .body = s->body_in.data,
+      .body_len = s->body_in.len,
+  };
+  vg_http_response_t res;
+  vg_http_response_init(&res);
+  vg_api_dispatch(&req, &res);
+  vg_log_debug(&lg, "%s %s -> %d (%zu bytes)", method, path, res.status, res.body.len);
+  int rc = send_response(wsi, srv, s, &res, strcmp(method, "HEAD") == 0, 0);
+  vg_http_response_free(&res);
+  return rc;
+}
+
+static int on_http(struct lws *wsi, vg_http_server_t *srv, http_session_t *s, const char *path) {
+  session_reset(s);
+  request_method(wsi, s->method, sizeof(s->method));
+  char query[HTTP_MAX_QUERY] = "";
+  if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS) >= (int)sizeof(query))
+    return send_error(wsi, srv, s, 414, "uri_too_long", "the query string is too long", 0);
+  if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS) > 0 &&
+      lws_hdr_copy(wsi, query, sizeof(query), WSI_TOKEN_HTTP_URI_ARGS) < 0)
+    query[0] = '\0';
+  int has_body = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 ||
+                 lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0;
+  if (has_body && vg_api_owns_path(path) &&
+      (!strcmp(s->method, "POST") || !strcmp(s->method, "PUT") || !strcmp(s->method, "PATCH"))) {
+    char length[24] = "";
+    if (lws_hdr_copy(wsi, length, sizeof(length), WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 &&
+        strtoull(length, NULL, 10) > HTTP_MAX_BODY)
+      return send_error(wsi, srv, s, 413, "too_large", "the request body is too large", 0);
+    /* The body arrives in HTTP_BODY callbacks; answer when it is complete. */
+    s->path = strdup(path);
+    s->query = strdup(query);
+    vg_strbuf_init(&s->body_in, HTTP_MAX_BODY);
+    s->body_started = 1;
+    if (!s->path || !s->query) return -1;
+    return 0;
+  }
+  return answer(wsi, srv, s, s->method, path, query);
+}
+
+static int on_writeable(struct lws *wsi, vg_http_server_t *srv, http_session_t *s) {
+  if (!s->out && s->out_len) return 0;
+  size_t left = s->out_len - s->out_off;
+  if (left > 0) {
+    uint8_t chunk[LWS_PRE + HTTP_WRITE_CHUNK];
+    size_t n = left < HTTP_WRITE_CHUNK ? left : HTTP_WRITE_CHUNK;
+    memcpy(chunk + LWS_PRE, s->out + s->out_off, n);
+    int final = n == left;
+    if (lws_write(wsi, chunk + LWS_PRE, n, final ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) != (int)n)
+      return -1;
+    s->out_off += n;
+    if (!final) {
+      lws_callback_on_writable(wsi);
+      return 0;
+    }
+  }
+  free(s->out);
+  s->out = NULL;
+  s->out_len = s->out_off = 0;
+  if (lws_http_transaction_completed(wsi)) return -1;
+  return 0;
+}
+
+static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                         size_t len) {
+  http_session_t *s = user;
+  struct lws_context *ctx = lws_get_context(wsi);
+  vg_http_server_t *srv = ctx ? lws_context_user(ctx) : NULL;
+
+  switch (reason) {
+  case LWS_CALLBACK_HTTP: return on_http(wsi, srv, s, in ? (const char *)in : "/");
+
+  case LWS_CALLBACK_HTTP_BODY:
+    if (!s->body_started) return 0;
+    if (!s->body_too_big && vg_strbuf_append(&s->body_in, in, len) != 0) s->body_too_big = 1;
+    return 0;
+
+  case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+    if (!s->body_started) return 0;
+    s->body_started = 0;
+    if (s->body_too_big) return send_error(wsi, srv, s, 413, "too_large", "the request body is too large", 0);
+    return answer(wsi, srv, s, s->method, s->path, s->query);
+
+  case LWS_CALLBACK_HTTP_WRITEABLE: return on_writeable(wsi, srv, s);
+
+  case LWS_CALLBACK_HTTP_FILE_COMPLETION:
+    if (lws_http_transaction_completed(wsi)) return -1;
+    return 0;
+
+  case LWS_CALLBACK_CLOSED_HTTP:
+  case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+    if (s) session_reset(s);
+    return 0;
+
+  default: break;
+  }
+  return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+static const struct lws_protocols protocols[] = {
+    {"http", http_callback, sizeof(http_session_t), 0, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+/* ---- lws logging into vigil's log ---- */
+
+static void lws_log_emit(int level, const char *line) {
+  /* lws lines end in a newline and, for errors, often describe a client's
+   * bad request: they are warnings for us, the rest is debug detail. */
+  size_t n = strlen(line);
+  while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+    n--;
+  vg_log_level_t lv = (level & LLL_ERR) ? VG_LOG_WARN : VG_LOG_DEBUG;
+  vg_log_at(lv, &lg, "lws: %.*s", (int)n, line);
+}
+
+/* ---- /metrics collector ---- */
+
+static void collect_http_metrics(void *opaque, vg_strbuf_t *out) {
+  vg_http_server_t *srv = opaque;
+  vg_metrics_family(out, "vigil_http_requests_total", "counter", "HTTP requests answered, by status code.");
+  for (int code = 100; code < 600; code++) {
+    uint64_t n = atomic_load(&srv->requests[code]);
+    if (!n) continue;
+    char code_text[8];
+    snprintf(code_text, sizeof(code_text), "%d", code);
+    const char *labels[] = {"code", code_text, NULL};
+    vg_metrics_sample_u64(out, "vigil_http_requests_total", labels, n);
+  }
+}
+
+/* ---- start / stop ---- */
+
+static int is_any_address(const char *bind) {
+  return !bind[0] || strcmp(bind, "0.0.0.0") == 0 || strcmp(bind, "::") == 0 || strcmp(bind, "*") == 0;
+}
+
+/* The server's thread: lws's own poll loop until stop is asked, then the
+ * context is destroyed here, on the thread that serviced it. */
+static void *serve_thread(void *arg) {
+  vg_http_server_t *srv = arg;
+  while (!atomic_load(&srv->stopping))
+    if (lws_service(srv->context, 0) < 0) break;
+  lws_context_destroy(srv->context);
+  srv->context = NULL;
+  return NULL;
+}
+
+static struct lws_context *create_context(vg_http_server_t *srv) {
+  struct lws_context_creation_info info;
+  memset(&info, 0, sizeof(info));
+  info.port = srv->cfg.port;
+  info.protocols = protocols;
+  info.options =
+      LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE | LWS_SERVER_OPTION_VALIDATE_UTF8;
+  /* An IPv4 address can only be bound by an IPv4 socket; every other
+   * choice keeps lws's dual-stack IPv6 socket. */
+  if (!is_any_address(srv->cfg.bind)) {
+    info.iface = srv->cfg.bind;
+    if (!strchr(srv->cfg.bind, ':')) info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+  }
+  info.user = srv;
+  info.vhost_name = "vigil";
+  info.server_string = "vigil";
+  info.max_http_header_data = 4096;
+  info.max_http_header_pool = 64;
+  info.timeout_secs = 15;
+  info.keepalive_timeout = 30;
+  return lws_create_context(&info);
+}
+
+/* The first candidate directory that holds an index.html. */
+static void find_web_root(const vg_http_config_t *cfg, char *out, size_t size) {
+  char exe[PATH_MAX] = "", candidates[4][PATH_MAX];
+  int count = 0;
+  out[0] = '\0';
+  if (cfg->web_root[0]) {
+    if (!realpath(cfg->web_root, out)) {
+      vg_log_warn(&lg, "web_root %s: %s; static files are not served", cfg->web_root,
+                  vg_strerror(vg_err_from_errno()));
+      out[0] = '\0';
+    }
+    return;
+  }
+  snprintf(candidates[count++], PATH_MAX, "web");
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+  if (n > 0) {
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (slash) *slash = '\0';
+    snprintf(candidates[count++], PATH_MAX, "%.*s/web", PATH_MAX - 8, exe);
+    snprintf(candidates[count++], PATH_MAX, "%.*s/../web", PATH_MAX - 16, exe);
+    snprintf(candidates[count++], PATH_MAX, "%.*s/../share/vigil/web", PATH_MAX - 24, exe);
+  }
+  for (int i = 0; i < count; i++) {
+    char index[PATH_MAX + 16], real[PATH_MAX];
+    snprintf(index, sizeof(index), "%s/index.html", candidates[i]);
+    if (access(index, R_OK) == 0 && realpath(candidates[i], real)) {
+      snprintf(out, size, "%s", real);
+      return;
+    }
+  }
+  vg_log_warn(&lg, "no web/ directory found (set http.web_root); static files are not served");
+}
+
+int vg_http_server_start(const vg_http_config_t *cfg, vg_http_server_t **out) {
+  *out = NULL;
+  if (!cfg->enabled) return 0;
+  vg_http_server_t *srv = calloc(1, sizeof(*srv));
+  if (!srv) return VG_ENOMEM;
+  srv->cfg = *cfg;
+  find_web_root(cfg, srv->web_root, sizeof(srv->web_root));
+  lws_set_log_level(LLL_ERR | LLL_WARN | (vg_log_enabled(VG_LOG_DEBUG) ? LLL_NOTICE : 0), lws_log_emit);
+  srv->context = create_context(srv);
+  if (!srv->context) {
+    vg_log_error(&lg, "cannot serve HTTP on %s port %d (address in use or not local?)", cfg->bind, cfg->port);
+    free(srv);
+    return VG_EIO;
+  }
+  int err = pthread_create(&srv->thread, NULL, serve_thread, srv);
+  if (err) {
+    lws_context_destroy(srv->context);
+    free(srv);
+    return -err;
+  }
+  vg_metrics_register("http_server", collect_http_metrics, srv);
+  vg_log_info(&lg, "listening on %s port %d%s%s", is_any_address(cfg->bind) ? "all addresses" : cfg->bind,
+              cfg->port, srv->web_root[0] ? ", web files from " : "", srv->web_root);
+  *out = srv;
+  return 0;
+}
+
+void vg_http_server_stop(vg_http_server_t **psrv) {
+  vg_http_server_t *srv = psrv ? *psrv : NULL;
+  if (!srv) return;
+  *psrv = NULL;
+  vg_metrics_unregister("http_server");
+  atomic_store(&srv->stopping, 1);
+  /* Wakes the thread out of its poll; it sees stopping and leaves. */
+  lws_cancel_service(srv->context);
+  pthread_join(srv->thread, NULL);
+  free(srv);
+}

@@ -1,0 +1,83 @@
+/*
+ * router.h: HTTP requests and responses as plain structs, and a route table
+ * that maps a method and a path pattern to a handler.
+ *
+ * The router does no I/O: the HTTP server (http_server.c) turns what
+ * libwebsockets parsed into a vg_http_request_t, calls the handler the table
+ * names, and sends the vg_http_response_t it filled. That keeps every route
+ * testable without a socket (tests/unit/test_api.c).
+ *
+ * A pattern is a path whose segments are either literal or "{name}"; a
+ * parameter matches one non-empty segment of at most VG_HTTP_PARAM_MAX - 1
+ * bytes, e.g. "/api/v1/cameras/{id}" matches "/api/v1/cameras/cam1" with
+ * id = "cam1". Matching is exact otherwise (no trailing-slash folding).
+ *
+ * Threads: route tables are constant; a request and its response belong to
+ * the thread that serves the connection.
+ */
+#ifndef VG_API_ROUTER_H
+#define VG_API_ROUTER_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "base/strbuf.h"
+
+#define VG_HTTP_MAX_PARAMS 4
+#define VG_HTTP_PARAM_MAX 128
+
+typedef struct {
+  const char *name; /* points into the route's pattern: not NUL-terminated at '}' */
+  size_t name_len;
+  char value[VG_HTTP_PARAM_MAX];
+} vg_http_param_t;
+
+typedef struct {
+  const char *method; /* "GET", "POST", ... (HEAD is routed as GET) */
+  const char *path;   /* decoded path, no query string */
+  const char *query;  /* raw query string without '?', or "" */
+  const char *body;   /* request body or NULL */
+  size_t body_len;
+  vg_http_param_t params[VG_HTTP_MAX_PARAMS];
+  int param_count;
+} vg_http_request_t;
+
+typedef struct {
+  int status;               /* 200 unless a handler says otherwise */
+  const char *content_type; /* a static string */
+  vg_strbuf_t body;
+  char allow[64]; /* for 405: the methods the path accepts */
+} vg_http_response_t;
+
+/* A handler fills res (status, content type, body) and returns 0; a
+ * negative return makes the server answer 500 with a JSON error. */
+typedef int (*vg_http_handler_fn)(const vg_http_request_t *req, vg_http_response_t *res);
+
+typedef struct {
+  const char *method;
+  const char *pattern;
+  vg_http_handler_fn fn;
+  const char *summary; /* one line, for docs and logs */
+} vg_http_route_t;
+
+/* Finds the route for req->method and req->path and fills req->params.
+ * Returns 0 and sets *out; VG_ENOTFOUND when no pattern matches the path;
+ * VG_EUNSUPPORTED when patterns match the path but not the method, with
+ * the methods that would be accepted written to allow ("GET, HEAD"). */
+int vg_http_route_match(const vg_http_route_t *routes, size_t count, vg_http_request_t *req,
+                        const vg_http_route_t **out, char *allow, size_t allow_size);
+/* The value of a path parameter, or NULL. */
+const char *vg_http_param(const vg_http_request_t *req, const char *name);
+
+void vg_http_response_init(vg_http_response_t *res);
+void vg_http_response_free(vg_http_response_t *res);
+/* Sets status and a JSON body; steals the reference to body. Returns 0 or
+ * VG_ENOMEM. */
+int vg_http_reply_json(vg_http_response_t *res, int status, json_t *body);
+/* {"error":{"code":code,"message":...}} with the given status. */
+int vg_http_reply_error(vg_http_response_t *res, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* The reason phrase of a status code ("Not Found"). */
+const char *vg_http_status_text(int status);
+
+#endif
