@@ -180,6 +180,19 @@ static int check_head_bytes(const uint8_t *data, size_t from, size_t to) {
   return 0;
 }
 
+/* The position just after the blank line that ends the head, or `end` if
+ * that line is not within data[pos..end). Only the head is checked for
+ * stray bytes: the body and any following frames are binary. */
+static size_t find_head_end(const uint8_t *data, size_t pos, size_t end) {
+  for (const uint8_t *nl = memchr(data + pos, '\n', end - pos); nl;
+       nl = memchr(nl + 1, '\n', (size_t)(data + end - nl - 1))) {
+    size_t i = (size_t)(nl - data) + 1;
+    if (i < end && data[i] == '\n') return i + 1;
+    if (i + 1 < end && data[i] == '\r' && data[i + 1] == '\n') return i + 2;
+  }
+  return end;
+}
+
 static int parse_content_length(const vg_rtsp_msg_t *msg, const vg_rtsp_limits_t *lim, size_t *out) {
   *out = 0;
   bool seen = false;
@@ -217,7 +230,7 @@ static int parse_message(const uint8_t *data, size_t pos, size_t len, const vg_r
   const char *text = (const char *)data;
   size_t head_limit = pos + lim->max_header_bytes;
   size_t scan_end = len < head_limit ? len : head_limit;
-  int r = check_head_bytes(data, pos, scan_end);
+  int r = check_head_bytes(data, pos, find_head_end(data, pos, scan_end));
   if (r < 0) return r;
   if (!is_tchar(data[pos])) return VG_EPROTO;
 

@@ -86,7 +86,9 @@ static int parse_host_port(const char *s, size_t len, vg_url_t *u) {
     host_len = (size_t)(close - host);
     for (size_t i = 0; i < host_len; i++) {
       char c = host[i];
-      if (!(hex_value(c) >= 0 || c == ':' || c == '.' || c == '%')) return VG_EINVAL;
+      /* Hex groups, dots of an embedded IPv4, and a "%25zone" suffix. */
+      bool alnum = (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
+      if (!(alnum || c == ':' || c == '.' || c == '%' || c == '-' || c == '_')) return VG_EINVAL;
     }
     u->host_is_ipv6 = 1;
     rest = close + 1;
