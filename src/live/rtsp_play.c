@@ -18,6 +18,7 @@
  * bounded queue then overflows and skips to the next keyframe; the write
  * callback resumes reading below RTSP_OUT_LOW_WATER.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -317,7 +318,8 @@ typedef struct {
   vg_buf_t *extra_buf; /* parameter sets sent before a keyframe */
   uv_buf_t *iov;
   unsigned niov;
-  uint8_t hdrs[];
+  /* out_pkt_t[n], uv_buf_t[2n], then the packet headers */
+  _Alignas(max_align_t) uint8_t tail[];
 } media_write_t;
 
 static void on_media_written(uv_write_t *req, int status) {
@@ -422,11 +424,12 @@ static void send_frame(rtsp_conn_t *c, const vg_frame_t *f) {
   size_t hdr_bytes = total_pkts * (4 + VG_PACK_MAX_HDR);
   media_write_t *w = malloc(sizeof(*w) + hdr_bytes + total_pkts * (sizeof(out_pkt_t) + 2 * sizeof(uv_buf_t)));
   if (!w) return;
-  out_pkt_t *op = (out_pkt_t *)(w->hdrs + hdr_bytes);
+  out_pkt_t *op = (out_pkt_t *)w->tail;
   uv_buf_t *iov = (uv_buf_t *)(op + total_pkts);
+  uint8_t *hdrs = (uint8_t *)(iov + 2 * total_pkts);
   size_t bytes = 0;
-  if (np) bytes += add_packets(c, o, param_pkts, np, 1, w->hdrs, op);
-  bytes += add_packets(c, o, pkts, n, 0, w->hdrs + np * (4 + VG_PACK_MAX_HDR), op + np);
+  if (np) bytes += add_packets(c, o, param_pkts, np, 1, hdrs, op);
+  bytes += add_packets(c, o, pkts, n, 0, hdrs + np * (4 + VG_PACK_MAX_HDR), op + np);
   o->last_rtp_ts = (uint32_t)f->pts + o->ts_offset;
   o->last_utc_us = f->utc_us ? f->utc_us : vg_time_utc_us();
   o->last_pts = f->pts;
