@@ -66,17 +66,20 @@ void rtsp_play_describe(rtsp_conn_t *c, const vg_rtsp_msg_t *req) {
   int n = vg_hub_tracks(hub, tracks, VG_MAX_TRACKS);
   vg_hub_unref(&hub);
   if (n <= 0 || !hs.live) {
-    for (int i = 0; i < n; i++) vg_track_clear(&tracks[i]);
+    for (int i = 0; i < n; i++)
+      vg_track_clear(&tracks[i]);
     rtsp_conn_respond(c, req, 503, (rtsp_hdr_t[]){{"Retry-After", "2"}, {0}}, NULL, NULL, 0);
     return;
   }
   int pts[VG_MAX_TRACKS];
-  for (int i = 0; i < n; i++) pts[i] = payload_type_for(&tracks[i], i);
+  for (int i = 0; i < n; i++)
+    pts[i] = payload_type_for(&tracks[i], i);
   char sdp[16384];
-  vg_sdp_write_opts_t opts = {.session_name = c->path, .origin_address = NULL,
-                              .session_id = (uint64_t)vg_time_utc_us() / 1000000};
+  vg_sdp_write_opts_t opts = {
+      .session_name = c->path, .origin_address = NULL, .session_id = (uint64_t)vg_time_utc_us() / 1000000};
   int len = vg_sdp_write(tracks, pts, n, &opts, sdp, sizeof(sdp));
-  for (int i = 0; i < n; i++) vg_track_clear(&tracks[i]);
+  for (int i = 0; i < n; i++)
+    vg_track_clear(&tracks[i]);
   if (len < 0) {
     vg_log_warn(&c->log, "DESCRIBE %s: cannot describe the stream: %s", c->path, vg_strerror(len));
     rtsp_conn_respond(c, req, 415, NULL, NULL, NULL, 0);
@@ -240,13 +243,15 @@ void rtsp_play_play(rtsp_conn_t *c, const vg_rtsp_msg_t *req) {
   char base[1024], info[1024];
   request_base(req, base, sizeof(base));
   size_t bl = strlen(base);
-  while (bl > 0 && base[bl - 1] == '/') base[--bl] = 0;
+  while (bl > 0 && base[bl - 1] == '/')
+    base[--bl] = 0;
   size_t il = 0;
   info[0] = 0;
   for (int i = 0; i < c->track_count; i++) {
     rtsp_track_out_t *o = &c->out[i];
     if (!o->setup) continue;
-    int n = snprintf(info + il, sizeof(info) - il, "%surl=%s/trackID=%d;seq=%u", il ? "," : "", base, i, o->seq);
+    int n =
+        snprintf(info + il, sizeof(info) - il, "%surl=%s/trackID=%d;seq=%u", il ? "," : "", base, i, o->seq);
     if (n < 0 || (size_t)n >= sizeof(info) - il) break;
     il += (size_t)n;
     if (c->held.buf && !was_playing) {
@@ -305,7 +310,8 @@ void rtsp_play_stop(rtsp_conn_t *c) {
   if (c->reader) vg_hub_close_reader(&c->reader);
   vg_hub_unref(&c->hub);
   vg_frame_unref(&c->held);
-  for (int i = 0; i < VG_MAX_TRACKS; i++) vg_pack_free(&c->out[i].pack);
+  for (int i = 0; i < VG_MAX_TRACKS; i++)
+    vg_pack_free(&c->out[i].pack);
   if (uv_is_active((uv_handle_t *)&c->aux_timer)) uv_timer_stop(&c->aux_timer);
 }
 
@@ -358,8 +364,8 @@ typedef struct {
 
 /* Turns packetizer output into this session's packets: patched headers
  * (with the interleave prefix for TCP) copied into hdr_space. */
-static size_t add_packets(rtsp_conn_t *c, rtsp_track_out_t *o, const vg_pack_pkt_t *pkts, size_t n, int clear_marker,
-                          uint8_t *hdr_space, out_pkt_t *out) {
+static size_t add_packets(rtsp_conn_t *c, rtsp_track_out_t *o, const vg_pack_pkt_t *pkts, size_t n,
+                          int clear_marker, uint8_t *hdr_space, out_pkt_t *out) {
   size_t bytes = 0;
   for (size_t i = 0; i < n; i++) {
     uint8_t *h = hdr_space + i * (4 + VG_PACK_MAX_HDR);
