@@ -144,7 +144,9 @@ int64_t vg_rtp_stats_lost(const vg_rtp_stats_t *s);
  * missing packet is given up (counted lost) when the window is full or, if
  * max_delay_us > 0, when the packet after the gap has waited that long.
  * Packets older than the next one to release are dropped as late, repeats
- * as duplicates. A jump of more than 3000 either way is taken as a source
+ * as duplicates. The first packet pushed sets the starting number and is
+ * released at once (no start-up delay), so a packet sent before it but
+ * arriving after it counts as late. A jump of more than 3000 either way is taken as a source
  * restart: what is held is released and the buffer restarts at the new
  * number.
  *
