@@ -38,7 +38,7 @@ int vg_metrics_register(const char *name, vg_metrics_collect_fn fn, void *opaque
 void vg_metrics_unregister(const char *name);
 
 /* Writes the HELP and TYPE lines of one family. type: "counter", "gauge",
- * "untyped" (histograms and summaries are not needed yet). */
+ * "summary" (quantile samples) or "untyped". */
 void vg_metrics_family(struct vg_strbuf *out, const char *name, const char *type, const char *help);
 /* Writes one sample. labels is NULL or a NULL-terminated list of
  * name, value, name, value, ...; values are escaped here. */

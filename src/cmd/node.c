@@ -4,7 +4,9 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "api/http_server.h"
 #include "base/log.h"
+#include "base/metrics.h"
 #include "ingest/http_source.h"
 #include "ingest/rtsp_source.h"
 #include "net/worker.h"
@@ -12,12 +14,13 @@
 struct vg_node {
   int started_workers;
   vg_rtsp_server_t *rtsp;
+  vg_http_server_t *http;
 };
 
 static const char *const level_names[] = {"error", "warn", "info", "debug", "trace", NULL};
 
 int vg_node_config_load(vg_cfg_t *c, const char *file, vg_node_config_t *out) {
-  static const char *const keys[] = {"log_level", "workers", "cameras", "rtsp_server", NULL};
+  static const char *const keys[] = {"log_level", "workers", "cameras", "rtsp_server", "http", NULL};
   json_t *root;
   long long v;
   memset(out, 0, sizeof(*out));
@@ -34,6 +37,11 @@ int vg_node_config_load(vg_cfg_t *c, const char *file, vg_node_config_t *out) {
   json_t *rtsp = vg_cfg_object(c, root, "rtsp_server", 0);
   vg_cfg_enter(c, "rtsp_server");
   vg_rtsp_server_config_parse(c, rtsp, &out->rtsp_server);
+  vg_cfg_leave(c);
+
+  json_t *http = vg_cfg_object(c, root, "http", 0);
+  vg_cfg_enter(c, "http");
+  vg_http_config_parse(c, http, &out->http);
   vg_cfg_leave(c);
 
   json_t *cams = vg_cfg_array(c, root, "cameras", 0);
@@ -69,6 +77,32 @@ void vg_node_config_free(vg_node_config_t *cfg) {
   cfg->camera_count = 0;
 }
 
+/* The RTSP server's figures on /metrics. */
+static void collect_rtsp_metrics(void *opaque, vg_strbuf_t *out) {
+  vg_rtsp_server_t *srv = opaque;
+  vg_rtsp_server_stats_t st;
+  vg_rtsp_server_get_stats(srv, &st);
+  vg_metrics_family(out, "vigil_rtsp_sessions", "gauge", "Open RTSP server connections (readers and publishers).");
+  vg_metrics_sample_u64(out, "vigil_rtsp_sessions", NULL, st.sessions);
+  vg_metrics_family(out, "vigil_rtsp_sessions_total", "counter", "RTSP server connections accepted.");
+  vg_metrics_sample_u64(out, "vigil_rtsp_sessions_total", NULL, st.sessions_total);
+  vg_metrics_family(out, "vigil_rtsp_publishers", "gauge", "Publishers pushing a stream in.");
+  vg_metrics_sample_u64(out, "vigil_rtsp_publishers", NULL, st.publishers);
+  vg_metrics_family(out, "vigil_rtsp_sent_bytes_total", "counter", "Bytes the RTSP server sent.");
+  vg_metrics_sample_u64(out, "vigil_rtsp_sent_bytes_total", NULL, st.bytes_out);
+  vg_metrics_family(out, "vigil_rtsp_auth_failures_total", "counter", "Rejected RTSP credentials.");
+  vg_metrics_sample_u64(out, "vigil_rtsp_auth_failures_total", NULL, st.auth_failures);
+  double p50, p99;
+  if (vg_rtsp_server_latency(srv, &p50, &p99) == 0) {
+    vg_metrics_family(out, "vigil_rtsp_egress_latency_seconds", "summary",
+                      "Time from a frame's arrival to its egress write.");
+    vg_metrics_sample(out, "vigil_rtsp_egress_latency_seconds", (const char *const[]){"quantile", "0.5", NULL},
+                      p50 / 1e6);
+    vg_metrics_sample(out, "vigil_rtsp_egress_latency_seconds", (const char *const[]){"quantile", "0.99", NULL},
+                      p99 / 1e6);
+  }
+}
+
 int vg_node_start(const vg_node_config_t *cfg, vg_node_t **out) {
   vg_log_ctx_t lg = VG_LOG_CTX("vigil", NULL);
   vg_node_t *node = calloc(1, sizeof(*node));
@@ -89,6 +123,10 @@ int vg_node_start(const vg_node_config_t *cfg, vg_node_t **out) {
       vg_log_error(&lg, "camera %s not started: %s", cfg->cameras[i].id, vg_strerror(err));
   }
   err = vg_rtsp_server_start(&cfg->rtsp_server, &node->rtsp);
+  if (!err) {
+    vg_metrics_register("rtsp_server", collect_rtsp_metrics, node->rtsp);
+    err = vg_http_server_start(&cfg->http, &node->http);
+  }
   if (err) {
     vg_node_stop(&node);
     return err;
@@ -103,6 +141,8 @@ void vg_node_stop(vg_node_t **np) {
   vg_node_t *node = *np;
   if (!node) return;
   *np = NULL;
+  vg_http_server_stop(&node->http);
+  vg_metrics_unregister("rtsp_server");
   vg_rtsp_server_stop(&node->rtsp);
   vg_cameras_stop_all();
   if (node->started_workers) vg_workers_stop();

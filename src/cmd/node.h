@@ -6,6 +6,7 @@
 #ifndef VG_CMD_NODE_H
 #define VG_CMD_NODE_H
 
+#include "api/http_server.h"
 #include "base/config.h"
 #include "ingest/camera.h"
 #include "live/rtsp_server.h"
@@ -16,6 +17,7 @@ typedef struct {
   vg_camera_config_t *cameras;
   int camera_count;
   vg_rtsp_server_config_t rtsp_server;
+  vg_http_config_t http;
 } vg_node_config_t;
 
 /* Loads and validates FILE. On error c names the field and the reason. */
