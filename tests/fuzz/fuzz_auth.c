@@ -13,9 +13,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   vg_auth_client_init(&c);
   if (vg_auth_client_offer(&c, text, size) == 0) {
     char out[2048];
-    vg_auth_digest_authorization(&c.challenge, "DESCRIBE", "rtsp://cam/live", "admin", "pass", "0a4f113b", 1, out,
-                                 sizeof(out));
-    int n = vg_auth_client_authorization(&c, "SETUP", "rtsp://cam/live/trackID=0", "admin", "pass", out, sizeof(out));
+    vg_auth_digest_authorization(&c.challenge, "DESCRIBE", "rtsp://cam/live", "admin", "pass", "0a4f113b", 1,
+                                 out, sizeof(out));
+    int n = vg_auth_client_authorization(&c, "SETUP", "rtsp://cam/live/trackID=0", "admin", "pass", out,
+                                         sizeof(out));
     vg_auth_credentials_t cred;
     /* Our own answer must parse and check out. */
     if (n > 0) {

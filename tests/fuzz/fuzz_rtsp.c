@@ -20,7 +20,8 @@ static void exercise_message(const vg_rtsp_msg_t *m) {
     vg_rtsp_transport_t t[4];
     int n = vg_rtsp_transport_parse(*v, t, 4);
     char out[256];
-    for (int i = 0; i < n; i++) vg_rtsp_transport_format(&t[i], out, sizeof(out));
+    for (int i = 0; i < n; i++)
+      vg_rtsp_transport_format(&t[i], out, sizeof(out));
   }
   if ((v = vg_rtsp_msg_header(m, "RTP-Info"))) {
     vg_rtsp_rtp_info_t ri[8];
@@ -31,10 +32,13 @@ static void exercise_message(const vg_rtsp_msg_t *m) {
   /* Touch every byte the message points at, so ASan checks the spans. */
   volatile uint8_t sink = 0;
   for (int i = 0; i < m->n_headers; i++) {
-    for (size_t k = 0; k < m->headers[i].name.len; k++) sink ^= (uint8_t)m->headers[i].name.p[k];
-    for (size_t k = 0; k < m->headers[i].value.len; k++) sink ^= (uint8_t)m->headers[i].value.p[k];
+    for (size_t k = 0; k < m->headers[i].name.len; k++)
+      sink ^= (uint8_t)m->headers[i].name.p[k];
+    for (size_t k = 0; k < m->headers[i].value.len; k++)
+      sink ^= (uint8_t)m->headers[i].value.p[k];
   }
-  for (size_t k = 0; k < m->body_len; k++) sink ^= m->body[k];
+  for (size_t k = 0; k < m->body_len; k++)
+    sink ^= m->body[k];
   (void)sink;
 }
 

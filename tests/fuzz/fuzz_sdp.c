@@ -34,6 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (vg_sdp_parse(out, (size_t)w, &back) != 0) __builtin_trap();
     if (back.n_media != n) __builtin_trap();
   }
-  for (int i = 0; i < n; i++) vg_track_clear(&tracks[i]);
+  for (int i = 0; i < n; i++)
+    vg_track_clear(&tracks[i]);
   return 0;
 }
