@@ -57,7 +57,9 @@ static int lex_value(lexer_t *lx, char *out, size_t out_size) {
         if (lx->pos >= lx->len) return VG_EPROTO;
         c = lx->p[lx->pos++];
       }
-      if (c == 0) return VG_EPROTO;
+      /* Control characters (a folded header's CR LF among them) would end
+       * up in the Authorization header vigil echoes back: refuse them. */
+      if ((unsigned char)c < 0x20 || c == 0x7f) return VG_EPROTO;
       if (o + 1 >= out_size) return VG_EPROTO;
       out[o++] = c;
     }
@@ -241,29 +243,66 @@ static int basic_authorization(const char *user, const char *password, char *out
   return k + 6;
 }
 
+/* A bounded appender for the Authorization value. */
+typedef struct {
+  char *buf;
+  size_t cap, len;
+  bool overflow;
+} out_t;
+
+static void out_raw(out_t *o, const char *s) {
+  size_t n = strlen(s);
+  if (o->overflow || o->len + n + 1 > o->cap) {
+    o->overflow = true;
+    return;
+  }
+  memcpy(o->buf + o->len, s, n + 1);
+  o->len += n;
+}
+
+/* name="value" with '"' and '\' escaped (RFC 2616 quoted-string), so a
+ * realm or nonce holding them is echoed exactly as the server sent it. */
+static void out_quoted(out_t *o, const char *name, const char *value) {
+  out_raw(o, ", ");
+  out_raw(o, name);
+  out_raw(o, "=\"");
+  for (const char *p = value; *p; p++) {
+    char c[3] = {'\\', *p, 0};
+    out_raw(o, (*p == '"' || *p == '\\') ? c : c + 1);
+  }
+  out_raw(o, "\"");
+}
+
 int vg_auth_digest_authorization(const vg_auth_challenge_t *ch, const char *method, const char *uri,
                                  const char *user, const char *password, const char *cnonce, uint32_t nc,
                                  char *out, size_t out_size) {
-  if (!quotable(user) || !quotable(uri) || strpbrk(password, "\r\n") || strpbrk(method, " \r\n"))
+  if (!quotable(user) || !quotable(uri) || !quotable(cnonce) || strpbrk(password, "\r\n") ||
+      strpbrk(method, " \r\n"))
     return VG_EINVAL;
   char nc_hex[9], response[33];
   snprintf(nc_hex, sizeof(nc_hex), "%08x", nc);
   const char *qop = ch->qop_auth ? "auth" : NULL;
   digest_response(user, ch->realm, password, method, uri, ch->nonce, nc_hex, cnonce, qop, response);
-  int n = snprintf(out, out_size,
-                   "Digest username=\"%s\", realm=\"%s\", nonce=\"%s\", uri=\"%s\", response=\"%s\"", user,
-                   ch->realm, ch->nonce, uri, response);
-  if (n >= 0 && (size_t)n < out_size && ch->algorithm_given)
-    n += snprintf(out + n, out_size - (size_t)n, ", algorithm=MD5");
-  if (n >= 0 && (size_t)n < out_size && ch->has_opaque)
-    n += snprintf(out + n, out_size - (size_t)n, ", opaque=\"%s\"", ch->opaque);
-  if (n >= 0 && (size_t)n < out_size && qop)
-    n += snprintf(out + n, out_size - (size_t)n, ", qop=auth, nc=%s, cnonce=\"%s\"", nc_hex, cnonce);
-  if (n < 0 || (size_t)n >= out_size) {
+  out_t o = {out, out_size, 0, out_size == 0};
+  out_raw(&o, "Digest username=\"");
+  out_raw(&o, user);
+  out_raw(&o, "\"");
+  out_quoted(&o, "realm", ch->realm);
+  out_quoted(&o, "nonce", ch->nonce);
+  out_quoted(&o, "uri", uri);
+  out_quoted(&o, "response", response);
+  if (ch->algorithm_given) out_raw(&o, ", algorithm=MD5");
+  if (ch->has_opaque) out_quoted(&o, "opaque", ch->opaque);
+  if (qop) {
+    out_raw(&o, ", qop=auth, nc=");
+    out_raw(&o, nc_hex);
+    out_quoted(&o, "cnonce", cnonce);
+  }
+  if (o.overflow) {
     if (out_size) out[0] = 0;
     return VG_ETOOBIG;
   }
-  return n;
+  return (int)o.len;
 }
 
 int vg_auth_client_authorization(vg_auth_client_t *c, const char *method, const char *uri, const char *user,

@@ -44,6 +44,17 @@ static void test_parse_challenges_pick_strongest(void **state) {
   assert_true(c2.has_opaque);
   assert_true(c2.qop_auth);
   assert_true(c2.stale);
+  /* The quotes in the realm are escaped again when echoed, and the answer checks out. */
+  char out[1024];
+  int n = vg_auth_digest_authorization(&c2, "PLAY", "rtsp://cam/", "u", "p", "c0ffee", 1, out, sizeof(out));
+  assert_non_null(strstr(out, "realm=\"cam \\\"x\\\"\""));
+  vg_auth_credentials_t cred;
+  assert_int_equal(vg_auth_parse_credentials(out, (size_t)n, &cred), 0);
+  assert_string_equal(cred.realm, "cam \"x\"");
+  assert_int_equal(vg_auth_check_password(&cred, "PLAY", "p"), 0);
+  /* A folded header's line break inside a quoted value is refused. */
+  vg_auth_challenge_t c4 = {0};
+  assert_int_equal(offer(&c4, "Digest realm=\"a\r\n Injected: 1\", nonce=\"n\""), VG_EPROTO);
 
   /* Unsupported: SHA-256 digest, auth-int only, NTLM. */
   vg_auth_challenge_t c3 = {0};
