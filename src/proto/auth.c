@@ -27,17 +27,20 @@ static bool is_token_char(unsigned char c) {
 }
 
 static void skip_blanks_and_commas(lexer_t *lx) {
-  while (lx->pos < lx->len && (is_blank(lx->p[lx->pos]) || lx->p[lx->pos] == ',')) lx->pos++;
+  while (lx->pos < lx->len && (is_blank(lx->p[lx->pos]) || lx->p[lx->pos] == ','))
+    lx->pos++;
 }
 
 static void skip_blanks(lexer_t *lx) {
-  while (lx->pos < lx->len && is_blank(lx->p[lx->pos])) lx->pos++;
+  while (lx->pos < lx->len && is_blank(lx->p[lx->pos]))
+    lx->pos++;
 }
 
 static size_t lex_token(lexer_t *lx, const char **tok) {
   *tok = lx->p + lx->pos;
   size_t start = lx->pos;
-  while (lx->pos < lx->len && is_token_char((unsigned char)lx->p[lx->pos])) lx->pos++;
+  while (lx->pos < lx->len && is_token_char((unsigned char)lx->p[lx->pos]))
+    lx->pos++;
   return lx->pos - start;
 }
 
@@ -54,7 +57,9 @@ static int lex_value(lexer_t *lx, char *out, size_t out_size) {
         if (lx->pos >= lx->len) return VG_EPROTO;
         c = lx->p[lx->pos++];
       }
-      if (c == 0) return VG_EPROTO;
+      /* Control characters (a folded header's CR LF among them) would end
+       * up in the Authorization header vigil echoes back: refuse them. */
+      if ((unsigned char)c < 0x20 || c == 0x7f) return VG_EPROTO;
       if (o + 1 >= out_size) return VG_EPROTO;
       out[o++] = c;
     }
@@ -102,7 +107,8 @@ static bool list_has(const char *list, const char *item) {
   size_t n = strlen(item);
   const char *p = list;
   while (*p) {
-    while (*p == ' ' || *p == ',' || *p == '\t') p++;
+    while (*p == ' ' || *p == ',' || *p == '\t')
+      p++;
     size_t len = strcspn(p, ", \t");
     if (len == n && strncasecmp(p, item, n) == 0) return true;
     p += len;
@@ -158,8 +164,10 @@ int vg_auth_parse_challenge(const char *value, size_t len, vg_auth_challenge_t *
     if (scheme_len == 0) return VG_EPROTO;
     vg_auth_challenge_t cand;
     memset(&cand, 0, sizeof(cand));
-    if (name_is(scheme, scheme_len, "Digest")) cand.scheme = VG_AUTH_DIGEST;
-    else if (name_is(scheme, scheme_len, "Basic")) cand.scheme = VG_AUTH_BASIC;
+    if (name_is(scheme, scheme_len, "Digest"))
+      cand.scheme = VG_AUTH_DIGEST;
+    else if (name_is(scheme, scheme_len, "Basic"))
+      cand.scheme = VG_AUTH_BASIC;
     int r = parse_challenge_params(&lx, &cand);
     if (r < 0) return r;
     if (cand.scheme == VG_AUTH_NONE || r == 0) continue;
@@ -198,8 +206,10 @@ static void digest_response(const char *user, const char *realm, const char *pas
   char ha1[33], ha2[33];
   md5_hex_joined((const char *[]){user, realm, password}, 3, ha1);
   md5_hex_joined((const char *[]){method, uri}, 2, ha2);
-  if (qop && qop[0]) md5_hex_joined((const char *[]){ha1, nonce, nc, cnonce, qop, ha2}, 6, out);
-  else md5_hex_joined((const char *[]){ha1, nonce, ha2}, 3, out);
+  if (qop && qop[0])
+    md5_hex_joined((const char *[]){ha1, nonce, nc, cnonce, qop, ha2}, 6, out);
+  else
+    md5_hex_joined((const char *[]){ha1, nonce, ha2}, 3, out);
   OPENSSL_cleanse(ha1, sizeof(ha1));
 }
 
@@ -233,28 +243,66 @@ static int basic_authorization(const char *user, const char *password, char *out
   return k + 6;
 }
 
+/* A bounded appender for the Authorization value. */
+typedef struct {
+  char *buf;
+  size_t cap, len;
+  bool overflow;
+} out_t;
+
+static void out_raw(out_t *o, const char *s) {
+  size_t n = strlen(s);
+  if (o->overflow || o->len + n + 1 > o->cap) {
+    o->overflow = true;
+    return;
+  }
+  memcpy(o->buf + o->len, s, n + 1);
+  o->len += n;
+}
+
+/* name="value" with '"' and '\' escaped (RFC 2616 quoted-string), so a
+ * realm or nonce holding them is echoed exactly as the server sent it. */
+static void out_quoted(out_t *o, const char *name, const char *value) {
+  out_raw(o, ", ");
+  out_raw(o, name);
+  out_raw(o, "=\"");
+  for (const char *p = value; *p; p++) {
+    char c[3] = {'\\', *p, 0};
+    out_raw(o, (*p == '"' || *p == '\\') ? c : c + 1);
+  }
+  out_raw(o, "\"");
+}
+
 int vg_auth_digest_authorization(const vg_auth_challenge_t *ch, const char *method, const char *uri,
                                  const char *user, const char *password, const char *cnonce, uint32_t nc,
                                  char *out, size_t out_size) {
-  if (!quotable(user) || !quotable(uri) || strpbrk(password, "\r\n") || strpbrk(method, " \r\n"))
+  if (!quotable(user) || !quotable(uri) || !quotable(cnonce) || strpbrk(password, "\r\n") ||
+      strpbrk(method, " \r\n"))
     return VG_EINVAL;
   char nc_hex[9], response[33];
   snprintf(nc_hex, sizeof(nc_hex), "%08x", nc);
   const char *qop = ch->qop_auth ? "auth" : NULL;
   digest_response(user, ch->realm, password, method, uri, ch->nonce, nc_hex, cnonce, qop, response);
-  int n = snprintf(out, out_size, "Digest username=\"%s\", realm=\"%s\", nonce=\"%s\", uri=\"%s\", response=\"%s\"",
-                   user, ch->realm, ch->nonce, uri, response);
-  if (n >= 0 && (size_t)n < out_size && ch->algorithm_given)
-    n += snprintf(out + n, out_size - (size_t)n, ", algorithm=MD5");
-  if (n >= 0 && (size_t)n < out_size && ch->has_opaque)
-    n += snprintf(out + n, out_size - (size_t)n, ", opaque=\"%s\"", ch->opaque);
-  if (n >= 0 && (size_t)n < out_size && qop)
-    n += snprintf(out + n, out_size - (size_t)n, ", qop=auth, nc=%s, cnonce=\"%s\"", nc_hex, cnonce);
-  if (n < 0 || (size_t)n >= out_size) {
+  out_t o = {out, out_size, 0, out_size == 0};
+  out_raw(&o, "Digest username=\"");
+  out_raw(&o, user);
+  out_raw(&o, "\"");
+  out_quoted(&o, "realm", ch->realm);
+  out_quoted(&o, "nonce", ch->nonce);
+  out_quoted(&o, "uri", uri);
+  out_quoted(&o, "response", response);
+  if (ch->algorithm_given) out_raw(&o, ", algorithm=MD5");
+  if (ch->has_opaque) out_quoted(&o, "opaque", ch->opaque);
+  if (qop) {
+    out_raw(&o, ", qop=auth, nc=");
+    out_raw(&o, nc_hex);
+    out_quoted(&o, "cnonce", cnonce);
+  }
+  if (o.overflow) {
     if (out_size) out[0] = 0;
     return VG_ETOOBIG;
   }
-  return n;
+  return (int)o.len;
 }
 
 int vg_auth_client_authorization(vg_auth_client_t *c, const char *method, const char *uri, const char *user,
@@ -264,7 +312,8 @@ int vg_auth_client_authorization(vg_auth_client_t *c, const char *method, const 
   uint8_t rnd[8];
   char cnonce[17];
   if (RAND_bytes(rnd, sizeof(rnd)) != 1) return VG_EIO;
-  for (int i = 0; i < 8; i++) snprintf(cnonce + 2 * i, 3, "%02x", rnd[i]);
+  for (int i = 0; i < 8; i++)
+    snprintf(cnonce + 2 * i, 3, "%02x", rnd[i]);
   c->nc++;
   return vg_auth_digest_authorization(&c->challenge, method, uri, user, password, cnonce, c->nc, out,
                                       out_size);
@@ -275,7 +324,8 @@ int vg_auth_client_authorization(vg_auth_client_t *c, const char *method, const 
 static int parse_basic_credentials(lexer_t *lx, vg_auth_credentials_t *out) {
   skip_blanks(lx);
   size_t start = lx->pos;
-  while (lx->pos < lx->len && !is_blank(lx->p[lx->pos])) lx->pos++;
+  while (lx->pos < lx->len && !is_blank(lx->p[lx->pos]))
+    lx->pos++;
   size_t n = lx->pos - start;
   skip_blanks(lx);
   if (n == 0 || lx->pos != lx->len) return VG_EPROTO;
@@ -301,11 +351,16 @@ static int parse_digest_credentials(lexer_t *lx, vg_auth_credentials_t *out) {
     char *dst;
     size_t size;
   } fields[] = {
-      {"username", out->username, sizeof(out->username)}, {"realm", out->realm, sizeof(out->realm)},
-      {"nonce", out->nonce, sizeof(out->nonce)},          {"uri", out->uri, sizeof(out->uri)},
-      {"response", out->response, sizeof(out->response)}, {"cnonce", out->cnonce, sizeof(out->cnonce)},
-      {"nc", out->nc, sizeof(out->nc)},                   {"qop", out->qop, sizeof(out->qop)},
-      {"opaque", out->opaque, sizeof(out->opaque)},       {"algorithm", out->algorithm, sizeof(out->algorithm)},
+      {"username", out->username, sizeof(out->username)},
+      {"realm", out->realm, sizeof(out->realm)},
+      {"nonce", out->nonce, sizeof(out->nonce)},
+      {"uri", out->uri, sizeof(out->uri)},
+      {"response", out->response, sizeof(out->response)},
+      {"cnonce", out->cnonce, sizeof(out->cnonce)},
+      {"nc", out->nc, sizeof(out->nc)},
+      {"qop", out->qop, sizeof(out->qop)},
+      {"opaque", out->opaque, sizeof(out->opaque)},
+      {"algorithm", out->algorithm, sizeof(out->algorithm)},
   };
   char value[1024];
   for (;;) {
@@ -402,7 +457,8 @@ int vg_auth_server_init(vg_auth_server_t *s, const char *realm, const uint8_t *s
  * HMAC-SHA256(secret, time || realm) truncated to 128 bits. */
 static void make_nonce(const vg_auth_server_t *s, uint64_t t, char out[NONCE_LEN + 1]) {
   uint8_t msg[8 + sizeof(s->realm)];
-  for (int i = 0; i < 8; i++) msg[i] = (uint8_t)(t >> (56 - 8 * i));
+  for (int i = 0; i < 8; i++)
+    msg[i] = (uint8_t)(t >> (56 - 8 * i));
   size_t realm_len = strlen(s->realm);
   memcpy(msg + 8, s->realm, realm_len);
   uint8_t mac[32];
@@ -410,14 +466,16 @@ static void make_nonce(const vg_auth_server_t *s, uint64_t t, char out[NONCE_LEN
   if (!HMAC(EVP_sha256(), s->secret, sizeof(s->secret), msg, 8 + realm_len, mac, &mac_len))
     memset(mac, 0, sizeof(mac));
   snprintf(out, NONCE_TIME_HEX + 1, "%016llx", (unsigned long long)t);
-  for (int i = 0; i < NONCE_MAC_BYTES; i++) snprintf(out + NONCE_TIME_HEX + 2 * i, 3, "%02x", mac[i]);
+  for (int i = 0; i < NONCE_MAC_BYTES; i++)
+    snprintf(out + NONCE_TIME_HEX + 2 * i, 3, "%02x", mac[i]);
 }
 
-int vg_auth_server_challenge(const vg_auth_server_t *s, int64_t now_s, int stale, char *out, size_t out_size) {
+int vg_auth_server_challenge(const vg_auth_server_t *s, int64_t now_s, int stale, char *out,
+                             size_t out_size) {
   char nonce[NONCE_LEN + 1];
   make_nonce(s, (uint64_t)now_s, nonce);
-  int n = snprintf(out, out_size, "Digest realm=\"%s\", nonce=\"%s\", algorithm=MD5, qop=\"auth\"%s", s->realm,
-                   nonce, stale ? ", stale=true" : "");
+  int n = snprintf(out, out_size, "Digest realm=\"%s\", nonce=\"%s\", algorithm=MD5, qop=\"auth\"%s",
+                   s->realm, nonce, stale ? ", stale=true" : "");
   if (n < 0 || (size_t)n >= out_size) {
     if (out_size) out[0] = 0;
     return VG_ETOOBIG;
@@ -472,13 +530,16 @@ int vg_auth_server_verify(const vg_auth_server_t *s, const char *method, const c
   int index = -1, result = VG_EAUTH;
   const vg_auth_user_t *user = find_user(users, n_users, cred.username, &index);
   if (cred.scheme == VG_AUTH_BASIC) {
-    if (s->allow_basic && user && user->password && vg_auth_check_password(&cred, method, user->password) == 0)
+    if (s->allow_basic && user && user->password &&
+        vg_auth_check_password(&cred, method, user->password) == 0)
       result = index;
   } else if (strcmp(cred.realm, s->realm) == 0 && strcmp(cred.uri, uri) == 0) {
     int fresh = check_nonce(s, cred.nonce, now_s);
     bool password_ok = user && user->password && vg_auth_check_password(&cred, method, user->password) == 0;
-    if (fresh == 1 && password_ok) result = index;
-    else if (fresh == 0 && password_ok && stale) *stale = 1;
+    if (fresh == 1 && password_ok)
+      result = index;
+    else if (fresh == 0 && password_ok && stale)
+      *stale = 1;
   }
   OPENSSL_cleanse(&cred, sizeof(cred));
   return result;

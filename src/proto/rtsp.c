@@ -14,8 +14,10 @@ static void writer_fmt(vg_rtsp_writer_t *w, const char *fmt, ...) __attribute__(
 static bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
 static vg_rtsp_str_t trim(vg_rtsp_str_t s) {
-  while (s.len && is_space(s.p[0])) s.p++, s.len--;
-  while (s.len && is_space(s.p[s.len - 1])) s.len--;
+  while (s.len && is_space(s.p[0]))
+    s.p++, s.len--;
+  while (s.len && is_space(s.p[s.len - 1]))
+    s.len--;
   return s;
 }
 
@@ -108,9 +110,11 @@ static int parse_version(vg_rtsp_str_t v, vg_rtsp_msg_t *msg) {
 
 /* Splits off the next run of non-blank characters of a start line. */
 static vg_rtsp_str_t next_word(vg_rtsp_str_t *rest) {
-  while (rest->len && (rest->p[0] == ' ' || rest->p[0] == '\t')) rest->p++, rest->len--;
+  while (rest->len && (rest->p[0] == ' ' || rest->p[0] == '\t'))
+    rest->p++, rest->len--;
   size_t n = 0;
-  while (n < rest->len && rest->p[n] != ' ' && rest->p[n] != '\t') n++;
+  while (n < rest->len && rest->p[n] != ' ' && rest->p[n] != '\t')
+    n++;
   vg_rtsp_str_t w = span(rest->p, n);
   rest->p += n;
   rest->len -= n;
@@ -150,15 +154,18 @@ static int parse_header_line(vg_rtsp_str_t line, const vg_rtsp_limits_t *lim, vg
     vg_rtsp_header_t *h = &msg->headers[msg->n_headers - 1];
     vg_rtsp_str_t more = trim(line);
     if (more.len == 0) return 0;
-    if (h->value.len == 0) h->value = more;
-    else h->value.len = (size_t)(more.p + more.len - h->value.p);
+    if (h->value.len == 0)
+      h->value = more;
+    else
+      h->value.len = (size_t)(more.p + more.len - h->value.p);
     return 0;
   }
   const char *colon = memchr(line.p, ':', line.len);
   if (!colon) return VG_EPROTO;
   vg_rtsp_str_t name = span(line.p, (size_t)(colon - line.p));
   /* Some cameras write "CSeq : 2"; tolerate blanks before the colon. */
-  while (name.len && (name.p[name.len - 1] == ' ' || name.p[name.len - 1] == '\t')) name.len--;
+  while (name.len && (name.p[name.len - 1] == ' ' || name.p[name.len - 1] == '\t'))
+    name.len--;
   if (name.len == 0) return VG_EPROTO;
   for (size_t i = 0; i < name.len; i++)
     if (!is_tchar((unsigned char)name.p[i])) return VG_EPROTO;
@@ -267,7 +274,7 @@ int vg_rtsp_parse(const uint8_t *data, size_t len, const vg_rtsp_limits_t *limit
     if (limits->max_header_bytes) lim.max_header_bytes = limits->max_header_bytes;
     if (limits->max_headers > 0 && limits->max_headers < VG_RTSP_MAX_HEADERS)
       lim.max_headers = limits->max_headers;
-    lim.max_body = limits->max_body;
+    if (limits->max_body) lim.max_body = limits->max_body;
   }
   *consumed = 0;
   /* Blank lines between messages (a keep-alive CRLF, a body's stray line
@@ -352,7 +359,10 @@ static int parse_hex32(vg_rtsp_str_t v, uint32_t *out) {
   uint32_t x = 0;
   for (size_t i = 0; i < v.len; i++) {
     char c = v.p[i];
-    int d = (c >= '0' && c <= '9') ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10 : (c >= 'A' && c <= 'F') ? c - 'A' + 10 : -1;
+    int d = (c >= '0' && c <= '9')   ? c - '0'
+            : (c >= 'a' && c <= 'f') ? c - 'a' + 10
+            : (c >= 'A' && c <= 'F') ? c - 'A' + 10
+                                     : -1;
     if (d < 0) return VG_EPROTO;
     x = x << 4 | (uint32_t)d;
   }
@@ -388,8 +398,10 @@ static int transport_param(vg_rtsp_str_t name, vg_rtsp_str_t value, vg_rtsp_tran
     t->ttl = (int)ttl;
     t->has_ttl = 1;
   } else if (vg_rtsp_str_eq(name, "mode")) {
-    if (vg_rtsp_str_eq(value, "record") || vg_rtsp_str_eq(value, "receive")) t->mode = VG_RTSP_MODE_RECORD;
-    else t->mode = VG_RTSP_MODE_PLAY;
+    if (vg_rtsp_str_eq(value, "record") || vg_rtsp_str_eq(value, "receive"))
+      t->mode = VG_RTSP_MODE_RECORD;
+    else
+      t->mode = VG_RTSP_MODE_PLAY;
   } else if (vg_rtsp_str_eq(name, "destination")) {
     if (vg_rtsp_str_copy(value, t->destination, sizeof(t->destination)) < 0) return VG_EPROTO;
   } else if (vg_rtsp_str_eq(name, "source")) {
@@ -461,7 +473,8 @@ int vg_rtsp_transport_format(const vg_rtsp_transport_t *t, char *out, size_t out
 /* Whether s (after blanks) starts with "url=": the start of an RTP-Info
  * entry. Entries are split only there, so a ',' inside a URL survives. */
 static bool starts_entry(const char *p, size_t len) {
-  while (len && is_space(*p)) p++, len--;
+  while (len && is_space(*p))
+    p++, len--;
   return len >= 4 && strncasecmp(p, "url=", 4) == 0;
 }
 
@@ -501,8 +514,8 @@ int vg_rtsp_rtp_info_parse(vg_rtsp_str_t value, vg_rtsp_rtp_info_t *out, int max
   return n;
 }
 
-static const char *const method_names[] = {"OPTIONS", "DESCRIBE", "ANNOUNCE",      "SETUP",
-                                           "PLAY",    "PAUSE",    "RECORD",        "TEARDOWN",
+static const char *const method_names[] = {"OPTIONS",       "DESCRIBE",      "ANNOUNCE", "SETUP",
+                                           "PLAY",          "PAUSE",         "RECORD",   "TEARDOWN",
                                            "GET_PARAMETER", "SET_PARAMETER", "REDIRECT"};
 
 unsigned vg_rtsp_method_bit(vg_rtsp_str_t method) {
@@ -514,7 +527,8 @@ unsigned vg_rtsp_method_bit(vg_rtsp_str_t method) {
 unsigned vg_rtsp_public_parse(vg_rtsp_str_t value) {
   unsigned bits = 0;
   vg_rtsp_str_t rest = value;
-  while (rest.len) bits |= vg_rtsp_method_bit(next_item(&rest, ','));
+  while (rest.len)
+    bits |= vg_rtsp_method_bit(next_item(&rest, ','));
   return bits;
 }
 

@@ -65,8 +65,9 @@ typedef struct {
 
 #define VG_RTSP_MAX_HEADERS 64
 
-/* Parser limits. Pass NULL to vg_rtsp_parse() for the defaults below;
- * each field may only lower the default's hard maximum where noted. */
+/* Parser limits. Pass NULL to vg_rtsp_parse() for the defaults below; a
+ * zero field also takes its default. max_headers cannot exceed
+ * VG_RTSP_MAX_HEADERS (the size of vg_rtsp_msg_t.headers). */
 typedef struct {
   size_t max_header_bytes; /* start line + headers + blank line; default 16 KiB */
   int max_headers;         /* default and hard maximum VG_RTSP_MAX_HEADERS */
@@ -89,7 +90,7 @@ typedef struct {
   vg_rtsp_str_t method;
   vg_rtsp_str_t uri;
   /* response: "RTSP/1.0 200 OK" */
-  int status;          /* 100..999 */
+  int status;           /* 100..999 */
   vg_rtsp_str_t reason; /* may be empty */
   int version_major, version_minor;
   vg_rtsp_header_t headers[VG_RTSP_MAX_HEADERS];
@@ -134,9 +135,9 @@ int vg_rtsp_msg_is(const vg_rtsp_msg_t *msg, const char *method);
 int vg_rtsp_msg_cseq(const vg_rtsp_msg_t *msg, uint32_t *cseq);
 
 typedef struct {
-  vg_rtsp_str_t id;  /* the session id, without parameters */
-  int timeout_s;     /* the timeout parameter, or 60 (RFC 2326 §12.37) */
-  int has_timeout;   /* the peer sent one */
+  vg_rtsp_str_t id; /* the session id, without parameters */
+  int timeout_s;    /* the timeout parameter, or 60 (RFC 2326 §12.37) */
+  int has_timeout;  /* the peer sent one */
 } vg_rtsp_session_t;
 
 /* Session header: 0, VG_ENOTFOUND, or VG_EPROTO (empty id, bad timeout). */
@@ -164,12 +165,12 @@ typedef enum {
 
 typedef struct {
   vg_rtsp_lower_t lower;
-  int unicast;   /* 1 unicast, 0 multicast (RFC default: multicast) */
+  int unicast; /* 1 unicast, 0 multicast (RFC default: multicast) */
   int has_client_port, has_server_port, has_interleaved, has_ssrc, has_ttl;
   uint16_t client_port[2]; /* RTP, RTCP; a single port gives p, p+1 */
   uint16_t server_port[2];
-  uint8_t interleaved[2];  /* channels; a single channel gives c, c+1 */
-  uint32_t ssrc;           /* hex in the header */
+  uint8_t interleaved[2]; /* channels; a single channel gives c, c+1 */
+  uint32_t ssrc;          /* hex in the header */
   int ttl;
   vg_rtsp_mode_t mode;
   char destination[64]; /* empty when absent */
@@ -239,7 +240,8 @@ void vg_rtsp_write_status_line(vg_rtsp_writer_t *w, int status, const char *reas
 void vg_rtsp_write_header(vg_rtsp_writer_t *w, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void vg_rtsp_write_headerv(vg_rtsp_writer_t *w, const char *name, const char *fmt, va_list ap);
-/* Adds Content-Length when body_len > 0, the blank line and the body.
+/* Adds Content-Length when body_len > 0, the blank line and the body
+ * (body may be NULL only when body_len is 0).
  * Returns the total length in buf, or the sticky error. */
 int vg_rtsp_write_end(vg_rtsp_writer_t *w, const void *body, size_t body_len);
 

@@ -22,8 +22,10 @@ typedef struct {
 static bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\r'; }
 
 static text_t trim(text_t t) {
-  while (t.len && is_blank(t.p[0])) t.p++, t.len--;
-  while (t.len && is_blank(t.p[t.len - 1])) t.len--;
+  while (t.len && is_blank(t.p[0]))
+    t.p++, t.len--;
+  while (t.len && is_blank(t.p[t.len - 1]))
+    t.len--;
   return t;
 }
 
@@ -38,7 +40,8 @@ static int copy_text(text_t t, char *out, size_t out_size) {
 static text_t next_word(text_t *t) {
   *t = trim(*t);
   size_t n = 0;
-  while (n < t->len && !is_blank(t->p[n])) n++;
+  while (n < t->len && !is_blank(t->p[n]))
+    n++;
   text_t w = {t->p, n};
   t->p += n;
   t->len -= n;
@@ -65,9 +68,12 @@ static int parse_m_line(text_t v, vg_sdp_media_t *m) {
   if (media.len == 0 || port.len == 0 || proto.len == 0) return VG_EPROTO;
   if (copy_text(media, m->media, sizeof(m->media)) < 0 || copy_text(proto, m->proto, sizeof(m->proto)) < 0)
     return VG_ETOOBIG;
-  if (text_is(media, "video")) m->type = VG_SDP_MEDIA_VIDEO;
-  else if (text_is(media, "audio")) m->type = VG_SDP_MEDIA_AUDIO;
-  else if (text_is(media, "application")) m->type = VG_SDP_MEDIA_APPLICATION;
+  if (text_is(media, "video"))
+    m->type = VG_SDP_MEDIA_VIDEO;
+  else if (text_is(media, "audio"))
+    m->type = VG_SDP_MEDIA_AUDIO;
+  else if (text_is(media, "application"))
+    m->type = VG_SDP_MEDIA_APPLICATION;
   const char *slash = memchr(port.p, '/', port.len);
   if (slash) port.len = (size_t)(slash - port.p);
   long n;
@@ -128,14 +134,16 @@ static int parse_fmtp(text_t v, vg_sdp_media_t *m) {
   size_t pos = 0, len = rest.len;
   while (pos < len && m->n_fmtp_params < VG_SDP_MAX_FMTP_PARAMS) {
     size_t end = pos;
-    while (end < len && m->fmtp[end] != ';') end++;
+    while (end < len && m->fmtp[end] != ';')
+      end++;
     text_t item = trim((text_t){m->fmtp + pos, end - pos});
     pos = end + 1;
     if (item.len == 0) continue;
     /* The value may hold '=' itself (base64 padding): split at the first. */
     const char *eq = memchr(item.p, '=', item.len);
     text_t key = trim((text_t){item.p, eq ? (size_t)(eq - item.p) : item.len});
-    text_t value = eq ? trim((text_t){eq + 1, item.len - (size_t)(eq - item.p) - 1}) : (text_t){item.p + item.len, 0};
+    text_t value =
+        eq ? trim((text_t){eq + 1, item.len - (size_t)(eq - item.p) - 1}) : (text_t){item.p + item.len, 0};
     vg_sdp_fmtp_param_t *p = &m->fmtp_params[m->n_fmtp_params++];
     p->key_off = (uint16_t)(key.p - m->fmtp);
     p->key_len = (uint16_t)key.len;
@@ -146,11 +154,16 @@ static int parse_fmtp(text_t v, vg_sdp_media_t *m) {
 }
 
 static bool parse_direction(text_t attr, vg_sdp_direction_t *d) {
-  if (text_is(attr, "sendrecv")) *d = VG_SDP_SENDRECV;
-  else if (text_is(attr, "sendonly")) *d = VG_SDP_SENDONLY;
-  else if (text_is(attr, "recvonly")) *d = VG_SDP_RECVONLY;
-  else if (text_is(attr, "inactive")) *d = VG_SDP_INACTIVE;
-  else return false;
+  if (text_is(attr, "sendrecv"))
+    *d = VG_SDP_SENDRECV;
+  else if (text_is(attr, "sendonly"))
+    *d = VG_SDP_SENDONLY;
+  else if (text_is(attr, "recvonly"))
+    *d = VG_SDP_RECVONLY;
+  else if (text_is(attr, "inactive"))
+    *d = VG_SDP_INACTIVE;
+  else
+    return false;
   return true;
 }
 
@@ -167,7 +180,8 @@ static int parse_connection(text_t v, char *out, size_t out_size) {
 static int parse_attribute(text_t v, vg_sdp_t *s, vg_sdp_media_t *m) {
   const char *colon = memchr(v.p, ':', v.len);
   text_t name = trim((text_t){v.p, colon ? (size_t)(colon - v.p) : v.len});
-  text_t value = colon ? trim((text_t){colon + 1, v.len - (size_t)(colon - v.p) - 1}) : (text_t){v.p + v.len, 0};
+  text_t value =
+      colon ? trim((text_t){colon + 1, v.len - (size_t)(colon - v.p) - 1}) : (text_t){v.p + v.len, 0};
   vg_sdp_direction_t dir;
   if (parse_direction(name, &dir)) {
     if (m) {
@@ -221,15 +235,13 @@ static int parse_line(char type, text_t v, vg_sdp_t *s, vg_sdp_media_t **m, bool
     if (!*m) return copy_text(v, s->name, sizeof(s->name)) < 0 ? VG_ETOOBIG : 0;
     return 0;
   case 'o': {
-    for (int i = 0; i < 5; i++) next_word(&v);
+    for (int i = 0; i < 5; i++)
+      next_word(&v);
     return copy_text(next_word(&v), s->origin_address, sizeof(s->origin_address)) < 0 ? VG_ETOOBIG : 0;
   }
-  case 'c':
-    return parse_connection(v, *m ? (*m)->connection : s->connection, sizeof(s->connection));
-  case 'a':
-    return parse_attribute(v, s, *m);
-  default:
-    return 0; /* v, t, b, i, u, e, p, z, k, r: nothing vigil needs */
+  case 'c': return parse_connection(v, *m ? (*m)->connection : s->connection, sizeof(s->connection));
+  case 'a': return parse_attribute(v, s, *m);
+  default: return 0; /* v, t, b, i, u, e, p, z, k, r: nothing vigil needs */
   }
 }
 
@@ -245,8 +257,8 @@ static int parse_sdp(const char *text, size_t len, vg_sdp_t *s) {
     text_t line = trim((text_t){text + pos, end - pos});
     pos = end + 1;
     if (line.len == 0) continue;
-    if (line.len < 2 || line.p[1] != '=' || !((line.p[0] >= 'a' && line.p[0] <= 'z') ||
-                                               (line.p[0] >= 'A' && line.p[0] <= 'Z')))
+    if (line.len < 2 || line.p[1] != '=' ||
+        !((line.p[0] >= 'a' && line.p[0] <= 'z') || (line.p[0] >= 'A' && line.p[0] <= 'Z')))
       return VG_EPROTO;
     int r = parse_line(line.p[0], (text_t){line.p + 2, line.len - 2}, s, &m, &skipping);
     if (r < 0) return r;
@@ -349,12 +361,15 @@ static int append_sprop(vg_buf_t **extra, const char *value, size_t len) {
   uint8_t nal[VG_SDP_MAX_FMTP];
   while (pos < len) {
     size_t end = pos;
-    while (end < len && value[end] != ',') end++;
+    while (end < len && value[end] != ',')
+      end++;
     size_t n = end - pos;
     const char *b64 = value + pos;
     pos = end + 1;
-    while (n && (b64[0] == ' ')) b64++, n--;
-    while (n && b64[n - 1] == ' ') n--;
+    while (n && (b64[0] == ' '))
+      b64++, n--;
+    while (n && b64[n - 1] == ' ')
+      n--;
     if (n == 0) continue;
     int k = vg_base64_decode(b64, n, nal, sizeof(nal));
     if (k <= 0) return VG_EPROTO;
@@ -373,7 +388,7 @@ static int hex_digit(char c) {
 }
 
 static const uint32_t aac_rates[] = {96000, 88200, 64000, 48000, 44100, 32000, 24000,
-                                      22050, 16000, 12000, 11025, 8000,  7350};
+                                     22050, 16000, 12000, 11025, 8000,  7350};
 
 /* A two-byte AAC-LC AudioSpecificConfig for a standard rate, or -1. */
 static int aac_lc_config(uint32_t rate, int channels, uint8_t asc[2]) {
@@ -390,7 +405,8 @@ static int aac_lc_config(uint32_t rate, int channels, uint8_t asc[2]) {
 static int aac_track(const vg_sdp_media_t *m, vg_track_t *t) {
   size_t len;
   const char *mode = vg_sdp_fmtp_get(m, "mode", &len);
-  if (!mode || !((len == 7 && !strncasecmp(mode, "AAC-hbr", 7)) || (len == 7 && !strncasecmp(mode, "AAC-lbr", 7))))
+  if (!mode ||
+      !((len == 7 && !strncasecmp(mode, "AAC-hbr", 7)) || (len == 7 && !strncasecmp(mode, "AAC-lbr", 7))))
     return VG_EUNSUPPORTED;
   t->codec = VG_CODEC_AAC;
   t->sample_rate = (int)t->clock_rate;
@@ -463,7 +479,7 @@ static int media_to_track(const vg_sdp_media_t *m, vg_track_t *t) {
 int vg_sdp_media_to_track(const vg_sdp_media_t *m, vg_track_t *track) {
   memset(track, 0, sizeof(*track));
   int r = m->clock_rate || m->payload_type == 0 || m->payload_type == 8 ? media_to_track(m, track)
-                                                                          : VG_EUNSUPPORTED;
+                                                                        : VG_EUNSUPPORTED;
   if (r < 0) vg_track_clear(track);
   return r;
 }
@@ -559,8 +575,10 @@ static void write_h265(sdp_writer_t *w, const vg_track_t *t, int pt) {
   bool any = false;
   for (int i = 0; i < 3; i++) {
     if (count_nals(t->extradata, true, 32 + i) == 0) continue;
-    if (any) w_fmt(w, ";%s=", keys[i]);
-    else w_fmt(w, "a=fmtp:%d %s=", pt, keys[i]);
+    if (any)
+      w_fmt(w, ";%s=", keys[i]);
+    else
+      w_fmt(w, "a=fmtp:%d %s=", pt, keys[i]);
     any = true;
     bool first = true;
     w_sprop(w, t->extradata, true, 32 + i, &first);
@@ -584,7 +602,8 @@ static int write_aac(sdp_writer_t *w, const vg_track_t *t, int pt) {
         "a=fmtp:%d streamtype=5;profile-level-id=1;mode=AAC-hbr;sizelength=13;indexlength=3;"
         "indexdeltalength=3;config=",
         pt);
-  for (size_t i = 0; i < asc_len; i++) w_fmt(w, "%02X", asc[i]);
+  for (size_t i = 0; i < asc_len; i++)
+    w_fmt(w, "%02X", asc[i]);
   w_fmt(w, "\r\n");
   return 0;
 }
@@ -629,8 +648,8 @@ int vg_sdp_write(const vg_track_t *tracks, const int *payload_types, int n, cons
   if (strpbrk(name, "\r\n") || strpbrk(addr, "\r\n ") || strpbrk(range, "\r\n")) return VG_EINVAL;
   const char *family = strchr(addr, ':') ? "IP6" : "IP4";
   sdp_writer_t w = {out, out_size, 0, 0};
-  w_fmt(&w, "v=0\r\no=- %llu %llu IN %s %s\r\ns=%s\r\nc=IN %s %s\r\nt=0 0\r\n", (unsigned long long)o.session_id,
-        (unsigned long long)o.session_id, family, addr, name, family, addr);
+  w_fmt(&w, "v=0\r\no=- %llu %llu IN %s %s\r\ns=%s\r\nc=IN %s %s\r\nt=0 0\r\n",
+        (unsigned long long)o.session_id, (unsigned long long)o.session_id, family, addr, name, family, addr);
   w_fmt(&w, "a=tool:vigil\r\na=control:*\r\na=range:%s\r\n", range);
   for (int i = 0; i < n; i++) {
     if (payload_types[i] < 0 || payload_types[i] > 127) return VG_EINVAL;

@@ -32,7 +32,7 @@
 #define VG_SDP_MAX_MEDIA 8
 #define VG_SDP_MAX_FORMATS 16
 #define VG_SDP_MAX_FMTP_PARAMS 24
-#define VG_SDP_MAX_FMTP 2048   /* raw fmtp parameter string (sprop-sps of 4K H.265 fits) */
+#define VG_SDP_MAX_FMTP 2048 /* raw fmtp parameter string (sprop-sps of 4K H.265 fits) */
 #define VG_SDP_MAX_CONTROL 1024
 #define VG_SDP_MAX_INPUT (64 * 1024)
 
@@ -57,9 +57,9 @@ typedef struct {
 
 typedef struct {
   vg_sdp_media_type_t type;
-  char media[16];  /* as written: "video", "audio", "application", ... */
-  uint16_t port;   /* 0 in RTSP DESCRIBE answers, usually */
-  char proto[32];  /* "RTP/AVP", "RTP/AVP/TCP", "RTP/SAVP", ... */
+  char media[16];                  /* as written: "video", "audio", "application", ... */
+  uint16_t port;                   /* 0 in RTSP DESCRIBE answers, usually */
+  char proto[32];                  /* "RTP/AVP", "RTP/AVP/TCP", "RTP/SAVP", ... */
   int formats[VG_SDP_MAX_FORMATS]; /* payload types from the m= line, in order */
   int n_formats;
 
@@ -77,8 +77,8 @@ typedef struct {
   char control[VG_SDP_MAX_CONTROL]; /* a=control value; "" when absent */
   vg_sdp_direction_t direction;     /* the media's, else the session's */
   int has_direction;
-  char connection[64];              /* c= address ("0.0.0.0"), else the session's */
-  double framerate;                 /* a=framerate, 0 if absent (informative only) */
+  char connection[64]; /* c= address ("0.0.0.0"), else the session's */
+  double framerate;    /* a=framerate, 0 if absent (informative only) */
 } vg_sdp_media_t;
 
 typedef struct {

@@ -58,7 +58,8 @@ static bool is_scheme_char(char c, bool first) {
 /* Length of the scheme if s starts with "scheme://", else 0. */
 static size_t scheme_length(const char *s) {
   size_t i = 0;
-  while (s[i] && is_scheme_char(s[i], i == 0)) i++;
+  while (s[i] && is_scheme_char(s[i], i == 0))
+    i++;
   if (i == 0 || strncmp(s + i, "://", 3) != 0) return 0;
   return i;
 }
@@ -132,7 +133,8 @@ static int parse_url(const char *url, vg_url_t *u) {
   size_t scheme_len = scheme_length(url);
   if (scheme_len == 0) return VG_EINVAL;
   if (scheme_len + 1 > sizeof(u->scheme)) return VG_EUNSUPPORTED;
-  for (size_t i = 0; i < scheme_len; i++) u->scheme[i] = (char)(url[i] | 0x20);
+  for (size_t i = 0; i < scheme_len; i++)
+    u->scheme[i] = (char)(url[i] | 0x20);
   u->port = vg_url_default_port(u->scheme);
   if (u->port == 0) return VG_EUNSUPPORTED;
 
@@ -273,7 +275,8 @@ typedef struct {
 static void split_uri(const char *s, uri_parts_t *p) {
   memset(p, 0, sizeof(*p));
   size_t n = 0;
-  while (s[n] && is_scheme_char(s[n], n == 0)) n++;
+  while (s[n] && is_scheme_char(s[n], n == 0))
+    n++;
   if (n > 0 && s[n] == ':') {
     p->has_scheme = true;
     p->scheme = s;

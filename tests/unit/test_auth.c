@@ -1,10 +1,13 @@
 /* Unit tests for src/proto/auth: challenges, RFC 2617 digests, headers
  * produced by real ffmpeg, and the stateless-nonce server. */
+/* cmocka needs these first, in this order. */
+/* clang-format off */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+/* clang-format on */
 #include <string.h>
 
 #include "base/error.h"
@@ -41,6 +44,17 @@ static void test_parse_challenges_pick_strongest(void **state) {
   assert_true(c2.has_opaque);
   assert_true(c2.qop_auth);
   assert_true(c2.stale);
+  /* The quotes in the realm are escaped again when echoed, and the answer checks out. */
+  char out[1024];
+  int n = vg_auth_digest_authorization(&c2, "PLAY", "rtsp://cam/", "u", "p", "c0ffee", 1, out, sizeof(out));
+  assert_non_null(strstr(out, "realm=\"cam \\\"x\\\"\""));
+  vg_auth_credentials_t cred;
+  assert_int_equal(vg_auth_parse_credentials(out, (size_t)n, &cred), 0);
+  assert_string_equal(cred.realm, "cam \"x\"");
+  assert_int_equal(vg_auth_check_password(&cred, "PLAY", "p"), 0);
+  /* A folded header's line break inside a quoted value is refused. */
+  vg_auth_challenge_t c4 = {0};
+  assert_int_equal(offer(&c4, "Digest realm=\"a\r\n Injected: 1\", nonce=\"n\""), VG_EPROTO);
 
   /* Unsupported: SHA-256 digest, auth-int only, NTLM. */
   vg_auth_challenge_t c3 = {0};
@@ -54,12 +68,13 @@ static void test_parse_challenges_pick_strongest(void **state) {
 /* RFC 2617 §3.5's worked example. */
 static void test_rfc2617_example(void **state) {
   vg_auth_challenge_t ch = {0};
-  assert_int_equal(offer(&ch, "Digest realm=\"testrealm@host.com\", qop=\"auth,auth-int\", "
-                              "nonce=\"dcd98b7102dd2f0e8b11d0f600bfb0c093\", opaque=\"5ccc069c403ebaf9f0171e9517f40e41\""),
-                   0);
+  assert_int_equal(
+      offer(&ch, "Digest realm=\"testrealm@host.com\", qop=\"auth,auth-int\", "
+                 "nonce=\"dcd98b7102dd2f0e8b11d0f600bfb0c093\", opaque=\"5ccc069c403ebaf9f0171e9517f40e41\""),
+      0);
   char out[1024];
-  int n = vg_auth_digest_authorization(&ch, "GET", "/dir/index.html", "Mufasa", "Circle Of Life", "0a4f113b", 1,
-                                       out, sizeof(out));
+  int n = vg_auth_digest_authorization(&ch, "GET", "/dir/index.html", "Mufasa", "Circle Of Life", "0a4f113b",
+                                       1, out, sizeof(out));
   assert_true(n > 0);
   assert_non_null(strstr(out, "response=\"6629fae49393a05397450978507c4ef1\""));
   assert_non_null(strstr(out, "qop=auth, nc=00000001, cnonce=\"0a4f113b\""));
@@ -75,9 +90,10 @@ static void test_rfc2617_example(void **state) {
 
 /* Authorization headers captured from ffmpeg 5.1 against a fake camera. */
 static void test_real_ffmpeg_credentials(void **state) {
-  const char *qop = "Digest username=\"admin\", realm=\"IP Camera(C1234)\", nonce=\"a1b2c3d4e5f60718\", "
-                    "uri=\"rtsp://127.0.0.1:8555/Streaming/Channels/101\", response=\"c441e9b086f5d8a3a3d26c8e5bb21a2e\", "
-                    "algorithm=\"MD5\", qop=\"auth\", cnonce=\"0df3ce49f308e2ea\", nc=00000001";
+  const char *qop =
+      "Digest username=\"admin\", realm=\"IP Camera(C1234)\", nonce=\"a1b2c3d4e5f60718\", "
+      "uri=\"rtsp://127.0.0.1:8555/Streaming/Channels/101\", response=\"c441e9b086f5d8a3a3d26c8e5bb21a2e\", "
+      "algorithm=\"MD5\", qop=\"auth\", cnonce=\"0df3ce49f308e2ea\", nc=00000001";
   vg_auth_credentials_t cred;
   assert_int_equal(vg_auth_parse_credentials(qop, strlen(qop), &cred), 0);
   assert_string_equal(cred.username, "admin");
@@ -85,9 +101,10 @@ static void test_real_ffmpeg_credentials(void **state) {
   assert_int_equal(vg_auth_check_password(&cred, "DESCRIBE", "pa@ss"), 0);
   assert_int_equal(vg_auth_check_password(&cred, "DESCRIBE", "pa%40ss"), VG_EAUTH);
 
-  const char *plain = "Digest username=\"admin\", realm=\"LIVE555 Streaming Media\", nonce=\"47f1bd5e2f8c6a2b\", "
-                      "uri=\"rtsp://127.0.0.1:8556/cam/realmonitor?channel=1&subtype=0\", "
-                      "response=\"c05702a415c7b55929fab00f5e622666\"";
+  const char *plain =
+      "Digest username=\"admin\", realm=\"LIVE555 Streaming Media\", nonce=\"47f1bd5e2f8c6a2b\", "
+      "uri=\"rtsp://127.0.0.1:8556/cam/realmonitor?channel=1&subtype=0\", "
+      "response=\"c05702a415c7b55929fab00f5e622666\"";
   assert_int_equal(vg_auth_parse_credentials(plain, strlen(plain), &cred), 0);
   assert_int_equal(vg_auth_check_password(&cred, "DESCRIBE", "12345"), 0);
 
@@ -95,7 +112,8 @@ static void test_real_ffmpeg_credentials(void **state) {
   vg_auth_challenge_t ch = {0};
   assert_int_equal(offer(&ch, "Digest realm=\"LIVE555 Streaming Media\", nonce=\"47f1bd5e2f8c6a2b\""), 0);
   char out[1024];
-  assert_true(vg_auth_digest_authorization(&ch, "DESCRIBE", "rtsp://127.0.0.1:8556/cam/realmonitor?channel=1&subtype=0",
+  assert_true(vg_auth_digest_authorization(&ch, "DESCRIBE",
+                                           "rtsp://127.0.0.1:8556/cam/realmonitor?channel=1&subtype=0",
                                            "admin", "12345", "ignored", 1, out, sizeof(out)) > 0);
   assert_string_equal(out, plain);
 
@@ -118,8 +136,9 @@ static void test_client_flow(void **state) {
   int n = vg_auth_client_authorization(&c, "DESCRIBE", "rtsp://cam/", "root", "pass", out, sizeof(out));
   assert_int_equal(n, (int)strlen("Basic cm9vdDpwYXNz"));
   assert_string_equal(out, "Basic cm9vdDpwYXNz");
-  assert_int_equal(vg_auth_client_authorization(&c, "DESCRIBE", "rtsp://cam/", "ro:ot", "pass", out, sizeof(out)),
-                   VG_EINVAL);
+  assert_int_equal(
+      vg_auth_client_authorization(&c, "DESCRIBE", "rtsp://cam/", "ro:ot", "pass", out, sizeof(out)),
+      VG_EINVAL);
 
   const char *digest = "Digest realm=\"r\", nonce=\"n1\", qop=\"auth\"";
   assert_int_equal(vg_auth_client_offer(&c, digest, strlen(digest)), 0);
@@ -136,7 +155,8 @@ static void test_client_flow(void **state) {
   assert_int_equal(vg_auth_client_offer(&c, stale, strlen(stale)), 0);
   vg_auth_client_authorization(&c, "PLAY", "rtsp://cam/", "u", "p", out, sizeof(out));
   assert_non_null(strstr(out, "nc=00000001"));
-  assert_int_equal(vg_auth_client_authorization(&c, "PLAY", "rtsp://cam/", "u\"", "p", out, sizeof(out)), VG_EINVAL);
+  assert_int_equal(vg_auth_client_authorization(&c, "PLAY", "rtsp://cam/", "u\"", "p", out, sizeof(out)),
+                   VG_EINVAL);
   assert_int_equal(vg_auth_client_authorization(&c, "PLAY", "rtsp://cam/", "u", "p", out, 40), VG_ETOOBIG);
 }
 
@@ -145,10 +165,12 @@ static void test_malformed_credentials(void **state) {
   const char *cases[] = {
       "Basic",
       "Basic !!!!",
-      "Basic dXNlcg==", /* "user": no colon */
+      "Basic dXNlcg==",                                /* "user": no colon */
       "Digest username=\"u\", nonce=\"n\", uri=\"/\"", /* no response */
-      "Digest username=\"u\", realm=\"r\", nonce=\"n\", uri=\"/\", response=\"x\", qop=auth", /* no cnonce/nc */
-      "Digest username=\"u", "Digest username=\"u\" junk",
+      "Digest username=\"u\", realm=\"r\", nonce=\"n\", uri=\"/\", response=\"x\", qop=auth", /* no cnonce/nc
+                                                                                               */
+      "Digest username=\"u",
+      "Digest username=\"u\" junk",
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
     assert_int_equal(vg_auth_parse_credentials(cases[i], strlen(cases[i]), &cred), VG_EPROTO);
@@ -157,8 +179,8 @@ static void test_malformed_credentials(void **state) {
 
 static const vg_auth_user_t users[] = {{"viewer", "v1ewer!"}, {"admin", "s3cret"}};
 
-static int server_verify(vg_auth_server_t *s, const char *method, const char *uri, const char *authz, int64_t now,
-                         int *stale) {
+static int server_verify(vg_auth_server_t *s, const char *method, const char *uri, const char *authz,
+                         int64_t now, int *stale) {
   return vg_auth_server_verify(s, method, uri, authz, strlen(authz), users, 2, now, stale);
 }
 
@@ -201,7 +223,8 @@ static void test_server_digest_roundtrip(void **state) {
   /* A nonce with its time edited keeps the old MAC and fails. */
   vg_auth_challenge_t forged = c.challenge;
   forged.nonce[15] = forged.nonce[15] == '0' ? '1' : '0';
-  vg_auth_digest_authorization(&forged, "DESCRIBE", uri, "viewer", "v1ewer!", "abcd", 1, authz, sizeof(authz));
+  vg_auth_digest_authorization(&forged, "DESCRIBE", uri, "viewer", "v1ewer!", "abcd", 1, authz,
+                               sizeof(authz));
   assert_int_equal(server_verify(&s, "DESCRIBE", uri, authz, 1010, &stale), VG_EAUTH);
   assert_int_equal(stale, 0);
 
@@ -219,18 +242,16 @@ static void test_server_basic_only_when_allowed(void **state) {
   assert_int_equal(server_verify(&s, "DESCRIBE", "rtsp://x/", authz, 0, NULL), 1);
   assert_int_equal(server_verify(&s, "DESCRIBE", "rtsp://x/", "Basic YWRtaW46czNjcmV1", 0, NULL), VG_EAUTH);
   char out[64];
-  assert_int_equal(vg_auth_server_basic_challenge(&s, out, sizeof(out)), (int)strlen("Basic realm=\"vigil\""));
+  assert_int_equal(vg_auth_server_basic_challenge(&s, out, sizeof(out)),
+                   (int)strlen("Basic realm=\"vigil\""));
   assert_int_equal(vg_auth_server_init(&s, "bad\"realm", NULL, 0), VG_EINVAL);
 }
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_parse_challenges_pick_strongest),
-      cmocka_unit_test(test_rfc2617_example),
-      cmocka_unit_test(test_real_ffmpeg_credentials),
-      cmocka_unit_test(test_client_flow),
-      cmocka_unit_test(test_malformed_credentials),
-      cmocka_unit_test(test_server_digest_roundtrip),
+      cmocka_unit_test(test_parse_challenges_pick_strongest), cmocka_unit_test(test_rfc2617_example),
+      cmocka_unit_test(test_real_ffmpeg_credentials),         cmocka_unit_test(test_client_flow),
+      cmocka_unit_test(test_malformed_credentials),           cmocka_unit_test(test_server_digest_roundtrip),
       cmocka_unit_test(test_server_basic_only_when_allowed),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

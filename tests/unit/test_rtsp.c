@@ -1,10 +1,13 @@
 /* Unit tests for src/proto/rtsp: the message/interleaved parser, header
  * helpers and the writer, on real ffmpeg traffic and hand-made edge cases. */
+/* cmocka needs these first, in this order. */
+/* clang-format off */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+/* clang-format on */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,17 +130,20 @@ static void test_garbage_and_limits(void **state) {
   assert_int_equal(parse_str("OPTIONS * RTSP/1.0\r\n folded-first\r\n\r\n", &m, &used), VG_EPROTO);
   assert_int_equal(parse_str("OPTIONS * RTSP/1.0\r\nBad Name: x\r\n\r\n", &m, &used), VG_EPROTO);
   assert_int_equal(parse_str("OPTIONS * RTSP/1.0\r\nContent-Length: -1\r\n\r\n", &m, &used), VG_ETOOBIG);
-  assert_int_equal(parse_str("OPTIONS * RTSP/1.0\r\nContent-Length: 99999999999999999999999\r\n\r\n", &m, &used),
-                   VG_ETOOBIG);
+  assert_int_equal(
+      parse_str("OPTIONS * RTSP/1.0\r\nContent-Length: 99999999999999999999999\r\n\r\n", &m, &used),
+      VG_ETOOBIG);
   assert_int_equal(parse_str("OPTIONS * RTSP/1.0\r\nContent-Length: 65537\r\n\r\n", &m, &used), VG_ETOOBIG);
   assert_int_equal(parse_str("OPTIONS * RTSP/1.0\r\nContent-Length: 12x\r\n\r\n", &m, &used), VG_EPROTO);
-  assert_int_equal(parse_str("OPTIONS * RTSP/1.0\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nxx", &m, &used),
-                   VG_EPROTO);
+  assert_int_equal(
+      parse_str("OPTIONS * RTSP/1.0\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nxx", &m, &used),
+      VG_EPROTO);
 
   /* 65 headers exceed the default count; 16 KiB without a blank line exceeds the head. */
   char *big = malloc(40000);
   size_t n = (size_t)sprintf(big, "OPTIONS * RTSP/1.0\r\n");
-  for (int i = 0; i < 65; i++) n += (size_t)sprintf(big + n, "X-H%d: v\r\n", i);
+  for (int i = 0; i < 65; i++)
+    n += (size_t)sprintf(big + n, "X-H%d: v\r\n", i);
   strcpy(big + n, "\r\n");
   assert_int_equal(parse_str(big, &m, &used), VG_ETOOBIG);
   n = (size_t)sprintf(big, "OPTIONS * RTSP/1.0\r\nX-Long: ");
@@ -246,8 +252,10 @@ static void test_real_ffmpeg_publish_session(void **state) {
       } else {
         assert_true(f.channel <= 3);
         frames++;
-        if (f.channel & 1) rtcp++;
-        else assert_int_equal(f.data[0] >> 6, 2); /* RTP version 2 */
+        if (f.channel & 1)
+          rtcp++;
+        else
+          assert_int_equal(f.data[0] >> 6, 2); /* RTP version 2 */
       }
       memmove(buf, buf + used, have - used);
       have -= used;
@@ -265,7 +273,8 @@ static void test_session_header(void **state) {
   vg_rtsp_msg_t m;
   size_t used;
   vg_rtsp_session_t s;
-  assert_int_equal(parse_str("RTSP/1.0 200 OK\r\nSession: 47112344;timeout=30\r\n\r\n", &m, &used), VG_RTSP_MESSAGE);
+  assert_int_equal(parse_str("RTSP/1.0 200 OK\r\nSession: 47112344;timeout=30\r\n\r\n", &m, &used),
+                   VG_RTSP_MESSAGE);
   assert_int_equal(vg_rtsp_msg_session(&m, &s), 0);
   assert_true(vg_rtsp_str_eq(s.id, "47112344"));
   assert_int_equal(s.timeout_s, 30);
@@ -279,7 +288,8 @@ static void test_session_header(void **state) {
   assert_int_equal(vg_rtsp_msg_session(&m, &s), 0);
   assert_int_equal(s.timeout_s, 60);
   assert_false(s.has_timeout);
-  assert_int_equal(parse_str("RTSP/1.0 200 OK\r\nSession: xyz;timeout=abc\r\n\r\n", &m, &used), VG_RTSP_MESSAGE);
+  assert_int_equal(parse_str("RTSP/1.0 200 OK\r\nSession: xyz;timeout=abc\r\n\r\n", &m, &used),
+                   VG_RTSP_MESSAGE);
   assert_int_equal(vg_rtsp_msg_session(&m, &s), VG_EPROTO);
   assert_int_equal(parse_str("RTSP/1.0 200 OK\r\n\r\n", &m, &used), VG_RTSP_MESSAGE);
   assert_int_equal(vg_rtsp_msg_session(&m, &s), VG_ENOTFOUND);
@@ -293,9 +303,10 @@ static vg_rtsp_str_t S(const char *s) { return (vg_rtsp_str_t){s, strlen(s)}; }
 
 static void test_transport_parse(void **state) {
   vg_rtsp_transport_t t[4];
-  assert_int_equal(vg_rtsp_transport_parse(
-                       S("RTP/AVP;unicast;client_port=5000-5001;server_port=6970-6971;ssrc=1F2E3D4C;mode=\"PLAY\""), t, 4),
-                   1);
+  assert_int_equal(
+      vg_rtsp_transport_parse(
+          S("RTP/AVP;unicast;client_port=5000-5001;server_port=6970-6971;ssrc=1F2E3D4C;mode=\"PLAY\""), t, 4),
+      1);
   assert_int_equal(t[0].lower, VG_RTSP_LOWER_UDP);
   assert_true(t[0].unicast);
   assert_int_equal(t[0].client_port[0], 5000);
@@ -306,10 +317,11 @@ static void test_transport_parse(void **state) {
   assert_int_equal(t[0].mode, VG_RTSP_MODE_PLAY);
 
   /* A client's offer list; the unknown one is skipped. */
-  assert_int_equal(vg_rtsp_transport_parse(S("RTP/SAVP;unicast, RTP/AVP/TCP;unicast;interleaved=4-5 ,"
-                                             "rtp/avp/udp;multicast;destination=239.1.1.1;ttl=16;client_port=7000"),
-                                           t, 4),
-                   2);
+  assert_int_equal(
+      vg_rtsp_transport_parse(S("RTP/SAVP;unicast, RTP/AVP/TCP;unicast;interleaved=4-5 ,"
+                                "rtp/avp/udp;multicast;destination=239.1.1.1;ttl=16;client_port=7000"),
+                              t, 4),
+      2);
   assert_int_equal(t[0].lower, VG_RTSP_LOWER_TCP);
   assert_int_equal(t[0].interleaved[0], 4);
   assert_int_equal(t[0].interleaved[1], 5);
@@ -319,7 +331,8 @@ static void test_transport_parse(void **state) {
   assert_int_equal(t[1].client_port[1], 7001);
 
   /* Single interleaved channel; ssrc written in decimal by a camera is dropped. */
-  assert_int_equal(vg_rtsp_transport_parse(S("RTP/AVP/TCP;interleaved=0;ssrc=12345678901;mode=record"), t, 4), 1);
+  assert_int_equal(vg_rtsp_transport_parse(S("RTP/AVP/TCP;interleaved=0;ssrc=12345678901;mode=record"), t, 4),
+                   1);
   assert_int_equal(t[0].interleaved[1], 1);
   assert_false(t[0].has_ssrc);
   assert_int_equal(t[0].mode, VG_RTSP_MODE_RECORD);
@@ -330,14 +343,22 @@ static void test_transport_parse(void **state) {
 }
 
 static void test_transport_format_roundtrip(void **state) {
-  vg_rtsp_transport_t t = {.lower = VG_RTSP_LOWER_TCP, .unicast = 1, .has_interleaved = 1, .interleaved = {2, 3},
+  vg_rtsp_transport_t t = {.lower = VG_RTSP_LOWER_TCP,
+                           .unicast = 1,
+                           .has_interleaved = 1,
+                           .interleaved = {2, 3},
                            .mode = VG_RTSP_MODE_RECORD};
   char out[128];
   int n = vg_rtsp_transport_format(&t, out, sizeof(out));
   assert_string_equal(out, "RTP/AVP/TCP;unicast;interleaved=2-3;mode=record");
   assert_int_equal(n, (int)strlen(out));
-  vg_rtsp_transport_t u = {.unicast = 1, .has_client_port = 1, .client_port = {50000, 50001},
-                           .has_server_port = 1, .server_port = {6970, 6971}, .has_ssrc = 1, .ssrc = 0xdeadbeef};
+  vg_rtsp_transport_t u = {.unicast = 1,
+                           .has_client_port = 1,
+                           .client_port = {50000, 50001},
+                           .has_server_port = 1,
+                           .server_port = {6970, 6971},
+                           .has_ssrc = 1,
+                           .ssrc = 0xdeadbeef};
   vg_rtsp_transport_format(&u, out, sizeof(out));
   assert_string_equal(out, "RTP/AVP;unicast;client_port=50000-50001;server_port=6970-6971;ssrc=DEADBEEF");
   vg_rtsp_transport_t back;
@@ -361,7 +382,8 @@ static void test_rtp_info_and_public(void **state) {
   assert_int_equal(vg_rtsp_rtp_info_parse(S("url=x;seq=70000"), ri, 4), VG_EPROTO);
   assert_int_equal(vg_rtsp_rtp_info_parse(S("seq=1"), ri, 4), VG_EPROTO);
 
-  unsigned bits = vg_rtsp_public_parse(S("OPTIONS, DESCRIBE, SETUP, TEARDOWN, PLAY, PAUSE, GET_PARAMETER, X-FOO"));
+  unsigned bits =
+      vg_rtsp_public_parse(S("OPTIONS, DESCRIBE, SETUP, TEARDOWN, PLAY, PAUSE, GET_PARAMETER, X-FOO"));
   assert_true(bits & VG_RTSP_M_GET_PARAMETER);
   assert_true(bits & VG_RTSP_M_PLAY);
   assert_false(bits & VG_RTSP_M_RECORD);
@@ -376,7 +398,8 @@ static void test_writer(void **state) {
   vg_rtsp_write_header(&w, "CSeq", "%u", 3u);
   vg_rtsp_write_header(&w, "Content-Type", "application/sdp");
   int n = vg_rtsp_write_end(&w, "v=0\r\n", 5);
-  const char *want = "RTSP/1.0 200 OK\r\nCSeq: 3\r\nContent-Type: application/sdp\r\nContent-Length: 5\r\n\r\nv=0\r\n";
+  const char *want =
+      "RTSP/1.0 200 OK\r\nCSeq: 3\r\nContent-Type: application/sdp\r\nContent-Length: 5\r\n\r\nv=0\r\n";
   assert_int_equal(n, (int)strlen(want));
   assert_memory_equal(out, want, strlen(want));
 

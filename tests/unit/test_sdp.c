@@ -1,10 +1,13 @@
 /* Unit tests for src/proto/sdp: SDPs written by ffmpeg and in the style of
  * common IP cameras, control URL resolution, tracks, and the writer. */
+/* cmocka needs these first, in this order. */
+/* clang-format off */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+/* clang-format on */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +33,8 @@ static vg_sdp_t *load(const char *name) {
 static const uint8_t *nal_at(const vg_buf_t *x, int index, size_t *len) {
   size_t pos = 0;
   for (int i = 0; x && pos + 4 <= x->len; i++) {
-    size_t n = (size_t)x->data[pos] << 24 | (size_t)x->data[pos + 1] << 16 | x->data[pos + 2] << 8 | x->data[pos + 3];
+    size_t n = (size_t)x->data[pos] << 24 | (size_t)x->data[pos + 1] << 16 | x->data[pos + 2] << 8 |
+               x->data[pos + 3];
     if (i == index) {
       *len = n;
       return x->data + pos + 4;
@@ -252,12 +256,14 @@ static void test_malformed(void **state) {
   assert_int_equal(vg_sdp_parse("v=0\0\r\n", 6, s), VG_EPROTO);
 
   /* Bad base64 and hex in codec parameters fail the track, not the parse. */
-  const char *b64 = "m=video 0 RTP/AVP 96\na=rtpmap:96 H264/90000\na=fmtp:96 sprop-parameter-sets=Z0*A,aO48gA==\n";
+  const char *b64 =
+      "m=video 0 RTP/AVP 96\na=rtpmap:96 H264/90000\na=fmtp:96 sprop-parameter-sets=Z0*A,aO48gA==\n";
   assert_int_equal(vg_sdp_parse(b64, strlen(b64), s), 0);
   vg_track_t t;
   assert_int_equal(vg_sdp_media_to_track(&s->media[0], &t), VG_EPROTO);
   assert_null(t.extradata);
-  const char *hex = "m=audio 0 RTP/AVP 97\na=rtpmap:97 mpeg4-generic/48000/2\na=fmtp:97 mode=AAC-hbr;config=11G0\n";
+  const char *hex =
+      "m=audio 0 RTP/AVP 97\na=rtpmap:97 mpeg4-generic/48000/2\na=fmtp:97 mode=AAC-hbr;config=11G0\n";
   assert_int_equal(vg_sdp_parse(hex, strlen(hex), s), 0);
   assert_int_equal(vg_sdp_media_to_track(&s->media[0], &t), VG_EPROTO);
   const char *celp = "m=audio 0 RTP/AVP 97\na=rtpmap:97 mpeg4-generic/48000/2\na=fmtp:97 mode=CELP-cbr\n";
@@ -267,7 +273,8 @@ static void test_malformed(void **state) {
   assert_int_equal(vg_sdp_parse(jpeg, strlen(jpeg), s), 0);
   assert_int_equal(vg_sdp_media_to_track(&s->media[0], &t), VG_EUNSUPPORTED);
   /* AAC without config: AAC-LC derived from the rtpmap. */
-  const char *noconf = "m=audio 0 RTP/AVP 97\na=rtpmap:97 MPEG4-GENERIC/8000/1\na=fmtp:97 mode=AAC-hbr;sizelength=13\n";
+  const char *noconf =
+      "m=audio 0 RTP/AVP 97\na=rtpmap:97 MPEG4-GENERIC/8000/1\na=fmtp:97 mode=AAC-hbr;sizelength=13\n";
   assert_int_equal(vg_sdp_parse(noconf, strlen(noconf), s), 0);
   assert_int_equal(vg_sdp_media_to_track(&s->media[0], &t), 0);
   assert_memory_equal(t.extradata->data, "\x15\x88", 2);
@@ -275,7 +282,8 @@ static void test_malformed(void **state) {
 
   /* More media than fit: the extra ones are ignored. */
   char many[2000] = "v=0\r\n";
-  for (int i = 0; i < 10; i++) sprintf(many + strlen(many), "m=audio 0 RTP/AVP 0\r\na=control:trackID=%d\r\n", i);
+  for (int i = 0; i < 10; i++)
+    sprintf(many + strlen(many), "m=audio 0 RTP/AVP 0\r\na=control:trackID=%d\r\n", i);
   assert_int_equal(vg_sdp_parse(many, strlen(many), s), 0);
   assert_int_equal(s->n_media, VG_SDP_MAX_MEDIA);
   assert_string_equal(s->media[7].control, "trackID=7");
@@ -295,7 +303,8 @@ static void assert_same_track(const vg_track_t *a, const vg_track_t *b) {
 }
 
 static void test_write_then_parse_roundtrip(void **state) {
-  const char *files[] = {"ffmpeg_h264.sdp", "ffmpeg_h265.sdp", "ffmpeg_aac.sdp", "ffmpeg_pcmu.sdp", "ffmpeg_pcma.sdp"};
+  const char *files[] = {"ffmpeg_h264.sdp", "ffmpeg_h265.sdp", "ffmpeg_aac.sdp", "ffmpeg_pcmu.sdp",
+                         "ffmpeg_pcma.sdp"};
   vg_track_t tracks[6];
   int pts[6] = {96, 97, 98, 0, 8, 111};
   for (int i = 0; i < 5; i++) {
@@ -314,7 +323,8 @@ static void test_write_then_parse_roundtrip(void **state) {
   assert_non_null(strstr(out, "a=fmtp:96 packetization-mode=1;profile-level-id=F4000D;sprop-parameter-sets="
                               "Z/QADZGbKCg/YCIAAAMAAgAAAwBkHihTLA==,aOvjxEhE\r\n"));
   assert_non_null(strstr(out, "a=rtpmap:98 MPEG4-GENERIC/44100/2\r\n"));
-  assert_non_null(strstr(out, "mode=AAC-hbr;sizelength=13;indexlength=3;indexdeltalength=3;config=121056E500\r\n"));
+  assert_non_null(
+      strstr(out, "mode=AAC-hbr;sizelength=13;indexlength=3;indexdeltalength=3;config=121056E500\r\n"));
   assert_non_null(strstr(out, "a=rtpmap:111 opus/48000/2\r\n"));
   assert_non_null(strstr(out, "a=control:trackID=5\r\n"));
 
@@ -342,7 +352,8 @@ static void test_write_then_parse_roundtrip(void **state) {
   assert_true(n > 0);
   assert_null(strstr(out, "sprop"));
   assert_non_null(strstr(out, "c=IN IP4 0.0.0.0\r\n"));
-  for (int i = 0; i < 6; i++) vg_track_clear(&tracks[i]);
+  for (int i = 0; i < 6; i++)
+    vg_track_clear(&tracks[i]);
   free(back);
 }
 

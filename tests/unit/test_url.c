@@ -1,9 +1,12 @@
 /* Unit tests for src/proto/url: parsing, printing without credentials, resolution. */
+/* cmocka needs these first, in this order. */
+/* clang-format off */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+/* clang-format on */
 #include <string.h>
 
 #include "base/error.h"
@@ -11,7 +14,10 @@
 
 static void test_parse_camera_url_with_credentials(void **state) {
   vg_url_t u;
-  assert_int_equal(vg_url_parse("rtsp://admin:pa%40ss%3Aw@192.168.1.64:8554/Streaming/Channels/101?transportmode=unicast", &u), 0);
+  assert_int_equal(
+      vg_url_parse("rtsp://admin:pa%40ss%3Aw@192.168.1.64:8554/Streaming/Channels/101?transportmode=unicast",
+                   &u),
+      0);
   assert_string_equal(u.scheme, "rtsp");
   assert_string_equal(u.user, "admin");
   assert_string_equal(u.password, "pa@ss:w");
@@ -97,7 +103,8 @@ static void test_print_never_shows_credentials(void **state) {
   assert_int_equal(vg_url_print(&u, out, 8), VG_ETOOBIG);
   assert_string_equal(out, "");
 
-  assert_int_equal(vg_url_redact("rtsp://admin:12345@10.1.1.1/cam/realmonitor?channel=1", out, sizeof(out)), 41);
+  assert_int_equal(vg_url_redact("rtsp://admin:12345@10.1.1.1/cam/realmonitor?channel=1", out, sizeof(out)),
+                   41);
   assert_string_equal(out, "rtsp://10.1.1.1/cam/realmonitor?channel=1");
   vg_url_redact("rtsp://admin:p@ss@10.1.1.1/x", out, sizeof(out));
   assert_string_equal(out, "rtsp://10.1.1.1/x");
