@@ -31,6 +31,7 @@ typedef struct {
 
 /* Reads tests/data/<rel> (VG_TEST_DATA set by ctest) into a malloc'd buffer. */
 static inline uint8_t *td_load(const char *rel, size_t *len) {
+  *len = 0;
   const char *dir = getenv("VG_TEST_DATA");
   char path[1024];
   snprintf(path, sizeof(path), "%s/%s", dir ? dir : "tests/data", rel);
