@@ -68,7 +68,7 @@ static void h265_push(vg_depack_t *d, const vg_rtp_packet_t *pkt, int64_t pts) {
   const uint8_t *p = pkt->payload;
   size_t len = pkt->payload_len;
   if (d->au_active && pkt->timestamp != d->au_ts) vg__au_end(d);
-  if (len < 3) {
+  if (len < 2) { /* a bare NAL header (EOS, EOB) is the smallest NAL unit */
     d->stats.malformed++;
     return;
   }
