@@ -25,7 +25,7 @@ typedef struct {
   const char *fmtp;
   vg_pack_t *pack;
   vg_depack_t *echo; /* depacketizes the repacketized frames */
-  vg_buf_t *echoed; /* the echo frames' bytes, concatenated */
+  vg_buf_t *echoed;  /* the echo frames' bytes, concatenated */
   int echo_frames;
   uint16_t echo_seq;
 } fz_state_t;
@@ -98,8 +98,11 @@ static void fz_on_frame(void *opaque, vg_frame_t *f) {
 static int fz_run(const vg_track_t *track, const char *fmtp, const char *echo_fmtp, int keep_corrupt,
                   uint32_t max_au, const uint8_t *data, size_t size) {
   fz_state_t s = {.track = track, .fmtp = fmtp};
-  vg_depack_sink_t sink = {.on_frame = fz_on_frame, .on_params = fz_on_params, .opaque = &s,
-                           .keep_corrupt = (uint8_t)keep_corrupt, .max_au_size = max_au};
+  vg_depack_sink_t sink = {.on_frame = fz_on_frame,
+                           .on_params = fz_on_params,
+                           .opaque = &s,
+                           .keep_corrupt = (uint8_t)keep_corrupt,
+                           .max_au_size = max_au};
   vg_depack_sink_t echo_sink = {.on_frame = fz_on_echo, .opaque = &s};
   vg_depack_t *d = NULL;
   if (vg_depack_new(track, fmtp, &sink, &d) != 0) return 0;

@@ -1,10 +1,11 @@
 /* Unit tests for src/proto/rtcp.c: parsing ffmpeg's real sender reports,
  * building RR/SR/BYE and reading them back, NTP time mapping and report
  * blocks computed from receiver statistics. */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 #include <string.h>
 
@@ -74,7 +75,8 @@ static void test_rr_from_stats_round_trip(void **state) {
   assert_string_equal(info.cname, "vigil@cam1");
   assert_int_equal(info.cname_ssrc, 0xabcdef01);
   /* A second interval with no loss reports fraction 0. */
-  for (int i = 100; i < 110; i++) vg_rtp_stats_update(&s, (uint16_t)(65500 + i), 0, 0);
+  for (int i = 100; i < 110; i++)
+    vg_rtp_stats_update(&s, (uint16_t)(65500 + i), 0, 0);
   vg_rtcp_report_block_from_stats(&s, 2000000, &b);
   assert_int_equal(b.fraction_lost, 0);
   assert_int_equal(b.cumulative_lost, 10);

@@ -1,9 +1,10 @@
 /* Unit tests for src/proto/rtp.c: header parsing, unwrapping, RFC 3550
  * receiver statistics and the UDP reorder buffer. */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 #include <string.h>
 
@@ -12,9 +13,9 @@
 
 static void test_parse_full_header(void **state) {
   /* V=2 P=1 X=1 CC=2, M=1 PT=96, CSRCs, one extension word, 2 padding bytes. */
-  const uint8_t p[] = {0xb2, 0xe0, 0x12, 0x34, 0xde, 0xad, 0xbe, 0xef, 0x01, 0x02, 0x03, 0x04,
-                       0, 0, 0, 1, 0, 0, 0, 2, 0xbe, 0xde, 0x00, 0x01, 0x11, 0x22, 0x33, 0x44,
-                       0xaa, 0xbb, 0x00, 0x02};
+  const uint8_t p[] = {0xb2, 0xe0, 0x12, 0x34, 0xde, 0xad, 0xbe, 0xef, 0x01, 0x02, 0x03,
+                       0x04, 0,    0,    0,    1,    0,    0,    0,    2,    0xbe, 0xde,
+                       0x00, 0x01, 0x11, 0x22, 0x33, 0x44, 0xaa, 0xbb, 0x00, 0x02};
   vg_rtp_packet_t r;
   assert_int_equal(vg_rtp_parse(p, sizeof(p), &r), 0);
   assert_int_equal(r.marker, 1);
@@ -29,7 +30,8 @@ static void test_parse_full_header(void **state) {
   assert_int_equal(r.payload_len, 2);
   assert_int_equal(r.payload[0], 0xaa);
   /* Every truncation fails cleanly. */
-  for (size_t n = 0; n < 30; n++) assert_int_equal(vg_rtp_parse(p, n, &r), VG_EPROTO);
+  for (size_t n = 0; n < 30; n++)
+    assert_int_equal(vg_rtp_parse(p, n, &r), VG_EPROTO);
   uint8_t v1[12] = {0x40};
   assert_int_equal(vg_rtp_parse(v1, sizeof(v1), &r), VG_EPROTO);
   uint8_t badpad[13] = {0xa0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5};
@@ -65,7 +67,8 @@ static void test_unwrap_seq_and_ts(void **state) {
   assert_int_equal(vg_rtp_unwrap(&u, 0), 65536);
   assert_int_equal(vg_rtp_unwrap(&u, 65535), 65535); /* late, from before the wrap */
   assert_int_equal(vg_rtp_unwrap(&u, 1), 65537);
-  for (uint32_t i = 0; i < 3 * 65536; i += 1000) vg_rtp_unwrap(&u, (1 + i) & 0xffff);
+  for (uint32_t i = 0; i < 3 * 65536; i += 1000)
+    vg_rtp_unwrap(&u, (1 + i) & 0xffff);
   assert_true(vg_rtp_unwrap(&u, 5) > 3 * 65536);
   vg_rtp_unwrap_init(&u, 32);
   assert_int_equal(vg_rtp_unwrap(&u, 0xffffff00u), 0xffffff00ll);
@@ -101,7 +104,8 @@ static void test_stats_loss_and_jitter(void **state) {
 static void test_stats_source_restart(void **state) {
   vg_rtp_stats_t s;
   vg_rtp_stats_init(&s, 8000);
-  for (int i = 0; i < 10; i++) vg_rtp_stats_update(&s, (uint16_t)(100 + i), 0, 0);
+  for (int i = 0; i < 10; i++)
+    vg_rtp_stats_update(&s, (uint16_t)(100 + i), 0, 0);
   /* A lone far packet is set aside; two in a row restart the counts. */
   assert_int_equal(vg_rtp_stats_update(&s, 30000, 0, 0), VG_EAGAIN);
   assert_int_equal(vg_rtp_stats_update(&s, 110, 0, 0), 0);
@@ -139,7 +143,8 @@ static void test_reorder_releases_in_order_across_wrap(void **state) {
   for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++)
     vg_rtp_reorder_push(r, pkt_with_seq(order[i]), 0);
   assert_int_equal(out.n, 7);
-  for (size_t i = 0; i < out.n; i++) assert_int_equal(out.seqs[i], 65533 + (int64_t)i);
+  for (size_t i = 0; i < out.n; i++)
+    assert_int_equal(out.seqs[i], 65533 + (int64_t)i);
   vg_rtp_reorder_stats_t st;
   vg_rtp_reorder_get_stats(r, &st);
   assert_int_equal(st.late, 2); /* the second 2 and 65534 came after release */
@@ -157,7 +162,8 @@ static void test_reorder_gives_up_by_window_and_by_time(void **state) {
   assert_int_equal(vg_rtp_reorder_new(4, 20000, on_release, &out, &r), 0);
   vg_rtp_reorder_push(r, pkt_with_seq(10), 0);
   /* 11 lost: 12..14 wait, 15 overflows the 4-packet window. */
-  for (uint16_t s = 12; s <= 14; s++) vg_rtp_reorder_push(r, pkt_with_seq(s), 1000);
+  for (uint16_t s = 12; s <= 14; s++)
+    vg_rtp_reorder_push(r, pkt_with_seq(s), 1000);
   assert_int_equal(out.n, 1);
   assert_int_equal(vg_rtp_reorder_deadline(r), 21000);
   vg_rtp_reorder_push(r, pkt_with_seq(15), 2000);

@@ -1,10 +1,11 @@
 /* Unit tests for the audio RTP payload formats: AAC (RFC 3640), G.711 and
  * Opus, against real packets from ffmpeg (tests/data/rtp/{aac,pcmu,opus}.*)
  * and hand-built multi-AU and fragmented AAC packets. */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 #include <string.h>
 
@@ -95,7 +96,8 @@ static void test_aac_several_aus_per_packet_and_fragments(void **state) {
   td_frames_t out = {0};
   vg_depack_t *d = new_depack(&t, "mode=AAC-hbr", &out); /* lengths from the mode's defaults */
   uint8_t data[3000], pkt[4000];
-  for (size_t i = 0; i < sizeof(data); i++) data[i] = (uint8_t)(i * 13);
+  for (size_t i = 0; i < sizeof(data); i++)
+    data[i] = (uint8_t)(i * 13);
   uint16_t three[3] = {100, 1, 250};
   push_bytes(d, pkt, build_hbr(pkt, 10, 4294966000u, 1, three, 3, data, 351));
   /* One AU of 2500 bytes in three fragments, marker on the last. */
@@ -147,7 +149,8 @@ static void test_aac_several_aus_per_packet_and_fragments(void **state) {
 static void test_aac_pack_round_trip(void **state) {
   vg_track_t t = {.codec = VG_CODEC_AAC, .clock_rate = 48000};
   uint8_t data[3000];
-  for (size_t i = 0; i < sizeof(data); i++) data[i] = (uint8_t)(i ^ 0x5a);
+  for (size_t i = 0; i < sizeof(data); i++)
+    data[i] = (uint8_t)(i ^ 0x5a);
   vg_pack_t *p = NULL;
   assert_int_equal(vg_pack_new(&t, 97, 1400, &p), 0);
   td_frames_t out = {0};

@@ -1,11 +1,12 @@
 /* Unit tests for the H.265 RTP payload format (src/proto/rtp_h265.c) against
  * real packets from ffmpeg's RTP muxer (tests/data/rtp/h265.*). */
+#include <math.h>
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
+
 #include <cmocka.h>
-#include <math.h>
 #include <string.h>
 
 #include "base/error.h"
@@ -14,8 +15,8 @@
 #include "proto/rtp_payload.h"
 #include "rtp_testdata.h"
 
-#define H265_FMTP                                                                                          \
-  "sprop-vps=QAEMAf//AWAAAAMAkAAAAwAAAwAelZQJ; "                                                          \
+#define H265_FMTP                                                                                            \
+  "sprop-vps=QAEMAf//AWAAAAMAkAAAAwAAAwAelZQJ; "                                                             \
   "sprop-sps=QgEBAWAAAAMAkAAAAwAAAwAeoBQgIHy5ZWVKTC8BaAgAAAMACAAAAwDIQA==; sprop-pps=RAHAc8GJ"
 
 static const vg_track_t h265_track = {.codec = VG_CODEC_H265, .clock_rate = 90000};
@@ -59,7 +60,8 @@ static void test_real_capture_reproduces_encoder_nals(void **state) {
       /* ffmpeg's HEVC RTP muxer keeps the zero_byte of a following 4-byte
        * start code on one NAL; a NAL never ends in 0x00 (7.4.2), so that
        * byte is not the encoder's. */
-      while (n > en && nal[n - 1] == 0) n--;
+      while (n > en && nal[n - 1] == 0)
+        n--;
       assert_int_equal(n, en);
       assert_memory_equal(nal, enal, n);
     }
@@ -147,9 +149,9 @@ static void test_round_trip_and_aggregation(void **state) {
   /* An aggregation packet with DONL/DOND (sprop-max-don-diff > 0) and a
    * PACI packet that is counted as unsupported. */
   d = new_depack(&back, "sprop-max-don-diff=2");
-  const uint8_t ap[] = {0x80, 0xe0, 0, 1, 0, 0, 0, 9, 0, 0, 0, 1, 0x60, 0x01, /* AP */
-                        0, 0, 0, 3, 0x40, 0x01, 0xaa,                      /* DONL, VPS */
-                        1, 0, 4, 0x26, 0x01, 0xbb, 0xcc};                  /* DOND, IDR */
+  const uint8_t ap[] = {0x80, 0xe0, 0, 1,    0,    0,    0,    9, 0, 0, 0, 1, 0x60, 0x01, /* AP */
+                        0,    0,    0, 3,    0x40, 0x01, 0xaa,                            /* DONL, VPS */
+                        1,    0,    4, 0x26, 0x01, 0xbb, 0xcc};                           /* DOND, IDR */
   push_bytes(d, ap, sizeof(ap));
   const uint8_t paci[] = {0x80, 0xe0, 0, 2, 0, 0, 0, 10, 0, 0, 0, 1, 0x64, 0x01, 0, 0};
   push_bytes(d, paci, sizeof(paci));
