@@ -9,8 +9,19 @@
  * matrices (H.264 7.3.2.1.1). */
 static int profile_has_chroma_info(uint8_t p) {
   switch (p) {
-  case 100: case 110: case 122: case 244: case 44: case 83: case 86: case 118: case 128: case 138: case 139:
-  case 134: case 135: return 1;
+  case 100:
+  case 110:
+  case 122:
+  case 244:
+  case 44:
+  case 83:
+  case 86:
+  case 118:
+  case 128:
+  case 138:
+  case 139:
+  case 134:
+  case 135: return 1;
   default: return 0;
   }
 }
@@ -26,9 +37,9 @@ static void skip_scaling_list(vg_bitreader_t *br, int size) {
 static void parse_vui(vg_bitreader_t *br, vg_h264_sps_t *s) {
   if (vg_br_bit(br)) { /* aspect_ratio_info_present_flag */
     uint32_t idc = vg_br_bits(br, 8);
-    static const uint8_t sar[17][2] = {{0, 0},   {1, 1},   {12, 11}, {10, 11}, {16, 11}, {40, 33},
-                                       {24, 11}, {20, 11}, {32, 11}, {80, 33}, {18, 11}, {15, 11},
-                                       {64, 33}, {160, 99}, {4, 3},  {3, 2},   {2, 1}};
+    static const uint8_t sar[17][2] = {{0, 0},   {1, 1},    {12, 11}, {10, 11}, {16, 11}, {40, 33},
+                                       {24, 11}, {20, 11},  {32, 11}, {80, 33}, {18, 11}, {15, 11},
+                                       {64, 33}, {160, 99}, {4, 3},   {3, 2},   {2, 1}};
     if (idc == 255) {
       s->sar_num = (uint16_t)vg_br_bits(br, 16);
       s->sar_den = (uint16_t)vg_br_bits(br, 16);
@@ -37,9 +48,9 @@ static void parse_vui(vg_bitreader_t *br, vg_h264_sps_t *s) {
       s->sar_den = sar[idc][1];
     }
   }
-  if (vg_br_bit(br)) vg_br_skip(br, 1); /* overscan_info_present -> overscan_appropriate */
-  if (vg_br_bit(br)) {                  /* video_signal_type_present_flag */
-    vg_br_skip(br, 4);                  /* video_format, video_full_range_flag */
+  if (vg_br_bit(br)) vg_br_skip(br, 1);    /* overscan_info_present -> overscan_appropriate */
+  if (vg_br_bit(br)) {                     /* video_signal_type_present_flag */
+    vg_br_skip(br, 4);                     /* video_format, video_full_range_flag */
     if (vg_br_bit(br)) vg_br_skip(br, 24); /* colour primaries, transfer, matrix */
   }
   if (vg_br_bit(br)) { /* chroma_loc_info_present_flag */
@@ -80,8 +91,8 @@ int vg_h264_parse_sps(const uint8_t *nal, size_t len, vg_h264_sps_t *out) {
     if (s->chroma_format_idc > 3) return VG_EPROTO;
     if (s->chroma_format_idc == 3) separate_colour_plane = (int)vg_br_bit(&br);
     s->bit_depth_luma = vg_br_ue(&br) + 8;
-    vg_br_ue(&br);     /* bit_depth_chroma_minus8 */
-    vg_br_skip(&br, 1); /* qpprime_y_zero_transform_bypass_flag */
+    vg_br_ue(&br);        /* bit_depth_chroma_minus8 */
+    vg_br_skip(&br, 1);   /* qpprime_y_zero_transform_bypass_flag */
     if (vg_br_bit(&br)) { /* seq_scaling_matrix_present_flag */
       int lists = s->chroma_format_idc != 3 ? 8 : 12;
       for (int i = 0; i < lists && !br.overrun; i++)
@@ -99,7 +110,8 @@ int vg_h264_parse_sps(const uint8_t *nal, size_t len, vg_h264_sps_t *out) {
     vg_br_se(&br);      /* offset_for_top_to_bottom_field */
     uint32_t cycle = vg_br_ue(&br);
     if (cycle > 255) return VG_EPROTO;
-    for (uint32_t i = 0; i < cycle && !br.overrun; i++) vg_br_se(&br);
+    for (uint32_t i = 0; i < cycle && !br.overrun; i++)
+      vg_br_se(&br);
   } else if (poc_type != 2) {
     return VG_EPROTO;
   }
@@ -112,7 +124,8 @@ int vg_h264_parse_sps(const uint8_t *nal, size_t len, vg_h264_sps_t *out) {
   vg_br_skip(&br, 1);                         /* direct_8x8_inference_flag */
   uint32_t crop[4] = {0, 0, 0, 0};            /* left, right, top, bottom */
   if (vg_br_bit(&br))
-    for (int i = 0; i < 4; i++) crop[i] = vg_br_ue(&br);
+    for (int i = 0; i < 4; i++)
+      crop[i] = vg_br_ue(&br);
   if (br.overrun) return VG_EPROTO;
   if (width_mbs > 1024 || height_map_units > 1024) return VG_EUNSUPPORTED;
 

@@ -38,7 +38,7 @@ typedef struct {
   int has_timing;
   uint32_t num_units_in_tick, time_scale;
   int fixed_frame_rate;
-  double fps; /* time_scale / (2 * num_units_in_tick) */
+  double fps;                /* time_scale / (2 * num_units_in_tick) */
   uint16_t sar_num, sar_den; /* 0 when not signalled */
 } vg_h264_sps_t;
 

@@ -20,7 +20,8 @@ static void parse_profile_tier_level(vg_bitreader_t *br, uint32_t max_sub_layers
     level_present[i] = (int)vg_br_bit(br);
   }
   if (max_sub_layers_minus1 > 0)
-    for (uint32_t i = max_sub_layers_minus1; i < 8; i++) vg_br_skip(br, 2);
+    for (uint32_t i = max_sub_layers_minus1; i < 8; i++)
+      vg_br_skip(br, 2);
   for (uint32_t i = 0; i < max_sub_layers_minus1; i++) {
     if (profile_present[i]) vg_br_skip(br, 88);
     if (level_present[i]) vg_br_skip(br, 8);
@@ -37,7 +38,8 @@ static void skip_scaling_list_data(vg_bitreader_t *br) {
       int coefs = 1 << (4 + (size_id << 1));
       if (coefs > 64) coefs = 64;
       if (size_id > 1) vg_br_se(br); /* scaling_list_dc_coef_minus8 */
-      for (int i = 0; i < coefs && !br->overrun; i++) vg_br_se(br);
+      for (int i = 0; i < coefs && !br->overrun; i++)
+        vg_br_se(br);
     }
   }
 }
@@ -87,7 +89,8 @@ static void parse_vui_timing(vg_bitreader_t *br, vg_h265_sps_t *s) {
   }
   vg_br_skip(br, 3);   /* neutral_chroma_indication, field_seq, frame_field_info_present */
   if (vg_br_bit(br)) { /* default_display_window_flag */
-    for (int i = 0; i < 4; i++) vg_br_ue(br);
+    for (int i = 0; i < 4; i++)
+      vg_br_ue(br);
   }
   if (vg_br_bit(br)) { /* vui_timing_info_present_flag */
     s->num_units_in_tick = vg_br_bits(br, 32);
@@ -122,7 +125,8 @@ int vg_h265_parse_sps(const uint8_t *nal, size_t len, vg_h265_sps_t *out) {
   uint32_t w = vg_br_ue(&br), h = vg_br_ue(&br);
   uint32_t win[4] = {0, 0, 0, 0}; /* left, right, top, bottom */
   if (vg_br_bit(&br))             /* conformance_window_flag */
-    for (int i = 0; i < 4; i++) win[i] = vg_br_ue(&br);
+    for (int i = 0; i < 4; i++)
+      win[i] = vg_br_ue(&br);
   s->bit_depth_luma = vg_br_ue(&br) + 8;
   if (br.overrun) return VG_EPROTO;
   if (w == 0 || h == 0 || s->bit_depth_luma > 16) return VG_EPROTO;
@@ -147,8 +151,9 @@ int vg_h265_parse_sps(const uint8_t *nal, size_t len, vg_h265_sps_t *out) {
     vg_br_ue(&br); /* max_num_reorder_pics */
     vg_br_ue(&br); /* max_latency_increase_plus1 */
   }
-  for (int i = 0; i < 6; i++) vg_br_ue(&br); /* coding/transform block sizes and depths */
-  if (vg_br_bit(&br)) {                      /* scaling_list_enabled_flag */
+  for (int i = 0; i < 6; i++)
+    vg_br_ue(&br);      /* coding/transform block sizes and depths */
+  if (vg_br_bit(&br)) { /* scaling_list_enabled_flag */
     if (vg_br_bit(&br)) skip_scaling_list_data(&br);
   }
   vg_br_skip(&br, 2);   /* amp_enabled_flag, sample_adaptive_offset_enabled_flag */
@@ -166,7 +171,8 @@ int vg_h265_parse_sps(const uint8_t *nal, size_t len, vg_h265_sps_t *out) {
   if (vg_br_bit(&br)) { /* long_term_ref_pics_present_flag */
     uint32_t lt = vg_br_ue(&br);
     if (lt > 32) return 0;
-    for (uint32_t i = 0; i < lt; i++) vg_br_skip(&br, log2_max_poc_lsb + 1);
+    for (uint32_t i = 0; i < lt; i++)
+      vg_br_skip(&br, log2_max_poc_lsb + 1);
   }
   vg_br_skip(&br, 2); /* sps_temporal_mvp_enabled_flag, strong_intra_smoothing_enabled_flag */
   if (br.overrun) return 0;

@@ -61,7 +61,8 @@ int vg_nal_annexb_next(const uint8_t *data, size_t len, size_t *pos, const uint8
     size_t end = next == SIZE_MAX ? len : next - 3;
     *pos = next == SIZE_MAX ? len : next;
     /* Trailing zeros belong to a 4-byte start code or trailing_zero_8bits. */
-    while (end > start && data[end - 1] == 0) end--;
+    while (end > start && data[end - 1] == 0)
+      end--;
     if (end == start) continue;
     *nal = data + start;
     *nal_len = end - start;
@@ -231,7 +232,8 @@ int vg_track_update_video_info(vg_track_t *track, const uint8_t *au, size_t len)
 
 uint32_t vg_br_bits(vg_bitreader_t *br, int n) {
   uint32_t v = 0;
-  for (int i = 0; i < n; i++) v = (v << 1) | vg_br_bit(br);
+  for (int i = 0; i < n; i++)
+    v = (v << 1) | vg_br_bit(br);
   return v;
 }
 

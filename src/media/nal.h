@@ -65,8 +65,8 @@ int vg_nal_au_is_keyframe(vg_codec_t codec, const uint8_t *au, size_t len);
 
 /* Collects the parameter sets in a length-prefixed access unit into a new
  * extradata buffer in the track.h form: length-prefixed, all VPS first, then
- * all SPS, then all PPS, each group in the order found. Returns 1 and sets *out when the AU has an SPS (and for H.265 a
- * VPS) and a PPS, 0 when it has not (*out NULL), or VG_ENOMEM. */
+ * all SPS, then all PPS, each group in the order found. Returns 1 and sets *out when the AU has an SPS (and
+ * for H.265 a VPS) and a PPS, 0 when it has not (*out NULL), or VG_ENOMEM. */
 int vg_nal_extradata_from_au(vg_codec_t codec, const uint8_t *au, size_t len, vg_buf_t **out);
 
 /* Fills track->width, height and fps (fps only when the SPS has VUI timing)

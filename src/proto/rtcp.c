@@ -201,7 +201,8 @@ int vg_rtcp_build_rr(uint32_t own_ssrc, const vg_rtcp_report_block_t *blocks, si
   out[1] = VG_RTCP_RR;
   wr16(out + 2, (uint16_t)(len / 4 - 1));
   wr32(out + 4, own_ssrc);
-  for (size_t i = 0; i < n; i++) write_report_block(out + 8 + i * 24, &blocks[i]);
+  for (size_t i = 0; i < n; i++)
+    write_report_block(out + 8 + i * 24, &blocks[i]);
   int r = write_sdes_cname(own_ssrc, cname, out + len, cap - len);
   return r < 0 ? r : (int)len + r;
 }

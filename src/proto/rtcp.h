@@ -28,13 +28,13 @@ enum {
 #define VG_RTCP_MAX_CNAME 255
 
 typedef struct {
-  uint32_t ssrc;          /* the source reported on */
-  uint8_t fraction_lost;  /* since the previous report, in 1/256 */
+  uint32_t ssrc;           /* the source reported on */
+  uint8_t fraction_lost;   /* since the previous report, in 1/256 */
   int32_t cumulative_lost; /* 24-bit signed on the wire */
-  uint32_t ext_max_seq;   /* cycles << 16 | highest seq */
-  uint32_t jitter;        /* timestamp units */
-  uint32_t lsr;           /* middle 32 bits of the last SR's NTP time, 0 if none */
-  uint32_t dlsr;          /* delay since that SR in 1/65536 s */
+  uint32_t ext_max_seq;    /* cycles << 16 | highest seq */
+  uint32_t jitter;         /* timestamp units */
+  uint32_t lsr;            /* middle 32 bits of the last SR's NTP time, 0 if none */
+  uint32_t dlsr;           /* delay since that SR in 1/65536 s */
 } vg_rtcp_report_block_t;
 
 typedef struct {
@@ -49,7 +49,7 @@ typedef struct {
  * ...) are skipped and counted. */
 typedef struct {
   int has_sr;
-  vg_rtcp_sr_t sr; /* the first SR */
+  vg_rtcp_sr_t sr;  /* the first SR */
   uint32_t rr_ssrc; /* sender of the first RR (0 if none) */
   size_t report_count;
   vg_rtcp_report_block_t reports[VG_RTCP_MAX_REPORTS]; /* from SR and RR packets */

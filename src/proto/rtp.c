@@ -28,7 +28,8 @@ int vg_rtp_parse(const uint8_t *data, size_t len, vg_rtp_packet_t *out) {
   out->ssrc = rd32(data + 8);
   size_t off = VG_RTP_HEADER_SIZE;
   if (len - off < (size_t)out->csrc_count * 4) return VG_EPROTO;
-  for (int i = 0; i < out->csrc_count; i++, off += 4) out->csrc[i] = rd32(data + off);
+  for (int i = 0; i < out->csrc_count; i++, off += 4)
+    out->csrc[i] = rd32(data + off);
   out->ext_profile = 0;
   out->ext_data = NULL;
   out->ext_len = 0;
@@ -73,8 +74,10 @@ int64_t vg_rtp_unwrap(vg_rtp_unwrap_t *u, uint32_t value) {
     return value;
   }
   int64_t diff = (int64_t)value - (u->last & (mod - 1));
-  if (diff >= mod / 2) diff -= mod;
-  else if (diff < -mod / 2) diff += mod;
+  if (diff >= mod / 2)
+    diff -= mod;
+  else if (diff < -mod / 2)
+    diff += mod;
   int64_t v = u->last + diff;
   /* Track the highest value so a burst of late packets cannot drag the
    * reference backwards across a wrap. */
@@ -143,9 +146,7 @@ int64_t vg_rtp_stats_expected(const vg_rtp_stats_t *s) {
   return s->started ? s->max_seq - s->base_seq + 1 : 0;
 }
 
-int64_t vg_rtp_stats_lost(const vg_rtp_stats_t *s) {
-  return vg_rtp_stats_expected(s) - (int64_t)s->received;
-}
+int64_t vg_rtp_stats_lost(const vg_rtp_stats_t *s) { return vg_rtp_stats_expected(s) - (int64_t)s->received; }
 
 /* ---- reorder buffer --------------------------------------------------- */
 
@@ -189,7 +190,8 @@ int vg_rtp_reorder_new(unsigned window, int64_t max_delay_us, vg_rtp_release_fn 
 void vg_rtp_reorder_free(vg_rtp_reorder_t **rp) {
   vg_rtp_reorder_t *r = *rp;
   if (!r) return;
-  for (unsigned i = 0; i < r->window; i++) vg_buf_unref(&r->slots[i].pkt);
+  for (unsigned i = 0; i < r->window; i++)
+    vg_buf_unref(&r->slots[i].pkt);
   free(r->slots);
   free(r);
   *rp = NULL;
@@ -233,13 +235,15 @@ static void skip_gap(vg_rtp_reorder_t *r, reorder_slot_t *s) {
 
 void vg_rtp_reorder_flush(vg_rtp_reorder_t *r) {
   reorder_slot_t *s;
-  while ((s = first_held(r)) != NULL) skip_gap(r, s);
+  while ((s = first_held(r)) != NULL)
+    skip_gap(r, s);
 }
 
 void vg_rtp_reorder_poll(vg_rtp_reorder_t *r, int64_t now_us) {
   if (r->max_delay_us == 0) return;
   reorder_slot_t *s;
-  while ((s = first_held(r)) != NULL && s->arrival_us + r->max_delay_us <= now_us) skip_gap(r, s);
+  while ((s = first_held(r)) != NULL && s->arrival_us + r->max_delay_us <= now_us)
+    skip_gap(r, s);
 }
 
 int64_t vg_rtp_reorder_deadline(const vg_rtp_reorder_t *r) {

@@ -72,8 +72,10 @@ static int parse_au_headers(const vg__aac_state_t *a, const uint8_t *p, size_t b
   uint32_t index = 0;
   while (br.pos < bits && n < MAX_AUS_PER_PACKET) {
     out[n].size = vg_br_bits(&br, a->size_length);
-    if (n == 0) index = vg_br_bits(&br, a->index_length);
-    else index += vg_br_bits(&br, a->index_delta_length) + 1;
+    if (n == 0)
+      index = vg_br_bits(&br, a->index_length);
+    else
+      index += vg_br_bits(&br, a->index_delta_length) + 1;
     if (a->cts_delta_length && vg_br_bit(&br)) vg_br_skip(&br, (size_t)a->cts_delta_length);
     if (a->dts_delta_length && vg_br_bit(&br)) vg_br_skip(&br, (size_t)a->dts_delta_length);
     if (a->random_access_indication) vg_br_skip(&br, 1);

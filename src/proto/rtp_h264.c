@@ -88,9 +88,7 @@ static void h264_push(vg_depack_t *d, const vg_rtp_packet_t *pkt, int64_t pts) {
     break;
   case 0:
   case 30:
-  case 31:
-    d->stats.malformed++;
-    break;
+  case 31: d->stats.malformed++; break;
   default: vg__au_append_nal(d, p, len); break;
   }
   if (pkt->marker) vg__au_end(d);
@@ -103,7 +101,8 @@ static int h264_pack(vg_pack_t *p, const vg_frame_t *f) {
   uint32_t ts = (uint32_t)f->pts;
   /* Find the last NAL first: it carries the marker. */
   size_t last_start = SIZE_MAX;
-  while ((r = vg_nal_lp_next(f->data, f->len, &pos, &nal, &n)) == 1) last_start = (size_t)(nal - f->data);
+  while ((r = vg_nal_lp_next(f->data, f->len, &pos, &nal, &n)) == 1)
+    last_start = (size_t)(nal - f->data);
   if (r < 0) return r;
   if (last_start == SIZE_MAX) return VG_EINVAL;
   pos = 0;

@@ -68,7 +68,7 @@ static void h265_push(vg_depack_t *d, const vg_rtp_packet_t *pkt, int64_t pts) {
   const uint8_t *p = pkt->payload;
   size_t len = pkt->payload_len;
   if (d->au_active && pkt->timestamp != d->au_ts) vg__au_end(d);
-  if (len < 3) {
+  if (len < 2) { /* a bare NAL header (EOS, EOB) is the smallest NAL unit */
     d->stats.malformed++;
     return;
   }
@@ -103,7 +103,8 @@ static int h265_pack(vg_pack_t *p, const vg_frame_t *f) {
   int r;
   uint32_t ts = (uint32_t)f->pts;
   size_t last_start = SIZE_MAX;
-  while ((r = vg_nal_lp_next(f->data, f->len, &pos, &nal, &n)) == 1) last_start = (size_t)(nal - f->data);
+  while ((r = vg_nal_lp_next(f->data, f->len, &pos, &nal, &n)) == 1)
+    last_start = (size_t)(nal - f->data);
   if (r < 0) return r;
   if (last_start == SIZE_MAX) return VG_EINVAL;
   pos = 0;
@@ -114,7 +115,8 @@ static int h265_pack(vg_pack_t *p, const vg_frame_t *f) {
       continue;
     }
     if (n < 3) return VG_EPROTO;
-    uint8_t hdr[3] = {(uint8_t)((nal[0] & 0x81) | (FU << 1)), nal[1], (uint8_t)(0x80 | ((nal[0] >> 1) & 0x3f))};
+    uint8_t hdr[3] = {(uint8_t)((nal[0] & 0x81) | (FU << 1)), nal[1],
+                      (uint8_t)(0x80 | ((nal[0] >> 1) & 0x3f))};
     size_t chunk = p->mtu - 3;
     for (size_t off = 2; off < n; off += chunk) {
       size_t take = n - off < chunk ? n - off : chunk;

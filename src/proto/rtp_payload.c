@@ -39,7 +39,8 @@ const vg__payload_ops_t *vg__payload_ops(vg_codec_t codec) {
 
 /* ---- depacketizer core ------------------------------------------------ */
 
-int vg_depack_new(const vg_track_t *track, const char *fmtp, const vg_depack_sink_t *sink, vg_depack_t **out) {
+int vg_depack_new(const vg_track_t *track, const char *fmtp, const vg_depack_sink_t *sink,
+                  vg_depack_t **out) {
   *out = NULL;
   if (!sink || !sink->on_frame) return VG_EINVAL;
   const vg__payload_ops_t *ops = vg__payload_ops(track->codec);
@@ -48,7 +49,8 @@ int vg_depack_new(const vg_track_t *track, const char *fmtp, const vg_depack_sin
   if (!d) return VG_ENOMEM;
   d->ops = ops;
   d->sink = *sink;
-  if (d->sink.max_au_size == 0 || d->sink.max_au_size > VG_DEPACK_MAX_AU) d->sink.max_au_size = VG_DEPACK_MAX_AU;
+  if (d->sink.max_au_size == 0 || d->sink.max_au_size > VG_DEPACK_MAX_AU)
+    d->sink.max_au_size = VG_DEPACK_MAX_AU;
   d->codec = track->codec;
   d->video = vg_codec_is_video(track->codec);
   vg_rtp_unwrap_init(&d->ts_unwrap, 32);
@@ -317,7 +319,8 @@ int vg__pack_add(vg_pack_t *p, int marker, uint32_t ts, const uint8_t *fmt_hdr, 
     p->cap = cap;
   }
   vg_pack_pkt_t *k = &p->pkts[p->n++];
-  vg_rtp_packet_t h = {.marker = (uint8_t)(marker != 0), .payload_type = p->payload_type, .seq = p->seq++, .timestamp = ts};
+  vg_rtp_packet_t h = {
+      .marker = (uint8_t)(marker != 0), .payload_type = p->payload_type, .seq = p->seq++, .timestamp = ts};
   vg_rtp_write_header(&h, k->hdr);
   if (fmt_len) memcpy(k->hdr + VG_RTP_HEADER_SIZE, fmt_hdr, fmt_len);
   k->hdr_len = (uint8_t)(VG_RTP_HEADER_SIZE + fmt_len);
@@ -351,17 +354,22 @@ int vg_fmtp_get(const char *fmtp, const char *key, char *out, size_t size) {
   size_t klen = strlen(key);
   const char *p = fmtp;
   while (*p) {
-    while (*p == ' ' || *p == ';' || *p == '\t') p++;
+    while (*p == ' ' || *p == ';' || *p == '\t')
+      p++;
     const char *item = p;
-    while (*p && *p != ';') p++;
+    while (*p && *p != ';')
+      p++;
     const char *eq = memchr(item, '=', (size_t)(p - item));
     if (!eq) continue;
     const char *kend = eq;
-    while (kend > item && (kend[-1] == ' ' || kend[-1] == '\t')) kend--;
+    while (kend > item && (kend[-1] == ' ' || kend[-1] == '\t'))
+      kend--;
     if ((size_t)(kend - item) != klen || strncasecmp(item, key, klen) != 0) continue;
     const char *v = eq + 1, *vend = p;
-    while (v < vend && (*v == ' ' || *v == '\t')) v++;
-    while (vend > v && (vend[-1] == ' ' || vend[-1] == '\t' || vend[-1] == '\r' || vend[-1] == '\n')) vend--;
+    while (v < vend && (*v == ' ' || *v == '\t'))
+      v++;
+    while (vend > v && (vend[-1] == ' ' || vend[-1] == '\t' || vend[-1] == '\r' || vend[-1] == '\n'))
+      vend--;
     size_t n = (size_t)(vend - v);
     if (n + 1 > size) return VG_ETOOBIG;
     memcpy(out, v, n);
@@ -450,7 +458,8 @@ int vg_fmtp_extradata(vg_codec_t codec, const char *fmtp, vg_buf_t **out) {
 
 /* ---- SDP helpers ------------------------------------------------------ */
 
-static int put(char *out, size_t size, size_t *off, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int put(char *out, size_t size, size_t *off, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 static int put(char *out, size_t size, size_t *off, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
@@ -493,7 +502,8 @@ static int put_sprop(char *out, size_t size, size_t *off, const vg_track_t *t, c
       if (vg_nal_type(t->codec, nal, n) != type) continue;
       char b64[MAX_FMTP_VALUE];
       if (vg_base64_encode(nal, n, b64, sizeof(b64)) < 0) return VG_ETOOBIG;
-      int r = first ? put(out, size, off, "%s%s=%s", *off ? ";" : "", name, b64) : put(out, size, off, ",%s", b64);
+      int r = first ? put(out, size, off, "%s%s=%s", *off ? ";" : "", name, b64)
+                    : put(out, size, off, ",%s", b64);
       if (r < 0) return r;
       first = 0;
     }
@@ -534,7 +544,8 @@ int vg_sdp_fmtp(const vg_track_t *t, char *out, size_t size) {
             "streamtype=5;profile-level-id=1;mode=AAC-hbr;sizelength=13;indexlength=3;indexdeltalength=3");
     if (r == 0 && x && x->len > 0) {
       r = put(out, size, &off, ";config=");
-      for (size_t i = 0; i < x->len && r == 0; i++) r = put(out, size, &off, "%02X", x->data[i]);
+      for (size_t i = 0; i < x->len && r == 0; i++)
+        r = put(out, size, &off, "%02X", x->data[i]);
     }
     break;
   case VG_CODEC_PCMU:

@@ -101,24 +101,24 @@ typedef struct {
   vg_depack_frame_fn on_frame;   /* required; owns frame->buf */
   vg_depack_params_fn on_params; /* optional; owns extradata */
   void *opaque;
-  uint8_t track_index;   /* copied to vg_frame_t.track */
-  uint8_t keep_corrupt;  /* deliver broken AUs flagged VG_FRAME_CORRUPT instead of dropping */
-  uint32_t max_au_size;  /* 0: VG_DEPACK_MAX_AU */
+  uint8_t track_index;  /* copied to vg_frame_t.track */
+  uint8_t keep_corrupt; /* deliver broken AUs flagged VG_FRAME_CORRUPT instead of dropping */
+  uint32_t max_au_size; /* 0: VG_DEPACK_MAX_AU */
 } vg_depack_sink_t;
 
 typedef struct {
-  uint64_t packets;    /* pushed and accepted */
-  uint64_t frames;     /* delivered */
-  uint64_t bytes;      /* delivered */
-  uint64_t lost;       /* sequence numbers missing */
-  uint64_t late;       /* packets older than the previous one (dropped) */
-  uint64_t frames_dropped_loss;       /* broken by loss */
+  uint64_t packets;                    /* pushed and accepted */
+  uint64_t frames;                     /* delivered */
+  uint64_t bytes;                      /* delivered */
+  uint64_t lost;                       /* sequence numbers missing */
+  uint64_t late;                       /* packets older than the previous one (dropped) */
+  uint64_t frames_dropped_loss;        /* broken by loss */
   uint64_t frames_dropped_waiting_key; /* complete but after a loss, before a key frame */
-  uint64_t frames_corrupt;            /* delivered flagged VG_FRAME_CORRUPT */
-  uint64_t too_big;     /* access units over max_au_size */
-  uint64_t unsupported; /* packets of an unsupported packetization type */
-  uint64_t malformed;   /* packets that could not be parsed */
-  uint64_t param_changes; /* on_params calls */
+  uint64_t frames_corrupt;             /* delivered flagged VG_FRAME_CORRUPT */
+  uint64_t too_big;                    /* access units over max_au_size */
+  uint64_t unsupported;                /* packets of an unsupported packetization type */
+  uint64_t malformed;                  /* packets that could not be parsed */
+  uint64_t param_changes;              /* on_params calls */
 } vg_depack_stats_t;
 
 typedef struct vg_depack vg_depack_t;

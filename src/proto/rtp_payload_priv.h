@@ -40,7 +40,7 @@ typedef struct {
   int cts_delta_length, dts_delta_length;
   int random_access_indication, stream_state_indication;
   int auxiliary_data_size_length;
-  uint32_t duration; /* samples per AU */
+  uint32_t duration;       /* samples per AU */
   uint32_t fragment_total; /* AU-size of the fragmented AU being assembled */
 } vg__aac_state_t;
 

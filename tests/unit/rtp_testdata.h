@@ -31,6 +31,7 @@ typedef struct {
 
 /* Reads tests/data/<rel> (VG_TEST_DATA set by ctest) into a malloc'd buffer. */
 static inline uint8_t *td_load(const char *rel, size_t *len) {
+  *len = 0;
   const char *dir = getenv("VG_TEST_DATA");
   char path[1024];
   snprintf(path, sizeof(path), "%s/%s", dir ? dir : "tests/data", rel);
@@ -76,19 +77,25 @@ typedef struct {
 
 static inline void td_on_frame(void *opaque, vg_frame_t *f) {
   td_frames_t *t = opaque;
-  if (t->n < 512) t->frames[t->n++] = *f;
-  else vg_frame_unref(f);
+  if (t->n < 512)
+    t->frames[t->n++] = *f;
+  else
+    vg_frame_unref(f);
 }
 
 static inline void td_on_params(void *opaque, vg_buf_t *x) {
   td_frames_t *t = opaque;
-  if (t->n_params < 8) t->params[t->n_params++] = x;
-  else vg_buf_unref(&x);
+  if (t->n_params < 8)
+    t->params[t->n_params++] = x;
+  else
+    vg_buf_unref(&x);
 }
 
 static inline void td_frames_clear(td_frames_t *t) {
-  for (size_t i = 0; i < t->n; i++) vg_frame_unref(&t->frames[i]);
-  for (size_t i = 0; i < t->n_params; i++) vg_buf_unref(&t->params[i]);
+  for (size_t i = 0; i < t->n; i++)
+    vg_frame_unref(&t->frames[i]);
+  for (size_t i = 0; i < t->n_params; i++)
+    vg_buf_unref(&t->params[i]);
   t->n = t->n_params = 0;
 }
 

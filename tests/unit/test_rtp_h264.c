@@ -2,12 +2,13 @@
  * real packets from ffmpeg's RTP muxer (tests/data/rtp/h264.*): the
  * depacketizer must reproduce the encoder's NAL units byte for byte, survive
  * loss, reordering and wrap-around, and round-trip with the packetizer. */
+#include <math.h>
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
+
 #include <cmocka.h>
-#include <math.h>
 #include <string.h>
 
 #include "base/error.h"
@@ -16,15 +17,18 @@
 #include "proto/rtp_payload.h"
 #include "rtp_testdata.h"
 
-#define H264_FMTP                                                                                          \
-  "packetization-mode=1; sprop-parameter-sets=Z0LAC9oKEflwEQAAAwABAAADADIPFCqg,aM4PyA==; "                \
+#define H264_FMTP                                                                                            \
+  "packetization-mode=1; sprop-parameter-sets=Z0LAC9oKEflwEQAAAwABAAADADIPFCqg,aM4PyA==; "                   \
   "profile-level-id=42C00B"
 
 static const vg_track_t h264_track = {.codec = VG_CODEC_H264, .clock_rate = 90000};
 
 static vg_depack_t *new_depack(td_frames_t *out, const char *fmtp, int keep_corrupt) {
-  vg_depack_sink_t sink = {.on_frame = td_on_frame, .on_params = td_on_params, .opaque = out,
-                           .track_index = 1, .keep_corrupt = (uint8_t)keep_corrupt};
+  vg_depack_sink_t sink = {.on_frame = td_on_frame,
+                           .on_params = td_on_params,
+                           .opaque = out,
+                           .track_index = 1,
+                           .keep_corrupt = (uint8_t)keep_corrupt};
   vg_depack_t *d = NULL;
   assert_int_equal(vg_depack_new(&h264_track, fmtp, &sink, &d), 0);
   return d;
@@ -145,7 +149,8 @@ static void test_loss_drops_until_next_keyframe(void **state) {
   push_capture(d, &c, 13);
   assert_int_equal(out.n, 9);
   assert_true(out.frames[3].flags & VG_FRAME_CORRUPT);
-  for (size_t i = 0; i < out.n; i++) assert_int_equal(!!(out.frames[i].flags & VG_FRAME_CORRUPT), i == 3);
+  for (size_t i = 0; i < out.n; i++)
+    assert_int_equal(!!(out.frames[i].flags & VG_FRAME_CORRUPT), i == 3);
   td_frames_clear(&out);
   vg_depack_free(&d);
 
@@ -189,7 +194,8 @@ static void test_reordered_udp_through_reorder_buffer(void **state) {
   vg_rtp_reorder_t *r = NULL;
   assert_int_equal(vg_rtp_reorder_new(64, 50000, release_to_depack, d, &r), 0);
   for (size_t i = 0; i < n; i++)
-    assert_int_equal(vg_rtp_reorder_push(r, vg_buf_from(c.rec[order[i]].data, c.rec[order[i]].len), 1000 + i), 0);
+    assert_int_equal(vg_rtp_reorder_push(r, vg_buf_from(c.rec[order[i]].data, c.rec[order[i]].len), 1000 + i),
+                     0);
   vg_rtp_reorder_flush(r);
   vg_rtp_reorder_stats_t rs;
   vg_rtp_reorder_get_stats(r, &rs);
@@ -270,7 +276,8 @@ static void test_pack_big_and_tiny_nals(void **state) {
     p[o++] = (uint8_t)(sizes[k] >> 24), p[o++] = (uint8_t)(sizes[k] >> 16), p[o++] = (uint8_t)(sizes[k] >> 8);
     p[o++] = (uint8_t)sizes[k];
     p[o] = types[k];
-    for (uint32_t i = 1; i < sizes[k]; i++) p[o + i] = (uint8_t)(i * 7 + k);
+    for (uint32_t i = 1; i < sizes[k]; i++)
+      p[o + i] = (uint8_t)(i * 7 + k);
     o += sizes[k];
   }
   b->len = o;
