@@ -29,7 +29,15 @@ static int profile_has_chroma_info(uint8_t p) {
 static void skip_scaling_list(vg_bitreader_t *br, int size) {
   int last = 8, next = 8;
   for (int j = 0; j < size && !br->overrun; j++) {
-    if (next != 0) next = (last + vg_br_se(br) + 256) % 256;
+    if (next != 0) {
+      int32_t delta = vg_br_se(br);
+      /* delta_scale is -128..127 (7.4.2.1.1.1); anything else is garbage. */
+      if (delta < -128 || delta > 127) {
+        br->overrun = 1;
+        return;
+      }
+      next = (last + delta + 256) % 256;
+    }
     if (next != 0) last = next;
   }
 }
