@@ -134,7 +134,7 @@ static int parse_challenge_params(lexer_t *lx, vg_auth_challenge_t *ch) {
       copy_str(ch->realm, sizeof(ch->realm), value);
     } else if (name_is(name, name_len, "nonce")) {
       copy_str(ch->nonce, sizeof(ch->nonce), value);
-      has_nonce = true;
+      has_nonce = value[0] != 0; /* an empty nonce cannot be answered */
     } else if (name_is(name, name_len, "opaque")) {
       copy_str(ch->opaque, sizeof(ch->opaque), value);
       ch->has_opaque = 1;

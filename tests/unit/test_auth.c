@@ -61,6 +61,7 @@ static void test_parse_challenges_pick_strongest(void **state) {
   assert_int_equal(offer(&c3, "Digest realm=\"r\", nonce=\"n\", algorithm=SHA-256"), VG_EUNSUPPORTED);
   assert_int_equal(offer(&c3, "Digest realm=\"r\", nonce=\"n\", qop=\"auth-int\""), VG_EUNSUPPORTED);
   assert_int_equal(offer(&c3, "NTLM"), VG_EUNSUPPORTED);
+  assert_int_equal(offer(&c3, "Digest realm=\"r\", nonce="), VG_EUNSUPPORTED);
   assert_int_equal(c3.scheme, VG_AUTH_NONE);
   assert_int_equal(offer(&c3, "Digest realm=\"unterminated"), VG_EPROTO);
 }
