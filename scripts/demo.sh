@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The demo behind `make run`: simulated cameras (vigil camsim) and a vigil
+# node that ingests them, restreams them and serves the API and web app.
+# Ctrl-C stops everything.
+set -euo pipefail
+VIGIL=${1:-build/vigil}
+CONFIG=${2:-config/demo.json}
+VTEST=/usr/share/doc/opencv-doc/examples/data/vtest.avi
+
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT INT TERM
+
+# Three 1080p H.264 cameras looping real footage, one 720p H.265 test pattern.
+src=pattern
+[ -f "$VTEST" ] && src=$VTEST
+"$VIGIL" camsim --port 8555 --cameras 3 --codec h264 --size 1920x1080 --fps 25 --bitrate 2000k --source "$src" &
+pids+=($!)
+"$VIGIL" camsim --port 8556 --cameras 1 --codec h265 --size 1280x720 --fps 25 --bitrate 1000k --source pattern &
+pids+=($!)
+
+cat <<MSG
+
+  vigil demo
+  ----------
+  web app and API:   http://localhost:8080/   (cameras: http://localhost:8080/api/v1/cameras)
+  metrics:           http://localhost:8080/metrics
+  restreamed live:   rtsp://localhost:8554/lobby   (also parking, gate, street)
+                     e.g.  ffplay rtsp://localhost:8554/lobby
+  simulated cameras: rtsp://localhost:8555/cam1..cam3, rtsp://localhost:8556/cam1
+
+MSG
+"$VIGIL" run -c "$CONFIG" &
+pids+=($!)
+wait -n "${pids[@]}"

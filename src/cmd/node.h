@@ -1,0 +1,27 @@
+/*
+ * node.h: one vigil node, everything `vigil run` starts, in order:
+ * workers, camera sources, cameras, the RTSP server, the HTTP API. Stopped
+ * in reverse. The node's configuration is the whole JSON file.
+ */
+#ifndef VG_CMD_NODE_H
+#define VG_CMD_NODE_H
+
+#include "base/config.h"
+#include "ingest/camera.h"
+
+typedef struct {
+  int log_level; /* vg_log_level_t */
+  int workers;   /* 0: one per core */
+  vg_camera_config_t *cameras;
+  int camera_count;
+} vg_node_config_t;
+
+/* Loads and validates FILE. On error c names the field and the reason. */
+int vg_node_config_load(vg_cfg_t *c, const char *file, vg_node_config_t *out);
+void vg_node_config_free(vg_node_config_t *cfg);
+
+typedef struct vg_node vg_node_t;
+int vg_node_start(const vg_node_config_t *cfg, vg_node_t **out);
+void vg_node_stop(vg_node_t **node);
+
+#endif

@@ -1,0 +1,169 @@
+"""Shared fixtures for vigil's black-box tests.
+
+The tests run the real `vigil` binary (VIGIL_BIN, set by ctest) against real
+peers: ffmpeg and ffprobe as RTSP clients and publishers, Python's own HTTP
+server where a camera's web server is needed. Every process a test starts is
+stopped when the test ends, and only loopback addresses are used.
+"""
+import json
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+VIGIL_BIN = os.environ.get("VIGIL_BIN", os.path.join(os.path.dirname(__file__), "../../build/vigil"))
+SANITIZED = os.environ.get("VG_SANITIZE", "OFF").upper() in ("ON", "1", "TRUE")
+# Sanitizers make everything several times slower; tests scale their waits.
+SLOW = 4.0 if SANITIZED else 1.0
+
+
+def free_port():
+    """A TCP port that is free on 127.0.0.1 right now (also used for UDP)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def free_port_pair():
+    """An even/odd UDP port pair (RTP/RTCP) that is free on 127.0.0.1."""
+    for _ in range(100):
+        p = free_port() & ~1
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as a, \
+                 socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as b:
+                a.bind(("127.0.0.1", p))
+                b.bind(("127.0.0.1", p + 1))
+                return p
+        except OSError:
+            continue
+    raise RuntimeError("no free port pair")
+
+
+def wait_for(cond, timeout=10.0, interval=0.1, what="condition"):
+    """Polls cond() until it returns a truthy value; returns it or fails the test."""
+    deadline = time.monotonic() + timeout * SLOW
+    last_exc = None
+    while time.monotonic() < deadline:
+        try:
+            v = cond()
+            if v:
+                return v
+        except Exception as e:  # the server may not be up yet
+            last_exc = e
+        time.sleep(interval)
+    pytest.fail(f"timed out after {timeout * SLOW:.0f}s waiting for {what}" +
+                (f" (last error: {last_exc})" if last_exc else ""))
+
+
+def http_get(url, timeout=5):
+    with urllib.request.urlopen(url, timeout=timeout) as r:
+        return r.status, r.headers, r.read()
+
+
+def http_get_json(url, timeout=5):
+    status, _, body = http_get(url, timeout)
+    return json.loads(body)
+
+
+class Proc:
+    """A child process whose output goes to a file, stopped at teardown."""
+
+    def __init__(self, args, name, env=None):
+        self.log_path = tempfile.mktemp(prefix=f"vigil-test-{name}-", suffix=".log")
+        self.log = open(self.log_path, "wb")
+        full_env = dict(os.environ)
+        full_env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=1")
+        if env:
+            full_env.update(env)
+        self.p = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, env=full_env)
+        self.args = args
+
+    def output(self):
+        self.log.flush()
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def alive(self):
+        return self.p.poll() is None
+
+    def wait_output(self, text, timeout=30):
+        return wait_for(lambda: text in self.output() or (not self.alive() and
+                        pytest.fail(f"{self.args[0]} exited early:\n{self.output()[-3000:]}")),
+                        timeout, what=f"'{text}' in output")
+
+    def stop(self, timeout=20):
+        """SIGTERM, then wait; returns the exit code (SIGKILL after timeout)."""
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGTERM)
+            try:
+                self.p.wait(timeout * SLOW)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+        self.log.close()
+        return self.p.returncode
+
+
+@pytest.fixture
+def vigil_bin():
+    assert os.path.exists(VIGIL_BIN), f"vigil binary not found at {VIGIL_BIN}"
+    return VIGIL_BIN
+
+
+@pytest.fixture
+def start_process():
+    procs = []
+
+    def start(args, name="proc", env=None):
+        pr = Proc(args, name, env)
+        procs.append(pr)
+        return pr
+
+    yield start
+    failures = []
+    for pr in procs:
+        rc = pr.stop()
+        # A vigil process must exit cleanly: a sanitizer report or a crash is a failure.
+        if os.path.basename(pr.args[0]) == "vigil" and rc not in (0, None):
+            failures.append(f"{' '.join(pr.args[:3])} exited with {rc}:\n{pr.output()[-4000:]}")
+    if failures:
+        pytest.fail("\n".join(failures))
+
+
+@pytest.fixture
+def vigil_node(vigil_bin, start_process, tmp_path):
+    """Starts `vigil run` with a config dict; returns (proc, http_port, rtsp_port)."""
+
+    def start(config, wait=True):
+        config = dict(config)
+        http_port = free_port()
+        rtsp_port = free_port()
+        config.setdefault("http", {}).setdefault("port", http_port)
+        config["http"].setdefault("bind", "127.0.0.1")
+        config.setdefault("rtsp_server", {}).setdefault("port", rtsp_port)
+        config["rtsp_server"].setdefault("bind", "127.0.0.1")
+        path = tmp_path / f"vigil-{len(list(tmp_path.iterdir()))}.json"
+        path.write_text(json.dumps(config))
+        proc = start_process([vigil_bin, "run", "-c", str(path)], "vigil")
+        if wait:
+            wait_for(lambda: http_get_json(f"http://127.0.0.1:{config['http']['port']}/api/v1/health"),
+                     20, what="vigil's HTTP API")
+        return proc, config["http"]["port"], config["rtsp_server"]["port"]
+
+    return start
+
+
+def ffprobe_streams(url, transport="tcp", timeout=20, extra=()):
+    """Runs ffprobe on url; returns its list of streams (dicts)."""
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-rtsp_transport", transport, *extra, "-show_streams", "-of", "json", url],
+        capture_output=True, timeout=timeout * SLOW)
+    if out.returncode != 0:
+        raise RuntimeError(f"ffprobe failed ({out.returncode}): {out.stderr.decode(errors='replace')[-800:]}")
+    return json.loads(out.stdout)["streams"]
