@@ -1,12 +1,15 @@
 /* Unit tests for camsim's clip encoder: frame counts, keyframe spacing,
  * parameter sets, audio tracks, and that the bytes really decode. */
-#include <cmocka.h>
-#include <libavcodec/avcodec.h>
-#include <libavutil/log.h>
+/* cmocka needs these first. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <cmocka.h>
+
+#include <libavcodec/avcodec.h>
+#include <libavutil/log.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>

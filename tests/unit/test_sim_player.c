@@ -1,11 +1,14 @@
 /* Unit tests for camsim's player: pacing, timestamps across loops, phases,
  * stalls, and the real-time timer on a worker. */
-#include <cmocka.h>
-#include <libavutil/log.h>
+/* cmocka needs these first. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <cmocka.h>
+
+#include <libavutil/log.h>
 #include <string.h>
 #include <unistd.h>
 
