@@ -5,9 +5,12 @@
 #include <libavutil/channel_layout.h>
 #include <libavutil/opt.h>
 #include <libswscale/swscale.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "base/error.h"
 #include "base/log.h"
@@ -495,10 +498,56 @@ static int merge(vg_clip_t *clip, frame_list_t *v, frame_list_t *a) {
   return 0;
 }
 
+/* The cache key names every parameter that changes the bytes, and for a
+ * file source the file's identity, so a stale clip is never reused. */
+static int cache_key(const vg_clip_params_t *p, char *key, size_t size) {
+  int use_file = p->source && strcmp(p->source, "pattern") != 0;
+  struct stat st = {0};
+  if (use_file && stat(p->source, &st) != 0) return vg_err_from_errno();
+  int n = snprintf(
+      key, size, "camsim clip 1 lavc=%u %s %dx%d fps=%d kbps=%d gop=%d dur=%.3f audio=%s source=%s",
+      (unsigned)LIBAVCODEC_VERSION_INT, vg_codec_name(p->codec), p->width, p->height, p->fps, p->bitrate_kbps,
+      p->gop, p->duration_s, vg_codec_name(p->audio), use_file ? p->source : "pattern");
+  if (use_file)
+    n += snprintf(key + n, n < (int)size ? size - (size_t)n : 0, " size=%lld mtime=%lld",
+                  (long long)st.st_size, (long long)st.st_mtime);
+  return n < (int)size ? 0 : VG_ETOOBIG;
+}
+
+static int cache_path(const vg_clip_params_t *p, const char *key, char *path, size_t size) {
+  uint64_t h = 1469598103934665603ull; /* FNV-1a */
+  for (const char *c = key; *c; c++)
+    h = (h ^ (uint8_t)*c) * 1099511628211ull;
+  int n = snprintf(path, size, "%s/vigil-camsim-%u-%016llx.clip", p->cache_dir, (unsigned)geteuid(),
+                   (unsigned long long)h);
+  return n < (int)size ? 0 : VG_ETOOBIG;
+}
+
+static int encode_clip(const vg_clip_params_t *p, vg_clip_t **out);
+
 int vg_clip_encode(const vg_clip_params_t *p, vg_clip_t **out) {
   *out = NULL;
   int ret = check_params(p);
-  if (ret) return ret;
+  if (ret || !p->cache_dir || !*p->cache_dir) return ret ? ret : encode_clip(p, out);
+  char key[1024 + 256], path[PATH_MAX];
+  if ((ret = cache_key(p, key, sizeof(key))) || (ret = cache_path(p, key, path, sizeof(path)))) {
+    if (ret == VG_ENOENT) vg_log_error(&lg, "%s: %s", p->source, vg_strerror(ret));
+    return ret == VG_ENOENT ? ret : encode_clip(p, out);
+  }
+  int64_t t0 = vg_time_mono_us();
+  if (vg_clip_load(path, key, out) == 0) {
+    (*out)->encode_s = (double)(vg_time_mono_us() - t0) / 1e6;
+    vg_log_info(&lg, "clip read from %s", path);
+    return 0;
+  }
+  if ((ret = encode_clip(p, out))) return ret;
+  int err = vg_clip_save(*out, path, key);
+  if (err) vg_log_warn(&lg, "cannot keep the clip in %s: %s", path, vg_strerror(err));
+  return 0;
+}
+
+static int encode_clip(const vg_clip_params_t *p, vg_clip_t **out) {
+  int ret;
   int64_t t0 = vg_time_mono_us();
   vg_clip_t *clip = calloc(1, sizeof(*clip));
   if (!clip) return VG_ENOMEM;

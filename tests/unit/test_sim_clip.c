@@ -265,12 +265,99 @@ static void test_bad_params(void **state) {
   assert_null(clip);
 }
 
+static void assert_same_clip(const vg_clip_t *a, const vg_clip_t *b) {
+  assert_int_equal(a->track_count, b->track_count);
+  assert_int_equal(a->frame_count, b->frame_count);
+  assert_int_equal(a->video_frames, b->video_frames);
+  assert_int_equal(a->period_us, b->period_us);
+  assert_int_equal(a->bytes, b->bytes);
+  for (int i = 0; i < a->track_count; i++) {
+    assert_int_equal(a->tracks[i].codec, b->tracks[i].codec);
+    assert_int_equal(a->tracks[i].clock_rate, b->tracks[i].clock_rate);
+    assert_int_equal(a->tracks[i].width, b->tracks[i].width);
+    assert_int_equal(a->period_pts[i], b->period_pts[i]);
+    assert_int_equal(!!a->tracks[i].extradata, !!b->tracks[i].extradata);
+    if (a->tracks[i].extradata)
+      assert_memory_equal(a->tracks[i].extradata->data, b->tracks[i].extradata->data,
+                          a->tracks[i].extradata->len);
+  }
+  for (size_t i = 0; i < a->frame_count; i++) {
+    const vg_clip_frame_t *x = &a->frames[i], *y = &b->frames[i];
+    assert_int_equal(x->frame.track, y->frame.track);
+    assert_int_equal(x->frame.flags, y->frame.flags);
+    assert_int_equal(x->frame.pts, y->frame.pts);
+    assert_int_equal(x->time_us, y->time_us);
+    assert_int_equal(x->frame.len, y->frame.len);
+    assert_memory_equal(x->frame.data, y->frame.data, x->frame.len);
+  }
+}
+
+static void test_cache_round_trip(void **state) {
+  char dir[] = "/tmp/vigil-test-clip-XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  vg_clip_params_t p;
+  vg_clip_params_defaults(&p);
+  p.width = 96;
+  p.height = 64;
+  p.gop = 5;
+  p.duration_s = 0.4;
+  p.bitrate_kbps = 100;
+  p.audio = VG_CODEC_PCMU;
+  p.cache_dir = dir;
+  vg_clip_t *first = NULL, *second = NULL, *other = NULL;
+  assert_int_equal(vg_clip_encode(&p, &first), 0);
+  /* The second start reads the file: the same clip, byte for byte. */
+  assert_int_equal(vg_clip_encode(&p, &second), 0);
+  assert_same_clip(first, second);
+  /* Other parameters are another file. */
+  p.gop = 10;
+  assert_int_equal(vg_clip_encode(&p, &other), 0);
+  int keys = 0;
+  for (size_t i = 0; i < other->frame_count; i++)
+    keys += other->frames[i].frame.flags & VG_FRAME_KEY && !other->frames[i].frame.track;
+  assert_int_equal(keys, 1);
+
+  char cmd[256], path[512];
+  snprintf(cmd, sizeof(cmd), "ls %s/vigil-camsim-*.clip | head -1", dir);
+  FILE *ls = popen(cmd, "r");
+  assert_non_null(fgets(path, sizeof(path), ls));
+  pclose(ls);
+  path[strcspn(path, "\n")] = 0;
+  vg_clip_t *c = NULL;
+  assert_int_equal(vg_clip_load(path, "some other key", &c), VG_ENOENT);
+  assert_null(c);
+
+  /* Truncated or damaged files are refused, never trusted. */
+  FILE *f = fopen(path, "rb");
+  static uint8_t data[1 << 20];
+  size_t len = fread(data, 1, sizeof(data), f);
+  fclose(f);
+  assert_true(len > 100 && len < sizeof(data));
+  assert_int_equal(vg_clip_parse(data, len, NULL, &c), 0);
+  vg_clip_free(&c);
+  for (size_t cut = 0; cut < len; cut += 7) {
+    assert_int_equal(vg_clip_parse(data, cut, NULL, &c), VG_EPROTO);
+    assert_null(c);
+  }
+  for (size_t at = 8; at < 200; at++) {
+    data[at] ^= 0xff;
+    if (vg_clip_parse(data, len, NULL, &c) == 0) vg_clip_free(&c);
+    data[at] ^= 0xff;
+  }
+  snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+  assert_int_equal(system(cmd), 0);
+  vg_clip_free(&first);
+  vg_clip_free(&second);
+  vg_clip_free(&other);
+}
+
 int main(void) {
   av_log_set_level(AV_LOG_ERROR);
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_h264_pattern), cmocka_unit_test(test_h265_pattern),
-      cmocka_unit_test(test_aac_audio),    cmocka_unit_test(test_pcmu_audio),
-      cmocka_unit_test(test_file_source),  cmocka_unit_test(test_bad_params),
+      cmocka_unit_test(test_h264_pattern),     cmocka_unit_test(test_h265_pattern),
+      cmocka_unit_test(test_aac_audio),        cmocka_unit_test(test_pcmu_audio),
+      cmocka_unit_test(test_file_source),      cmocka_unit_test(test_bad_params),
+      cmocka_unit_test(test_cache_round_trip),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
