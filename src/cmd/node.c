@@ -9,12 +9,13 @@
 
 struct vg_node {
   int started_workers;
+  vg_rtsp_server_t *rtsp;
 };
 
 static const char *const level_names[] = {"error", "warn", "info", "debug", "trace", NULL};
 
 int vg_node_config_load(vg_cfg_t *c, const char *file, vg_node_config_t *out) {
-  static const char *const keys[] = {"log_level", "workers", "cameras", NULL};
+  static const char *const keys[] = {"log_level", "workers", "cameras", "rtsp_server", NULL};
   json_t *root;
   long long v;
   memset(out, 0, sizeof(*out));
@@ -27,6 +28,11 @@ int vg_node_config_load(vg_cfg_t *c, const char *file, vg_node_config_t *out) {
   vg_cfg_enum(c, root, "log_level", level_names, VG_LOG_INFO, &out->log_level);
   vg_cfg_int(c, root, "workers", 0, 0, 256, &v);
   out->workers = (int)v;
+
+  json_t *rtsp = vg_cfg_object(c, root, "rtsp_server", 0);
+  vg_cfg_enter(c, "rtsp_server");
+  vg_rtsp_server_config_parse(c, rtsp, &out->rtsp_server);
+  vg_cfg_leave(c);
 
   json_t *cams = vg_cfg_array(c, root, "cameras", 0);
   size_t n = cams ? json_array_size(cams) : 0;
@@ -77,6 +83,11 @@ int vg_node_start(const vg_node_config_t *cfg, vg_node_t **out) {
     if (err)
       vg_log_error(&lg, "camera %s not started: %s", cfg->cameras[i].id, vg_strerror(err));
   }
+  err = vg_rtsp_server_start(&cfg->rtsp_server, &node->rtsp);
+  if (err) {
+    vg_node_stop(&node);
+    return err;
+  }
   vg_log_info(&lg, "vigil %s running: %d workers, %d cameras", VG_VERSION, vg_workers_count(),
               cfg->camera_count);
   *out = node;
@@ -87,6 +98,7 @@ void vg_node_stop(vg_node_t **np) {
   vg_node_t *node = *np;
   if (!node) return;
   *np = NULL;
+  vg_rtsp_server_stop(&node->rtsp);
   vg_cameras_stop_all();
   if (node->started_workers) vg_workers_stop();
   vg_buf_pool_trim();

@@ -8,12 +8,14 @@
 
 #include "base/config.h"
 #include "ingest/camera.h"
+#include "live/rtsp_server.h"
 
 typedef struct {
   int log_level; /* vg_log_level_t */
   int workers;   /* 0: one per core */
   vg_camera_config_t *cameras;
   int camera_count;
+  vg_rtsp_server_config_t rtsp_server;
 } vg_node_config_t;
 
 /* Loads and validates FILE. On error c names the field and the reason. */
