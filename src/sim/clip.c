@@ -537,7 +537,8 @@ int vg_clip_encode(const vg_clip_params_t *p, vg_clip_t **out) {
   int64_t t0 = vg_time_mono_us();
   if (vg_clip_load(path, key, out) == 0) {
     (*out)->encode_s = (double)(vg_time_mono_us() - t0) / 1e6;
-    vg_log_info(&lg, "clip read from %s", path);
+    (*out)->from_cache = 1;
+    vg_log_debug(&lg, "clip read from %s", path);
     return 0;
   }
   if ((ret = encode_clip(p, out))) return ret;

@@ -61,7 +61,8 @@ typedef struct {
   int64_t period_us;                 /* loop length */
   int64_t period_pts[VG_MAX_TRACKS]; /* loop length in each track's clock */
   uint64_t bytes;                    /* all frames' bytes */
-  double encode_s;                   /* how long encoding took */
+  double encode_s;                   /* how long encoding (or reading the cache) took */
+  int from_cache;                    /* read from the cache directory */
 } vg_clip_t;
 
 /* Encodes a clip. Returns 0 and *out, VG_EINVAL for bad parameters,
