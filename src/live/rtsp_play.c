@@ -18,6 +18,7 @@
  * bounded queue then overflows and skips to the next keyframe; the write
  * callback resumes reading below RTSP_OUT_LOW_WATER.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,17 +66,20 @@ void rtsp_play_describe(rtsp_conn_t *c, const vg_rtsp_msg_t *req) {
   int n = vg_hub_tracks(hub, tracks, VG_MAX_TRACKS);
   vg_hub_unref(&hub);
   if (n <= 0 || !hs.live) {
-    for (int i = 0; i < n; i++) vg_track_clear(&tracks[i]);
+    for (int i = 0; i < n; i++)
+      vg_track_clear(&tracks[i]);
     rtsp_conn_respond(c, req, 503, (rtsp_hdr_t[]){{"Retry-After", "2"}, {0}}, NULL, NULL, 0);
     return;
   }
   int pts[VG_MAX_TRACKS];
-  for (int i = 0; i < n; i++) pts[i] = payload_type_for(&tracks[i], i);
+  for (int i = 0; i < n; i++)
+    pts[i] = payload_type_for(&tracks[i], i);
   char sdp[16384];
-  vg_sdp_write_opts_t opts = {.session_name = c->path, .origin_address = NULL,
-                              .session_id = (uint64_t)vg_time_utc_us() / 1000000};
+  vg_sdp_write_opts_t opts = {
+      .session_name = c->path, .origin_address = NULL, .session_id = (uint64_t)vg_time_utc_us() / 1000000};
   int len = vg_sdp_write(tracks, pts, n, &opts, sdp, sizeof(sdp));
-  for (int i = 0; i < n; i++) vg_track_clear(&tracks[i]);
+  for (int i = 0; i < n; i++)
+    vg_track_clear(&tracks[i]);
   if (len < 0) {
     vg_log_warn(&c->log, "DESCRIBE %s: cannot describe the stream: %s", c->path, vg_strerror(len));
     rtsp_conn_respond(c, req, 415, NULL, NULL, NULL, 0);
@@ -239,13 +243,15 @@ void rtsp_play_play(rtsp_conn_t *c, const vg_rtsp_msg_t *req) {
   char base[1024], info[1024];
   request_base(req, base, sizeof(base));
   size_t bl = strlen(base);
-  while (bl > 0 && base[bl - 1] == '/') base[--bl] = 0;
+  while (bl > 0 && base[bl - 1] == '/')
+    base[--bl] = 0;
   size_t il = 0;
   info[0] = 0;
   for (int i = 0; i < c->track_count; i++) {
     rtsp_track_out_t *o = &c->out[i];
     if (!o->setup) continue;
-    int n = snprintf(info + il, sizeof(info) - il, "%surl=%s/trackID=%d;seq=%u", il ? "," : "", base, i, o->seq);
+    int n =
+        snprintf(info + il, sizeof(info) - il, "%surl=%s/trackID=%d;seq=%u", il ? "," : "", base, i, o->seq);
     if (n < 0 || (size_t)n >= sizeof(info) - il) break;
     il += (size_t)n;
     if (c->held.buf && !was_playing) {
@@ -304,7 +310,8 @@ void rtsp_play_stop(rtsp_conn_t *c) {
   if (c->reader) vg_hub_close_reader(&c->reader);
   vg_hub_unref(&c->hub);
   vg_frame_unref(&c->held);
-  for (int i = 0; i < VG_MAX_TRACKS; i++) vg_pack_free(&c->out[i].pack);
+  for (int i = 0; i < VG_MAX_TRACKS; i++)
+    vg_pack_free(&c->out[i].pack);
   if (uv_is_active((uv_handle_t *)&c->aux_timer)) uv_timer_stop(&c->aux_timer);
 }
 
@@ -317,7 +324,8 @@ typedef struct {
   vg_buf_t *extra_buf; /* parameter sets sent before a keyframe */
   uv_buf_t *iov;
   unsigned niov;
-  uint8_t hdrs[];
+  /* out_pkt_t[n], uv_buf_t[2n], then the packet headers */
+  _Alignas(max_align_t) uint8_t tail[];
 } media_write_t;
 
 static void on_media_written(uv_write_t *req, int status) {
@@ -356,8 +364,8 @@ typedef struct {
 
 /* Turns packetizer output into this session's packets: patched headers
  * (with the interleave prefix for TCP) copied into hdr_space. */
-static size_t add_packets(rtsp_conn_t *c, rtsp_track_out_t *o, const vg_pack_pkt_t *pkts, size_t n, int clear_marker,
-                          uint8_t *hdr_space, out_pkt_t *out) {
+static size_t add_packets(rtsp_conn_t *c, rtsp_track_out_t *o, const vg_pack_pkt_t *pkts, size_t n,
+                          int clear_marker, uint8_t *hdr_space, out_pkt_t *out) {
   size_t bytes = 0;
   for (size_t i = 0; i < n; i++) {
     uint8_t *h = hdr_space + i * (4 + VG_PACK_MAX_HDR);
@@ -422,11 +430,12 @@ static void send_frame(rtsp_conn_t *c, const vg_frame_t *f) {
   size_t hdr_bytes = total_pkts * (4 + VG_PACK_MAX_HDR);
   media_write_t *w = malloc(sizeof(*w) + hdr_bytes + total_pkts * (sizeof(out_pkt_t) + 2 * sizeof(uv_buf_t)));
   if (!w) return;
-  out_pkt_t *op = (out_pkt_t *)(w->hdrs + hdr_bytes);
+  out_pkt_t *op = (out_pkt_t *)w->tail;
   uv_buf_t *iov = (uv_buf_t *)(op + total_pkts);
+  uint8_t *hdrs = (uint8_t *)(iov + 2 * total_pkts);
   size_t bytes = 0;
-  if (np) bytes += add_packets(c, o, param_pkts, np, 1, w->hdrs, op);
-  bytes += add_packets(c, o, pkts, n, 0, w->hdrs + np * (4 + VG_PACK_MAX_HDR), op + np);
+  if (np) bytes += add_packets(c, o, param_pkts, np, 1, hdrs, op);
+  bytes += add_packets(c, o, pkts, n, 0, hdrs + np * (4 + VG_PACK_MAX_HDR), op + np);
   o->last_rtp_ts = (uint32_t)f->pts + o->ts_offset;
   o->last_utc_us = f->utc_us ? f->utc_us : vg_time_utc_us();
   o->last_pts = f->pts;

@@ -157,7 +157,8 @@ static void on_publisher_rtp(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, co
   rtsp_conn_t *c = h->data;
   if (nread <= 0 || c->closing) return;
   for (int i = 0; i < c->track_count; i++)
-    if (c->out[i].rtp_open && &c->out[i].rtp_sock == h) push_rtp(c, &c->out[i], (const uint8_t *)buf->base, (size_t)nread);
+    if (c->out[i].rtp_open && &c->out[i].rtp_sock == h)
+      push_rtp(c, &c->out[i], (const uint8_t *)buf->base, (size_t)nread);
 }
 
 static void on_publisher_rtcp(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struct sockaddr *addr,
@@ -249,8 +250,8 @@ void rtsp_publish_announce(rtsp_conn_t *c, const vg_rtsp_msg_t *req) {
   c->announce_sdp = malloc(req->body_len);
   if (c->announce_sdp) memcpy(c->announce_sdp, req->body, req->body_len);
   c->announce_sdp_len = req->body_len;
-  if (!c->session_id[0]) snprintf(c->session_id, sizeof(c->session_id), "%08X%08X", (uint32_t)mrand48(),
-                                  (uint32_t)mrand48());
+  if (!c->session_id[0])
+    snprintf(c->session_id, sizeof(c->session_id), "%08X%08X", (uint32_t)mrand48(), (uint32_t)mrand48());
   vg_log_info(&c->log, "ANNOUNCE %s: %d track(s)", c->path, usable);
   rtsp_conn_respond(c, req, 200, NULL, NULL, NULL, 0);
 }

@@ -60,8 +60,8 @@ static int parse_users(vg_cfg_t *c, json_t *obj, const char *key, vg_rtsp_cred_t
 }
 
 int vg_rtsp_server_config_parse(vg_cfg_t *c, json_t *obj, vg_rtsp_server_config_t *out) {
-  static const char *const keys[] = {"bind",          "port",          "rtp_port_min",      "rtp_port_max",
-                                     "allow_publish", "realm",         "session_timeout_s", "read_users",
+  static const char *const keys[] = {"bind",          "port",  "rtp_port_min",      "rtp_port_max",
+                                     "allow_publish", "realm", "session_timeout_s", "read_users",
                                      "publish_users", NULL};
   vg_rtsp_server_config_t d;
   vg_rtsp_server_config_defaults(&d);
@@ -106,7 +106,8 @@ void rtsp_latency_record(vg_rtsp_server_t *srv, int64_t us) {
 
 int vg_rtsp_server_latency(vg_rtsp_server_t *srv, double *p50_us, double *p99_us) {
   uint64_t counts[128], total = 0;
-  for (int i = 0; i < 128; i++) total += counts[i] = atomic_load(&srv->latency_hist[i]);
+  for (int i = 0; i < 128; i++)
+    total += counts[i] = atomic_load(&srv->latency_hist[i]);
   if (!total) return VG_ENODATA;
   double want[2] = {0.50, 0.99};
   double *res[2] = {p50_us, p99_us};
@@ -129,7 +130,8 @@ int vg_rtsp_server_set_faults(vg_rtsp_server_t *srv, const char *path, const vg_
   const char *key = path ? path : "";
   pthread_mutex_lock(&srv->lock);
   rtsp_fault_entry_t **pp = &srv->faults;
-  while (*pp && strcmp((*pp)->path, key) != 0) pp = &(*pp)->next;
+  while (*pp && strcmp((*pp)->path, key) != 0)
+    pp = &(*pp)->next;
   if (!f) {
     if (*pp) {
       rtsp_fault_entry_t *e = *pp;
@@ -178,7 +180,8 @@ static int lookup_faults(vg_rtsp_server_t *srv, const char *path, vg_rtsp_path_f
 static void shard_handle_done(rtsp_shard_t *sh);
 
 void rtsp_conn_free(rtsp_conn_t *c) {
-  for (int i = 0; i < c->track_count; i++) vg_track_clear(&c->tracks[i]);
+  for (int i = 0; i < c->track_count; i++)
+    vg_track_clear(&c->tracks[i]);
   free(c->announce_sdp);
   free(c->in);
   free(c);
@@ -252,9 +255,10 @@ void rtsp_conn_respond(rtsp_conn_t *c, const vg_rtsp_msg_t *req, int status, con
   const vg_rtsp_str_t *cseq = req ? vg_rtsp_msg_header(req, "CSeq") : NULL;
   if (cseq && cseq->len < 16) vg_rtsp_write_header(&w, "CSeq", "%.*s", (int)cseq->len, cseq->p);
   vg_rtsp_write_header(&w, "Server", "vigil/%s", VG_VERSION);
-  if (c->session_id[0]) vg_rtsp_write_header(&w, "Session", "%s;timeout=%d", c->session_id,
-                                             c->srv->cfg.session_timeout_s);
-  for (const rtsp_hdr_t *h = extra; h && h->name; h++) vg_rtsp_write_header(&w, h->name, "%s", h->value);
+  if (c->session_id[0])
+    vg_rtsp_write_header(&w, "Session", "%s;timeout=%d", c->session_id, c->srv->cfg.session_timeout_s);
+  for (const rtsp_hdr_t *h = extra; h && h->name; h++)
+    vg_rtsp_write_header(&w, h->name, "%s", h->value);
   if (ctype) vg_rtsp_write_header(&w, "Content-Type", "%s", ctype);
   /* The body goes in a second write so that SDP size is not bounded by head. */
   int n = vg_rtsp_write_end(&w, NULL, 0);
@@ -291,7 +295,8 @@ static int bind_udp(int family, const char *bind_addr, int port) {
     uv_ip6_addr("::", port, (struct sockaddr_in6 *)&a);
     alen = sizeof(struct sockaddr_in6);
   } else {
-    if (uv_ip4_addr(bind_addr, port, (struct sockaddr_in *)&a) != 0) uv_ip4_addr("0.0.0.0", port, (struct sockaddr_in *)&a);
+    if (uv_ip4_addr(bind_addr, port, (struct sockaddr_in *)&a) != 0)
+      uv_ip4_addr("0.0.0.0", port, (struct sockaddr_in *)&a);
     alen = sizeof(struct sockaddr_in);
   }
   int fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -353,9 +358,11 @@ int rtsp_uri_path(const vg_rtsp_str_t *uri, char *path, size_t size, char *last,
     p = strstr(p, "://") + 3;
     p += strcspn(p, "/");
   }
-  while (*p == '/') p++;
+  while (*p == '/')
+    p++;
   size_t n = strcspn(p, "?#");
-  while (n > 0 && p[n - 1] == '/') n--;
+  while (n > 0 && p[n - 1] == '/')
+    n--;
   if (n >= size) return VG_ETOOBIG;
   memcpy(path, p, n);
   path[n] = 0;
@@ -506,7 +513,8 @@ static void handle_request(rtsp_conn_t *c, const vg_rtsp_msg_t *req) {
     vg_rtsp_path_faults_t f;
     const char *fault_path = c->path[0] ? c->path : path;
     if (c->requests == 1 && lookup_faults(srv, fault_path, &f) && f.refuse) {
-      rtsp_conn_close(c, "refused by fault injection");
+      vg_log_info(&c->log, "refusing %s (fault injection)", fault_path);
+      rtsp_conn_close(c, NULL);
       return;
     }
   }
@@ -534,8 +542,9 @@ static void handle_request(rtsp_conn_t *c, const vg_rtsp_msg_t *req) {
     rtsp_play_describe(c, req);
   } else if (vg_rtsp_msg_is(req, "ANNOUNCE")) {
     if (!srv->cfg.allow_publish) {
-      rtsp_conn_respond(c, req, 405, (rtsp_hdr_t[]){{"Allow", "OPTIONS, DESCRIBE, SETUP, PLAY, TEARDOWN"}, {0}},
-                        NULL, NULL, 0);
+      rtsp_conn_respond(c, req, 405,
+                        (rtsp_hdr_t[]){{"Allow", "OPTIONS, DESCRIBE, SETUP, PLAY, TEARDOWN"}, {0}}, NULL,
+                        NULL, 0);
       return;
     }
     if (c->state != CONN_INIT || c->hub) {
@@ -677,7 +686,8 @@ static void on_connection(uv_stream_t *server, int status) {
              ntohs(((struct sockaddr_in6 *)&c->peer_addr)->sin6_port));
   } else {
     uv_ip4_name((struct sockaddr_in *)&c->peer_addr, c->peer_ip, sizeof(c->peer_ip));
-    snprintf(c->peer, sizeof(c->peer), "%s:%d", c->peer_ip, ntohs(((struct sockaddr_in *)&c->peer_addr)->sin_port));
+    snprintf(c->peer, sizeof(c->peer), "%s:%d", c->peer_ip,
+             ntohs(((struct sockaddr_in *)&c->peer_addr)->sin_port));
   }
   c->log = VG_LOG_CTX("rtsp-server", c->peer);
   c->last_activity_us = vg_time_mono_us();
@@ -790,7 +800,8 @@ static void shard_start_task(void *arg) {
 static void shard_close_task(void *arg) {
   rtsp_shard_t *sh = arg;
   sh->closing = 1;
-  for (rtsp_conn_t *c = sh->conns; c; c = c->next) rtsp_conn_close(c, "server stopping");
+  for (rtsp_conn_t *c = sh->conns; c; c = c->next)
+    rtsp_conn_close(c, "server stopping");
   if (sh->listener_open) uv_close((uv_handle_t *)&sh->listener, shard_listener_closed);
   if (sh->wake_open) uv_close((uv_handle_t *)&sh->wake, shard_wake_closed);
   sh->listener_open = sh->wake_open = 0;
@@ -803,7 +814,8 @@ static void wait_shards_closed(vg_rtsp_server_t *srv) {
     }
   }
   pthread_mutex_lock(&srv->lock);
-  while (srv->shards_open > 0) pthread_cond_wait(&srv->cond, &srv->lock);
+  while (srv->shards_open > 0)
+    pthread_cond_wait(&srv->cond, &srv->lock);
   pthread_mutex_unlock(&srv->lock);
 }
 
@@ -859,7 +871,8 @@ int vg_rtsp_server_start(const vg_rtsp_server_config_t *cfg, vg_rtsp_server_t **
       break;
     }
     pthread_mutex_lock(&srv->lock);
-    while (!st.done) pthread_cond_wait(&srv->cond, &srv->lock);
+    while (!st.done)
+      pthread_cond_wait(&srv->cond, &srv->lock);
     pthread_mutex_unlock(&srv->lock);
     r = st.result;
     port = st.port;

@@ -87,7 +87,8 @@ typedef struct {
   vg_rtsp_cred_t cred; /* Digest auth on this path only */
   int drop_after_ms;   /* close each PLAY session this long after PLAY (0 = never) */
   int stall_after_ms;  /* stop sending media this long after PLAY but keep the connection (0 = never) */
-  int malformed_every; /* corrupt every Nth RTP packet (garbage payload-format header / bad length) (0 = never) */
+  int malformed_every; /* corrupt every Nth RTP packet (garbage payload-format header / bad length) (0 =
+                          never) */
 } vg_rtsp_path_faults_t;
 /* Sets (or, with f NULL, clears) the faults of a path. Any thread. Returns
  * 0, VG_EINVAL or VG_ENOMEM. */

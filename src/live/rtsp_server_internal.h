@@ -80,11 +80,11 @@ struct rtsp_shard {
 /* One track of a session: where its packets go and its RTP state. */
 typedef struct {
   int setup;
-  int udp;                       /* 0: interleaved on the connection */
-  uint8_t channel[2];            /* interleaved RTP and RTCP channels */
-  uv_udp_t rtp_sock, rtcp_sock;  /* udp: server ports */
+  int udp;                      /* 0: interleaved on the connection */
+  uint8_t channel[2];           /* interleaved RTP and RTCP channels */
+  uv_udp_t rtp_sock, rtcp_sock; /* udp: server ports */
   int rtp_open, rtcp_open;
-  uint16_t server_port;          /* RTP port; RTCP is +1 */
+  uint16_t server_port; /* RTP port; RTCP is +1 */
   struct sockaddr_storage peer_rtp, peer_rtcp;
   uint8_t payload_type;
   uint16_t seq;
@@ -94,13 +94,13 @@ typedef struct {
   int64_t last_send_us;
   int sent_any;
   struct vg_pack *pack; /* readers: this track's packetizer */
-  uint32_t last_rtp_ts;  /* of the last frame sent, for RTCP SR */
+  uint32_t last_rtp_ts; /* of the last frame sent, for RTCP SR */
   int64_t last_utc_us;
-  char control[64];            /* publishers: the a=control of this media */
-  struct vg_depack *depack;    /* publishers: the depacketizer */
-  int hub_track;               /* publishers: index in the hub, -1: not forwarded */
-  rtsp_conn_t *conn;           /* publishers: back-pointer for depacketizer callbacks */
-  int64_t pts_base; /* publishers: first timestamp seen */
+  char control[64];         /* publishers: the a=control of this media */
+  struct vg_depack *depack; /* publishers: the depacketizer */
+  int hub_track;            /* publishers: index in the hub, -1: not forwarded */
+  rtsp_conn_t *conn;        /* publishers: back-pointer for depacketizer callbacks */
+  int64_t pts_base;         /* publishers: first timestamp seen */
   int have_pts_base;
   uint16_t last_seq;
   int have_seq;
