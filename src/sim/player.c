@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "base/error.h"
+#include "base/log.h"
 #include "base/time.h"
 
 /* A camera later than this resyncs instead of bursting to catch up. */
@@ -105,6 +106,7 @@ int64_t vg_sim_player_tick(vg_sim_player_t *p, int64_t now_us) {
   if (p->clip->frame_count == 0 || p->count == 0) return now_us + IDLE_TICK_US;
   int64_t utc_us = vg_time_utc_us();
   int64_t earliest = INT64_MAX;
+  int late = 0;
   for (int i = 0; i < p->count; i++) {
     sim_camera_t *c = &p->cams[i];
     if (!c->started) camera_begin(p, c, now_us);
@@ -113,11 +115,15 @@ int64_t vg_sim_player_tick(vg_sim_player_t *p, int64_t now_us) {
       c->origin_us += now_us - c->due_us;
       c->due_us = now_us;
       atomic_fetch_add_explicit(&p->resyncs, 1, memory_order_relaxed);
+      late++;
     }
     while (c->due_us <= now_us)
       camera_push(p, c, now_us, utc_us);
     if (c->due_us < earliest) earliest = c->due_us;
   }
+  if (late)
+    vg_log_warn(&VG_LOG_CTX("camsim", NULL), "%d cameras fell more than %d ms behind; they pause instead",
+                late, MAX_LATE_US / 1000);
   return earliest;
 }
 
