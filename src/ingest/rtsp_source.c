@@ -44,6 +44,7 @@ typedef struct {
   vg_depack_t *depack;
   vg_rtp_stats_t stats;
   int64_t lost_reported;
+  uint64_t bad_reported; /* depacketizer's malformed + too big + unsupported, as counted so far */
   uint8_t channel[2]; /* interleaved RTP, RTCP */
   /* UDP */
   uv_udp_t sock[2]; /* RTP, RTCP */
@@ -365,6 +366,15 @@ static void handle_rtp(rtsp_src_t *s, track_t *t, const uint8_t *data, size_t le
   vg_rtp_stats_update(&t->stats, pkt.seq, pkt.timestamp, now);
   update_lost(s, t);
   vg_depack_push(t->depack, &pkt, now);
+  /* A payload the depacketizer could not use is bad input from the camera,
+   * counted like a packet whose header is broken. */
+  vg_depack_stats_t ds;
+  vg_depack_get_stats(t->depack, &ds);
+  uint64_t bad = ds.malformed + ds.too_big + ds.unsupported;
+  if (bad != t->bad_reported) {
+    atomic_fetch_add(&s->cam->counters.errors, bad - t->bad_reported);
+    t->bad_reported = bad;
+  }
 }
 
 static void handle_rtcp(rtsp_src_t *s, track_t *t, const uint8_t *data, size_t len) {

@@ -290,20 +290,29 @@ void rtsp_play_pause(rtsp_conn_t *c, const vg_rtsp_msg_t *req) {
   rtsp_conn_respond(c, req, 200, NULL, NULL, NULL, 0);
 }
 
+/* The timer runs on libuv's cached loop time, which can lag the clock that
+ * play_us was read from: a fault whose moment has not quite come yet
+ * re-arms the timer for what is left, rather than being skipped. */
 static void on_fault_timer(uv_timer_t *t) {
   rtsp_conn_t *c = t->data;
   int64_t since_ms = (vg_time_mono_us() - c->play_us) / 1000;
-  if (c->faults.stall_after_ms > 0 && since_ms >= c->faults.stall_after_ms && !c->stalled) {
-    vg_log_info(&c->log, "fault injection: stalling %s", c->path);
-    c->stalled = 1;
-  }
+  int64_t next_ms = 0;
   if (c->faults.drop_after_ms > 0) {
     if (since_ms >= c->faults.drop_after_ms) {
       rtsp_conn_close(c, "dropped by fault injection");
       return;
     }
-    uv_timer_start(t, on_fault_timer, (uint64_t)(c->faults.drop_after_ms - since_ms), 0);
+    next_ms = c->faults.drop_after_ms - since_ms;
   }
+  if (c->faults.stall_after_ms > 0 && !c->stalled) {
+    if (since_ms >= c->faults.stall_after_ms) {
+      vg_log_info(&c->log, "fault injection: stalling %s", c->path);
+      c->stalled = 1;
+    } else if (!next_ms || c->faults.stall_after_ms - since_ms < next_ms) {
+      next_ms = c->faults.stall_after_ms - since_ms;
+    }
+  }
+  if (next_ms > 0) uv_timer_start(t, on_fault_timer, (uint64_t)next_ms, 0);
 }
 
 void rtsp_play_stop(rtsp_conn_t *c) {
@@ -441,7 +450,9 @@ static void send_frame(rtsp_conn_t *c, const vg_frame_t *f) {
   o->last_pts = f->pts;
   o->sent_any = 1;
   int64_t now = vg_time_mono_us();
-  if (f->recv_us > 0) rtsp_latency_record(c->srv, now - f->recv_us);
+  /* Frames from the GOP cache arrived before this viewer did: their age is
+   * by design, not latency the server added. */
+  if (f->recv_us > 0 && f->recv_us >= c->play_us) rtsp_latency_record(c->srv, now - f->recv_us);
   atomic_fetch_add_explicit(&c->srv->bytes_out, bytes, memory_order_relaxed);
   if (o->udp) {
     for (size_t i = 0; i < total_pkts; i++) {

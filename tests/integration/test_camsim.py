@@ -168,12 +168,6 @@ def test_fault_drop_ends_the_session(camsim):
     assert elapsed < 5.5 * SLOW
 
 
-# The server's fault timer can fire a little before stall_after_ms by the
-# monotonic clock (libuv's cached loop time) and is then not re-armed for a
-# stall-only fault, so about half the sessions never stall. Reported to the
-# RTSP server's owner (src/live/rtsp_play.c, on_fault_timer); drop the
-# marker once the timer re-arms for the remaining stall time.
-@pytest.mark.xfail(strict=False, reason="rtsp_play.c on_fault_timer does not re-arm for stall faults")
 def test_fault_stall_stops_media(camsim):
     _, base = camsim("--fault", "cam1:stall=1000")
     t0 = time.monotonic()

@@ -43,7 +43,7 @@ def test_ingest_tcp_udp_auth_and_restream(vigil_bin, start_process, vigil_node):
         {"id": "tcp", "url": f"rtsp://127.0.0.1:{sim}/cam1"},
         {"id": "udp", "url": f"rtsp://127.0.0.1:{sim}/cam2", "transport": "udp"},
         {"id": "auth", "url": f"rtsp://viewer:s3cr%25t@127.0.0.1:{sim}/cam3"},
-        {"id": "badauth", "url": f"rtsp://viewer:wrong@127.0.0.1:{sim}/cam3"},
+        {"id": "badauth", "url": f"rtsp://viewer:hunter2@127.0.0.1:{sim}/cam3"},
     ]})
     wait_for(lambda: all(cameras_by_id(http)[c]["state"] == "online" for c in ("tcp", "udp", "auth")),
              30, what="three cameras online")
@@ -53,7 +53,7 @@ def test_ingest_tcp_udp_auth_and_restream(vigil_bin, start_process, vigil_node):
         assert (t["codec"], t["width"], t["height"]) == ("H264", 320, 240), cams[cid]
         assert abs(t["fps"] - 25) < 0.01
     # Credentials never appear in the API.
-    assert "s3cr" not in str(cams) and "wrong" not in str(cams)
+    assert "s3cr" not in str(cams) and "hunter2" not in str(cams)
     bad = wait_for(lambda: (c := cameras_by_id(http)["badauth"])["state"] == "offline" and c, 20,
                    what="wrong credentials to be reported")
     assert "auth" in (bad["reason"] or "").lower()
