@@ -265,10 +265,12 @@ void rtsp_play_play(rtsp_conn_t *c, const vg_rtsp_msg_t *req) {
     }
   }
   rtsp_hdr_t h[] = {{"Range", "npt=0.000-"}, {"RTP-Info", info}, {NULL, NULL}};
+  /* The start of play is taken before the answer goes out: a frame that
+   * arrives once the client has its answer is live for this session. */
+  if (!was_playing) c->play_us = vg_time_mono_us();
   rtsp_conn_respond(c, req, 200, h, NULL, NULL, 0);
   c->state = CONN_PLAYING;
   if (!was_playing) {
-    c->play_us = vg_time_mono_us();
     int first_ms = 0;
     if (c->has_faults && c->faults.drop_after_ms > 0) first_ms = c->faults.drop_after_ms;
     if (c->has_faults && c->faults.stall_after_ms > 0 && (!first_ms || c->faults.stall_after_ms < first_ms))
