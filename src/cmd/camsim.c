@@ -29,11 +29,6 @@
 
 static const vg_log_ctx_t lg = {"camsim", NULL};
 
-/* libx265 leaks a few small allocations per encoder (FrameFilter::init,
- * x265 3.5); LeakSanitizer reads this hook, under its own fixed name, so
- * that their report does not hide ours. Unused without sanitizers. */
-const char *__lsan_default_suppressions(void);
-const char *__lsan_default_suppressions(void) { return "leak:libx265.so\n"; }
 
 typedef struct {
   char path[32];
