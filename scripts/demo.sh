@@ -14,13 +14,28 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
+# Waits until a camsim has printed its ready line (it encodes its clip first).
+wait_ready() {
+  for _ in $(seq 1 600); do
+    grep -q "camsim: serving" "$1" && return 0
+    sleep 0.2
+  done
+  echo "demo: camsim did not start; see $1" >&2
+  return 1
+}
+
 # Three 1080p H.264 cameras looping real footage, one 720p H.265 test pattern.
 src=pattern
 [ -f "$VTEST" ] && src=$VTEST
-"$VIGIL" camsim --port 8555 --cameras 3 --codec h264 --size 1920x1080 --fps 25 --bitrate 2000k --source "$src" &
+logs=$(mktemp -d)
+"$VIGIL" camsim --port 8555 --cameras 3 --codec h264 --size 1920x1080 --fps 25 --bitrate 2000k \
+  --source "$src" > >(tee "$logs/camsim-h264.log") 2>&1 &
 pids+=($!)
-"$VIGIL" camsim --port 8556 --cameras 1 --codec h265 --size 1280x720 --fps 25 --bitrate 1000k --source pattern &
+"$VIGIL" camsim --port 8556 --cameras 1 --codec h265 --size 1280x720 --fps 25 --bitrate 1000k \
+  --source pattern > >(tee "$logs/camsim-h265.log") 2>&1 &
 pids+=($!)
+wait_ready "$logs/camsim-h264.log"
+wait_ready "$logs/camsim-h265.log"
 
 cat <<MSG
 
