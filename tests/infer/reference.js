@@ -1,0 +1,113 @@
+#!/usr/bin/env node
+// reference.js: runs a TF.js graph model in node on a raw f32 input tensor and
+// writes every output as raw little-endian f32, in the order vigil uses
+// (signature output names without ":0", sorted). TensorFlow.js is the
+// reference for vigil's parity tests and the peer of its benchmark.
+//
+//   node reference.js --model models/nanodet.json --input in.f32 --out DIR
+//        [--backend cpu|wasm] [--bench RUNS] [--threads N]
+//
+// With --bench it prints one JSON line of latency figures instead.
+'use strict';
+const fs = require('fs');
+const path = require('path');
+
+function arg(name, def) {
+  const i = process.argv.indexOf('--' + name);
+  return i > 0 && i + 1 < process.argv.length ? process.argv[i + 1] : def;
+}
+
+async function main() {
+  const modelPath = arg('model');
+  const inputPath = arg('input');
+  const outDir = arg('out');
+  const backend = arg('backend', 'cpu');
+  const bench = parseInt(arg('bench', '0'), 10);
+  const threads = parseInt(arg('threads', '1'), 10);
+  if (!modelPath || !inputPath) {
+    console.error('usage: reference.js --model model.json --input in.f32 [--out DIR] [--backend cpu|wasm] [--bench N]');
+    process.exit(2);
+  }
+  const tf = require('@tensorflow/tfjs-core');
+  require('@tensorflow/tfjs-converter');
+  if (backend === 'wasm') {
+    const wasm = require('@tensorflow/tfjs-backend-wasm');
+    const dist = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')) + '/dist/';
+    wasm.setWasmPaths(dist);
+    wasm.setThreadsCount(threads);
+  } else {
+    require('@tensorflow/tfjs-backend-cpu');
+  }
+  await tf.setBackend(backend);
+  await tf.ready();
+
+  const json = JSON.parse(fs.readFileSync(modelPath, 'utf8'));
+  const dir = path.dirname(modelPath);
+  const specs = [];
+  const parts = [];
+  for (const group of json.weightsManifest) {
+    specs.push(...group.weights);
+    for (const p of group.paths) parts.push(fs.readFileSync(path.join(dir, p)));
+  }
+  const blob = Buffer.concat(parts);
+  const weightData = blob.buffer.slice(blob.byteOffset, blob.byteOffset + blob.byteLength);
+  const handler = {
+    load: async () => ({
+      modelTopology: json.modelTopology,
+      weightSpecs: specs,
+      weightData,
+      format: json.format,
+      generatedBy: json.generatedBy,
+      convertedBy: json.convertedBy,
+      signature: json.signature,
+      userDefinedMetadata: json.userDefinedMetadata,
+    }),
+  };
+  const model = await require('@tensorflow/tfjs-converter').loadGraphModel(handler);
+
+  const inName = Object.keys(json.signature.inputs)[0];
+  const shape = json.signature.inputs[inName].tensorShape.dim.map((d) => parseInt(d.size, 10));
+  const raw = fs.readFileSync(inputPath);
+  const data = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
+  const input = tf.tensor(data, shape, 'float32');
+  const outNames = Object.values(json.signature.outputs)
+    .map((o) => o.name.replace(/:0$/, ''))
+    .sort();
+
+  const run = async () => {
+    const outs = await model.executeAsync(input, outNames);
+    return Array.isArray(outs) ? outs : [outs];
+  };
+  if (bench > 0) {
+    // Warm up (wasm compiles kernels, cpu fills caches), then time.
+    tf.dispose(await run());
+    const ms = [];
+    for (let i = 0; i < bench; i++) {
+      const t0 = process.hrtime.bigint();
+      const outs = await run();
+      await Promise.all(outs.map((t) => t.data()));
+      ms.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      tf.dispose(outs);
+    }
+    ms.sort((a, b) => a - b);
+    const p99 = ms[Math.round((ms.length - 1) * 0.99)];
+    console.log(JSON.stringify({ backend, threads, runs: bench, median_ms: ms[ms.length >> 1], p99_ms: p99, min_ms: ms[0] }));
+    return;
+  }
+  const outs = await run();
+  fs.mkdirSync(outDir, { recursive: true });
+  for (let i = 0; i < outs.length; i++) {
+    const v = await outs[i].data();
+    const f = Float32Array.from(v);
+    fs.writeFileSync(path.join(outDir, i + '.f32'), Buffer.from(f.buffer));
+  }
+  fs.writeFileSync(
+    path.join(outDir, 'outputs.json'),
+    JSON.stringify(outs.map((t, i) => ({ name: outNames[i], shape: t.shape, dtype: t.dtype })))
+  );
+}
+
+main().catch((e) => {
+  console.error(e && e.stack ? e.stack : String(e));
+  process.exit(1);
+});
