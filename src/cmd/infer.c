@@ -25,7 +25,7 @@ static void usage(FILE *out) {
           "  --threads N          worker threads (default 1)\n"
           "  --backend ref|cpu    kernels: plain C reference or optimized (default cpu)\n"
           "  --bench [RUNS]       time RUNS inferences (default 20): median, p99, GFLOP/s\n"
-          "  --preprocess P       rgb01 | bgrnorm | rgb255 (default: the model's)\n"
+          "  --preprocess P       rgb01 | bgrnorm | rgb255 | bgr255 (default: the model's)\n"
           "  --score T            minimum score (default: the model's)\n"
           "  --models-dir DIR     where NAME.json lives (default $VIGIL_MODELS or ./models)\n"
           "  --input FILE         raw f32 input tensor instead of --image\n"
@@ -125,6 +125,7 @@ int vg_cmd_infer(int argc, char **argv) {
     if (!strcmp(pre, "rgb01")) d.pre = VG_PRE_RGB_UNIT;
     else if (!strcmp(pre, "bgrnorm")) d.pre = VG_PRE_BGR_MEANSTD;
     else if (!strcmp(pre, "rgb255")) d.pre = VG_PRE_RGB_BYTE;
+    else if (!strcmp(pre, "bgr255")) d.pre = VG_PRE_BGR_BYTE;
     else {
       fprintf(stderr, "vigil infer: unknown preprocessing '%s'\n", pre);
       vg_detector_close(&d);
@@ -176,6 +177,8 @@ int vg_cmd_infer(int argc, char **argv) {
   if (bench > 0) {
     vg_model_stats_t st;
     vg_model_get_stats(d.model, &st);
+    int profile = getenv("VIGIL_PROFILE") != NULL;
+    if (profile) vg_model_set_profiling(d.model, 1);
     double *ms = calloc((size_t)bench, sizeof(double));
     for (int i = 0; ms && i < bench; i++) {
       double s = now_ms();
@@ -199,6 +202,25 @@ int vg_cmd_infer(int argc, char **argv) {
                (double)st.unplanned_bytes / 1048576.0, load_ms);
     }
     free(ms);
+    if (profile) {
+      /* The slowest nodes, for finding what to optimize next. */
+      int nn = vg_model_profile(d.model, NULL, 0);
+      vg_model_prof_t *pr = calloc((size_t)nn + 1, sizeof(*pr));
+      if (pr) {
+        vg_model_profile(d.model, pr, nn);
+        for (int k = 0; k < 25 && k < nn; k++) {
+          int best = k;
+          for (int q = k + 1; q < nn; q++)
+            if (pr[q].ms > pr[best].ms) best = q;
+          vg_model_prof_t t = pr[k];
+          pr[k] = pr[best];
+          pr[best] = t;
+          fprintf(stderr, "%8.2f ms  %6.1f GFLOP/s  %-12s %s\n", pr[k].ms / bench,
+                  pr[k].ms > 0 ? pr[k].flops * bench / pr[k].ms / 1e6 : 0.0, pr[k].op, pr[k].name);
+        }
+        free(pr);
+      }
+    }
   } else if (json) {
     printf("{\"model\":\"%s\",\"width\":%d,\"height\":%d,\"detections\":[", model, img.width, img.height);
     for (int i = 0; i < n; i++)

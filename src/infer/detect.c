@@ -43,7 +43,7 @@ int vg_detector_open(vg_detector_t *d, const char *name_or_path, const char *mod
     d->iou_threshold = 0.5f;
   } else if (!strncmp(base, "centernet", 9)) {
     d->kind = VG_DET_CENTERNET;
-    d->pre = VG_PRE_RGB_UNIT;
+    d->pre = VG_PRE_RGB_BYTE;
     d->score_threshold = 0.3f;
     d->iou_threshold = 0.5f;
   } else {
@@ -98,6 +98,7 @@ int vg_detector_preprocess(vg_detector_t *d, const vg_image_t *img) {
         switch (d->pre) {
         case VG_PRE_RGB_UNIT: v /= 255.0f; break;
         case VG_PRE_RGB_BYTE: break;
+        case VG_PRE_BGR_BYTE: oc = 2 - c; break;
         case VG_PRE_BGR_MEANSTD:
           oc = 2 - c;
           v = (v - mean_bgr[oc]) / std_bgr[oc];

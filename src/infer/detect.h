@@ -40,6 +40,7 @@ typedef enum {
   VG_PRE_RGB_UNIT = 0, /* RGB / 255 */
   VG_PRE_BGR_MEANSTD,  /* (BGR - mean) / std, NanoDet's training normalization */
   VG_PRE_RGB_BYTE,     /* RGB 0..255 as floats */
+  VG_PRE_BGR_BYTE,     /* BGR 0..255 as floats */
 } vg_preprocess_t;
 
 typedef struct {

@@ -85,13 +85,22 @@ const char *vg_op_name(vg_op_t op);
 
 typedef enum { VG_LAYOUT_NHWC = 0, VG_LAYOUT_NCHW } vg_layout_t;
 /* Filter layouts: HWIO (TF Conv2D), HWCM (TF depthwise: channel, multiplier),
- * OIHW (ONNX, grouped when group > 1). */
-typedef enum { VG_FILTER_HWIO = 0, VG_FILTER_HWCM, VG_FILTER_OIHW } vg_filter_layout_t;
+ * OIHW (ONNX, grouped when group > 1), and PACKED: the CPU backend's GEMM
+ * panels (only its own kernels read those). */
+typedef enum { VG_FILTER_HWIO = 0, VG_FILTER_HWCM, VG_FILTER_OIHW, VG_FILTER_PACKED } vg_filter_layout_t;
 /* SAME pads so that out = ceil(in / stride), the extra pixel at the end
  * (TensorFlow, ONNX SAME_UPPER) or at the start (SAME_LOWER). */
 typedef enum { VG_PAD_EXPLICIT = 0, VG_PAD_VALID, VG_PAD_SAME_UPPER, VG_PAD_SAME_LOWER } vg_pad_mode_t;
 /* Activations a convolution (or the optimizer) fuses into its output. */
-typedef enum { VG_ACT_NONE = 0, VG_ACT_RELU, VG_ACT_RELU6, VG_ACT_LEAKY, VG_ACT_SIGMOID, VG_ACT_CLIP } vg_act_t;
+typedef enum {
+  VG_ACT_NONE = 0,
+  VG_ACT_RELU,
+  VG_ACT_RELU6,
+  VG_ACT_LEAKY,
+  VG_ACT_SIGMOID,
+  VG_ACT_CLIP,
+  VG_ACT_HARDSWISH, /* x * relu6(x + alpha) * beta (alpha 3, beta 1/6 as the graph says) */
+} vg_act_t;
 /* Resize coordinate transformations. */
 typedef enum { VG_RESIZE_ASYMMETRIC = 0, VG_RESIZE_HALF_PIXEL, VG_RESIZE_ALIGN_CORNERS } vg_resize_coord_t;
 

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/error.h"
 
@@ -21,6 +22,8 @@ struct vg_model {
   vg_thread_pool_t *pool;
   vg_exec_ctx_t ctx;
   double flops;
+  int profiling;
+  double *node_ms; /* per position in order, while profiling */
 };
 
 static int is_view_op(vg_op_t op) {
@@ -305,7 +308,7 @@ int vg_model_from_graph(vg_model_t **out, vg_graph_t *g, const vg_model_opts_t *
   }
   for (int p = 0; !rc && p < m->n_order; p++) {
     vg_node_t *n = &m->g.nodes[m->order[p]];
-    vg_kernel_fn k = m->backend->kernel ? m->backend->kernel(n) : NULL;
+    vg_kernel_fn k = m->backend->kernel ? m->backend->kernel(&m->g, n) : NULL;
     m->kernels[p] = k ? k : vg_ref_kernel(n->op);
     if (!m->kernels[p]) rc = vg_graph_fail(&m->g, VG_EUNSUPPORTED, "node '%s' (op %s): no kernel", n->name, n->src_op);
     m->flops += node_flops(&m->g, n);
@@ -350,6 +353,7 @@ void vg_model_free(vg_model_t **mp) {
   free(m->order);
   free(m->kernels);
   free(m->alias);
+  free(m->node_ms);
   free(m);
   *mp = NULL;
 }
@@ -387,8 +391,14 @@ int vg_model_run(vg_model_t *m, const vg_tensor_t *inputs, int n) {
     vg_node_t *nd = &g->nodes[m->order[p]];
     for (int k = 0; k < nd->n_in; k++) in[k] = nd->in[k] >= 0 ? &g->values[nd->in[k]].t : NULL;
     for (int k = 0; k < nd->n_out; k++) out[k] = &g->values[nd->out[k]].t;
+    struct timespec t0, t1;
+    if (m->profiling) clock_gettime(CLOCK_MONOTONIC, &t0);
     int err = m->kernels[p](nd, in, out, &m->ctx);
     if (err) return err;
+    if (m->profiling) {
+      clock_gettime(CLOCK_MONOTONIC, &t1);
+      m->node_ms[p] += (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    }
   }
   return 0;
 }
@@ -404,6 +414,22 @@ void vg_model_get_stats(const vg_model_t *m, vg_model_stats_t *st) {
   st->flops = m->flops;
   st->nodes = m->n_order;
   st->backend = m->backend->name;
+}
+
+void vg_model_set_profiling(vg_model_t *m, int on) {
+  if (on && !m->node_ms) m->node_ms = calloc((size_t)m->n_order + 1, sizeof(double));
+  m->profiling = on && m->node_ms;
+}
+
+int vg_model_profile(const vg_model_t *m, vg_model_prof_t *out, int max) {
+  for (int p = 0; p < m->n_order && p < max; p++) {
+    const vg_node_t *n = &m->g.nodes[m->order[p]];
+    out[p].name = n->name;
+    out[p].op = vg_op_name(n->op);
+    out[p].ms = m->node_ms ? m->node_ms[p] : 0;
+    out[p].flops = node_flops(&m->g, n);
+  }
+  return m->n_order;
 }
 
 const vg_backend_t vg_backend_ref = {"ref", NULL, NULL};

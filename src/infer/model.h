@@ -47,8 +47,8 @@ typedef struct {
   /* Graph rewriting after constant folding (may be NULL). Must keep every
    * value's inferred shape correct. */
   int (*prepare)(vg_graph_t *g);
-  /* The kernel for a node, or NULL to fall back to the reference kernel. */
-  vg_kernel_fn (*kernel)(const vg_node_t *n);
+  /* The kernel for a node of g, or NULL to fall back to the reference kernel. */
+  vg_kernel_fn (*kernel)(const vg_graph_t *g, const vg_node_t *n);
 } vg_backend_t;
 
 extern const vg_backend_t vg_backend_ref;
@@ -88,6 +88,17 @@ typedef struct {
   const char *backend;
 } vg_model_stats_t;
 void vg_model_get_stats(const vg_model_t *m, vg_model_stats_t *st);
+
+/* Per-node timing, collected while profiling is on (off by default; it adds
+ * two clock reads per node). */
+typedef struct {
+  const char *name, *op;
+  double ms; /* summed over runs since profiling was switched on */
+  double flops;
+} vg_model_prof_t;
+void vg_model_set_profiling(vg_model_t *m, int on);
+/* Copies up to max entries (execution order); returns the node count. */
+int vg_model_profile(const vg_model_t *m, vg_model_prof_t *out, int max);
 
 /* The TF.js and ONNX loaders: fill an empty graph from a file. */
 int vg_tfjs_load(vg_graph_t *g, const char *json_path);

@@ -811,6 +811,13 @@ void vg_apply_act(float *x, int64_t n, vg_act_t act, float alpha, float beta) {
   case VG_ACT_CLIP:
     for (int64_t i = 0; i < n; i++) x[i] = x[i] < alpha ? alpha : x[i] > beta ? beta : x[i];
     break;
+  case VG_ACT_HARDSWISH:
+    for (int64_t i = 0; i < n; i++) {
+      float r = x[i] + alpha;
+      r = r < 0 ? 0 : r > 6 ? 6 : r;
+      x[i] = x[i] * beta * r;
+    }
+    break;
   }
 }
 
