@@ -411,8 +411,11 @@ static int fuse_conv_chains(vg_graph_t *g) {
         for (int64_t j = 0; j < n; j++) wd[j] *= k[scalar ? 0 : j % cout];
         for (int j = 0; j < cout; j++) b[j] *= k[scalar ? 0 : j];
       } else if (c->a.act == VG_ACT_NONE && u->n_in == 1 &&
-                 (u->op == VG_OP_RELU || u->op == VG_OP_RELU6 || u->op == VG_OP_LEAKYRELU)) {
-        c->a.act = u->op == VG_OP_RELU ? VG_ACT_RELU : u->op == VG_OP_RELU6 ? VG_ACT_RELU6 : VG_ACT_LEAKY;
+                 (u->op == VG_OP_RELU || u->op == VG_OP_RELU6 || u->op == VG_OP_LEAKYRELU || u->op == VG_OP_SIGMOID)) {
+        c->a.act = u->op == VG_OP_RELU    ? VG_ACT_RELU
+                   : u->op == VG_OP_RELU6 ? VG_ACT_RELU6
+                   : u->op == VG_OP_SIGMOID ? VG_ACT_SIGMOID
+                                          : VG_ACT_LEAKY;
         c->a.alpha = u->a.alpha;
       } else {
         break;
@@ -786,6 +789,7 @@ static int k_pad_fast(const vg_node_t *n, vg_tensor_t *const *in, vg_tensor_t *c
 
 typedef struct {
   const vg_node_t *n;
+  const vg_cpu_simd_t *s;
   const float *x;
   float *y;
   int64_t H, W, C, OH, OW;
@@ -805,8 +809,7 @@ static void maxpool_task(void *arg, int64_t row) {
       for (int64_t kx = 0; kx < a->ksize[1]; kx++) {
         int64_t ix = ox * a->strides[1] - a->pads[1] + kx * a->dilations[1];
         if (ix < 0 || ix >= j->W) continue;
-        const float *p = j->x + ((b * j->H + iy) * j->W + ix) * j->C;
-        for (int64_t c = 0; c < j->C; c++) o[c] = p[c] > o[c] ? p[c] : o[c];
+        j->s->max_into(o, j->x + ((b * j->H + iy) * j->W + ix) * j->C, j->C);
       }
     }
   }
@@ -814,9 +817,28 @@ static void maxpool_task(void *arg, int64_t row) {
 
 static int k_maxpool_nhwc(const vg_node_t *n, vg_tensor_t *const *in, vg_tensor_t *const *out, vg_exec_ctx_t *ctx) {
   const vg_tensor_t *x = in[0], *y = out[0];
-  pool_job_t j = {.n = n, .x = x->data, .y = y->data};
+  pool_job_t j = {.n = n, .s = vg_cpu_simd(), .x = x->data, .y = y->data};
   j.H = x->dims[1], j.W = x->dims[2], j.C = x->dims[3], j.OH = y->dims[1], j.OW = y->dims[2];
   vg_parallel_for(ctx->pool, x->dims[0] * j.OH, maxpool_task, &j);
+  return 0;
+}
+
+/* Mean over H and W of an NHWC tensor (squeeze-and-excite, global pooling):
+ * one pass, accumulating whole channel rows. */
+static int k_mean_hw(const vg_node_t *n, vg_tensor_t *const *in, vg_tensor_t *const *out, vg_exec_ctx_t *ctx) {
+  const vg_tensor_t *x = in[0];
+  int64_t N = x->dims[0], HW = x->dims[1] * x->dims[2], C = x->dims[3];
+  float *acc = calloc((size_t)C, sizeof(float));
+  if (!acc) return VG_ENOMEM;
+  for (int64_t b = 0; b < N; b++) {
+    memset(acc, 0, sizeof(float) * (size_t)C);
+    const float *p = (const float *)x->data + b * HW * C;
+    for (int64_t i = 0; i < HW; i++, p += C) vg_cpu_simd()->add_into(acc, p, C);
+    float *y = (float *)out[0]->data + b * C;
+    for (int64_t c = 0; c < C; c++) y[c] = acc[c] / (float)HW;
+  }
+  free(acc);
+  (void)n, (void)ctx;
   return 0;
 }
 
@@ -833,6 +855,7 @@ static vg_kernel_fn cpu_kernel(const vg_graph_t *g, const vg_node_t *n) {
     return k_unary_fast;
   if (n->op == VG_OP_TRANSPOSE) return k_transpose_fast;
   if (n->op == VG_OP_PAD) return k_pad_fast;
+  if (n->op == VG_OP_MEAN && n->a.k == 6 && g->values[n->in[0]].t.ndim == 4) return k_mean_hw;
   if (n->op == VG_OP_MAXPOOL && n->a.layout == VG_LAYOUT_NHWC) return k_maxpool_nhwc;
   return NULL;
 }

@@ -31,6 +31,9 @@ typedef struct {
   /* y = a op b elementwise (n each), or with b of length nb repeated. */
   void (*binary)(vg_op_t op, const float *a, const float *b, float *y, int64_t n, int64_t nb);
   void (*act)(float *x, int64_t n, vg_act_t act, float alpha, float beta);
+  /* acc[i] = max(acc[i], x[i]) and acc[i] += x[i], for pooling rows. */
+  void (*max_into)(float *acc, const float *x, int64_t n);
+  void (*add_into)(float *acc, const float *x, int64_t n);
 } vg_cpu_simd_t;
 
 extern const vg_cpu_simd_t vg_cpu_simd_generic;
