@@ -107,6 +107,8 @@ int vg_tfjs_load(vg_graph_t *g, const char *json_path);
 int vg_tfjs_parse(vg_graph_t *g, const char *json, size_t json_len, const uint8_t *weights, size_t weights_len);
 int vg_onnx_load(vg_graph_t *g, const char *path);
 int vg_onnx_parse(vg_graph_t *g, const uint8_t *data, size_t len);
+/* Decodes one serialized ONNX TensorProto (the backend tests' .pb files). */
+int vg_onnx_tensor(const uint8_t *data, size_t len, vg_tensor_t *t, char **name);
 
 /* Thread pool used by kernels (pool.c). */
 vg_thread_pool_t *vg_thread_pool_create(int threads);

@@ -78,7 +78,8 @@ static int infer_conv_like(vg_graph_t *g, vg_node_t *n, int is_pool) {
   int err = need_inputs(g, n, is_pool ? 1 : 2, is_pool ? 1 : 3);
   if (err) return err;
   vg_tensor_t *x = IN(0);
-  if (x->ndim != 4 || x->dtype != VG_DT_F32) return fail(g, n, VG_EINVAL, "input must be a 4-d f32 tensor");
+  if (x->dtype != VG_DT_F32) return fail(g, n, VG_EUNSUPPORTED, "only f32 inputs");
+  if (x->ndim != 4) return fail(g, n, VG_EUNSUPPORTED, "only 2-d images (4-d tensors)");
   int nhwc = n->a.layout == VG_LAYOUT_NHWC;
   int64_t N = x->dims[0], C = nhwc ? x->dims[3] : x->dims[1];
   int64_t H = nhwc ? x->dims[1] : x->dims[2], W = nhwc ? x->dims[2] : x->dims[3];
@@ -719,7 +720,15 @@ static int infer_batchnorm(vg_graph_t *g, vg_node_t *n) {
 static int infer_shape_op(vg_graph_t *g, vg_node_t *n) {
   int err = need_inputs(g, n, 1, 1);
   if (err) return err;
-  int64_t d[1] = {IN(0)->ndim};
+  /* ONNX 15 start/end (a.ints[0..1]; a.n_ints says which were given),
+   * clamped like a slice. */
+  int64_t r = IN(0)->ndim, b = n->a.n_ints >= 1 ? n->a.ints[0] : 0, e = n->a.n_ints >= 2 ? n->a.ints[1] : r;
+  if (b < 0) b += r;
+  if (e < 0) e += r;
+  b = b < 0 ? 0 : b > r ? r : b;
+  e = e < 0 ? 0 : e > r ? r : e;
+  n->a.k = b;
+  int64_t d[1] = {e > b ? e - b : 0};
   return set_out(g, n, 0, VG_DT_I32, 1, d);
 }
 
@@ -1189,7 +1198,12 @@ static int k_resize(const vg_node_t *n, vg_tensor_t *const *in, vg_tensor_t *con
   int64_t xsC = nhwc ? 1 : H * W, xsH = nhwc ? W * C : W, xsW = nhwc ? C : 1;
   int64_t ysC = nhwc ? 1 : OH * OW, ysH = nhwc ? OW * C : OW, ysW = nhwc ? C : 1;
   float rh, rw;
-  if (n->a.coord == VG_RESIZE_ALIGN_CORNERS) {
+  if (n->a.coord == VG_RESIZE_ALIGN_CORNERS && n->a.onnx && n->a.alpha > 0) {
+    /* ONNX with scales: the resized length is in * scale, unrounded. */
+    float lh = (float)H * n->a.alpha - 1.0f, lw = (float)W * n->a.beta - 1.0f;
+    rh = lh > 0 ? (float)(H - 1) / lh : 0.0f;
+    rw = lw > 0 ? (float)(W - 1) / lw : 0.0f;
+  } else if (n->a.coord == VG_RESIZE_ALIGN_CORNERS) {
     rh = OH > 1 ? (float)(H - 1) / (float)(OH - 1) : 0.0f;
     rw = OW > 1 ? (float)(W - 1) / (float)(OW - 1) : 0.0f;
   } else if (n->a.onnx && n->a.alpha > 0) {
@@ -1395,6 +1409,11 @@ static int k_softmax(const vg_node_t *n, vg_tensor_t *const *in, vg_tensor_t *co
   int64_t ax = n->a.axis, outer = 1, inner = 1, L = x->dims[ax];
   for (int i = 0; i < ax; i++) outer *= x->dims[i];
   for (int i = (int)ax + 1; i < x->ndim; i++) inner *= x->dims[i];
+  if (n->a.trans_a) {
+    /* ONNX before opset 13: softmax over dims [axis:] flattened. */
+    L *= inner;
+    inner = 1;
+  }
   const float *xd = x->data;
   float *yd = out[0]->data;
   for (int64_t o = 0; o < outer; o++)
@@ -1481,7 +1500,7 @@ static int k_batchnorm(const vg_node_t *n, vg_tensor_t *const *in, vg_tensor_t *
 }
 
 static int k_shape(const vg_node_t *n, vg_tensor_t *const *in, vg_tensor_t *const *out, vg_exec_ctx_t *ctx) {
-  for (int i = 0; i < in[0]->ndim; i++) ((int32_t *)out[0]->data)[i] = (int32_t)in[0]->dims[i];
+  for (int64_t i = 0; i < out[0]->dims[0]; i++) ((int32_t *)out[0]->data)[i] = (int32_t)in[0]->dims[n->a.k + i];
   (void)n, (void)ctx;
   return 0;
 }
