@@ -65,7 +65,7 @@ int vg_cmd_infer(int argc, char **argv) {
   const char *models_dir = getenv("VIGIL_MODELS");
   int json = 0, threads = 1, bench = 0, frame = 0;
   float score = -1;
-  vg_model_opts_t opts = {VG_BACKEND_CPU, 1};
+  vg_model_opts_t opts = {.backend = VG_BACKEND_CPU, .threads = 1};
   static const struct option longopts[] = {
       {"model", required_argument, 0, 'm'},  {"image", required_argument, 0, 'i'},
       {"json", no_argument, 0, 'j'},         {"threads", required_argument, 0, 't'},

@@ -294,6 +294,45 @@ static int sink_one(vg_graph_t *g, int ti) {
   return 0;
 }
 
+/* Pad then Transpose becomes Transpose then Pad, so that a pad applied to a
+ * graph input in NCHW before the first NHWC convolution can be folded into
+ * that convolution. */
+static int hoist_transposes_over_pads(vg_graph_t *g) {
+  for (int i = 0; i < g->n_nodes; i++) {
+    vg_node_t *P = &g->nodes[i];
+    if (P->dead || P->op != VG_OP_PAD || P->a.pad_reflect || P->a.n_ints < 1) continue;
+    int p = P->out[0], c[2];
+    if (g->values[p].is_output || consumers(g, p, c, 2) != 1) continue;
+    vg_node_t *T = &g->nodes[c[0]];
+    if (T->op != VG_OP_TRANSPOSE || T->in[0] != p || T->a.n_ints != P->a.n_ints) continue;
+    int r = T->a.n_ints, x = P->in[0], t = T->out[0];
+    const vg_tensor_t *xt = &g->values[x].t;
+    vg_tensor_t shape = *xt;
+    int64_t b[VG_TENSOR_MAX_DIMS], e[VG_TENSOR_MAX_DIMS];
+    for (int k = 0; k < r; k++) {
+      shape.dims[k] = xt->dims[T->a.ints[k]];
+      b[k] = P->a.ints[T->a.ints[k]];
+      e[k] = P->a.ints2[T->a.ints[k]];
+    }
+    int nv = new_value(g, g->values[t].name, &shape);
+    if (nv < 0) return nv;
+    P = &g->nodes[i];
+    T = &g->nodes[c[0]];
+    T->in[0] = x;
+    T->out[0] = nv;
+    P->in[0] = nv;
+    P->in[1] = -1;
+    P->out[0] = t;
+    P->a.onnx = 0;
+    P->a.n_ints = 2 * r;
+    for (int k = 0; k < r; k++) P->a.ints[2 * k] = b[k], P->a.ints[2 * k + 1] = e[k];
+    int err = vg_op_infer(g, c[0]);
+    if (!err) err = vg_op_infer(g, i);
+    if (err) return err;
+  }
+  return 0;
+}
+
 static int sink_transposes(vg_graph_t *g) {
   /* Each step moves one transpose one node down or removes a pair; the bound
    * keeps a pathological graph from looping. */
@@ -518,6 +557,8 @@ static int pack_weights(vg_graph_t *g) {
 
 static int cpu_prepare(vg_graph_t *g) {
   int err = sink_transposes(g);
+  /* After sinking (which would push these transposes back down). */
+  if (!err) err = hoist_transposes_over_pads(g);
   if (!err) err = fold_pads(g);
   if (!err) err = fuse_conv_chains(g);
   if (!err) err = fuse_hardswish(g);

@@ -120,13 +120,20 @@ static int fold_node(vg_graph_t *g, int ni) {
   return 0;
 }
 
-static int infer_and_fold(vg_graph_t *g) {
+static int infer_and_fold(vg_graph_t *g, size_t max_bytes) {
   int *order, n_order, err = toposort(g, &order, &n_order);
   if (err) return err;
+  for (int i = 0; i < g->n_inputs && !err; i++)
+    if (vg_tensor_bytes(&g->values[g->inputs[i]].t) > max_bytes)
+      err = vg_graph_fail(g, VG_ETOOBIG, "input '%s' is too large", g->values[g->inputs[i]].name);
   for (int p = 0; p < n_order && !err; p++) {
     int ni = order[p];
     vg_node_t *n = &g->nodes[ni];
     if ((err = vg_op_infer(g, ni))) break;
+    for (int k = 0; k < n->n_out && !err; k++)
+      if (vg_tensor_bytes(&g->values[n->out[k]].t) > max_bytes)
+        err = vg_graph_fail(g, VG_ETOOBIG, "node '%s' (op %s): output too large", n->name, n->src_op);
+    if (err) break;
     int all_const = 1;
     for (int k = 0; k < n->n_in; k++)
       if (n->in[k] >= 0 && !g->values[n->in[k]].is_const) all_const = 0;
@@ -295,10 +302,10 @@ int vg_model_from_graph(vg_model_t **out, vg_graph_t *g, const vg_model_opts_t *
   }
   m->g = *g;
   memset(g, 0, sizeof(*g));
-  vg_model_opts_t def = {VG_BACKEND_CPU, 1};
+  vg_model_opts_t def = {VG_BACKEND_CPU, 1, 0};
   if (!opts) opts = &def;
   m->backend = opts->backend == VG_BACKEND_REF ? &vg_backend_ref : &vg_backend_cpu;
-  int rc = infer_and_fold(&m->g);
+  int rc = infer_and_fold(&m->g, opts->max_tensor_bytes ? opts->max_tensor_bytes : (size_t)1 << 30);
   if (!rc && m->backend->prepare) rc = m->backend->prepare(&m->g);
   if (!rc) eliminate_dead(&m->g);
   if (!rc) rc = toposort(&m->g, &m->order, &m->n_order);

@@ -39,6 +39,9 @@ typedef enum { VG_BACKEND_REF = 0, VG_BACKEND_CPU } vg_backend_kind_t;
 typedef struct {
   vg_backend_kind_t backend;
   int threads; /* worker threads for the CPU backend; <= 1 runs on the caller */
+  /* Largest tensor a model may have, in bytes (0: 1 GiB). A file that
+   * declares more fails with VG_ETOOBIG instead of exhausting memory. */
+  size_t max_tensor_bytes;
 } vg_model_opts_t;
 
 /* A backend: rewrites the graph for itself and picks a kernel per node. */

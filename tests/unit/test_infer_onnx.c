@@ -133,7 +133,7 @@ static int run_case(const char *dir, vg_backend_kind_t backend, char *why, size_
     if (g.inputs[i] == first_runtime) g.inputs[k++] = g.inputs[i];
   g.n_inputs = k;
   vg_model_t *m = NULL;
-  vg_model_opts_t opts = {backend, 1};
+  vg_model_opts_t opts = {.backend = backend, .threads = 1};
   char err_text[512] = "";
   err = vg_model_from_graph(&m, &g, &opts, err_text, sizeof(err_text));
   if (err) {

@@ -128,7 +128,7 @@ static void parity_case(const char *model, const char *image, int frame) {
   }
   char path[1200], err[512] = "";
   snprintf(path, sizeof(path), "%s/models/%s.json", root, model);
-  vg_model_opts_t ref_opts = {VG_BACKEND_REF, 1}, cpu_opts = {VG_BACKEND_CPU, 2};
+  vg_model_opts_t ref_opts = {.backend = VG_BACKEND_REF, .threads = 1}, cpu_opts = {.backend = VG_BACKEND_CPU, .threads = 2};
   vg_detector_t ref, cpu;
   assert_int_equal(vg_detector_open(&ref, path, NULL, &ref_opts, err, sizeof(err)), 0);
   assert_int_equal(vg_detector_open(&cpu, path, NULL, &cpu_opts, err, sizeof(err)), 0);
