@@ -82,7 +82,9 @@ static int pb_next(pb_t *b, pb_field_t *f) {
   }
 }
 
-static pb_t pb_sub(const pb_field_t *f) { return (pb_t){f->data, f->data + f->len}; }
+static pb_t pb_sub(const pb_field_t *f) {
+  return f->data ? (pb_t){f->data, f->data + f->len} : (pb_t){NULL, NULL};
+}
 
 static float pb_float(uint64_t v) {
   uint32_t x = (uint32_t)v;
@@ -160,7 +162,7 @@ static int32_t clamp_i32(int64_t v) { return v > INT32_MAX ? INT32_MAX : v < INT
  * int64 narrows to int32 (saturating: shapes and indices fit), double and
  * float16 widen or narrow to float. */
 int vg_onnx_tensor(const uint8_t *data, size_t len, vg_tensor_t *t, char **name) {
-  pb_t b = {data, data + len};
+  pb_t b = {data, data ? data + len : NULL};
   pb_field_t f;
   int64_t dims[VG_TENSOR_MAX_DIMS + 1];
   int nd = 0, rc;
@@ -200,6 +202,10 @@ int vg_onnx_tensor(const uint8_t *data, size_t len, vg_tensor_t *t, char **name)
   int err = vg_tensor_set_shape(t, dt, nd, dims);
   if (err) return err;
   int64_t n = vg_tensor_numel(t);
+  /* Every element takes at least one byte of the message: a tensor that
+   * claims more elements than that cannot be complete, so it is rejected
+   * before anything is allocated for it. */
+  if ((uint64_t)n > (uint64_t)len) return VG_EPROTO;
   if ((err = vg_tensor_alloc(t))) return err;
   size_t esz = type == ONNX_DOUBLE || type == ONNX_INT64 ? 8 : type == ONNX_FLOAT16 ? 2
                : type == ONNX_UINT8 || type == ONNX_INT8 || type == ONNX_BOOL ? 1 : 4;
@@ -238,9 +244,10 @@ int vg_onnx_tensor(const uint8_t *data, size_t len, vg_tensor_t *t, char **name)
     pb_t s = pb_sub(tf);
     if (tf->wire != 2) {
       /* A single unpacked element. */
-      s.p = s.end = NULL;
       if (got >= n) goto bad;
       uint64_t v = tf->v;
+      int float_field = tf->field == 4 || tf->field == 10;
+      if (float_field != (dt == VG_DT_F32 && type != ONNX_FLOAT16)) goto bad;
       if (tf->field == 4) ((float *)t->data)[got++] = pb_float(v);
       else if (tf->field == 10) {
         double d;
@@ -754,7 +761,7 @@ static int value_info(vg_graph_t *g, const pb_field_t *vf, int as_input) {
    * dim_value (1) | dim_param (2). */
   int64_t elem = ONNX_FLOAT, dims[VG_TENSOR_MAX_DIMS];
   int nd = 0, dynamic = 0;
-  pb_t tb = {type, type + type_len};
+  pb_t tb = {type, type ? type + type_len : NULL};
   while (type && (rc = pb_next(&tb, &f)) == 1) {
     if (f.wire == 2 && f.field != 1 && f.field != 6)
       return vg_graph_fail(g, VG_EUNSUPPORTED, "input '%s': not a tensor (sequence, map or optional)", name);
@@ -837,7 +844,7 @@ static int parse_graph(vg_graph_t *g, const pb_field_t *gf, int opset) {
 }
 
 int vg_onnx_parse(vg_graph_t *g, const uint8_t *data, size_t len) {
-  pb_t b = {data, data + len};
+  pb_t b = {data, data ? data + len : NULL};
   pb_field_t f, graph = {0};
   int rc, have_graph = 0, opset = 0;
   while ((rc = pb_next(&b, &f)) == 1) {

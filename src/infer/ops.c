@@ -25,7 +25,7 @@ static int need_inputs(vg_graph_t *g, const vg_node_t *n, int min, int max) {
 
 /* Reads a constant integer tensor input into v (at most max entries). */
 static int const_ints(vg_graph_t *g, const vg_node_t *n, int idx, int64_t *v, int max, int *count) {
-  if (idx >= n->n_in || n->in[idx] < 0) return fail(g, n, VG_EPROTO, "a constant input is missing");
+  if (idx < 0 || idx >= n->n_in || n->in[idx] < 0) return fail(g, n, VG_EPROTO, "a constant input is missing");
   const vg_value_t *val = &g->values[n->in[idx]];
   if (!val->is_const) return fail(g, n, VG_EUNSUPPORTED, "a shape/axis input is not constant");
   int64_t cnt = vg_tensor_numel(&val->t);
