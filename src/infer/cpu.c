@@ -75,20 +75,24 @@ static int producer(const vg_graph_t *g, int v) {
   return -1;
 }
 
-/* A new value with a fresh name and the given shape (no data). */
+/* A new value with a fresh name and the given shape (no data). base and
+ * shape may point into g->values: they are copied before the array grows. */
 static int new_value(vg_graph_t *g, const char *base, const vg_tensor_t *shape) {
   char name[600];
   snprintf(name, sizeof(name), "%s/cpu%d", base, g->n_values);
+  vg_tensor_t copy = *shape;
   int v = vg_graph_add_value(g, name);
   if (v < 0) return v;
-  vg_tensor_set_shape(&g->values[v].t, shape->dtype, shape->ndim, shape->dims);
+  vg_tensor_set_shape(&g->values[v].t, copy.dtype, copy.ndim, copy.dims);
   return v;
 }
 
-/* A new constant f32 value owning n floats (zeroed). */
-static int new_const(vg_graph_t *g, const char *base, int ndim, const int64_t *dims) {
+/* A new constant f32 value owning n floats (zeroed); the same care. */
+static int new_const(vg_graph_t *g, const char *base, int ndim, const int64_t *dims_in) {
   char name[600];
   snprintf(name, sizeof(name), "%s/cpu%d", base, g->n_values);
+  int64_t dims[VG_TENSOR_MAX_DIMS];
+  memcpy(dims, dims_in, sizeof(int64_t) * (size_t)(ndim > 0 ? ndim : 0));
   int v = vg_graph_add_value(g, name);
   if (v < 0) return v;
   vg_value_t *val = &g->values[v];

@@ -75,7 +75,7 @@ async function main() {
     .sort();
 
   const run = async () => {
-    const outs = await model.executeAsync(input, outNames);
+    const outs = model.execute(input, outNames);
     return Array.isArray(outs) ? outs : [outs];
   };
   if (bench > 0) {

@@ -187,7 +187,7 @@ static void onnx_node_tests(void **state) {
   qsort(names, n, sizeof(char *), by_name);
   int counts[3] = {0, 0, 0};
   for (size_t i = 0; i < n; i++) {
-    char dir[1024], why[600] = "", why_cpu[600] = "";
+    char dir[1024], why[700] = "", why_cpu[600] = "";
     snprintf(dir, sizeof(dir), "%s/%s", NODE_DIR, names[i]);
     int r = run_case(dir, VG_BACKEND_REF, why, sizeof(why));
     if (r == PASS) {
