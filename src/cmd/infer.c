@@ -196,10 +196,10 @@ int vg_cmd_infer(int argc, char **argv) {
                st.weight_bytes, st.arena_bytes, st.unplanned_bytes, load_ms);
       else
         printf("%s (%s, %d thread%s): median %.2f ms, p99 %.2f ms, min %.2f ms over %d runs; %.3f GFLOP per run, "
-               "%.1f GFLOP/s; weights %.1f MiB, activations %.1f MiB (%.1f MiB unplanned); load %.0f ms\n",
+               "%.1f GFLOP/s; weights %.1f MiB, activations %.1f MiB (peak live %.1f, %.1f MiB unplanned); load %.0f ms\n",
                model, st.backend, threads, threads == 1 ? "" : "s", med, p99, ms[0], bench, st.flops / 1e9,
                st.flops / 1e6 / med, (double)st.weight_bytes / 1048576.0, (double)st.arena_bytes / 1048576.0,
-               (double)st.unplanned_bytes / 1048576.0, load_ms);
+               (double)st.peak_live_bytes / 1048576.0, (double)st.unplanned_bytes / 1048576.0, load_ms);
     }
     free(ms);
     if (profile) {

@@ -12,7 +12,8 @@
 
 #include "infer/graph.h"
 
-/* Rows of the GEMM micro-kernel; the panel width (columns) is per ISA. */
+/* Rows of the GEMM micro-kernel by default (AVX-512 uses 12); the panel
+ * width (columns) is per ISA. Blocks of rows passed in are any size. */
 #define VG_GEMM_MR 6
 
 typedef struct {

@@ -17,7 +17,7 @@ struct vg_model {
   int n_order;
   vg_kernel_fn *kernels; /* per position in order */
   uint8_t *arena;
-  size_t arena_bytes, unplanned_bytes;
+  size_t arena_bytes, unplanned_bytes, peak_live_bytes;
   int *alias; /* per value: the value whose storage it shares, or itself */
   vg_thread_pool_t *pool;
   vg_exec_ctx_t ctx;
@@ -25,6 +25,29 @@ struct vg_model {
   int profiling;
   double *node_ms; /* per position in order, while profiling */
 };
+
+static int is_inplace_op(vg_op_t op) {
+  switch (op) {
+  case VG_OP_RELU:
+  case VG_OP_RELU6:
+  case VG_OP_LEAKYRELU:
+  case VG_OP_SIGMOID:
+  case VG_OP_CLIP:
+  case VG_OP_HARDSIGMOID:
+  case VG_OP_HARDSWISH:
+  case VG_OP_TANH:
+  case VG_OP_EXP:
+  case VG_OP_NEG:
+  case VG_OP_SQRT:
+  case VG_OP_ADD:
+  case VG_OP_SUB:
+  case VG_OP_MUL:
+  case VG_OP_DIV:
+  case VG_OP_MAXIMUM:
+  case VG_OP_MINIMUM: return 1;
+  default: return 0;
+  }
+}
 
 static int is_view_op(vg_op_t op) {
   return op == VG_OP_RESHAPE || op == VG_OP_EXPAND_DIMS || op == VG_OP_SQUEEZE || op == VG_OP_UNSQUEEZE ||
@@ -194,17 +217,50 @@ static int plan_memory(vg_model_t *m) {
     free(list);
     return VG_ENOMEM;
   }
+  /* lastv: each value's last reader; group_last: the same for a storage
+   * group (a value and the views and in-place results sharing it). */
+  int *lastv = malloc(sizeof(int) * (size_t)(nv ? nv : 1)), *group_last = malloc(sizeof(int) * (size_t)(nv ? nv : 1));
+  if (!lastv || !group_last) {
+    free(lastv);
+    free(group_last);
+    free(list);
+    return VG_ENOMEM;
+  }
   for (int v = 0; v < nv; v++) {
     m->alias[v] = v;
     g->values[v].first = -1;
     g->values[v].last = -1;
+    lastv[v] = -1;
   }
   for (int p = 0; p < m->n_order; p++) {
     vg_node_t *n = &g->nodes[m->order[p]];
+    for (int k = 0; k < n->n_in; k++)
+      if (n->in[k] >= 0) lastv[n->in[k]] = p;
+  }
+  for (int v = 0; v < nv; v++) group_last[v] = g->values[v].is_output ? m->n_order : lastv[v];
+  for (int p = 0; p < m->n_order; p++) {
+    vg_node_t *n = &g->nodes[m->order[p]];
+    int share = -1;
     /* A reshape-like node shares its input's storage: zero-copy views. */
-    if (is_view_op(n->op) && n->in[0] >= 0) {
-      vg_value_t *src = &g->values[n->in[0]], *dst = &g->values[n->out[0]];
-      if (!src->is_const && !src->is_input && !dst->is_output && !src->is_output) m->alias[n->out[0]] = n->in[0];
+    if (is_view_op(n->op) && n->in[0] >= 0) share = n->in[0];
+    /* An element-wise node may write over an operand of its own shape that
+     * nobody reads afterwards (kernels read and write index i together). */
+    for (int k = 0; is_inplace_op(n->op) && share < 0 && k < n->n_in && k < 2; k++) {
+      int x = n->in[k];
+      if (x < 0) continue;
+      vg_value_t *src = &g->values[x], *dst = &g->values[n->out[0]];
+      if (src->t.dtype == dst->t.dtype && vg_tensor_same_shape(&src->t, &dst->t) &&
+          group_last[find_root(m->alias, x)] <= p)
+        share = x;
+    }
+    if (share >= 0) {
+      vg_value_t *src = &g->values[share], *dst = &g->values[n->out[0]];
+      int r = find_root(m->alias, share);
+      if (!src->is_const && !src->is_input && !dst->is_output && !g->values[r].is_output && !g->values[r].is_input &&
+          !g->values[r].is_const) {
+        m->alias[n->out[0]] = share;
+        if (group_last[n->out[0]] > group_last[r]) group_last[r] = group_last[n->out[0]];
+      }
     }
     for (int k = 0; k < n->n_out; k++) {
       int r = find_root(m->alias, n->out[k]);
@@ -217,6 +273,8 @@ static int plan_memory(vg_model_t *m) {
       if (g->values[r].last < p) g->values[r].last = p;
     }
   }
+  free(lastv);
+  free(group_last);
   int nl = 0;
   m->unplanned_bytes = 0;
   for (int v = 0; v < nv; v++) {
@@ -254,6 +312,16 @@ static int plan_memory(vg_model_t *m) {
     }
     val->offset = off;
     if (off + size > total) total = off + size;
+  }
+  /* The lower bound any placement must reach: the most bytes alive at once. */
+  m->peak_live_bytes = 0;
+  for (int p = 0; p < m->n_order; p++) {
+    size_t live = 0;
+    for (int i = 0; i < nl; i++) {
+      vg_value_t *val = &g->values[list[i]];
+      if (val->first <= p && p <= val->last) live += vg_tensor_bytes(&val->t);
+    }
+    if (live > m->peak_live_bytes) m->peak_live_bytes = live;
   }
   free(list);
   m->arena_bytes = total;
@@ -418,6 +486,7 @@ void vg_model_get_stats(const vg_model_t *m, vg_model_stats_t *st) {
   }
   st->arena_bytes = m->arena_bytes;
   st->unplanned_bytes = m->unplanned_bytes;
+  st->peak_live_bytes = m->peak_live_bytes;
   st->flops = m->flops;
   st->nodes = m->n_order;
   st->backend = m->backend->name;

@@ -86,6 +86,7 @@ typedef struct {
   size_t weight_bytes;   /* constants kept for running */
   size_t arena_bytes;    /* planned activation memory */
   size_t unplanned_bytes; /* activations if every tensor had its own buffer */
+  size_t peak_live_bytes; /* most activation bytes alive at one time: the arena's lower bound */
   double flops;          /* per run; a multiply-add counts 2 */
   int nodes;             /* nodes executed per run */
   const char *backend;
