@@ -95,6 +95,54 @@ async function main() {
     return;
   }
   const outs = await run();
+  if (arg('decode') === 'nanodet') {
+    // An independent NanoDet decoder on TF.js's outputs, for comparing the
+    // boxes vigil reports: per stride, the class scores [N,80] and the box
+    // distributions [N,4*bins]; side = softmax expectation * stride from the
+    // anchor centre ((x+0.5)*stride); class-wise NMS; scaled to the source.
+    const srcW = parseFloat(arg('src-w')), srcH = parseFloat(arg('src-h'));
+    const thr = parseFloat(arg('score', '0.35')), iouThr = parseFloat(arg('iou', '0.5'));
+    const inSize = shape[3];
+    const arrays = await Promise.all(outs.map((t) => t.data()));
+    const cands = [];
+    outs.forEach((cls, i) => {
+      if (cls.shape[2] !== 80) return;
+      const n = cls.shape[1];
+      const bi = outs.findIndex((t) => t.shape[1] === n && t.shape[2] !== 80);
+      const c = arrays[i], b = arrays[bi], bins = outs[bi].shape[2] / 4;
+      const grid = Math.round(Math.sqrt(n)), stride = inSize / grid;
+      for (let a = 0; a < n; a++) {
+        let best = 0;
+        for (let k = 1; k < 80; k++) if (c[a * 80 + k] > c[a * 80 + best]) best = k;
+        const score = c[a * 80 + best];
+        if (score < thr) continue;
+        const d = [0, 1, 2, 3].map((side) => {
+          const off = a * 4 * bins + side * bins;
+          let mx = -Infinity, sum = 0, acc = 0;
+          for (let k = 0; k < bins; k++) mx = Math.max(mx, b[off + k]);
+          for (let k = 0; k < bins; k++) { const e = Math.exp(b[off + k] - mx); sum += e; acc += e * k; }
+          return (acc / sum) * stride;
+        });
+        const cx = ((a % grid) + 0.5) * stride, cy = (Math.floor(a / grid) + 0.5) * stride;
+        cands.push({ label: best, score, box: [cx - d[0], cy - d[1], cx + d[2], cy + d[3]] });
+      }
+    });
+    cands.sort((p, q) => q.score - p.score);
+    const iou = (p, q) => {
+      const ix = Math.min(p[2], q[2]) - Math.max(p[0], q[0]), iy = Math.min(p[3], q[3]) - Math.max(p[1], q[1]);
+      if (ix <= 0 || iy <= 0) return 0;
+      const inter = ix * iy;
+      return inter / ((p[2] - p[0]) * (p[3] - p[1]) + (q[2] - q[0]) * (q[3] - q[1]) - inter);
+    };
+    const kept = [];
+    for (const c of cands) if (!kept.some((k) => k.label === c.label && iou(k.box, c.box) > iouThr)) kept.push(c);
+    const sx = srcW / inSize, sy = srcH / inSize;
+    const clamp = (v, hi) => Math.max(0, Math.min(hi, v));
+    const dets = kept.map((k) => ({ class: k.label, score: k.score,
+      box: [clamp(k.box[0] * sx, srcW), clamp(k.box[1] * sy, srcH), clamp(k.box[2] * sx, srcW), clamp(k.box[3] * sy, srcH)] }));
+    console.log(JSON.stringify({ detections: dets }));
+    return;
+  }
   fs.mkdirSync(outDir, { recursive: true });
   for (let i = 0; i < outs.length; i++) {
     const v = await outs[i].data();

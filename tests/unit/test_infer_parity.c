@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "infer/detect.h"
 
@@ -179,6 +180,110 @@ static void parity_case(const char *model, const char *image, int frame) {
   vg_detector_close(&cpu);
 }
 
+/* vigil's NanoDet detections (optimized backend, vigil's decoder) against an
+ * independent decoder in reference.js on TF.js's outputs: the same objects,
+ * boxes within 2 source pixels. */
+static void nanodet_boxes_case(const char *image, int frame) {
+  if (!have_reference("nanodet")) skip();
+  char path[1200], err[512] = "", cmd[4096], in_path[512];
+  snprintf(path, sizeof(path), "%s/models/nanodet.json", root);
+  vg_model_opts_t opts = {.backend = VG_BACKEND_CPU, .threads = 1};
+  vg_detector_t d;
+  assert_int_equal(vg_detector_open(&d, path, NULL, &opts, err, sizeof(err)), 0);
+  vg_image_t img;
+  snprintf(path, sizeof(path), IMAGES "%s", image);
+  assert_int_equal(vg_image_load(&img, path, frame), 0);
+  assert_int_equal(vg_detector_preprocess(&d, &img), 0);
+  assert_int_equal(vg_detector_run(&d), 0);
+  vg_detection_t dets[100];
+  int n = vg_detector_decode(&d, img.width, img.height, dets, 100);
+  assert_true(n > 0);
+  snprintf(in_path, sizeof(in_path), "%s/boxes.in", tmpdir);
+  FILE *f = fopen(in_path, "wb");
+  assert_non_null(f);
+  assert_int_equal(fwrite(d.input.data, 1, vg_tensor_bytes(&d.input), f), vg_tensor_bytes(&d.input));
+  fclose(f);
+  snprintf(cmd, sizeof(cmd),
+           "cd '%s/tests/infer' && node reference.js --model '%s/models/nanodet.json' --input '%s' --decode nanodet "
+           "--src-w %d --src-h %d --score %g --iou %g 2>/dev/null | tail -1",
+           root, root, in_path, img.width, img.height, (double)d.score_threshold, (double)d.iou_threshold);
+  FILE *p = popen(cmd, "r");
+  assert_non_null(p);
+  static char out[1 << 16];
+  size_t len = fread(out, 1, sizeof(out) - 1, p);
+  out[len] = 0;
+  assert_int_equal(pclose(p), 0);
+  json_error_t je;
+  json_t *root_js = json_loads(out, 0, &je);
+  assert_non_null(root_js);
+  json_t *arr = json_object_get(root_js, "detections");
+  assert_true(json_is_array(arr));
+  assert_int_equal((int)json_array_size(arr), n);
+  for (int i = 0; i < n; i++) {
+    json_t *o = json_array_get(arr, (size_t)i), *box = json_object_get(o, "box");
+    int label = (int)json_integer_value(json_object_get(o, "class"));
+    double score = json_number_value(json_object_get(o, "score"));
+    print_message("%s: %s %.3f [%.1f %.1f %.1f %.1f] vs tfjs %.3f [%.1f %.1f %.1f %.1f]\n", image,
+                  vg_coco_label(dets[i].label), dets[i].score, dets[i].x1, dets[i].y1, dets[i].x2, dets[i].y2, score,
+                  json_number_value(json_array_get(box, 0)), json_number_value(json_array_get(box, 1)),
+                  json_number_value(json_array_get(box, 2)), json_number_value(json_array_get(box, 3)));
+    assert_int_equal(dets[i].label, label);
+    assert_true(fabs(dets[i].score - score) < 1e-3);
+    float mine[4] = {dets[i].x1, dets[i].y1, dets[i].x2, dets[i].y2};
+    for (int k = 0; k < 4; k++) assert_true(fabs(mine[k] - json_number_value(json_array_get(box, (size_t)k))) <= 2.0);
+  }
+  json_decref(root_js);
+  vg_image_free(&img);
+  vg_detector_close(&d);
+}
+
+static void nanodet_boxes_messi(void **s) {
+  nanodet_boxes_case("messi5.jpg", 0);
+  (void)s;
+}
+static void nanodet_boxes_vtest(void **s) {
+  nanodet_boxes_case("vtest.avi", 30);
+  (void)s;
+}
+
+/* vigil's CenterNet decoder (heatmap peaks + box distances) against the
+ * model's own in-graph decoder (its `detections` output): every detection
+ * over the threshold must be one of ours, same class, same box. */
+static void centernet_decoder_matches_graph(void **s) {
+  char path[1200], err[512] = "";
+  snprintf(path, sizeof(path), "%s/models/centernet.json", root);
+  if (!have_reference("centernet")) skip();
+  vg_model_opts_t opts = {.backend = VG_BACKEND_CPU, .threads = 1};
+  vg_detector_t d;
+  assert_int_equal(vg_detector_open(&d, path, NULL, &opts, err, sizeof(err)), 0);
+  vg_image_t img;
+  assert_int_equal(vg_image_load(&img, IMAGES "basketball1.png", 0), 0);
+  assert_int_equal(vg_detector_preprocess(&d, &img), 0);
+  assert_int_equal(vg_detector_run(&d), 0);
+  d.iou_threshold = 1.5f; /* keep every peak: the graph does no NMS */
+  vg_detection_t dets[100];
+  int n = vg_detector_decode(&d, d.in_w, d.in_h, dets, 100);
+  const vg_tensor_t *g = vg_model_output(d.model, vg_model_find_output(d.model, "tower_0/detections"));
+  const float *row = g->data;
+  int checked = 0;
+  for (int64_t i = 0; i < g->dims[1]; i++, row += 6) {
+    if (row[4] < d.score_threshold) continue;
+    /* vigil clamps boxes to the image; the graph does not. */
+    float b[4];
+    for (int k = 0; k < 4; k++) b[k] = fmaxf(0.0f, fminf((float)d.in_w, row[k]));
+    int found = 0;
+    for (int k = 0; k < n && !found; k++)
+      found = dets[k].label == (int)row[5] && fabsf(dets[k].score - row[4]) < 1e-6f && fabsf(dets[k].x1 - b[0]) < 0.01f &&
+              fabsf(dets[k].y1 - b[1]) < 0.01f && fabsf(dets[k].x2 - b[2]) < 0.01f && fabsf(dets[k].y2 - b[3]) < 0.01f;
+    assert_true(found);
+    checked++;
+  }
+  assert_true(checked > 0);
+  vg_image_free(&img);
+  vg_detector_close(&d);
+  (void)s;
+}
+
 static void nanodet_messi(void **s) { parity_case("nanodet", "messi5.jpg", 0), (void)s; }
 static void centernet_messi(void **s) { parity_case("centernet", "messi5.jpg", 0), (void)s; }
 static void nanodet_basketball(void **s) { parity_case("nanodet", "basketball1.png", 0), (void)s; }
@@ -192,11 +297,13 @@ int main(void) {
   const struct CMUnitTest full[] = {
       cmocka_unit_test(nanodet_messi),     cmocka_unit_test(centernet_messi), cmocka_unit_test(nanodet_basketball),
       cmocka_unit_test(centernet_basketball), cmocka_unit_test(nanodet_plate), cmocka_unit_test(centernet_plate),
-      cmocka_unit_test(nanodet_vtest),     cmocka_unit_test(centernet_vtest),
+      cmocka_unit_test(nanodet_vtest),     cmocka_unit_test(centernet_vtest), cmocka_unit_test(nanodet_boxes_messi),
+      cmocka_unit_test(nanodet_boxes_vtest), cmocka_unit_test(centernet_decoder_matches_graph),
   };
   const struct CMUnitTest light[] = {
       cmocka_unit_test(nanodet_messi),
       cmocka_unit_test(centernet_vtest),
+      cmocka_unit_test(nanodet_boxes_messi),
   };
   if (VG_TEST_LIGHT) return cmocka_run_group_tests(light, setup, teardown);
   return cmocka_run_group_tests(full, setup, teardown);
