@@ -16,21 +16,20 @@
 #include "infer/detect.h"
 
 static void usage(FILE *out) {
-  fprintf(out,
-          "usage: vigil infer --model NAME|PATH --image FILE [options]\n"
-          "  --model NAME|PATH    nanodet, centernet, or a model.json path\n"
-          "  --image FILE         image (or video: see --frame) to detect objects in\n"
-          "  --frame N            video frame to use (default 0)\n"
-          "  --json               print detections as JSON\n"
-          "  --threads N          worker threads (default 1)\n"
-          "  --backend ref|cpu    kernels: plain C reference or optimized (default cpu)\n"
-          "  --bench [RUNS]       time RUNS inferences (default 20): median, p99, GFLOP/s\n"
-          "  --preprocess P       rgb01 | bgrnorm | rgb255 | bgr255 (default: the model's)\n"
-          "  --score T            minimum score (default: the model's)\n"
-          "  --models-dir DIR     where NAME.json lives (default $VIGIL_MODELS or ./models)\n"
-          "  --input FILE         raw f32 input tensor instead of --image\n"
-          "  --dump-input FILE    write the preprocessed input tensor (raw f32)\n"
-          "  --dump-outputs DIR   write each output as DIR/<index>.f32\n");
+  fprintf(out, "usage: vigil infer --model NAME|PATH --image FILE [options]\n"
+               "  --model NAME|PATH    nanodet, centernet, or a model.json path\n"
+               "  --image FILE         image (or video: see --frame) to detect objects in\n"
+               "  --frame N            video frame to use (default 0)\n"
+               "  --json               print detections as JSON\n"
+               "  --threads N          worker threads (default 1)\n"
+               "  --backend ref|cpu    kernels: plain C reference or optimized (default cpu)\n"
+               "  --bench [RUNS]       time RUNS inferences (default 20): median, p99, GFLOP/s\n"
+               "  --preprocess P       rgb01 | bgrnorm | rgb255 | bgr255 (default: the model's)\n"
+               "  --score T            minimum score (default: the model's)\n"
+               "  --models-dir DIR     where NAME.json lives (default $VIGIL_MODELS or ./models)\n"
+               "  --input FILE         raw f32 input tensor instead of --image\n"
+               "  --dump-input FILE    write the preprocessed input tensor (raw f32)\n"
+               "  --dump-outputs DIR   write each output as DIR/<index>.f32\n");
 }
 
 static double now_ms(void) {
@@ -66,15 +65,21 @@ int vg_cmd_infer(int argc, char **argv) {
   int json = 0, threads = 1, bench = 0, frame = 0;
   float score = -1;
   vg_model_opts_t opts = {.backend = VG_BACKEND_CPU, .threads = 1};
-  static const struct option longopts[] = {
-      {"model", required_argument, 0, 'm'},  {"image", required_argument, 0, 'i'},
-      {"json", no_argument, 0, 'j'},         {"threads", required_argument, 0, 't'},
-      {"bench", optional_argument, 0, 'b'},  {"backend", required_argument, 0, 'B'},
-      {"preprocess", required_argument, 0, 'p'}, {"score", required_argument, 0, 's'},
-      {"models-dir", required_argument, 0, 'M'}, {"dump-input", required_argument, 0, 'D'},
-      {"dump-outputs", required_argument, 0, 'O'}, {"input", required_argument, 0, 'I'},
-      {"frame", required_argument, 0, 'f'},  {"help", no_argument, 0, 'h'},
-      {0, 0, 0, 0}};
+  static const struct option longopts[] = {{"model", required_argument, 0, 'm'},
+                                           {"image", required_argument, 0, 'i'},
+                                           {"json", no_argument, 0, 'j'},
+                                           {"threads", required_argument, 0, 't'},
+                                           {"bench", optional_argument, 0, 'b'},
+                                           {"backend", required_argument, 0, 'B'},
+                                           {"preprocess", required_argument, 0, 'p'},
+                                           {"score", required_argument, 0, 's'},
+                                           {"models-dir", required_argument, 0, 'M'},
+                                           {"dump-input", required_argument, 0, 'D'},
+                                           {"dump-outputs", required_argument, 0, 'O'},
+                                           {"input", required_argument, 0, 'I'},
+                                           {"frame", required_argument, 0, 'f'},
+                                           {"help", no_argument, 0, 'h'},
+                                           {0, 0, 0, 0}};
   optind = 1;
   int c;
   while ((c = getopt_long(argc, argv, "m:i:jt:b::B:p:s:M:D:O:I:f:h", longopts, NULL)) != -1) {
@@ -85,12 +90,16 @@ int vg_cmd_infer(int argc, char **argv) {
     case 't': threads = atoi(optarg); break;
     case 'b':
       bench = 20;
-      if (optarg) bench = atoi(optarg);
-      else if (optind < argc && argv[optind][0] >= '0' && argv[optind][0] <= '9') bench = atoi(argv[optind++]);
+      if (optarg)
+        bench = atoi(optarg);
+      else if (optind < argc && argv[optind][0] >= '0' && argv[optind][0] <= '9')
+        bench = atoi(argv[optind++]);
       break;
     case 'B':
-      if (!strcmp(optarg, "ref")) opts.backend = VG_BACKEND_REF;
-      else if (!strcmp(optarg, "cpu")) opts.backend = VG_BACKEND_CPU;
+      if (!strcmp(optarg, "ref"))
+        opts.backend = VG_BACKEND_REF;
+      else if (!strcmp(optarg, "cpu"))
+        opts.backend = VG_BACKEND_CPU;
       else {
         usage(stderr);
         return 2;
@@ -122,10 +131,14 @@ int vg_cmd_infer(int argc, char **argv) {
   }
   double load_ms = now_ms() - t0;
   if (pre) {
-    if (!strcmp(pre, "rgb01")) d.pre = VG_PRE_RGB_UNIT;
-    else if (!strcmp(pre, "bgrnorm")) d.pre = VG_PRE_BGR_MEANSTD;
-    else if (!strcmp(pre, "rgb255")) d.pre = VG_PRE_RGB_BYTE;
-    else if (!strcmp(pre, "bgr255")) d.pre = VG_PRE_BGR_BYTE;
+    if (!strcmp(pre, "rgb01"))
+      d.pre = VG_PRE_RGB_UNIT;
+    else if (!strcmp(pre, "bgrnorm"))
+      d.pre = VG_PRE_BGR_MEANSTD;
+    else if (!strcmp(pre, "rgb255"))
+      d.pre = VG_PRE_RGB_BYTE;
+    else if (!strcmp(pre, "bgr255"))
+      d.pre = VG_PRE_BGR_BYTE;
     else {
       fprintf(stderr, "vigil infer: unknown preprocessing '%s'\n", pre);
       vg_detector_close(&d);
@@ -189,14 +202,17 @@ int vg_cmd_infer(int argc, char **argv) {
       qsort(ms, (size_t)bench, sizeof(double), cmp_double);
       double med = ms[bench / 2], p99 = ms[(int)((bench - 1) * 0.99 + 0.5)];
       if (json)
-        printf("{\"model\":\"%s\",\"backend\":\"%s\",\"threads\":%d,\"runs\":%d,\"median_ms\":%.3f,\"p99_ms\":%.3f,"
+        printf("{\"model\":\"%s\",\"backend\":\"%s\",\"threads\":%d,\"runs\":%d,\"median_ms\":%.3f,\"p99_"
+               "ms\":%.3f,"
                "\"min_ms\":%.3f,\"gflop\":%.4f,\"gflops\":%.2f,\"weights_bytes\":%zu,\"arena_bytes\":%zu,"
                "\"unplanned_bytes\":%zu,\"load_ms\":%.1f}\n",
                model, st.backend, threads, bench, med, p99, ms[0], st.flops / 1e9, st.flops / 1e6 / med,
                st.weight_bytes, st.arena_bytes, st.unplanned_bytes, load_ms);
       else
-        printf("%s (%s, %d thread%s): median %.2f ms, p99 %.2f ms, min %.2f ms over %d runs; %.3f GFLOP per run, "
-               "%.1f GFLOP/s; weights %.1f MiB, activations %.1f MiB (peak live %.1f, %.1f MiB unplanned); load %.0f ms\n",
+        printf("%s (%s, %d thread%s): median %.2f ms, p99 %.2f ms, min %.2f ms over %d runs; %.3f GFLOP per "
+               "run, "
+               "%.1f GFLOP/s; weights %.1f MiB, activations %.1f MiB (peak live %.1f, %.1f MiB unplanned); "
+               "load %.0f ms\n",
                model, st.backend, threads, threads == 1 ? "" : "s", med, p99, ms[0], bench, st.flops / 1e9,
                st.flops / 1e6 / med, (double)st.weight_bytes / 1048576.0, (double)st.arena_bytes / 1048576.0,
                (double)st.peak_live_bytes / 1048576.0, (double)st.unplanned_bytes / 1048576.0, load_ms);

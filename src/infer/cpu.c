@@ -36,8 +36,10 @@ static void pick_simd(void) {
   __builtin_cpu_init();
   int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
   int avx512 = avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl");
-  if (avx512) simd_choice = &vg_cpu_simd_avx512;
-  else if (avx2) simd_choice = &vg_cpu_simd_avx2;
+  if (avx512)
+    simd_choice = &vg_cpu_simd_avx512;
+  else if (avx2)
+    simd_choice = &vg_cpu_simd_avx2;
   if (force && !strcmp(force, "avx2") && avx2) simd_choice = &vg_cpu_simd_avx2;
 #endif
   if (force && !strcmp(force, "generic")) simd_choice = &vg_cpu_simd_generic;
@@ -152,20 +154,23 @@ static int add_transpose(vg_graph_t *g, const char *base, int src, int dst, cons
 static int unpermute_const(vg_graph_t *g, int c, const int64_t *perm, int r) {
   const vg_tensor_t *src = &g->values[c].t;
   int64_t d[VG_TENSOR_MAX_DIMS];
-  for (int i = 0; i < r; i++) d[perm[i]] = src->dims[i];
+  for (int i = 0; i < r; i++)
+    d[perm[i]] = src->dims[i];
   int v = new_const(g, g->values[c].name, r, d);
   if (v < 0) return v;
   src = &g->values[c].t;
   vg_tensor_t *dst = &g->values[v].t;
   /* dst[idx with idx[perm[i]] = j_i] = src[j]: walk src in order. */
   int64_t ds[VG_TENSOR_MAX_DIMS], s = 1, idx[VG_TENSOR_MAX_DIMS] = {0};
-  for (int i = r - 1; i >= 0; i--) ds[i] = s, s *= d[i];
+  for (int i = r - 1; i >= 0; i--)
+    ds[i] = s, s *= d[i];
   int64_t total = vg_tensor_numel(src);
   const float *sp = src->data;
   float *dp = dst->data;
   for (int64_t o = 0; o < total; o++) {
     int64_t off = 0;
-    for (int i = 0; i < r; i++) off += idx[i] * ds[perm[i]];
+    for (int i = 0; i < r; i++)
+      off += idx[i] * ds[perm[i]];
     dp[off] = sp[o];
     for (int i = r - 1; i >= 0; i--) {
       if (++idx[i] < src->dims[i]) break;
@@ -200,7 +205,8 @@ static int sink_one(vg_graph_t *g, int ti) {
     int u = U->out[0];
     if (U->op == VG_OP_TRANSPOSE && U->in[0] == t && U->a.n_ints == r) {
       int ident = 1;
-      for (int j = 0; j < r; j++) ident &= perm[U->a.ints[j]] == j;
+      for (int j = 0; j < r; j++)
+        ident &= perm[U->a.ints[j]] == j;
       if (!ident || g->values[u].is_output) continue;
       replace_uses(g, u, x);
       U->dead = 1;
@@ -218,7 +224,8 @@ static int sink_one(vg_graph_t *g, int ti) {
     }
     if (U->op == VG_OP_PAD && U->in[0] == t && !U->a.pad_reflect && U->a.n_ints == r) {
       int64_t b[VG_TENSOR_MAX_DIMS], e[VG_TENSOR_MAX_DIMS];
-      for (int i = 0; i < r; i++) b[perm[i]] = U->a.ints[i], e[perm[i]] = U->a.ints2[i];
+      for (int i = 0; i < r; i++)
+        b[perm[i]] = U->a.ints[i], e[perm[i]] = U->a.ints2[i];
       int nv = new_value(g, g->values[u].name, &g->values[x].t);
       if (nv < 0) return nv;
       U = &g->nodes[ui];
@@ -227,7 +234,8 @@ static int sink_one(vg_graph_t *g, int ti) {
       U->out[0] = nv;
       U->a.onnx = 0;
       U->a.n_ints = 2 * r;
-      for (int i = 0; i < r; i++) U->a.ints[2 * i] = b[i], U->a.ints[2 * i + 1] = e[i];
+      for (int i = 0; i < r; i++)
+        U->a.ints[2 * i] = b[i], U->a.ints[2 * i + 1] = e[i];
       int err = vg_op_infer(g, ui);
       if (!err) err = add_transpose(g, g->nodes[ui].name, nv, u, perm, r);
       return err ? err : 1;
@@ -239,9 +247,12 @@ static int sink_one(vg_graph_t *g, int ti) {
       const vg_tensor_t *ot = &g->values[other].t;
       if (!vg_tensor_same_shape(&g->values[u].t, &g->values[t].t)) continue;
       int nconst;
-      if (vg_tensor_numel(ot) == 1) nconst = other;
-      else if (ot->ndim == r) nconst = unpermute_const(g, other, perm, r);
-      else continue;
+      if (vg_tensor_numel(ot) == 1)
+        nconst = other;
+      else if (ot->ndim == r)
+        nconst = unpermute_const(g, other, perm, r);
+      else
+        continue;
       if (nconst < 0) return nconst;
       int nv = new_value(g, g->values[u].name, &g->values[x].t);
       if (nv < 0) return nv;
@@ -257,10 +268,12 @@ static int sink_one(vg_graph_t *g, int ti) {
       /* A resize reads either layout: NHWC <- NCHW is perm [0,2,3,1]. */
       int to_nhwc = perm[0] == 0 && perm[1] == 2 && perm[2] == 3 && perm[3] == 1;
       int to_nchw = perm[0] == 0 && perm[1] == 3 && perm[2] == 1 && perm[3] == 2;
-      if (!((to_nhwc && U->a.layout == VG_LAYOUT_NHWC) || (to_nchw && U->a.layout == VG_LAYOUT_NCHW))) continue;
+      if (!((to_nhwc && U->a.layout == VG_LAYOUT_NHWC) || (to_nchw && U->a.layout == VG_LAYOUT_NCHW)))
+        continue;
       const vg_tensor_t *ut = &g->values[u].t;
       vg_tensor_t shape = *ut;
-      for (int i = 0; i < 4; i++) shape.dims[perm[i]] = ut->dims[i];
+      for (int i = 0; i < 4; i++)
+        shape.dims[perm[i]] = ut->dims[i];
       int nv = new_value(g, g->values[u].name, &shape);
       if (nv < 0) return nv;
       U = &g->nodes[ui];
@@ -285,7 +298,8 @@ static int sink_one(vg_graph_t *g, int ti) {
       if (nv < 0) return nv;
       U = &g->nodes[ui];
       int64_t axis = perm[U->a.axis];
-      for (int k = 0; k < nin; k++) U->in[k] = srcs[k];
+      for (int k = 0; k < nin; k++)
+        U->in[k] = srcs[k];
       U->n_in = nin;
       U->a.n_ints = -1;
       U->a.axis = axis;
@@ -329,7 +343,8 @@ static int hoist_transposes_over_pads(vg_graph_t *g) {
     P->out[0] = t;
     P->a.onnx = 0;
     P->a.n_ints = 2 * r;
-    for (int k = 0; k < r; k++) P->a.ints[2 * k] = b[k], P->a.ints[2 * k + 1] = e[k];
+    for (int k = 0; k < r; k++)
+      P->a.ints[2 * k] = b[k], P->a.ints[2 * k + 1] = e[k];
     int err = vg_op_infer(g, c[0]);
     if (!err) err = vg_op_infer(g, i);
     if (err) return err;
@@ -374,7 +389,8 @@ static int fold_pads(vg_graph_t *g) {
     int p = producer(g, c->in[0]);
     if (p < 0) continue;
     vg_node_t *pad = &g->nodes[p];
-    if (pad->op != VG_OP_PAD || pad->a.pad_reflect || pad->a.pad_value != 0.0f || pad->a.n_ints != 4) continue;
+    if (pad->op != VG_OP_PAD || pad->a.pad_reflect || pad->a.pad_value != 0.0f || pad->a.n_ints != 4)
+      continue;
     if (pad->a.ints[0] || pad->a.ints2[0] || pad->a.ints[3] || pad->a.ints2[3]) continue;
     c->a.pads[0] += pad->a.ints[1];
     c->a.pads[2] += pad->a.ints2[1];
@@ -410,7 +426,8 @@ static int own_params(vg_graph_t *g, int i) {
   int bv = new_const(g, "bias", 1, d);
   if (bv < 0) return bv;
   c = &g->nodes[i];
-  if (c->n_in > 2 && c->in[2] >= 0) memcpy(g->values[bv].t.data, g->values[c->in[2]].t.data, sizeof(float) * (size_t)cout);
+  if (c->n_in > 2 && c->in[2] >= 0)
+    memcpy(g->values[bv].t.data, g->values[c->in[2]].t.data, sizeof(float) * (size_t)cout);
   c->in[1] = wv;
   c->in[2] = bv;
   c->n_in = 3;
@@ -420,7 +437,8 @@ static int own_params(vg_graph_t *g, int i) {
 static int fuse_conv_chains(vg_graph_t *g) {
   for (int i = 0; i < g->n_nodes; i++) {
     vg_node_t *c = &g->nodes[i];
-    if (c->dead || c->op != VG_OP_CONV || c->a.layout != VG_LAYOUT_NHWC || c->a.filter_layout == VG_FILTER_OIHW)
+    if (c->dead || c->op != VG_OP_CONV || c->a.layout != VG_LAYOUT_NHWC ||
+        c->a.filter_layout == VG_FILTER_OIHW)
       continue;
     int cout = conv_nhwc_channels(g, c);
     int owned = 0;
@@ -440,8 +458,10 @@ static int fuse_conv_chains(vg_graph_t *g) {
         u = &g->nodes[ui];
         k = channel_const(g, other, cout, &scalar);
         float *b = g->values[c->in[2]].t.data;
-        for (int j = 0; j < cout; j++) b[j] += (u->op == VG_OP_SUB ? -1.0f : 1.0f) * k[scalar ? 0 : j];
-      } else if (c->a.act == VG_ACT_NONE && k && u->op == VG_OP_MUL && c->a.filter_layout != VG_FILTER_PACKED) {
+        for (int j = 0; j < cout; j++)
+          b[j] += (u->op == VG_OP_SUB ? -1.0f : 1.0f) * k[scalar ? 0 : j];
+      } else if (c->a.act == VG_ACT_NONE && k && u->op == VG_OP_MUL &&
+                 c->a.filter_layout != VG_FILTER_PACKED) {
         /* Batch norm's scale: the output channel is the filter's last axis in
          * both HWIO and HWCM (multiplier 1 or not, channel-major). */
         if (!owned && own_params(g, i)) return VG_ENOMEM;
@@ -451,14 +471,17 @@ static int fuse_conv_chains(vg_graph_t *g) {
         vg_tensor_t *w = &g->values[c->in[1]].t;
         float *wd = w->data, *b = g->values[c->in[2]].t.data;
         int64_t n = vg_tensor_numel(w);
-        for (int64_t j = 0; j < n; j++) wd[j] *= k[scalar ? 0 : j % cout];
-        for (int j = 0; j < cout; j++) b[j] *= k[scalar ? 0 : j];
+        for (int64_t j = 0; j < n; j++)
+          wd[j] *= k[scalar ? 0 : j % cout];
+        for (int j = 0; j < cout; j++)
+          b[j] *= k[scalar ? 0 : j];
       } else if (c->a.act == VG_ACT_NONE && u->n_in == 1 &&
-                 (u->op == VG_OP_RELU || u->op == VG_OP_RELU6 || u->op == VG_OP_LEAKYRELU || u->op == VG_OP_SIGMOID)) {
-        c->a.act = u->op == VG_OP_RELU    ? VG_ACT_RELU
-                   : u->op == VG_OP_RELU6 ? VG_ACT_RELU6
+                 (u->op == VG_OP_RELU || u->op == VG_OP_RELU6 || u->op == VG_OP_LEAKYRELU ||
+                  u->op == VG_OP_SIGMOID)) {
+        c->a.act = u->op == VG_OP_RELU      ? VG_ACT_RELU
+                   : u->op == VG_OP_RELU6   ? VG_ACT_RELU6
                    : u->op == VG_OP_SIGMOID ? VG_ACT_SIGMOID
-                                          : VG_ACT_LEAKY;
+                                            : VG_ACT_LEAKY;
         c->a.alpha = u->a.alpha;
       } else {
         break;
@@ -498,8 +521,8 @@ static int fuse_hardswish(vg_graph_t *g) {
     int r6_out = r6->out[0];
     if (g->values[r6_out].is_output || consumers(g, r6_out, fm, 2) != 1) continue;
     vg_node_t *fin = &g->nodes[fm[0]];
-    if (fin->op != VG_OP_MUL || fin->n_in != 2 || !((fin->in[0] == mul_out && fin->in[1] == r6_out) ||
-                                                     (fin->in[1] == mul_out && fin->in[0] == r6_out)))
+    if (fin->op != VG_OP_MUL || fin->n_in != 2 ||
+        !((fin->in[0] == mul_out && fin->in[1] == r6_out) || (fin->in[1] == mul_out && fin->in[0] == r6_out)))
       continue;
     if (g->values[mul_out].is_output || consumers(g, mul_out, fm + 1, 1) != 1) continue;
     vg_node_t *mn = &g->nodes[mi], *an = &g->nodes[ai];
@@ -648,14 +671,16 @@ static void conv_task(void *arg, int64_t blk) {
   int nr = j->s->nr;
   for (int64_t p = 0; p * nr < j->CO; p++) {
     int ncols = (int)(j->CO - p * nr < nr ? j->CO - p * nr : nr);
-    j->s->gemm_panel(mb, j->K, A, lda, j->wp + p * j->K * nr, j->bias + p * nr, j->y + m0 * j->CO + p * nr, j->CO,
-                     ncols, a->act, a->alpha, a->beta);
+    j->s->gemm_panel(mb, j->K, A, lda, j->wp + p * j->K * nr, j->bias + p * nr, j->y + m0 * j->CO + p * nr,
+                     j->CO, ncols, a->act, a->alpha, a->beta);
   }
 }
 
-static int k_conv_gemm(const vg_node_t *n, vg_tensor_t *const *in, vg_tensor_t *const *out, vg_exec_ctx_t *ctx) {
+static int k_conv_gemm(const vg_node_t *n, vg_tensor_t *const *in, vg_tensor_t *const *out,
+                       vg_exec_ctx_t *ctx) {
   const vg_tensor_t *x = in[0], *y = out[0];
-  conv_job_t j = {.n = n, .s = vg_cpu_simd(), .x = x->data, .wp = in[1]->data, .bias = in[2]->data, .y = y->data};
+  conv_job_t j = {
+      .n = n, .s = vg_cpu_simd(), .x = x->data, .wp = in[1]->data, .bias = in[2]->data, .y = y->data};
   j.H = x->dims[1], j.W = x->dims[2], j.C = x->dims[3];
   j.OH = y->dims[1], j.OW = y->dims[2], j.CO = y->dims[3];
   j.KH = n->a.ksize[0], j.KW = n->a.ksize[1];
@@ -685,11 +710,13 @@ static void dw_task(void *arg, int64_t row) {
     int64_t iy = oy * a->strides[0] - a->pads[0] + ky * a->dilations[0];
     rows[ky] = iy < 0 || iy >= j->H ? NULL : j->x + ((b * j->H + iy) * j->W) * j->C;
   }
-  j->s->dwconv_row(rows, j->W, j->C, j->w, a->ksize[0], a->ksize[1], a->strides[1], a->pads[1], a->dilations[1],
-                   j->bias, j->y + (b * j->OH + oy) * j->OW * j->C, j->OW, a->act, a->alpha, a->beta);
+  j->s->dwconv_row(rows, j->W, j->C, j->w, a->ksize[0], a->ksize[1], a->strides[1], a->pads[1],
+                   a->dilations[1], j->bias, j->y + (b * j->OH + oy) * j->OW * j->C, j->OW, a->act, a->alpha,
+                   a->beta);
 }
 
-static int k_conv_dw(const vg_node_t *n, vg_tensor_t *const *in, vg_tensor_t *const *out, vg_exec_ctx_t *ctx) {
+static int k_conv_dw(const vg_node_t *n, vg_tensor_t *const *in, vg_tensor_t *const *out,
+                     vg_exec_ctx_t *ctx) {
   const vg_tensor_t *x = in[0], *y = out[0];
   dw_job_t j = {.n = n, .s = vg_cpu_simd(), .x = x->data, .w = in[1]->data, .y = y->data};
   j.bias = n->n_in > 2 && in[2] ? in[2]->data : NULL;
@@ -714,9 +741,11 @@ static void ew_task(void *arg, int64_t i) {
   int64_t o = i * j->chunk, len = j->n_el - o < j->chunk ? j->n_el - o : j->chunk;
   if (j->unary) {
     const vg_attrs_t *at = &j->n->a;
-    vg_act_t act = j->n->op == VG_OP_RELU ? VG_ACT_RELU : j->n->op == VG_OP_RELU6 ? VG_ACT_RELU6
-                   : j->n->op == VG_OP_LEAKYRELU ? VG_ACT_LEAKY : j->n->op == VG_OP_SIGMOID ? VG_ACT_SIGMOID
-                                                                                              : VG_ACT_CLIP;
+    vg_act_t act = j->n->op == VG_OP_RELU        ? VG_ACT_RELU
+                   : j->n->op == VG_OP_RELU6     ? VG_ACT_RELU6
+                   : j->n->op == VG_OP_LEAKYRELU ? VG_ACT_LEAKY
+                   : j->n->op == VG_OP_SIGMOID   ? VG_ACT_SIGMOID
+                                                 : VG_ACT_CLIP;
     if (j->y != j->a) memcpy(j->y + o, j->a + o, sizeof(float) * (size_t)len);
     j->s->act(j->y + o, len, act, at->alpha, at->beta);
   } else if (j->nb == j->n_el) {
@@ -726,7 +755,8 @@ static void ew_task(void *arg, int64_t i) {
   }
 }
 
-static int k_unary_fast(const vg_node_t *n, vg_tensor_t *const *in, vg_tensor_t *const *out, vg_exec_ctx_t *ctx) {
+static int k_unary_fast(const vg_node_t *n, vg_tensor_t *const *in, vg_tensor_t *const *out,
+                        vg_exec_ctx_t *ctx) {
   ew_job_t j = {.n = n, .s = vg_cpu_simd(), .a = in[0]->data, .y = out[0]->data, .unary = 1};
   j.n_el = vg_tensor_numel(in[0]);
   j.chunk = EW_CHUNK;
@@ -742,7 +772,8 @@ static int64_t fast_broadcast_len(const vg_tensor_t *a, const vg_tensor_t *b, co
   if (vg_tensor_same_shape(a, b) || nb == 1) return nb;
   /* b's shape, without leading ones, must equal a's trailing dims. */
   int bi = 0;
-  while (bi < b->ndim && b->dims[bi] == 1) bi++;
+  while (bi < b->ndim && b->dims[bi] == 1)
+    bi++;
   int tail = b->ndim - bi;
   if (tail > a->ndim) return -1;
   for (int k = 0; k < tail; k++)
@@ -750,10 +781,12 @@ static int64_t fast_broadcast_len(const vg_tensor_t *a, const vg_tensor_t *b, co
   return nb;
 }
 
-static int k_binary_fast(const vg_node_t *n, vg_tensor_t *const *in, vg_tensor_t *const *out, vg_exec_ctx_t *ctx) {
+static int k_binary_fast(const vg_node_t *n, vg_tensor_t *const *in, vg_tensor_t *const *out,
+                         vg_exec_ctx_t *ctx) {
   int swap = 0;
   int64_t nb = fast_broadcast_len(in[0], in[1], out[0]);
-  if (nb < 0 && (n->op == VG_OP_ADD || n->op == VG_OP_MUL || n->op == VG_OP_MAXIMUM || n->op == VG_OP_MINIMUM)) {
+  if (nb < 0 &&
+      (n->op == VG_OP_ADD || n->op == VG_OP_MUL || n->op == VG_OP_MAXIMUM || n->op == VG_OP_MINIMUM)) {
     nb = fast_broadcast_len(in[1], in[0], out[0]);
     swap = 1;
   }
@@ -784,7 +817,8 @@ static void tr_task(void *arg, int64_t b) {
     for (int64_t c0 = 0; c0 < j->cols; c0 += 32) {
       int64_t r1 = r0 + 32 < j->rows ? r0 + 32 : j->rows, c1 = c0 + 32 < j->cols ? c0 + 32 : j->cols;
       for (int64_t r = r0; r < r1; r++)
-        for (int64_t c = c0; c < c1; c++) y[c * j->rows + r] = x[r * j->cols + c];
+        for (int64_t c = c0; c < c1; c++)
+          y[c * j->rows + r] = x[r * j->cols + c];
     }
 }
 
@@ -808,21 +842,25 @@ static int k_transpose_fast(const vg_node_t *n, vg_tensor_t *const *in, vg_tenso
 }
 
 /* Constant padding of any rank: fill, then copy the input's innermost rows. */
-static int k_pad_fast(const vg_node_t *n, vg_tensor_t *const *in, vg_tensor_t *const *out, vg_exec_ctx_t *ctx) {
+static int k_pad_fast(const vg_node_t *n, vg_tensor_t *const *in, vg_tensor_t *const *out,
+                      vg_exec_ctx_t *ctx) {
   const vg_tensor_t *x = in[0];
   vg_tensor_t *y = out[0];
   if (n->a.pad_reflect || x->dtype != VG_DT_F32 || x->ndim < 1) return vg_ref_kernel(n->op)(n, in, out, ctx);
   int r = x->ndim;
   float *yd = y->data, v = n->a.pad_value;
   int64_t total = vg_tensor_numel(y);
-  for (int64_t i = 0; i < total; i++) yd[i] = v;
+  for (int64_t i = 0; i < total; i++)
+    yd[i] = v;
   int64_t ys[VG_TENSOR_MAX_DIMS], s = 1, idx[VG_TENSOR_MAX_DIMS] = {0};
-  for (int i = r - 1; i >= 0; i--) ys[i] = s, s *= y->dims[i];
+  for (int i = r - 1; i >= 0; i--)
+    ys[i] = s, s *= y->dims[i];
   int64_t row = x->dims[r - 1], rows = row ? vg_tensor_numel(x) / row : 0;
   const float *xd = x->data;
   for (int64_t q = 0; q < rows; q++) {
     int64_t off = n->a.ints[r - 1];
-    for (int i = 0; i < r - 1; i++) off += (idx[i] + n->a.ints[i]) * ys[i];
+    for (int i = 0; i < r - 1; i++)
+      off += (idx[i] + n->a.ints[i]) * ys[i];
     memcpy(yd + off, xd + q * row, sizeof(float) * (size_t)row);
     for (int i = r - 2; i >= 0; i--) {
       if (++idx[i] < x->dims[i]) break;
@@ -847,7 +885,8 @@ static void maxpool_task(void *arg, int64_t row) {
   int64_t b = row / j->OH, oy = row % j->OH;
   for (int64_t ox = 0; ox < j->OW; ox++) {
     float *o = j->y + ((b * j->OH + oy) * j->OW + ox) * j->C;
-    for (int64_t c = 0; c < j->C; c++) o[c] = -__builtin_inff();
+    for (int64_t c = 0; c < j->C; c++)
+      o[c] = -__builtin_inff();
     for (int64_t ky = 0; ky < a->ksize[0]; ky++) {
       int64_t iy = oy * a->strides[0] - a->pads[0] + ky * a->dilations[0];
       if (iy < 0 || iy >= j->H) continue;
@@ -860,7 +899,8 @@ static void maxpool_task(void *arg, int64_t row) {
   }
 }
 
-static int k_maxpool_nhwc(const vg_node_t *n, vg_tensor_t *const *in, vg_tensor_t *const *out, vg_exec_ctx_t *ctx) {
+static int k_maxpool_nhwc(const vg_node_t *n, vg_tensor_t *const *in, vg_tensor_t *const *out,
+                          vg_exec_ctx_t *ctx) {
   const vg_tensor_t *x = in[0], *y = out[0];
   pool_job_t j = {.n = n, .s = vg_cpu_simd(), .x = x->data, .y = y->data};
   j.H = x->dims[1], j.W = x->dims[2], j.C = x->dims[3], j.OH = y->dims[1], j.OW = y->dims[2];
@@ -870,7 +910,8 @@ static int k_maxpool_nhwc(const vg_node_t *n, vg_tensor_t *const *in, vg_tensor_
 
 /* Mean over H and W of an NHWC tensor (squeeze-and-excite, global pooling):
  * one pass, accumulating whole channel rows. */
-static int k_mean_hw(const vg_node_t *n, vg_tensor_t *const *in, vg_tensor_t *const *out, vg_exec_ctx_t *ctx) {
+static int k_mean_hw(const vg_node_t *n, vg_tensor_t *const *in, vg_tensor_t *const *out,
+                     vg_exec_ctx_t *ctx) {
   const vg_tensor_t *x = in[0];
   int64_t N = x->dims[0], HW = x->dims[1] * x->dims[2], C = x->dims[3];
   float *acc = calloc((size_t)C, sizeof(float));
@@ -878,9 +919,11 @@ static int k_mean_hw(const vg_node_t *n, vg_tensor_t *const *in, vg_tensor_t *co
   for (int64_t b = 0; b < N; b++) {
     memset(acc, 0, sizeof(float) * (size_t)C);
     const float *p = (const float *)x->data + b * HW * C;
-    for (int64_t i = 0; i < HW; i++, p += C) vg_cpu_simd()->add_into(acc, p, C);
+    for (int64_t i = 0; i < HW; i++, p += C)
+      vg_cpu_simd()->add_into(acc, p, C);
     float *y = (float *)out[0]->data + b * C;
-    for (int64_t c = 0; c < C; c++) y[c] = acc[c] / (float)HW;
+    for (int64_t c = 0; c < C; c++)
+      y[c] = acc[c] / (float)HW;
   }
   free(acc);
   (void)n, (void)ctx;

@@ -8,26 +8,38 @@
 
 #include "base/error.h"
 
-static const char *const coco[80] = {
-    "person",        "bicycle",      "car",           "motorcycle",    "airplane",     "bus",
-    "train",         "truck",        "boat",          "traffic light", "fire hydrant", "stop sign",
-    "parking meter", "bench",        "bird",          "cat",           "dog",          "horse",
-    "sheep",         "cow",          "elephant",      "bear",          "zebra",        "giraffe",
-    "backpack",      "umbrella",     "handbag",       "tie",           "suitcase",     "frisbee",
-    "skis",          "snowboard",    "sports ball",   "kite",          "baseball bat", "baseball glove",
-    "skateboard",    "surfboard",    "tennis racket", "bottle",        "wine glass",   "cup",
-    "fork",          "knife",        "spoon",         "bowl",          "banana",       "apple",
-    "sandwich",      "orange",       "broccoli",      "carrot",        "hot dog",      "pizza",
-    "donut",         "cake",         "chair",         "couch",         "potted plant", "bed",
-    "dining table",  "toilet",       "tv",            "laptop",        "mouse",        "remote",
-    "keyboard",      "cell phone",   "microwave",     "oven",          "toaster",      "sink",
-    "refrigerator",  "book",         "clock",         "vase",          "scissors",     "teddy bear",
-    "hair drier",    "toothbrush"};
+static const char *const coco[80] = {"person",        "bicycle",      "car",
+                                     "motorcycle",    "airplane",     "bus",
+                                     "train",         "truck",        "boat",
+                                     "traffic light", "fire hydrant", "stop sign",
+                                     "parking meter", "bench",        "bird",
+                                     "cat",           "dog",          "horse",
+                                     "sheep",         "cow",          "elephant",
+                                     "bear",          "zebra",        "giraffe",
+                                     "backpack",      "umbrella",     "handbag",
+                                     "tie",           "suitcase",     "frisbee",
+                                     "skis",          "snowboard",    "sports ball",
+                                     "kite",          "baseball bat", "baseball glove",
+                                     "skateboard",    "surfboard",    "tennis racket",
+                                     "bottle",        "wine glass",   "cup",
+                                     "fork",          "knife",        "spoon",
+                                     "bowl",          "banana",       "apple",
+                                     "sandwich",      "orange",       "broccoli",
+                                     "carrot",        "hot dog",      "pizza",
+                                     "donut",         "cake",         "chair",
+                                     "couch",         "potted plant", "bed",
+                                     "dining table",  "toilet",       "tv",
+                                     "laptop",        "mouse",        "remote",
+                                     "keyboard",      "cell phone",   "microwave",
+                                     "oven",          "toaster",      "sink",
+                                     "refrigerator",  "book",         "clock",
+                                     "vase",          "scissors",     "teddy bear",
+                                     "hair drier",    "toothbrush"};
 
 const char *vg_coco_label(int label) { return label >= 0 && label < 80 ? coco[label] : "?"; }
 
-int vg_detector_open(vg_detector_t *d, const char *name_or_path, const char *models_dir, const vg_model_opts_t *opts,
-                     char *err, size_t errlen) {
+int vg_detector_open(vg_detector_t *d, const char *name_or_path, const char *models_dir,
+                     const vg_model_opts_t *opts, char *err, size_t errlen) {
   memset(d, 0, sizeof(*d));
   char path[1024];
   const char *base = strrchr(name_or_path, '/');
@@ -89,7 +101,8 @@ int vg_detector_preprocess(vg_detector_t *d, const vg_image_t *img) {
       float fx = (float)x * rx;
       int x0 = (int)fx, x1 = x0 + 1 < img->width ? x0 + 1 : img->width - 1;
       float lx = fx - (float)x0;
-      const uint8_t *r0 = img->rgb + (size_t)y0 * (size_t)img->stride, *r1 = img->rgb + (size_t)y1 * (size_t)img->stride;
+      const uint8_t *r0 = img->rgb + (size_t)y0 * (size_t)img->stride,
+                    *r1 = img->rgb + (size_t)y1 * (size_t)img->stride;
       for (int c = 0; c < 3; c++) {
         float tl = r0[x0 * 3 + c], tr = r0[x1 * 3 + c], bl = r1[x0 * 3 + c], br = r1[x1 * 3 + c];
         float top = tl + (tr - tl) * lx, bot = bl + (br - bl) * lx;
@@ -192,7 +205,8 @@ static int decode_nanodet(vg_detector_t *d, cand_t *c) {
       for (int s = 0; s < 4; s++) {
         const float *p = bd + a * 4 * bins + s * bins;
         float mx = p[0], sum = 0, acc = 0;
-        for (int k = 1; k < bins; k++) mx = p[k] > mx ? p[k] : mx;
+        for (int k = 1; k < bins; k++)
+          mx = p[k] > mx ? p[k] : mx;
         for (int k = 0; k < bins; k++) {
           float e = expf(p[k] - mx);
           sum += e;
@@ -213,10 +227,12 @@ static int decode_nanodet(vg_detector_t *d, cand_t *c) {
  * its 3x3 neighbourhood) with the box distances at that cell. The model's own
  * in-graph decoder does the same; the tests check that both agree. */
 static int decode_centernet(vg_detector_t *d, cand_t *c) {
-  int hk = vg_model_find_output(d->model, "tower_0/keypoints"), hw = vg_model_find_output(d->model, "tower_0/wh");
+  int hk = vg_model_find_output(d->model, "tower_0/keypoints"),
+      hw = vg_model_find_output(d->model, "tower_0/wh");
   if (hk < 0 || hw < 0) return VG_EUNSUPPORTED;
   const vg_tensor_t *kp = vg_model_output(d->model, hk), *wh = vg_model_output(d->model, hw);
-  if (kp->ndim != 4 || wh->ndim != 4 || wh->dims[3] != 4 || kp->dims[1] != wh->dims[1] || kp->dims[2] != wh->dims[2])
+  if (kp->ndim != 4 || wh->ndim != 4 || wh->dims[3] != 4 || kp->dims[1] != wh->dims[1] ||
+      kp->dims[2] != wh->dims[2])
     return VG_EUNSUPPORTED;
   int H = (int)kp->dims[1], W = (int)kp->dims[2], C = (int)kp->dims[3];
   float stride = (float)d->in_w / (float)W;

@@ -61,8 +61,8 @@ typedef struct {
 
 /* Opens "nanodet" or "centernet" (looked up as models/<name>.json under
  * models_dir), or a model.json path whose file name starts with either. */
-int vg_detector_open(vg_detector_t *d, const char *name_or_path, const char *models_dir, const vg_model_opts_t *opts,
-                     char *err, size_t errlen);
+int vg_detector_open(vg_detector_t *d, const char *name_or_path, const char *models_dir,
+                     const vg_model_opts_t *opts, char *err, size_t errlen);
 void vg_detector_close(vg_detector_t *d);
 /* Fills d->input from img: bilinear resize to the model's input (the way
  * tf.image.resizeBilinear does, no letterbox) and normalization. */

@@ -24,54 +24,54 @@
 #include "infer/tensor.h"
 
 /* XX(ENUM, "name") */
-#define VG_OPS(XX)                                                                                          \
-  XX(IDENTITY, "Identity")                                                                                  \
-  XX(CONV, "Conv")                                                                                          \
-  XX(MAXPOOL, "MaxPool")                                                                                    \
-  XX(AVGPOOL, "AveragePool")                                                                                \
-  XX(ADD, "Add")                                                                                            \
-  XX(SUB, "Sub")                                                                                            \
-  XX(MUL, "Mul")                                                                                            \
-  XX(DIV, "Div")                                                                                            \
-  XX(FLOORDIV, "FloorDiv")                                                                                  \
-  XX(FLOORMOD, "FloorMod")                                                                                  \
-  XX(EQUAL, "Equal")                                                                                        \
-  XX(MAXIMUM, "Max")                                                                                        \
-  XX(MINIMUM, "Min")                                                                                        \
-  XX(POW, "Pow")                                                                                            \
-  XX(RELU, "Relu")                                                                                          \
-  XX(RELU6, "Relu6")                                                                                        \
-  XX(LEAKYRELU, "LeakyRelu")                                                                                \
-  XX(SIGMOID, "Sigmoid")                                                                                    \
-  XX(CLIP, "Clip")                                                                                          \
-  XX(HARDSIGMOID, "HardSigmoid")                                                                            \
-  XX(HARDSWISH, "HardSwish")                                                                                \
-  XX(TANH, "Tanh")                                                                                          \
-  XX(EXP, "Exp")                                                                                            \
-  XX(NEG, "Neg")                                                                                            \
-  XX(SQRT, "Sqrt")                                                                                          \
-  XX(TRANSPOSE, "Transpose")                                                                                \
-  XX(PAD, "Pad")                                                                                            \
-  XX(CONCAT, "Concat")                                                                                      \
-  XX(RESHAPE, "Reshape")                                                                                    \
-  XX(RESIZE, "Resize")                                                                                      \
-  XX(SPLIT, "Split")                                                                                        \
-  XX(SPARSE_TO_DENSE, "SparseToDense")                                                                      \
-  XX(MEAN, "Mean")                                                                                          \
-  XX(CAST, "Cast")                                                                                          \
-  XX(STRIDED_SLICE, "StridedSlice")                                                                         \
-  XX(TOPK, "TopK")                                                                                          \
-  XX(GATHER, "Gather")                                                                                      \
-  XX(SOFTMAX, "Softmax")                                                                                    \
-  XX(MATMUL, "MatMul")                                                                                      \
-  XX(GEMM, "Gemm")                                                                                          \
-  XX(BATCHNORM, "BatchNormalization")                                                                       \
-  XX(SHAPE, "Shape")                                                                                        \
-  XX(GLOBALAVGPOOL, "GlobalAveragePool")                                                                    \
-  XX(EXPAND_DIMS, "ExpandDims")                                                                             \
-  XX(SQUEEZE, "Squeeze")                                                                                    \
-  XX(UNSQUEEZE, "Unsqueeze")                                                                                \
-  XX(FLATTEN, "Flatten")                                                                                    \
+#define VG_OPS(XX)                                                                                           \
+  XX(IDENTITY, "Identity")                                                                                   \
+  XX(CONV, "Conv")                                                                                           \
+  XX(MAXPOOL, "MaxPool")                                                                                     \
+  XX(AVGPOOL, "AveragePool")                                                                                 \
+  XX(ADD, "Add")                                                                                             \
+  XX(SUB, "Sub")                                                                                             \
+  XX(MUL, "Mul")                                                                                             \
+  XX(DIV, "Div")                                                                                             \
+  XX(FLOORDIV, "FloorDiv")                                                                                   \
+  XX(FLOORMOD, "FloorMod")                                                                                   \
+  XX(EQUAL, "Equal")                                                                                         \
+  XX(MAXIMUM, "Max")                                                                                         \
+  XX(MINIMUM, "Min")                                                                                         \
+  XX(POW, "Pow")                                                                                             \
+  XX(RELU, "Relu")                                                                                           \
+  XX(RELU6, "Relu6")                                                                                         \
+  XX(LEAKYRELU, "LeakyRelu")                                                                                 \
+  XX(SIGMOID, "Sigmoid")                                                                                     \
+  XX(CLIP, "Clip")                                                                                           \
+  XX(HARDSIGMOID, "HardSigmoid")                                                                             \
+  XX(HARDSWISH, "HardSwish")                                                                                 \
+  XX(TANH, "Tanh")                                                                                           \
+  XX(EXP, "Exp")                                                                                             \
+  XX(NEG, "Neg")                                                                                             \
+  XX(SQRT, "Sqrt")                                                                                           \
+  XX(TRANSPOSE, "Transpose")                                                                                 \
+  XX(PAD, "Pad")                                                                                             \
+  XX(CONCAT, "Concat")                                                                                       \
+  XX(RESHAPE, "Reshape")                                                                                     \
+  XX(RESIZE, "Resize")                                                                                       \
+  XX(SPLIT, "Split")                                                                                         \
+  XX(SPARSE_TO_DENSE, "SparseToDense")                                                                       \
+  XX(MEAN, "Mean")                                                                                           \
+  XX(CAST, "Cast")                                                                                           \
+  XX(STRIDED_SLICE, "StridedSlice")                                                                          \
+  XX(TOPK, "TopK")                                                                                           \
+  XX(GATHER, "Gather")                                                                                       \
+  XX(SOFTMAX, "Softmax")                                                                                     \
+  XX(MATMUL, "MatMul")                                                                                       \
+  XX(GEMM, "Gemm")                                                                                           \
+  XX(BATCHNORM, "BatchNormalization")                                                                        \
+  XX(SHAPE, "Shape")                                                                                         \
+  XX(GLOBALAVGPOOL, "GlobalAveragePool")                                                                     \
+  XX(EXPAND_DIMS, "ExpandDims")                                                                              \
+  XX(SQUEEZE, "Squeeze")                                                                                     \
+  XX(UNSQUEEZE, "Unsqueeze")                                                                                 \
+  XX(FLATTEN, "Flatten")                                                                                     \
   XX(SLICE, "Slice")
 
 typedef enum {
@@ -142,10 +142,10 @@ typedef struct {
 
 typedef struct {
   vg_op_t op;
-  char *name;     /* the file's node name */
-  char *src_op;   /* the file's operator name, e.g. "FusedDepthwiseConv2dNative" */
+  char *name;   /* the file's node name */
+  char *src_op; /* the file's operator name, e.g. "FusedDepthwiseConv2dNative" */
   int n_in, n_out;
-  int in[VG_NODE_MAX_IN];   /* value indices; -1 for an omitted optional input */
+  int in[VG_NODE_MAX_IN]; /* value indices; -1 for an omitted optional input */
   int out[VG_NODE_MAX_OUT];
   vg_attrs_t a;
   int dead; /* removed by an optimization pass */
@@ -153,9 +153,9 @@ typedef struct {
 
 typedef struct {
   char *name;
-  vg_tensor_t t;    /* shape and dtype after inference; data when constant */
+  vg_tensor_t t; /* shape and dtype after inference; data when constant */
   int is_const;
-  int producer;     /* node index, -1 for inputs and constants */
+  int producer; /* node index, -1 for inputs and constants */
   int is_input, is_output;
   int n_uses;
   /* memory planner: [first, last] node positions and the arena offset */

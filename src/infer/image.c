@@ -10,8 +10,9 @@
 
 static int to_rgb(vg_image_t *img, const AVFrame *f) {
   if (f->width <= 0 || f->height <= 0 || f->width > 16384 || f->height > 16384) return VG_EUNSUPPORTED;
-  struct SwsContext *sws = sws_getContext(f->width, f->height, f->format, f->width, f->height, AV_PIX_FMT_RGB24,
-                                          SWS_BILINEAR | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT, NULL, NULL, NULL);
+  struct SwsContext *sws =
+      sws_getContext(f->width, f->height, f->format, f->width, f->height, AV_PIX_FMT_RGB24,
+                     SWS_BILINEAR | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT, NULL, NULL, NULL);
   if (!sws) return VG_EUNSUPPORTED;
   img->width = f->width;
   img->height = f->height;

@@ -67,7 +67,8 @@ static int toposort(vg_graph_t *g, int **order_out, int *n_out) {
     free(ready_val);
     return VG_ENOMEM;
   }
-  for (int v = 0; v < nv; v++) g->values[v].producer = -1;
+  for (int v = 0; v < nv; v++)
+    g->values[v].producer = -1;
   int err = 0;
   for (int i = 0; i < nn && !err; i++) {
     vg_node_t *n = &g->nodes[i];
@@ -75,8 +76,8 @@ static int toposort(vg_graph_t *g, int **order_out, int *n_out) {
     for (int k = 0; k < n->n_out; k++) {
       vg_value_t *v = &g->values[n->out[k]];
       if (v->producer >= 0 || v->is_const || v->is_input)
-        err = vg_graph_fail(g, VG_EPROTO, "node '%s' (op %s): output '%s' is produced twice", n->name, n->src_op,
-                            v->name);
+        err = vg_graph_fail(g, VG_EPROTO, "node '%s' (op %s): output '%s' is produced twice", n->name,
+                            n->src_op, v->name);
       v->producer = i;
     }
   }
@@ -89,8 +90,8 @@ static int toposort(vg_graph_t *g, int **order_out, int *n_out) {
       if (v->producer >= 0)
         indeg[i]++;
       else if (!v->is_const && !v->is_input)
-        err = vg_graph_fail(g, VG_EPROTO, "node '%s' (op %s): input '%s' is never produced", n->name, n->src_op,
-                            v->name);
+        err = vg_graph_fail(g, VG_EPROTO, "node '%s' (op %s): input '%s' is never produced", n->name,
+                            n->src_op, v->name);
     }
   }
   int head = 0, tail = 0;
@@ -99,7 +100,8 @@ static int toposort(vg_graph_t *g, int **order_out, int *n_out) {
   while (!err && head < tail) {
     int i = order[head++];
     vg_node_t *n = &g->nodes[i];
-    for (int k = 0; k < n->n_out; k++) ready_val[n->out[k]] = 1;
+    for (int k = 0; k < n->n_out; k++)
+      ready_val[n->out[k]] = 1;
     /* Consumers: a linear scan keeps this simple; graphs have a few hundred
      * nodes and this runs once per load. */
     for (int j = 0; j < nn; j++) {
@@ -111,7 +113,8 @@ static int toposort(vg_graph_t *g, int **order_out, int *n_out) {
     }
   }
   int live = 0;
-  for (int i = 0; i < nn; i++) live += !g->nodes[i].dead;
+  for (int i = 0; i < nn; i++)
+    live += !g->nodes[i].dead;
   if (!err && tail != live) err = vg_graph_fail(g, VG_EPROTO, "the graph has a cycle");
   free(indeg);
   free(ready_val);
@@ -129,7 +132,8 @@ static int toposort(vg_graph_t *g, int **order_out, int *n_out) {
 static int fold_node(vg_graph_t *g, int ni) {
   vg_node_t *n = &g->nodes[ni];
   vg_tensor_t *in[VG_NODE_MAX_IN], *out[VG_NODE_MAX_OUT];
-  for (int k = 0; k < n->n_in; k++) in[k] = n->in[k] >= 0 ? &g->values[n->in[k]].t : NULL;
+  for (int k = 0; k < n->n_in; k++)
+    in[k] = n->in[k] >= 0 ? &g->values[n->in[k]].t : NULL;
   for (int k = 0; k < n->n_out; k++) {
     out[k] = &g->values[n->out[k]].t;
     int err = vg_tensor_alloc(out[k]);
@@ -138,7 +142,8 @@ static int fold_node(vg_graph_t *g, int ni) {
   vg_exec_ctx_t ctx = {0};
   int err = vg_ref_kernel(n->op)(n, in, out, &ctx);
   if (err) return vg_graph_fail(g, err, "node '%s' (op %s): constant folding failed", n->name, n->src_op);
-  for (int k = 0; k < n->n_out; k++) g->values[n->out[k]].is_const = 1;
+  for (int k = 0; k < n->n_out; k++)
+    g->values[n->out[k]].is_const = 1;
   n->dead = 1;
   return 0;
 }
@@ -161,7 +166,8 @@ static int infer_and_fold(vg_graph_t *g, size_t max_bytes) {
     for (int k = 0; k < n->n_in; k++)
       if (n->in[k] >= 0 && !g->values[n->in[k]].is_const) all_const = 0;
     int is_output = 0;
-    for (int k = 0; k < n->n_out; k++) is_output |= g->values[n->out[k]].is_output;
+    for (int k = 0; k < n->n_out; k++)
+      is_output |= g->values[n->out[k]].is_output;
     if (all_const && !is_output) err = fold_node(g, ni);
   }
   free(order);
@@ -173,7 +179,8 @@ static void eliminate_dead(vg_graph_t *g) {
   int changed = 1;
   while (changed) {
     changed = 0;
-    for (int v = 0; v < g->n_values; v++) g->values[v].n_uses = 0;
+    for (int v = 0; v < g->n_values; v++)
+      g->values[v].n_uses = 0;
     for (int i = 0; i < g->n_nodes; i++) {
       vg_node_t *n = &g->nodes[i];
       if (n->dead) continue;
@@ -184,7 +191,8 @@ static void eliminate_dead(vg_graph_t *g) {
       vg_node_t *n = &g->nodes[i];
       if (n->dead) continue;
       int used = 0;
-      for (int k = 0; k < n->n_out; k++) used |= g->values[n->out[k]].n_uses > 0 || g->values[n->out[k]].is_output;
+      for (int k = 0; k < n->n_out; k++)
+        used |= g->values[n->out[k]].n_uses > 0 || g->values[n->out[k]].is_output;
       if (!used) n->dead = changed = 1;
     }
   }
@@ -201,7 +209,8 @@ static void eliminate_dead(vg_graph_t *g) {
 }
 
 static int find_root(int *alias, int v) {
-  while (alias[v] != v) v = alias[v];
+  while (alias[v] != v)
+    v = alias[v];
   return v;
 }
 
@@ -219,7 +228,8 @@ static int plan_memory(vg_model_t *m) {
   }
   /* lastv: each value's last reader; group_last: the same for a storage
    * group (a value and the views and in-place results sharing it). */
-  int *lastv = malloc(sizeof(int) * (size_t)(nv ? nv : 1)), *group_last = malloc(sizeof(int) * (size_t)(nv ? nv : 1));
+  int *lastv = malloc(sizeof(int) * (size_t)(nv ? nv : 1)),
+      *group_last = malloc(sizeof(int) * (size_t)(nv ? nv : 1));
   if (!lastv || !group_last) {
     free(lastv);
     free(group_last);
@@ -237,7 +247,8 @@ static int plan_memory(vg_model_t *m) {
     for (int k = 0; k < n->n_in; k++)
       if (n->in[k] >= 0) lastv[n->in[k]] = p;
   }
-  for (int v = 0; v < nv; v++) group_last[v] = g->values[v].is_output ? m->n_order : lastv[v];
+  for (int v = 0; v < nv; v++)
+    group_last[v] = g->values[v].is_output ? m->n_order : lastv[v];
   for (int p = 0; p < m->n_order; p++) {
     vg_node_t *n = &g->nodes[m->order[p]];
     int share = -1;
@@ -256,8 +267,8 @@ static int plan_memory(vg_model_t *m) {
     if (share >= 0) {
       vg_value_t *src = &g->values[share], *dst = &g->values[n->out[0]];
       int r = find_root(m->alias, share);
-      if (!src->is_const && !src->is_input && !dst->is_output && !g->values[r].is_output && !g->values[r].is_input &&
-          !g->values[r].is_const) {
+      if (!src->is_const && !src->is_input && !dst->is_output && !g->values[r].is_output &&
+          !g->values[r].is_input && !g->values[r].is_const) {
         m->alias[n->out[0]] = share;
         if (group_last[n->out[0]] > group_last[r]) group_last[r] = group_last[n->out[0]];
       }
@@ -287,7 +298,8 @@ static int plan_memory(vg_model_t *m) {
   for (int i = 1; i < nl; i++) {
     int x = list[i], j = i;
     size_t sx = vg_tensor_bytes(&g->values[x].t);
-    while (j > 0 && vg_tensor_bytes(&g->values[list[j - 1]].t) < sx) list[j] = list[j - 1], j--;
+    while (j > 0 && vg_tensor_bytes(&g->values[list[j - 1]].t) < sx)
+      list[j] = list[j - 1], j--;
     list[j] = x;
   }
   size_t total = 0;
@@ -340,7 +352,8 @@ static int plan_memory(vg_model_t *m) {
     if (val->is_const || val->is_input || val->is_output) continue;
     int r = find_root(m->alias, v);
     if (g->values[r].first < 0 && !g->values[r].is_input) continue;
-    val->t.data = g->values[r].is_input || g->values[r].is_output ? g->values[r].t.data : m->arena + g->values[r].offset;
+    val->t.data = g->values[r].is_input || g->values[r].is_output ? g->values[r].t.data
+                                                                  : m->arena + g->values[r].offset;
     val->t.owned = 0;
   }
   return 0;
@@ -361,7 +374,8 @@ static double node_flops(const vg_graph_t *g, const vg_node_t *n) {
   return 0;
 }
 
-int vg_model_from_graph(vg_model_t **out, vg_graph_t *g, const vg_model_opts_t *opts, char *err, size_t errlen) {
+int vg_model_from_graph(vg_model_t **out, vg_graph_t *g, const vg_model_opts_t *opts, char *err,
+                        size_t errlen) {
   *out = NULL;
   vg_model_t *m = calloc(1, sizeof(*m));
   if (!m) {
@@ -385,11 +399,13 @@ int vg_model_from_graph(vg_model_t **out, vg_graph_t *g, const vg_model_opts_t *
     vg_node_t *n = &m->g.nodes[m->order[p]];
     vg_kernel_fn k = m->backend->kernel ? m->backend->kernel(&m->g, n) : NULL;
     m->kernels[p] = k ? k : vg_ref_kernel(n->op);
-    if (!m->kernels[p]) rc = vg_graph_fail(&m->g, VG_EUNSUPPORTED, "node '%s' (op %s): no kernel", n->name, n->src_op);
+    if (!m->kernels[p])
+      rc = vg_graph_fail(&m->g, VG_EUNSUPPORTED, "node '%s' (op %s): no kernel", n->name, n->src_op);
     m->flops += node_flops(&m->g, n);
   }
   if (!rc) rc = plan_memory(m);
-  if (!rc && opts->threads > 1 && opts->backend != VG_BACKEND_REF) m->pool = vg_thread_pool_create(opts->threads);
+  if (!rc && opts->threads > 1 && opts->backend != VG_BACKEND_REF)
+    m->pool = vg_thread_pool_create(opts->threads);
   m->ctx.pool = m->pool;
   if (rc) {
     if (err && errlen) snprintf(err, errlen, "%s", m->g.err[0] ? m->g.err : vg_strerror(rc));
@@ -464,8 +480,10 @@ int vg_model_run(vg_model_t *m, const vg_tensor_t *inputs, int n) {
   vg_tensor_t *in[VG_NODE_MAX_IN], *out[VG_NODE_MAX_OUT];
   for (int p = 0; p < m->n_order; p++) {
     vg_node_t *nd = &g->nodes[m->order[p]];
-    for (int k = 0; k < nd->n_in; k++) in[k] = nd->in[k] >= 0 ? &g->values[nd->in[k]].t : NULL;
-    for (int k = 0; k < nd->n_out; k++) out[k] = &g->values[nd->out[k]].t;
+    for (int k = 0; k < nd->n_in; k++)
+      in[k] = nd->in[k] >= 0 ? &g->values[nd->in[k]].t : NULL;
+    for (int k = 0; k < nd->n_out; k++)
+      out[k] = &g->values[nd->out[k]].t;
     struct timespec t0, t1;
     if (m->profiling) clock_gettime(CLOCK_MONOTONIC, &t0);
     int err = m->kernels[p](nd, in, out, &m->ctx);

@@ -65,7 +65,8 @@ typedef struct vg_model vg_model_t;
 int vg_model_load(vg_model_t **out, const char *path, const vg_model_opts_t *opts, char *err, size_t errlen);
 /* Builds a model from a graph already loaded; takes the graph's contents
  * (g is left empty) whether or not it succeeds. */
-int vg_model_from_graph(vg_model_t **out, vg_graph_t *g, const vg_model_opts_t *opts, char *err, size_t errlen);
+int vg_model_from_graph(vg_model_t **out, vg_graph_t *g, const vg_model_opts_t *opts, char *err,
+                        size_t errlen);
 void vg_model_free(vg_model_t **m);
 
 int vg_model_input_count(const vg_model_t *m);
@@ -83,12 +84,12 @@ int vg_model_find_output(const vg_model_t *m, const char *name);
 int vg_model_run(vg_model_t *m, const vg_tensor_t *inputs, int n);
 
 typedef struct {
-  size_t weight_bytes;   /* constants kept for running */
-  size_t arena_bytes;    /* planned activation memory */
+  size_t weight_bytes;    /* constants kept for running */
+  size_t arena_bytes;     /* planned activation memory */
   size_t unplanned_bytes; /* activations if every tensor had its own buffer */
   size_t peak_live_bytes; /* most activation bytes alive at one time: the arena's lower bound */
-  double flops;          /* per run; a multiply-add counts 2 */
-  int nodes;             /* nodes executed per run */
+  double flops;           /* per run; a multiply-add counts 2 */
+  int nodes;              /* nodes executed per run */
   const char *backend;
 } vg_model_stats_t;
 void vg_model_get_stats(const vg_model_t *m, vg_model_stats_t *st);
@@ -108,7 +109,8 @@ int vg_model_profile(const vg_model_t *m, vg_model_prof_t *out, int max);
 int vg_tfjs_load(vg_graph_t *g, const char *json_path);
 /* Parses model.json text with the weights given as one concatenated blob
  * (the manifest's files in order). Bounded: never reads past either. */
-int vg_tfjs_parse(vg_graph_t *g, const char *json, size_t json_len, const uint8_t *weights, size_t weights_len);
+int vg_tfjs_parse(vg_graph_t *g, const char *json, size_t json_len, const uint8_t *weights,
+                  size_t weights_len);
 int vg_onnx_load(vg_graph_t *g, const char *path);
 int vg_onnx_parse(vg_graph_t *g, const uint8_t *data, size_t len);
 /* Decodes one serialized ONNX TensorProto (the backend tests' .pb files). */

@@ -27,8 +27,8 @@ typedef struct {
 typedef struct {
   uint32_t field;
   uint32_t wire;
-  uint64_t v;            /* varint or fixed value */
-  const uint8_t *data;   /* length-delimited payload */
+  uint64_t v;          /* varint or fixed value */
+  const uint8_t *data; /* length-delimited payload */
   size_t len;
 } pb_field_t;
 
@@ -139,8 +139,16 @@ static int pb_floats(const pb_field_t *f, float *v, int *n, int max) {
 
 /* ---- tensors ---------------------------------------------------------------------- */
 
-enum { ONNX_FLOAT = 1, ONNX_UINT8 = 2, ONNX_INT8 = 3, ONNX_INT32 = 6, ONNX_INT64 = 7, ONNX_BOOL = 9, ONNX_FLOAT16 = 10,
-       ONNX_DOUBLE = 11 };
+enum {
+  ONNX_FLOAT = 1,
+  ONNX_UINT8 = 2,
+  ONNX_INT8 = 3,
+  ONNX_INT32 = 6,
+  ONNX_INT64 = 7,
+  ONNX_BOOL = 9,
+  ONNX_FLOAT16 = 10,
+  ONNX_DOUBLE = 11
+};
 
 static int dtype_from_onnx(int64_t t, vg_dtype_t *dt) {
   switch (t) {
@@ -156,7 +164,9 @@ static int dtype_from_onnx(int64_t t, vg_dtype_t *dt) {
   }
 }
 
-static int32_t clamp_i32(int64_t v) { return v > INT32_MAX ? INT32_MAX : v < INT32_MIN ? INT32_MIN : (int32_t)v; }
+static int32_t clamp_i32(int64_t v) {
+  return v > INT32_MAX ? INT32_MAX : v < INT32_MIN ? INT32_MIN : (int32_t)v;
+}
 
 /* Decodes a TensorProto into t (owned data); name, when asked, is strdup'd.
  * int64 narrows to int32 (saturating: shapes and indices fit), double and
@@ -186,7 +196,10 @@ int vg_onnx_tensor(const uint8_t *data, size_t len, vg_tensor_t *t, char **name)
       raw = f.data;
       raw_len = f.len;
       break;
-    case 4: case 5: case 7: case 10:
+    case 4:
+    case 5:
+    case 7:
+    case 10:
       if (n_typed < 4) typed[n_typed++] = f;
       break;
     case 13:
@@ -207,8 +220,10 @@ int vg_onnx_tensor(const uint8_t *data, size_t len, vg_tensor_t *t, char **name)
    * before anything is allocated for it. */
   if ((uint64_t)n > (uint64_t)len) return VG_EPROTO;
   if ((err = vg_tensor_alloc(t))) return err;
-  size_t esz = type == ONNX_DOUBLE || type == ONNX_INT64 ? 8 : type == ONNX_FLOAT16 ? 2
-               : type == ONNX_UINT8 || type == ONNX_INT8 || type == ONNX_BOOL ? 1 : 4;
+  size_t esz = type == ONNX_DOUBLE || type == ONNX_INT64                      ? 8
+               : type == ONNX_FLOAT16                                         ? 2
+               : type == ONNX_UINT8 || type == ONNX_INT8 || type == ONNX_BOOL ? 1
+                                                                              : 4;
   if (raw) {
     if (raw_len != (size_t)n * esz) goto bad;
     for (int64_t i = 0; i < n; i++) {
@@ -248,14 +263,18 @@ int vg_onnx_tensor(const uint8_t *data, size_t len, vg_tensor_t *t, char **name)
       uint64_t v = tf->v;
       int float_field = tf->field == 4 || tf->field == 10;
       if (float_field != (dt == VG_DT_F32 && type != ONNX_FLOAT16)) goto bad;
-      if (tf->field == 4) ((float *)t->data)[got++] = pb_float(v);
+      if (tf->field == 4)
+        ((float *)t->data)[got++] = pb_float(v);
       else if (tf->field == 10) {
         double d;
         memcpy(&d, &v, 8);
         ((float *)t->data)[got++] = (float)d;
-      } else if (dt == VG_DT_BOOL) ((uint8_t *)t->data)[got++] = v != 0;
-      else if (type == ONNX_FLOAT16) ((float *)t->data)[got++] = vg_f16_to_f32((uint16_t)v);
-      else ((int32_t *)t->data)[got++] = clamp_i32((int64_t)v);
+      } else if (dt == VG_DT_BOOL)
+        ((uint8_t *)t->data)[got++] = v != 0;
+      else if (type == ONNX_FLOAT16)
+        ((float *)t->data)[got++] = vg_f16_to_f32((uint16_t)v);
+      else
+        ((int32_t *)t->data)[got++] = clamp_i32((int64_t)v);
       continue;
     }
     while (s.p < s.end) {
@@ -277,10 +296,14 @@ int vg_onnx_tensor(const uint8_t *data, size_t len, vg_tensor_t *t, char **name)
       } else {
         uint64_t v;
         if (pb_varint(&s, &v)) goto bad;
-        if (dt == VG_DT_BOOL) ((uint8_t *)t->data)[got++] = v != 0;
-        else if (type == ONNX_FLOAT16) ((float *)t->data)[got++] = vg_f16_to_f32((uint16_t)v);
-        else if (dt == VG_DT_I32) ((int32_t *)t->data)[got++] = clamp_i32((int64_t)v);
-        else goto bad;
+        if (dt == VG_DT_BOOL)
+          ((uint8_t *)t->data)[got++] = v != 0;
+        else if (type == ONNX_FLOAT16)
+          ((float *)t->data)[got++] = vg_f16_to_f32((uint16_t)v);
+        else if (dt == VG_DT_I32)
+          ((int32_t *)t->data)[got++] = clamp_i32((int64_t)v);
+        else
+          goto bad;
       }
     }
   }
@@ -309,7 +332,8 @@ typedef struct {
 } attr_t;
 
 static void attr_free(attr_t *a, int n) {
-  for (int i = 0; i < n; i++) vg_tensor_clear(&a[i].t);
+  for (int i = 0; i < n; i++)
+    vg_tensor_clear(&a[i].t);
 }
 
 static int parse_attr(const pb_field_t *af, attr_t *a) {
@@ -382,20 +406,47 @@ typedef struct {
 } onnx_op_t;
 
 static const onnx_op_t onnx_ops[] = {
-    {"Conv", VG_OP_CONV},         {"MaxPool", VG_OP_MAXPOOL},     {"AveragePool", VG_OP_AVGPOOL},
-    {"GlobalAveragePool", VG_OP_GLOBALAVGPOOL}, {"Relu", VG_OP_RELU}, {"LeakyRelu", VG_OP_LEAKYRELU},
-    {"Clip", VG_OP_CLIP},         {"Sigmoid", VG_OP_SIGMOID},     {"HardSigmoid", VG_OP_HARDSIGMOID},
-    {"HardSwish", VG_OP_HARDSWISH}, {"Tanh", VG_OP_TANH},         {"Exp", VG_OP_EXP},
-    {"Neg", VG_OP_NEG},           {"Sqrt", VG_OP_SQRT},           {"Identity", VG_OP_IDENTITY},
-    {"Add", VG_OP_ADD},           {"Sub", VG_OP_SUB},             {"Mul", VG_OP_MUL},
-    {"Div", VG_OP_DIV},           {"Pow", VG_OP_POW},             {"Max", VG_OP_MAXIMUM},
-    {"Min", VG_OP_MINIMUM},       {"Equal", VG_OP_EQUAL},         {"Concat", VG_OP_CONCAT},
-    {"Reshape", VG_OP_RESHAPE},   {"Transpose", VG_OP_TRANSPOSE}, {"Resize", VG_OP_RESIZE},
-    {"Slice", VG_OP_SLICE},       {"Split", VG_OP_SPLIT},         {"Softmax", VG_OP_SOFTMAX},
-    {"Gather", VG_OP_GATHER},     {"Squeeze", VG_OP_SQUEEZE},     {"Unsqueeze", VG_OP_UNSQUEEZE},
-    {"MatMul", VG_OP_MATMUL},     {"Gemm", VG_OP_GEMM},           {"BatchNormalization", VG_OP_BATCHNORM},
-    {"Pad", VG_OP_PAD},           {"Shape", VG_OP_SHAPE},         {"Cast", VG_OP_CAST},
-    {"Flatten", VG_OP_FLATTEN},   {"ReduceMean", VG_OP_MEAN},
+    {"Conv", VG_OP_CONV},
+    {"MaxPool", VG_OP_MAXPOOL},
+    {"AveragePool", VG_OP_AVGPOOL},
+    {"GlobalAveragePool", VG_OP_GLOBALAVGPOOL},
+    {"Relu", VG_OP_RELU},
+    {"LeakyRelu", VG_OP_LEAKYRELU},
+    {"Clip", VG_OP_CLIP},
+    {"Sigmoid", VG_OP_SIGMOID},
+    {"HardSigmoid", VG_OP_HARDSIGMOID},
+    {"HardSwish", VG_OP_HARDSWISH},
+    {"Tanh", VG_OP_TANH},
+    {"Exp", VG_OP_EXP},
+    {"Neg", VG_OP_NEG},
+    {"Sqrt", VG_OP_SQRT},
+    {"Identity", VG_OP_IDENTITY},
+    {"Add", VG_OP_ADD},
+    {"Sub", VG_OP_SUB},
+    {"Mul", VG_OP_MUL},
+    {"Div", VG_OP_DIV},
+    {"Pow", VG_OP_POW},
+    {"Max", VG_OP_MAXIMUM},
+    {"Min", VG_OP_MINIMUM},
+    {"Equal", VG_OP_EQUAL},
+    {"Concat", VG_OP_CONCAT},
+    {"Reshape", VG_OP_RESHAPE},
+    {"Transpose", VG_OP_TRANSPOSE},
+    {"Resize", VG_OP_RESIZE},
+    {"Slice", VG_OP_SLICE},
+    {"Split", VG_OP_SPLIT},
+    {"Softmax", VG_OP_SOFTMAX},
+    {"Gather", VG_OP_GATHER},
+    {"Squeeze", VG_OP_SQUEEZE},
+    {"Unsqueeze", VG_OP_UNSQUEEZE},
+    {"MatMul", VG_OP_MATMUL},
+    {"Gemm", VG_OP_GEMM},
+    {"BatchNormalization", VG_OP_BATCHNORM},
+    {"Pad", VG_OP_PAD},
+    {"Shape", VG_OP_SHAPE},
+    {"Cast", VG_OP_CAST},
+    {"Flatten", VG_OP_FLATTEN},
+    {"ReduceMean", VG_OP_MEAN},
 };
 
 static int fail_node(vg_graph_t *g, const char *name, const char *op, int err, const char *why) {
@@ -414,7 +465,8 @@ static int const_ints_value(vg_graph_t *g, const char *node, const char *what, c
   int err = vg_tensor_set_shape(t, VG_DT_I32, 1, d);
   if (!err) err = vg_tensor_alloc(t);
   if (err) return err;
-  for (int i = 0; i < n; i++) ((int32_t *)t->data)[i] = clamp_i32(v[i]);
+  for (int i = 0; i < n; i++)
+    ((int32_t *)t->data)[i] = clamp_i32(v[i]);
   g->values[vi].is_const = 1;
   return vi;
 }
@@ -423,11 +475,16 @@ static int conv_pool_attrs(vg_graph_t *g, vg_node_t *n, const attr_t *a, int na,
   const char *ap = attr_s(a, na, "auto_pad", "NOTSET");
   n->a.layout = VG_LAYOUT_NCHW;
   n->a.filter_layout = VG_FILTER_OIHW;
-  if (!strcmp(ap, "SAME_UPPER")) n->a.pad_mode = VG_PAD_SAME_UPPER;
-  else if (!strcmp(ap, "SAME_LOWER")) n->a.pad_mode = VG_PAD_SAME_LOWER;
-  else if (!strcmp(ap, "VALID")) n->a.pad_mode = VG_PAD_VALID;
-  else if (!strcmp(ap, "NOTSET")) n->a.pad_mode = VG_PAD_EXPLICIT;
-  else return fail_node(g, n->name, n->src_op, VG_EUNSUPPORTED, "unknown auto_pad");
+  if (!strcmp(ap, "SAME_UPPER"))
+    n->a.pad_mode = VG_PAD_SAME_UPPER;
+  else if (!strcmp(ap, "SAME_LOWER"))
+    n->a.pad_mode = VG_PAD_SAME_LOWER;
+  else if (!strcmp(ap, "VALID"))
+    n->a.pad_mode = VG_PAD_VALID;
+  else if (!strcmp(ap, "NOTSET"))
+    n->a.pad_mode = VG_PAD_EXPLICIT;
+  else
+    return fail_node(g, n->name, n->src_op, VG_EUNSUPPORTED, "unknown auto_pad");
   const attr_t *x;
   if ((x = find_attr(a, na, "kernel_shape"))) {
     if (x->n_ints != 2) return fail_node(g, n->name, n->src_op, VG_EUNSUPPORTED, "only 2-d kernels");
@@ -445,12 +502,14 @@ static int conv_pool_attrs(vg_graph_t *g, vg_node_t *n, const attr_t *a, int na,
   }
   if ((x = find_attr(a, na, "pads"))) {
     if (x->n_ints != 4) return fail_node(g, n->name, n->src_op, VG_EUNSUPPORTED, "only 2-d pads");
-    n->a.pads[0] = x->ints[0], n->a.pads[1] = x->ints[1], n->a.pads[2] = x->ints[2], n->a.pads[3] = x->ints[3];
+    n->a.pads[0] = x->ints[0], n->a.pads[1] = x->ints[1], n->a.pads[2] = x->ints[2],
+    n->a.pads[3] = x->ints[3];
   }
   n->a.group = attr_i(a, na, "group", 1);
   n->a.ceil_mode = (int)attr_i(a, na, "ceil_mode", 0);
   n->a.count_include_pad = (int)attr_i(a, na, "count_include_pad", 0);
-  if (attr_i(a, na, "storage_order", 0)) return fail_node(g, n->name, n->src_op, VG_EUNSUPPORTED, "storage_order");
+  if (attr_i(a, na, "storage_order", 0))
+    return fail_node(g, n->name, n->src_op, VG_EUNSUPPORTED, "storage_order");
   return 0;
 }
 
@@ -474,9 +533,13 @@ static int add_node(vg_graph_t *g, const pb_field_t *nf, int opset) {
       if (n_out >= VG_NODE_MAX_OUT) return vg_graph_fail(g, VG_EUNSUPPORTED, "a node has too many outputs");
       outs[n_out] = f.data, out_len[n_out++] = f.len;
       break;
-    case 3: snprintf(name, sizeof(name), "%.*s", (int)(f.len < 255 ? f.len : 255), (const char *)f.data); break;
+    case 3:
+      snprintf(name, sizeof(name), "%.*s", (int)(f.len < 255 ? f.len : 255), (const char *)f.data);
+      break;
     case 4: snprintf(op, sizeof(op), "%.*s", (int)(f.len < 63 ? f.len : 63), (const char *)f.data); break;
-    case 7: snprintf(domain, sizeof(domain), "%.*s", (int)(f.len < 63 ? f.len : 63), (const char *)f.data); break;
+    case 7:
+      snprintf(domain, sizeof(domain), "%.*s", (int)(f.len < 63 ? f.len : 63), (const char *)f.data);
+      break;
     default: break;
     }
   }
@@ -522,16 +585,20 @@ static int add_node(vg_graph_t *g, const pb_field_t *nf, int opset) {
         int64_t d0[1];
         vg_tensor_set_shape(t, vf ? VG_DT_F32 : VG_DT_I32, 0, d0);
         if (!(err = vg_tensor_alloc(t))) {
-          if (vf) *(float *)t->data = vf->f;
-          else *(int32_t *)t->data = clamp_i32(vi->i);
+          if (vf)
+            *(float *)t->data = vf->f;
+          else
+            *(int32_t *)t->data = clamp_i32(vi->i);
         }
       } else if (vfs || vis) {
         int64_t d1[1] = {vfs ? vfs->n_floats : vis->n_ints};
         vg_tensor_set_shape(t, vfs ? VG_DT_F32 : VG_DT_I32, 1, d1);
         if (!(err = vg_tensor_alloc(t)))
           for (int i = 0; i < d1[0]; i++) {
-            if (vfs) ((float *)t->data)[i] = vfs->floats[i];
-            else ((int32_t *)t->data)[i] = clamp_i32(vis->ints[i]);
+            if (vfs)
+              ((float *)t->data)[i] = vfs->floats[i];
+            else
+              ((int32_t *)t->data)[i] = clamp_i32(vis->ints[i]);
           }
       } else {
         err = fail_node(g, name, op, VG_EUNSUPPORTED, "constant kind not supported");
@@ -587,8 +654,10 @@ static int add_node(vg_graph_t *g, const pb_field_t *nf, int opset) {
   case VG_OP_CONV: err = conv_pool_attrs(g, n, attrs, na, 1); break;
   case VG_OP_MAXPOOL:
   case VG_OP_AVGPOOL:
-    if (n_out != 1) err = fail_node(g, name, op, VG_EUNSUPPORTED, "the Indices output");
-    else err = conv_pool_attrs(g, n, attrs, na, 0);
+    if (n_out != 1)
+      err = fail_node(g, name, op, VG_EUNSUPPORTED, "the Indices output");
+    else
+      err = conv_pool_attrs(g, n, attrs, na, 0);
     break;
   case VG_OP_LEAKYRELU: n->a.alpha = attr_f(attrs, na, "alpha", 0.01f); break;
   case VG_OP_HARDSIGMOID:
@@ -692,8 +761,10 @@ static int add_node(vg_graph_t *g, const pb_field_t *nf, int opset) {
     break;
   case VG_OP_PAD: {
     const char *mode = attr_s(attrs, na, "mode", "constant");
-    if (!strcmp(mode, "reflect")) n->a.pad_reflect = 1;
-    else if (strcmp(mode, "constant")) err = fail_node(g, name, op, VG_EUNSUPPORTED, "pad mode");
+    if (!strcmp(mode, "reflect"))
+      n->a.pad_reflect = 1;
+    else if (strcmp(mode, "constant"))
+      err = fail_node(g, name, op, VG_EUNSUPPORTED, "pad mode");
     n->a.pad_value = attr_f(attrs, na, "value", 0.0f);
     if ((x = find_attr(attrs, na, "pads"))) {
       n->a.n_ints = x->n_ints;
@@ -713,17 +784,25 @@ static int add_node(vg_graph_t *g, const pb_field_t *nf, int opset) {
     const char *ct = attr_s(attrs, na, "coordinate_transformation_mode", "half_pixel");
     const char *nm = attr_s(attrs, na, "nearest_mode", "round_prefer_floor");
     n->a.layout = VG_LAYOUT_NCHW;
-    if (opset < 11) err = fail_node(g, name, op, VG_EUNSUPPORTED, "Resize before opset 11");
-    else if (!strcmp(mode, "linear")) n->a.nearest = 0;
-    else if (!strcmp(mode, "nearest") && !strcmp(nm, "floor")) n->a.nearest = 1;
-    else err = fail_node(g, name, op, VG_EUNSUPPORTED, "resize mode");
+    if (opset < 11)
+      err = fail_node(g, name, op, VG_EUNSUPPORTED, "Resize before opset 11");
+    else if (!strcmp(mode, "linear"))
+      n->a.nearest = 0;
+    else if (!strcmp(mode, "nearest") && !strcmp(nm, "floor"))
+      n->a.nearest = 1;
+    else
+      err = fail_node(g, name, op, VG_EUNSUPPORTED, "resize mode");
     if (attr_i(attrs, na, "antialias", 0) || find_attr(attrs, na, "axes") ||
         strcmp(attr_s(attrs, na, "keep_aspect_ratio_policy", "stretch"), "stretch"))
       err = fail_node(g, name, op, VG_EUNSUPPORTED, "resize options");
-    if (!strcmp(ct, "half_pixel") && !n->a.nearest) n->a.coord = VG_RESIZE_HALF_PIXEL;
-    else if (!strcmp(ct, "asymmetric")) n->a.coord = VG_RESIZE_ASYMMETRIC;
-    else if (!strcmp(ct, "align_corners") && !n->a.nearest) n->a.coord = VG_RESIZE_ALIGN_CORNERS;
-    else err = fail_node(g, name, op, VG_EUNSUPPORTED, "coordinate transformation mode");
+    if (!strcmp(ct, "half_pixel") && !n->a.nearest)
+      n->a.coord = VG_RESIZE_HALF_PIXEL;
+    else if (!strcmp(ct, "asymmetric"))
+      n->a.coord = VG_RESIZE_ASYMMETRIC;
+    else if (!strcmp(ct, "align_corners") && !n->a.nearest)
+      n->a.coord = VG_RESIZE_ALIGN_CORNERS;
+    else
+      err = fail_node(g, name, op, VG_EUNSUPPORTED, "coordinate transformation mode");
     break;
   }
   default: break;
@@ -818,7 +897,8 @@ static int parse_graph(vg_graph_t *g, const pb_field_t *gf, int opset) {
     err = vg_onnx_tensor(f.data, f.len, &t, &name);
     if (err) {
       free(name);
-      return vg_graph_fail(g, err, "initializer: %s", err == VG_EUNSUPPORTED ? "unsupported type" : "malformed");
+      return vg_graph_fail(g, err, "initializer: %s",
+                           err == VG_EUNSUPPORTED ? "unsupported type" : "malformed");
     }
     int v = name ? vg_graph_value(g, name) : VG_EPROTO;
     free(name);
@@ -833,10 +913,14 @@ static int parse_graph(vg_graph_t *g, const pb_field_t *gf, int opset) {
   b = pb_sub(gf);
   while (!err && (rc = pb_next(&b, &f)) == 1) {
     if (f.wire != 2) continue;
-    if (f.field == 11) err = value_info(g, &f, 1);
-    else if (f.field == 1) err = add_node(g, &f, opset);
-    else if (f.field == 12) err = value_info(g, &f, 0);
-    else if (f.field == 15) err = vg_graph_fail(g, VG_EUNSUPPORTED, "sparse initializers");
+    if (f.field == 11)
+      err = value_info(g, &f, 1);
+    else if (f.field == 1)
+      err = add_node(g, &f, opset);
+    else if (f.field == 12)
+      err = value_info(g, &f, 0);
+    else if (f.field == 15)
+      err = vg_graph_fail(g, VG_EUNSUPPORTED, "sparse initializers");
   }
   if (!err && rc < 0) err = vg_graph_fail(g, VG_EPROTO, "malformed graph");
   if (!err && g->n_outputs == 0) err = vg_graph_fail(g, VG_EPROTO, "the graph has no outputs");
@@ -897,8 +981,10 @@ int vg_onnx_load(vg_graph_t *g, const char *path) {
     if (r == 0) break;
   }
   fclose(f);
-  if (!err) err = vg_onnx_parse(g, buf ? buf : (const uint8_t *)"", n);
-  else vg_graph_fail(g, err, "cannot read %s", path);
+  if (!err)
+    err = vg_onnx_parse(g, buf ? buf : (const uint8_t *)"", n);
+  else
+    vg_graph_fail(g, err, "cannot read %s", path);
   free(buf);
   return err;
 }

@@ -25,7 +25,8 @@ static int need_inputs(vg_graph_t *g, const vg_node_t *n, int min, int max) {
 
 /* Reads a constant integer tensor input into v (at most max entries). */
 static int const_ints(vg_graph_t *g, const vg_node_t *n, int idx, int64_t *v, int max, int *count) {
-  if (idx < 0 || idx >= n->n_in || n->in[idx] < 0) return fail(g, n, VG_EPROTO, "a constant input is missing");
+  if (idx < 0 || idx >= n->n_in || n->in[idx] < 0)
+    return fail(g, n, VG_EPROTO, "a constant input is missing");
   const vg_value_t *val = &g->values[n->in[idx]];
   if (!val->is_const) return fail(g, n, VG_EUNSUPPORTED, "a shape/axis input is not constant");
   int64_t cnt = vg_tensor_numel(&val->t);
@@ -108,7 +109,8 @@ static int infer_conv_like(vg_graph_t *g, vg_node_t *n, int is_pool) {
       KH = w->dims[0];
       KW = w->dims[1];
       Cout = w->dims[3];
-      if (w->dims[2] <= 0 || C % w->dims[2]) return fail(g, n, VG_EINVAL, "filter channels do not match the input");
+      if (w->dims[2] <= 0 || C % w->dims[2])
+        return fail(g, n, VG_EINVAL, "filter channels do not match the input");
       a->group = C / w->dims[2];
       if (Cout % a->group) return fail(g, n, VG_EINVAL, "output channels not divisible by groups");
     }
@@ -116,7 +118,8 @@ static int infer_conv_like(vg_graph_t *g, vg_node_t *n, int is_pool) {
     a->ksize[1] = KW;
     if (n->n_in > 2 && n->in[2] >= 0) {
       vg_tensor_t *b = IN(2);
-      if (vg_tensor_numel(b) != Cout) return fail(g, n, VG_EINVAL, "bias length differs from output channels");
+      if (vg_tensor_numel(b) != Cout)
+        return fail(g, n, VG_EINVAL, "bias length differs from output channels");
     }
   }
   if (KH <= 0 || KW <= 0 || a->strides[0] <= 0 || a->strides[1] <= 0 || a->dilations[0] <= 0 ||
@@ -208,14 +211,16 @@ static int infer_transpose(vg_graph_t *g, vg_node_t *n) {
     memcpy(perm, n->a.ints, sizeof(int64_t) * (size_t)np);
   } else {
     np = x->ndim;
-    for (int i = 0; i < np; i++) perm[i] = np - 1 - i;
+    for (int i = 0; i < np; i++)
+      perm[i] = np - 1 - i;
   }
   if (np != x->ndim) return fail(g, n, VG_EINVAL, "permutation length differs from rank");
   int seen = 0;
   int64_t d[VG_TENSOR_MAX_DIMS];
   for (int i = 0; i < np; i++) {
     if (perm[i] < 0) perm[i] += np;
-    if (perm[i] < 0 || perm[i] >= np || (seen & (1 << perm[i]))) return fail(g, n, VG_EINVAL, "bad permutation");
+    if (perm[i] < 0 || perm[i] >= np || (seen & (1 << perm[i])))
+      return fail(g, n, VG_EINVAL, "bad permutation");
     seen |= 1 << perm[i];
     d[i] = x->dims[perm[i]];
     n->a.ints[i] = perm[i];
@@ -239,14 +244,17 @@ static int infer_pad(vg_graph_t *g, vg_node_t *n) {
   if (np != 2 * x->ndim) return fail(g, n, VG_EINVAL, "paddings do not match the rank");
   if (n->n_in > 2 && n->in[2] >= 0) {
     const vg_value_t *cv = &g->values[n->in[2]];
-    if (!cv->is_const || vg_tensor_numel(&cv->t) < 1) return fail(g, n, VG_EUNSUPPORTED, "pad value not constant");
-    n->a.pad_value = cv->t.dtype == VG_DT_F32 ? *(const float *)cv->t.data : (float)*(const int32_t *)cv->t.data;
+    if (!cv->is_const || vg_tensor_numel(&cv->t) < 1)
+      return fail(g, n, VG_EUNSUPPORTED, "pad value not constant");
+    n->a.pad_value =
+        cv->t.dtype == VG_DT_F32 ? *(const float *)cv->t.data : (float)*(const int32_t *)cv->t.data;
   }
   int64_t d[VG_TENSOR_MAX_DIMS];
   for (int i = 0; i < x->ndim; i++) {
     /* TensorFlow gives [[begin, end] per dim]; ONNX all begins, then all ends. */
     int64_t b = n->a.onnx ? p[i] : p[2 * i], e = n->a.onnx ? p[x->ndim + i] : p[2 * i + 1];
-    if (b < 0 || e < 0 || b > 4096 || e > 4096) return fail(g, n, VG_EUNSUPPORTED, "negative or huge padding");
+    if (b < 0 || e < 0 || b > 4096 || e > 4096)
+      return fail(g, n, VG_EUNSUPPORTED, "negative or huge padding");
     n->a.ints[i] = b;
     n->a.ints2[i] = e;
     d[i] = x->dims[i] + b + e;
@@ -281,7 +289,8 @@ static int infer_concat(vg_graph_t *g, vg_node_t *n) {
   d[n->a.axis] = 0;
   for (int i = 0; i < nin; i++) {
     vg_tensor_t *t = IN(i);
-    if (t->ndim != x->ndim || t->dtype != x->dtype) return fail(g, n, VG_EINVAL, "inputs differ in rank or dtype");
+    if (t->ndim != x->ndim || t->dtype != x->dtype)
+      return fail(g, n, VG_EINVAL, "inputs differ in rank or dtype");
     for (int k = 0; k < x->ndim; k++)
       if (k != n->a.axis && t->dims[k] != x->dims[k]) return fail(g, n, VG_EINVAL, "inputs differ in shape");
     d[n->a.axis] += t->dims[n->a.axis];
@@ -348,7 +357,8 @@ static int infer_expand_squeeze(vg_graph_t *g, vg_node_t *n) {
     if (axis < 0) axis += x->ndim;
     if (axis < 0 || axis > x->ndim) return fail(g, n, VG_EINVAL, "axis out of range");
     d[0] = d[1] = 1;
-    for (int i = 0; i < x->ndim; i++) d[i < axis ? 0 : 1] *= x->dims[i];
+    for (int i = 0; i < x->ndim; i++)
+      d[i < axis ? 0 : 1] *= x->dims[i];
     return set_out(g, n, 0, x->dtype, 2, d);
   }
   if (n->op == VG_OP_SQUEEZE) {
@@ -369,7 +379,8 @@ static int infer_expand_squeeze(vg_graph_t *g, vg_node_t *n) {
     if (norm_axis(&ax[i], r) || (ins & (1 << ax[i]))) return fail(g, n, VG_EINVAL, "bad axis");
     ins |= 1 << ax[i];
   }
-  for (int i = 0, k = 0; i < r; i++) d[i] = (ins & (1 << i)) ? 1 : x->dims[k++];
+  for (int i = 0, k = 0; i < r; i++)
+    d[i] = (ins & (1 << i)) ? 1 : x->dims[k++];
   return set_out(g, n, 0, x->dtype, r, d);
 }
 
@@ -394,7 +405,8 @@ static int infer_resize(vg_graph_t *g, vg_node_t *n) {
       int64_t s[4];
       int ns;
       if ((err = const_ints(g, n, 3, s, 4, &ns))) return err;
-      if (ns != 4 || s[0] != x->dims[0] || s[1] != x->dims[1]) return fail(g, n, VG_EUNSUPPORTED, "only spatial sizes");
+      if (ns != 4 || s[0] != x->dims[0] || s[1] != x->dims[1])
+        return fail(g, n, VG_EUNSUPPORTED, "only spatial sizes");
       oh = s[2];
       ow = s[3];
     } else if (n->n_in > 2 && n->in[2] >= 0) {
@@ -444,7 +456,8 @@ static int infer_split(vg_graph_t *g, vg_node_t *n) {
   if (ns == 0) {
     ns = n->n_out;
     if (ns <= 0 || dim % ns) return fail(g, n, VG_EINVAL, "cannot split evenly");
-    for (int i = 0; i < ns; i++) sizes[i] = dim / ns;
+    for (int i = 0; i < ns; i++)
+      sizes[i] = dim / ns;
   }
   if (ns != n->n_out) return fail(g, n, VG_EINVAL, "split count differs from outputs");
   int64_t sum = 0;
@@ -458,7 +471,8 @@ static int infer_split(vg_graph_t *g, vg_node_t *n) {
       sum += sizes[i];
   }
   if (infer_at >= 0) sizes[infer_at] = dim - sum, sum = dim;
-  if (sum != dim || (infer_at >= 0 && sizes[infer_at] < 0)) return fail(g, n, VG_EINVAL, "split sizes do not add up");
+  if (sum != dim || (infer_at >= 0 && sizes[infer_at] < 0))
+    return fail(g, n, VG_EINVAL, "split sizes do not add up");
   for (int i = 0; i < ns; i++) {
     int64_t d[VG_TENSOR_MAX_DIMS];
     memcpy(d, x->dims, sizeof(d));
@@ -495,7 +509,8 @@ static int infer_mean(vg_graph_t *g, vg_node_t *n) {
     memcpy(ax, n->a.ints, sizeof(int64_t) * (size_t)na);
   } else {
     na = x->ndim;
-    for (int i = 0; i < na; i++) ax[i] = i;
+    for (int i = 0; i < na; i++)
+      ax[i] = i;
   }
   if (x->dtype != VG_DT_F32) return fail(g, n, VG_EUNSUPPORTED, "input must be f32");
   int mask = 0;
@@ -540,8 +555,10 @@ static int infer_slice(vg_graph_t *g, vg_node_t *n) {
         (err = const_ints(g, n, 3, st, VG_TENSOR_MAX_DIMS, &nst)))
       return err;
     if (nb != ne || nb != nst || nb > r) return fail(g, n, VG_EINVAL, "begin/end/strides lengths differ");
-    if (n->a.ellipsis_mask || n->a.new_axis_mask) return fail(g, n, VG_EUNSUPPORTED, "ellipsis/new-axis masks");
-    for (int i = nb; i < r; i++) b[i] = 0, e[i] = x->dims[i], st[i] = 1;
+    if (n->a.ellipsis_mask || n->a.new_axis_mask)
+      return fail(g, n, VG_EUNSUPPORTED, "ellipsis/new-axis masks");
+    for (int i = nb; i < r; i++)
+      b[i] = 0, e[i] = x->dims[i], st[i] = 1;
     for (int i = 0; i < r; i++) {
       int64_t dim = x->dims[i], s = st[i];
       if (s == 0) return fail(g, n, VG_EINVAL, "zero stride");
@@ -580,15 +597,18 @@ static int infer_slice(vg_graph_t *g, vg_node_t *n) {
       if ((err = const_ints(g, n, 3, ax, VG_TENSOR_MAX_DIMS, &na))) return err;
       if (na != nb) return fail(g, n, VG_EINVAL, "axes length differs");
     } else {
-      for (int i = 0; i < nb; i++) ax[i] = i;
+      for (int i = 0; i < nb; i++)
+        ax[i] = i;
     }
     if (n->n_in > 4 && n->in[4] >= 0) {
       if ((err = const_ints(g, n, 4, st, VG_TENSOR_MAX_DIMS, &nst))) return err;
       if (nst != nb) return fail(g, n, VG_EINVAL, "steps length differs");
     } else {
-      for (int i = 0; i < nb; i++) st[i] = 1;
+      for (int i = 0; i < nb; i++)
+        st[i] = 1;
     }
-    for (int i = 0; i < r; i++) od[i] = x->dims[i], n->a.ints[i] = 0, n->a.ints2[i] = 1;
+    for (int i = 0; i < r; i++)
+      od[i] = x->dims[i], n->a.ints[i] = 0, n->a.ints2[i] = 1;
     for (int i = 0; i < nb; i++) {
       if (norm_axis(&ax[i], r)) return fail(g, n, VG_EINVAL, "axis out of range");
       int64_t dim = x->dims[ax[i]], s = st[i], bb = b[i], ee = e[i];
@@ -628,7 +648,8 @@ static int infer_topk(vg_graph_t *g, vg_node_t *n) {
     if ((err = const_ints(g, n, 1, &k, 1, &c))) return err;
     n->a.k = k;
   }
-  if (x->ndim < 1 || x->dtype != VG_DT_F32 || n->n_out != 2) return fail(g, n, VG_EINVAL, "bad input or outputs");
+  if (x->ndim < 1 || x->dtype != VG_DT_F32 || n->n_out != 2)
+    return fail(g, n, VG_EINVAL, "bad input or outputs");
   if (n->a.k < 0 || n->a.k > x->dims[x->ndim - 1]) return fail(g, n, VG_EINVAL, "k out of range");
   int64_t d[VG_TENSOR_MAX_DIMS];
   memcpy(d, x->dims, sizeof(d));
@@ -653,9 +674,12 @@ static int infer_gather(vg_graph_t *g, vg_node_t *n) {
   if (r > VG_TENSOR_MAX_DIMS) return fail(g, n, VG_EINVAL, "result rank too large");
   int64_t d[VG_TENSOR_MAX_DIMS];
   int k = 0;
-  for (int i = 0; i < n->a.axis; i++) d[k++] = x->dims[i];
-  for (int i = 0; i < idx->ndim; i++) d[k++] = idx->dims[i];
-  for (int i = (int)n->a.axis + 1; i < x->ndim; i++) d[k++] = x->dims[i];
+  for (int i = 0; i < n->a.axis; i++)
+    d[k++] = x->dims[i];
+  for (int i = 0; i < idx->ndim; i++)
+    d[k++] = idx->dims[i];
+  for (int i = (int)n->a.axis + 1; i < x->ndim; i++)
+    d[k++] = x->dims[i];
   return set_out(g, n, 0, x->dtype, r, d);
 }
 
@@ -663,7 +687,8 @@ static int infer_softmax(vg_graph_t *g, vg_node_t *n) {
   int err = need_inputs(g, n, 1, 1);
   if (err) return err;
   vg_tensor_t *x = IN(0);
-  if (x->dtype != VG_DT_F32 || norm_axis(&n->a.axis, x->ndim)) return fail(g, n, VG_EINVAL, "bad input or axis");
+  if (x->dtype != VG_DT_F32 || norm_axis(&n->a.axis, x->ndim))
+    return fail(g, n, VG_EINVAL, "bad input or axis");
   return set_out(g, n, 0, VG_DT_F32, x->ndim, x->dims);
 }
 
@@ -713,7 +738,8 @@ static int infer_batchnorm(vg_graph_t *g, vg_node_t *n) {
   vg_tensor_t *x = IN(0);
   if (x->ndim < 2 || x->dtype != VG_DT_F32) return fail(g, n, VG_EINVAL, "input must be f32 with channels");
   for (int i = 1; i < 5; i++)
-    if (vg_tensor_numel(IN(i)) != x->dims[1]) return fail(g, n, VG_EINVAL, "parameter length differs from channels");
+    if (vg_tensor_numel(IN(i)) != x->dims[1])
+      return fail(g, n, VG_EINVAL, "parameter length differs from channels");
   return set_out(g, n, 0, VG_DT_F32, x->ndim, x->dims);
 }
 
@@ -738,7 +764,8 @@ static int infer_global_pool(vg_graph_t *g, vg_node_t *n) {
   vg_tensor_t *x = IN(0);
   if (x->ndim < 3 || x->dtype != VG_DT_F32) return fail(g, n, VG_EINVAL, "input must be f32 NC...");
   int64_t d[VG_TENSOR_MAX_DIMS];
-  for (int i = 0; i < x->ndim; i++) d[i] = i < 2 ? x->dims[i] : 1;
+  for (int i = 0; i < x->ndim; i++)
+    d[i] = i < 2 ? x->dims[i] : 1;
   return set_out(g, n, 0, VG_DT_F32, x->ndim, d);
 }
 
@@ -806,19 +833,24 @@ void vg_apply_act(float *x, int64_t n, vg_act_t act, float alpha, float beta) {
   switch (act) {
   case VG_ACT_NONE: break;
   case VG_ACT_RELU:
-    for (int64_t i = 0; i < n; i++) x[i] = x[i] > 0 ? x[i] : 0;
+    for (int64_t i = 0; i < n; i++)
+      x[i] = x[i] > 0 ? x[i] : 0;
     break;
   case VG_ACT_RELU6:
-    for (int64_t i = 0; i < n; i++) x[i] = x[i] < 0 ? 0 : x[i] > 6 ? 6 : x[i];
+    for (int64_t i = 0; i < n; i++)
+      x[i] = x[i] < 0 ? 0 : x[i] > 6 ? 6 : x[i];
     break;
   case VG_ACT_LEAKY:
-    for (int64_t i = 0; i < n; i++) x[i] = x[i] < 0 ? x[i] * alpha : x[i];
+    for (int64_t i = 0; i < n; i++)
+      x[i] = x[i] < 0 ? x[i] * alpha : x[i];
     break;
   case VG_ACT_SIGMOID:
-    for (int64_t i = 0; i < n; i++) x[i] = 1.0f / (1.0f + expf(-x[i]));
+    for (int64_t i = 0; i < n; i++)
+      x[i] = 1.0f / (1.0f + expf(-x[i]));
     break;
   case VG_ACT_CLIP:
-    for (int64_t i = 0; i < n; i++) x[i] = x[i] < alpha ? alpha : x[i] > beta ? beta : x[i];
+    for (int64_t i = 0; i < n; i++)
+      x[i] = x[i] < alpha ? alpha : x[i] > beta ? beta : x[i];
     break;
   case VG_ACT_HARDSWISH:
     for (int64_t i = 0; i < n; i++) {
@@ -856,7 +888,8 @@ static int k_conv(const vg_node_t *n, vg_tensor_t *const *in, vg_tensor_t *const
     for (int64_t oy = 0; oy < OH; oy++)
       for (int64_t ox = 0; ox < OW; ox++) {
         float *yp = yd + b * ysN + oy * ysH + ox * ysW;
-        for (int64_t co = 0; co < CO; co++) yp[co * ysC] = bd ? bd[co] : 0.0f;
+        for (int64_t co = 0; co < CO; co++)
+          yp[co * ysC] = bd ? bd[co] : 0.0f;
         for (int64_t ky = 0; ky < KH; ky++) {
           int64_t iy = oy * a->strides[0] - a->pads[0] + ky * a->dilations[0];
           if (iy < 0 || iy >= H) continue;
@@ -869,12 +902,14 @@ static int k_conv(const vg_node_t *n, vg_tensor_t *const *in, vg_tensor_t *const
               float xv = xp[ci * xsC];
               int64_t gi = ci / CIG, cl = ci % CIG;
               const float *wq = wp + cl * wsI;
-              for (int64_t co = gi * COG; co < (gi + 1) * COG; co++) yp[co * ysC] += xv * wq[co * wsO];
+              for (int64_t co = gi * COG; co < (gi + 1) * COG; co++)
+                yp[co * ysC] += xv * wq[co * wsO];
             }
           }
         }
         if (a->act != VG_ACT_NONE)
-          for (int64_t co = 0; co < CO; co++) vg_apply_act(&yp[co * ysC], 1, a->act, a->alpha, a->beta);
+          for (int64_t co = 0; co < CO; co++)
+            vg_apply_act(&yp[co * ysC], 1, a->act, a->alpha, a->beta);
       }
   (void)ctx;
   return 0;
@@ -919,20 +954,23 @@ static int k_pool(const vg_node_t *n, vg_tensor_t *const *in, vg_tensor_t *const
               cnt++;
             }
           }
-          yd[b * C * OH * OW + c * ysC + oy * ysH + ox * ysW] = is_max ? acc : (cnt ? acc / (float)cnt : 0.0f);
+          yd[b * C * OH * OW + c * ysC + oy * ysH + ox * ysW] =
+              is_max ? acc : (cnt ? acc / (float)cnt : 0.0f);
         }
   (void)ctx;
   return 0;
 }
 
-static int k_global_pool(const vg_node_t *n, vg_tensor_t *const *in, vg_tensor_t *const *out, vg_exec_ctx_t *ctx) {
+static int k_global_pool(const vg_node_t *n, vg_tensor_t *const *in, vg_tensor_t *const *out,
+                         vg_exec_ctx_t *ctx) {
   const vg_tensor_t *x = in[0];
   int64_t NC = x->dims[0] * x->dims[1], S = vg_tensor_numel(x) / (NC ? NC : 1);
   const float *xd = x->data;
   float *yd = out[0]->data;
   for (int64_t i = 0; i < NC; i++) {
     double s = 0;
-    for (int64_t k = 0; k < S; k++) s += xd[i * S + k];
+    for (int64_t k = 0; k < S; k++)
+      s += xd[i * S + k];
     yd[i] = (float)(s / (double)S);
   }
   (void)n, (void)ctx;
@@ -1010,24 +1048,29 @@ static int k_binary(const vg_node_t *n, vg_tensor_t *const *in, vg_tensor_t *con
   if (inner == 0 || total == 0) return 0;
   for (int64_t o = 0; o < total; o += inner) {
     int64_t oa = 0, ob = 0;
-    for (int i = 0; i < r - 1; i++) oa += idx[i] * sa[i], ob += idx[i] * sb[i];
+    for (int i = 0; i < r - 1; i++)
+      oa += idx[i] * sa[i], ob += idx[i] * sb[i];
     if (is_f) {
       const float *pa = (const float *)A->data + oa, *pb = (const float *)B->data + ob;
       if (n->op == VG_OP_EQUAL) {
         uint8_t *py = (uint8_t *)Y->data + o;
-        for (int64_t k = 0; k < inner; k++) py[k] = pa[k * ia] == pb[k * ib];
+        for (int64_t k = 0; k < inner; k++)
+          py[k] = pa[k * ia] == pb[k * ib];
       } else {
         float *py = (float *)Y->data + o;
-        for (int64_t k = 0; k < inner; k++) py[k] = bin_f(n->op, pa[k * ia], pb[k * ib]);
+        for (int64_t k = 0; k < inner; k++)
+          py[k] = bin_f(n->op, pa[k * ia], pb[k * ib]);
       }
     } else {
       const int32_t *pa = (const int32_t *)A->data + oa, *pb = (const int32_t *)B->data + ob;
       if (n->op == VG_OP_EQUAL) {
         uint8_t *py = (uint8_t *)Y->data + o;
-        for (int64_t k = 0; k < inner; k++) py[k] = pa[k * ia] == pb[k * ib];
+        for (int64_t k = 0; k < inner; k++)
+          py[k] = pa[k * ia] == pb[k * ib];
       } else {
         int32_t *py = (int32_t *)Y->data + o;
-        for (int64_t k = 0; k < inner; k++) py[k] = bin_i(n->op, pa[k * ia], pb[k * ib]);
+        for (int64_t k = 0; k < inner; k++)
+          py[k] = bin_i(n->op, pa[k * ia], pb[k * ib]);
       }
     }
     for (int i = r - 2; i >= 0; i--) {
@@ -1048,7 +1091,8 @@ static int k_unary(const vg_node_t *n, vg_tensor_t *const *in, vg_tensor_t *cons
   if (in[0]->dtype == VG_DT_I32) {
     const int32_t *x = in[0]->data;
     int32_t *y = out[0]->data;
-    for (int64_t i = 0; i < cnt; i++) y[i] = (int32_t)(0u - (uint32_t)x[i]);
+    for (int64_t i = 0; i < cnt; i++)
+      y[i] = (int32_t)(0u - (uint32_t)x[i]);
     return 0;
   }
   const float *x = in[0]->data;
@@ -1082,21 +1126,25 @@ static int k_copy(const vg_node_t *n, vg_tensor_t *const *in, vg_tensor_t *const
   return 0;
 }
 
-static int k_transpose(const vg_node_t *n, vg_tensor_t *const *in, vg_tensor_t *const *out, vg_exec_ctx_t *ctx) {
+static int k_transpose(const vg_node_t *n, vg_tensor_t *const *in, vg_tensor_t *const *out,
+                       vg_exec_ctx_t *ctx) {
   const vg_tensor_t *x = in[0];
   vg_tensor_t *y = out[0];
   int r = x->ndim;
   size_t es = vg_dtype_size(x->dtype);
   int64_t xs[VG_TENSOR_MAX_DIMS], st[VG_TENSOR_MAX_DIMS], idx[VG_TENSOR_MAX_DIMS] = {0};
   int64_t s = 1;
-  for (int i = r - 1; i >= 0; i--) xs[i] = s, s *= x->dims[i];
-  for (int i = 0; i < r; i++) st[i] = xs[n->a.ints[i]];
+  for (int i = r - 1; i >= 0; i--)
+    xs[i] = s, s *= x->dims[i];
+  for (int i = 0; i < r; i++)
+    st[i] = xs[n->a.ints[i]];
   int64_t total = vg_tensor_numel(y);
   const char *xd = x->data;
   char *yd = y->data;
   for (int64_t o = 0; o < total; o++) {
     int64_t off = 0;
-    for (int i = 0; i < r; i++) off += idx[i] * st[i];
+    for (int i = 0; i < r; i++)
+      off += idx[i] * st[i];
     memcpy(yd + o * (int64_t)es, xd + off * (int64_t)es, es);
     for (int i = r - 1; i >= 0; i--) {
       if (++idx[i] < y->dims[i]) break;
@@ -1114,7 +1162,8 @@ static int k_pad(const vg_node_t *n, vg_tensor_t *const *in, vg_tensor_t *const 
   size_t es = vg_dtype_size(x->dtype);
   int64_t total = vg_tensor_numel(y), idx[VG_TENSOR_MAX_DIMS] = {0}, xs[VG_TENSOR_MAX_DIMS];
   int64_t s = 1;
-  for (int i = r - 1; i >= 0; i--) xs[i] = s, s *= x->dims[i];
+  for (int i = r - 1; i >= 0; i--)
+    xs[i] = s, s *= x->dims[i];
   float fv = n->a.pad_value;
   int32_t iv = (int32_t)n->a.pad_value;
   for (int64_t o = 0; o < total; o++) {
@@ -1153,14 +1202,16 @@ static int k_concat(const vg_node_t *n, vg_tensor_t *const *in, vg_tensor_t *con
   vg_tensor_t *y = out[0];
   int64_t ax = n->a.axis, outer = 1, inner = 1;
   size_t es = vg_dtype_size(y->dtype);
-  for (int i = 0; i < ax; i++) outer *= y->dims[i];
-  for (int i = (int)ax + 1; i < y->ndim; i++) inner *= y->dims[i];
+  for (int i = 0; i < ax; i++)
+    outer *= y->dims[i];
+  for (int i = (int)ax + 1; i < y->ndim; i++)
+    inner *= y->dims[i];
   int64_t yrow = y->dims[ax] * inner, off = 0;
   for (int k = 0; k < n->a.k; k++) {
     int64_t rowk = in[k]->dims[ax] * inner;
     for (int64_t o = 0; o < outer; o++)
-      memcpy((char *)y->data + (o * yrow + off) * (int64_t)es, (const char *)in[k]->data + o * rowk * (int64_t)es,
-             (size_t)rowk * es);
+      memcpy((char *)y->data + (o * yrow + off) * (int64_t)es,
+             (const char *)in[k]->data + o * rowk * (int64_t)es, (size_t)rowk * es);
     off += rowk;
   }
   (void)ctx;
@@ -1171,14 +1222,16 @@ static int k_split(const vg_node_t *n, vg_tensor_t *const *in, vg_tensor_t *cons
   const vg_tensor_t *x = in[0];
   int64_t ax = n->a.axis, outer = 1, inner = 1;
   size_t es = vg_dtype_size(x->dtype);
-  for (int i = 0; i < ax; i++) outer *= x->dims[i];
-  for (int i = (int)ax + 1; i < x->ndim; i++) inner *= x->dims[i];
+  for (int i = 0; i < ax; i++)
+    outer *= x->dims[i];
+  for (int i = (int)ax + 1; i < x->ndim; i++)
+    inner *= x->dims[i];
   int64_t xrow = x->dims[ax] * inner, off = 0;
   for (int k = 0; k < n->n_out; k++) {
     int64_t rowk = n->a.ints[k] * inner;
     for (int64_t o = 0; o < outer; o++)
-      memcpy((char *)out[k]->data + o * rowk * (int64_t)es, (const char *)x->data + (o * xrow + off) * (int64_t)es,
-             (size_t)rowk * es);
+      memcpy((char *)out[k]->data + o * rowk * (int64_t)es,
+             (const char *)x->data + (o * xrow + off) * (int64_t)es, (size_t)rowk * es);
     off += rowk;
   }
   (void)ctx;
@@ -1226,7 +1279,8 @@ static int k_resize(const vg_node_t *n, vg_tensor_t *const *in, vg_tensor_t *con
           int64_t iy = (int64_t)floorf(fy), ix = (int64_t)floorf(fx);
           iy = iy < 0 ? 0 : iy >= H ? H - 1 : iy;
           ix = ix < 0 ? 0 : ix >= W ? W - 1 : ix;
-          for (int64_t c = 0; c < C; c++) yp[c * ysC] = xb[c * xsC + iy * xsH + ix * xsW];
+          for (int64_t c = 0; c < C; c++)
+            yp[c * ysC] = xb[c * xsC + iy * xsH + ix * xsW];
           continue;
         }
         float fly = floorf(fy), flx = floorf(fx);
@@ -1258,7 +1312,8 @@ static int k_sparse_to_dense(const vg_node_t *n, vg_tensor_t *const *in, vg_tens
   vg_tensor_t *y = out[0];
   size_t es = vg_dtype_size(y->dtype);
   int64_t total = vg_tensor_numel(y);
-  for (int64_t i = 0; i < total; i++) memcpy((char *)y->data + i * (int64_t)es, def->data, es);
+  for (int64_t i = 0; i < total; i++)
+    memcpy((char *)y->data + i * (int64_t)es, def->data, es);
   int64_t nidx = idx->ndim == 0 ? 1 : idx->dims[0];
   int64_t rank = idx->ndim == 2 ? idx->dims[1] : 1;
   if (rank != y->ndim && !(idx->ndim <= 1 && y->ndim == 1)) return VG_EINVAL;
@@ -1297,7 +1352,8 @@ static int k_mean(const vg_node_t *n, vg_tensor_t *const *in, vg_tensor_t *const
   const float *xd = x->data;
   for (int64_t o = 0; o < total; o++) {
     int64_t off = 0;
-    for (int i = 0; i < r; i++) off += idx[i] * ys[i];
+    for (int i = 0; i < r; i++)
+      off += idx[i] * ys[i];
     acc[off] += xd[o];
     for (int i = r - 1; i >= 0; i--) {
       if (++idx[i] < x->dims[i]) break;
@@ -1305,7 +1361,8 @@ static int k_mean(const vg_node_t *n, vg_tensor_t *const *in, vg_tensor_t *const
     }
   }
   float *yd = out[0]->data;
-  for (int64_t i = 0; i < ny; i++) yd[i] = cnt ? (float)(acc[i] / (double)cnt) : NAN;
+  for (int64_t i = 0; i < ny; i++)
+    yd[i] = cnt ? (float)(acc[i] / (double)cnt) : NAN;
   free(acc);
   (void)ctx;
   return 0;
@@ -1326,7 +1383,10 @@ static int k_cast(const vg_node_t *n, vg_tensor_t *const *in, vg_tensor_t *const
     case VG_DT_F32: ((float *)y->data)[i] = (float)v; break;
     case VG_DT_I32:
       /* Out-of-range float to int conversion is undefined in C: saturate. */
-      ((int32_t *)y->data)[i] = v != v ? 0 : v >= 2147483647.0 ? INT32_MAX : v <= -2147483648.0 ? INT32_MIN : (int32_t)v;
+      ((int32_t *)y->data)[i] = v != v               ? 0
+                                : v >= 2147483647.0  ? INT32_MAX
+                                : v <= -2147483648.0 ? INT32_MIN
+                                                     : (int32_t)v;
       break;
     default: ((uint8_t *)y->data)[i] = v != 0; break;
     }
@@ -1341,11 +1401,14 @@ static int k_slice(const vg_node_t *n, vg_tensor_t *const *in, vg_tensor_t *cons
   size_t es = vg_dtype_size(x->dtype);
   const int64_t *od = n->a.ints + VG_TENSOR_MAX_DIMS;
   int64_t xs[VG_TENSOR_MAX_DIMS], s = 1, idx[VG_TENSOR_MAX_DIMS] = {0}, total = 1;
-  for (int i = r - 1; i >= 0; i--) xs[i] = s, s *= x->dims[i];
-  for (int i = 0; i < r; i++) total *= od[i];
+  for (int i = r - 1; i >= 0; i--)
+    xs[i] = s, s *= x->dims[i];
+  for (int i = 0; i < r; i++)
+    total *= od[i];
   for (int64_t o = 0; o < total; o++) {
     int64_t off = 0;
-    for (int i = 0; i < r; i++) off += (n->a.ints[i] + idx[i] * n->a.ints2[i]) * xs[i];
+    for (int i = 0; i < r; i++)
+      off += (n->a.ints[i] + idx[i] * n->a.ints2[i]) * xs[i];
     memcpy((char *)out[0]->data + o * (int64_t)es, (const char *)x->data + off * (int64_t)es, es);
     for (int i = r - 1; i >= 0; i--) {
       if (++idx[i] < od[i]) break;
@@ -1389,8 +1452,10 @@ static int k_gather(const vg_node_t *n, vg_tensor_t *const *in, vg_tensor_t *con
   const vg_tensor_t *x = in[0], *idx = in[1];
   int64_t ax = n->a.axis, outer = 1, inner = 1, nidx = vg_tensor_numel(idx), dim = x->dims[ax];
   size_t es = vg_dtype_size(x->dtype);
-  for (int i = 0; i < ax; i++) outer *= x->dims[i];
-  for (int i = (int)ax + 1; i < x->ndim; i++) inner *= x->dims[i];
+  for (int i = 0; i < ax; i++)
+    outer *= x->dims[i];
+  for (int i = (int)ax + 1; i < x->ndim; i++)
+    inner *= x->dims[i];
   const int32_t *id = idx->data;
   for (int64_t o = 0; o < outer; o++)
     for (int64_t j = 0; j < nidx; j++) {
@@ -1404,11 +1469,14 @@ static int k_gather(const vg_node_t *n, vg_tensor_t *const *in, vg_tensor_t *con
   return 0;
 }
 
-static int k_softmax(const vg_node_t *n, vg_tensor_t *const *in, vg_tensor_t *const *out, vg_exec_ctx_t *ctx) {
+static int k_softmax(const vg_node_t *n, vg_tensor_t *const *in, vg_tensor_t *const *out,
+                     vg_exec_ctx_t *ctx) {
   const vg_tensor_t *x = in[0];
   int64_t ax = n->a.axis, outer = 1, inner = 1, L = x->dims[ax];
-  for (int i = 0; i < ax; i++) outer *= x->dims[i];
-  for (int i = (int)ax + 1; i < x->ndim; i++) inner *= x->dims[i];
+  for (int i = 0; i < ax; i++)
+    outer *= x->dims[i];
+  for (int i = (int)ax + 1; i < x->ndim; i++)
+    inner *= x->dims[i];
   if (n->a.trans_a) {
     /* ONNX before opset 13: softmax over dims [axis:] flattened. */
     L *= inner;
@@ -1421,9 +1489,12 @@ static int k_softmax(const vg_node_t *n, vg_tensor_t *const *in, vg_tensor_t *co
       const float *p = xd + o * L * inner + i;
       float *q = yd + o * L * inner + i;
       float mx = -INFINITY, sum = 0;
-      for (int64_t k = 0; k < L; k++) mx = p[k * inner] > mx ? p[k * inner] : mx;
-      for (int64_t k = 0; k < L; k++) sum += q[k * inner] = expf(p[k * inner] - mx);
-      for (int64_t k = 0; k < L; k++) q[k * inner] /= sum;
+      for (int64_t k = 0; k < L; k++)
+        mx = p[k * inner] > mx ? p[k * inner] : mx;
+      for (int64_t k = 0; k < L; k++)
+        sum += q[k * inner] = expf(p[k * inner] - mx);
+      for (int64_t k = 0; k < L; k++)
+        q[k * inner] /= sum;
     }
   (void)ctx;
   return 0;
@@ -1463,16 +1534,19 @@ static int k_matmul(const vg_node_t *n, vg_tensor_t *const *in, vg_tensor_t *con
   int64_t sa[VG_TENSOR_MAX_DIMS], sb[VG_TENSOR_MAX_DIMS], idx[VG_TENSOR_MAX_DIMS] = {0}, nb = 1;
   bcast_strides(&ab, br, Y->dims, sa);
   bcast_strides(&bb, br, Y->dims, sb);
-  for (int i = 0; i < br; i++) nb *= Y->dims[i];
+  for (int i = 0; i < br; i++)
+    nb *= Y->dims[i];
   for (int64_t bi = 0; bi < nb; bi++) {
     int64_t oa = 0, ob = 0;
-    for (int i = 0; i < br; i++) oa += idx[i] * sa[i], ob += idx[i] * sb[i];
+    for (int i = 0; i < br; i++)
+      oa += idx[i] * sa[i], ob += idx[i] * sb[i];
     const float *pa = ad + oa * M * K, *pb = bd + ob * K * N;
     float *py = yd + bi * M * N;
     for (int64_t i = 0; i < M; i++)
       for (int64_t j = 0; j < N; j++) {
         float acc = 0;
-        for (int64_t k = 0; k < K; k++) acc += pa[i * K + k] * pb[k * N + j];
+        for (int64_t k = 0; k < K; k++)
+          acc += pa[i * K + k] * pb[k * N + j];
         py[i * N + j] = acc;
       }
     for (int i = br - 1; i >= 0; i--) {
@@ -1484,7 +1558,8 @@ static int k_matmul(const vg_node_t *n, vg_tensor_t *const *in, vg_tensor_t *con
   return 0;
 }
 
-static int k_batchnorm(const vg_node_t *n, vg_tensor_t *const *in, vg_tensor_t *const *out, vg_exec_ctx_t *ctx) {
+static int k_batchnorm(const vg_node_t *n, vg_tensor_t *const *in, vg_tensor_t *const *out,
+                       vg_exec_ctx_t *ctx) {
   const vg_tensor_t *x = in[0];
   const float *sc = in[1]->data, *bi = in[2]->data, *mean = in[3]->data, *var = in[4]->data;
   int64_t N = x->dims[0], C = x->dims[1], S = N * C > 0 ? vg_tensor_numel(x) / (N * C) : 0;
@@ -1493,14 +1568,16 @@ static int k_batchnorm(const vg_node_t *n, vg_tensor_t *const *in, vg_tensor_t *
   for (int64_t b = 0; b < N; b++)
     for (int64_t c = 0; c < C; c++) {
       float m = sc[c] / sqrtf(var[c] + n->a.epsilon), a = bi[c] - mean[c] * m;
-      for (int64_t s = 0; s < S; s++) yd[(b * C + c) * S + s] = xd[(b * C + c) * S + s] * m + a;
+      for (int64_t s = 0; s < S; s++)
+        yd[(b * C + c) * S + s] = xd[(b * C + c) * S + s] * m + a;
     }
   (void)ctx;
   return 0;
 }
 
 static int k_shape(const vg_node_t *n, vg_tensor_t *const *in, vg_tensor_t *const *out, vg_exec_ctx_t *ctx) {
-  for (int64_t i = 0; i < out[0]->dims[0]; i++) ((int32_t *)out[0]->data)[i] = (int32_t)in[0]->dims[n->a.k + i];
+  for (int64_t i = 0; i < out[0]->dims[0]; i++)
+    ((int32_t *)out[0]->data)[i] = (int32_t)in[0]->dims[n->a.k + i];
   (void)n, (void)ctx;
   return 0;
 }

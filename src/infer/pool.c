@@ -39,7 +39,8 @@ static void *worker(void *opaque) {
   uint64_t seen = 0;
   pthread_mutex_lock(&p->mu);
   for (;;) {
-    while (!p->stop && p->generation == seen) pthread_cond_wait(&p->wake, &p->mu);
+    while (!p->stop && p->generation == seen)
+      pthread_cond_wait(&p->wake, &p->mu);
     if (p->stop) break;
     seen = p->generation;
     pthread_mutex_unlock(&p->mu);
@@ -76,7 +77,8 @@ void vg_thread_pool_destroy(vg_thread_pool_t *p) {
   p->stop = 1;
   pthread_cond_broadcast(&p->wake);
   pthread_mutex_unlock(&p->mu);
-  for (int i = 0; i < p->n; i++) pthread_join(p->threads[i], NULL);
+  for (int i = 0; i < p->n; i++)
+    pthread_join(p->threads[i], NULL);
   pthread_mutex_destroy(&p->mu);
   pthread_cond_destroy(&p->wake);
   pthread_cond_destroy(&p->done);
@@ -88,7 +90,8 @@ int vg_thread_pool_size(const vg_thread_pool_t *p) { return p ? p->n + 1 : 1; }
 
 void vg_parallel_for(vg_thread_pool_t *p, int64_t count, void (*fn)(void *arg, int64_t i), void *arg) {
   if (!p || p->n == 0 || count <= 1) {
-    for (int64_t i = 0; i < count; i++) fn(arg, i);
+    for (int64_t i = 0; i < count; i++)
+      fn(arg, i);
     return;
   }
   pthread_mutex_lock(&p->mu);
@@ -103,6 +106,7 @@ void vg_parallel_for(vg_thread_pool_t *p, int64_t count, void (*fn)(void *arg, i
   pthread_mutex_unlock(&p->mu);
   run_indices(p);
   pthread_mutex_lock(&p->mu);
-  while (p->active > 0) pthread_cond_wait(&p->done, &p->mu);
+  while (p->active > 0)
+    pthread_cond_wait(&p->done, &p->mu);
   pthread_mutex_unlock(&p->mu);
 }

@@ -104,8 +104,8 @@ static int find_model(const vg_infer_server_t *s, const char *name) {
   return -1;
 }
 
-int vg_infer_server_add_model(vg_infer_server_t *s, int dev, const char *name, const vg_infer_runner_t *runner,
-                              void *model_ctx, char *err, size_t errlen) {
+int vg_infer_server_add_model(vg_infer_server_t *s, int dev, const char *name,
+                              const vg_infer_runner_t *runner, void *model_ctx, char *err, size_t errlen) {
   if (s->started || dev < 0 || dev >= s->n_devices || !runner) return VG_EINVAL;
   int m = find_model(s, name);
   if (m < 0) {
@@ -178,7 +178,9 @@ static void finish(pending_t *p, const vg_infer_result_t *res) {
 }
 
 static void cancel(vg_infer_server_t *s, pending_t *p) {
-  vg_infer_result_t r = {.status = VG_ECANCELED, .camera = p->req.camera, .frame = p->req.frame,
+  vg_infer_result_t r = {.status = VG_ECANCELED,
+                         .camera = p->req.camera,
+                         .frame = p->req.frame,
                          .model = s->models[p->model].name};
   finish(p, &r);
 }
@@ -208,9 +210,15 @@ static void run_job(worker_t *w, pending_t *p, double picked) {
     dets[i].x1 += (float)rx, dets[i].x2 += (float)rx;
     dets[i].y1 += (float)ry, dets[i].y2 += (float)ry;
   }
-  vg_infer_result_t r = {.status = n < 0 ? n : 0, .camera = p->req.camera, .frame = p->req.frame,
-                         .model = s->models[p->model].name, .dets = dets, .n_dets = n < 0 ? 0 : n,
-                         .queue_ms = (picked - p->submitted) * 1e3, .run_ms = (t1 - t0) * 1e3, .device = dev->name};
+  vg_infer_result_t r = {.status = n < 0 ? n : 0,
+                         .camera = p->req.camera,
+                         .frame = p->req.frame,
+                         .model = s->models[p->model].name,
+                         .dets = dets,
+                         .n_dets = n < 0 ? 0 : n,
+                         .queue_ms = (picked - p->submitted) * 1e3,
+                         .run_ms = (t1 - t0) * 1e3,
+                         .device = dev->name};
   int model = p->model;
   double latency = t1 - p->submitted;
   /* Account first, so a callback that reads the metrics sees its own job. */
@@ -221,7 +229,8 @@ static void run_job(worker_t *w, pending_t *p, double picked) {
   } else {
     mm->completed++;
     int b = 0;
-    while (b < N_BUCKETS && latency > bucket_s[b]) b++;
+    while (b < N_BUCKETS && latency > bucket_s[b])
+      b++;
     mm->hist[b]++;
     mm->latency_sum_s += latency;
     mm->run_sum_s += t1 - t0;
@@ -263,7 +272,8 @@ int vg_infer_server_start(vg_infer_server_t *s) {
       s->stopping = 1;
       pthread_cond_broadcast(&s->wake);
       pthread_mutex_unlock(&s->mu);
-      for (int k = 0; k < i; k++) pthread_join(s->workers[k].thread, NULL);
+      for (int k = 0; k < i; k++)
+        pthread_join(s->workers[k].thread, NULL);
       s->n_workers = i; /* only these had threads; instances are released in destroy */
       s->started = 0;
       return VG_ENOMEM;
@@ -283,8 +293,10 @@ int vg_infer_server_submit(vg_infer_server_t *s, vg_infer_request_t *req) {
   pthread_mutex_lock(&s->mu);
   int err = 0;
   int m = req->model ? find_model(s, req->model) : -1;
-  if (m < 0) err = VG_ENOENT;
-  else if (!s->started || s->stopping) err = VG_ESTATE;
+  if (m < 0)
+    err = VG_ENOENT;
+  else if (!s->started || s->stopping)
+    err = VG_ESTATE;
   int ci = -1;
   for (int i = 0; !err && i < s->n_cameras && ci < 0; i++)
     if (s->cameras[i].id == req->camera) ci = i;
@@ -295,8 +307,10 @@ int vg_infer_server_submit(vg_infer_server_t *s, vg_infer_request_t *req) {
       if (s->n_cameras == s->cap_cameras) {
         int cap = s->cap_cameras ? s->cap_cameras * 2 : 16;
         camera_t *c = realloc(s->cameras, sizeof(*c) * (size_t)cap);
-        if (!c) err = VG_ENOMEM;
-        else s->cameras = c, s->cap_cameras = cap;
+        if (!c)
+          err = VG_ENOMEM;
+        else
+          s->cameras = c, s->cap_cameras = cap;
       }
       if (!err) {
         ci = s->n_cameras++;
@@ -310,8 +324,10 @@ int vg_infer_server_submit(vg_infer_server_t *s, vg_infer_request_t *req) {
     p->model = m;
     s->models[m].requests++;
     stale = s->cameras[ci].slot[m];
-    if (stale) s->models[m].dropped++;
-    else s->waiting++;
+    if (stale)
+      s->models[m].dropped++;
+    else
+      s->waiting++;
     s->cameras[ci].slot[m] = p;
     pthread_cond_broadcast(&s->wake);
   }
@@ -328,10 +344,10 @@ int vg_infer_server_submit(vg_infer_server_t *s, vg_infer_request_t *req) {
 int vg_infer_server_metrics(vg_infer_server_t *s, char *buf, size_t len) {
   if (!len) return VG_EINVAL;
   size_t off = 0;
-#define OUT(...)                                                                                                     \
-  do {                                                                                                               \
-    int k_ = snprintf(buf + off, len - off, __VA_ARGS__);                                                            \
-    if (k_ > 0) off = off + (size_t)k_ >= len ? len - 1 : off + (size_t)k_;                                          \
+#define OUT(...)                                                                                             \
+  do {                                                                                                       \
+    int k_ = snprintf(buf + off, len - off, __VA_ARGS__);                                                    \
+    if (k_ > 0) off = off + (size_t)k_ >= len ? len - 1 : off + (size_t)k_;                                  \
   } while (0)
   pthread_mutex_lock(&s->mu);
   static const char *const counters[][2] = {{"requests", "detection requests received"},
@@ -339,8 +355,8 @@ int vg_infer_server_metrics(vg_infer_server_t *s, char *buf, size_t len) {
                                             {"failed", "detections that failed"},
                                             {"dropped", "requests replaced by a newer frame before running"}};
   for (int c = 0; c < 4; c++) {
-    OUT("# HELP vigil_infer_%s_total %s\n# TYPE vigil_infer_%s_total counter\n", counters[c][0], counters[c][1],
-        counters[c][0]);
+    OUT("# HELP vigil_infer_%s_total %s\n# TYPE vigil_infer_%s_total counter\n", counters[c][0],
+        counters[c][1], counters[c][0]);
     for (int m = 0; m < s->n_models; m++) {
       model_t *mm = &s->models[m];
       uint64_t v = c == 0 ? mm->requests : c == 1 ? mm->completed : c == 2 ? mm->failed : mm->dropped;
@@ -358,10 +374,12 @@ int vg_infer_server_metrics(vg_infer_server_t *s, char *buf, size_t len) {
         OUT("vigil_infer_latency_seconds_bucket{model=\"%s\",le=\"%g\"} %llu\n", mm->name, bucket_s[b],
             (unsigned long long)cum);
       else
-        OUT("vigil_infer_latency_seconds_bucket{model=\"%s\",le=\"+Inf\"} %llu\n", mm->name, (unsigned long long)cum);
+        OUT("vigil_infer_latency_seconds_bucket{model=\"%s\",le=\"+Inf\"} %llu\n", mm->name,
+            (unsigned long long)cum);
     }
     OUT("vigil_infer_latency_seconds_sum{model=\"%s\"} %.6f\n", mm->name, mm->latency_sum_s);
-    OUT("vigil_infer_latency_seconds_count{model=\"%s\"} %llu\n", mm->name, (unsigned long long)mm->completed);
+    OUT("vigil_infer_latency_seconds_count{model=\"%s\"} %llu\n", mm->name,
+        (unsigned long long)mm->completed);
   }
   OUT("# HELP vigil_infer_run_seconds_total time spent running models\n"
       "# TYPE vigil_infer_run_seconds_total counter\n");
@@ -369,8 +387,8 @@ int vg_infer_server_metrics(vg_infer_server_t *s, char *buf, size_t len) {
     OUT("vigil_infer_run_seconds_total{model=\"%s\"} %.6f\n", s->models[m].name, s->models[m].run_sum_s);
   OUT("# TYPE vigil_infer_device_running gauge\n");
   for (int d = 0; d < s->n_devices; d++)
-    OUT("vigil_infer_device_running{device=\"%s\",capacity=\"%d\"} %d\n", s->devices[d].name, s->devices[d].capacity,
-        s->devices[d].running);
+    OUT("vigil_infer_device_running{device=\"%s\",capacity=\"%d\"} %d\n", s->devices[d].name,
+        s->devices[d].capacity, s->devices[d].running);
   OUT("# TYPE vigil_infer_waiting gauge\nvigil_infer_waiting %d\n", s->waiting);
   pthread_mutex_unlock(&s->mu);
 #undef OUT
@@ -385,7 +403,8 @@ void vg_infer_server_destroy(vg_infer_server_t **sp) {
   pthread_cond_broadcast(&s->wake);
   pthread_mutex_unlock(&s->mu);
   if (s->started)
-    for (int i = 0; i < s->n_workers; i++) pthread_join(s->workers[i].thread, NULL);
+    for (int i = 0; i < s->n_workers; i++)
+      pthread_join(s->workers[i].thread, NULL);
   for (int c = 0; c < s->n_cameras; c++)
     for (int m = 0; m < s->n_models; m++)
       if (s->cameras[c].slot[m]) cancel(s, s->cameras[c].slot[m]);
@@ -408,7 +427,8 @@ static void *cpu_instantiate(void *ctx, char *err, size_t errlen) {
   const vg_infer_cpu_model_t *m = ctx;
   vg_detector_t *d = calloc(1, sizeof(*d));
   if (!d) return NULL;
-  vg_model_opts_t opts = {.backend = VG_BACKEND_CPU, .threads = m->threads_per_instance > 0 ? m->threads_per_instance : 1};
+  vg_model_opts_t opts = {.backend = VG_BACKEND_CPU,
+                          .threads = m->threads_per_instance > 0 ? m->threads_per_instance : 1};
   if (vg_detector_open(d, m->name_or_path, m->models_dir, &opts, err, errlen)) {
     free(d);
     return NULL;

@@ -69,7 +69,7 @@ typedef struct {
   uint32_t camera;
   uint64_t frame;
   const char *model;
-  vg_image_t image; /* owned by the server once submitted, whatever happens */
+  vg_image_t image;   /* owned by the server once submitted, whatever happens */
   int rx, ry, rw, rh; /* region of interest; rw == 0: the whole frame */
   vg_infer_done_fn done;
   void *opaque;
@@ -81,8 +81,8 @@ int vg_infer_server_add_device(vg_infer_server_t *s, const char *name, int worke
 /* Makes model `name` runnable on device `dev` with runner and its context
  * (which must outlive the server). Instances are made now, one per worker:
  * failures (a missing model file) are reported here, with err. */
-int vg_infer_server_add_model(vg_infer_server_t *s, int dev, const char *name, const vg_infer_runner_t *runner,
-                              void *model_ctx, char *err, size_t errlen);
+int vg_infer_server_add_model(vg_infer_server_t *s, int dev, const char *name,
+                              const vg_infer_runner_t *runner, void *model_ctx, char *err, size_t errlen);
 /* Starts the workers. */
 int vg_infer_server_start(vg_infer_server_t *s);
 /* Queues a request. On error (unknown model, stopped server) the image is

@@ -27,7 +27,8 @@ const char *vg_dtype_name(vg_dtype_t dt) {
 
 int64_t vg_tensor_numel(const vg_tensor_t *t) {
   int64_t n = 1;
-  for (int i = 0; i < t->ndim; i++) n *= t->dims[i];
+  for (int i = 0; i < t->ndim; i++)
+    n *= t->dims[i];
   return n;
 }
 
@@ -44,8 +45,10 @@ int vg_tensor_set_shape(vg_tensor_t *t, vg_dtype_t dt, int ndim, const int64_t *
   }
   t->dtype = dt;
   t->ndim = ndim;
-  for (int i = 0; i < ndim; i++) t->dims[i] = dims[i];
-  for (int i = ndim; i < VG_TENSOR_MAX_DIMS; i++) t->dims[i] = 0;
+  for (int i = 0; i < ndim; i++)
+    t->dims[i] = dims[i];
+  for (int i = ndim; i < VG_TENSOR_MAX_DIMS; i++)
+    t->dims[i] = 0;
   return 0;
 }
 

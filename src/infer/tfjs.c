@@ -113,10 +113,14 @@ static int attr_int_list(json_t *node, const char *key, int64_t *v, int max) {
 
 static int dtype_from_tf(const char *s, vg_dtype_t *dt) {
   if (!s) return VG_EPROTO;
-  if (!strcmp(s, "DT_FLOAT")) *dt = VG_DT_F32;
-  else if (!strcmp(s, "DT_INT32") || !strcmp(s, "DT_INT64")) *dt = VG_DT_I32;
-  else if (!strcmp(s, "DT_BOOL")) *dt = VG_DT_BOOL;
-  else return VG_EUNSUPPORTED;
+  if (!strcmp(s, "DT_FLOAT"))
+    *dt = VG_DT_F32;
+  else if (!strcmp(s, "DT_INT32") || !strcmp(s, "DT_INT64"))
+    *dt = VG_DT_I32;
+  else if (!strcmp(s, "DT_BOOL"))
+    *dt = VG_DT_BOOL;
+  else
+    return VG_EUNSUPPORTED;
   return 0;
 }
 
@@ -134,10 +138,14 @@ static int weight_value(vg_graph_t *g, json_t *w, const uint8_t *blob, size_t bl
     if (json_to_i64(json_array_get(shape, (size_t)i), &dims[i]))
       return vg_graph_fail(g, VG_EPROTO, "weight '%s': bad shape", name);
   vg_dtype_t dt;
-  if (!strcmp(dts, "float32")) dt = VG_DT_F32;
-  else if (!strcmp(dts, "int32")) dt = VG_DT_I32;
-  else if (!strcmp(dts, "bool")) dt = VG_DT_BOOL;
-  else return vg_graph_fail(g, VG_EUNSUPPORTED, "weight '%s': dtype %s not supported", name, dts);
+  if (!strcmp(dts, "float32"))
+    dt = VG_DT_F32;
+  else if (!strcmp(dts, "int32"))
+    dt = VG_DT_I32;
+  else if (!strcmp(dts, "bool"))
+    dt = VG_DT_BOOL;
+  else
+    return vg_graph_fail(g, VG_EUNSUPPORTED, "weight '%s': dtype %s not supported", name, dts);
   int vi = vg_graph_value(g, name);
   if (vi < 0) return vi;
   vg_value_t *v = &g->values[vi];
@@ -147,7 +155,9 @@ static int weight_value(vg_graph_t *g, json_t *w, const uint8_t *blob, size_t bl
   int64_t cnt = vg_tensor_numel(&v->t);
   json_t *q = json_object_get(w, "quantization");
   const char *qdt = q ? json_string_value(json_object_get(q, "dtype")) : NULL;
-  size_t esz = qdt ? (!strcmp(qdt, "float16") || !strcmp(qdt, "uint16") ? 2 : !strcmp(qdt, "uint8") ? 1 : 0)
+  size_t esz = qdt ? (!strcmp(qdt, "float16") || !strcmp(qdt, "uint16") ? 2
+                      : !strcmp(qdt, "uint8")                           ? 1
+                                                                        : 0)
                    : vg_dtype_size(dt);
   if (!esz) return vg_graph_fail(g, VG_EUNSUPPORTED, "weight '%s': quantization %s", name, qdt);
   if (*off > blob_len || (size_t)cnt > (blob_len - *off) / esz)
@@ -159,7 +169,8 @@ static int weight_value(vg_graph_t *g, json_t *w, const uint8_t *blob, size_t bl
   } else if (!strcmp(qdt, "float16")) {
     if (dt != VG_DT_F32) return vg_graph_fail(g, VG_EPROTO, "weight '%s': float16 for a non-float", name);
     float *f = v->t.data;
-    for (int64_t i = 0; i < cnt; i++) f[i] = vg_f16_to_f32((uint16_t)(p[2 * i] | (p[2 * i + 1] << 8)));
+    for (int64_t i = 0; i < cnt; i++)
+      f[i] = vg_f16_to_f32((uint16_t)(p[2 * i] | (p[2 * i + 1] << 8)));
   } else {
     /* Affine quantization: value = q * scale + min. */
     json_t *js = json_object_get(q, "scale"), *jm = json_object_get(q, "min");
@@ -168,9 +179,12 @@ static int weight_value(vg_graph_t *g, json_t *w, const uint8_t *blob, size_t bl
     for (int64_t i = 0; i < cnt; i++) {
       uint32_t qv = esz == 1 ? p[i] : (uint32_t)(p[2 * i] | (p[2 * i + 1] << 8));
       float val = (float)qv * scale + mn;
-      if (dt == VG_DT_F32) ((float *)v->t.data)[i] = val;
-      else if (dt == VG_DT_I32) ((int32_t *)v->t.data)[i] = (int32_t)val;
-      else ((uint8_t *)v->t.data)[i] = val != 0;
+      if (dt == VG_DT_F32)
+        ((float *)v->t.data)[i] = val;
+      else if (dt == VG_DT_I32)
+        ((int32_t *)v->t.data)[i] = (int32_t)val;
+      else
+        ((uint8_t *)v->t.data)[i] = val != 0;
     }
   }
   *off += (size_t)cnt * esz;
@@ -186,22 +200,52 @@ typedef struct {
 } op_map_t;
 
 static const op_map_t simple_ops[] = {
-    {"Identity", VG_OP_IDENTITY},   {"Add", VG_OP_ADD},         {"AddV2", VG_OP_ADD},
-    {"BiasAdd", VG_OP_ADD},         {"Sub", VG_OP_SUB},         {"Mul", VG_OP_MUL},
-    {"RealDiv", VG_OP_DIV},         {"Div", VG_OP_DIV},         {"FloorDiv", VG_OP_FLOORDIV},
-    {"FloorMod", VG_OP_FLOORMOD},   {"Equal", VG_OP_EQUAL},     {"Maximum", VG_OP_MAXIMUM},
-    {"Minimum", VG_OP_MINIMUM},     {"Pow", VG_OP_POW},         {"Relu", VG_OP_RELU},
-    {"Relu6", VG_OP_RELU6},         {"LeakyRelu", VG_OP_LEAKYRELU}, {"Sigmoid", VG_OP_SIGMOID},
-    {"Tanh", VG_OP_TANH},           {"Exp", VG_OP_EXP},         {"Neg", VG_OP_NEG},
-    {"Sqrt", VG_OP_SQRT},           {"Transpose", VG_OP_TRANSPOSE}, {"Pad", VG_OP_PAD},
-    {"PadV2", VG_OP_PAD},           {"MirrorPad", VG_OP_PAD},   {"ConcatV2", VG_OP_CONCAT},
-    {"Reshape", VG_OP_RESHAPE},     {"ExpandDims", VG_OP_EXPAND_DIMS}, {"Squeeze", VG_OP_SQUEEZE},
-    {"ResizeBilinear", VG_OP_RESIZE}, {"ResizeNearestNeighbor", VG_OP_RESIZE}, {"SplitV", VG_OP_SPLIT},
-    {"SparseToDense", VG_OP_SPARSE_TO_DENSE}, {"Mean", VG_OP_MEAN}, {"Cast", VG_OP_CAST},
-    {"StridedSlice", VG_OP_STRIDED_SLICE}, {"TopKV2", VG_OP_TOPK}, {"GatherV2", VG_OP_GATHER},
-    {"Softmax", VG_OP_SOFTMAX},     {"Conv2D", VG_OP_CONV},     {"_FusedConv2D", VG_OP_CONV},
-    {"DepthwiseConv2dNative", VG_OP_CONV}, {"FusedDepthwiseConv2dNative", VG_OP_CONV},
-    {"MaxPool", VG_OP_MAXPOOL},     {"AvgPool", VG_OP_AVGPOOL},
+    {"Identity", VG_OP_IDENTITY},
+    {"Add", VG_OP_ADD},
+    {"AddV2", VG_OP_ADD},
+    {"BiasAdd", VG_OP_ADD},
+    {"Sub", VG_OP_SUB},
+    {"Mul", VG_OP_MUL},
+    {"RealDiv", VG_OP_DIV},
+    {"Div", VG_OP_DIV},
+    {"FloorDiv", VG_OP_FLOORDIV},
+    {"FloorMod", VG_OP_FLOORMOD},
+    {"Equal", VG_OP_EQUAL},
+    {"Maximum", VG_OP_MAXIMUM},
+    {"Minimum", VG_OP_MINIMUM},
+    {"Pow", VG_OP_POW},
+    {"Relu", VG_OP_RELU},
+    {"Relu6", VG_OP_RELU6},
+    {"LeakyRelu", VG_OP_LEAKYRELU},
+    {"Sigmoid", VG_OP_SIGMOID},
+    {"Tanh", VG_OP_TANH},
+    {"Exp", VG_OP_EXP},
+    {"Neg", VG_OP_NEG},
+    {"Sqrt", VG_OP_SQRT},
+    {"Transpose", VG_OP_TRANSPOSE},
+    {"Pad", VG_OP_PAD},
+    {"PadV2", VG_OP_PAD},
+    {"MirrorPad", VG_OP_PAD},
+    {"ConcatV2", VG_OP_CONCAT},
+    {"Reshape", VG_OP_RESHAPE},
+    {"ExpandDims", VG_OP_EXPAND_DIMS},
+    {"Squeeze", VG_OP_SQUEEZE},
+    {"ResizeBilinear", VG_OP_RESIZE},
+    {"ResizeNearestNeighbor", VG_OP_RESIZE},
+    {"SplitV", VG_OP_SPLIT},
+    {"SparseToDense", VG_OP_SPARSE_TO_DENSE},
+    {"Mean", VG_OP_MEAN},
+    {"Cast", VG_OP_CAST},
+    {"StridedSlice", VG_OP_STRIDED_SLICE},
+    {"TopKV2", VG_OP_TOPK},
+    {"GatherV2", VG_OP_GATHER},
+    {"Softmax", VG_OP_SOFTMAX},
+    {"Conv2D", VG_OP_CONV},
+    {"_FusedConv2D", VG_OP_CONV},
+    {"DepthwiseConv2dNative", VG_OP_CONV},
+    {"FusedDepthwiseConv2dNative", VG_OP_CONV},
+    {"MaxPool", VG_OP_MAXPOOL},
+    {"AvgPool", VG_OP_AVGPOOL},
 };
 
 /* Strips ":0" and reports the output index of a "name:k" reference. */
@@ -237,7 +281,8 @@ static int value_for_ref(vg_graph_t *g, const char *ref) {
 static int conv_attrs(vg_graph_t *g, json_t *jn, vg_node_t *n) {
   char buf[64];
   int64_t v[8];
-  if (attr_str(jn, "data_format", buf, sizeof(buf)) == 0 && !strcmp(buf, "NCHW")) n->a.layout = VG_LAYOUT_NCHW;
+  if (attr_str(jn, "data_format", buf, sizeof(buf)) == 0 && !strcmp(buf, "NCHW"))
+    n->a.layout = VG_LAYOUT_NCHW;
   int hw = n->a.layout == VG_LAYOUT_NHWC ? 1 : 2;
   if (attr_str(jn, "padding", buf, sizeof(buf)) != 0)
     return fail_node(g, n->name, n->src_op, VG_EPROTO, "missing padding");
@@ -271,13 +316,19 @@ static int fused_attrs(vg_graph_t *g, json_t *jn, vg_node_t *n, int *n_inputs) {
   int has_bias = 0;
   for (size_t i = 0; i < json_array_size(s); i++) {
     char op[64];
-    if (!json_is_string(json_array_get(s, i)) || decode_b64(json_string_value(json_array_get(s, i)), op, sizeof(op)))
+    if (!json_is_string(json_array_get(s, i)) ||
+        decode_b64(json_string_value(json_array_get(s, i)), op, sizeof(op)))
       return fail_node(g, n->name, n->src_op, VG_EPROTO, "bad fused_ops");
-    if (!strcmp(op, "BiasAdd")) has_bias = 1;
-    else if (!strcmp(op, "Relu")) n->a.act = VG_ACT_RELU;
-    else if (!strcmp(op, "Relu6")) n->a.act = VG_ACT_RELU6;
-    else if (!strcmp(op, "LeakyRelu")) n->a.act = VG_ACT_LEAKY, n->a.alpha = attr_float(jn, "leakyrelu_alpha", 0.2f);
-    else if (!strcmp(op, "Sigmoid")) n->a.act = VG_ACT_SIGMOID;
+    if (!strcmp(op, "BiasAdd"))
+      has_bias = 1;
+    else if (!strcmp(op, "Relu"))
+      n->a.act = VG_ACT_RELU;
+    else if (!strcmp(op, "Relu6"))
+      n->a.act = VG_ACT_RELU6;
+    else if (!strcmp(op, "LeakyRelu"))
+      n->a.act = VG_ACT_LEAKY, n->a.alpha = attr_float(jn, "leakyrelu_alpha", 0.2f);
+    else if (!strcmp(op, "Sigmoid"))
+      n->a.act = VG_ACT_SIGMOID;
     else {
       char why[128];
       snprintf(why, sizeof(why), "fused operation %s not supported", op);
@@ -378,8 +429,10 @@ static int add_node(vg_graph_t *g, json_t *jn) {
   case VG_OP_CONV:
     n->a.filter_layout = strstr(op, "Depthwise") ? VG_FILTER_HWCM : VG_FILTER_HWIO;
     if ((err = conv_attrs(g, jn, n))) return err;
-    if (op[0] == '_' || !strncmp(op, "Fused", 5)) err = fused_attrs(g, jn, n, &n->n_in);
-    else if (n->n_in != 2) err = fail_node(g, name, op, VG_EPROTO, "a convolution takes 2 inputs");
+    if (op[0] == '_' || !strncmp(op, "Fused", 5))
+      err = fused_attrs(g, jn, n, &n->n_in);
+    else if (n->n_in != 2)
+      err = fail_node(g, name, op, VG_EPROTO, "a convolution takes 2 inputs");
     break;
   case VG_OP_MAXPOOL:
   case VG_OP_AVGPOOL: err = conv_attrs(g, jn, n); break;
@@ -460,8 +513,10 @@ int vg_tfjs_parse(vg_graph_t *g, const char *text, size_t text_len, const uint8_
   }
   for (size_t i = 0; i < json_array_size(nodes) && !err; i++) {
     json_t *jn = json_array_get(nodes, i);
-    if (!json_is_object(jn)) err = vg_graph_fail(g, VG_EPROTO, "a node is not an object");
-    else err = add_node(g, jn);
+    if (!json_is_object(jn))
+      err = vg_graph_fail(g, VG_EPROTO, "a node is not an object");
+    else
+      err = add_node(g, jn);
   }
   if (err) goto out;
   if (g->n_inputs == 0) {
@@ -482,8 +537,10 @@ int vg_tfjs_parse(vg_graph_t *g, const char *text, size_t text_len, const uint8_
         int k;
         if (!parse_ref(ref ? ref : key, nm, sizeof(nm), &k)) {
           char full[540];
-          if (k) snprintf(full, sizeof(full), "%s:%d", nm, k);
-          else snprintf(full, sizeof(full), "%s", nm);
+          if (k)
+            snprintf(full, sizeof(full), "%s:%d", nm, k);
+          else
+            snprintf(full, sizeof(full), "%s", nm);
           vi = vg_graph_find_value(g, full);
         }
       }
@@ -506,7 +563,8 @@ int vg_tfjs_parse(vg_graph_t *g, const char *text, size_t text_len, const uint8_
       for (int k = 0; k < g->nodes[i].n_out; k++) {
         int vi = g->nodes[i].out[k], used = 0;
         for (int j = 0; j < g->n_nodes && !used; j++)
-          for (int q = 0; q < g->nodes[j].n_in; q++) used |= g->nodes[j].in[q] == vi;
+          for (int q = 0; q < g->nodes[j].n_in; q++)
+            used |= g->nodes[j].in[q] == vi;
         if (!used && g->n_outputs < (int)(sizeof(g->outputs) / sizeof(g->outputs[0]))) {
           g->outputs[g->n_outputs++] = vi;
           g->values[vi].is_output = 1;

@@ -11,8 +11,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     vg_graph_t g;
     vg_graph_init(&g);
     if (vg_onnx_parse(&g, data, size) == 0) {
-      vg_model_opts_t opts = {.backend = backend ? VG_BACKEND_CPU : VG_BACKEND_REF, .threads = 1,
-                              .max_tensor_bytes = 1 << 20};
+      vg_model_opts_t opts = {
+          .backend = backend ? VG_BACKEND_CPU : VG_BACKEND_REF, .threads = 1, .max_tensor_bytes = 1 << 20};
       vg_model_t *m = NULL;
       char err[256];
       if (vg_model_from_graph(&m, &g, &opts, err, sizeof(err)) == 0) vg_model_free(&m);

@@ -58,7 +58,8 @@ static void fill_input(vg_tensor_t *t, const vg_tensor_t *shape) {
   assert_int_equal(vg_tensor_set_shape(t, shape->dtype, shape->ndim, shape->dims), 0);
   assert_int_equal(vg_tensor_alloc(t), 0);
   float *d = t->data;
-  for (int64_t i = 0; i < vg_tensor_numel(t); i++) d[i] = (float)sin((double)i * 0.7) * 2.0f;
+  for (int64_t i = 0; i < vg_tensor_numel(t); i++)
+    d[i] = (float)sin((double)i * 0.7) * 2.0f;
 }
 
 /* Runs a seed model on both backends and requires equal outputs. */
@@ -68,7 +69,8 @@ static void seed_both_backends(const char *name, int expect_transposes_gone) {
   assert_int_equal(parse_seed(name, &g2), 0);
   vg_model_t *ref, *cpu;
   char err[512] = "";
-  vg_model_opts_t ro = {.backend = VG_BACKEND_REF, .threads = 1}, co = {.backend = VG_BACKEND_CPU, .threads = 2};
+  vg_model_opts_t ro = {.backend = VG_BACKEND_REF, .threads = 1},
+                  co = {.backend = VG_BACKEND_CPU, .threads = 2};
   int rc = vg_model_from_graph(&ref, &g1, &ro, err, sizeof(err));
   if (rc) print_message("%s\n", err);
   assert_int_equal(rc, 0);
@@ -199,23 +201,30 @@ static void simd_variants_agree(void **s) {
     int nr = x->nr, M = 7, K = 13, ncols = nr - 3;
     float *A = malloc(sizeof(float) * (size_t)(M * K)), *B = calloc((size_t)(K * nr), sizeof(float));
     float *C = calloc((size_t)(M * nr), sizeof(float)), *bias = calloc((size_t)nr, sizeof(float));
-    for (int i = 0; i < M * K; i++) A[i] = (float)((i * 37) % 11) - 5.0f;
+    for (int i = 0; i < M * K; i++)
+      A[i] = (float)((i * 37) % 11) - 5.0f;
     for (int k = 0; k < K; k++)
-      for (int j = 0; j < ncols; j++) B[k * nr + j] = (float)((k * 7 + j * 3) % 5) - 2.0f;
-    for (int j = 0; j < ncols; j++) bias[j] = (float)j;
+      for (int j = 0; j < ncols; j++)
+        B[k * nr + j] = (float)((k * 7 + j * 3) % 5) - 2.0f;
+    for (int j = 0; j < ncols; j++)
+      bias[j] = (float)j;
     x->gemm_panel(M, K, A, K, B, bias, C, nr, ncols, VG_ACT_RELU, 0, 0);
     for (int i = 0; i < M; i++)
       for (int j = 0; j < nr; j++) {
         float want = bias[j < ncols ? j : 0] * (j < ncols);
-        for (int k = 0; k < K; k++) want += A[i * K + k] * B[k * nr + j];
+        for (int k = 0; k < K; k++)
+          want += A[i * K + k] * B[k * nr + j];
         want = want > 0 ? want : 0;
-        if (j < ncols) assert_true(C[i * nr + j] == want);
-        else assert_true(C[i * nr + j] == 0.0f); /* never written */
+        if (j < ncols)
+          assert_true(C[i * nr + j] == want);
+        else
+          assert_true(C[i * nr + j] == 0.0f); /* never written */
       }
     float e[5] = {-100, -1, 0, 1, 20}, r[5];
     memcpy(r, e, sizeof(r));
     x->act(r, 5, VG_ACT_SIGMOID, 0, 0);
-    for (int i = 0; i < 5; i++) assert_true(fabs(r[i] - 1.0 / (1.0 + exp(-e[i]))) < 1e-6);
+    for (int i = 0; i < 5; i++)
+      assert_true(fabs(r[i] - 1.0 / (1.0 + exp(-e[i]))) < 1e-6);
     free(A), free(B), free(C), free(bias);
   }
   (void)s;
@@ -231,11 +240,16 @@ static int setup(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(nanodet_like_graph),       cmocka_unit_test(centernet_like_graph),
-      cmocka_unit_test(unsupported_op_names_node), cmocka_unit_test(short_weights_is_an_error),
-      cmocka_unit_test(malformed_json),           cmocka_unit_test(onnx_garbage_is_an_error),
-      cmocka_unit_test(onnx_model_loads_and_runs), cmocka_unit_test(half_floats),
-      cmocka_unit_test(nms_keeps_best_per_class), cmocka_unit_test(simd_variants_agree),
+      cmocka_unit_test(nanodet_like_graph),
+      cmocka_unit_test(centernet_like_graph),
+      cmocka_unit_test(unsupported_op_names_node),
+      cmocka_unit_test(short_weights_is_an_error),
+      cmocka_unit_test(malformed_json),
+      cmocka_unit_test(onnx_garbage_is_an_error),
+      cmocka_unit_test(onnx_model_loads_and_runs),
+      cmocka_unit_test(half_floats),
+      cmocka_unit_test(nms_keeps_best_per_class),
+      cmocka_unit_test(simd_variants_agree),
   };
   return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -198,12 +198,16 @@ static void onnx_node_tests(void **state) {
       }
     }
     counts[r]++;
-    print_message("%-6s %s%s%s\n", r == PASS ? "PASS" : r == FAIL ? "FAIL" : "SKIP", names[i], why[0] ? ": " : "",
-                  why);
+    print_message("%-6s %s%s%s\n",
+                  r == PASS   ? "PASS"
+                  : r == FAIL ? "FAIL"
+                              : "SKIP",
+                  names[i], why[0] ? ": " : "", why);
     free(names[i]);
   }
   free(names);
-  print_message("onnx node tests: %d passed, %d failed, %d skipped\n", counts[PASS], counts[FAIL], counts[SKIP]);
+  print_message("onnx node tests: %d passed, %d failed, %d skipped\n", counts[PASS], counts[FAIL],
+                counts[SKIP]);
   assert_int_equal(counts[FAIL], 0);
   assert_true(counts[PASS] > 0 || filter);
   (void)state;

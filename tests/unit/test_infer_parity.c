@@ -48,8 +48,10 @@ static int setup(void **state) {
    * absolute path); VG_TEST_DATA's folder need not exist. */
   snprintf(root, sizeof(root), "%s", __FILE__);
   char *cut = strstr(root, "/tests/unit/");
-  if (cut) *cut = 0;
-  else snprintf(root, sizeof(root), ".");
+  if (cut)
+    *cut = 0;
+  else
+    snprintf(root, sizeof(root), ".");
   snprintf(tmpdir, sizeof(tmpdir), "/tmp/vg_infer_parity.XXXXXX");
   if (!mkdtemp(tmpdir)) return -1;
   (void)state;
@@ -91,7 +93,8 @@ static float *read_f32(const char *path, size_t n) {
  * are zero up to rounding (a sigmoid's 1e-7 tail) from dividing by nothing. */
 static double rel_error(const float *a, const float *b, size_t n, double *max_abs) {
   double scale = 0, worst = 0;
-  for (size_t i = 0; i < n; i++) scale = fmax(scale, fabs(b[i]));
+  for (size_t i = 0; i < n; i++)
+    scale = fmax(scale, fabs(b[i]));
   double floor_ = 1e-2 * scale;
   *max_abs = 0;
   for (size_t i = 0; i < n; i++) {
@@ -129,7 +132,8 @@ static void parity_case(const char *model, const char *image, int frame) {
   }
   char path[1200], err[512] = "";
   snprintf(path, sizeof(path), "%s/models/%s.json", root, model);
-  vg_model_opts_t ref_opts = {.backend = VG_BACKEND_REF, .threads = 1}, cpu_opts = {.backend = VG_BACKEND_CPU, .threads = 2};
+  vg_model_opts_t ref_opts = {.backend = VG_BACKEND_REF, .threads = 1},
+                  cpu_opts = {.backend = VG_BACKEND_CPU, .threads = 2};
   vg_detector_t ref, cpu;
   assert_int_equal(vg_detector_open(&ref, path, NULL, &ref_opts, err, sizeof(err)), 0);
   assert_int_equal(vg_detector_open(&cpu, path, NULL, &cpu_opts, err, sizeof(err)), 0);
@@ -169,8 +173,8 @@ static void parity_case(const char *model, const char *image, int frame) {
       e_tf = rows_error(r->data, tf, rows, cols);
       e_cpu = rows_error(c->data, r->data, rows, cols);
     }
-    print_message("%s %s[%d] %s: ref vs tfjs rel %.2e (abs %.2e); cpu vs ref rel %.2e (abs %.2e)\n", model, image,
-                  frame, vg_model_output_name(ref.model, i), e_tf, abs_tf, e_cpu, abs_cpu);
+    print_message("%s %s[%d] %s: ref vs tfjs rel %.2e (abs %.2e); cpu vs ref rel %.2e (abs %.2e)\n", model,
+                  image, frame, vg_model_output_name(ref.model, i), e_tf, abs_tf, e_cpu, abs_cpu);
     assert_true(e_tf <= 1e-3);
     assert_true(e_cpu <= 1e-3);
     free(tf);
@@ -204,7 +208,8 @@ static void nanodet_boxes_case(const char *image, int frame) {
   assert_int_equal(fwrite(d.input.data, 1, vg_tensor_bytes(&d.input), f), vg_tensor_bytes(&d.input));
   fclose(f);
   snprintf(cmd, sizeof(cmd),
-           "cd '%s/tests/infer' && node reference.js --model '%s/models/nanodet.json' --input '%s' --decode nanodet "
+           "cd '%s/tests/infer' && node reference.js --model '%s/models/nanodet.json' --input '%s' --decode "
+           "nanodet "
            "--src-w %d --src-h %d --score %g --iou %g 2>/dev/null | tail -1",
            root, root, in_path, img.width, img.height, (double)d.score_threshold, (double)d.iou_threshold);
   FILE *p = popen(cmd, "r");
@@ -224,13 +229,14 @@ static void nanodet_boxes_case(const char *image, int frame) {
     int label = (int)json_integer_value(json_object_get(o, "class"));
     double score = json_number_value(json_object_get(o, "score"));
     print_message("%s: %s %.3f [%.1f %.1f %.1f %.1f] vs tfjs %.3f [%.1f %.1f %.1f %.1f]\n", image,
-                  vg_coco_label(dets[i].label), dets[i].score, dets[i].x1, dets[i].y1, dets[i].x2, dets[i].y2, score,
-                  json_number_value(json_array_get(box, 0)), json_number_value(json_array_get(box, 1)),
+                  vg_coco_label(dets[i].label), dets[i].score, dets[i].x1, dets[i].y1, dets[i].x2, dets[i].y2,
+                  score, json_number_value(json_array_get(box, 0)), json_number_value(json_array_get(box, 1)),
                   json_number_value(json_array_get(box, 2)), json_number_value(json_array_get(box, 3)));
     assert_int_equal(dets[i].label, label);
     assert_true(fabs(dets[i].score - score) < 1e-3);
     float mine[4] = {dets[i].x1, dets[i].y1, dets[i].x2, dets[i].y2};
-    for (int k = 0; k < 4; k++) assert_true(fabs(mine[k] - json_number_value(json_array_get(box, (size_t)k))) <= 2.0);
+    for (int k = 0; k < 4; k++)
+      assert_true(fabs(mine[k] - json_number_value(json_array_get(box, (size_t)k))) <= 2.0);
   }
   json_decref(root_js);
   vg_image_free(&img);
@@ -270,11 +276,13 @@ static void centernet_decoder_matches_graph(void **s) {
     if (row[4] < d.score_threshold) continue;
     /* vigil clamps boxes to the image; the graph does not. */
     float b[4];
-    for (int k = 0; k < 4; k++) b[k] = fmaxf(0.0f, fminf((float)d.in_w, row[k]));
+    for (int k = 0; k < 4; k++)
+      b[k] = fmaxf(0.0f, fminf((float)d.in_w, row[k]));
     int found = 0;
     for (int k = 0; k < n && !found; k++)
-      found = dets[k].label == (int)row[5] && fabsf(dets[k].score - row[4]) < 1e-6f && fabsf(dets[k].x1 - b[0]) < 0.01f &&
-              fabsf(dets[k].y1 - b[1]) < 0.01f && fabsf(dets[k].x2 - b[2]) < 0.01f && fabsf(dets[k].y2 - b[3]) < 0.01f;
+      found = dets[k].label == (int)row[5] && fabsf(dets[k].score - row[4]) < 1e-6f &&
+              fabsf(dets[k].x1 - b[0]) < 0.01f && fabsf(dets[k].y1 - b[1]) < 0.01f &&
+              fabsf(dets[k].x2 - b[2]) < 0.01f && fabsf(dets[k].y2 - b[3]) < 0.01f;
     assert_true(found);
     checked++;
   }
@@ -295,10 +303,17 @@ static void centernet_vtest(void **s) { parity_case("centernet", "vtest.avi", 30
 
 int main(void) {
   const struct CMUnitTest full[] = {
-      cmocka_unit_test(nanodet_messi),     cmocka_unit_test(centernet_messi), cmocka_unit_test(nanodet_basketball),
-      cmocka_unit_test(centernet_basketball), cmocka_unit_test(nanodet_plate), cmocka_unit_test(centernet_plate),
-      cmocka_unit_test(nanodet_vtest),     cmocka_unit_test(centernet_vtest), cmocka_unit_test(nanodet_boxes_messi),
-      cmocka_unit_test(nanodet_boxes_vtest), cmocka_unit_test(centernet_decoder_matches_graph),
+      cmocka_unit_test(nanodet_messi),
+      cmocka_unit_test(centernet_messi),
+      cmocka_unit_test(nanodet_basketball),
+      cmocka_unit_test(centernet_basketball),
+      cmocka_unit_test(nanodet_plate),
+      cmocka_unit_test(centernet_plate),
+      cmocka_unit_test(nanodet_vtest),
+      cmocka_unit_test(centernet_vtest),
+      cmocka_unit_test(nanodet_boxes_messi),
+      cmocka_unit_test(nanodet_boxes_vtest),
+      cmocka_unit_test(centernet_decoder_matches_graph),
   };
   const struct CMUnitTest light[] = {
       cmocka_unit_test(nanodet_messi),

@@ -65,7 +65,8 @@ static void on_done(void *opaque, const vg_infer_result_t *r) {
 
 static void wait_for(log_t *l, int n) {
   pthread_mutex_lock(&l->mu);
-  while (l->n < n) pthread_cond_wait(&l->cv, &l->mu);
+  while (l->n < n)
+    pthread_cond_wait(&l->cv, &l->mu);
   pthread_mutex_unlock(&l->mu);
 }
 
@@ -80,7 +81,8 @@ static void submit(vg_infer_server_t *s, log_t *l, uint32_t cam, uint64_t frame,
 
 static void wait_started(fake_model_t *fm, int n) {
   struct timespec ts = {0, 1000000L};
-  while (fm->started < n) nanosleep(&ts, NULL);
+  while (fm->started < n)
+    nanosleep(&ts, NULL);
 }
 
 static vg_infer_server_t *make_server(fake_model_t *fm, int dev_a, int dev_b) {
@@ -116,7 +118,8 @@ static void newest_frame_wins(void **state) {
   vg_infer_server_t *s = make_server(&fm, 1, 0);
   submit(s, l, 1, 1, 1);
   wait_started(&fm, 1); /* frame 1 is running now */
-  for (uint64_t f = 2; f <= 5; f++) submit(s, l, 1, f, (uint8_t)f);
+  for (uint64_t f = 2; f <= 5; f++)
+    submit(s, l, 1, f, (uint8_t)f);
   wait_for(l, 5);
   int done = 0, canceled = 0;
   for (int i = 0; i < 5; i++) {
@@ -166,7 +169,8 @@ static void least_loaded_device(void **state) {
   fake_model_t fm = {.delay_ms = 150};
   log_t *l = new_log();
   vg_infer_server_t *s = make_server(&fm, 1, 2);
-  for (uint32_t c = 1; c <= 3; c++) submit(s, l, c, 1, (uint8_t)c);
+  for (uint32_t c = 1; c <= 3; c++)
+    submit(s, l, c, 1, (uint8_t)c);
   wait_for(l, 3);
   int on_a = 0, on_b = 0;
   for (int i = 0; i < 3; i++) {
@@ -216,7 +220,8 @@ static void errors_and_shutdown(void **state) {
   vg_infer_server_destroy(&s);
   assert_int_equal(l->n, 3);
   int canceled = 0;
-  for (int i = 0; i < 3; i++) canceled += l->res[i].status == VG_ECANCELED;
+  for (int i = 0; i < 3; i++)
+    canceled += l->res[i].status == VG_ECANCELED;
   assert_int_equal(canceled, 2);
   free_log(l);
   (void)state;
