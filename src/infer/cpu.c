@@ -549,12 +549,77 @@ static int is_dense_hwio(const vg_node_t *n) {
          n->a.dilations[0] == 1 && n->a.dilations[1] == 1;
 }
 
+/* Winograd F(2x2, 3x3): a 2x2 output tile from a 4x4 input tile with 16
+ * multiplies per (input, output channel) instead of 36. The filter is
+ * transformed once, U = G g G^T, into 16 matrices of Cin x Cout packed as GEMM
+ * panels: [16][panels][Cin][nr]. VIGIL_NO_WINOGRAD=1 turns it off. */
+static int use_winograd(const vg_graph_t *g, const vg_node_t *c) {
+  const vg_tensor_t *w = &g->values[c->in[1]].t;
+  return !getenv("VIGIL_NO_WINOGRAD") && w->dims[0] == 3 && w->dims[1] == 3 && c->a.strides[0] == 1 &&
+         c->a.strides[1] == 1 && w->dims[2] >= 8;
+}
+
+static void winograd_filter(const float *src, int64_t cin, int64_t cout, int64_t ci, int64_t co,
+                            float u[16]) {
+  float gk[3][3], t[4][3];
+  for (int y = 0; y < 3; y++)
+    for (int x = 0; x < 3; x++)
+      gk[y][x] = src[((y * 3 + x) * cin + ci) * cout + co];
+  for (int x = 0; x < 3; x++) {
+    t[0][x] = gk[0][x];
+    t[1][x] = 0.5f * (gk[0][x] + gk[1][x] + gk[2][x]);
+    t[2][x] = 0.5f * (gk[0][x] - gk[1][x] + gk[2][x]);
+    t[3][x] = gk[2][x];
+  }
+  for (int y = 0; y < 4; y++) {
+    u[y * 4 + 0] = t[y][0];
+    u[y * 4 + 1] = 0.5f * (t[y][0] + t[y][1] + t[y][2]);
+    u[y * 4 + 2] = 0.5f * (t[y][0] - t[y][1] + t[y][2]);
+    u[y * 4 + 3] = t[y][2];
+  }
+}
+
+static int pack_winograd(vg_graph_t *g, int i, int nr) {
+  vg_node_t *c = &g->nodes[i];
+  const vg_tensor_t *w = &g->values[c->in[1]].t;
+  int64_t cin = w->dims[2], N = w->dims[3], panels = (N + nr - 1) / nr;
+  int64_t wd[4] = {16, panels, cin, nr};
+  int pv = new_const(g, g->values[c->in[1]].name, 4, wd);
+  if (pv < 0) return pv;
+  int64_t bd[1] = {panels * nr};
+  int bv = new_const(g, "packed_bias", 1, bd);
+  if (bv < 0) return bv;
+  c = &g->nodes[i];
+  const float *src = g->values[c->in[1]].t.data;
+  float *dst = g->values[pv].t.data, u[16];
+  for (int64_t ci = 0; ci < cin; ci++)
+    for (int64_t co = 0; co < N; co++) {
+      winograd_filter(src, cin, N, ci, co, u);
+      for (int k = 0; k < 16; k++)
+        dst[((k * panels + co / nr) * cin + ci) * nr + co % nr] = u[k];
+    }
+  if (c->n_in > 2 && c->in[2] >= 0)
+    memcpy(g->values[bv].t.data, g->values[c->in[2]].t.data, sizeof(float) * (size_t)N);
+  c->in[1] = pv;
+  c->in[2] = bv;
+  c->n_in = 3;
+  c->a.filter_layout = VG_FILTER_PACKED;
+  c->a.k = nr;
+  c->a.winograd = 1;
+  return 0;
+}
+
 static int pack_weights(vg_graph_t *g) {
   int nr = vg_cpu_simd()->nr;
   for (int i = 0; i < g->n_nodes; i++) {
     vg_node_t *c = &g->nodes[i];
     if (c->dead || c->op != VG_OP_CONV || !is_dense_hwio(c) || !is_const_f32(g, c->in[1])) continue;
     if (c->n_in > 2 && c->in[2] >= 0 && !is_const_f32(g, c->in[2])) continue;
+    if (use_winograd(g, c)) {
+      int err = pack_winograd(g, i, nr);
+      if (err) return err;
+      continue;
+    }
     const vg_tensor_t *w = &g->values[c->in[1]].t;
     int64_t K = w->dims[0] * w->dims[1] * w->dims[2], N = w->dims[3], panels = (N + nr - 1) / nr;
     int64_t pd[3] = {panels, K, nr};
@@ -674,6 +739,80 @@ static void conv_task(void *arg, int64_t blk) {
     j->s->gemm_panel(mb, j->K, A, lda, j->wp + p * j->K * nr, j->bias + p * nr, j->y + m0 * j->CO + p * nr,
                      j->CO, ncols, a->act, a->alpha, a->beta);
   }
+}
+
+#define WINO_TILES 48 /* output tiles per task */
+
+typedef struct {
+  const vg_node_t *n;
+  const vg_cpu_simd_t *s;
+  const float *x, *up, *bias;
+  float *y;
+  int64_t H, W, C, OH, OW, CO, TW, T;
+  int failed;
+} wino_job_t;
+
+/* One block of output tiles: input transform into 16 matrices V[k] (tiles x
+ * C), 16 GEMMs against the transformed filter into M[k] (tiles x CO), output
+ * transform with bias and activation. */
+static void wino_task(void *arg, int64_t blk) {
+  wino_job_t *j = arg;
+  const vg_attrs_t *a = &j->n->a;
+  int64_t t0 = blk * WINO_TILES, nt = j->T - t0 < WINO_TILES ? j->T - t0 : WINO_TILES;
+  int64_t C = j->C, CO = j->CO, nr = j->s->nr, panels = (CO + nr - 1) / nr;
+  float *buf = thread_scratch((size_t)(16 * nt * C + 16 * nt * CO));
+  if (!buf) {
+    j->failed = 1;
+    return;
+  }
+  float *V = buf, *M = buf + 16 * nt * C;
+  int64_t tiles_per_img = j->TW * ((j->OH + 1) / 2);
+  for (int64_t t = 0; t < nt; t++) {
+    int64_t tile = t0 + t, b = tile / tiles_per_img, r = tile % tiles_per_img;
+    int64_t iy0 = (r / j->TW) * 2 - a->pads[0], ix0 = (r % j->TW) * 2 - a->pads[1];
+    const float *rows[16];
+    for (int yy = 0; yy < 4; yy++)
+      for (int xx = 0; xx < 4; xx++) {
+        int64_t iy = iy0 + yy, ix = ix0 + xx;
+        rows[yy * 4 + xx] =
+            iy < 0 || iy >= j->H || ix < 0 || ix >= j->W ? NULL : j->x + ((b * j->H + iy) * j->W + ix) * C;
+      }
+    j->s->wino_input(rows, C, V + t * C, nt * C);
+  }
+  for (int k = 0; k < 16; k++)
+    for (int64_t p = 0; p < panels; p++) {
+      int ncols = (int)(CO - p * nr < nr ? CO - p * nr : nr);
+      j->s->gemm_panel(nt, C, V + k * nt * C, C, j->up + (k * panels + p) * C * nr, NULL,
+                       M + k * nt * CO + p * nr, CO, ncols, VG_ACT_NONE, 0, 0);
+    }
+  for (int64_t t = 0; t < nt; t++) {
+    int64_t tile = t0 + t, b = tile / tiles_per_img, r = tile % tiles_per_img;
+    int64_t oy0 = (r / j->TW) * 2, ox0 = (r % j->TW) * 2;
+    const float *m[16];
+    for (int k = 0; k < 16; k++)
+      m[k] = M + (k * nt + t) * CO;
+    float *o[4];
+    for (int yy = 0; yy < 2; yy++)
+      for (int xx = 0; xx < 2; xx++)
+        o[yy * 2 + xx] = oy0 + yy < j->OH && ox0 + xx < j->OW
+                             ? j->y + ((b * j->OH + oy0 + yy) * j->OW + ox0 + xx) * CO
+                             : NULL;
+    j->s->wino_output(m, CO, j->bias, o, a->act, a->alpha, a->beta);
+  }
+}
+
+static int k_conv_winograd(const vg_node_t *n, vg_tensor_t *const *in, vg_tensor_t *const *out,
+                           vg_exec_ctx_t *ctx) {
+  const vg_tensor_t *x = in[0], *y = out[0];
+  wino_job_t j = {
+      .n = n, .s = vg_cpu_simd(), .x = x->data, .up = in[1]->data, .bias = in[2]->data, .y = y->data};
+  j.H = x->dims[1], j.W = x->dims[2], j.C = x->dims[3];
+  j.OH = y->dims[1], j.OW = y->dims[2], j.CO = y->dims[3];
+  j.TW = (j.OW + 1) / 2;
+  j.T = x->dims[0] * j.TW * ((j.OH + 1) / 2);
+  if (j.s->nr != n->a.k) return VG_ESTATE; /* packed for another ISA */
+  vg_parallel_for(ctx->pool, (j.T + WINO_TILES - 1) / WINO_TILES, wino_task, &j);
+  return j.failed ? VG_ENOMEM : 0;
 }
 
 static int k_conv_gemm(const vg_node_t *n, vg_tensor_t *const *in, vg_tensor_t *const *out,
@@ -933,7 +1072,7 @@ static int k_mean_hw(const vg_node_t *n, vg_tensor_t *const *in, vg_tensor_t *co
 static vg_kernel_fn cpu_kernel(const vg_graph_t *g, const vg_node_t *n) {
   vg_dtype_t dt = n->n_in > 0 && n->in[0] >= 0 ? g->values[n->in[0]].t.dtype : VG_DT_F32;
   if (n->op == VG_OP_CONV) {
-    if (n->a.filter_layout == VG_FILTER_PACKED) return k_conv_gemm;
+    if (n->a.filter_layout == VG_FILTER_PACKED) return n->a.winograd ? k_conv_winograd : k_conv_gemm;
     if (n->a.layout == VG_LAYOUT_NHWC && is_depthwise(g, n) && n->a.ksize[0] <= 16) return k_conv_dw;
     return NULL;
   }

@@ -32,6 +32,13 @@ typedef struct {
   /* y = a op b elementwise (n each), or with b of length nb repeated. */
   void (*binary)(vg_op_t op, const float *a, const float *b, float *y, int64_t n, int64_t nb);
   void (*act)(float *x, int64_t n, vg_act_t act, float alpha, float beta);
+  /* Winograd F(2x2,3x3) transforms along channels. Input: rows[y*4+x] is
+   * the channel vector of patch pixel (y, x) or NULL (zero); writes V_k at
+   * V + k * kstride. Output: m[k] are the 16 GEMM results; out[y*2+x] the
+   * output pixels (NULL: outside the image); adds bias, applies act. */
+  void (*wino_input)(const float *const *rows, int64_t C, float *V, int64_t kstride);
+  void (*wino_output)(const float *const *m, int64_t CO, const float *bias, float *const *out, vg_act_t act,
+                      float alpha, float beta);
   /* acc[i] = max(acc[i], x[i]) and acc[i] += x[i], for pooling rows. */
   void (*max_into)(float *acc, const float *x, int64_t n);
   void (*add_into)(float *acc, const float *x, int64_t n);

@@ -132,6 +132,9 @@ typedef struct {
   /* ONNX semantics where they differ from TensorFlow's (Reshape: a 0 copies
    * the input's dimension; Pad: begins then ends). */
   int onnx;
+  /* Set by the CPU backend: a 3x3 stride-1 convolution run as Winograd
+   * F(2x2, 3x3) with transformed, packed weights. */
+  int winograd;
   /* Integer lists given as attributes (ONNX perm/axes/split/shape); TF passes
    * these as constant inputs instead. n_ints < 0: none given. */
   int n_ints;
