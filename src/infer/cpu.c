@@ -615,6 +615,20 @@ static int pack_weights(vg_graph_t *g) {
     vg_node_t *c = &g->nodes[i];
     if (c->dead || c->op != VG_OP_CONV || !is_dense_hwio(c) || !is_const_f32(g, c->in[1])) continue;
     if (c->n_in > 2 && c->in[2] >= 0 && !is_const_f32(g, c->in[2])) continue;
+    if (g->values[c->in[1]].t.dims[2] <= 4 && g->values[c->in[1]].t.dims[0] <= 16) {
+      /* Few input channels (an RGB input layer): a direct kernel reads the
+       * HWIO filter as it is; im2col would copy 12-byte pieces. */
+      if (c->n_in < 3 || c->in[2] < 0) {
+        int64_t bd[1] = {g->values[c->in[1]].t.dims[3]};
+        int bv = new_const(g, "zero_bias", 1, bd);
+        if (bv < 0) return bv;
+        c = &g->nodes[i];
+        c->in[2] = bv;
+        c->n_in = 3;
+      }
+      c->a.k = -1; /* marks the direct small-channel path */
+      continue;
+    }
     if (use_winograd(g, c)) {
       int err = pack_winograd(g, i, nr);
       if (err) return err;
@@ -837,7 +851,7 @@ typedef struct {
   const vg_cpu_simd_t *s;
   const float *x, *w, *bias;
   float *y;
-  int64_t H, W, C, OH, OW;
+  int64_t H, W, C, OH, OW, CO;
 } dw_job_t;
 
 static void dw_task(void *arg, int64_t row) {
@@ -852,6 +866,30 @@ static void dw_task(void *arg, int64_t row) {
   j->s->dwconv_row(rows, j->W, j->C, j->w, a->ksize[0], a->ksize[1], a->strides[1], a->pads[1],
                    a->dilations[1], j->bias, j->y + (b * j->OH + oy) * j->OW * j->C, j->OW, a->act, a->alpha,
                    a->beta);
+}
+
+static void small_task(void *arg, int64_t row) {
+  dw_job_t *j = arg;
+  const vg_attrs_t *a = &j->n->a;
+  int64_t b = row / j->OH, oy = row % j->OH;
+  const float *rows[16];
+  for (int64_t ky = 0; ky < a->ksize[0]; ky++) {
+    int64_t iy = oy * a->strides[0] - a->pads[0] + ky;
+    rows[ky] = iy < 0 || iy >= j->H ? NULL : j->x + ((b * j->H + iy) * j->W) * j->C;
+  }
+  j->s->conv_small_row(rows, j->W, j->C, j->w, a->ksize[1], a->ksize[0], a->strides[1], a->pads[1], j->bias,
+                       j->y + (b * j->OH + oy) * j->OW * j->CO, j->OW, j->CO, a->act, a->alpha, a->beta);
+}
+
+static int k_conv_small(const vg_node_t *n, vg_tensor_t *const *in, vg_tensor_t *const *out,
+                        vg_exec_ctx_t *ctx) {
+  const vg_tensor_t *x = in[0], *y = out[0];
+  dw_job_t j = {
+      .n = n, .s = vg_cpu_simd(), .x = x->data, .w = in[1]->data, .bias = in[2]->data, .y = y->data};
+  j.H = x->dims[1], j.W = x->dims[2], j.C = x->dims[3], j.OH = y->dims[1], j.OW = y->dims[2],
+  j.CO = y->dims[3];
+  vg_parallel_for(ctx->pool, x->dims[0] * j.OH, small_task, &j);
+  return 0;
 }
 
 static int k_conv_dw(const vg_node_t *n, vg_tensor_t *const *in, vg_tensor_t *const *out,
@@ -1073,6 +1111,7 @@ static vg_kernel_fn cpu_kernel(const vg_graph_t *g, const vg_node_t *n) {
   vg_dtype_t dt = n->n_in > 0 && n->in[0] >= 0 ? g->values[n->in[0]].t.dtype : VG_DT_F32;
   if (n->op == VG_OP_CONV) {
     if (n->a.filter_layout == VG_FILTER_PACKED) return n->a.winograd ? k_conv_winograd : k_conv_gemm;
+    if (n->a.k == -1 && is_dense_hwio(n)) return k_conv_small;
     if (n->a.layout == VG_LAYOUT_NHWC && is_depthwise(g, n) && n->a.ksize[0] <= 16) return k_conv_dw;
     return NULL;
   }

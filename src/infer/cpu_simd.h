@@ -29,6 +29,11 @@ typedef struct {
   void (*dwconv_row)(const float *const *rows, int64_t W, int64_t C, const float *w, int64_t KH, int64_t KW,
                      int64_t stride, int64_t pad_left, int64_t dil, const float *bias, float *out, int64_t OW,
                      vg_act_t act, float alpha, float beta);
+  /* One output row of a direct NHWC convolution with few input channels
+   * (HWIO filter, dilation 1): out[ox, 0..CO) for ox < OW. */
+  void (*conv_small_row)(const float *const *rows, int64_t W, int64_t C, const float *w, int64_t KW,
+                         int64_t KH, int64_t stride, int64_t pad_left, const float *bias, float *out,
+                         int64_t OW, int64_t CO, vg_act_t act, float alpha, float beta);
   /* y = a op b elementwise (n each), or with b of length nb repeated. */
   void (*binary)(vg_op_t op, const float *a, const float *b, float *y, int64_t n, int64_t nb);
   void (*act)(float *x, int64_t n, vg_act_t act, float alpha, float beta);
