@@ -9,11 +9,14 @@
  *   3. convolution + per-channel Mul (batch norm) + Add (bias) + activation
  *      (ReLU, ReLU6, LeakyReLU, and the x*relu6(x+3)/6 hard-swish pattern)
  *      become one convolution;
- *   4. dense NHWC convolution weights are packed into GEMM panels.
- * The kernels: convolution as im2col + a register-blocked GEMM (1x1 stride-1
- * convolutions read their input directly), depthwise convolution along
- * channels, vectorized element-wise ops, blocked NHWC<->NCHW transposes; all
- * spread over the model's thread pool. Everything else uses the reference
+ *   4. dense NHWC convolution weights are packed into GEMM panels, 3x3
+ *      stride-1 ones Winograd-transformed first.
+ * The kernels: Winograd F(2x2,3x3) convolution, other convolutions as im2col
+ * + a register-blocked GEMM (1x1 stride-1 ones read their input directly), a
+ * direct kernel for input layers with few channels, depthwise convolution
+ * along channels, vectorized element-wise ops, max pooling, spatial mean,
+ * constant pad, blocked NHWC<->NCHW transposes; all spread over the model's
+ * thread pool. Everything else uses the reference
  * kernels. The inner loops live in cpu_simd.inc, compiled per ISA. */
 #include <pthread.h>
 #include <stdio.h>

@@ -196,9 +196,10 @@ static void nms_keeps_best_per_class(void **s) {
 /* Every ISA variant's GEMM panel against a plain triple loop. */
 static void simd_variants_agree(void **s) {
   const vg_cpu_simd_t *vs[] = {&vg_cpu_simd_generic, vg_cpu_simd()};
-  for (int v = 0; v < 2; v++) {
-    const vg_cpu_simd_t *x = vs[v];
-    int nr = x->nr, M = 7, K = 13, ncols = nr - 3;
+  for (int v = 0; v < 6; v++) {
+    /* Full panels, and half-used ones (the one-vector path). */
+    const vg_cpu_simd_t *x = vs[v % 2];
+    int nr = x->nr, M = 7, K = 13, ncols = v < 2 ? nr - 3 : v < 4 ? nr / 2 : 3;
     float *A = malloc(sizeof(float) * (size_t)(M * K)), *B = calloc((size_t)(K * nr), sizeof(float));
     float *C = calloc((size_t)(M * nr), sizeof(float)), *bias = calloc((size_t)nr, sizeof(float));
     for (int i = 0; i < M * K; i++)
