@@ -1110,6 +1110,30 @@ static int k_mean_hw(const vg_node_t *n, vg_tensor_t *const *in, vg_tensor_t *co
   return 0;
 }
 
+/* Equal on same-shaped f32 tensors and Cast between bool and f32: CenterNet's
+ * in-graph peak test runs these on its whole 128x128x80 heatmap. */
+static int k_equal_same(const vg_node_t *n, vg_tensor_t *const *in, vg_tensor_t *const *out,
+                        vg_exec_ctx_t *ctx) {
+  if (!vg_tensor_same_shape(in[0], in[1])) return vg_ref_kernel(n->op)(n, in, out, ctx);
+  const float *a = in[0]->data, *b = in[1]->data;
+  uint8_t *y = out[0]->data;
+  int64_t cnt = vg_tensor_numel(out[0]);
+  for (int64_t i = 0; i < cnt; i++)
+    y[i] = a[i] == b[i];
+  return 0;
+}
+
+static int k_cast_bool_f32(const vg_node_t *n, vg_tensor_t *const *in, vg_tensor_t *const *out,
+                           vg_exec_ctx_t *ctx) {
+  const uint8_t *x = in[0]->data;
+  float *y = out[0]->data;
+  int64_t cnt = vg_tensor_numel(out[0]);
+  for (int64_t i = 0; i < cnt; i++)
+    y[i] = x[i] ? 1.0f : 0.0f;
+  (void)n, (void)ctx;
+  return 0;
+}
+
 static vg_kernel_fn cpu_kernel(const vg_graph_t *g, const vg_node_t *n) {
   vg_dtype_t dt = n->n_in > 0 && n->in[0] >= 0 ? g->values[n->in[0]].t.dtype : VG_DT_F32;
   if (n->op == VG_OP_CONV) {
@@ -1118,7 +1142,9 @@ static vg_kernel_fn cpu_kernel(const vg_graph_t *g, const vg_node_t *n) {
     if (n->a.layout == VG_LAYOUT_NHWC && is_depthwise(g, n) && n->a.ksize[0] <= 16) return k_conv_dw;
     return NULL;
   }
+  if (n->op == VG_OP_CAST && dt == VG_DT_BOOL && n->a.to == VG_DT_F32) return k_cast_bool_f32;
   if (dt != VG_DT_F32) return NULL;
+  if (n->op == VG_OP_EQUAL) return k_equal_same;
   if (is_elementwise_binary(n->op)) return k_binary_fast;
   if (n->op == VG_OP_RELU || n->op == VG_OP_RELU6 || n->op == VG_OP_LEAKYRELU || n->op == VG_OP_SIGMOID)
     return k_unary_fast;
