@@ -9,6 +9,7 @@ PKGS=(
   libcmocka-dev python3 python3-pytest
   ffmpeg libavcodec-dev libavformat-dev libavutil-dev libswscale-dev
   opencv-doc
+  libonnx-testdata nodejs npm
 )
 
 missing=()

@@ -14,6 +14,7 @@ typedef struct {
 static const command_t commands[] = {
     {"run", vg_cmd_run, "run a vigil node: vigil run -c FILE"},
     {"camsim", vg_cmd_camsim, "serve simulated cameras over RTSP"},
+    {"infer", vg_cmd_infer, "run a detection model on an image"},
     {"version", vg_cmd_version, "print the version"},
 };
 

@@ -1,0 +1,529 @@
+/* model.c: from a loaded graph to a planned, runnable model. */
+#include "infer/model.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/error.h"
+
+#define ARENA_ALIGN 64
+
+struct vg_model {
+  vg_graph_t g;
+  const vg_backend_t *backend;
+  int *order; /* live nodes in execution order */
+  int n_order;
+  vg_kernel_fn *kernels; /* per position in order */
+  uint8_t *arena;
+  size_t arena_bytes, unplanned_bytes, peak_live_bytes;
+  int *alias; /* per value: the value whose storage it shares, or itself */
+  vg_thread_pool_t *pool;
+  vg_exec_ctx_t ctx;
+  double flops;
+  int profiling;
+  double *node_ms; /* per position in order, while profiling */
+};
+
+static int is_inplace_op(vg_op_t op) {
+  switch (op) {
+  case VG_OP_RELU:
+  case VG_OP_RELU6:
+  case VG_OP_LEAKYRELU:
+  case VG_OP_SIGMOID:
+  case VG_OP_CLIP:
+  case VG_OP_HARDSIGMOID:
+  case VG_OP_HARDSWISH:
+  case VG_OP_TANH:
+  case VG_OP_EXP:
+  case VG_OP_NEG:
+  case VG_OP_SQRT:
+  case VG_OP_ADD:
+  case VG_OP_SUB:
+  case VG_OP_MUL:
+  case VG_OP_DIV:
+  case VG_OP_MAXIMUM:
+  case VG_OP_MINIMUM: return 1;
+  default: return 0;
+  }
+}
+
+static int is_view_op(vg_op_t op) {
+  return op == VG_OP_RESHAPE || op == VG_OP_EXPAND_DIMS || op == VG_OP_SQUEEZE || op == VG_OP_UNSQUEEZE ||
+         op == VG_OP_FLATTEN || op == VG_OP_IDENTITY;
+}
+
+/* Kahn's algorithm over live nodes; a cycle or a value with two producers is
+ * a malformed file. */
+static int toposort(vg_graph_t *g, int **order_out, int *n_out) {
+  int nn = g->n_nodes, nv = g->n_values;
+  int *indeg = calloc((size_t)nn + 1, sizeof(int));
+  int *order = calloc((size_t)nn + 1, sizeof(int));
+  int *ready_val = calloc((size_t)nv + 1, sizeof(int));
+  if (!indeg || !order || !ready_val) {
+    free(indeg);
+    free(order);
+    free(ready_val);
+    return VG_ENOMEM;
+  }
+  for (int v = 0; v < nv; v++)
+    g->values[v].producer = -1;
+  int err = 0;
+  for (int i = 0; i < nn && !err; i++) {
+    vg_node_t *n = &g->nodes[i];
+    if (n->dead) continue;
+    for (int k = 0; k < n->n_out; k++) {
+      vg_value_t *v = &g->values[n->out[k]];
+      if (v->producer >= 0 || v->is_const || v->is_input)
+        err = vg_graph_fail(g, VG_EPROTO, "node '%s' (op %s): output '%s' is produced twice", n->name,
+                            n->src_op, v->name);
+      v->producer = i;
+    }
+  }
+  for (int i = 0; i < nn && !err; i++) {
+    vg_node_t *n = &g->nodes[i];
+    if (n->dead) continue;
+    for (int k = 0; k < n->n_in; k++) {
+      if (n->in[k] < 0) continue;
+      vg_value_t *v = &g->values[n->in[k]];
+      if (v->producer >= 0)
+        indeg[i]++;
+      else if (!v->is_const && !v->is_input)
+        err = vg_graph_fail(g, VG_EPROTO, "node '%s' (op %s): input '%s' is never produced", n->name,
+                            n->src_op, v->name);
+    }
+  }
+  int head = 0, tail = 0;
+  for (int i = 0; i < nn && !err; i++)
+    if (!g->nodes[i].dead && indeg[i] == 0) order[tail++] = i;
+  while (!err && head < tail) {
+    int i = order[head++];
+    vg_node_t *n = &g->nodes[i];
+    for (int k = 0; k < n->n_out; k++)
+      ready_val[n->out[k]] = 1;
+    /* Consumers: a linear scan keeps this simple; graphs have a few hundred
+     * nodes and this runs once per load. */
+    for (int j = 0; j < nn; j++) {
+      vg_node_t *m = &g->nodes[j];
+      if (m->dead) continue;
+      for (int k = 0; k < m->n_in; k++)
+        for (int o = 0; o < n->n_out; o++)
+          if (m->in[k] == n->out[o] && --indeg[j] == 0) order[tail++] = j;
+    }
+  }
+  int live = 0;
+  for (int i = 0; i < nn; i++)
+    live += !g->nodes[i].dead;
+  if (!err && tail != live) err = vg_graph_fail(g, VG_EPROTO, "the graph has a cycle");
+  free(indeg);
+  free(ready_val);
+  if (err) {
+    free(order);
+    return err;
+  }
+  *order_out = order;
+  *n_out = tail;
+  return 0;
+}
+
+/* Runs one node with the reference kernel on owned outputs, making them
+ * constants: load-time constant folding. */
+static int fold_node(vg_graph_t *g, int ni) {
+  vg_node_t *n = &g->nodes[ni];
+  vg_tensor_t *in[VG_NODE_MAX_IN], *out[VG_NODE_MAX_OUT];
+  for (int k = 0; k < n->n_in; k++)
+    in[k] = n->in[k] >= 0 ? &g->values[n->in[k]].t : NULL;
+  for (int k = 0; k < n->n_out; k++) {
+    out[k] = &g->values[n->out[k]].t;
+    int err = vg_tensor_alloc(out[k]);
+    if (err) return err;
+  }
+  vg_exec_ctx_t ctx = {0};
+  int err = vg_ref_kernel(n->op)(n, in, out, &ctx);
+  if (err) return vg_graph_fail(g, err, "node '%s' (op %s): constant folding failed", n->name, n->src_op);
+  for (int k = 0; k < n->n_out; k++)
+    g->values[n->out[k]].is_const = 1;
+  n->dead = 1;
+  return 0;
+}
+
+static int infer_and_fold(vg_graph_t *g, size_t max_bytes) {
+  int *order, n_order, err = toposort(g, &order, &n_order);
+  if (err) return err;
+  for (int i = 0; i < g->n_inputs && !err; i++)
+    if (vg_tensor_bytes(&g->values[g->inputs[i]].t) > max_bytes)
+      err = vg_graph_fail(g, VG_ETOOBIG, "input '%s' is too large", g->values[g->inputs[i]].name);
+  for (int p = 0; p < n_order && !err; p++) {
+    int ni = order[p];
+    vg_node_t *n = &g->nodes[ni];
+    if ((err = vg_op_infer(g, ni))) break;
+    for (int k = 0; k < n->n_out && !err; k++)
+      if (vg_tensor_bytes(&g->values[n->out[k]].t) > max_bytes)
+        err = vg_graph_fail(g, VG_ETOOBIG, "node '%s' (op %s): output too large", n->name, n->src_op);
+    if (err) break;
+    int all_const = 1;
+    for (int k = 0; k < n->n_in; k++)
+      if (n->in[k] >= 0 && !g->values[n->in[k]].is_const) all_const = 0;
+    int is_output = 0;
+    for (int k = 0; k < n->n_out; k++)
+      is_output |= g->values[n->out[k]].is_output;
+    if (all_const && !is_output) err = fold_node(g, ni);
+  }
+  free(order);
+  return err;
+}
+
+/* Marks nodes that no graph output depends on as dead and counts uses. */
+static void eliminate_dead(vg_graph_t *g) {
+  int changed = 1;
+  while (changed) {
+    changed = 0;
+    for (int v = 0; v < g->n_values; v++)
+      g->values[v].n_uses = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+      vg_node_t *n = &g->nodes[i];
+      if (n->dead) continue;
+      for (int k = 0; k < n->n_in; k++)
+        if (n->in[k] >= 0) g->values[n->in[k]].n_uses++;
+    }
+    for (int i = 0; i < g->n_nodes; i++) {
+      vg_node_t *n = &g->nodes[i];
+      if (n->dead) continue;
+      int used = 0;
+      for (int k = 0; k < n->n_out; k++)
+        used |= g->values[n->out[k]].n_uses > 0 || g->values[n->out[k]].is_output;
+      if (!used) n->dead = changed = 1;
+    }
+  }
+  /* Constants nobody reads any more (folded away, or repacked by a backend)
+   * release their memory. */
+  for (int v = 0; v < g->n_values; v++) {
+    vg_value_t *val = &g->values[v];
+    if (val->is_const && val->n_uses == 0 && !val->is_output && val->t.owned) {
+      free(val->t.data);
+      val->t.data = NULL;
+      val->t.owned = 0;
+    }
+  }
+}
+
+static int find_root(int *alias, int v) {
+  while (alias[v] != v)
+    v = alias[v];
+  return v;
+}
+
+/* Assigns arena offsets: each planned value lives from its producer's position
+ * to its last reader's; values are placed largest first at the lowest offset
+ * that overlaps no live-at-the-same-time value (greedy by size). */
+static int plan_memory(vg_model_t *m) {
+  vg_graph_t *g = &m->g;
+  int nv = g->n_values;
+  m->alias = malloc(sizeof(int) * (size_t)(nv ? nv : 1));
+  int *list = malloc(sizeof(int) * (size_t)(nv ? nv : 1));
+  if (!m->alias || !list) {
+    free(list);
+    return VG_ENOMEM;
+  }
+  /* lastv: each value's last reader; group_last: the same for a storage
+   * group (a value and the views and in-place results sharing it). */
+  int *lastv = malloc(sizeof(int) * (size_t)(nv ? nv : 1)),
+      *group_last = malloc(sizeof(int) * (size_t)(nv ? nv : 1));
+  if (!lastv || !group_last) {
+    free(lastv);
+    free(group_last);
+    free(list);
+    return VG_ENOMEM;
+  }
+  for (int v = 0; v < nv; v++) {
+    m->alias[v] = v;
+    g->values[v].first = -1;
+    g->values[v].last = -1;
+    lastv[v] = -1;
+  }
+  for (int p = 0; p < m->n_order; p++) {
+    vg_node_t *n = &g->nodes[m->order[p]];
+    for (int k = 0; k < n->n_in; k++)
+      if (n->in[k] >= 0) lastv[n->in[k]] = p;
+  }
+  for (int v = 0; v < nv; v++)
+    group_last[v] = g->values[v].is_output ? m->n_order : lastv[v];
+  for (int p = 0; p < m->n_order; p++) {
+    vg_node_t *n = &g->nodes[m->order[p]];
+    int share = -1;
+    /* A reshape-like node shares its input's storage: zero-copy views. */
+    if (is_view_op(n->op) && n->in[0] >= 0) share = n->in[0];
+    /* An element-wise node may write over an operand of its own shape that
+     * nobody reads afterwards (kernels read and write index i together). */
+    for (int k = 0; is_inplace_op(n->op) && share < 0 && k < n->n_in && k < 2; k++) {
+      int x = n->in[k];
+      if (x < 0) continue;
+      vg_value_t *src = &g->values[x], *dst = &g->values[n->out[0]];
+      if (src->t.dtype == dst->t.dtype && vg_tensor_same_shape(&src->t, &dst->t) &&
+          group_last[find_root(m->alias, x)] <= p)
+        share = x;
+    }
+    if (share >= 0) {
+      vg_value_t *src = &g->values[share], *dst = &g->values[n->out[0]];
+      int r = find_root(m->alias, share);
+      if (!src->is_const && !src->is_input && !dst->is_output && !g->values[r].is_output &&
+          !g->values[r].is_input && !g->values[r].is_const) {
+        m->alias[n->out[0]] = share;
+        if (group_last[n->out[0]] > group_last[r]) group_last[r] = group_last[n->out[0]];
+      }
+    }
+    for (int k = 0; k < n->n_out; k++) {
+      int r = find_root(m->alias, n->out[k]);
+      if (g->values[r].first < 0) g->values[r].first = p;
+      if (g->values[r].last < p) g->values[r].last = p;
+    }
+    for (int k = 0; k < n->n_in; k++) {
+      if (n->in[k] < 0) continue;
+      int r = find_root(m->alias, n->in[k]);
+      if (g->values[r].last < p) g->values[r].last = p;
+    }
+  }
+  free(lastv);
+  free(group_last);
+  int nl = 0;
+  m->unplanned_bytes = 0;
+  for (int v = 0; v < nv; v++) {
+    vg_value_t *val = &g->values[v];
+    if (val->is_const || val->is_input || val->is_output || m->alias[v] != v || val->first < 0) continue;
+    list[nl++] = v;
+    m->unplanned_bytes += vg_tensor_bytes(&val->t);
+  }
+  /* Sort by size, descending (insertion sort: a few hundred values). */
+  for (int i = 1; i < nl; i++) {
+    int x = list[i], j = i;
+    size_t sx = vg_tensor_bytes(&g->values[x].t);
+    while (j > 0 && vg_tensor_bytes(&g->values[list[j - 1]].t) < sx)
+      list[j] = list[j - 1], j--;
+    list[j] = x;
+  }
+  size_t total = 0;
+  for (int i = 0; i < nl; i++) {
+    vg_value_t *val = &g->values[list[i]];
+    size_t size = (vg_tensor_bytes(&val->t) + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
+    size_t off = 0;
+    /* Repeatedly bump past any placed, overlapping-in-time block that
+     * collides; placed blocks are few so the quadratic scan is fine. */
+    int moved = 1;
+    while (moved) {
+      moved = 0;
+      for (int j = 0; j < i; j++) {
+        vg_value_t *o = &g->values[list[j]];
+        if (o->last < val->first || val->last < o->first) continue;
+        size_t osize = (vg_tensor_bytes(&o->t) + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
+        if (off < o->offset + osize && o->offset < off + size) {
+          off = o->offset + osize;
+          moved = 1;
+        }
+      }
+    }
+    val->offset = off;
+    if (off + size > total) total = off + size;
+  }
+  /* The lower bound any placement must reach: the most bytes alive at once. */
+  m->peak_live_bytes = 0;
+  for (int p = 0; p < m->n_order; p++) {
+    size_t live = 0;
+    for (int i = 0; i < nl; i++) {
+      vg_value_t *val = &g->values[list[i]];
+      if (val->first <= p && p <= val->last) live += vg_tensor_bytes(&val->t);
+    }
+    if (live > m->peak_live_bytes) m->peak_live_bytes = live;
+  }
+  free(list);
+  m->arena_bytes = total;
+  m->arena = aligned_alloc(ARENA_ALIGN, total ? total : ARENA_ALIGN);
+  if (!m->arena) return VG_ENOMEM;
+  for (int v = 0; v < nv; v++) {
+    vg_value_t *val = &g->values[v];
+    if (val->is_const) continue;
+    if (val->is_input || val->is_output) {
+      int err = vg_tensor_alloc(&val->t);
+      if (err) return err;
+    }
+  }
+  for (int v = 0; v < nv; v++) {
+    vg_value_t *val = &g->values[v];
+    if (val->is_const || val->is_input || val->is_output) continue;
+    int r = find_root(m->alias, v);
+    if (g->values[r].first < 0 && !g->values[r].is_input) continue;
+    val->t.data = g->values[r].is_input || g->values[r].is_output ? g->values[r].t.data
+                                                                  : m->arena + g->values[r].offset;
+    val->t.owned = 0;
+  }
+  return 0;
+}
+
+static double node_flops(const vg_graph_t *g, const vg_node_t *n) {
+  const vg_tensor_t *y = &g->values[n->out[0]].t;
+  if (n->op == VG_OP_CONV) {
+    const vg_tensor_t *x = &g->values[n->in[0]].t;
+    int64_t C = n->a.layout == VG_LAYOUT_NHWC ? x->dims[3] : x->dims[1];
+    return 2.0 * (double)vg_tensor_numel(y) * (double)(n->a.ksize[0] * n->a.ksize[1] * (C / n->a.group));
+  }
+  if (n->op == VG_OP_MATMUL || n->op == VG_OP_GEMM) {
+    const vg_tensor_t *a = &g->values[n->in[0]].t;
+    int64_t K = n->op == VG_OP_GEMM && n->a.trans_a ? a->dims[0] : a->dims[a->ndim - 1];
+    return 2.0 * (double)vg_tensor_numel(y) * (double)K;
+  }
+  return 0;
+}
+
+int vg_model_from_graph(vg_model_t **out, vg_graph_t *g, const vg_model_opts_t *opts, char *err,
+                        size_t errlen) {
+  *out = NULL;
+  vg_model_t *m = calloc(1, sizeof(*m));
+  if (!m) {
+    vg_graph_free(g);
+    return VG_ENOMEM;
+  }
+  m->g = *g;
+  memset(g, 0, sizeof(*g));
+  vg_model_opts_t def = {VG_BACKEND_CPU, 1, 0};
+  if (!opts) opts = &def;
+  m->backend = opts->backend == VG_BACKEND_REF ? &vg_backend_ref : &vg_backend_cpu;
+  int rc = infer_and_fold(&m->g, opts->max_tensor_bytes ? opts->max_tensor_bytes : (size_t)1 << 30);
+  if (!rc && m->backend->prepare) rc = m->backend->prepare(&m->g);
+  if (!rc) eliminate_dead(&m->g);
+  if (!rc) rc = toposort(&m->g, &m->order, &m->n_order);
+  if (!rc) {
+    m->kernels = calloc((size_t)m->n_order + 1, sizeof(vg_kernel_fn));
+    if (!m->kernels) rc = VG_ENOMEM;
+  }
+  for (int p = 0; !rc && p < m->n_order; p++) {
+    vg_node_t *n = &m->g.nodes[m->order[p]];
+    vg_kernel_fn k = m->backend->kernel ? m->backend->kernel(&m->g, n) : NULL;
+    m->kernels[p] = k ? k : vg_ref_kernel(n->op);
+    if (!m->kernels[p])
+      rc = vg_graph_fail(&m->g, VG_EUNSUPPORTED, "node '%s' (op %s): no kernel", n->name, n->src_op);
+    m->flops += node_flops(&m->g, n);
+  }
+  if (!rc) rc = plan_memory(m);
+  if (!rc && opts->threads > 1 && opts->backend != VG_BACKEND_REF)
+    m->pool = vg_thread_pool_create(opts->threads);
+  m->ctx.pool = m->pool;
+  if (rc) {
+    if (err && errlen) snprintf(err, errlen, "%s", m->g.err[0] ? m->g.err : vg_strerror(rc));
+    vg_model_free(&m);
+    return rc;
+  }
+  *out = m;
+  return 0;
+}
+
+static int ends_with(const char *s, const char *suffix) {
+  size_t a = strlen(s), b = strlen(suffix);
+  return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+int vg_model_load(vg_model_t **out, const char *path, const vg_model_opts_t *opts, char *err, size_t errlen) {
+  vg_graph_t g;
+  vg_graph_init(&g);
+  *out = NULL;
+  int rc = ends_with(path, ".onnx") ? vg_onnx_load(&g, path) : vg_tfjs_load(&g, path);
+  if (rc) {
+    if (err && errlen) snprintf(err, errlen, "%s: %s", path, g.err[0] ? g.err : vg_strerror(rc));
+    vg_graph_free(&g);
+    return rc;
+  }
+  return vg_model_from_graph(out, &g, opts, err, errlen);
+}
+
+void vg_model_free(vg_model_t **mp) {
+  vg_model_t *m = *mp;
+  if (!m) return;
+  vg_thread_pool_destroy(m->pool);
+  /* Arena-backed tensors do not own their data; the graph frees the rest. */
+  vg_graph_free(&m->g);
+  free(m->arena);
+  free(m->order);
+  free(m->kernels);
+  free(m->alias);
+  free(m->node_ms);
+  free(m);
+  *mp = NULL;
+}
+
+int vg_model_input_count(const vg_model_t *m) { return m->g.n_inputs; }
+const vg_tensor_t *vg_model_input(const vg_model_t *m, int i) {
+  return i >= 0 && i < m->g.n_inputs ? &m->g.values[m->g.inputs[i]].t : NULL;
+}
+const char *vg_model_input_name(const vg_model_t *m, int i) {
+  return i >= 0 && i < m->g.n_inputs ? m->g.values[m->g.inputs[i]].name : NULL;
+}
+int vg_model_output_count(const vg_model_t *m) { return m->g.n_outputs; }
+const vg_tensor_t *vg_model_output(const vg_model_t *m, int i) {
+  return i >= 0 && i < m->g.n_outputs ? &m->g.values[m->g.outputs[i]].t : NULL;
+}
+const char *vg_model_output_name(const vg_model_t *m, int i) {
+  return i >= 0 && i < m->g.n_outputs ? m->g.values[m->g.outputs[i]].name : NULL;
+}
+int vg_model_find_output(const vg_model_t *m, const char *name) {
+  for (int i = 0; i < m->g.n_outputs; i++)
+    if (strcmp(m->g.values[m->g.outputs[i]].name, name) == 0) return i;
+  return -1;
+}
+
+int vg_model_run(vg_model_t *m, const vg_tensor_t *inputs, int n) {
+  vg_graph_t *g = &m->g;
+  if (n != g->n_inputs) return VG_EINVAL;
+  for (int i = 0; i < n; i++) {
+    vg_tensor_t *t = &g->values[g->inputs[i]].t;
+    if (!vg_tensor_same_shape(t, &inputs[i]) || t->dtype != inputs[i].dtype) return VG_EINVAL;
+    if (t->data) memcpy(t->data, inputs[i].data, vg_tensor_bytes(t));
+  }
+  vg_tensor_t *in[VG_NODE_MAX_IN], *out[VG_NODE_MAX_OUT];
+  for (int p = 0; p < m->n_order; p++) {
+    vg_node_t *nd = &g->nodes[m->order[p]];
+    for (int k = 0; k < nd->n_in; k++)
+      in[k] = nd->in[k] >= 0 ? &g->values[nd->in[k]].t : NULL;
+    for (int k = 0; k < nd->n_out; k++)
+      out[k] = &g->values[nd->out[k]].t;
+    struct timespec t0, t1;
+    if (m->profiling) clock_gettime(CLOCK_MONOTONIC, &t0);
+    int err = m->kernels[p](nd, in, out, &m->ctx);
+    if (err) return err;
+    if (m->profiling) {
+      clock_gettime(CLOCK_MONOTONIC, &t1);
+      m->node_ms[p] += (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    }
+  }
+  return 0;
+}
+
+void vg_model_get_stats(const vg_model_t *m, vg_model_stats_t *st) {
+  memset(st, 0, sizeof(*st));
+  for (int v = 0; v < m->g.n_values; v++) {
+    const vg_value_t *val = &m->g.values[v];
+    if (val->is_const && val->t.data) st->weight_bytes += vg_tensor_bytes(&val->t);
+  }
+  st->arena_bytes = m->arena_bytes;
+  st->unplanned_bytes = m->unplanned_bytes;
+  st->peak_live_bytes = m->peak_live_bytes;
+  st->flops = m->flops;
+  st->nodes = m->n_order;
+  st->backend = m->backend->name;
+}
+
+void vg_model_set_profiling(vg_model_t *m, int on) {
+  if (on && !m->node_ms) m->node_ms = calloc((size_t)m->n_order + 1, sizeof(double));
+  m->profiling = on && m->node_ms;
+}
+
+int vg_model_profile(const vg_model_t *m, vg_model_prof_t *out, int max) {
+  for (int p = 0; p < m->n_order && p < max; p++) {
+    const vg_node_t *n = &m->g.nodes[m->order[p]];
+    out[p].name = n->name;
+    out[p].op = vg_op_name(n->op);
+    out[p].ms = m->node_ms ? m->node_ms[p] : 0;
+    out[p].flops = node_flops(&m->g, n);
+  }
+  return m->n_order;
+}
+
+const vg_backend_t vg_backend_ref = {"ref", NULL, NULL};
