@@ -9,7 +9,7 @@ PKGS=(
   libcmocka-dev python3 python3-pytest
   ffmpeg libavcodec-dev libavformat-dev libavutil-dev libswscale-dev
   opencv-doc
-  libonnx-testdata nodejs npm
+  libonnx-testdata
 )
 
 missing=()
@@ -18,6 +18,13 @@ for p in "${PKGS[@]}"; do
     missing+=("$p")
   fi
 done
+
+# Node.js and npm run the TensorFlow.js reference in the inference tests.
+# A machine may already have them from elsewhere than Debian (whose npm
+# package would conflict with such a Node.js), so the commands are checked.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  missing+=(nodejs npm)
+fi
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
