@@ -22,7 +22,8 @@
 
 #define READ_BUF_MAX (256 * 1024) /* a 64 KiB body or interleaved frame fits with room to spare */
 #define MAX_REDIRECTS 5
-#define TICK_MS 100
+#define TICK_MS 100      /* UDP: the reorder buffer's deadlines need this resolution */
+#define TICK_MAX_MS 1000 /* TCP: timeouts are checked 4 times per read timeout, at most once a second */
 #define RR_INTERVAL_US 5000000
 #define AUTO_UDP_WAIT_US 3000000
 #define REORDER_WINDOW 64
@@ -366,14 +367,22 @@ static void handle_rtp(rtsp_src_t *s, track_t *t, const uint8_t *data, size_t le
   vg_rtp_stats_update(&t->stats, pkt.seq, pkt.timestamp, now);
   update_lost(s, t);
   vg_depack_push(t->depack, &pkt, now);
-  /* A payload the depacketizer could not use is bad input from the camera,
-   * counted like a packet whose header is broken. */
-  vg_depack_stats_t ds;
-  vg_depack_get_stats(t->depack, &ds);
-  uint64_t bad = ds.malformed + ds.too_big + ds.unsupported;
-  if (bad != t->bad_reported) {
-    atomic_fetch_add(&s->cam->counters.errors, bad - t->bad_reported);
-    t->bad_reported = bad;
+}
+
+/* A payload the depacketizer could not use is bad input from the camera,
+ * counted like a packet whose header is broken. Read on every tick rather
+ * than per packet. */
+static void report_bad_payloads(rtsp_src_t *s) {
+  for (int i = 0; i < s->n_tracks; i++) {
+    track_t *t = &s->tracks[i];
+    if (!t->depack) continue;
+    vg_depack_stats_t ds;
+    vg_depack_get_stats(t->depack, &ds);
+    uint64_t bad = ds.malformed + ds.too_big + ds.unsupported;
+    if (bad != t->bad_reported) {
+      atomic_fetch_add(&s->cam->counters.errors, bad - t->bad_reported);
+      t->bad_reported = bad;
+    }
   }
 }
 
@@ -778,6 +787,7 @@ static void on_tick(uv_timer_t *timer) {
   }
   for (int i = 0; i < s->n_tracks; i++)
     if (s->tracks[i].reorder) vg_rtp_reorder_poll(s->tracks[i].reorder, now);
+  report_bad_payloads(s);
   if (s->udp && !s->got_rtp && s->cam->cfg.transport == VG_TRANSPORT_AUTO &&
       now - s->play_us > AUTO_UDP_WAIT_US) {
     vg_log_warn(&s->cam->log, "no RTP over UDP within %d ms; falling back to TCP", AUTO_UDP_WAIT_US / 1000);
@@ -843,7 +853,16 @@ static void session_start(vg_camera_t *cam, int force_tcp) {
   uv_timer_init(vg_worker_loop(cam->worker), &s->tick);
   s->tick.data = s;
   s->tick_open = 1;
-  uv_timer_start(&s->tick, on_tick, TICK_MS, TICK_MS);
+  /* A thousand cameras ticking ten times a second would wake the loop ten
+   * thousand times a second for nothing: over TCP, checking the timeouts a
+   * few times per read timeout is enough. */
+  uint64_t tick_ms = TICK_MS;
+  if (!s->udp) {
+    tick_ms = (uint64_t)cam->cfg.read_timeout_ms / 4;
+    if (tick_ms < TICK_MS) tick_ms = TICK_MS;
+    if (tick_ms > TICK_MAX_MS) tick_ms = TICK_MAX_MS;
+  }
+  uv_timer_start(&s->tick, on_tick, tick_ms, tick_ms);
   cam->source = s;
   begin_connect(s);
 }
