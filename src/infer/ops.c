@@ -43,6 +43,17 @@ static int const_ints(vg_graph_t *g, const vg_node_t *n, int idx, int64_t *v, in
   return 0;
 }
 
+/* The integer list an op takes either as its second input or as an
+ * attribute (axes, perm, shape: ONNX moved several from one to the other).
+ * *count is -1 when neither is given, for the caller's default. */
+static int ints_operand(vg_graph_t *g, const vg_node_t *n, int64_t *v, int *count) {
+  if (n->n_in > 1) return const_ints(g, n, 1, v, VG_TENSOR_MAX_DIMS, count);
+  *count = n->a.n_ints < 0 ? -1 : n->a.n_ints;
+  if (*count > VG_TENSOR_MAX_DIMS) return fail(g, n, VG_EINVAL, "too many values");
+  if (*count > 0) memcpy(v, n->a.ints, sizeof(int64_t) * (size_t)*count);
+  return 0;
+}
+
 static int set_out(vg_graph_t *g, const vg_node_t *n, int i, vg_dtype_t dt, int ndim, const int64_t *dims) {
   int err = vg_tensor_set_shape(OUTV(i), dt, ndim, dims);
   return err ? fail(g, n, err, "invalid output shape") : 0;
@@ -203,13 +214,9 @@ static int infer_transpose(vg_graph_t *g, vg_node_t *n) {
   if (err) return err;
   vg_tensor_t *x = IN(0);
   int64_t perm[VG_TENSOR_MAX_DIMS];
-  int np = 0;
-  if (n->n_in > 1) {
-    if ((err = const_ints(g, n, 1, perm, VG_TENSOR_MAX_DIMS, &np))) return err;
-  } else if (n->a.n_ints >= 0) {
-    np = n->a.n_ints;
-    memcpy(perm, n->a.ints, sizeof(int64_t) * (size_t)np);
-  } else {
+  int np;
+  if ((err = ints_operand(g, n, perm, &np))) return err;
+  if (np < 0) {
     np = x->ndim;
     for (int i = 0; i < np; i++)
       perm[i] = np - 1 - i;
@@ -304,14 +311,9 @@ static int infer_reshape(vg_graph_t *g, vg_node_t *n) {
   if (err) return err;
   vg_tensor_t *x = IN(0);
   int64_t s[VG_TENSOR_MAX_DIMS];
-  int ns = 0;
-  if (n->n_in > 1) {
-    if ((err = const_ints(g, n, 1, s, VG_TENSOR_MAX_DIMS, &ns))) return err;
-  } else {
-    if (n->a.n_ints < 0 || n->a.n_ints > VG_TENSOR_MAX_DIMS) return fail(g, n, VG_EINVAL, "no shape");
-    ns = n->a.n_ints;
-    memcpy(s, n->a.ints, sizeof(int64_t) * (size_t)ns);
-  }
+  int ns;
+  if ((err = ints_operand(g, n, s, &ns))) return err;
+  if (ns < 0) return fail(g, n, VG_EINVAL, "no shape");
   int64_t known = 1, total = vg_tensor_numel(x);
   int infer_at = -1;
   for (int i = 0; i < ns; i++) {
@@ -343,13 +345,9 @@ static int infer_expand_squeeze(vg_graph_t *g, vg_node_t *n) {
   if (err) return err;
   vg_tensor_t *x = IN(0);
   int64_t ax[VG_TENSOR_MAX_DIMS];
-  int na = 0;
-  if (n->n_in > 1) {
-    if ((err = const_ints(g, n, 1, ax, VG_TENSOR_MAX_DIMS, &na))) return err;
-  } else if (n->a.n_ints >= 0) {
-    na = n->a.n_ints;
-    memcpy(ax, n->a.ints, sizeof(int64_t) * (size_t)na);
-  }
+  int na;
+  if ((err = ints_operand(g, n, ax, &na))) return err;
+  if (na < 0) na = 0;
   int64_t d[VG_TENSOR_MAX_DIMS];
   int nd = 0;
   if (n->op == VG_OP_FLATTEN) {
@@ -501,13 +499,9 @@ static int infer_mean(vg_graph_t *g, vg_node_t *n) {
   if (err) return err;
   vg_tensor_t *x = IN(0);
   int64_t ax[VG_TENSOR_MAX_DIMS];
-  int na = 0;
-  if (n->n_in > 1) {
-    if ((err = const_ints(g, n, 1, ax, VG_TENSOR_MAX_DIMS, &na))) return err;
-  } else if (n->a.n_ints >= 0) {
-    na = n->a.n_ints;
-    memcpy(ax, n->a.ints, sizeof(int64_t) * (size_t)na);
-  } else {
+  int na;
+  if ((err = ints_operand(g, n, ax, &na))) return err;
+  if (na < 0) {
     na = x->ndim;
     for (int i = 0; i < na; i++)
       ax[i] = i;
