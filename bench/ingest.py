@@ -251,9 +251,9 @@ def bench_readers(vigil, readers, duration, tmp):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--vigil", default="build/vigil")
-    ap.add_argument("--n", default="100,500,1000")
+    ap.add_argument("--n", default="100,250,500,1000")
     ap.add_argument("--duration", type=int, default=60)
-    ap.add_argument("--ffmpeg-max", type=int, default=100,
+    ap.add_argument("--ffmpeg-max", type=int, default=250,
                     help="largest N at which one ffmpeg per camera is also run")
     ap.add_argument("--readers", type=int, default=200)
     ap.add_argument("--workers", type=int, default=0)
