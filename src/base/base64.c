@@ -30,7 +30,8 @@ static int value_of(char c) {
 }
 
 int vg_base64_decode(const char *in, size_t len, uint8_t *out, size_t out_size) {
-  while (len > 0 && in[len - 1] == '=') len--;
+  while (len > 0 && in[len - 1] == '=')
+    len--;
   if (len % 4 == 1) return VG_EINVAL;
   size_t o = 0;
   uint32_t acc = 0;

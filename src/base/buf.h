@@ -60,10 +60,10 @@ int vg_buf_append(vg_buf_t **b, const void *data, size_t len);
 
 /* Pool statistics for /metrics. */
 typedef struct {
-  uint64_t allocs;        /* vg_buf_alloc calls */
-  uint64_t pool_hits;     /* served from a free list */
-  uint64_t bytes_live;    /* capacity of buffers currently referenced */
-  uint64_t bytes_pooled;  /* capacity parked on free lists */
+  uint64_t allocs;       /* vg_buf_alloc calls */
+  uint64_t pool_hits;    /* served from a free list */
+  uint64_t bytes_live;   /* capacity of buffers currently referenced */
+  uint64_t bytes_pooled; /* capacity parked on free lists */
 } vg_buf_stats_t;
 void vg_buf_get_stats(vg_buf_stats_t *out);
 /* Releases all pooled (unreferenced) memory, e.g. at shutdown. */

@@ -6,7 +6,8 @@
 const char *vg_strerror(int err) {
   switch (err) {
   case 0: return "success";
-#define VG__OWN(name, value, msg) case value: return msg;
+#define VG__OWN(name, value, msg)                                                                            \
+  case value: return msg;
     VG_OWN_ERRORS(VG__OWN)
 #undef VG__OWN
   default: break;
@@ -18,7 +19,8 @@ const char *vg_strerror(int err) {
 const char *vg_err_name(int err) {
   switch (err) {
   case 0: return "OK";
-#define VG__OWN(name, value, msg) case value: return "VG_E" #name;
+#define VG__OWN(name, value, msg)                                                                            \
+  case value: return "VG_E" #name;
     VG_OWN_ERRORS(VG__OWN)
 #undef VG__OWN
   default: break;

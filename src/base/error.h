@@ -13,33 +13,33 @@
 #include <errno.h>
 
 /* vigil's own codes: XX(NAME, value, message) */
-#define VG_OWN_ERRORS(XX)                                                        \
-  XX(INCOMPLETE, -5001, "more input is needed")                                  \
-  XX(PROTO, -5002, "protocol violation")                                         \
-  XX(TOOBIG, -5003, "input exceeds a size limit")                                \
-  XX(AUTH, -5004, "authentication required or failed")                           \
-  XX(NOTFOUND, -5005, "not found")                                               \
-  XX(UNSUPPORTED, -5006, "not supported")                                        \
-  XX(CONFIG, -5007, "invalid configuration")                                     \
-  XX(CLOSED, -5008, "closed by peer")                                            \
-  XX(STATE, -5009, "operation not valid in this state")                          \
-  XX(NODATA, -5010, "no media received")                                         \
+#define VG_OWN_ERRORS(XX)                                                                                    \
+  XX(INCOMPLETE, -5001, "more input is needed")                                                              \
+  XX(PROTO, -5002, "protocol violation")                                                                     \
+  XX(TOOBIG, -5003, "input exceeds a size limit")                                                            \
+  XX(AUTH, -5004, "authentication required or failed")                                                       \
+  XX(NOTFOUND, -5005, "not found")                                                                           \
+  XX(UNSUPPORTED, -5006, "not supported")                                                                    \
+  XX(CONFIG, -5007, "invalid configuration")                                                                 \
+  XX(CLOSED, -5008, "closed by peer")                                                                        \
+  XX(STATE, -5009, "operation not valid in this state")                                                      \
+  XX(NODATA, -5010, "no media received")                                                                     \
   XX(REDIRECT, -5011, "redirected")
 
 /* errno-backed codes used across the code base */
-#define VG_ERRNO_ERRORS(XX)                                                      \
-  XX(NOMEM, ENOMEM)                                                              \
-  XX(INVAL, EINVAL)                                                              \
-  XX(IO, EIO)                                                                    \
-  XX(TIMEDOUT, ETIMEDOUT)                                                        \
-  XX(CONNREFUSED, ECONNREFUSED)                                                  \
-  XX(CONNRESET, ECONNRESET)                                                      \
-  XX(NOSPC, ENOSPC)                                                              \
-  XX(EXIST, EEXIST)                                                              \
-  XX(NOENT, ENOENT)                                                              \
-  XX(BUSY, EBUSY)                                                                \
-  XX(AGAIN, EAGAIN)                                                              \
-  XX(CANCELED, ECANCELED)                                                        \
+#define VG_ERRNO_ERRORS(XX)                                                                                  \
+  XX(NOMEM, ENOMEM)                                                                                          \
+  XX(INVAL, EINVAL)                                                                                          \
+  XX(IO, EIO)                                                                                                \
+  XX(TIMEDOUT, ETIMEDOUT)                                                                                    \
+  XX(CONNREFUSED, ECONNREFUSED)                                                                              \
+  XX(CONNRESET, ECONNRESET)                                                                                  \
+  XX(NOSPC, ENOSPC)                                                                                          \
+  XX(EXIST, EEXIST)                                                                                          \
+  XX(NOENT, ENOENT)                                                                                          \
+  XX(BUSY, EBUSY)                                                                                            \
+  XX(AGAIN, EAGAIN)                                                                                          \
+  XX(CANCELED, ECANCELED)                                                                                    \
   XX(RANGE, ERANGE)
 
 enum {
@@ -48,7 +48,7 @@ enum {
   VG_OWN_ERRORS(VG__OWN)
 #undef VG__OWN
 #define VG__ERRNO(name, e) VG_E##name = -(e),
-  VG_ERRNO_ERRORS(VG__ERRNO)
+      VG_ERRNO_ERRORS(VG__ERRNO)
 #undef VG__ERRNO
 };
 

@@ -38,9 +38,9 @@ static inline int vg_log_enabled(vg_log_level_t level) { return level <= vg_log_
 void vg_log_write(vg_log_level_t level, const vg_log_ctx_t *ctx, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-#define vg_log_at(level, ctx, ...)                                                 \
-  do {                                                                             \
-    if (vg_log_enabled(level)) vg_log_write((level), (ctx), __VA_ARGS__);          \
+#define vg_log_at(level, ctx, ...)                                                                           \
+  do {                                                                                                       \
+    if (vg_log_enabled(level)) vg_log_write((level), (ctx), __VA_ARGS__);                                    \
   } while (0)
 #define vg_log_error(ctx, ...) vg_log_at(VG_LOG_ERROR, ctx, __VA_ARGS__)
 #define vg_log_warn(ctx, ...) vg_log_at(VG_LOG_WARN, ctx, __VA_ARGS__)

@@ -197,6 +197,7 @@ void vg_process_get_stats(vg_process_stats_t *out) {
 
 void vg_metrics_run_collectors(vg_strbuf_t *out) {
   pthread_mutex_lock(&collectors_lock);
-  for (size_t i = 0; i < collector_count; i++) collectors[i].fn(collectors[i].opaque, out);
+  for (size_t i = 0; i < collector_count; i++)
+    collectors[i].fn(collectors[i].opaque, out);
   pthread_mutex_unlock(&collectors_lock);
 }

@@ -2,10 +2,9 @@
  * metrics.h: the metrics registry behind the Prometheus page at GET /metrics.
  *
  * The page (src/api/metrics.h) is built on request from vigil's own
- * families and the text of every registered collector. A module that owns other counters (the RTSP server's sessions, the
- * recorder's segments) registers a collector that appends its families
- * with the helpers below, so that every sample follows its # HELP and
- * # TYPE lines and label values are escaped.
+ * families and the text of every registered collector. A module that owns other counters (the RTSP server's
+ * sessions, the recorder's segments) registers a collector that appends its families with the helpers below,
+ * so that every sample follows its # HELP and # TYPE lines and label values are escaped.
  *
  * Format: Prometheus text exposition 0.0.4: one family is a HELP line, a
  * TYPE line, then its samples, e.g.

@@ -19,6 +19,6 @@ void vg_time_format_utc(int64_t utc_us, char *out, size_t size) {
   time_t secs = (time_t)(utc_us / 1000000);
   struct tm tm;
   gmtime_r(&secs, &tm);
-  snprintf(out, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-           tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)((utc_us % 1000000) / 1000));
+  snprintf(out, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+           tm.tm_hour, tm.tm_min, tm.tm_sec, (int)((utc_us % 1000000) / 1000));
 }

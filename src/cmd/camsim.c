@@ -29,7 +29,6 @@
 
 static const vg_log_ctx_t lg = {"camsim", NULL};
 
-
 typedef struct {
   char path[32];
   vg_rtsp_path_faults_t faults;

@@ -82,7 +82,8 @@ static void collect_rtsp_metrics(void *opaque, vg_strbuf_t *out) {
   vg_rtsp_server_t *srv = opaque;
   vg_rtsp_server_stats_t st;
   vg_rtsp_server_get_stats(srv, &st);
-  vg_metrics_family(out, "vigil_rtsp_sessions", "gauge", "Open RTSP server connections (readers and publishers).");
+  vg_metrics_family(out, "vigil_rtsp_sessions", "gauge",
+                    "Open RTSP server connections (readers and publishers).");
   vg_metrics_sample_u64(out, "vigil_rtsp_sessions", NULL, st.sessions);
   vg_metrics_family(out, "vigil_rtsp_sessions_total", "counter", "RTSP server connections accepted.");
   vg_metrics_sample_u64(out, "vigil_rtsp_sessions_total", NULL, st.sessions_total);
@@ -96,10 +97,10 @@ static void collect_rtsp_metrics(void *opaque, vg_strbuf_t *out) {
   if (vg_rtsp_server_latency(srv, &p50, &p99) == 0) {
     vg_metrics_family(out, "vigil_rtsp_egress_latency_seconds", "summary",
                       "Time from a frame's arrival to its egress write.");
-    vg_metrics_sample(out, "vigil_rtsp_egress_latency_seconds", (const char *const[]){"quantile", "0.5", NULL},
-                      p50 / 1e6);
-    vg_metrics_sample(out, "vigil_rtsp_egress_latency_seconds", (const char *const[]){"quantile", "0.99", NULL},
-                      p99 / 1e6);
+    vg_metrics_sample(out, "vigil_rtsp_egress_latency_seconds",
+                      (const char *const[]){"quantile", "0.5", NULL}, p50 / 1e6);
+    vg_metrics_sample(out, "vigil_rtsp_egress_latency_seconds",
+                      (const char *const[]){"quantile", "0.99", NULL}, p99 / 1e6);
   }
 }
 
@@ -119,8 +120,7 @@ int vg_node_start(const vg_node_config_t *cfg, vg_node_t **out) {
   vg_source_register(VG_SOURCE_MJPEG, &vg_mjpeg_source_ops);
   for (int i = 0; i < cfg->camera_count; i++) {
     err = vg_camera_add(&cfg->cameras[i], NULL);
-    if (err)
-      vg_log_error(&lg, "camera %s not started: %s", cfg->cameras[i].id, vg_strerror(err));
+    if (err) vg_log_error(&lg, "camera %s not started: %s", cfg->cameras[i].id, vg_strerror(err));
   }
   err = vg_rtsp_server_start(&cfg->rtsp_server, &node->rtsp);
   if (!err) {

@@ -57,10 +57,18 @@ static int valid_id(const char *id) {
 }
 
 int vg_camera_config_parse(vg_cfg_t *c, json_t *obj, vg_camera_config_t *out) {
-  static const char *const keys[] = {"id",          "name",          "url",
-                                     "type",        "transport",     "enabled",
-                                     "connect_timeout_ms", "read_timeout_ms", "snapshot_interval_ms",
-                                     "backoff_min_ms",     "backoff_max_ms",  NULL};
+  static const char *const keys[] = {"id",
+                                     "name",
+                                     "url",
+                                     "type",
+                                     "transport",
+                                     "enabled",
+                                     "connect_timeout_ms",
+                                     "read_timeout_ms",
+                                     "snapshot_interval_ms",
+                                     "backoff_min_ms",
+                                     "backoff_max_ms",
+                                     NULL};
   long long v;
   int e;
   memset(out, 0, sizeof(*out));
@@ -80,7 +88,8 @@ int vg_camera_config_parse(vg_cfg_t *c, json_t *obj, vg_camera_config_t *out) {
     int ok = strncmp(out->url, want, strlen(want)) == 0 ||
              (out->kind == VG_SOURCE_RTSP && strncmp(out->url, "rtsps://", 8) == 0) ||
              (out->kind != VG_SOURCE_RTSP && strncmp(out->url, "https://", 8) == 0);
-    if (!ok) vg_cfg_fail(c, "url", "must start with %s for a camera of type \"%s\"", want, kind_names[out->kind]);
+    if (!ok)
+      vg_cfg_fail(c, "url", "must start with %s for a camera of type \"%s\"", want, kind_names[out->kind]);
   }
   vg_cfg_enum(c, obj, "transport", transport_names, VG_TRANSPORT_TCP, &e);
   out->transport = (vg_transport_t)e;
@@ -276,7 +285,8 @@ static void fill_info(vg_camera_t *cam, vg_camera_info_t *info) {
 }
 
 void vg_camera_info_clear(vg_camera_info_t *info) {
-  for (int i = 0; i < info->track_count; i++) vg_track_clear(&info->tracks[i]);
+  for (int i = 0; i < info->track_count; i++)
+    vg_track_clear(&info->tracks[i]);
   info->track_count = 0;
 }
 
@@ -347,7 +357,8 @@ void vg_cameras_stop_all(void) {
     if (vg_worker_post(cam->worker, camera_stop_task, cam) != 0) pending--;
   }
   pthread_mutex_lock(&lock);
-  while (pending > 0) pthread_cond_wait(&cond, &lock);
+  while (pending > 0)
+    pthread_cond_wait(&cond, &lock);
   pthread_mutex_unlock(&lock);
   for (size_t i = 0; i < n; i++) {
     vg_camera_t *cam = list[i];

@@ -46,7 +46,7 @@ typedef struct {
   vg_rtp_stats_t stats;
   int64_t lost_reported;
   uint64_t bad_reported; /* depacketizer's malformed + too big + unsupported, as counted so far */
-  uint8_t channel[2]; /* interleaved RTP, RTCP */
+  uint8_t channel[2];    /* interleaved RTP, RTCP */
   /* UDP */
   uv_udp_t sock[2]; /* RTP, RTCP */
   int socks_open;

@@ -91,9 +91,11 @@ static void mark_stopping(void *arg) { ((vg_worker_t *)arg)->stopping = 1; }
 
 void vg_workers_stop(void) {
   if (!workers) return;
-  for (int i = 0; i < worker_count; i++) vg_worker_post(&workers[i], mark_stopping, &workers[i]);
+  for (int i = 0; i < worker_count; i++)
+    vg_worker_post(&workers[i], mark_stopping, &workers[i]);
   atomic_store(&accepting, 0);
-  for (int i = 0; i < worker_count; i++) uv_async_send(&workers[i].wake);
+  for (int i = 0; i < worker_count; i++)
+    uv_async_send(&workers[i].wake);
   for (int i = 0; i < worker_count; i++) {
     pthread_join(workers[i].thread, NULL);
     run_tasks(&workers[i]);

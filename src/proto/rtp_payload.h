@@ -111,7 +111,7 @@ typedef struct {
   uint64_t frames;                     /* delivered */
   uint64_t bytes;                      /* delivered */
   uint64_t lost;                       /* sequence numbers missing */
-  uint64_t late; /* repeats and packets older than the previous one (dropped) */
+  uint64_t late;                       /* repeats and packets older than the previous one (dropped) */
   uint64_t frames_dropped_loss;        /* broken by loss */
   uint64_t frames_dropped_waiting_key; /* complete but after a loss, before a key frame */
   uint64_t frames_corrupt;             /* delivered flagged VG_FRAME_CORRUPT */

@@ -63,7 +63,8 @@ vg_hub_t *vg_hub_ref(vg_hub_t *hub) {
 }
 
 static void gop_clear(vg_hub_t *h) {
-  for (uint32_t i = 0; i < h->gop_count; i++) vg_frame_unref(&h->gop[i]);
+  for (uint32_t i = 0; i < h->gop_count; i++)
+    vg_frame_unref(&h->gop[i]);
   h->gop_count = 0;
   h->gop_bytes = 0;
   h->gop_valid = 0;
@@ -76,7 +77,8 @@ void vg_hub_unref(vg_hub_t **hp) {
   if (atomic_fetch_sub(&h->refs, 1) != 1) return;
   /* Readers hold a reference, so none is left here. */
   gop_clear(h);
-  for (int i = 0; i < h->track_count; i++) vg_track_clear(&h->tracks[i]);
+  for (int i = 0; i < h->track_count; i++)
+    vg_track_clear(&h->tracks[i]);
   pthread_mutex_destroy(&h->lock);
   free(h->name);
   free(h);
@@ -100,7 +102,8 @@ static void notify_all(vg_hub_t *h) {
 int vg_hub_set_tracks(vg_hub_t *h, const vg_track_t *tracks, int count) {
   if (count < 0 || count > VG_MAX_TRACKS) return VG_EINVAL;
   pthread_mutex_lock(&h->lock);
-  for (int i = 0; i < h->track_count; i++) vg_track_clear(&h->tracks[i]);
+  for (int i = 0; i < h->track_count; i++)
+    vg_track_clear(&h->tracks[i]);
   h->video_track = -1;
   for (int i = 0; i < count; i++) {
     vg_track_copy(&h->tracks[i], &tracks[i]);
@@ -220,7 +223,8 @@ int vg_hub_open_reader(vg_hub_t *h, const vg_hub_reader_opts_t *opts, vg_hub_rea
   if (opts && opts->skip_gop_cache) {
     r->waiting_key = h->video_track >= 0;
   } else if (h->gop_valid && h->gop_count <= r->cap) {
-    for (uint32_t i = 0; i < h->gop_count; i++) reader_offer(h, r, &h->gop[i]);
+    for (uint32_t i = 0; i < h->gop_count; i++)
+      reader_offer(h, r, &h->gop[i]);
   } else {
     r->waiting_key = h->video_track >= 0;
   }
@@ -253,7 +257,8 @@ int vg_hub_read(vg_hub_reader_t *r, vg_frame_t *out) {
 
 static int copy_tracks(vg_hub_t *h, vg_track_t *out, int max) {
   int n = h->track_count < max ? h->track_count : max;
-  for (int i = 0; i < n; i++) vg_track_copy(&out[i], &h->tracks[i]);
+  for (int i = 0; i < n; i++)
+    vg_track_copy(&out[i], &h->tracks[i]);
   return n;
 }
 
@@ -301,7 +306,8 @@ void vg_hub_stats(vg_hub_t *h, vg_hub_stats_t *out) {
   out->frames_in = h->frames_in;
   out->bytes_in = h->bytes_in;
   out->reader_drops = h->closed_drops;
-  for (vg_hub_reader_t *r = h->readers; r; r = r->next) out->reader_drops += r->stats.dropped;
+  for (vg_hub_reader_t *r = h->readers; r; r = r->next)
+    out->reader_drops += r->stats.dropped;
   pthread_mutex_unlock(&h->lock);
 }
 

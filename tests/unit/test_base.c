@@ -44,7 +44,8 @@ static void test_buf_append_grows(void **state) {
   vg_buf_t *b = vg_buf_alloc(4);
   char chunk[300];
   memset(chunk, 'x', sizeof(chunk));
-  for (int i = 0; i < 100; i++) assert_int_equal(vg_buf_append(&b, chunk, sizeof(chunk)), 0);
+  for (int i = 0; i < 100; i++)
+    assert_int_equal(vg_buf_append(&b, chunk, sizeof(chunk)), 0);
   assert_int_equal(b->len, 30000);
   assert_int_equal(b->data[29999], 'x');
   vg_buf_unref(&b);

@@ -30,7 +30,8 @@ static int parse_camera(const char *text, vg_camera_config_t *cam, vg_cfg_t *c) 
 static void test_camera_defaults(void **state) {
   vg_camera_config_t cam;
   vg_cfg_t c;
-  assert_int_equal(parse_camera("{\"cameras\":[{\"id\":\"door\",\"url\":\"rtsp://u:p@10.0.0.5/s\"}]}", &cam, &c), 0);
+  assert_int_equal(
+      parse_camera("{\"cameras\":[{\"id\":\"door\",\"url\":\"rtsp://u:p@10.0.0.5/s\"}]}", &cam, &c), 0);
   assert_string_equal(cam.id, "door");
   assert_string_equal(cam.name, "door");
   assert_int_equal(cam.kind, VG_SOURCE_RTSP);
@@ -52,18 +53,19 @@ static void test_errors_name_path_and_reason(void **state) {
   assert_int_equal(parse_camera("{\"cameras\":[{\"id\":\"a\",\"url\":\"ftp://x/\"}]}", &cam, &c), VG_ECONFIG);
   assert_string_equal(c.err_path, "cameras[0].url");
 
-  assert_int_equal(parse_camera("{\"cameras\":[{\"id\":\"a b\",\"url\":\"rtsp://x/\"}]}", &cam, &c), VG_ECONFIG);
+  assert_int_equal(parse_camera("{\"cameras\":[{\"id\":\"a b\",\"url\":\"rtsp://x/\"}]}", &cam, &c),
+                   VG_ECONFIG);
   assert_string_equal(c.err_path, "cameras[0].id");
 
-  assert_int_equal(parse_camera("{\"cameras\":[{\"id\":\"a\",\"url\":\"rtsp://x/\",\"conect_timeout_ms\":5}]}",
-                                &cam, &c),
-                   VG_ECONFIG);
+  assert_int_equal(
+      parse_camera("{\"cameras\":[{\"id\":\"a\",\"url\":\"rtsp://x/\",\"conect_timeout_ms\":5}]}", &cam, &c),
+      VG_ECONFIG);
   assert_string_equal(c.err_path, "cameras[0].conect_timeout_ms");
   assert_string_equal(c.err_reason, "unknown field");
 
-  assert_int_equal(parse_camera("{\"cameras\":[{\"id\":\"a\",\"url\":\"rtsp://x/\",\"read_timeout_ms\":-1}]}",
-                                &cam, &c),
-                   VG_ECONFIG);
+  assert_int_equal(
+      parse_camera("{\"cameras\":[{\"id\":\"a\",\"url\":\"rtsp://x/\",\"read_timeout_ms\":-1}]}", &cam, &c),
+      VG_ECONFIG);
   assert_non_null(strstr(c.err_reason, "between 100 and"));
 
   assert_int_equal(parse_camera("{\"cameras\":[{\"url\":\"rtsp://x/\"}]}", &cam, &c), VG_ECONFIG);

@@ -89,7 +89,8 @@ static void test_slow_reader_skips_to_next_keyframe(void **state) {
   sync_tracks(slow);
   sync_tracks(fast);
   push(h, 1, 1);
-  for (int i = 2; i <= 6; i++) push(h, i, 0); /* slow overflows at frame 5 */
+  for (int i = 2; i <= 6; i++)
+    push(h, i, 0); /* slow overflows at frame 5 */
   push(h, 7, 0);
   push(h, 8, 1); /* it resumes here */
   push(h, 9, 0);
