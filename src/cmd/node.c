@@ -20,7 +20,8 @@ struct vg_node {
 static const char *const level_names[] = {"error", "warn", "info", "debug", "trace", NULL};
 
 int vg_node_config_load(vg_cfg_t *c, const char *file, vg_node_config_t *out) {
-  static const char *const keys[] = {"log_level", "workers", "cameras", "rtsp_server", "http", NULL};
+  static const char *const keys[] = {"log_level", "workers", "cameras", "rtsp_server",
+                                     "http",      "record",  NULL};
   json_t *root;
   long long v;
   memset(out, 0, sizeof(*out));
@@ -42,6 +43,11 @@ int vg_node_config_load(vg_cfg_t *c, const char *file, vg_node_config_t *out) {
   json_t *http = vg_cfg_object(c, root, "http", 0);
   vg_cfg_enter(c, "http");
   vg_http_config_parse(c, http, &out->http);
+  vg_cfg_leave(c);
+
+  json_t *record = vg_cfg_object(c, root, "record", 0);
+  vg_cfg_enter(c, "record");
+  vg_record_config_parse(c, record, &out->record);
   vg_cfg_leave(c);
 
   json_t *cams = vg_cfg_array(c, root, "cameras", 0);
@@ -104,6 +110,20 @@ static void collect_rtsp_metrics(void *opaque, vg_strbuf_t *out) {
   }
 }
 
+/* Continuous recording of every camera that started (per-camera switches come later). */
+static void start_recording(const vg_node_config_t *cfg, vg_log_ctx_t *lg) {
+  int err = vg_recorders_start(&cfg->record);
+  if (err) {
+    vg_log_error(lg, "recording not started: %s", vg_strerror(err));
+    return;
+  }
+  for (int i = 0; i < cfg->camera_count; i++) {
+    vg_camera_t *cam = vg_camera_find(cfg->cameras[i].id);
+    if (cam && (err = vg_recorder_add(cam->cfg.id, cam->hub, cam->worker)) != 0)
+      vg_log_error(lg, "camera %s not recorded: %s", cam->cfg.id, vg_strerror(err));
+  }
+}
+
 int vg_node_start(const vg_node_config_t *cfg, vg_node_t **out) {
   vg_log_ctx_t lg = VG_LOG_CTX("vigil", NULL);
   vg_node_t *node = calloc(1, sizeof(*node));
@@ -122,6 +142,7 @@ int vg_node_start(const vg_node_config_t *cfg, vg_node_t **out) {
     err = vg_camera_add(&cfg->cameras[i], NULL);
     if (err) vg_log_error(&lg, "camera %s not started: %s", cfg->cameras[i].id, vg_strerror(err));
   }
+  if (cfg->record.enabled) start_recording(cfg, &lg);
   err = vg_rtsp_server_start(&cfg->rtsp_server, &node->rtsp);
   if (!err) {
     vg_metrics_register("rtsp_server", collect_rtsp_metrics, node->rtsp);
@@ -144,6 +165,7 @@ void vg_node_stop(vg_node_t **np) {
   vg_http_server_stop(&node->http);
   vg_metrics_unregister("rtsp_server");
   vg_rtsp_server_stop(&node->rtsp);
+  vg_recorders_stop();
   vg_cameras_stop_all();
   if (node->started_workers) vg_workers_stop();
   vg_buf_pool_trim();

@@ -10,6 +10,7 @@
 #include "base/config.h"
 #include "ingest/camera.h"
 #include "live/rtsp_server.h"
+#include "record/recorder.h"
 
 typedef struct {
   int log_level; /* vg_log_level_t */
@@ -18,6 +19,7 @@ typedef struct {
   int camera_count;
   vg_rtsp_server_config_t rtsp_server;
   vg_http_config_t http;
+  vg_record_config_t record;
 } vg_node_config_t;
 
 /* Loads and validates FILE. On error c names the field and the reason. */

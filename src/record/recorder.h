@@ -1,0 +1,74 @@
+/*
+ * recorder.h: continuous recording of cameras into fragmented MP4 files
+ * (first slice of recording: segment files only, no index, no retention).
+ *
+ * Per camera a recorder reads the camera's stream hub on the camera's
+ * worker, muxes the frames with media/fmp4.h and hands the bytes to one
+ * writer thread shared by all cameras, so that disk writes never block an
+ * I/O loop. Files are laid out as
+ *   ROOT/<camera>/YYYY/MM/DD/HH/<camera>-YYYYMMDDTHHMMSSZ.mp4
+ * (UTC of the segment's first frame); each holds an init segment and
+ * fragments. A segment starts on a video keyframe, ends at the first
+ * keyframe after segment_s, on a track change or when the stream ends; a
+ * fragment is flushed once fragment_ms of media has queued, so a crash loses
+ * at most about that much. The writer calls fdatasync() when it closes a
+ * segment. A write error (EIO, ENOSPC) is counted and logged, the rest of
+ * that file is dropped, and the recorder starts a new file at the next
+ * keyframe; the camera keeps streaming. See docs/RECORDING.md.
+ *
+ * Threads: vg_record_config_parse and vg_record_segment_path are pure.
+ * vg_recorders_start, vg_recorder_add and vg_recorders_stop are called from
+ * the main thread, with the workers running (stop before the cameras and the
+ * workers stop). Counters are published on /metrics by a collector.
+ */
+#ifndef VG_RECORD_RECORDER_H
+#define VG_RECORD_RECORDER_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/config.h"
+#include "net/worker.h"
+#include "stream/hub.h"
+
+typedef struct {
+  bool enabled;    /* default false: without retention, recording is opt-in */
+  char root[512];  /* directory of the recordings, default "var/recordings" */
+  int segment_s;   /* segment length target, default 60 (1..3600) */
+  int fragment_ms; /* fragment flush interval, default 1000 (100..10000) */
+} vg_record_config_t;
+
+/* Parses the top-level "record" object (obj may be NULL: defaults). Errors
+ * name the field through c. Returns 0 or VG_ECONFIG. */
+int vg_record_config_parse(vg_cfg_t *c, json_t *obj, vg_record_config_t *out);
+
+/* Writes the path of a segment of camera starting at utc_us into out.
+ * Returns its length, VG_EINVAL for a camera id that cannot be a directory
+ * name (empty, "." or "..", or with a '/') or VG_ETOOBIG when out is too
+ * small. */
+int vg_record_segment_path(const char *root, const char *camera, int64_t utc_us, char *out, size_t out_size);
+
+/* Starts the writer thread and registers the "record" metrics collector.
+ * cfg is copied. Returns 0, VG_EBUSY when already started, or an error. */
+int vg_recorders_start(const vg_record_config_t *cfg);
+/* Starts recording camera's hub on worker (the camera's own worker). The
+ * recorder takes a hub reference. Returns 0 or an error. */
+int vg_recorder_add(const char *camera, vg_hub_t *hub, vg_worker_t *worker);
+/* Stops every recorder (closing their current segments), drains the writer
+ * queue, joins the writer thread and unregisters the collector. Safe when
+ * not started. */
+void vg_recorders_stop(void);
+
+/* One camera's figures, as on /metrics. */
+typedef struct {
+  uint64_t segments;     /* segment files created */
+  uint64_t bytes;        /* bytes written to them */
+  uint64_t write_errors; /* failed opens, writes and syncs */
+  uint64_t dropped;      /* frames not recorded: hub drops, full writer queue, mux errors */
+} vg_recorder_stats_t;
+/* Returns 0, or VG_ENOENT when camera has no recorder. */
+int vg_recorder_get_stats(const char *camera, vg_recorder_stats_t *out);
+
+#endif
