@@ -46,7 +46,8 @@ const char *vg_camera_state_name(vg_camera_state_t s) {
 }
 
 static int valid_id(const char *id) {
-  if (!*id) return 0;
+  /* The id names a path in URLs and on disk: "." and ".." never. */
+  if (!*id || strcmp(id, ".") == 0 || strcmp(id, "..") == 0) return 0;
   for (const char *p = id; *p; p++) {
     char ch = *p;
     if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_' ||
@@ -76,7 +77,7 @@ int vg_camera_config_parse(vg_cfg_t *c, json_t *obj, vg_camera_config_t *out) {
   vg_cfg_check_keys(c, obj, keys);
   vg_cfg_str(c, obj, "id", NULL, out->id, sizeof(out->id));
   if (!c->failed && !valid_id(out->id))
-    vg_cfg_fail(c, "id", "may contain only letters, digits, '_', '-' and '.'");
+    vg_cfg_fail(c, "id", "may contain only letters, digits, '_', '-' and '.', and may not be \".\" or \"..\"");
   vg_cfg_str(c, obj, "name", out->id, out->name, sizeof(out->name));
   vg_cfg_enum(c, obj, "type", kind_names, VG_SOURCE_RTSP, &e);
   out->kind = (vg_source_kind_t)e;

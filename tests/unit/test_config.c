@@ -56,6 +56,9 @@ static void test_errors_name_path_and_reason(void **state) {
   assert_int_equal(parse_camera("{\"cameras\":[{\"id\":\"a b\",\"url\":\"rtsp://x/\"}]}", &cam, &c),
                    VG_ECONFIG);
   assert_string_equal(c.err_path, "cameras[0].id");
+  assert_int_equal(parse_camera("{\"cameras\":[{\"id\":\"..\",\"url\":\"rtsp://x/\"}]}", &cam, &c),
+                   VG_ECONFIG);
+  assert_string_equal(c.err_path, "cameras[0].id");
 
   assert_int_equal(
       parse_camera("{\"cameras\":[{\"id\":\"a\",\"url\":\"rtsp://x/\",\"conect_timeout_ms\":5}]}", &cam, &c),
