@@ -10,12 +10,12 @@ def run(args, **kw):
 def test_help_lists_commands(vigil_bin):
     r = run([vigil_bin, "--help"])
     assert r.returncode == 0
-    for cmd in ("run", "camsim", "version"):
+    for cmd in ("run", "camsim", "infer", "version"):
         assert cmd in r.stdout
 
 
 def test_each_command_has_help(vigil_bin):
-    for cmd in ("run", "camsim", "version"):
+    for cmd in ("run", "camsim", "infer", "version"):
         r = run([vigil_bin, cmd, "--help"])
         assert r.returncode == 0, (cmd, r.stderr)
         assert "usage: vigil " + cmd in r.stdout
