@@ -114,23 +114,6 @@ static int is_const_f32(const vg_graph_t *g, int v) {
 
 /* ---- 1. transpose sinking ----------------------------------------------------- */
 
-static int is_elementwise_unary(vg_op_t op) {
-  switch (op) {
-  case VG_OP_RELU:
-  case VG_OP_RELU6:
-  case VG_OP_LEAKYRELU:
-  case VG_OP_SIGMOID:
-  case VG_OP_CLIP:
-  case VG_OP_HARDSIGMOID:
-  case VG_OP_HARDSWISH:
-  case VG_OP_TANH:
-  case VG_OP_EXP:
-  case VG_OP_NEG:
-  case VG_OP_SQRT: return 1;
-  default: return 0;
-  }
-}
-
 static int is_elementwise_binary(vg_op_t op) {
   return op == VG_OP_ADD || op == VG_OP_SUB || op == VG_OP_MUL || op == VG_OP_DIV || op == VG_OP_MAXIMUM ||
          op == VG_OP_MINIMUM;
@@ -215,7 +198,7 @@ static int sink_one(vg_graph_t *g, int ti) {
       U->dead = 1;
       return 1;
     }
-    if (is_elementwise_unary(U->op) && U->in[0] == t && (U->n_in == 1 || U->op == VG_OP_CLIP)) {
+    if (vg_op_is_unary_elementwise(U->op) && U->in[0] == t && (U->n_in == 1 || U->op == VG_OP_CLIP)) {
       int nv = new_value(g, g->values[u].name, &g->values[x].t);
       if (nv < 0) return nv;
       U = &g->nodes[ui];

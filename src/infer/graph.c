@@ -16,6 +16,23 @@ static const char *const op_names[] = {
 
 const char *vg_op_name(vg_op_t op) { return (unsigned)op < VG_OP_COUNT ? op_names[op] : "?"; }
 
+int vg_op_is_unary_elementwise(vg_op_t op) {
+  switch (op) {
+  case VG_OP_RELU:
+  case VG_OP_RELU6:
+  case VG_OP_LEAKYRELU:
+  case VG_OP_SIGMOID:
+  case VG_OP_CLIP:
+  case VG_OP_HARDSIGMOID:
+  case VG_OP_HARDSWISH:
+  case VG_OP_TANH:
+  case VG_OP_EXP:
+  case VG_OP_NEG:
+  case VG_OP_SQRT: return 1;
+  default: return 0;
+  }
+}
+
 void vg_graph_init(vg_graph_t *g) { memset(g, 0, sizeof(*g)); }
 
 void vg_graph_free(vg_graph_t *g) {

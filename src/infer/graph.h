@@ -82,6 +82,10 @@ typedef enum {
 } vg_op_t;
 
 const char *vg_op_name(vg_op_t op);
+/* One input, one output of the same shape, each element mapped on its own
+ * (Relu, Sigmoid, Clip, ...): what shape inference, transpose sinking,
+ * in-place planning and the kernels treat alike. */
+int vg_op_is_unary_elementwise(vg_op_t op);
 
 typedef enum { VG_LAYOUT_NHWC = 0, VG_LAYOUT_NCHW } vg_layout_t;
 /* Filter layouts: HWIO (TF Conv2D), HWCM (TF depthwise: channel, multiplier),

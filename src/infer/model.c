@@ -27,18 +27,8 @@ struct vg_model {
 };
 
 static int is_inplace_op(vg_op_t op) {
+  if (vg_op_is_unary_elementwise(op)) return 1;
   switch (op) {
-  case VG_OP_RELU:
-  case VG_OP_RELU6:
-  case VG_OP_LEAKYRELU:
-  case VG_OP_SIGMOID:
-  case VG_OP_CLIP:
-  case VG_OP_HARDSIGMOID:
-  case VG_OP_HARDSWISH:
-  case VG_OP_TANH:
-  case VG_OP_EXP:
-  case VG_OP_NEG:
-  case VG_OP_SQRT:
   case VG_OP_ADD:
   case VG_OP_SUB:
   case VG_OP_MUL:
