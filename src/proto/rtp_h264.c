@@ -94,35 +94,12 @@ static void h264_push(vg_depack_t *d, const vg_rtp_packet_t *pkt, int64_t pts) {
   if (pkt->marker) vg__au_end(d);
 }
 
-static int h264_pack(vg_pack_t *p, const vg_frame_t *f) {
-  size_t pos = 0, n;
-  const uint8_t *nal;
-  int r;
-  uint32_t ts = (uint32_t)f->pts;
-  /* Find the last NAL first: it carries the marker. */
-  size_t last_start = SIZE_MAX;
-  while ((r = vg_nal_lp_next(f->data, f->len, &pos, &nal, &n)) == 1)
-    last_start = (size_t)(nal - f->data);
-  if (r < 0) return r;
-  if (last_start == SIZE_MAX) return VG_EINVAL;
-  pos = 0;
-  while (vg_nal_lp_next(f->data, f->len, &pos, &nal, &n) == 1) {
-    int last_nal = (size_t)(nal - f->data) == last_start;
-    if (n <= p->mtu) {
-      if ((r = vg__pack_add(p, last_nal, ts, NULL, 0, nal, n)) < 0) return r;
-      continue;
-    }
-    uint8_t fu[2] = {(uint8_t)((nal[0] & 0xe0) | FU_A), (uint8_t)(0x80 | (nal[0] & 0x1f))};
-    size_t chunk = p->mtu - 2;
-    for (size_t off = 1; off < n; off += chunk) {
-      size_t take = n - off < chunk ? n - off : chunk;
-      int end = off + take == n;
-      if (end) fu[1] |= 0x40;
-      if ((r = vg__pack_add(p, end && last_nal, ts, fu, 2, nal + off, take)) < 0) return r;
-      fu[1] &= 0x7f; /* only the first fragment has S */
-    }
-  }
-  return 0;
+/* FU-A (RFC 6184 5.8): indicator with the NAL's F and NRI, header with its type. */
+static void h264_fu_header(const uint8_t *nal, uint8_t *fu) {
+  fu[0] = (uint8_t)((nal[0] & 0xe0) | FU_A);
+  fu[1] = (uint8_t)(nal[0] & 0x1f);
 }
+
+static int h264_pack(vg_pack_t *p, const vg_frame_t *f) { return vg__pack_nal_units(p, f, 1, h264_fu_header); }
 
 const vg__payload_ops_t vg__payload_h264 = {h264_init, h264_push, h264_pack};

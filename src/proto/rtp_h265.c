@@ -97,36 +97,14 @@ static void h265_push(vg_depack_t *d, const vg_rtp_packet_t *pkt, int64_t pts) {
   if (pkt->marker) vg__au_end(d);
 }
 
-static int h265_pack(vg_pack_t *p, const vg_frame_t *f) {
-  size_t pos = 0, n;
-  const uint8_t *nal;
-  int r;
-  uint32_t ts = (uint32_t)f->pts;
-  size_t last_start = SIZE_MAX;
-  while ((r = vg_nal_lp_next(f->data, f->len, &pos, &nal, &n)) == 1)
-    last_start = (size_t)(nal - f->data);
-  if (r < 0) return r;
-  if (last_start == SIZE_MAX) return VG_EINVAL;
-  pos = 0;
-  while (vg_nal_lp_next(f->data, f->len, &pos, &nal, &n) == 1) {
-    int last_nal = (size_t)(nal - f->data) == last_start;
-    if (n <= p->mtu) {
-      if ((r = vg__pack_add(p, last_nal, ts, NULL, 0, nal, n)) < 0) return r;
-      continue;
-    }
-    if (n < 3) return VG_EPROTO;
-    uint8_t hdr[3] = {(uint8_t)((nal[0] & 0x81) | (FU << 1)), nal[1],
-                      (uint8_t)(0x80 | ((nal[0] >> 1) & 0x3f))};
-    size_t chunk = p->mtu - 3;
-    for (size_t off = 2; off < n; off += chunk) {
-      size_t take = n - off < chunk ? n - off : chunk;
-      int end = off + take == n;
-      if (end) hdr[2] |= 0x40;
-      if ((r = vg__pack_add(p, end && last_nal, ts, hdr, 3, nal + off, take)) < 0) return r;
-      hdr[2] &= 0x7f;
-    }
-  }
-  return 0;
+/* FU (RFC 7798 4.4.3): payload header of type 49 with the NAL's F, layer
+ * and TID, then the FU header with its type. */
+static void h265_fu_header(const uint8_t *nal, uint8_t *fu) {
+  fu[0] = (uint8_t)((nal[0] & 0x81) | (FU << 1));
+  fu[1] = nal[1];
+  fu[2] = (uint8_t)((nal[0] >> 1) & 0x3f);
 }
+
+static int h265_pack(vg_pack_t *p, const vg_frame_t *f) { return vg__pack_nal_units(p, f, 2, h265_fu_header); }
 
 const vg__payload_ops_t vg__payload_h265 = {h265_init, h265_push, h265_pack};

@@ -329,6 +329,41 @@ int vg__pack_add(vg_pack_t *p, int marker, uint32_t ts, const uint8_t *fmt_hdr, 
   return 0;
 }
 
+int vg__pack_nal_units(vg_pack_t *p, const vg_frame_t *f, size_t nal_hdr_len, vg__fu_header_fn fu_header) {
+  size_t pos = 0, n;
+  const uint8_t *nal;
+  int r;
+  uint32_t ts = (uint32_t)f->pts;
+  /* Find the last NAL first: it carries the marker. */
+  size_t last_start = SIZE_MAX;
+  while ((r = vg_nal_lp_next(f->data, f->len, &pos, &nal, &n)) == 1)
+    last_start = (size_t)(nal - f->data);
+  if (r < 0) return r;
+  if (last_start == SIZE_MAX) return VG_EINVAL;
+  const size_t fu_len = nal_hdr_len + 1;
+  pos = 0;
+  while (vg_nal_lp_next(f->data, f->len, &pos, &nal, &n) == 1) {
+    int last_nal = (size_t)(nal - f->data) == last_start;
+    if (n <= p->mtu) {
+      if ((r = vg__pack_add(p, last_nal, ts, NULL, 0, nal, n)) < 0) return r;
+      continue;
+    }
+    if (n <= nal_hdr_len) return VG_EPROTO;
+    uint8_t fu[4];
+    fu_header(nal, fu);
+    fu[fu_len - 1] |= 0x80; /* S: only the first fragment */
+    size_t chunk = p->mtu - fu_len;
+    for (size_t off = nal_hdr_len; off < n; off += chunk) {
+      size_t take = n - off < chunk ? n - off : chunk;
+      int end = off + take == n;
+      if (end) fu[fu_len - 1] |= 0x40;
+      if ((r = vg__pack_add(p, end && last_nal, ts, fu, fu_len, nal + off, take)) < 0) return r;
+      fu[fu_len - 1] &= 0x7f;
+    }
+  }
+  return 0;
+}
+
 int vg_pack_frame(vg_pack_t *p, const vg_frame_t *frame, const vg_pack_pkt_t **pkts, size_t *n) {
   *n = 0;
   *pkts = NULL;

@@ -34,6 +34,15 @@ struct vg_pack {
 int vg__pack_add(vg_pack_t *p, int marker, uint32_t ts, const uint8_t *fmt_hdr, size_t fmt_len,
                  const uint8_t *payload, size_t len);
 
+/* Builds the fragmentation-unit header of one NAL unit with S and E clear;
+ * its last byte is where S (0x80) and E (0x40) go. */
+typedef void (*vg__fu_header_fn)(const uint8_t *nal, uint8_t *fu);
+/* Packs a frame of length-prefixed NAL units: a NAL that fits the MTU goes
+ * in a packet of its own, a larger one in fragmentation units whose header
+ * is nal_hdr_len + 1 bytes (H.264 FU-A: 2, H.265 FU: 3) and which leave out
+ * the NAL's own header. The marker goes on the frame's last packet. */
+int vg__pack_nal_units(vg_pack_t *p, const vg_frame_t *f, size_t nal_hdr_len, vg__fu_header_fn fu_header);
+
 /* AAC (RFC 3640) AU-header layout from the fmtp. */
 typedef struct {
   int size_length, index_length, index_delta_length;
