@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -168,3 +169,65 @@ def ffprobe_streams(url, transport="tcp", timeout=20, extra=()):
     if out.returncode != 0:
         raise RuntimeError(f"ffprobe failed ({out.returncode}): {out.stderr.decode(errors='replace')[-800:]}")
     return json.loads(out.stdout)["streams"]
+
+
+# The ingest harness: a test program that starts workers and the given
+# cameras (real sources) and prints each camera's state as JSON lines.
+HARNESS = os.path.join(os.path.dirname(VIGIL_BIN), "tests", "test_rtsp_source_harness")
+
+
+class Harness:
+    """The ingest harness process and its latest JSON line per camera."""
+
+    def __init__(self, cameras, dumps=()):
+        assert os.path.exists(HARNESS), f"ingest harness not found at {HARNESS}"
+        args = [HARNESS, "--harness"]
+        for cam_id, path in dumps:
+            args += ["--dump", f"{cam_id}={path}"]
+        args += [json.dumps(c) for c in cameras]
+        self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True,
+                                     env=dict(os.environ, VG_LOG_LEVEL="info"))
+        self.state = {}
+        self.stderr = []
+        threading.Thread(target=self._read, daemon=True).start()
+        threading.Thread(target=lambda: self.stderr.extend(self.proc.stderr), daemon=True).start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            try:
+                o = json.loads(line)
+            except ValueError:
+                continue
+            if "id" in o:
+                self.state[o["id"]] = o
+
+    def cam(self, cam_id):
+        return self.state.get(cam_id, {})
+
+    def stop(self):
+        self.proc.stdin.close()
+        rc = self.proc.wait(20 * SLOW)
+        assert rc == 0, "harness exited with %d:\n%s" % (rc, "".join(self.stderr)[-3000:])
+        return "".join(self.stderr)
+
+
+@pytest.fixture
+def harness():
+    hs = []
+
+    def start(cameras, dumps=()):
+        h = Harness(cameras, dumps)
+        hs.append(h)
+        return h
+
+    yield start
+    for h in hs:
+        if h.proc.poll() is None:
+            h.stop()
+
+
+def camera(cam_id, url, **kw):
+    c = {"id": cam_id, "url": url, "backoff_min_ms": 200, "backoff_max_ms": 1000}
+    c.update(kw)
+    return c

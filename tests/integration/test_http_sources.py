@@ -9,7 +9,6 @@ and one URL that answers garbage. vigil runs in the ingest harness
 """
 import hashlib
 import http.server
-import os
 import re
 import subprocess
 import threading
@@ -17,8 +16,7 @@ import time
 
 import pytest
 
-from conftest import wait_for
-from test_ingest import Harness, camera  # noqa: F401 (the harness wrapper is shared)
+from conftest import camera, harness, wait_for  # noqa: F401 (harness is a fixture)
 
 
 def make_jpegs(tmp_path, n=3):
@@ -122,21 +120,6 @@ def camera_server(tmp_path):
     yield f"127.0.0.1:{srv.server_address[1]}"
     srv.shutdown()
     srv.server_close()
-
-
-@pytest.fixture
-def harness():
-    hs = []
-
-    def start(cameras, dumps=()):
-        h = Harness(cameras, dumps)
-        hs.append(h)
-        return h
-
-    yield start
-    for h in hs:
-        if h.proc.poll() is None:
-            h.stop()
 
 
 def snap(cam_id, url, **kw):
