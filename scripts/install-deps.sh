@@ -10,6 +10,8 @@ PKGS=(
   ffmpeg libavcodec-dev libavformat-dev libavutil-dev libswscale-dev
   opencv-doc
   libonnx-testdata
+  libargon2-dev libsodium-dev libsrt-openssl-dev srt-tools libcurl4-openssl-dev
+  libmosquitto-dev mosquitto mosquitto-clients nginx-light libnginx-mod-rtmp
 )
 
 missing=()

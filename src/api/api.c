@@ -1,5 +1,6 @@
 #include "api/api.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -135,13 +136,46 @@ int vg_api_owns_path(const char *path) {
   return strcmp(path, "/api") == 0 || strncmp(path, "/api/", 5) == 0 || strcmp(path, "/metrics") == 0;
 }
 
+/* Route tables by area: a module's routes live in a file of their own
+ * (api/<area>.c) and are listed here once. */
+static const struct {
+  const vg_http_route_t *routes;
+  const size_t *count;
+} route_groups[] = {
+    {vg_api_routes, &vg_api_route_count},
+};
+
+void vg_api_foreach_route(void (*fn)(const vg_http_route_t *route, void *opaque), void *opaque) {
+  for (size_t g = 0; g < sizeof(route_groups) / sizeof(route_groups[0]); g++)
+    for (size_t i = 0; i < *route_groups[g].count; i++)
+      fn(&route_groups[g].routes[i], opaque);
+}
+
+/* The route for req among all groups: 0, or VG_EUNSUPPORTED (with allow
+ * filled) when some group knows the path but not the method, or
+ * VG_ENOTFOUND. */
+static int match_route(vg_http_request_t *req, const vg_http_route_t **route, char *allow,
+                       size_t allow_size) {
+  int result = VG_ENOTFOUND;
+  for (size_t g = 0; g < sizeof(route_groups) / sizeof(route_groups[0]); g++) {
+    char group_allow[64] = "";
+    int err = vg_http_route_match(route_groups[g].routes, *route_groups[g].count, req, route, group_allow,
+                                  sizeof(group_allow));
+    if (err == 0) return 0;
+    if (err == VG_EUNSUPPORTED && result == VG_ENOTFOUND) {
+      result = err;
+      snprintf(allow, allow_size, "%s", group_allow);
+    }
+  }
+  return result;
+}
+
 void vg_api_dispatch(vg_http_request_t *req, vg_http_response_t *res) {
   static const vg_log_ctx_t lg = {"http", NULL};
   const char *method = req->method;
   if (strcmp(method, "HEAD") == 0) req->method = "GET";
   const vg_http_route_t *route = NULL;
-  int err =
-      vg_http_route_match(vg_api_routes, vg_api_route_count, req, &route, res->allow, sizeof(res->allow));
+  int err = match_route(req, &route, res->allow, sizeof(res->allow));
   req->method = method;
   if (err == VG_ENOTFOUND) {
     vg_http_reply_error(res, 404, "not_found", "no such API endpoint: %s", req->path);

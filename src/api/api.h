@@ -1,8 +1,10 @@
 /*
  * api.h: vigil's HTTP API, version 1: the route table and its handlers.
  *
- * Routes are rows of vg_api_routes (method, path pattern, handler); a new
- * endpoint is one more row and one handler, documented in docs/openapi.json.
+ * Routes are rows of route tables (method, path pattern, handler): the core
+ * table vg_api_routes here, and one table per area in a file of its own,
+ * listed in api.c's route_groups. A new endpoint is one more row and one
+ * handler, documented in docs/openapi.json.
  * Every API answer is JSON, errors included:
  *   {"error":{"code":"not_found","message":"no camera 'x'"}}
  * except GET /metrics, which is Prometheus text.
@@ -17,6 +19,9 @@
 
 extern const vg_http_route_t vg_api_routes[];
 extern const size_t vg_api_route_count;
+
+/* Calls fn for every route of every group. */
+void vg_api_foreach_route(void (*fn)(const vg_http_route_t *route, void *opaque), void *opaque);
 
 /* Whether path belongs to the API (under /api/, or /metrics) rather than
  * to the static web files. */

@@ -11,6 +11,7 @@
  */
 #include "api/http_server.h"
 
+#include <ctype.h>
 #include <libwebsockets.h>
 #include <limits.h>
 #include <pthread.h>
@@ -76,6 +77,7 @@ typedef struct {
   int body_started, body_too_big;
   char *out; /* response body being written */
   size_t out_len, out_off;
+  vg_http_stream_t *stream; /* or a streamed body, of out_len bytes */
   int status;
 } http_session_t;
 
@@ -83,6 +85,7 @@ static void session_reset(http_session_t *s) {
   free(s->path);
   free(s->query);
   free(s->out);
+  if (s->stream) s->stream->close(s->stream);
   vg_strbuf_free(&s->body_in);
   memset(s, 0, sizeof(*s));
 }
@@ -115,14 +118,39 @@ static void count_status(vg_http_server_t *srv, int status) {
   if (status >= 100 && status < 600) atomic_fetch_add(&srv->requests[status], 1);
 }
 
+/* Adds the handler's header lines ("name: value\r\n", validated by
+ * vg_http_add_header) to the response head. */
+static int add_extra_headers(struct lws *wsi, const vg_strbuf_t *headers, uint8_t **p, uint8_t *end) {
+  const char *line = headers->data;
+  while (line && *line) {
+    const char *colon = strchr(line, ':'), *eol = strstr(line, "\r\n");
+    if (!colon || !eol || colon > eol) return -1;
+    char name[128];
+    size_t name_len = (size_t)(colon - line);
+    if (name_len + 2 > sizeof(name)) return -1;
+    for (size_t i = 0; i < name_len; i++)
+      name[i] = (char)tolower((unsigned char)line[i]);
+    name[name_len] = ':';
+    name[name_len + 1] = '\0';
+    const char *value = colon + 2;
+    if (lws_add_http_header_by_name(wsi, (const uint8_t *)name, (const uint8_t *)value, (int)(eol - value), p,
+                                    end))
+      return -1;
+    line = eol + 2;
+  }
+  return 0;
+}
+
 /* Writes the status line and headers and queues the body for WRITEABLE.
  * Returns 0, or -1 to close the connection. */
 static int send_response(struct lws *wsi, vg_http_server_t *srv, http_session_t *s, vg_http_response_t *res,
                          int head_only, int cacheable) {
-  uint8_t buf[LWS_PRE + 2048], *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf) - 1;
+  uint8_t buf[LWS_PRE + 8192], *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf) - 1;
   size_t len = 0;
-  char *body = vg_strbuf_steal(&res->body, &len);
+  char *body = res->stream ? NULL : vg_strbuf_steal(&res->body, &len);
+  if (res->stream) len = res->stream->length;
   if (lws_add_http_common_headers(wsi, (unsigned)res->status, res->content_type, len, &p, end) ||
+      add_extra_headers(wsi, &res->headers, &p, end) ||
       (res->allow[0] &&
        lws_add_http_header_by_name(wsi, (const uint8_t *)"allow:", (const uint8_t *)res->allow,
                                    (int)strlen(res->allow), &p, end)) ||
@@ -138,6 +166,13 @@ static int send_response(struct lws *wsi, vg_http_server_t *srv, http_session_t 
   s->out = body;
   s->out_len = head_only ? 0 : len;
   s->out_off = 0;
+  if (s->stream) s->stream->close(s->stream);
+  s->stream = NULL;
+  if (res->stream && !head_only)
+    s->stream = res->stream;
+  else if (res->stream)
+    res->stream->close(res->stream);
+  res->stream = NULL;
   lws_callback_on_writable(wsi);
   return 0;
 }
@@ -234,6 +269,30 @@ static int serve_static(struct lws *wsi, vg_http_server_t *srv, http_session_t *
 
 /* ---- requests ---- */
 
+/* The request headers the API may read (router.h's vg_http_header_t), in
+ * its order. Copied into one buffer owned by the caller. */
+static void copy_request_headers(struct lws *wsi, vg_http_request_t *req, char *buf, size_t size) {
+  static const enum lws_token_indexes tokens[VG_HTTP_HDR__COUNT] = {
+      [VG_HTTP_HDR_AUTHORIZATION] = WSI_TOKEN_HTTP_AUTHORIZATION,
+      [VG_HTTP_HDR_COOKIE] = WSI_TOKEN_HTTP_COOKIE,
+      [VG_HTTP_HDR_RANGE] = WSI_TOKEN_HTTP_RANGE,
+      [VG_HTTP_HDR_IF_RANGE] = WSI_TOKEN_HTTP_IF_RANGE,
+      [VG_HTTP_HDR_IF_NONE_MATCH] = WSI_TOKEN_HTTP_IF_NONE_MATCH,
+      [VG_HTTP_HDR_CONTENT_TYPE] = WSI_TOKEN_HTTP_CONTENT_TYPE,
+      [VG_HTTP_HDR_USER_AGENT] = WSI_TOKEN_HTTP_USER_AGENT,
+      [VG_HTTP_HDR_ORIGIN] = WSI_TOKEN_ORIGIN,
+  };
+  size_t used = 0;
+  for (int h = 0; h < VG_HTTP_HDR__COUNT; h++) {
+    int n = lws_hdr_total_length(wsi, tokens[h]);
+    if (n <= 0 || used + (size_t)n + 1 > size) continue;
+    if (lws_hdr_copy(wsi, buf + used, (int)(size - used), tokens[h]) < 0) continue;
+    req->headers[h] = buf + used;
+    used += strlen(buf + used) + 1;
+  }
+  lws_get_peer_simple(wsi, req->peer, sizeof(req->peer));
+}
+
 static int answer(struct lws *wsi, vg_http_server_t *srv, http_session_t *s, const char *method,
                   const char *path, const char *query) {
   if (!vg_api_owns_path(path)) return serve_static(wsi, srv, s, method, path);
@@ -244,6 +303,8 @@ static int answer(struct lws *wsi, vg_http_server_t *srv, http_session_t *s, con
       .body = s->body_in.data,
       .body_len = s->body_in.len,
   };
+  char header_buf[8192];
+  copy_request_headers(wsi, &req, header_buf, sizeof(header_buf));
   vg_http_response_t res;
   vg_http_response_init(&res);
   vg_api_dispatch(&req, &res);
@@ -282,12 +343,23 @@ static int on_http(struct lws *wsi, vg_http_server_t *srv, http_session_t *s, co
 }
 
 static int on_writeable(struct lws *wsi, vg_http_server_t *srv, http_session_t *s) {
-  if (!s->out && s->out_len) return 0;
+  (void)srv;
+  if (!s->out && !s->stream && s->out_len) return 0;
   size_t left = s->out_len - s->out_off;
   if (left > 0) {
     uint8_t chunk[LWS_PRE + HTTP_WRITE_CHUNK];
     size_t n = left < HTTP_WRITE_CHUNK ? left : HTTP_WRITE_CHUNK;
-    memcpy(chunk + LWS_PRE, s->out + s->out_off, n);
+    if (s->stream) {
+      long got = s->stream->read(s->stream, chunk + LWS_PRE, n);
+      if (got <= 0) {
+        vg_log_warn(&lg, "a streamed response ended after %zu of %zu bytes: %s", s->out_off, s->out_len,
+                    got < 0 ? vg_strerror((int)got) : "no more data");
+        return -1;
+      }
+      n = (size_t)got;
+    } else {
+      memcpy(chunk + LWS_PRE, s->out + s->out_off, n);
+    }
     int final = n == left;
     if (lws_write(wsi, chunk + LWS_PRE, n, final ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) != (int)n)
       return -1;
@@ -299,6 +371,8 @@ static int on_writeable(struct lws *wsi, vg_http_server_t *srv, http_session_t *
   }
   free(s->out);
   s->out = NULL;
+  if (s->stream) s->stream->close(s->stream);
+  s->stream = NULL;
   s->out_len = s->out_off = 0;
   if (lws_http_transaction_completed(wsi)) return -1;
   return 0;

@@ -69,14 +69,75 @@ const char *vg_http_param(const vg_http_request_t *req, const char *name) {
   return NULL;
 }
 
+const char *vg_http_header(const vg_http_request_t *req, vg_http_header_t h) {
+  return (unsigned)h < VG_HTTP_HDR__COUNT ? req->headers[h] : NULL;
+}
+
+static int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+int vg_http_query(const vg_http_request_t *req, const char *name, char *out, size_t size) {
+  size_t name_len = strlen(name);
+  const char *p = req->query ? req->query : "";
+  while (*p) {
+    const char *end = strchr(p, '&');
+    if (!end) end = p + strlen(p);
+    const char *eq = memchr(p, '=', (size_t)(end - p));
+    const char *key_end = eq ? eq : end;
+    if ((size_t)(key_end - p) == name_len && memcmp(p, name, name_len) == 0) {
+      size_t n = 0;
+      for (const char *v = eq ? eq + 1 : end; v < end; v++) {
+        char c = *v;
+        if (c == '+') {
+          c = ' ';
+        } else if (c == '%') {
+          int hi = v + 2 < end ? hex_value(v[1]) : -1, lo = v + 2 < end ? hex_value(v[2]) : -1;
+          if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) return VG_EINVAL;
+          c = (char)(hi << 4 | lo);
+          v += 2;
+        }
+        if (n + 1 >= size) return VG_ETOOBIG;
+        out[n++] = c;
+      }
+      out[n] = '\0';
+      return (int)n;
+    }
+    p = *end ? end + 1 : end;
+  }
+  return VG_ENOTFOUND;
+}
+
 void vg_http_response_init(vg_http_response_t *res) {
   memset(res, 0, sizeof(*res));
   res->status = 200;
   res->content_type = "text/plain; charset=utf-8";
   vg_strbuf_init(&res->body, 0);
+  vg_strbuf_init(&res->headers, 8192);
 }
 
-void vg_http_response_free(vg_http_response_t *res) { vg_strbuf_free(&res->body); }
+void vg_http_response_free(vg_http_response_t *res) {
+  vg_strbuf_free(&res->body);
+  vg_strbuf_free(&res->headers);
+  if (res->stream) {
+    res->stream->close(res->stream);
+    res->stream = NULL;
+  }
+}
+
+int vg_http_add_header(vg_http_response_t *res, const char *name, const char *fmt, ...) {
+  char value[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(value, sizeof(value), fmt, ap);
+  va_end(ap);
+  if (n < 0 || (size_t)n >= sizeof(value)) return VG_ETOOBIG;
+  if (!*name || strpbrk(name, ": \r\n") || strpbrk(value, "\r\n")) return VG_EINVAL;
+  return vg_strbuf_printf(&res->headers, "%s: %s\r\n", name, value);
+}
 
 static int dump_to_strbuf(const char *buffer, size_t size, void *data) {
   return vg_strbuf_append(data, buffer, size) ? -1 : 0;
@@ -112,13 +173,17 @@ const char *vg_http_status_text(int status) {
   case 200: return "OK";
   case 201: return "Created";
   case 204: return "No Content";
+  case 206: return "Partial Content";
   case 304: return "Not Modified";
   case 400: return "Bad Request";
   case 401: return "Unauthorized";
   case 403: return "Forbidden";
   case 404: return "Not Found";
   case 405: return "Method Not Allowed";
+  case 409: return "Conflict";
   case 413: return "Content Too Large";
+  case 416: return "Range Not Satisfiable";
+  case 429: return "Too Many Requests";
   case 500: return "Internal Server Error";
   case 503: return "Service Unavailable";
   }

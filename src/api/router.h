@@ -20,6 +20,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "base/strbuf.h"
 
@@ -32,21 +33,52 @@ typedef struct {
   char value[VG_HTTP_PARAM_MAX];
 } vg_http_param_t;
 
+/* The request headers handlers may look at; the server copies these (and
+ * no others) from the connection. */
+typedef enum {
+  VG_HTTP_HDR_AUTHORIZATION = 0,
+  VG_HTTP_HDR_COOKIE,
+  VG_HTTP_HDR_RANGE,
+  VG_HTTP_HDR_IF_RANGE,
+  VG_HTTP_HDR_IF_NONE_MATCH,
+  VG_HTTP_HDR_CONTENT_TYPE,
+  VG_HTTP_HDR_USER_AGENT,
+  VG_HTTP_HDR_ORIGIN,
+  VG_HTTP_HDR__COUNT
+} vg_http_header_t;
+
 typedef struct {
   const char *method; /* "GET", "POST", ... (HEAD is routed as GET) */
   const char *path;   /* decoded path, no query string */
   const char *query;  /* raw query string without '?', or "" */
   const char *body;   /* request body or NULL */
   size_t body_len;
+  const char *headers[VG_HTTP_HDR__COUNT]; /* NULL when absent; see vg_http_header() */
+  char peer[64];                           /* the client's address, "" when unknown */
   vg_http_param_t params[VG_HTTP_MAX_PARAMS];
   int param_count;
 } vg_http_request_t;
+
+/* A response body produced piece by piece (a file range, an MP4 clip being
+ * assembled), for bodies too large to hold in memory. The server calls
+ * read until it has sent length bytes, then close (also when the client
+ * goes away early). read fills at most cap bytes of dst and returns how
+ * many (> 0), or a negative error, which closes the connection: the status
+ * line has gone out already, so a failing stream must not be answered with
+ * a JSON error. Called on the HTTP server's thread. */
+typedef struct vg_http_stream {
+  uint64_t length; /* exact body length, sent as Content-Length */
+  long (*read)(struct vg_http_stream *st, uint8_t *dst, size_t cap);
+  void (*close)(struct vg_http_stream *st);
+} vg_http_stream_t;
 
 typedef struct {
   int status;               /* 200 unless a handler says otherwise */
   const char *content_type; /* a static string */
   vg_strbuf_t body;
-  char allow[64]; /* for 405: the methods the path accepts */
+  char allow[64];           /* for 405: the methods the path accepts */
+  vg_strbuf_t headers;      /* extra header lines "name: value\r\n", see vg_http_add_header() */
+  vg_http_stream_t *stream; /* when set, the body is streamed and body is ignored */
 } vg_http_response_t;
 
 /* A handler fills res (status, content type, body) and returns 0; a
@@ -68,9 +100,20 @@ int vg_http_route_match(const vg_http_route_t *routes, size_t count, vg_http_req
                         const vg_http_route_t **out, char *allow, size_t allow_size);
 /* The value of a path parameter, or NULL. */
 const char *vg_http_param(const vg_http_request_t *req, const char *name);
+/* The value of a request header, or NULL when the request has none. */
+const char *vg_http_header(const vg_http_request_t *req, vg_http_header_t h);
+/* Copies the value of query parameter name (percent- and '+'-decoded) into
+ * out. Returns its length, VG_ENOTFOUND when absent, VG_ETOOBIG when it does
+ * not fit, VG_EINVAL for a bad escape. */
+int vg_http_query(const vg_http_request_t *req, const char *name, char *out, size_t size);
 
 void vg_http_response_init(vg_http_response_t *res);
+/* Frees the body and headers, and closes a stream the server did not take. */
 void vg_http_response_free(vg_http_response_t *res);
+/* Adds a response header line. name must be a valid token; the value is
+ * formatted and must not hold CR or LF (it is refused with VG_EINVAL). */
+int vg_http_add_header(vg_http_response_t *res, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* Sets status and a JSON body; steals the reference to body. Returns 0 or
  * VG_ENOMEM. */
 int vg_http_reply_json(vg_http_response_t *res, int status, json_t *body);

@@ -24,7 +24,8 @@
   XX(CLOSED, -5008, "closed by peer")                                                                        \
   XX(STATE, -5009, "operation not valid in this state")                                                      \
   XX(NODATA, -5010, "no media received")                                                                     \
-  XX(REDIRECT, -5011, "redirected")
+  XX(REDIRECT, -5011, "redirected")                                                                          \
+  XX(DB, -5012, "database error")
 
 /* errno-backed codes used across the code base */
 #define VG_ERRNO_ERRORS(XX)                                                                                  \

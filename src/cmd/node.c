@@ -20,8 +20,8 @@ struct vg_node {
 static const char *const level_names[] = {"error", "warn", "info", "debug", "trace", NULL};
 
 int vg_node_config_load(vg_cfg_t *c, const char *file, vg_node_config_t *out) {
-  static const char *const keys[] = {"log_level", "workers", "cameras", "rtsp_server",
-                                     "http",      "record",  NULL};
+  static const char *const keys[] = {"log_level", "workers", "cameras",  "rtsp_server",
+                                     "http",      "record",  "database", NULL};
   json_t *root;
   long long v;
   memset(out, 0, sizeof(*out));
@@ -48,6 +48,11 @@ int vg_node_config_load(vg_cfg_t *c, const char *file, vg_node_config_t *out) {
   json_t *record = vg_cfg_object(c, root, "record", 0);
   vg_cfg_enter(c, "record");
   vg_record_config_parse(c, record, &out->record);
+  vg_cfg_leave(c);
+
+  json_t *database = vg_cfg_object(c, root, "database", 0);
+  vg_cfg_enter(c, "database");
+  vg_db_config_parse(c, database, &out->database);
   vg_cfg_leave(c);
 
   json_t *cams = vg_cfg_array(c, root, "cameras", 0);

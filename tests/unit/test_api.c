@@ -363,6 +363,37 @@ static void test_http_config(void **state) {
   assert_int_equal(parse("{\"http\":[]}", &cfg, &c), VG_ECONFIG);
 }
 
+static void test_query_and_headers(void **state) {
+  (void)state;
+  vg_http_request_t req = {
+      .method = "GET", .path = "/x", .query = "start=2026-11-21T10%3A00%3A00Z&q=a+b&empty=&flag"};
+  char v[32];
+  assert_int_equal(vg_http_query(&req, "start", v, sizeof(v)), 20);
+  assert_string_equal(v, "2026-11-21T10:00:00Z");
+  assert_int_equal(vg_http_query(&req, "q", v, sizeof(v)), 3);
+  assert_string_equal(v, "a b");
+  assert_int_equal(vg_http_query(&req, "empty", v, sizeof(v)), 0);
+  assert_int_equal(vg_http_query(&req, "flag", v, sizeof(v)), 0);
+  assert_int_equal(vg_http_query(&req, "sta", v, sizeof(v)), VG_ENOTFOUND);
+  assert_int_equal(vg_http_query(&req, "start", v, 8), VG_ETOOBIG);
+  req.query = "bad=%zz&nul=%00";
+  assert_int_equal(vg_http_query(&req, "bad", v, sizeof(v)), VG_EINVAL);
+  assert_int_equal(vg_http_query(&req, "nul", v, sizeof(v)), VG_EINVAL);
+
+  req.headers[VG_HTTP_HDR_RANGE] = "bytes=0-99";
+  assert_string_equal(vg_http_header(&req, VG_HTTP_HDR_RANGE), "bytes=0-99");
+  assert_null(vg_http_header(&req, VG_HTTP_HDR_COOKIE));
+
+  vg_http_response_t res;
+  vg_http_response_init(&res);
+  assert_int_equal(vg_http_add_header(&res, "Accept-Ranges", "%s", "bytes"), 0);
+  assert_int_equal(vg_http_add_header(&res, "Set-Cookie", "a=%d", 1), 0);
+  assert_int_equal(vg_http_add_header(&res, "Bad Name", "x"), VG_EINVAL);
+  assert_int_equal(vg_http_add_header(&res, "X-Split", "a\r\nInjected: 1"), VG_EINVAL);
+  assert_string_equal(res.headers.data, "Accept-Ranges: bytes\r\nSet-Cookie: a=1\r\n");
+  vg_http_response_free(&res);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_strbuf_limit_is_sticky),
@@ -373,6 +404,7 @@ int main(void) {
       cmocka_unit_test(test_api_errors),
       cmocka_unit_test(test_cameras_and_health),
       cmocka_unit_test(test_http_config),
+      cmocka_unit_test(test_query_and_headers),
   };
   return cmocka_run_group_tests(tests, setup_cameras, teardown_cameras);
 }
