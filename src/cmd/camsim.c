@@ -5,7 +5,8 @@
  * (sim/player.h). vigil's RTSP server then serves those hubs like any other:
  * rtsp://HOST:PORT/cam1 .. camN. Fault specs make chosen cameras misbehave
  * the way real ones do (refuse, demand credentials, drop, stall, corrupt),
- * which is what ingest's tests need. */
+ * which is what ingest's tests need. With --onvif-port each camera is also
+ * an ONVIF device (sim/onvif_device.h): discovery, media, PTZ, events. */
 #include <getopt.h>
 #include <libavutil/log.h>
 #include <math.h>
@@ -21,6 +22,7 @@
 #include "live/rtsp_server.h"
 #include "net/worker.h"
 #include "sim/clip.h"
+#include "sim/onvif_device.h"
 #include "sim/player.h"
 #include "stream/hub.h"
 
@@ -41,6 +43,7 @@ typedef struct {
   int workers;
   fault_entry_t faults[MAX_FAULT_PATHS];
   int fault_count;
+  vg_onvif_device_config_t onvif; /* port 0: no ONVIF devices */
 } camsim_options_t;
 
 static void usage(FILE *out) {
@@ -75,6 +78,14 @@ static void usage(FILE *out) {
                "                           drop=MS         close each session MS after PLAY\n"
                "                           stall=MS        stop sending media MS after PLAY\n"
                "                           malformed=N     corrupt every Nth RTP packet\n"
+               "      --onvif-port N     make each camera an ONVIF device: camK serves\n"
+               "                         http://BIND:N+K-1/onvif/... (device, media 1/2, PTZ,\n"
+               "                         events) and answers WS-Discovery probes\n"
+               "      --onvif-user U:P   require a WS-UsernameToken with this user and password\n"
+               "      --onvif-clock-offset S  the devices' clock runs S seconds off\n"
+               "      --onvif-events S   raise a motion event every S seconds (default 10; 0: none)\n"
+               "      --discovery-if A   interface address for WS-Discovery multicast (default:\n"
+               "                         the bind address; 'none' to not answer)\n"
                "      --log-level L      error, warn, info (default), debug, trace\n"
                "  -h, --help             this help\n\n"
                "example: vigil camsim --cameras 100 --size 1280x720 --fault cam3:refuse\n");
@@ -172,7 +183,12 @@ static int parse_options(int argc, char **argv, camsim_options_t *o) {
     O_WORKERS,
     O_FAULT,
     O_LOG,
-    O_CACHE
+    O_CACHE,
+    O_ONVIF_PORT,
+    O_ONVIF_USER,
+    O_ONVIF_CLOCK,
+    O_ONVIF_EVENTS,
+    O_DISCOVERY_IF
   };
   static const struct option opts[] = {
       {"port", required_argument, NULL, 'p'},
@@ -190,6 +206,11 @@ static int parse_options(int argc, char **argv, camsim_options_t *o) {
       {"fault", required_argument, NULL, O_FAULT},
       {"log-level", required_argument, NULL, O_LOG},
       {"cache-dir", required_argument, NULL, O_CACHE},
+      {"onvif-port", required_argument, NULL, O_ONVIF_PORT},
+      {"onvif-user", required_argument, NULL, O_ONVIF_USER},
+      {"onvif-clock-offset", required_argument, NULL, O_ONVIF_CLOCK},
+      {"onvif-events", required_argument, NULL, O_ONVIF_EVENTS},
+      {"discovery-if", required_argument, NULL, O_DISCOVERY_IF},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
@@ -202,6 +223,8 @@ static int parse_options(int argc, char **argv, camsim_options_t *o) {
   vg_clip_params_defaults(&o->clip);
   o->clip.cache_dir = "/tmp";
   o->cameras = 1;
+  o->onvif.event_period_s = 10;
+  const char *discovery_if = NULL;
   int ch;
   optind = 1;
   while ((ch = getopt_long(argc, argv, "p:b:n:h", opts, NULL)) != -1) {
@@ -245,6 +268,23 @@ static int parse_options(int argc, char **argv, camsim_options_t *o) {
     case O_CACHE: o->clip.cache_dir = strcmp(optarg, "none") == 0 ? NULL : optarg; break;
     case O_WORKERS: bad = parse_int(optarg, 0, 256, &o->workers); break;
     case O_FAULT: bad = parse_fault(o, optarg); break;
+    case O_ONVIF_PORT: bad = parse_int(optarg, 1, 65535, &o->onvif.port); break;
+    case O_ONVIF_USER: {
+      const char *colon = strchr(optarg, ':');
+      bad = !colon || colon == optarg || (size_t)(colon - optarg) >= sizeof(o->onvif.username) ||
+            strlen(colon + 1) >= sizeof(o->onvif.password);
+      if (!bad) {
+        snprintf(o->onvif.username, sizeof(o->onvif.username), "%.*s", (int)(colon - optarg), optarg);
+        snprintf(o->onvif.password, sizeof(o->onvif.password), "%s", colon + 1);
+      }
+      break;
+    }
+    case O_ONVIF_CLOCK: bad = parse_int(optarg, -100000000, 100000000, &o->onvif.clock_offset_s); break;
+    case O_ONVIF_EVENTS: bad = parse_int(optarg, 0, 86400, &o->onvif.event_period_s); break;
+    case O_DISCOVERY_IF:
+      bad = strlen(optarg) >= sizeof(o->onvif.discovery_if);
+      discovery_if = optarg;
+      break;
     case O_LOG: {
       vg_log_level_t level;
       bad = vg_log_parse_level(optarg, &level);
@@ -266,6 +306,18 @@ static int parse_options(int argc, char **argv, camsim_options_t *o) {
     fprintf(stderr, "vigil camsim: unexpected argument '%s'\n", argv[optind]);
     return 2;
   }
+  if (o->onvif.port) {
+    if (o->onvif.port + o->cameras - 1 > 65535) {
+      fprintf(stderr, "vigil camsim: --onvif-port %d leaves no port for cam%d\n", o->onvif.port, o->cameras);
+      return 2;
+    }
+    snprintf(o->onvif.bind, sizeof(o->onvif.bind), "%s", o->server.bind);
+    if (!discovery_if) discovery_if = o->server.bind;
+    snprintf(o->onvif.discovery_if, sizeof(o->onvif.discovery_if), "%s",
+             strcmp(discovery_if, "none") == 0 ? "" : discovery_if);
+    o->onvif.cameras = o->cameras;
+    o->onvif.rtsp_port = o->server.port;
+  }
   return 0;
 }
 
@@ -284,10 +336,12 @@ typedef struct {
   vg_sim_player_t **players;
   int player_count;
   vg_rtsp_server_t *server;
+  vg_onvif_devices_t *onvif;
   int workers_running;
 } camsim_t;
 
 static void camsim_stop(camsim_t *s) {
+  vg_onvif_devices_stop(&s->onvif);
   vg_rtsp_server_stop(&s->server);
   uint64_t frames = 0, resyncs = 0;
   for (int i = 0; i < s->player_count; i++) {
@@ -352,6 +406,16 @@ static int camsim_start(camsim_t *s, const camsim_options_t *o) {
   for (int i = 0; i < o->fault_count; i++) {
     if ((err = vg_rtsp_server_set_faults(s->server, o->faults[i].path, &o->faults[i].faults))) return err;
     vg_log_info(&lg, "fault on %s", o->faults[i].path);
+  }
+  if (o->onvif.port) {
+    vg_onvif_device_config_t oc = o->onvif;
+    oc.codec = o->clip.codec == VG_CODEC_H265 ? "H265" : "H264";
+    oc.width = o->clip.width;
+    oc.height = o->clip.height;
+    oc.fps = o->clip.fps;
+    if ((err = vg_onvif_devices_start(&oc, &s->onvif))) return err;
+    vg_log_info(&lg, "ONVIF devices at http://%s:%d..%d/onvif/device_service%s", oc.bind, oc.port,
+                oc.port + oc.cameras - 1, oc.discovery_if[0] ? ", answering WS-Discovery" : "");
   }
   return 0;
 }

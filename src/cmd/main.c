@@ -1,4 +1,5 @@
 /* main.c: the vigil binary dispatches to one subcommand. */
+#include <curl/curl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -42,7 +43,13 @@ int main(int argc, char **argv) {
   }
   if (strcmp(argv[1], "--version") == 0) return vg_cmd_version(argc - 1, argv + 1);
   for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-    if (strcmp(argv[1], commands[i].name) == 0) return commands[i].fn(argc - 1, argv + 1);
+    if (strcmp(argv[1], commands[i].name) == 0) {
+      /* libcurl's global state must be set up before any thread uses it. */
+      curl_global_init(CURL_GLOBAL_DEFAULT);
+      int rc = commands[i].fn(argc - 1, argv + 1);
+      curl_global_cleanup();
+      return rc;
+    }
   fprintf(stderr, "vigil: unknown command '%s'\n\n", argv[1]);
   usage(stderr);
   return 2;

@@ -1,5 +1,6 @@
 #include "cmd/node.h"
 
+#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -7,7 +8,9 @@
 #include "api/http_server.h"
 #include "base/log.h"
 #include "base/metrics.h"
+#include "api/api.h"
 #include "ingest/http_source.h"
+#include "ingest/onvif_client.h"
 #include "ingest/rtsp_source.h"
 #include "net/worker.h"
 
@@ -20,8 +23,8 @@ struct vg_node {
 static const char *const level_names[] = {"error", "warn", "info", "debug", "trace", NULL};
 
 int vg_node_config_load(vg_cfg_t *c, const char *file, vg_node_config_t *out) {
-  static const char *const keys[] = {"log_level", "workers", "cameras",  "rtsp_server",
-                                     "http",      "record",  "database", NULL};
+  static const char *const keys[] = {"log_level", "workers",  "cameras", "rtsp_server", "http",
+                                     "record",    "database", "onvif",   NULL};
   json_t *root;
   long long v;
   memset(out, 0, sizeof(*out));
@@ -53,6 +56,16 @@ int vg_node_config_load(vg_cfg_t *c, const char *file, vg_node_config_t *out) {
   json_t *database = vg_cfg_object(c, root, "database", 0);
   vg_cfg_enter(c, "database");
   vg_db_config_parse(c, database, &out->database);
+  vg_cfg_leave(c);
+
+  json_t *onvif = vg_cfg_object(c, root, "onvif", 0);
+  vg_cfg_enter(c, "onvif");
+  if (onvif) vg_cfg_check_keys(c, onvif, (const char *const[]){"discovery_interface", NULL});
+  vg_cfg_str(c, onvif, "discovery_interface", "0.0.0.0", out->onvif_discovery_interface,
+             sizeof(out->onvif_discovery_interface));
+  struct in_addr ifaddr;
+  if (!c->failed && inet_pton(AF_INET, out->onvif_discovery_interface, &ifaddr) != 1)
+    vg_cfg_fail(c, "discovery_interface", "must be an IPv4 address (the interface to probe from)");
   vg_cfg_leave(c);
 
   json_t *cams = vg_cfg_array(c, root, "cameras", 0);
@@ -143,11 +156,15 @@ int vg_node_start(const vg_node_config_t *cfg, vg_node_t **out) {
   vg_source_register(VG_SOURCE_RTSP, &vg_rtsp_source_ops);
   vg_source_register(VG_SOURCE_SNAPSHOT, &vg_snapshot_source_ops);
   vg_source_register(VG_SOURCE_MJPEG, &vg_mjpeg_source_ops);
+  vg_source_register(VG_SOURCE_ONVIF, &vg_onvif_source_ops);
+  vg_onvif_api_set_discovery_interface(cfg->onvif_discovery_interface);
   for (int i = 0; i < cfg->camera_count; i++) {
     err = vg_camera_add(&cfg->cameras[i], NULL);
     if (err) vg_log_error(&lg, "camera %s not started: %s", cfg->cameras[i].id, vg_strerror(err));
   }
   if (cfg->record.enabled) start_recording(cfg, &lg);
+  if ((err = vg_onvif_events_start(cfg->cameras, cfg->camera_count)) != 0)
+    vg_log_error(&lg, "ONVIF events not started: %s", vg_strerror(err));
   err = vg_rtsp_server_start(&cfg->rtsp_server, &node->rtsp);
   if (!err) {
     vg_metrics_register("rtsp_server", collect_rtsp_metrics, node->rtsp);
@@ -171,6 +188,7 @@ void vg_node_stop(vg_node_t **np) {
   vg_metrics_unregister("rtsp_server");
   vg_rtsp_server_stop(&node->rtsp);
   vg_recorders_stop();
+  vg_onvif_events_stop();
   vg_cameras_stop_all();
   if (node->started_workers) vg_workers_stop();
   vg_buf_pool_trim();

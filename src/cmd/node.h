@@ -22,6 +22,7 @@ typedef struct {
   vg_http_config_t http;
   vg_record_config_t record;
   vg_db_config_t database;
+  char onvif_discovery_interface[64]; /* "onvif.discovery_interface" */
 } vg_node_config_t;
 
 /* Loads and validates FILE. On error c names the field and the reason. */

@@ -30,7 +30,7 @@ static pthread_mutex_t cameras_lock = PTHREAD_MUTEX_INITIALIZER;
 static vg_camera_t **cameras;
 static size_t camera_count;
 
-static const char *const kind_names[] = {"rtsp", "snapshot", "mjpeg", "push", NULL};
+static const char *const kind_names[] = {"rtsp", "snapshot", "mjpeg", "push", "onvif", NULL};
 static const char *const transport_names[] = {"tcp", "udp", "auto", NULL};
 
 const char *vg_source_kind_name(vg_source_kind_t k) { return k < VG_SOURCE__COUNT ? kind_names[k] : "?"; }
@@ -69,6 +69,8 @@ int vg_camera_config_parse(vg_cfg_t *c, json_t *obj, vg_camera_config_t *out) {
                                      "snapshot_interval_ms",
                                      "backoff_min_ms",
                                      "backoff_max_ms",
+                                     "profile",
+                                     "onvif_events",
                                      NULL};
   long long v;
   int e;
@@ -77,7 +79,8 @@ int vg_camera_config_parse(vg_cfg_t *c, json_t *obj, vg_camera_config_t *out) {
   vg_cfg_check_keys(c, obj, keys);
   vg_cfg_str(c, obj, "id", NULL, out->id, sizeof(out->id));
   if (!c->failed && !valid_id(out->id))
-    vg_cfg_fail(c, "id", "may contain only letters, digits, '_', '-' and '.', and may not be \".\" or \"..\"");
+    vg_cfg_fail(c, "id",
+                "may contain only letters, digits, '_', '-' and '.', and may not be \".\" or \"..\"");
   vg_cfg_str(c, obj, "name", out->id, out->name, sizeof(out->name));
   vg_cfg_enum(c, obj, "type", kind_names, VG_SOURCE_RTSP, &e);
   out->kind = (vg_source_kind_t)e;
@@ -92,6 +95,10 @@ int vg_camera_config_parse(vg_cfg_t *c, json_t *obj, vg_camera_config_t *out) {
     if (!ok)
       vg_cfg_fail(c, "url", "must start with %s for a camera of type \"%s\"", want, kind_names[out->kind]);
   }
+  vg_cfg_str(c, obj, "profile", "", out->profile, sizeof(out->profile));
+  vg_cfg_bool(c, obj, "onvif_events", true, &out->onvif_events);
+  if (!c->failed && out->kind != VG_SOURCE_ONVIF && json_object_get(obj, "profile"))
+    vg_cfg_fail(c, "profile", "applies to cameras of type \"onvif\" only");
   vg_cfg_enum(c, obj, "transport", transport_names, VG_TRANSPORT_TCP, &e);
   out->transport = (vg_transport_t)e;
   vg_cfg_bool(c, obj, "enabled", true, &out->enabled);

@@ -44,6 +44,7 @@ typedef enum {
   VG_SOURCE_SNAPSHOT, /* JPEG snapshot URL polled at an interval */
   VG_SOURCE_MJPEG,    /* multipart MJPEG over HTTP */
   VG_SOURCE_PUSH,     /* a publisher pushes into the RTSP server (ANNOUNCE/RECORD) */
+  VG_SOURCE_ONVIF,    /* an ONVIF device: its stream URI is resolved, then read over RTSP */
   VG_SOURCE__COUNT
 } vg_source_kind_t;
 
@@ -61,6 +62,8 @@ typedef struct {
   int snapshot_interval_ms; /* snapshot sources, default 1000 */
   int backoff_min_ms;       /* default 500 */
   int backoff_max_ms;       /* default 30000 */
+  char profile[64];         /* ONVIF: the media profile token; "" = the first H.264/H.265 one */
+  bool onvif_events;        /* ONVIF: subscribe to the device's events (default true) */
 } vg_camera_config_t;
 
 typedef struct {
@@ -94,6 +97,11 @@ struct vg_camera {
   vg_log_ctx_t log;
   vg_camera_counters_t counters;
   void *source; /* the source's private state */
+  /* For sources that resolve the media URL first (ONVIF), on the camera's
+   * worker: the pending resolution, and the URL the RTSP source reads
+   * instead of cfg.url when set. */
+  void *resolver;
+  char media_url[1024];
   /* private */
   struct vg_camera_private *priv;
 };

@@ -839,7 +839,7 @@ static void session_start(vg_camera_t *cam, int force_tcp) {
     return;
   }
   s->cam = cam;
-  int r = vg_url_parse(cam->cfg.url, &s->url);
+  int r = vg_url_parse(cam->media_url[0] ? cam->media_url : cam->cfg.url, &s->url);
   if (r < 0) {
     free(s);
     vg_camera_source_failed(cam, r, "bad URL: %s", vg_strerror(r));
