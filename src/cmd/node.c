@@ -132,6 +132,8 @@ static void collect_rtmp_metrics(void *opaque, vg_strbuf_t *out) {
   vg_metrics_family(out, "vigil_rtmp_errors_total", "counter",
                     "RTMP connections closed for malformed input.");
   vg_metrics_sample_u64(out, "vigil_rtmp_errors_total", NULL, st.errors);
+  vg_metrics_family(out, "vigil_rtmp_auth_failures_total", "counter", "Refused RTMP publisher credentials.");
+  vg_metrics_sample_u64(out, "vigil_rtmp_auth_failures_total", NULL, st.auth_failures);
 }
 
 /* Continuous recording of every camera that started (per-camera switches come later). */

@@ -42,7 +42,7 @@ struct vg_rtmp_server {
   pthread_mutex_t lock;
   pthread_cond_t cond;
   int started, result, closed;
-  atomic_uint_fast64_t connections, connections_total, publishers, bytes_in, errors;
+  atomic_uint_fast64_t connections, connections_total, publishers, bytes_in, errors, auth_failures;
 };
 
 struct rtmp_conn {
@@ -73,8 +73,33 @@ void vg_rtmp_server_config_defaults(vg_rtmp_server_config_t *cfg) {
   cfg->port = 1935;
 }
 
+/* "publish_users": [{"user": "...", "pass": "..."}], as the RTSP server's. */
+static void parse_users(vg_cfg_t *c, json_t *obj, vg_rtmp_server_config_t *out) {
+  static const char *const keys[] = {"user", "pass", NULL};
+  json_t *arr = vg_cfg_array(c, obj, "publish_users", 0);
+  if (!arr) return;
+  vg_cfg_enter(c, "publish_users");
+  if (json_array_size(arr) > 16) vg_cfg_fail(c, NULL, "at most 16 users");
+  for (size_t i = 0; i < json_array_size(arr) && i < 16 && !c->failed; i++) {
+    json_t *u = json_array_get(arr, i);
+    vg_rtmp_cred_t *cr = &out->publish_users[i];
+    vg_cfg_enter_index(c, i);
+    if (!json_is_object(u)) {
+      vg_cfg_fail(c, NULL, "must be an object {\"user\": ..., \"pass\": ...}");
+    } else {
+      vg_cfg_check_keys(c, u, keys);
+      vg_cfg_str(c, u, "user", NULL, cr->user, sizeof(cr->user));
+      vg_cfg_str(c, u, "pass", NULL, cr->pass, sizeof(cr->pass));
+      if (!c->failed && !cr->user[0]) vg_cfg_fail(c, "user", "must not be empty");
+    }
+    vg_cfg_leave(c);
+    out->publish_user_count++;
+  }
+  vg_cfg_leave(c);
+}
+
 int vg_rtmp_server_config_parse(vg_cfg_t *c, json_t *obj, vg_rtmp_server_config_t *out) {
-  static const char *const keys[] = {"enabled", "bind", "port", NULL};
+  static const char *const keys[] = {"enabled", "bind", "port", "publish_users", NULL};
   vg_rtmp_server_config_t d;
   vg_rtmp_server_config_defaults(&d);
   *out = d;
@@ -85,6 +110,7 @@ int vg_rtmp_server_config_parse(vg_cfg_t *c, json_t *obj, vg_rtmp_server_config_
   vg_cfg_bool(c, obj, "enabled", d.enabled, &out->enabled);
   vg_cfg_str(c, obj, "bind", d.bind, out->bind, sizeof(out->bind));
   vg_cfg_int(c, obj, "port", d.port, 0, 65535, &v), out->port = (int)v;
+  parse_users(c, obj, out);
   return c->failed ? VG_ECONFIG : 0;
 }
 
@@ -94,6 +120,7 @@ void vg_rtmp_server_get_stats(vg_rtmp_server_t *srv, vg_rtmp_server_stats_t *out
   out->publishers = atomic_load(&srv->publishers);
   out->bytes_in = atomic_load(&srv->bytes_in);
   out->errors = atomic_load(&srv->errors);
+  out->auth_failures = atomic_load(&srv->auth_failures);
 }
 
 int vg_rtmp_server_port(const vg_rtmp_server_t *srv) { return srv->cfg.port; }
@@ -229,6 +256,47 @@ static void handle_connect(rtmp_conn_t *c, const vg_rtmp_command_t *cmd) {
   c->connected = 1;
 }
 
+/* Copies the percent-decoded value of key in a "a=1&b=2" query into out. */
+static void query_value(const char *query, const char *key, char *out, size_t size) {
+  out[0] = 0;
+  size_t kl = strlen(key);
+  for (const char *p = query; p && *p; p = strchr(p, '&') ? strchr(p, '&') + 1 : NULL) {
+    if (strncmp(p, key, kl) != 0 || p[kl] != '=') continue;
+    size_t n = 0;
+    for (const char *v = p + kl + 1; *v && *v != '&' && n + 1 < size; v++) {
+      int hi, lo;
+      if (*v == '%' && v[1] && v[2] && sscanf(v + 1, "%1x%1x", &hi, &lo) == 2) {
+        out[n++] = (char)(hi << 4 | lo);
+        v += 2;
+      } else {
+        out[n++] = *v;
+      }
+    }
+    out[n] = 0;
+    return;
+  }
+}
+
+/* Compares without an early exit, so that timing does not tell how much of a secret matched. */
+static int secret_equal(const char *a, const char *b) {
+  size_t la = strlen(a), lb = strlen(b);
+  unsigned diff = (unsigned)(la ^ lb);
+  for (size_t i = 0; i < la; i++)
+    diff |= (unsigned)(a[i] ^ b[i % (lb ? lb : 1)]);
+  return diff == 0;
+}
+
+static int publisher_allowed(const vg_rtmp_server_config_t *cfg, const char *query) {
+  if (!cfg->publish_user_count) return 1;
+  char user[64], pass[128];
+  query_value(query, "user", user, sizeof(user));
+  query_value(query, "pass", pass, sizeof(pass));
+  int ok = 0;
+  for (int i = 0; i < cfg->publish_user_count; i++)
+    if (strcmp(cfg->publish_users[i].user, user) == 0) ok |= secret_equal(cfg->publish_users[i].pass, pass);
+  return ok;
+}
+
 /* The stream key names the camera; a "?query" (tokens some encoders add) is not part of it. */
 static void handle_publish(rtmp_conn_t *c, const vg_rtmp_msg_t *msg, const vg_rtmp_command_t *cmd) {
   char key[256];
@@ -241,8 +309,16 @@ static void handle_publish(rtmp_conn_t *c, const vg_rtmp_msg_t *msg, const vg_rt
     conn_close(c, "publish without a name");
     return;
   }
-  key[strcspn(key, "?")] = 0;
+  char *query = strchr(key, '?');
+  if (query) *query++ = 0;
   snprintf(c->name, sizeof(c->name), "%s", key);
+  if (!publisher_allowed(&c->srv->cfg, query)) {
+    atomic_fetch_add(&c->srv->auth_failures, 1);
+    vg_log_info(&c->log, "refusing to publish to \"%s\": bad or missing credentials", c->name);
+    send_status(c, msg->stream_id, "error", "NetStream.Publish.Denied", "authentication failed");
+    conn_close(c, "publish refused");
+    return;
+  }
   char url[160];
   snprintf(url, sizeof(url), "rtmp://publisher/live/%s", c->name);
   int r = strlen(key) < sizeof(c->name) ? vg_push_open(c->name, url, &c->push) : VG_EINVAL;

@@ -7,7 +7,8 @@
  * One listener on one I/O worker; its connections live on that worker.
  * Per connection: the plain RTMP handshake, connect (app "live" only),
  * releaseStream/FCPublish/createStream, publish (the stream key, without
- * any "?query", names the camera), then FLV audio/video tags into the hub
+ * any "?query", names the camera; the query carries user and pass when
+ * publish_users are configured), then FLV audio/video tags into the hub
  * (ingest/rtmp_ingest.h). play is refused: viewers use RTSP. Malformed
  * input, an oversized message or 30 s of silence close that connection
  * only.
@@ -25,9 +26,18 @@
 #include "base/config.h"
 
 typedef struct {
+  char user[64];
+  char pass[128];
+} vg_rtmp_cred_t;
+
+typedef struct {
   bool enabled;  /* default false */
   char bind[64]; /* default "0.0.0.0" */
   int port;      /* default 1935; 0 picks a free port */
+  /* When not empty, a publisher must name one of these users in its stream
+   * key: "<name>?user=USER&pass=PASS" (percent-encoding allowed). */
+  vg_rtmp_cred_t publish_users[16];
+  int publish_user_count;
 } vg_rtmp_server_config_t;
 
 void vg_rtmp_server_config_defaults(vg_rtmp_server_config_t *cfg);
@@ -52,6 +62,7 @@ typedef struct {
   uint64_t publishers;        /* publishing now */
   uint64_t bytes_in;          /* received */
   uint64_t errors;            /* connections closed for malformed input */
+  uint64_t auth_failures;     /* publishers refused for missing or wrong credentials */
 } vg_rtmp_server_stats_t;
 void vg_rtmp_server_get_stats(vg_rtmp_server_t *srv, vg_rtmp_server_stats_t *out);
 

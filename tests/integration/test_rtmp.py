@@ -27,11 +27,11 @@ def publish(start_process, url, audio=False, seconds=30, size="640x360"):
     return start_process(args, "ffmpeg-rtmp")
 
 
-def start_node(vigil_node, cameras=(), rtmp=True):
+def start_node(vigil_node, cameras=(), rtmp=True, **rtmp_keys):
     rtmp_port = free_port()
     cfg = {"workers": 2, "cameras": list(cameras)}
     if rtmp:
-        cfg["rtmp_server"] = {"enabled": True, "bind": "127.0.0.1", "port": rtmp_port}
+        cfg["rtmp_server"] = {"enabled": True, "bind": "127.0.0.1", "port": rtmp_port, **rtmp_keys}
     proc, http_port, rtsp_port = vigil_node(cfg)
     return proc, http_port, rtsp_port, rtmp_port
 
@@ -93,6 +93,21 @@ def test_second_publisher_and_wrong_app_are_refused(vigil_node, start_process):
     assert other.p.returncode != 0
     assert camera_info(http_port, "x") is None
     assert camera_info(http_port, "busy")["state"] == "online"
+
+
+def test_publish_users(vigil_node, start_process):
+    proc, http_port, rtsp_port, rtmp_port = start_node(
+        vigil_node, publish_users=[{"user": "enc", "pass": "p@ss word"}])
+    for query in ("", "?user=enc&pass=nope", "?user=other&pass=p%40ss%20word"):
+        bad = publish(start_process, f"rtmp://127.0.0.1:{rtmp_port}/live/sec{query}", seconds=5)
+        wait_for(lambda: not bad.alive(), 20, what="the publisher without valid credentials to be refused")
+        assert bad.p.returncode != 0
+    assert camera_info(http_port, "sec") is None
+    publish(start_process, f"rtmp://127.0.0.1:{rtmp_port}/live/sec?user=enc&pass=p%40ss%20word")
+    wait_online(http_port, "sec")
+    metrics = http_get(f"http://127.0.0.1:{http_port}/metrics")[2].decode()
+    assert "vigil_rtmp_auth_failures_total 3" in metrics
+    assert "p@ss" not in proc.output()
 
 
 def test_garbage_client_drops_only_itself(vigil_node, start_process):
