@@ -230,6 +230,7 @@ static void sink_frame(void *opaque, const vg_frame_t *f) {
 static void handle_connect(rtmp_conn_t *c, const vg_rtmp_command_t *cmd) {
   char app[128];
   vg_amf0_str(vg_amf0_get(&cmd->doc, cmd->obj, "app"), app, sizeof(app));
+  app[strcspn(app, "?")] = 0; /* "live?token=..." */
   size_t n = strlen(app);
   while (n && app[n - 1] == '/')
     app[--n] = 0;
