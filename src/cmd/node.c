@@ -11,20 +11,22 @@
 #include "api/api.h"
 #include "ingest/http_source.h"
 #include "ingest/onvif_client.h"
+#include "ingest/rtmp_source.h"
 #include "ingest/rtsp_source.h"
 #include "net/worker.h"
 
 struct vg_node {
   int started_workers;
   vg_rtsp_server_t *rtsp;
+  vg_rtmp_server_t *rtmp;
   vg_http_server_t *http;
 };
 
 static const char *const level_names[] = {"error", "warn", "info", "debug", "trace", NULL};
 
 int vg_node_config_load(vg_cfg_t *c, const char *file, vg_node_config_t *out) {
-  static const char *const keys[] = {"log_level", "workers",  "cameras", "rtsp_server", "http",
-                                     "record",    "database", "onvif",   NULL};
+  static const char *const keys[] = {"log_level", "workers", "cameras",  "rtsp_server", "rtmp_server",
+                                     "http",      "record",  "database", "onvif",       NULL};
   json_t *root;
   long long v;
   memset(out, 0, sizeof(*out));
@@ -41,6 +43,11 @@ int vg_node_config_load(vg_cfg_t *c, const char *file, vg_node_config_t *out) {
   json_t *rtsp = vg_cfg_object(c, root, "rtsp_server", 0);
   vg_cfg_enter(c, "rtsp_server");
   vg_rtsp_server_config_parse(c, rtsp, &out->rtsp_server);
+  vg_cfg_leave(c);
+
+  json_t *rtmp = vg_cfg_object(c, root, "rtmp_server", 0);
+  vg_cfg_enter(c, "rtmp_server");
+  vg_rtmp_server_config_parse(c, rtmp, &out->rtmp_server);
   vg_cfg_leave(c);
 
   json_t *http = vg_cfg_object(c, root, "http", 0);
@@ -128,6 +135,25 @@ static void collect_rtsp_metrics(void *opaque, vg_strbuf_t *out) {
   }
 }
 
+/* The RTMP server's figures on /metrics. */
+static void collect_rtmp_metrics(void *opaque, vg_strbuf_t *out) {
+  vg_rtmp_server_stats_t st;
+  vg_rtmp_server_get_stats(opaque, &st);
+  vg_metrics_family(out, "vigil_rtmp_connections", "gauge", "Open RTMP server connections.");
+  vg_metrics_sample_u64(out, "vigil_rtmp_connections", NULL, st.connections);
+  vg_metrics_family(out, "vigil_rtmp_connections_total", "counter", "RTMP server connections accepted.");
+  vg_metrics_sample_u64(out, "vigil_rtmp_connections_total", NULL, st.connections_total);
+  vg_metrics_family(out, "vigil_rtmp_publishers", "gauge", "RTMP publishers pushing a stream in.");
+  vg_metrics_sample_u64(out, "vigil_rtmp_publishers", NULL, st.publishers);
+  vg_metrics_family(out, "vigil_rtmp_received_bytes_total", "counter", "Bytes the RTMP server received.");
+  vg_metrics_sample_u64(out, "vigil_rtmp_received_bytes_total", NULL, st.bytes_in);
+  vg_metrics_family(out, "vigil_rtmp_errors_total", "counter",
+                    "RTMP connections closed for malformed input.");
+  vg_metrics_sample_u64(out, "vigil_rtmp_errors_total", NULL, st.errors);
+  vg_metrics_family(out, "vigil_rtmp_auth_failures_total", "counter", "Refused RTMP publisher credentials.");
+  vg_metrics_sample_u64(out, "vigil_rtmp_auth_failures_total", NULL, st.auth_failures);
+}
+
 /* Continuous recording of every camera that started (per-camera switches come later). */
 static void start_recording(const vg_node_config_t *cfg, vg_log_ctx_t *lg) {
   int err = vg_recorders_start(&cfg->record);
@@ -156,6 +182,7 @@ int vg_node_start(const vg_node_config_t *cfg, vg_node_t **out) {
   vg_source_register(VG_SOURCE_RTSP, &vg_rtsp_source_ops);
   vg_source_register(VG_SOURCE_SNAPSHOT, &vg_snapshot_source_ops);
   vg_source_register(VG_SOURCE_MJPEG, &vg_mjpeg_source_ops);
+  vg_source_register(VG_SOURCE_RTMP, &vg_rtmp_source_ops);
   vg_source_register(VG_SOURCE_ONVIF, &vg_onvif_source_ops);
   vg_onvif_api_set_discovery_interface(cfg->onvif_discovery_interface);
   for (int i = 0; i < cfg->camera_count; i++) {
@@ -168,8 +195,10 @@ int vg_node_start(const vg_node_config_t *cfg, vg_node_t **out) {
   err = vg_rtsp_server_start(&cfg->rtsp_server, &node->rtsp);
   if (!err) {
     vg_metrics_register("rtsp_server", collect_rtsp_metrics, node->rtsp);
-    err = vg_http_server_start(&cfg->http, &node->http);
+    if (cfg->rtmp_server.enabled && (err = vg_rtmp_server_start(&cfg->rtmp_server, &node->rtmp)) == 0)
+      vg_metrics_register("rtmp_server", collect_rtmp_metrics, node->rtmp);
   }
+  if (!err) err = vg_http_server_start(&cfg->http, &node->http);
   if (err) {
     vg_node_stop(&node);
     return err;
@@ -186,6 +215,10 @@ void vg_node_stop(vg_node_t **np) {
   *np = NULL;
   vg_http_server_stop(&node->http);
   vg_metrics_unregister("rtsp_server");
+  if (node->rtmp) {
+    vg_metrics_unregister("rtmp_server");
+    vg_rtmp_server_stop(&node->rtmp);
+  }
   vg_rtsp_server_stop(&node->rtsp);
   vg_recorders_stop();
   vg_onvif_events_stop();

@@ -1,6 +1,7 @@
 /*
  * node.h: one vigil node, everything `vigil run` starts, in order:
- * workers, camera sources, cameras, the RTSP server, the HTTP API. Stopped
+ * workers, camera sources, cameras, the RTSP server, the RTMP server (when
+ * enabled), the HTTP API. Stopped
  * in reverse. The node's configuration is the whole JSON file.
  */
 #ifndef VG_CMD_NODE_H
@@ -10,6 +11,7 @@
 #include "base/config.h"
 #include "db/db.h"
 #include "ingest/camera.h"
+#include "ingest/rtmp_server.h"
 #include "live/rtsp_server.h"
 #include "record/recorder.h"
 
@@ -19,6 +21,7 @@ typedef struct {
   vg_camera_config_t *cameras;
   int camera_count;
   vg_rtsp_server_config_t rtsp_server;
+  vg_rtmp_server_config_t rtmp_server;
   vg_http_config_t http;
   vg_record_config_t record;
   vg_db_config_t database;

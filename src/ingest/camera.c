@@ -30,7 +30,7 @@ static pthread_mutex_t cameras_lock = PTHREAD_MUTEX_INITIALIZER;
 static vg_camera_t **cameras;
 static size_t camera_count;
 
-static const char *const kind_names[] = {"rtsp", "snapshot", "mjpeg", "push", "onvif", NULL};
+static const char *const kind_names[] = {"rtsp", "snapshot", "mjpeg", "push", "onvif", "rtmp", NULL};
 static const char *const transport_names[] = {"tcp", "udp", "auto", NULL};
 
 const char *vg_source_kind_name(vg_source_kind_t k) { return k < VG_SOURCE__COUNT ? kind_names[k] : "?"; }
@@ -82,16 +82,23 @@ int vg_camera_config_parse(vg_cfg_t *c, json_t *obj, vg_camera_config_t *out) {
     vg_cfg_fail(c, "id",
                 "may contain only letters, digits, '_', '-' and '.', and may not be \".\" or \"..\"");
   vg_cfg_str(c, obj, "name", out->id, out->name, sizeof(out->name));
-  vg_cfg_enum(c, obj, "type", kind_names, VG_SOURCE_RTSP, &e);
+  /* Without a type, an rtmp:// URL means an RTMP camera. */
+  json_t *url = json_object_get(obj, "url");
+  int by_scheme = json_is_string(url) && strncmp(json_string_value(url), "rtmp://", 7) == 0;
+  vg_cfg_enum(c, obj, "type", kind_names, by_scheme ? VG_SOURCE_RTMP : VG_SOURCE_RTSP, &e);
   out->kind = (vg_source_kind_t)e;
   if (!c->failed && out->kind == VG_SOURCE_PUSH)
     vg_cfg_fail(c, "type", "\"push\" cameras appear when a publisher connects; they are not configured");
   vg_cfg_str(c, obj, "url", NULL, out->url, sizeof(out->url));
   if (!c->failed) {
-    const char *want = out->kind == VG_SOURCE_RTSP ? "rtsp://" : "http://";
-    int ok = strncmp(out->url, want, strlen(want)) == 0 ||
-             (out->kind == VG_SOURCE_RTSP && strncmp(out->url, "rtsps://", 8) == 0) ||
-             (out->kind != VG_SOURCE_RTSP && strncmp(out->url, "https://", 8) == 0);
+    const char *want = out->kind == VG_SOURCE_RTSP   ? "rtsp://"
+                       : out->kind == VG_SOURCE_RTMP ? "rtmp://"
+                                                     : "http://";
+    int ok =
+        strncmp(out->url, want, strlen(want)) == 0 ||
+        (out->kind == VG_SOURCE_RTSP && strncmp(out->url, "rtsps://", 8) == 0) ||
+        ((out->kind == VG_SOURCE_SNAPSHOT || out->kind == VG_SOURCE_MJPEG || out->kind == VG_SOURCE_ONVIF) &&
+         strncmp(out->url, "https://", 8) == 0);
     if (!ok)
       vg_cfg_fail(c, "url", "must start with %s for a camera of type \"%s\"", want, kind_names[out->kind]);
   }

@@ -43,8 +43,9 @@ typedef enum {
   VG_SOURCE_RTSP = 0,
   VG_SOURCE_SNAPSHOT, /* JPEG snapshot URL polled at an interval */
   VG_SOURCE_MJPEG,    /* multipart MJPEG over HTTP */
-  VG_SOURCE_PUSH,     /* a publisher pushes into the RTSP server (ANNOUNCE/RECORD) */
+  VG_SOURCE_PUSH,     /* a publisher pushes in (RTSP ANNOUNCE/RECORD, RTMP publish) */
   VG_SOURCE_ONVIF,    /* an ONVIF device: its stream URI is resolved, then read over RTSP */
+  VG_SOURCE_RTMP,     /* rtmp:// URL played from an RTMP server */
   VG_SOURCE__COUNT
 } vg_source_kind_t;
 
