@@ -353,6 +353,14 @@ static void update_activity(vg_motion_t *m, float fraction) {
   }
 }
 
+static int lighting_reset(vg_motion_t *m, vg_motion_result_t *out) {
+  memset(m->fg, 0, (size_t)(m->ww * m->wh));
+  seed_background(m);
+  out->lighting_change = true;
+  out->active = m->active;
+  return 0;
+}
+
 int vg_motion_process(vg_motion_t *m, const uint8_t *luma, int width, int height, int stride,
                       vg_motion_result_t *out) {
   if (!m || !luma || !out || width < 16 || height < 16 || stride < width) return VG_EINVAL;
@@ -368,24 +376,31 @@ int vg_motion_process(vg_motion_t *m, const uint8_t *luma, int width, int height
     out->active = m->active;
     return 0;
   }
-  int shift = global_shift(m);
-  int cells = m->ww * m->wh, changed = 0;
+  /* Most of the picture changed at once in the same direction (brighter,
+   * or darker): a light switched, the exposure or the IR filter jumped.
+   * Not motion; the background starts again from this frame. */
+  int cells = m->ww * m->wh, brighter = 0, darker = 0;
+  for (int i = 0; i < cells; i++) {
+    if (m->ignore[i]) continue;
+    int d = m->small[i] - ((m->bg[i] + 128) >> 8);
+    brighter += d > m->cfg.threshold;
+    darker += d < -m->cfg.threshold;
+  }
+  float global = m->cfg.lighting_fraction * (float)m->unmasked;
+  int same_way = brighter > darker ? brighter : darker;
+  if (m->unmasked > 0 && (float)same_way >= global && same_way >= 4 * (brighter + darker - same_way))
+    return lighting_reset(m, out);
+  /* Smaller uniform shifts are subtracted, so they never show. */
+  int shift = global_shift(m), changed = 0;
   for (int i = 0; i < cells; i++) {
     int d = m->small[i] - ((m->bg[i] + 128) >> 8) - shift;
     bool on = !m->ignore[i] && (d > m->cfg.threshold || d < -m->cfg.threshold);
     m->fg[i] = on ? 255 : 0;
     changed += on;
   }
-  /* Most of the picture changed, and not by one uniform shift (that was
-   * compensated): a light switched, the camera's exposure jumped. Not
-   * motion; the background starts again from this frame. */
-  if (m->unmasked > 0 && (float)changed >= m->cfg.lighting_fraction * (float)m->unmasked) {
-    memset(m->fg, 0, (size_t)cells);
-    seed_background(m);
-    out->lighting_change = true;
-    out->active = m->active;
-    return 0;
-  }
+  /* Even after that, most of the frame differs: not something moving in
+   * the scene but the scene itself changing (a gain step, a reflection). */
+  if (m->unmasked > 0 && (float)changed >= global) return lighting_reset(m, out);
   out->lighting_change = shift > m->cfg.threshold || shift < -m->cfg.threshold;
   morph(m, m->fg, m->tmp, true);
   morph(m, m->tmp, m->fg, false);
