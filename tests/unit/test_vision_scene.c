@@ -24,6 +24,41 @@
 #include "vision/sensors.h"
 #include "vision/tracker.h"
 
+/* Counting allocations: the library promises none per frame after the
+ * first. glibc's own entry points stay reachable as __libc_*, so the test
+ * can interpose malloc and count. Sanitizers interpose malloc themselves,
+ * so the count is only taken in normal builds. */
+#if defined(__SANITIZE_ADDRESS__)
+#define COUNT_ALLOCATIONS 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define COUNT_ALLOCATIONS 0
+#endif
+#endif
+#ifndef COUNT_ALLOCATIONS
+#define COUNT_ALLOCATIONS 1
+#endif
+
+static long allocations;
+
+#if COUNT_ALLOCATIONS
+extern void *__libc_malloc(size_t size);
+extern void *__libc_calloc(size_t n, size_t size);
+extern void *__libc_realloc(void *p, size_t size);
+void *malloc(size_t size) {
+  allocations++;
+  return __libc_malloc(size);
+}
+void *calloc(size_t n, size_t size) {
+  allocations++;
+  return __libc_calloc(n, size);
+}
+void *realloc(void *p, size_t size) {
+  allocations++;
+  return __libc_realloc(p, size);
+}
+#endif
+
 #define W 640
 #define H 360
 #define FPS 5
@@ -151,8 +186,10 @@ static void test_scripted_scene(void **state) {
   int64_t down_us = -1, up_us = -1, enter_us = -1, exit_us = -1;
   uint32_t ids_seen[16];
   int n_ids = 0;
+  long allocations_after_warmup = 0;
   for (int f = 0; f < FRAMES; f++) {
     int64_t ts = (int64_t)f * FRAME_US;
+    if (f == 2) allocations_after_warmup = allocations;
     render(f);
     vg_motion_result_t mr;
     assert_int_equal(vg_motion_process(motion, pix, W, H, W, &mr), 0);
@@ -180,6 +217,10 @@ static void test_scripted_scene(void **state) {
       if (out[i].kind == VG_TRIGGER_ENTER) enters++, enter_us = out[i].ts_us;
       if (out[i].kind == VG_TRIGGER_EXIT) exits++, exit_us = out[i].ts_us;
     }
+  }
+  if (COUNT_ALLOCATIONS) {
+    assert_true(allocations_after_warmup > 0); /* the counter sees the library's allocations */
+    assert_int_equal(allocations - allocations_after_warmup, 0);
   }
   /* Ground truth from the script: walker 0's foot passes y = 180 between
    * frames 14 (175) and 15 (182.5); walker 1's between frames 45 (180) and
