@@ -7,6 +7,7 @@
 #define VG_CMD_NODE_H
 
 #include "api/http_server.h"
+#include "api/users.h"
 #include "base/config.h"
 #include "db/db.h"
 #include "ingest/camera.h"
@@ -22,6 +23,7 @@ typedef struct {
   vg_http_config_t http;
   vg_record_config_t record;
   vg_db_config_t database;
+  vg_auth_config_t auth;
 } vg_node_config_t;
 
 /* Loads and validates FILE. On error c names the field and the reason. */
