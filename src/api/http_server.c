@@ -320,15 +320,29 @@ static int answer(struct lws *wsi, vg_http_server_t *srv, http_session_t *s, con
   return rc;
 }
 
+/* The query string as the client sent it. lws keeps each "name=value" as a
+ * fragment of its own, and lws_hdr_copy joins them without the '&', so the
+ * fragments are joined here. Returns the length or -1 when it does not fit. */
+static int copy_query(struct lws *wsi, char *out, size_t size) {
+  size_t used = 0;
+  out[0] = '\0';
+  for (int i = 0; lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i) > 0; i++) {
+    if (used && used + 1 < size) out[used++] = '&';
+    int n = lws_hdr_copy_fragment(wsi, out + used, (int)(size - used), WSI_TOKEN_HTTP_URI_ARGS, i);
+    if (n < 0) return -1;
+    used += (size_t)n;
+  }
+  out[used] = '\0';
+  return (int)used;
+}
+
 static int on_http(struct lws *wsi, vg_http_server_t *srv, http_session_t *s, const char *path) {
   session_reset(s);
   request_method(wsi, s->method, sizeof(s->method));
   char query[HTTP_MAX_QUERY] = "";
-  if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS) >= (int)sizeof(query))
+  if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS) >= (int)sizeof(query) ||
+      copy_query(wsi, query, sizeof(query)) < 0)
     return send_error(wsi, srv, s, 414, "uri_too_long", "the query string is too long", 0);
-  if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS) > 0 &&
-      lws_hdr_copy(wsi, query, sizeof(query), WSI_TOKEN_HTTP_URI_ARGS) < 0)
-    query[0] = '\0';
   int has_body = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 ||
                  lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0;
   if (has_body && vg_api_owns_path(path) &&
