@@ -105,7 +105,8 @@ static int get_cameras(const vg_http_request_t *req, vg_http_response_t *res) {
 static int get_camera(const vg_http_request_t *req, vg_http_response_t *res) {
   const char *id = vg_http_param(req, "id");
   /* 404 rather than 403: a user must not learn which cameras exist. */
-  if (!vg_api_camera_allowed(req, id, 0)) return vg_http_reply_error(res, 404, "not_found", "no camera '%s'", id);
+  if (!vg_api_camera_allowed(req, id, 0))
+    return vg_http_reply_error(res, 404, "not_found", "no camera '%s'", id);
   vg_camera_info_t *info = malloc(sizeof(*info));
   if (!info) return VG_ENOMEM;
   int err = vg_camera_get_info(id, info);
@@ -227,8 +228,9 @@ int vg_api_audit(const vg_http_request_t *req, const char *action, const char *t
 #define SESSION_COOKIE "vigil_session"
 
 int vg_api_set_session_cookie(vg_http_response_t *res, const char *id) {
-  return vg_http_add_header(res, "Set-Cookie", SESSION_COOKIE "=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%d%s",
-                            id ? id : "", id ? auth_state.cfg.session_ttl_s : 0, auth_state.tls ? "; Secure" : "");
+  return vg_http_add_header(
+      res, "Set-Cookie", SESSION_COOKIE "=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%d%s", id ? id : "",
+      id ? auth_state.cfg.session_ttl_s : 0, auth_state.tls ? "; Secure" : "");
 }
 
 int vg_api_session_cookie(const vg_http_request_t *req, char *out, size_t size) {
@@ -265,13 +267,15 @@ static int reply_unauthorized(vg_http_response_t *res, cred_kind_t kind) {
     /* Not Basic: a browser would pop up its own login dialog over the web app. */
     vg_http_add_header(res, "WWW-Authenticate", "Bearer realm=\"vigil\"");
   return vg_http_reply_error(res, 401, "unauthorized",
-                             kind == CRED_NONE ? "authentication required (session cookie, Bearer token or Basic)"
-                                               : "invalid or expired credentials");
+                             kind == CRED_NONE
+                                 ? "authentication required (session cookie, Bearer token or Basic)"
+                                 : "invalid or expired credentials");
 }
 
 /* Finds who sent req: 0 with *user filled, or a negative error with res
  * answered (401, 429, 500). */
-static int authenticate(const vg_http_request_t *req, vg_http_response_t *res, vg_user_t *user, int *via_session) {
+static int authenticate(const vg_http_request_t *req, vg_http_response_t *res, vg_user_t *user,
+                        int *via_session) {
   vg_users_t *users = auth_state.users;
   const char *authz = vg_http_header(req, VG_HTTP_HDR_AUTHORIZATION);
   *via_session = 0;
@@ -288,11 +292,14 @@ static int authenticate(const vg_http_request_t *req, vg_http_response_t *res, v
     return err;
   }
   if (authz && strncasecmp(authz, "Basic ", 6) == 0) {
-    vg_auth_credentials_t *cred = malloc(sizeof(*cred));
+    vg_auth_credentials_t *cred = calloc(1, sizeof(*cred));
     if (!cred) return VG_ENOMEM;
     int retry = 0, err = vg_auth_parse_credentials(authz, strlen(authz), cred);
-    if (err == 0) err = vg_users_check_password(users, cred->username, cred->password, req->peer, user, &retry);
-    else err = VG_EAUTH;
+    if (err == 0 && cred->scheme == VG_AUTH_BASIC)
+      err = vg_users_check_password(users, cred->username, cred->password, req->peer, user, &retry);
+    else
+      err = VG_EAUTH;
+    if (err == VG_EAUTH && cred->scheme != VG_AUTH_BASIC) cred->username[0] = '\0';
     if (err == VG_EBUSY) {
       vg_http_add_header(res, "Retry-After", "%d", retry);
       vg_http_reply_error(res, 429, "locked_out", "too many failed logins; retry in %d s", retry);

@@ -75,7 +75,8 @@ static int require_string(json_t *obj, const char *key, const char **out, vg_htt
 static int parse_perms(json_t *obj, vg_user_perm_t **out, vg_http_response_t *res) {
   *out = NULL;
   if (!json_is_object(obj)) {
-    vg_http_reply_error(res, 400, "invalid_field", "permissions: must be an object of camera -> [permissions]");
+    vg_http_reply_error(res, 400, "invalid_field",
+                        "permissions: must be an object of camera -> [permissions]");
     return -1;
   }
   size_t n = json_object_size(obj);
@@ -193,7 +194,8 @@ static int put_my_password(const vg_http_request_t *req, vg_http_response_t *res
   if (!body) return 0;
   const char *old_pw, *new_pw;
   int err = 0;
-  if (require_string(body, "old_password", &old_pw, res) || require_string(body, "new_password", &new_pw, res))
+  if (require_string(body, "old_password", &old_pw, res) ||
+      require_string(body, "new_password", &new_pw, res))
     goto done;
   if (vg_users_valid_password(new_pw)) {
     vg_http_reply_error(res, 400, "invalid_field", "new_password: must hold 8 to 255 bytes");
@@ -356,8 +358,8 @@ static int put_user(const vg_http_request_t *req, vg_http_response_t *res) {
     vg_http_reply_error(res, 409, "conflict", "role: '%s' is the last admin", name);
     err = 0;
   } else if (!err) {
-    vg_api_audit(req, "user.update", name, "%s%s%s", has_role ? "role " : "", perm_count >= 0 ? "permissions " : "",
-                 password ? "password" : "");
+    vg_api_audit(req, "user.update", name, "%s%s%s", has_role ? "role " : "",
+                 perm_count >= 0 ? "permissions " : "", password ? "password" : "");
     err = reply_user(res, 200, name);
   }
 done:
@@ -380,9 +382,9 @@ static int delete_user(const vg_http_request_t *req, vg_http_response_t *res) {
 /* ---- tokens ---- */
 
 static void append_token(const vg_token_info_t *t, void *opaque) {
-  json_array_append_new(opaque, json_pack("{s:I,s:s,s:o,s:o}", "id", (json_int_t)t->id, "name", t->name,
-                                          "created", time_or_null(t->created_us), "last_used",
-                                          time_or_null(t->last_used_us)));
+  json_array_append_new(opaque,
+                        json_pack("{s:I,s:s,s:o,s:o}", "id", (json_int_t)t->id, "name", t->name, "created",
+                                  time_or_null(t->created_us), "last_used", time_or_null(t->last_used_us)));
 }
 
 static int get_tokens(const vg_http_request_t *req, vg_http_response_t *res) {
@@ -415,7 +417,8 @@ static int post_tokens(const vg_http_request_t *req, vg_http_response_t *res) {
   if (err) goto done;
   vg_api_audit(req, "token.create", name, "id %" PRId64, id);
   /* The token is shown here once; only its hash is kept. */
-  err = vg_http_reply_json(res, 201, json_pack("{s:I,s:s,s:s}", "id", (json_int_t)id, "name", name, "token", token));
+  err = vg_http_reply_json(res, 201,
+                           json_pack("{s:I,s:s,s:s}", "id", (json_int_t)id, "name", name, "token", token));
   sodium_memzero(token, sizeof(token));
 done:
   json_decref(body);
@@ -442,13 +445,12 @@ static int delete_token(const vg_http_request_t *req, vg_http_response_t *res) {
 static void append_audit(const vg_audit_row_t *row, void *opaque) {
   json_t **list = opaque;
   json_t *r = json_pack("{s:I,s:o,s:o,s:o,s:o,s:o,s:o}", "id", (json_int_t)row->id, "time",
-                        time_or_null(row->time_us), "user", json_string(row->user), "peer", json_string(row->peer),
-                        "action", json_string(row->action), "target", json_string(row->target), "detail",
-                        json_string(row->detail));
+                        time_or_null(row->time_us), "user", json_string(row->user), "peer",
+                        json_string(row->peer), "action", json_string(row->action), "target",
+                        json_string(row->target), "detail", json_string(row->detail));
   /* Rows hold client-chosen text (user names tried at login); json_string
    * refuses invalid UTF-8, so such a row is shown without it. */
-  if (!r)
-    r = json_pack("{s:I,s:s}", "id", (json_int_t)row->id, "action", "(not valid UTF-8)");
+  if (!r) r = json_pack("{s:I,s:s}", "id", (json_int_t)row->id, "action", "(not valid UTF-8)");
   json_array_append_new(list[0], r);
 }
 
@@ -485,11 +487,10 @@ static int get_audit(const vg_http_request_t *req, vg_http_response_t *res) {
   }
   /* The cursor: pass it as ?before= for the next (older) page. */
   size_t count = json_array_size(list[0]);
-  json_t *next = count == (size_t)limit && count > 0
-                     ? json_object_get(json_array_get(list[0], count - 1), "id")
-                     : NULL;
-  return vg_http_reply_json(res, 200, json_pack("{s:o,s:O}", "entries", list[0], "next_before",
-                                                next ? next : json_null()));
+  json_t *next =
+      count == (size_t)limit && count > 0 ? json_object_get(json_array_get(list[0], count - 1), "id") : NULL;
+  return vg_http_reply_json(
+      res, 200, json_pack("{s:o,s:O}", "entries", list[0], "next_before", next ? next : json_null()));
 }
 
 /* ---- the table ---- */
@@ -503,11 +504,13 @@ const vg_http_route_t vg_auth_routes[] = {
     {"GET", "/api/v1/users", get_users, "every user", VG_ACCESS_ADMIN},
     {"POST", "/api/v1/users", post_users, "create a user", VG_ACCESS_ADMIN},
     {"GET", "/api/v1/users/{name}", get_user, "one user", VG_ACCESS_ADMIN},
-    {"PUT", "/api/v1/users/{name}", put_user, "change a user's role, permissions or password", VG_ACCESS_ADMIN},
+    {"PUT", "/api/v1/users/{name}", put_user, "change a user's role, permissions or password",
+     VG_ACCESS_ADMIN},
     {"DELETE", "/api/v1/users/{name}", delete_user, "delete a user", VG_ACCESS_ADMIN},
     {"GET", "/api/v1/tokens", get_tokens, "the user's API tokens (never the tokens themselves)"},
     {"POST", "/api/v1/tokens", post_tokens, "create an API token, shown once"},
     {"DELETE", "/api/v1/tokens/{id}", delete_token, "revoke an API token"},
-    {"GET", "/api/v1/audit", get_audit, "the audit log, newest first (limit, offset, before)", VG_ACCESS_ADMIN},
+    {"GET", "/api/v1/audit", get_audit, "the audit log, newest first (limit, offset, before)",
+     VG_ACCESS_ADMIN},
 };
 const size_t vg_auth_route_count = sizeof(vg_auth_routes) / sizeof(vg_auth_routes[0]);

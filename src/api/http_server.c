@@ -44,7 +44,7 @@ void vg_http_config_defaults(vg_http_config_t *cfg) {
 }
 
 int vg_http_config_parse(vg_cfg_t *c, json_t *obj, vg_http_config_t *out) {
-  static const char *const keys[] = {"bind",    "port",    "web_root",       "enabled",
+  static const char *const keys[] = {"bind",     "port",    "web_root",       "enabled",
                                      "tls_cert", "tls_key", "metrics_public", NULL};
   long long port;
   vg_http_config_defaults(out);
@@ -557,7 +557,9 @@ int vg_http_server_start(const vg_http_config_t *cfg, vg_http_server_t **out) {
   lws_set_log_level(LLL_ERR | LLL_WARN | (vg_log_enabled(VG_LOG_DEBUG) ? LLL_NOTICE : 0), lws_log_emit);
   srv->context = create_context(srv);
   if (!srv->context) {
-    vg_log_error(&lg, "cannot serve HTTP on %s port %d (address in use or not local, or a bad tls_cert/tls_key?)", cfg->bind, cfg->port);
+    vg_log_error(&lg,
+                 "cannot serve HTTP on %s port %d (address in use or not local, or a bad tls_cert/tls_key?)",
+                 cfg->bind, cfg->port);
     free(srv);
     return VG_EIO;
   }
@@ -568,8 +570,10 @@ int vg_http_server_start(const vg_http_config_t *cfg, vg_http_server_t **out) {
     return -err;
   }
   vg_metrics_register("http_server", collect_http_metrics, srv);
-  vg_log_info(&lg, "listening on %s port %d (%s)%s%s", is_any_address(cfg->bind) ? "all addresses" : cfg->bind,
-              cfg->port, cfg->tls_cert[0] ? "HTTPS" : "HTTP", srv->web_root[0] ? ", web files from " : "", srv->web_root);
+  vg_log_info(&lg, "listening on %s port %d (%s)%s%s",
+              is_any_address(cfg->bind) ? "all addresses" : cfg->bind, cfg->port,
+              cfg->tls_cert[0] ? "HTTPS" : "HTTP", srv->web_root[0] ? ", web files from " : "",
+              srv->web_root);
   *out = srv;
   return 0;
 }

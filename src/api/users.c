@@ -94,9 +94,9 @@ void vg_auth_config_defaults(vg_auth_config_t *cfg) {
 }
 
 int vg_auth_config_parse(vg_cfg_t *c, json_t *obj, vg_auth_config_t *out) {
-  static const char *const keys[] = {"enabled",       "session_ttl_s", "idle_timeout_s",  "max_failures",
-                                     "lockout_s",     "argon2_t_cost", "argon2_m_kib",    "secret_key_file",
-                                     NULL};
+  static const char *const keys[] = {"enabled",      "session_ttl_s",   "idle_timeout_s",
+                                     "max_failures", "lockout_s",       "argon2_t_cost",
+                                     "argon2_m_kib", "secret_key_file", NULL};
   long long v;
   vg_auth_config_defaults(out);
   if (obj && !json_is_object(obj)) return vg_cfg_fail(c, NULL, "must be an object");
@@ -409,8 +409,8 @@ static int store_perms(vg_users_t *u, int64_t user_id, const vg_user_perm_t *per
   int err = run(u, prepare(u, "DELETE FROM user_perms WHERE user_id = ?", "i", user_id));
   for (int i = 0; err >= 0 && i < count; i++)
     if (perms[i].mask)
-      err = run(u, prepare(u, "INSERT OR REPLACE INTO user_perms(user_id, camera, mask) VALUES(?, ?, ?)", "isi",
-                           user_id, perms[i].camera, (int64_t)perms[i].mask));
+      err = run(u, prepare(u, "INSERT OR REPLACE INTO user_perms(user_id, camera, mask) VALUES(?, ?, ?)",
+                           "isi", user_id, perms[i].camera, (int64_t)perms[i].mask));
   return err < 0 ? err : 0;
 }
 
@@ -489,7 +489,8 @@ int vg_users_update(vg_users_t *u, const char *name, const vg_role_t *role, cons
                            vg_role_name(*role), now, id));
     if (err >= 0 && perm_count >= 0) err = store_perms(u, id, perms, perm_count);
     if (err >= 0 && password) {
-      err = run(u, prepare(u, "UPDATE users SET pw_hash = ?, updated_us = ? WHERE id = ?", "sii", hash, now, id));
+      err = run(
+          u, prepare(u, "UPDATE users SET pw_hash = ?, updated_us = ? WHERE id = ?", "sii", hash, now, id));
       if (err >= 0) err = run(u, prepare(u, "DELETE FROM sessions WHERE user_id = ?", "i", id));
     }
     if (err >= 0)
@@ -583,8 +584,7 @@ int vg_users_bootstrap(vg_users_t *u) {
     sodium_bin2base64(password, sizeof(password), raw, sizeof(raw), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
   }
   int err = vg_users_create(u, "admin", password, VG_ROLE_ADMIN, NULL, 0);
-  if (!err && !(env && env[0]))
-    /* Printed once, on stderr only: the log never holds it. */
+  if (!err && !(env && env[0])) /* Printed once, on stderr only: the log never holds it. */
     fprintf(stderr,
             "\n*** vigil: first start: created user \"admin\" with password %s\n"
             "*** (shown only this once; change it with PUT /api/v1/me/password)\n\n",
@@ -626,7 +626,8 @@ int vg_users_check_password(vg_users_t *u, const char *name, const char *passwor
     ok = 1;
   } else {
     /* Unknown users cost an argon2 too, so timing does not tell names apart. */
-    ok = argon2id_verify(id >= 0 ? stored : u->dummy_hash, password, strlen(password)) == ARGON2_OK && id >= 0;
+    ok =
+        argon2id_verify(id >= 0 ? stored : u->dummy_hash, password, strlen(password)) == ARGON2_OK && id >= 0;
     if (ok) cache_put(key, stored_digest);
   }
   sodium_memzero(key, sizeof(key));
@@ -699,8 +700,8 @@ int vg_users_session_get(vg_users_t *u, const char *id, vg_user_t *out) {
   if (expired) run(u, prepare(u, "DELETE FROM sessions WHERE id_hash = ?", "b", hash));
   /* The last use is written at most every 10 s: a page polling the API does not write on every request. */
   if (!err)
-    run(u, prepare(u, "UPDATE sessions SET last_used_us = ? WHERE id_hash = ? AND last_used_us < ?", "ibi", now,
-                   hash, now - 10000000));
+    run(u, prepare(u, "UPDATE sessions SET last_used_us = ? WHERE id_hash = ? AND last_used_us < ?", "ibi",
+                   now, hash, now - 10000000));
   pthread_mutex_unlock(&u->lock);
   return err;
 }
@@ -750,22 +751,23 @@ int vg_users_token_get(vg_users_t *u, const char *token, vg_user_t *out) {
   }
   if (st) sqlite3_finalize(st);
   if (!err)
-    run(u, prepare(u, "UPDATE tokens SET last_used_us = ? WHERE id = ? AND last_used_us < ?", "iii", now, token_id,
-                   now - 10000000));
+    run(u, prepare(u, "UPDATE tokens SET last_used_us = ? WHERE id = ? AND last_used_us < ?", "iii", now,
+                   token_id, now - 10000000));
   pthread_mutex_unlock(&u->lock);
   return err;
 }
 
 int vg_users_token_revoke(vg_users_t *u, int64_t user_id, int64_t id) {
   pthread_mutex_lock(&u->lock);
-  int n = user_id < 0 ? run(u, prepare(u, "DELETE FROM tokens WHERE id = ?", "i", id))
-                      : run(u, prepare(u, "DELETE FROM tokens WHERE id = ? AND user_id = ?", "ii", id, user_id));
+  int n = user_id < 0
+              ? run(u, prepare(u, "DELETE FROM tokens WHERE id = ?", "i", id))
+              : run(u, prepare(u, "DELETE FROM tokens WHERE id = ? AND user_id = ?", "ii", id, user_id));
   pthread_mutex_unlock(&u->lock);
   return n < 0 ? n : n == 0 ? VG_ENOTFOUND : 0;
 }
 
-int vg_users_token_foreach(vg_users_t *u, int64_t user_id,
-                           void (*fn)(const vg_token_info_t *t, void *opaque), void *opaque) {
+int vg_users_token_foreach(vg_users_t *u, int64_t user_id, void (*fn)(const vg_token_info_t *t, void *opaque),
+                           void *opaque) {
   pthread_mutex_lock(&u->lock);
   sqlite3_stmt *st = prepare(u,
                              "SELECT id, name, created_us, last_used_us FROM tokens "
@@ -799,8 +801,8 @@ int vg_audit_log(vg_users_t *u, const char *user, const char *peer, const char *
   user = user ? user : "";
   peer = peer ? peer : "";
   target = target ? target : "";
-  vg_log_info(&lg, "audit: %s by %s%s%s on %s%s%s", action, user[0] ? user : "-", peer[0] ? " from " : "", peer,
-              target[0] ? target : "-", detail[0] ? ": " : "", detail);
+  vg_log_info(&lg, "audit: %s by %s%s%s on %s%s%s", action, user[0] ? user : "-", peer[0] ? " from " : "",
+              peer, target[0] ? target : "-", detail[0] ? ": " : "", detail);
   if (!u) return 0;
   pthread_mutex_lock(&u->lock);
   int err = run(u, prepare(u,

@@ -189,8 +189,8 @@ int vg_users_token_get(vg_users_t *u, const char *token, vg_user_t *out);
  * VG_ENOTFOUND. */
 int vg_users_token_revoke(vg_users_t *u, int64_t user_id, int64_t id);
 /* Calls fn for each token of user_id (< 0: all). Returns the count. */
-int vg_users_token_foreach(vg_users_t *u, int64_t user_id,
-                           void (*fn)(const vg_token_info_t *t, void *opaque), void *opaque);
+int vg_users_token_foreach(vg_users_t *u, int64_t user_id, void (*fn)(const vg_token_info_t *t, void *opaque),
+                           void *opaque);
 
 /* ---- audit log ---- */
 

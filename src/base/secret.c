@@ -88,7 +88,8 @@ int vg_secret_key_load(const char *path, uint8_t key[VG_SECRET_KEY_LEN]) {
 
 int vg_secret_is_sealed(const char *text) { return text && strncmp(text, VG_SECRET_PREFIX, PREFIX_LEN) == 0; }
 
-int vg_secret_seal(const uint8_t key[VG_SECRET_KEY_LEN], const void *plain, size_t len, char *out, size_t size) {
+int vg_secret_seal(const uint8_t key[VG_SECRET_KEY_LEN], const void *plain, size_t len, char *out,
+                   size_t size) {
   if (sodium_init() < 0) return VG_ENOMEM;
   size_t box_len = crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + len;
   if (len > 65536 || size < PREFIX_LEN + sodium_base64_ENCODED_LEN(box_len, sodium_base64_VARIANT_ORIGINAL))
@@ -110,13 +111,14 @@ int vg_secret_open(const uint8_t key[VG_SECRET_KEY_LEN], const char *sealed, voi
   size_t box_len = 0;
   const char *end = NULL;
   if (b64_len > sodium_base64_ENCODED_LEN(sizeof(box), sodium_base64_VARIANT_ORIGINAL) ||
-      sodium_base642bin(box, sizeof(box), b64, b64_len, NULL, &box_len, &end, sodium_base64_VARIANT_ORIGINAL) != 0 ||
+      sodium_base642bin(box, sizeof(box), b64, b64_len, NULL, &box_len, &end,
+                        sodium_base64_VARIANT_ORIGINAL) != 0 ||
       end != b64 + b64_len || box_len < crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES)
     return VG_EINVAL;
   size_t plain_len = box_len - crypto_secretbox_NONCEBYTES - crypto_secretbox_MACBYTES;
   if (plain_len + 1 > size) return VG_ETOOBIG;
-  if (crypto_secretbox_open_easy(out, box + crypto_secretbox_NONCEBYTES, box_len - crypto_secretbox_NONCEBYTES, box,
-                                 key) != 0)
+  if (crypto_secretbox_open_easy(out, box + crypto_secretbox_NONCEBYTES,
+                                 box_len - crypto_secretbox_NONCEBYTES, box, key) != 0)
     return VG_EAUTH;
   ((uint8_t *)out)[plain_len] = 0;
   return (int)plain_len;

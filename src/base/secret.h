@@ -29,7 +29,8 @@
 int vg_secret_key_load(const char *path, uint8_t key[VG_SECRET_KEY_LEN]);
 /* Seals plain (len bytes) into out (NUL-terminated text). Returns the text
  * length or VG_ETOOBIG. */
-int vg_secret_seal(const uint8_t key[VG_SECRET_KEY_LEN], const void *plain, size_t len, char *out, size_t size);
+int vg_secret_seal(const uint8_t key[VG_SECRET_KEY_LEN], const void *plain, size_t len, char *out,
+                   size_t size);
 /* Opens a sealed text into out (NUL-terminated, so size must exceed the
  * plain length). Returns the plain length, VG_EINVAL when it is not a sealed
  * value, VG_EAUTH when it was altered or sealed under another key,

@@ -24,8 +24,8 @@ struct vg_node {
 static const char *const level_names[] = {"error", "warn", "info", "debug", "trace", NULL};
 
 int vg_node_config_load(vg_cfg_t *c, const char *file, vg_node_config_t *out) {
-  static const char *const keys[] = {"log_level", "workers", "cameras",  "rtsp_server",
-                                     "http",      "record",  "database", "auth", NULL};
+  static const char *const keys[] = {"log_level", "workers",  "cameras", "rtsp_server", "http",
+                                     "record",    "database", "auth",    NULL};
   json_t *root;
   long long v;
   memset(out, 0, sizeof(*out));

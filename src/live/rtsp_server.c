@@ -379,7 +379,7 @@ int rtsp_uri_path(const vg_rtsp_str_t *uri, char *path, size_t size, char *last,
 /* Basic credentials checked by the embedder's user check: 0, VG_EAUTH or
  * VG_ENOTFOUND (see vg_rtsp_user_check_fn). */
 static int check_user_hook(rtsp_conn_t *c, const vg_rtsp_str_t *authz, int publish) {
-  vg_auth_credentials_t *cred = malloc(sizeof(*cred));
+  vg_auth_credentials_t *cred = calloc(1, sizeof(*cred));
   if (!cred) return VG_EAUTH;
   int r = VG_EAUTH;
   if (vg_auth_parse_credentials(authz->p, authz->len, cred) == 0 && cred->scheme == VG_AUTH_BASIC) {

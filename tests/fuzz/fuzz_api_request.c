@@ -71,10 +71,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (q) *q++ = '\0';
   /* /metrics renders process figures from /proc: slow, and not what is fuzzed. */
   if (strcmp(path, "/metrics") != 0) {
-    vg_http_request_t req = {.method = method, .path = path, .query = q ? q : "", .body = body,
-                             .body_len = body_len};
+    vg_http_request_t req = {
+        .method = method, .path = path, .query = q ? q : "", .body = body, .body_len = body_len};
     if (strcmp(authz, "@admin") == 0)
-      req.headers[VG_HTTP_HDR_AUTHORIZATION] = "Basic YWRtaW46YWRtaW4gcGFzc3dvcmQ="; /* admin:admin password */
+      req.headers[VG_HTTP_HDR_AUTHORIZATION] =
+          "Basic YWRtaW46YWRtaW4gcGFzc3dvcmQ="; /* admin:admin password */
     else if (*authz)
       req.headers[VG_HTTP_HDR_AUTHORIZATION] = authz;
     if (*cookie) req.headers[VG_HTTP_HDR_COOKIE] = cookie;

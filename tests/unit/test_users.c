@@ -193,7 +193,8 @@ static void collect_audit(const vg_audit_row_t *row, void *opaque) {
 static void test_audit_rows(void **state) {
   vg_users_t *u = *state;
   assert_int_equal(vg_audit_log(u, "alice", "10.0.0.1", "login.success", "alice", "session"), 0);
-  assert_int_equal(vg_audit_log(u, "alice", "10.0.0.1", "config.change", "cameras.door", "url %s", "changed"), 0);
+  assert_int_equal(vg_audit_log(u, "alice", "10.0.0.1", "config.change", "cameras.door", "url %s", "changed"),
+                   0);
   assert_int_equal(vg_audit_log(u, "bob", "10.0.0.2", "export", "door", NULL), 0);
   audit_list_t l = {0};
   assert_int_equal(vg_audit_foreach(u, 0, 10, 0, collect_audit, &l), 3);
@@ -270,8 +271,8 @@ typedef struct {
 
 static reply_t call(const char *method, const char *path, const char *authz, const char *cookie,
                     const char *body) {
-  vg_http_request_t req = {.method = method, .path = path, .query = "", .body = body,
-                           .body_len = body ? strlen(body) : 0};
+  vg_http_request_t req = {
+      .method = method, .path = path, .query = "", .body = body, .body_len = body ? strlen(body) : 0};
   req.headers[VG_HTTP_HDR_AUTHORIZATION] = authz;
   req.headers[VG_HTTP_HDR_COOKIE] = cookie;
   snprintf(req.peer, sizeof(req.peer), "127.0.0.1");
@@ -345,15 +346,17 @@ static void test_dispatch_access(void **state) {
   /* Basic for scripts; admin creates a user; validation names the field. */
   char authz[256];
   basic("boss", "password 123", authz, sizeof(authz));
-  r = call("POST", "/api/v1/users", authz, NULL, "{\"name\":\"x\",\"password\":\"password 1\",\"role\":\"king\"}");
+  r = call("POST", "/api/v1/users", authz, NULL,
+           "{\"name\":\"x\",\"password\":\"password 1\",\"role\":\"king\"}");
   assert_int_equal(r.status, 400);
-  assert_non_null(strstr(json_string_value(json_object_get(json_object_get(r.body, "error"), "message")), "role"));
+  assert_non_null(
+      strstr(json_string_value(json_object_get(json_object_get(r.body, "error"), "message")), "role"));
   json_decref(r.body);
   r = call("POST", "/api/v1/users", authz, NULL,
            "{\"name\":\"x\",\"password\":\"password 1\",\"permissions\":{\"door\":[\"live\",\"fly\"]}}");
   assert_int_equal(r.status, 400);
-  assert_non_null(
-      strstr(json_string_value(json_object_get(json_object_get(r.body, "error"), "message")), "permissions.door[1]"));
+  assert_non_null(strstr(json_string_value(json_object_get(json_object_get(r.body, "error"), "message")),
+                         "permissions.door[1]"));
   json_decref(r.body);
   r = call("POST", "/api/v1/users", authz, NULL,
            "{\"name\":\"x\",\"password\":\"password 1\",\"permissions\":{\"door\":[\"live\"]}}");
@@ -398,7 +401,58 @@ static void test_dispatch_access(void **state) {
   json_decref(r.body);
   r = call("POST", "/api/v1/login", NULL, NULL, "{\"username\":\"vic\"}");
   assert_int_equal(r.status, 400);
-  assert_non_null(strstr(json_string_value(json_object_get(json_object_get(r.body, "error"), "message")), "password"));
+  assert_non_null(
+      strstr(json_string_value(json_object_get(json_object_get(r.body, "error"), "message")), "password"));
+  json_decref(r.body);
+}
+
+/* Every route of every group that is not marked public answers 401 to a
+ * request without credentials, before its handler runs. */
+typedef struct {
+  int checked, public_count;
+} route_check_t;
+
+static void check_route(const vg_http_route_t *route, void *opaque) {
+  route_check_t *rc = opaque;
+  if (route->access == VG_ACCESS_PUBLIC) {
+    rc->public_count++;
+    return;
+  }
+  char path[256];
+  size_t n = 0;
+  for (const char *p = route->pattern; *p && n + 3 < sizeof(path); p++) {
+    if (*p == '{') {
+      path[n++] = 'x';
+      path[n++] = '1';
+      while (*p && *p != '}')
+        p++;
+    } else {
+      path[n++] = *p;
+    }
+  }
+  path[n] = '\0';
+  reply_t r = call(route->method, path, NULL, NULL, "{}");
+  if (r.status != 401)
+    fail_msg("%s %s answered %d without credentials", route->method, route->pattern, r.status);
+  json_decref(r.body);
+  rc->checked++;
+}
+
+static void test_every_route_needs_auth(void **state) {
+  vg_users_t *u = *state;
+  vg_auth_config_t cfg = test_config();
+  vg_api_set_auth(u, &cfg, false, false);
+  route_check_t rc = {0};
+  vg_api_foreach_route(check_route, &rc);
+  assert_true(rc.checked >= 14);
+  assert_int_equal(rc.public_count, 2); /* health and login */
+  /* With metrics_public, /metrics needs nothing. */
+  vg_api_set_auth(u, &cfg, false, true);
+  reply_t r = call("GET", "/metrics", NULL, NULL, NULL);
+  assert_int_equal(r.status, 200);
+  json_decref(r.body);
+  r = call("GET", "/api/v1/me", NULL, NULL, NULL);
+  assert_int_equal(r.status, 401);
   json_decref(r.body);
 }
 
@@ -457,6 +511,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_roles_and_permissions, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bootstrap, setup, teardown),
       cmocka_unit_test_setup_teardown(test_dispatch_access, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_every_route_needs_auth, setup, teardown),
       cmocka_unit_test(test_secret_seal_open),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
