@@ -320,17 +320,28 @@ static int answer(struct lws *wsi, vg_http_server_t *srv, http_session_t *s, con
   return rc;
 }
 
-/* The query string as the client sent it. lws keeps each "name=value" as a
- * fragment of its own, and lws_hdr_copy joins them without the '&', so the
- * fragments are joined here. Returns the length or -1 when it does not fit. */
+/* The query string for vg_http_query(). lws keeps each "name=value" as a
+ * fragment of its own and has already percent-decoded it (and turned '+'
+ * into a space), so the fragments are joined with '&' here and the
+ * characters that vg_http_query() would read as syntax ('%', '&', '+') are
+ * escaped again: "a=1%26b" stays one parameter and "%2541" is not decoded
+ * twice. Returns the length, or -1 when it does not fit. */
 static int copy_query(struct lws *wsi, char *out, size_t size) {
+  char frag[HTTP_MAX_QUERY];
   size_t used = 0;
   out[0] = '\0';
   for (int i = 0; lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i) > 0; i++) {
-    if (used && used + 1 < size) out[used++] = '&';
-    int n = lws_hdr_copy_fragment(wsi, out + used, (int)(size - used), WSI_TOKEN_HTTP_URI_ARGS, i);
+    int n = lws_hdr_copy_fragment(wsi, frag, (int)sizeof(frag), WSI_TOKEN_HTTP_URI_ARGS, i);
     if (n < 0) return -1;
-    used += (size_t)n;
+    if (used && used + 1 < size) out[used++] = '&';
+    for (int k = 0; k < n; k++) {
+      char c = frag[k];
+      if (used + 4 > size) return -1;
+      if (c == '%' || c == '&' || c == '+')
+        used += (size_t)snprintf(out + used, size - used, "%%%02X", (unsigned char)c);
+      else
+        out[used++] = c;
+    }
   }
   out[used] = '\0';
   return (int)used;

@@ -153,6 +153,10 @@ def test_login_cookie_logout_and_roles(node):
     older = call(base, "GET", f"/api/v1/audit?limit=2&before={page['next_before']}", headers=h)[2]
     assert older["entries"][0]["id"] < page["entries"][-1]["id"]
     assert call(base, "GET", "/api/v1/audit?limit=x", headers=h)[0] == 400
+    # Escapes are decoded once, and an escaped '&' does not split parameters.
+    assert call(base, "GET", "/api/v1/audit?limit=%2532", headers=h)[0] == 400
+    assert call(base, "GET", "/api/v1/audit?limit=1%26offset=0", headers=h)[0] == 400
+    assert len(call(base, "GET", "/api/v1/audit?offset=1&limit=%31", headers=h)[2]["entries"]) == 1
     text = json.dumps(audit) + proc.output()
     for secret in (ADMIN_PW, "vera password", "vera pw 2", "s3cr3t"):
         assert secret not in text, secret
