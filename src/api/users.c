@@ -603,6 +603,11 @@ int vg_users_check_password(vg_users_t *u, const char *name, const char *passwor
   if (out) memset(out, 0, sizeof(*out));
   if (!name || !password) return VG_EAUTH;
   int left = locked_for(name, peer);
+  /* No stored password is that long: refuse before hashing a megabyte. */
+  if (!left && strlen(password) >= VG_USER_PASSWORD_MAX) {
+    count_failure(&u->cfg, name, peer);
+    return VG_EAUTH;
+  }
   if (left > 0) {
     if (retry_after_s) *retry_after_s = left;
     return VG_EBUSY;
