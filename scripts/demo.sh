@@ -47,6 +47,13 @@ cat <<MSG
                      e.g.  ffplay rtsp://localhost:8554/lobby
   simulated cameras: rtsp://localhost:8555/cam1..cam3, rtsp://localhost:8556/cam1
 
+  logging in: user "admin". On the first start vigil prints a random password
+  once, just below (or takes VIGIL_ADMIN_PASSWORD from the environment:
+  VIGIL_ADMIN_PASSWORD='choose one' make run). It is kept in var/vigil.db;
+  to start over, stop the demo and delete var/vigil.db.
+                     curl -u admin:PASSWORD http://localhost:8080/api/v1/cameras
+                     ffplay rtsp://admin:PASSWORD@localhost:8554/lobby
+
 MSG
 "$VIGIL" run -c "$CONFIG" &
 pids+=($!)

@@ -44,7 +44,8 @@ void vg_http_config_defaults(vg_http_config_t *cfg) {
 }
 
 int vg_http_config_parse(vg_cfg_t *c, json_t *obj, vg_http_config_t *out) {
-  static const char *const keys[] = {"bind", "port", "web_root", "enabled", NULL};
+  static const char *const keys[] = {"bind",     "port",    "web_root",       "enabled",
+                                     "tls_cert", "tls_key", "metrics_public", NULL};
   long long port;
   vg_http_config_defaults(out);
   if (obj && !json_is_object(obj)) return vg_cfg_fail(c, NULL, "must be an object");
@@ -54,6 +55,11 @@ int vg_http_config_parse(vg_cfg_t *c, json_t *obj, vg_http_config_t *out) {
   out->port = (int)port;
   vg_cfg_str(c, obj, "web_root", "", out->web_root, sizeof(out->web_root));
   vg_cfg_bool(c, obj, "enabled", true, &out->enabled);
+  vg_cfg_str(c, obj, "tls_cert", "", out->tls_cert, sizeof(out->tls_cert));
+  vg_cfg_str(c, obj, "tls_key", "", out->tls_key, sizeof(out->tls_key));
+  vg_cfg_bool(c, obj, "metrics_public", false, &out->metrics_public);
+  if (!c->failed && !out->tls_cert[0] != !out->tls_key[0])
+    vg_cfg_fail(c, out->tls_cert[0] ? "tls_key" : "tls_cert", "tls_cert and tls_key go together");
   return c->failed ? VG_ECONFIG : 0;
 }
 
@@ -314,15 +320,40 @@ static int answer(struct lws *wsi, vg_http_server_t *srv, http_session_t *s, con
   return rc;
 }
 
+/* The query string for vg_http_query(). lws keeps each "name=value" as a
+ * fragment of its own and has already percent-decoded it (and turned '+'
+ * into a space), so the fragments are joined with '&' here and the
+ * characters that vg_http_query() would read as syntax ('%', '&', '+') are
+ * escaped again: "a=1%26b" stays one parameter and "%2541" is not decoded
+ * twice. Returns the length, or -1 when it does not fit. */
+static int copy_query(struct lws *wsi, char *out, size_t size) {
+  char frag[HTTP_MAX_QUERY];
+  size_t used = 0;
+  out[0] = '\0';
+  for (int i = 0; lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i) > 0; i++) {
+    int n = lws_hdr_copy_fragment(wsi, frag, (int)sizeof(frag), WSI_TOKEN_HTTP_URI_ARGS, i);
+    if (n < 0) return -1;
+    if (used && used + 1 < size) out[used++] = '&';
+    for (int k = 0; k < n; k++) {
+      char c = frag[k];
+      if (used + 4 > size) return -1;
+      if (c == '%' || c == '&' || c == '+')
+        used += (size_t)snprintf(out + used, size - used, "%%%02X", (unsigned char)c);
+      else
+        out[used++] = c;
+    }
+  }
+  out[used] = '\0';
+  return (int)used;
+}
+
 static int on_http(struct lws *wsi, vg_http_server_t *srv, http_session_t *s, const char *path) {
   session_reset(s);
   request_method(wsi, s->method, sizeof(s->method));
   char query[HTTP_MAX_QUERY] = "";
-  if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS) >= (int)sizeof(query))
+  if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS) >= (int)sizeof(query) ||
+      copy_query(wsi, query, sizeof(query)) < 0)
     return send_error(wsi, srv, s, 414, "uri_too_long", "the query string is too long", 0);
-  if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS) > 0 &&
-      lws_hdr_copy(wsi, query, sizeof(query), WSI_TOKEN_HTTP_URI_ARGS) < 0)
-    query[0] = '\0';
   int has_body = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 ||
                  lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0;
   if (has_body && vg_api_owns_path(path) &&
@@ -476,6 +507,13 @@ static struct lws_context *create_context(vg_http_server_t *srv) {
     info.iface = srv->cfg.bind;
     if (!strchr(srv->cfg.bind, ':')) info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
   }
+  if (srv->cfg.tls_cert[0]) {
+    /* HTTPS only on this port: lws then refuses plain HTTP, so a session
+     * cookie marked Secure is never sent in the clear. */
+    info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+    info.ssl_cert_filepath = srv->cfg.tls_cert;
+    info.ssl_private_key_filepath = srv->cfg.tls_key;
+  }
   info.user = srv;
   info.vhost_name = "vigil";
   info.server_string = "vigil";
@@ -530,7 +568,9 @@ int vg_http_server_start(const vg_http_config_t *cfg, vg_http_server_t **out) {
   lws_set_log_level(LLL_ERR | LLL_WARN | (vg_log_enabled(VG_LOG_DEBUG) ? LLL_NOTICE : 0), lws_log_emit);
   srv->context = create_context(srv);
   if (!srv->context) {
-    vg_log_error(&lg, "cannot serve HTTP on %s port %d (address in use or not local?)", cfg->bind, cfg->port);
+    vg_log_error(&lg,
+                 "cannot serve HTTP on %s port %d (address in use or not local, or a bad tls_cert/tls_key?)",
+                 cfg->bind, cfg->port);
     free(srv);
     return VG_EIO;
   }
@@ -541,8 +581,10 @@ int vg_http_server_start(const vg_http_config_t *cfg, vg_http_server_t **out) {
     return -err;
   }
   vg_metrics_register("http_server", collect_http_metrics, srv);
-  vg_log_info(&lg, "listening on %s port %d%s%s", is_any_address(cfg->bind) ? "all addresses" : cfg->bind,
-              cfg->port, srv->web_root[0] ? ", web files from " : "", srv->web_root);
+  vg_log_info(&lg, "listening on %s port %d (%s)%s%s",
+              is_any_address(cfg->bind) ? "all addresses" : cfg->bind, cfg->port,
+              cfg->tls_cert[0] ? "HTTPS" : "HTTP", srv->web_root[0] ? ", web files from " : "",
+              srv->web_root);
   *out = srv;
   return 0;
 }

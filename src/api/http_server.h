@@ -27,6 +27,11 @@
  *               looks for web/ next to the current directory, then near
  *               the vigil binary (../web, ../share/vigil/web)
  *   "enabled":  false runs no HTTP server, default true
+ *   "tls_cert", "tls_key": PEM files of a certificate (chain) and its
+ *               private key; both set: HTTPS on the same port (no plain
+ *               HTTP), default "" (plain HTTP)
+ *   "metrics_public": true lets anyone read GET /metrics; default false
+ *               (it needs an operator or admin: session, token or Basic)
  *
  * Threads: start and stop from the main thread. Start after the cameras
  * are registered (so the first request sees them); stop before
@@ -46,6 +51,8 @@ typedef struct {
   int port;
   char web_root[512];
   bool enabled;
+  char tls_cert[512], tls_key[512];
+  bool metrics_public;
 } vg_http_config_t;
 
 void vg_http_config_defaults(vg_http_config_t *cfg);

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "api/users.h"
 #include "base/error.h"
 #include "ingest/onvif_client.h"
 #include "proto/url.h"
@@ -158,7 +159,24 @@ static double number_in(json_t *obj, const char *key, double def, double lo, dou
   return json_number_value(v);
 }
 
+/* A camera the user may not see is not there (404); one they see but may
+ * not steer is forbidden (403). Returns 0 when allowed, else the reply's
+ * result. */
+static int camera_gate(const vg_http_request_t *req, vg_http_response_t *res, vg_perm_t perm, int *denied) {
+  const char *camera = vg_http_param(req, "id");
+  *denied = 1;
+  if (!vg_api_camera_allowed(req, camera, VG_PERM_LIVE))
+    return vg_http_reply_error(res, 404, "not_found", "no camera '%s'", camera);
+  if (perm != VG_PERM_LIVE && !vg_api_camera_allowed(req, camera, perm))
+    return vg_http_reply_error(res, 403, "forbidden", "no %s permission on camera '%s'", vg_perm_name(perm),
+                               camera);
+  *denied = 0;
+  return 0;
+}
+
 static int post_ptz(const vg_http_request_t *req, vg_http_response_t *res) {
+  int denied, rc = camera_gate(req, res, VG_PERM_PTZ, &denied);
+  if (denied) return rc;
   static const struct {
     const char *name;
     vg_ptz_op_t op;
@@ -206,6 +224,8 @@ static int post_ptz(const vg_http_request_t *req, vg_http_response_t *res) {
 }
 
 static int get_ptz(const vg_http_request_t *req, vg_http_response_t *res) {
+  int denied, rc = camera_gate(req, res, VG_PERM_LIVE, &denied);
+  if (denied) return rc;
   const char *camera = vg_http_param(req, "id");
   char error[256];
   double st[3] = {0};
@@ -226,6 +246,8 @@ static int get_ptz(const vg_http_request_t *req, vg_http_response_t *res) {
 }
 
 static int get_onvif_events(const vg_http_request_t *req, vg_http_response_t *res) {
+  int denied, rc = camera_gate(req, res, VG_PERM_LIVE, &denied);
+  if (denied) return rc;
   const char *camera = vg_http_param(req, "id");
   vg_onvif_event_stats_t st;
   if (vg_onvif_event_stats(camera, &st) != 0)
@@ -241,8 +263,10 @@ static int get_onvif_events(const vg_http_request_t *req, vg_http_response_t *re
 }
 
 const vg_http_route_t vg_api_onvif_routes[] = {
-    {"GET", "/api/v1/onvif/discover", get_discover, "ONVIF devices answering a WS-Discovery probe"},
-    {"POST", "/api/v1/onvif/probe", post_probe, "an ONVIF device's information, profiles and stream URIs"},
+    {"GET", "/api/v1/onvif/discover", get_discover, "ONVIF devices answering a WS-Discovery probe",
+     VG_ACCESS_ADMIN},
+    {"POST", "/api/v1/onvif/probe", post_probe, "an ONVIF device's information, profiles and stream URIs",
+     VG_ACCESS_ADMIN},
     {"GET", "/api/v1/cameras/{id}/ptz", get_ptz, "PTZ position and presets of an ONVIF camera"},
     {"POST", "/api/v1/cameras/{id}/ptz", post_ptz, "move an ONVIF camera's PTZ head or use its presets"},
     {"GET", "/api/v1/cameras/{id}/onvif/events", get_onvif_events, "an ONVIF camera's event subscription"},

@@ -47,6 +47,8 @@ typedef enum {
   VG_HTTP_HDR__COUNT
 } vg_http_header_t;
 
+struct vg_user_s;
+
 typedef struct {
   const char *method; /* "GET", "POST", ... (HEAD is routed as GET) */
   const char *path;   /* decoded path, no query string */
@@ -57,6 +59,10 @@ typedef struct {
   char peer[64];                           /* the client's address, "" when unknown */
   vg_http_param_t params[VG_HTTP_MAX_PARAMS];
   int param_count;
+  /* Who asks: set by vg_api_dispatch before a handler runs (NULL for public
+   * routes); see api.h's vg_api_camera_allowed(). */
+  const struct vg_user_s *user;
+  int via_session; /* authenticated by the session cookie (logout ends it) */
 } vg_http_request_t;
 
 /* A response body produced piece by piece (a file range, an MP4 clip being
@@ -85,11 +91,27 @@ typedef struct {
  * negative return makes the server answer 500 with a JSON error. */
 typedef int (*vg_http_handler_fn)(const vg_http_request_t *req, vg_http_response_t *res);
 
+/* The access a route needs. Zero, the default of a 4-field initializer, is
+ * "any authenticated user": a route is public only when it says so. */
+typedef enum {
+  VG_ACCESS_USER = 0,     /* any authenticated user (viewer and up) */
+  VG_ACCESS_PUBLIC = 1,   /* no credentials needed */
+  VG_ACCESS_OPERATOR = 2, /* operator or admin */
+  VG_ACCESS_ADMIN = 3,    /* admin only */
+} vg_access_t;
+
+/* Route tables are written as positional initializers, and most rows leave
+ * out the trailing access field (zero: any authenticated user). -Wextra's
+ * missing-field-initializers would flag every such row, so it is off for
+ * the files that include this header (on purpose: the zero is the default). */
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
 typedef struct {
   const char *method;
   const char *pattern;
   vg_http_handler_fn fn;
   const char *summary; /* one line, for docs and logs */
+  vg_access_t access;  /* who may call it; see vg_access_t */
 } vg_http_route_t;
 
 /* Finds the route for req->method and req->path and fills req->params.

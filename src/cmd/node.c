@@ -1,11 +1,14 @@
 #include "cmd/node.h"
 
 #include <arpa/inet.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/error.h"
+#include "api/api.h"
 #include "api/http_server.h"
+#include "base/error.h"
+#include "base/secret.h"
 #include "base/log.h"
 #include "base/metrics.h"
 #include "api/api.h"
@@ -17,6 +20,7 @@
 
 struct vg_node {
   int started_workers;
+  vg_users_t *http_users, *rtsp_users; /* one database connection each */
   vg_rtsp_server_t *rtsp;
   vg_rtmp_server_t *rtmp;
   vg_http_server_t *http;
@@ -25,8 +29,8 @@ struct vg_node {
 static const char *const level_names[] = {"error", "warn", "info", "debug", "trace", NULL};
 
 int vg_node_config_load(vg_cfg_t *c, const char *file, vg_node_config_t *out) {
-  static const char *const keys[] = {"log_level", "workers", "cameras",  "rtsp_server", "rtmp_server",
-                                     "http",      "record",  "database", "onvif",       NULL};
+  static const char *const keys[] = {"log_level", "workers",  "cameras", "rtsp_server", "rtmp_server", "http",
+                                     "record",    "database", "onvif",   "auth",        NULL};
   json_t *root;
   long long v;
   memset(out, 0, sizeof(*out));
@@ -73,6 +77,11 @@ int vg_node_config_load(vg_cfg_t *c, const char *file, vg_node_config_t *out) {
   struct in_addr ifaddr;
   if (!c->failed && inet_pton(AF_INET, out->onvif_discovery_interface, &ifaddr) != 1)
     vg_cfg_fail(c, "discovery_interface", "must be an IPv4 address (the interface to probe from)");
+  vg_cfg_leave(c);
+
+  json_t *auth = vg_cfg_object(c, root, "auth", 0);
+  vg_cfg_enter(c, "auth");
+  vg_auth_config_parse(c, auth, &out->auth);
   vg_cfg_leave(c);
 
   json_t *cams = vg_cfg_array(c, root, "cameras", 0);
@@ -168,6 +177,47 @@ static void start_recording(const vg_node_config_t *cfg, vg_log_ctx_t *lg) {
   }
 }
 
+/* The RTSP server's users are the API's: Basic credentials against the
+ * users database, "live" on the path to read, operator or admin to publish. */
+static int rtsp_user_check(void *opaque, const char *name, const char *password, const char *path,
+                           const char *peer, int publish) {
+  vg_user_t user;
+  int err = vg_users_check_password(opaque, name, password, peer, &user, NULL);
+  if (err) return VG_EAUTH;
+  int ok = publish ? user.role >= VG_ROLE_OPERATOR : vg_user_allowed(&user, path, VG_PERM_LIVE);
+  vg_user_clear(&user);
+  return ok ? 0 : VG_ENOTFOUND;
+}
+
+/* Users, sessions and the audit log; the node key for sealed camera
+ * credentials. With auth disabled every API request counts as an admin's. */
+static int start_auth(vg_node_t *node, const vg_node_config_t *cfg, vg_rtsp_server_config_t *rtsp,
+                      vg_log_ctx_t *lg) {
+  if (!cfg->auth.enabled) {
+    vg_log_warn(lg, "auth is disabled: every HTTP request is treated as an admin's and the RTSP server "
+                    "knows only rtsp_server.read_users; use this only on a trusted network");
+    vg_api_set_auth(NULL, &cfg->auth, false, cfg->http.metrics_public);
+    return 0;
+  }
+  int err = vg_users_open(cfg->database.path, &cfg->auth, &node->http_users);
+  if (!err) err = vg_users_open(cfg->database.path, &cfg->auth, &node->rtsp_users);
+  if (!err) {
+    int created = vg_users_bootstrap(node->http_users);
+    err = created < 0 ? created : 0;
+  }
+  uint8_t key[VG_SECRET_KEY_LEN];
+  if (!err) err = vg_secret_key_load(cfg->auth.secret_key_file, key);
+  sodium_memzero(key, sizeof(key)); /* loaded here so that a bad key file stops the start */
+  if (err) {
+    vg_log_error(lg, "access control not started: %s", vg_strerror(err));
+    return err;
+  }
+  rtsp->user_check = rtsp_user_check;
+  rtsp->user_check_opaque = node->rtsp_users;
+  vg_api_set_auth(node->http_users, &cfg->auth, cfg->http.tls_cert[0] != 0, cfg->http.metrics_public);
+  return 0;
+}
+
 int vg_node_start(const vg_node_config_t *cfg, vg_node_t **out) {
   vg_log_ctx_t lg = VG_LOG_CTX("vigil", NULL);
   vg_node_t *node = calloc(1, sizeof(*node));
@@ -192,7 +242,13 @@ int vg_node_start(const vg_node_config_t *cfg, vg_node_t **out) {
   if (cfg->record.enabled) start_recording(cfg, &lg);
   if ((err = vg_onvif_events_start(cfg->cameras, cfg->camera_count)) != 0)
     vg_log_error(&lg, "ONVIF events not started: %s", vg_strerror(err));
-  err = vg_rtsp_server_start(&cfg->rtsp_server, &node->rtsp);
+  vg_rtsp_server_config_t rtsp_cfg = cfg->rtsp_server;
+  err = start_auth(node, cfg, &rtsp_cfg, &lg);
+  if (err) {
+    vg_node_stop(&node);
+    return err;
+  }
+  err = vg_rtsp_server_start(&rtsp_cfg, &node->rtsp);
   if (!err) {
     vg_metrics_register("rtsp_server", collect_rtsp_metrics, node->rtsp);
     if (cfg->rtmp_server.enabled && (err = vg_rtmp_server_start(&cfg->rtmp_server, &node->rtmp)) == 0)
@@ -224,6 +280,9 @@ void vg_node_stop(vg_node_t **np) {
   vg_onvif_events_stop();
   vg_cameras_stop_all();
   if (node->started_workers) vg_workers_stop();
+  vg_api_set_auth(NULL, NULL, false, false);
+  vg_users_close(&node->rtsp_users);
+  vg_users_close(&node->http_users);
   vg_buf_pool_trim();
   free(node);
 }

@@ -8,6 +8,7 @@
 #define VG_CMD_NODE_H
 
 #include "api/http_server.h"
+#include "api/users.h"
 #include "base/config.h"
 #include "db/db.h"
 #include "ingest/camera.h"
@@ -26,6 +27,7 @@ typedef struct {
   vg_record_config_t record;
   vg_db_config_t database;
   char onvif_discovery_interface[64]; /* "onvif.discovery_interface" */
+  vg_auth_config_t auth;
 } vg_node_config_t;
 
 /* Loads and validates FILE. On error c names the field and the reason. */

@@ -376,6 +376,26 @@ int rtsp_uri_path(const vg_rtsp_str_t *uri, char *path, size_t size, char *last,
   return 0;
 }
 
+/* Basic credentials checked by the embedder's user check: 0, VG_EAUTH or
+ * VG_ENOTFOUND (see vg_rtsp_user_check_fn). */
+static int check_user_hook(rtsp_conn_t *c, const vg_rtsp_str_t *authz, int publish) {
+  vg_auth_credentials_t *cred = calloc(1, sizeof(*cred));
+  if (!cred) return VG_EAUTH;
+  int r = VG_EAUTH;
+  if (vg_auth_parse_credentials(authz->p, authz->len, cred) == 0 && cred->scheme == VG_AUTH_BASIC) {
+    char peer[64] = "";
+    if (c->peer_addr.ss_family == AF_INET)
+      inet_ntop(AF_INET, &((struct sockaddr_in *)&c->peer_addr)->sin_addr, peer, sizeof(peer));
+    else if (c->peer_addr.ss_family == AF_INET6)
+      inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&c->peer_addr)->sin6_addr, peer, sizeof(peer));
+    r = c->srv->cfg.user_check(c->srv->cfg.user_check_opaque, cred->username, cred->password, c->path, peer,
+                               publish);
+  }
+  explicit_bzero(cred, sizeof(*cred));
+  free(cred);
+  return r;
+}
+
 /* Whether the request carries valid credentials for role (0 read, 1
  * publish) on this path; otherwise answers 401 and returns 0. */
 static int check_auth(rtsp_conn_t *c, const vg_rtsp_msg_t *req, int publish) {
@@ -389,13 +409,14 @@ static int check_auth(rtsp_conn_t *c, const vg_rtsp_msg_t *req, int publish) {
     users = &fault_user;
     n = 1;
   }
-  if (n == 0) return 1;
+  int hook = srv->cfg.user_check && users != &fault_user;
+  if (n == 0 && !hook) return 1;
   int *authed = publish ? &c->authed_publish : &c->authed_read;
   const vg_rtsp_str_t *authz = vg_rtsp_msg_header(req, "Authorization");
   int stale = 0;
   if (authz) {
     char method[32], uri[1024];
-    if (vg_rtsp_str_copy(req->method, method, sizeof(method)) >= 0 &&
+    if (n > 0 && vg_rtsp_str_copy(req->method, method, sizeof(method)) >= 0 &&
         vg_rtsp_str_copy(req->uri, uri, sizeof(uri)) >= 0) {
       int64_t now_s = vg_time_mono_us() / 1000000;
       int r = vg_auth_server_verify(&srv->auth, method, uri, authz->p, authz->len, users, n, now_s, &stale);
@@ -403,6 +424,15 @@ static int check_auth(rtsp_conn_t *c, const vg_rtsp_msg_t *req, int publish) {
         *authed = 1;
         return 1;
       }
+    }
+    int r = hook && !stale ? check_user_hook(c, authz, publish) : VG_EAUTH;
+    if (r == 0) {
+      *authed = 1;
+      return 1;
+    }
+    if (r == VG_ENOTFOUND) {
+      rtsp_conn_respond(c, req, 404, NULL, NULL, NULL, 0);
+      return 0;
     }
     if (!stale) {
       atomic_fetch_add(&srv->auth_failures, 1);
@@ -415,7 +445,10 @@ static int check_auth(rtsp_conn_t *c, const vg_rtsp_msg_t *req, int publish) {
   char digest[512], basic[256];
   rtsp_hdr_t hdrs[3] = {{NULL, NULL}};
   int k = 0;
-  if (vg_auth_server_challenge(&srv->auth, vg_time_mono_us() / 1000000, stale, digest, sizeof(digest)) >= 0)
+  /* Digest only when there are Digest users: clients prefer it, and the
+   * users database can only check Basic. */
+  if (n > 0 &&
+      vg_auth_server_challenge(&srv->auth, vg_time_mono_us() / 1000000, stale, digest, sizeof(digest)) >= 0)
     hdrs[k++] = (rtsp_hdr_t){"WWW-Authenticate", digest};
   if (srv->auth.allow_basic && vg_auth_server_basic_challenge(&srv->auth, basic, sizeof(basic)) >= 0)
     hdrs[k++] = (rtsp_hdr_t){"WWW-Authenticate", basic};

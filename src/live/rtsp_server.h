@@ -38,6 +38,16 @@ typedef struct {
   char pass[128];
 } vg_rtsp_cred_t;
 
+/* A user check the embedder installs (vigil's node: the users database,
+ * api/users.h). Called on the connection's worker thread for Basic
+ * credentials, with the request's path (the hub name) and the peer's
+ * address, for reading (publish 0) or publishing (1). Returns 0 to allow,
+ * VG_EAUTH for wrong credentials (or a locked-out user: 401 either way), or
+ * VG_ENOTFOUND when the user may not use the path (404, so that cameras a
+ * user may not see stay invisible). May block for one password hash. */
+typedef int (*vg_rtsp_user_check_fn)(void *opaque, const char *user, const char *password, const char *path,
+                                     const char *peer, int publish);
+
 typedef struct {
   char bind[64];                  /* default "0.0.0.0" */
   int port;                       /* default 8554 */
@@ -49,6 +59,12 @@ typedef struct {
   vg_rtsp_cred_t publish_users[16];
   int publish_user_count; /* none = open */
   int session_timeout_s;  /* default 60 */
+  /* Not from the file: set by the embedder before start. With a user check
+   * every reader and publisher must authenticate: Basic credentials go to
+   * the check, Digest ones to read_users/publish_users (Digest needs the
+   * plain password, which a password hash cannot give). */
+  vg_rtsp_user_check_fn user_check;
+  void *user_check_opaque;
 } vg_rtsp_server_config_t;
 
 void vg_rtsp_server_config_defaults(vg_rtsp_server_config_t *cfg);

@@ -150,6 +150,10 @@ def vigil_node(vigil_bin, start_process, tmp_path):
         config["http"].setdefault("bind", "127.0.0.1")
         config.setdefault("rtsp_server", {}).setdefault("port", rtsp_port)
         config["rtsp_server"].setdefault("bind", "127.0.0.1")
+        # These tests exercise other features without credentials; the
+        # access-control tests (test_auth.py) pass an "auth" object of their own.
+        config.setdefault("auth", {"enabled": False})
+        config.setdefault("database", {"path": str(tmp_path / "vigil.db")})
         path = tmp_path / f"vigil-{len(list(tmp_path.iterdir()))}.json"
         path.write_text(json.dumps(config))
         proc = start_process([vigil_bin, "run", "-c", str(path)], "vigil")

@@ -57,6 +57,7 @@ def vigil(tmp_path_factory):
         "log_level": "info",
         "workers": 2,
         "http": {"bind": "127.0.0.1", "port": port, "web_root": os.path.join(REPO, "web")},
+        "auth": {"enabled": False},
         "cameras": [
             {"id": "door", "name": "Front door", "url": "rtsp://admin:s3cr3t@127.0.0.1:1/live",
              "backoff_min_ms": 60000, "backoff_max_ms": 60000},

@@ -78,7 +78,7 @@ def test_vigil_discovers_probes_adds_and_moves(onvif_camsim, vigil_node):
     api = f"http://127.0.0.1:{http}/api/v1"
 
     # Discovery finds both devices.
-    found = http_get_json(f"{api}/onvif/discover?timeout_ms=1500", timeout=10)["devices"]
+    found = http_get_json(f"{api}/onvif/discover?timeout_ms=3000", timeout=15)["devices"]
     urls = [d["url"] for d in found]
     assert device in urls and f"http://127.0.0.1:{port + 1}/onvif/device_service" in urls, found
     assert any(d["name"] == "camsim-cam1" for d in found)

@@ -66,6 +66,7 @@ def test_record_segments_and_kill9(vigil_bin, start_process, vigil_node, tmp_pat
     cfg = tmp_path / "kill9.json"
     cfg.write_text(json.dumps({
         "http": {"bind": "127.0.0.1", "port": free_port()},
+        "auth": {"enabled": False},
         "rtsp_server": {"bind": "127.0.0.1", "port": free_port()},
         "record": {"enabled": True, "root": root2, "segment_s": 30},
         "cameras": [{"id": "cam1", "url": f"rtsp://127.0.0.1:{sim}/cam1"}]}))

@@ -28,6 +28,7 @@ def start_vigil(start_process, vigil_bin, tmp_path, rtsp=None):
     port = free_port()
     cfg = {"log_level": "info", "workers": 2,
            "http": {"port": free_port(), "bind": "127.0.0.1"},
+           "auth": {"enabled": False},
            "rtsp_server": dict({"port": port, "bind": "127.0.0.1"}, **(rtsp or {}))}
     path = tmp_path / f"vigil-{port}.json"
     path.write_text(json.dumps(cfg))
