@@ -3,14 +3,10 @@
  * RECORD, then RTP in (interleaved or UDP) -> depacketizers -> the hub of a
  * VG_SOURCE_PUSH camera named by the path.
  *
- * Ownership across threads: the camera lives on its own worker, the
- * publishing connection on the one that accepted it. cam->source points at
- * the connection and conn->cam at the camera while one publishes; both are
- * set and cleared under publish_lock, so that the camera module's stop
- * operation (camera worker) and the connection's close (its worker) can
- * each detach safely. Life-cycle calls (online, failed) are posted to the
- * camera's worker as camera.h requires. Frames go to the hub, which the
- * connection holds its own reference to.
+ * The push camera itself (creating or claiming it, counting, online and
+ * offline events on the camera's worker, detaching when either side stops)
+ * is ingest/push.h's; the connection holds the handle in c->push while it
+ * publishes, and frames go to the hub through it.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,79 +14,22 @@
 
 #include "base/error.h"
 #include "base/time.h"
+#include "ingest/push.h"
 #include "live/rtsp_server_internal.h"
 #include "media/nal.h"
 #include "proto/rtp.h"
 #include "proto/rtp_payload.h"
 #include "proto/sdp.h"
 
-static pthread_mutex_t publish_lock = PTHREAD_MUTEX_INITIALIZER;
-
-/* ---- camera life cycle (camera worker) ---------------------------------------- */
-
-typedef struct {
-  vg_camera_t *cam;
-  int err;
-  char reason[200];
-} cam_event_t;
-
-static void cam_online_task(void *arg) {
-  cam_event_t *e = arg;
-  vg_camera_source_online(e->cam);
-  free(e);
-}
-
-static void cam_failed_task(void *arg) {
-  cam_event_t *e = arg;
-  vg_camera_source_failed(e->cam, e->err, "%s", e->reason);
-  free(e);
-}
-
-static void post_cam_event(vg_camera_t *cam, int online, int err, const char *reason) {
-  cam_event_t *e = calloc(1, sizeof(*e));
-  if (!e) return;
-  e->cam = cam;
-  e->err = err;
-  snprintf(e->reason, sizeof(e->reason), "%s", reason ? reason : "");
-  if (vg_worker_post(cam->worker, online ? cam_online_task : cam_failed_task, e) != 0) free(e);
-}
-
-/* The camera module stops a PUSH camera: detach its publisher, which keeps
- * feeding its own hub reference until it leaves but no longer touches the
- * camera. */
-static void push_source_stop(vg_camera_t *cam, void (*done)(vg_camera_t *cam)) {
-  pthread_mutex_lock(&publish_lock);
-  rtsp_conn_t *c = cam->source;
-  cam->source = NULL;
-  if (c) c->cam = NULL;
-  pthread_mutex_unlock(&publish_lock);
-  done(cam);
-}
-
-static const vg_source_ops_t push_ops = {"push", NULL, push_source_stop};
-
-void rtsp_publish_register_source(void) { vg_source_register(VG_SOURCE_PUSH, &push_ops); }
+/* Publishers share the push-camera glue with the other ingest protocols. */
+void rtsp_publish_register_source(void) { vg_push_register_source(); }
 
 /* ---- ingest --------------------------------------------------------------------- */
-
-static void count_cam(rtsp_conn_t *c, int frames, uint64_t bytes, int packets, int errors) {
-  pthread_mutex_lock(&publish_lock);
-  vg_camera_t *cam = c->cam;
-  if (cam) {
-    if (frames) atomic_fetch_add(&cam->counters.frames, (uint64_t)frames);
-    if (bytes) atomic_fetch_add(&cam->counters.bytes, bytes);
-    if (packets) atomic_fetch_add(&cam->counters.rtp_packets, (uint64_t)packets);
-    if (errors) atomic_fetch_add(&cam->counters.errors, (uint64_t)errors);
-    if (frames && !c->got_media) post_cam_event(cam, 1, 0, NULL);
-  }
-  pthread_mutex_unlock(&publish_lock);
-  if (frames) c->got_media = 1;
-}
 
 static void on_depack_frame(void *opaque, vg_frame_t *f) {
   rtsp_track_out_t *o = opaque;
   rtsp_conn_t *c = o->conn;
-  if (!c->hub || o->hub_track < 0) {
+  if (!c->push || o->hub_track < 0) {
     vg_frame_unref(f);
     return;
   }
@@ -108,8 +47,7 @@ static void on_depack_frame(void *opaque, vg_frame_t *f) {
   if (f->pts < 0) f->pts = 0;
   f->track = (uint8_t)o->hub_track;
   f->utc_us = c->last_sr_us + (t->clock_rate ? f->pts * 1000000 / (int64_t)t->clock_rate : 0);
-  vg_hub_push(c->hub, f);
-  count_cam(c, 1, f->len, 0, 0);
+  vg_push_frame(c->push, f);
   vg_frame_unref(f);
 }
 
@@ -120,17 +58,17 @@ static void on_depack_params(void *opaque, vg_buf_t *extradata) {
   vg_buf_unref(&t->extradata);
   t->extradata = extradata;
   vg_track_update_video_info(t, NULL, 0);
-  if (c->hub && o->hub_track >= 0) vg_hub_update_track(c->hub, o->hub_track, t);
+  if (c->push && o->hub_track >= 0) vg_push_update_track(c->push, o->hub_track, t);
 }
 
 static void push_rtp(rtsp_conn_t *c, rtsp_track_out_t *o, const uint8_t *data, size_t len) {
   vg_rtp_packet_t pkt;
   c->last_activity_us = vg_time_mono_us();
   if (vg_rtp_parse(data, len, &pkt) != 0) {
-    count_cam(c, 0, 0, 0, 1);
+    if (c->push) vg_push_count(c->push, 0, 1);
     return;
   }
-  count_cam(c, 0, 0, 1, 0);
+  if (c->push) vg_push_count(c->push, 1, 0);
   if (o->depack && c->state == CONN_RECORDING) vg_depack_push(o->depack, &pkt, vg_time_mono_us());
 }
 
@@ -169,39 +107,21 @@ static void on_publisher_rtcp(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, c
 
 /* ---- requests ------------------------------------------------------------------- */
 
-static int valid_path(const char *p) {
-  if (!*p || strlen(p) >= sizeof(((vg_camera_config_t *)0)->id)) return 0;
-  for (; *p; p++)
-    if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_' ||
-          *p == '-' || *p == '.'))
-      return 0;
-  return 1;
-}
-
 /* Whether path may be published now: a free name, or a push camera that
  * nobody is publishing. Answers the request when not (returns 0). */
 static int path_available(rtsp_conn_t *c, const vg_rtsp_msg_t *req) {
-  if (!valid_path(c->path)) {
+  int r = vg_push_check(c->path);
+  if (r == VG_EINVAL) {
     vg_log_info(&c->log, "refusing to publish to \"%s\": invalid name", c->path);
     rtsp_conn_respond(c, req, 400, NULL, NULL, NULL, 0);
     return 0;
   }
-  vg_camera_t *cam = vg_camera_find(c->path);
-  int ok = 1;
-  if (cam) {
-    pthread_mutex_lock(&publish_lock);
-    ok = cam->cfg.kind == VG_SOURCE_PUSH && cam->source == NULL;
-    pthread_mutex_unlock(&publish_lock);
-  } else {
-    vg_hub_t *hub = vg_hub_find(c->path);
-    if (hub) ok = 0; /* a stream that is not a camera (camsim's) */
-    vg_hub_unref(&hub);
-  }
-  if (!ok) {
+  if (r < 0) {
     vg_log_info(&c->log, "refusing to publish to %s: the path is in use", c->path);
     rtsp_conn_respond(c, req, 403, NULL, NULL, NULL, 0);
+    return 0;
   }
-  return ok;
+  return 1;
 }
 
 void rtsp_publish_announce(rtsp_conn_t *c, const vg_rtsp_msg_t *req) {
@@ -314,46 +234,19 @@ void rtsp_publish_record(rtsp_conn_t *c, const vg_rtsp_msg_t *req) {
     rtsp_conn_respond(c, req, 455, NULL, NULL, NULL, 0);
     return;
   }
-  vg_camera_t *cam = vg_camera_find(c->path);
-  if (!cam) {
-    vg_camera_config_t cfg;
-    memset(&cfg, 0, sizeof(cfg));
-    snprintf(cfg.id, sizeof(cfg.id), "%s", c->path);
-    snprintf(cfg.name, sizeof(cfg.name), "%s", c->path);
-    snprintf(cfg.url, sizeof(cfg.url), "rtsp://publisher/%s", c->path);
-    cfg.kind = VG_SOURCE_PUSH;
-    cfg.transport = VG_TRANSPORT_TCP;
-    cfg.enabled = true;
-    cfg.connect_timeout_ms = 5000;
-    cfg.read_timeout_ms = 10000;
-    cfg.snapshot_interval_ms = 1000;
-    cfg.backoff_min_ms = 500;
-    cfg.backoff_max_ms = 30000;
-    int r = vg_camera_add(&cfg, &cam);
-    if (r == VG_EEXIST) cam = vg_camera_find(c->path);
-    if (!cam) {
-      vg_log_warn(&c->log, "RECORD %s: cannot create the camera: %s", c->path, vg_strerror(r));
-      rtsp_conn_respond(c, req, r == VG_EEXIST ? 403 : 500, NULL, NULL, NULL, 0);
-      return;
-    }
-  }
-  pthread_mutex_lock(&publish_lock);
-  int ok = cam->cfg.kind == VG_SOURCE_PUSH && cam->source == NULL;
-  if (ok) {
-    cam->source = c;
-    c->cam = cam;
-  }
-  pthread_mutex_unlock(&publish_lock);
-  if (!ok) {
-    rtsp_conn_respond(c, req, 403, NULL, NULL, NULL, 0);
+  char url[200];
+  snprintf(url, sizeof(url), "rtsp://publisher/%s", c->path);
+  int r = vg_push_open(c->path, url, &c->push);
+  if (r < 0) {
+    vg_log_warn(&c->log, "RECORD %s: cannot publish: %s", c->path, vg_strerror(r));
+    rtsp_conn_respond(c, req, r == VG_EBUSY || r == VG_EINVAL ? 403 : 500, NULL, NULL, NULL, 0);
     return;
   }
-  c->hub = vg_hub_ref(cam->hub);
   vg_track_t hub_tracks[VG_MAX_TRACKS];
   int n = 0;
   for (int i = 0; i < c->track_count; i++)
     if (c->out[i].hub_track >= 0) hub_tracks[n++] = c->tracks[i]; /* shallow: set_tracks copies */
-  vg_hub_set_tracks(c->hub, hub_tracks, n);
+  vg_push_set_tracks(c->push, hub_tracks, n);
   c->state = CONN_RECORDING;
   c->publishing = 1;
   c->play_us = vg_time_mono_us();
@@ -374,15 +267,7 @@ void rtsp_publish_stop(rtsp_conn_t *c, const char *why) {
   }
   c->publishing = 0;
   atomic_fetch_sub(&c->srv->publishers, 1);
-  pthread_mutex_lock(&publish_lock);
-  vg_camera_t *cam = c->cam;
-  if (cam) {
-    cam->source = NULL;
-    c->cam = NULL;
-    post_cam_event(cam, 0, VG_ECLOSED, why);
-  }
-  pthread_mutex_unlock(&publish_lock);
-  vg_hub_unref(&c->hub);
+  vg_push_close(&c->push, why);
   free(c->announce_sdp);
   c->announce_sdp = NULL;
   vg_log_info(&c->log, "publisher of %s left: %s", c->path, why);

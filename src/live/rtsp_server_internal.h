@@ -147,9 +147,8 @@ struct rtsp_conn {
   int write_blocked; /* stopped reading the hub: socket backed up */
   vg_frame_t held;   /* read at PLAY for RTP-Info, sent first */
   /* publisher */
-  vg_camera_t *cam;
-  int publishing; /* counted in stats.publishers */
-  int got_media;
+  struct vg_push *push; /* ingest/push.h: the push camera while publishing */
+  int publishing;       /* counted in stats.publishers */
   uint8_t *announce_sdp;
   size_t announce_sdp_len;
 };
