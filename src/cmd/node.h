@@ -9,6 +9,7 @@
 #include "api/http_server.h"
 #include "base/config.h"
 #include "ingest/camera.h"
+#include "ingest/srt_ingest.h"
 #include "live/rtsp_server.h"
 #include "record/recorder.h"
 
@@ -20,6 +21,7 @@ typedef struct {
   vg_rtsp_server_config_t rtsp_server;
   vg_http_config_t http;
   vg_record_config_t record;
+  vg_srt_server_config_t srt_server;
 } vg_node_config_t;
 
 /* Loads and validates FILE. On error c names the field and the reason. */

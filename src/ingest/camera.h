@@ -44,6 +44,7 @@ typedef enum {
   VG_SOURCE_SNAPSHOT, /* JPEG snapshot URL polled at an interval */
   VG_SOURCE_MJPEG,    /* multipart MJPEG over HTTP */
   VG_SOURCE_PUSH,     /* a publisher pushes into the RTSP server (ANNOUNCE/RECORD) */
+  VG_SOURCE_SRT,      /* MPEG-TS over SRT from an srt:// URL (vigil calls) */
   VG_SOURCE__COUNT
 } vg_source_kind_t;
 
