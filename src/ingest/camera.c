@@ -77,8 +77,7 @@ int vg_camera_config_parse(vg_cfg_t *c, json_t *obj, vg_camera_config_t *out) {
   vg_cfg_check_keys(c, obj, keys);
   vg_cfg_str(c, obj, "id", NULL, out->id, sizeof(out->id));
   if (!c->failed && !valid_id(out->id))
-    vg_cfg_fail(c, "id",
-                "may contain only letters, digits, '_', '-' and '.', and may not be \".\" or \"..\"");
+    vg_cfg_fail(c, "id", "may contain only letters, digits, '_', '-' and '.', and may not be \".\" or \"..\"");
   vg_cfg_str(c, obj, "name", out->id, out->name, sizeof(out->name));
   /* An srt:// URL needs no "type". */
   json_t *url = json_object_get(obj, "url");

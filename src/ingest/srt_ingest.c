@@ -32,7 +32,8 @@
 #include "ingest/push.h"
 #include "media/mpegts.h"
 
-/* A connection whose bytes do not look like MPEG-TS is closed. */
+/* A connection whose bytes do not look like MPEG-TS is closed: more than
+ * this many bytes skipped looking for sync (and a quarter of all). */
 #define GARBAGE_BYTES (64 * 1024)
 #define NO_PROGRAM_US (10 * 1000000LL)
 #define WAIT_MS 20
@@ -597,7 +598,9 @@ static int conn_read(srt_conn_t *c, const char **why) {
     else
       caller_count(c, 0, 0, new_errors);
   }
-  if (st.unsynced_run > GARBAGE_BYTES) {
+  /* A real stream loses sync now and then; one where a quarter of the
+   * bytes are thrown away is not MPEG-TS. */
+  if (st.skipped_bytes > GARBAGE_BYTES && st.skipped_bytes > st.bytes / 4) {
     *why = "not MPEG-TS: no sync byte";
     return VG_EPROTO;
   }
@@ -669,10 +672,24 @@ static void *service_main(void *arg) {
   return NULL;
 }
 
+/* libsrt's own log lines (rejections, retransmissions) go to our log at
+ * debug level: our messages already say what matters. */
+static void on_srt_log(void *opaque, int level, const char *file, int line, const char *area,
+                       const char *msg) {
+  vg_log_ctx_t lg = VG_LOG_CTX("libsrt", NULL);
+  size_t n = strlen(msg);
+  while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+    n--;
+  vg_log_debug(&lg, "%.*s", (int)n, msg);
+}
+
 int vg_srt_start(const vg_srt_server_config_t *cfg) {
   svc.log = VG_LOG_CTX("srt", NULL);
   svc.cfg = *cfg;
   if (srt_startup() < 0) return VG_EIO;
+  srt_setloghandler(NULL, on_srt_log);
+  srt_setlogflags(SRT_LOGF_DISABLE_TIME | SRT_LOGF_DISABLE_THREADNAME | SRT_LOGF_DISABLE_SEVERITY |
+                  SRT_LOGF_DISABLE_EOL);
   svc.eid = srt_epoll_create();
   if (svc.eid < 0) {
     srt_cleanup();

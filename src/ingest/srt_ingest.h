@@ -16,8 +16,9 @@
  * one srt_epoll for every SRT socket, moves received bytes through each
  * connection's demuxer and pushes frames into the hubs (hub pushes are
  * thread-safe). Camera life-cycle calls are posted to the camera's worker.
- * A connection that sends garbage (no MPEG-TS sync for 64 KiB, or no
- * program within 10 s) is closed; others are not affected.
+ * A connection that sends garbage (over 64 KiB and a quarter of its bytes
+ * skipped looking for MPEG-TS sync, or no program within 10 s) is closed;
+ * others are not affected.
  *
  * Threads: vg_srt_start/stop from the main thread; the source operations
  * from cameras' workers (as camera.h says); stats from any thread.

@@ -6,40 +6,6 @@
 #include "base/error.h"
 #include "ingest/srt_ingest.h"
 
-int vg_srt_streamid_name(const char *sid, char *out, size_t size) {
-  if (!sid || !size) return VG_EINVAL;
-  out[0] = 0;
-  size_t len = strlen(sid);
-  if (len == 0 || len > 512) return VG_EINVAL;
-  if (strncmp(sid, "#!::", 4) != 0) {
-    if (len >= size) return VG_EINVAL;
-    memcpy(out, sid, len + 1);
-    return 0;
-  }
-  /* The access-control syntax: comma-separated key=value pairs. */
-  const char *p = sid + 4;
-  int have_name = 0;
-  while (*p) {
-    const char *end = strchr(p, ',');
-    size_t item = end ? (size_t)(end - p) : strlen(p);
-    const char *eq = memchr(p, '=', item);
-    if (!eq) return VG_EINVAL;
-    size_t klen = (size_t)(eq - p), vlen = item - klen - 1;
-    const char *val = eq + 1;
-    if (klen == 1 && p[0] == 'r') {
-      if (vlen == 0 || vlen >= size) return VG_EINVAL;
-      memcpy(out, val, vlen);
-      out[vlen] = 0;
-      have_name = 1;
-    } else if (klen == 1 && p[0] == 'm') {
-      if (!(vlen == 7 && memcmp(val, "publish", 7) == 0)) return VG_EUNSUPPORTED;
-    }
-    p += item;
-    if (*p == ',') p++;
-  }
-  return have_name ? 0 : VG_EINVAL;
-}
-
 static int hexval(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -67,6 +33,49 @@ static int decode(const char *src, size_t len, char *out, size_t size) {
   }
   out[o] = 0;
   return 0;
+}
+
+int vg_srt_streamid_name(const char *sid, char *out, size_t size) {
+  if (!sid || !size) return VG_EINVAL;
+  out[0] = 0;
+  size_t len = strlen(sid);
+  if (len == 0 || len > 512) return VG_EINVAL;
+  /* Some callers send the stream id still percent-encoded from their URL
+   * ("%23%21%3A%3Ar%3Dcam1"); camera names never contain '%'. */
+  char decoded[513];
+  if (strchr(sid, '%')) {
+    if (decode(sid, len, decoded, sizeof(decoded)) < 0) return VG_EINVAL;
+    sid = decoded;
+    len = strlen(sid);
+    if (len == 0) return VG_EINVAL;
+  }
+  if (strncmp(sid, "#!::", 4) != 0) {
+    if (len >= size) return VG_EINVAL;
+    memcpy(out, sid, len + 1);
+    return 0;
+  }
+  /* The access-control syntax: comma-separated key=value pairs. */
+  const char *p = sid + 4;
+  int have_name = 0;
+  while (*p) {
+    const char *end = strchr(p, ',');
+    size_t item = end ? (size_t)(end - p) : strlen(p);
+    const char *eq = memchr(p, '=', item);
+    if (!eq) return VG_EINVAL;
+    size_t klen = (size_t)(eq - p), vlen = item - klen - 1;
+    const char *val = eq + 1;
+    if (klen == 1 && p[0] == 'r') {
+      if (vlen == 0 || vlen >= size) return VG_EINVAL;
+      memcpy(out, val, vlen);
+      out[vlen] = 0;
+      have_name = 1;
+    } else if (klen == 1 && p[0] == 'm') {
+      if (!(vlen == 7 && memcmp(val, "publish", 7) == 0)) return VG_EUNSUPPORTED;
+    }
+    p += item;
+    if (*p == ',') p++;
+  }
+  return have_name ? 0 : VG_EINVAL;
 }
 
 int vg_srt_url_parse(const char *url, vg_srt_url_t *out) {
