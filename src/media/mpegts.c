@@ -329,7 +329,7 @@ static void aac_pes(vg_ts_demux_t *d, ts_stream_t *s, const uint8_t *es, size_t 
     int blocks = (h[6] & 3) + 1;
     size_t header_len = protection_absent ? 7 : 9;
     int rate = adts_rates[rate_index];
-    if (frame_len < header_len || pos + frame_len > len || !rate) {
+    if (frame_len <= header_len || pos + frame_len > len || !rate) {
       d->st.pes_errors++;
       return;
     }
