@@ -46,7 +46,8 @@ static void test_url(void **state) {
   assert_string_equal(u.streamid, "");
   assert_int_equal(u.latency_ms, -1);
   assert_int_equal(
-      vg_srt_url_parse("srt://cam.local:8890?streamid=%23%21%3A%3Ar%3Dcam1&passphrase=0123456789ab&latency=200", &u),
+      vg_srt_url_parse(
+          "srt://cam.local:8890?streamid=%23%21%3A%3Ar%3Dcam1&passphrase=0123456789ab&latency=200", &u),
       0);
   assert_string_equal(u.host, "cam.local");
   assert_string_equal(u.streamid, "#!::r=cam1");
@@ -100,9 +101,10 @@ static void test_config(void **state) {
   assert_int_equal(cfg.port, 8890);
   assert_int_equal(cfg.latency_ms, 120);
   assert_string_equal(cfg.passphrase, "");
-  assert_int_equal(parse_cfg("{\"enabled\": true, \"port\": 9000, \"passphrase\": \"0123456789\", \"latency_ms\": 50}",
-                             &cfg),
-                   0);
+  assert_int_equal(
+      parse_cfg("{\"enabled\": true, \"port\": 9000, \"passphrase\": \"0123456789\", \"latency_ms\": 50}",
+                &cfg),
+      0);
   assert_true(cfg.enabled);
   assert_int_equal(cfg.port, 9000);
   assert_string_equal(cfg.passphrase, "0123456789");
@@ -124,15 +126,18 @@ static void test_camera_config_srt(void **state) {
   assert_string_equal(vg_source_kind_name(cam.kind), "srt");
   json_decref(root);
   memset(&c, 0, sizeof(c));
-  assert_int_equal(vg_cfg_load_string(&c, "{\"id\": \"s2\", \"type\": \"srt\", \"url\": \"rtsp://x/y\"}", &root), 0);
+  assert_int_equal(
+      vg_cfg_load_string(&c, "{\"id\": \"s2\", \"type\": \"srt\", \"url\": \"rtsp://x/y\"}", &root), 0);
   assert_int_equal(vg_camera_config_parse(&c, root, &cam), VG_ECONFIG);
   json_decref(root);
 }
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_streamid), cmocka_unit_test(test_url),
-      cmocka_unit_test(test_safe_url_masks_passphrase), cmocka_unit_test(test_config),
+      cmocka_unit_test(test_streamid),
+      cmocka_unit_test(test_url),
+      cmocka_unit_test(test_safe_url_masks_passphrase),
+      cmocka_unit_test(test_config),
       cmocka_unit_test(test_camera_config_srt),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
