@@ -343,6 +343,54 @@ static void test_truncated_and_flipped(void **state) {
   free(data);
 }
 
+static void put_ts(uint8_t *p, int64_t v) {
+  uint8_t prefix = p[0] & 0xF0;
+  p[0] = (uint8_t)(prefix | ((v >> 29) & 0x0E) | 1);
+  p[1] = (uint8_t)(v >> 22);
+  p[2] = (uint8_t)(((v >> 14) & 0xFE) | 1);
+  p[3] = (uint8_t)(v >> 7);
+  p[4] = (uint8_t)(((v << 1) & 0xFE) | 1);
+}
+
+static int64_t get_ts(const uint8_t *p) {
+  return ((int64_t)(p[0] & 0x0E) << 29) | ((int64_t)p[1] << 22) | ((int64_t)(p[2] & 0xFE) << 14) |
+         ((int64_t)p[3] << 7) | (p[4] >> 1);
+}
+
+/* Moves every PTS/DTS of the file so that the 33-bit clock wraps in the
+ * middle: the frames' pts keep growing across it. */
+static void test_pts_wrap_in_stream(void **state) {
+  (void)state;
+  size_t len;
+  uint8_t *data = load("h264_aac.ts", &len);
+  const int64_t wrap = 1LL << 33;
+  /* The first video pts is 126000 + 1800: place the wrap 0.2 s in. */
+  const int64_t shift = wrap - 127800 - 18000;
+  for (size_t off = 0; off + 188 <= len; off += 188) {
+    uint8_t *pkt = data + off;
+    if (!(pkt[1] & 0x40) || pid_of(pkt) == 0) continue;
+    size_t pos = 4;
+    if (pkt[3] & 0x20) pos = 5 + pkt[4];
+    if (pos + 19 > 188) continue;
+    uint8_t *pes = pkt + pos;
+    if (pes[0] != 0 || pes[1] != 0 || pes[2] != 1 || pes[3] < 0xC0) continue;
+    int flags = pes[7] >> 6;
+    if (flags & 2) put_ts(pes + 9, (get_ts(pes + 9) + shift) % wrap);
+    if (flags == 3) put_ts(pes + 14, (get_ts(pes + 14) + shift) % wrap);
+  }
+  sink_state_t s = {0};
+  vg_ts_stats_t st;
+  demux(data, len, 1316, &s, &st);
+  check_h264_aac(&s);
+  assert_int_equal(s.frames[0], 10);
+  assert_true(s.first_pts[0] < wrap && s.last_pts[0] > wrap);
+  assert_int_equal(s.last_pts[0] - s.first_pts[0], 9 * 3600);
+  assert_int_equal(s.last_pts[1] - s.first_pts[1], (int64_t)(s.frames[1] - 1) * 1024);
+  assert_int_equal(vg_ts_stats_errors(&st), 0);
+  sink_clear(&s);
+  free(data);
+}
+
 static void test_unwrap(void **state) {
   (void)state;
   const int64_t wrap = 1LL << 33;
@@ -379,6 +427,7 @@ int main(void) {
       cmocka_unit_test(test_truncated_and_flipped),
       cmocka_unit_test(test_unwrap),
       cmocka_unit_test(test_crc32),
+      cmocka_unit_test(test_pts_wrap_in_stream),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
