@@ -16,11 +16,13 @@
 #include "ingest/onvif_client.h"
 #include "ingest/rtmp_source.h"
 #include "ingest/rtsp_source.h"
+#include "ingest/srt_ingest.h"
 #include "net/worker.h"
 
 struct vg_node {
   int started_workers;
   vg_users_t *http_users, *rtsp_users; /* one database connection each */
+  int started_srt;
   vg_rtsp_server_t *rtsp;
   vg_rtmp_server_t *rtmp;
   vg_http_server_t *http;
@@ -29,8 +31,9 @@ struct vg_node {
 static const char *const level_names[] = {"error", "warn", "info", "debug", "trace", NULL};
 
 int vg_node_config_load(vg_cfg_t *c, const char *file, vg_node_config_t *out) {
-  static const char *const keys[] = {"log_level", "workers",  "cameras", "rtsp_server", "rtmp_server", "http",
-                                     "record",    "database", "onvif",   "auth",        NULL};
+  static const char *const keys[] = {"log_level",   "workers",    "cameras", "rtsp_server",
+                                     "rtmp_server", "srt_server", "http",    "record",
+                                     "database",    "onvif",      "auth",    NULL};
   json_t *root;
   long long v;
   memset(out, 0, sizeof(*out));
@@ -62,6 +65,11 @@ int vg_node_config_load(vg_cfg_t *c, const char *file, vg_node_config_t *out) {
   json_t *record = vg_cfg_object(c, root, "record", 0);
   vg_cfg_enter(c, "record");
   vg_record_config_parse(c, record, &out->record);
+  vg_cfg_leave(c);
+
+  json_t *srt = vg_cfg_object(c, root, "srt_server", 0);
+  vg_cfg_enter(c, "srt_server");
+  vg_srt_server_config_parse(c, srt, &out->srt_server);
   vg_cfg_leave(c);
 
   json_t *database = vg_cfg_object(c, root, "database", 0);
@@ -163,6 +171,24 @@ static void collect_rtmp_metrics(void *opaque, vg_strbuf_t *out) {
   vg_metrics_sample_u64(out, "vigil_rtmp_auth_failures_total", NULL, st.auth_failures);
 }
 
+/* SRT connections and MPEG-TS errors on /metrics. */
+static void collect_srt_metrics(void *opaque, vg_strbuf_t *out) {
+  vg_srt_stats_t st;
+  vg_srt_get_stats(&st);
+  vg_metrics_family(out, "vigil_srt_connections", "gauge", "Open SRT connections (publishers and callers).");
+  vg_metrics_sample_u64(out, "vigil_srt_connections", NULL, st.connections);
+  vg_metrics_family(out, "vigil_srt_connections_total", "counter", "SRT connections established.");
+  vg_metrics_sample_u64(out, "vigil_srt_connections_total", NULL, st.connections_total);
+  vg_metrics_family(out, "vigil_srt_rejected_total", "counter",
+                    "SRT publishers refused (bad or busy stream id, not MPEG-TS).");
+  vg_metrics_sample_u64(out, "vigil_srt_rejected_total", NULL, st.rejected_total);
+  vg_metrics_family(out, "vigil_srt_received_bytes_total", "counter", "MPEG-TS bytes received over SRT.");
+  vg_metrics_sample_u64(out, "vigil_srt_received_bytes_total", NULL, st.bytes_total);
+  vg_metrics_family(out, "vigil_mpegts_errors_total", "counter",
+                    "MPEG-TS errors: lost sync, continuity gaps, bad CRCs, malformed PES.");
+  vg_metrics_sample_u64(out, "vigil_mpegts_errors_total", NULL, st.ts_errors_total);
+}
+
 /* Continuous recording of every camera that started (per-camera switches come later). */
 static void start_recording(const vg_node_config_t *cfg, vg_log_ctx_t *lg) {
   int err = vg_recorders_start(&cfg->record);
@@ -235,6 +261,16 @@ int vg_node_start(const vg_node_config_t *cfg, vg_node_t **out) {
   vg_source_register(VG_SOURCE_RTMP, &vg_rtmp_source_ops);
   vg_source_register(VG_SOURCE_ONVIF, &vg_onvif_source_ops);
   vg_onvif_api_set_discovery_interface(cfg->onvif_discovery_interface);
+  vg_source_register(VG_SOURCE_SRT, &vg_srt_source_ops);
+  /* Before the cameras: srt cameras hand their connections to its thread. */
+  err = vg_srt_start(&cfg->srt_server);
+  if (err) {
+    vg_log_error(&lg, "SRT not started: %s", vg_strerror(err));
+    vg_node_stop(&node);
+    return err;
+  }
+  node->started_srt = 1;
+  vg_metrics_register("srt", collect_srt_metrics, NULL);
   for (int i = 0; i < cfg->camera_count; i++) {
     err = vg_camera_add(&cfg->cameras[i], NULL);
     if (err) vg_log_error(&lg, "camera %s not started: %s", cfg->cameras[i].id, vg_strerror(err));
@@ -279,6 +315,10 @@ void vg_node_stop(vg_node_t **np) {
   vg_recorders_stop();
   vg_onvif_events_stop();
   vg_cameras_stop_all();
+  if (node->started_srt) {
+    vg_metrics_unregister("srt");
+    vg_srt_stop();
+  }
   if (node->started_workers) vg_workers_stop();
   vg_api_set_auth(NULL, NULL, false, false);
   vg_users_close(&node->rtsp_users);

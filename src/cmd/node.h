@@ -13,6 +13,7 @@
 #include "db/db.h"
 #include "ingest/camera.h"
 #include "ingest/rtmp_server.h"
+#include "ingest/srt_ingest.h"
 #include "live/rtsp_server.h"
 #include "record/recorder.h"
 
@@ -28,6 +29,7 @@ typedef struct {
   vg_db_config_t database;
   char onvif_discovery_interface[64]; /* "onvif.discovery_interface" */
   vg_auth_config_t auth;
+  vg_srt_server_config_t srt_server;
 } vg_node_config_t;
 
 /* Loads and validates FILE. On error c names the field and the reason. */

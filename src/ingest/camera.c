@@ -30,7 +30,16 @@ static pthread_mutex_t cameras_lock = PTHREAD_MUTEX_INITIALIZER;
 static vg_camera_t **cameras;
 static size_t camera_count;
 
-static const char *const kind_names[] = {"rtsp", "snapshot", "mjpeg", "push", "onvif", "rtmp", NULL};
+static const char *const kind_names[] = {"rtsp", "snapshot", "mjpeg", "push", "onvif", "rtmp", "srt", NULL};
+/* The URL schemes each kind takes (the first is the one an error names). */
+static const char *const kind_schemes[VG_SOURCE__COUNT][3] = {
+    [VG_SOURCE_RTSP] = {"rtsp://", "rtsps://"},
+    [VG_SOURCE_SNAPSHOT] = {"http://", "https://"},
+    [VG_SOURCE_MJPEG] = {"http://", "https://"},
+    [VG_SOURCE_ONVIF] = {"http://", "https://"},
+    [VG_SOURCE_RTMP] = {"rtmp://"},
+    [VG_SOURCE_SRT] = {"srt://"},
+};
 static const char *const transport_names[] = {"tcp", "udp", "auto", NULL};
 
 const char *vg_source_kind_name(vg_source_kind_t k) { return k < VG_SOURCE__COUNT ? kind_names[k] : "?"; }
@@ -82,23 +91,24 @@ int vg_camera_config_parse(vg_cfg_t *c, json_t *obj, vg_camera_config_t *out) {
     vg_cfg_fail(c, "id",
                 "may contain only letters, digits, '_', '-' and '.', and may not be \".\" or \"..\"");
   vg_cfg_str(c, obj, "name", out->id, out->name, sizeof(out->name));
-  /* Without a type, an rtmp:// URL means an RTMP camera. */
+  /* Without a type, the URL's scheme says: rtmp:// and srt:// have kinds of
+   * their own, anything else is RTSP. */
   json_t *url = json_object_get(obj, "url");
-  int by_scheme = json_is_string(url) && strncmp(json_string_value(url), "rtmp://", 7) == 0;
-  vg_cfg_enum(c, obj, "type", kind_names, by_scheme ? VG_SOURCE_RTMP : VG_SOURCE_RTSP, &e);
+  const char *u = json_is_string(url) ? json_string_value(url) : "";
+  vg_source_kind_t by_scheme = strncmp(u, "rtmp://", 7) == 0  ? VG_SOURCE_RTMP
+                               : strncmp(u, "srt://", 6) == 0 ? VG_SOURCE_SRT
+                                                              : VG_SOURCE_RTSP;
+  vg_cfg_enum(c, obj, "type", kind_names, by_scheme, &e);
   out->kind = (vg_source_kind_t)e;
   if (!c->failed && out->kind == VG_SOURCE_PUSH)
     vg_cfg_fail(c, "type", "\"push\" cameras appear when a publisher connects; they are not configured");
   vg_cfg_str(c, obj, "url", NULL, out->url, sizeof(out->url));
   if (!c->failed) {
-    const char *want = out->kind == VG_SOURCE_RTSP   ? "rtsp://"
-                       : out->kind == VG_SOURCE_RTMP ? "rtmp://"
-                                                     : "http://";
-    int ok =
-        strncmp(out->url, want, strlen(want)) == 0 ||
-        (out->kind == VG_SOURCE_RTSP && strncmp(out->url, "rtsps://", 8) == 0) ||
-        ((out->kind == VG_SOURCE_SNAPSHOT || out->kind == VG_SOURCE_MJPEG || out->kind == VG_SOURCE_ONVIF) &&
-         strncmp(out->url, "https://", 8) == 0);
+    const char *const *schemes = kind_schemes[out->kind];
+    int ok = 0;
+    for (int i = 0; i < 3 && schemes[i]; i++)
+      ok |= strncmp(out->url, schemes[i], strlen(schemes[i])) == 0;
+    const char *want = schemes[0] ? schemes[0] : "?";
     if (!ok)
       vg_cfg_fail(c, "url", "must start with %s for a camera of type \"%s\"", want, kind_names[out->kind]);
   }
@@ -121,7 +131,31 @@ int vg_camera_config_parse(vg_cfg_t *c, json_t *obj, vg_camera_config_t *out) {
 
 void vg_source_register(vg_source_kind_t kind, const vg_source_ops_t *ops) { source_ops[kind] = ops; }
 
+/* SRT URLs carry their secret in the query: passphrase=... becomes ***. */
+static void mask_passphrase(char *out, size_t size) {
+  char *q = strchr(out, '?');
+  for (char *p = q; p && *p;) {
+    p++;
+    size_t item = strcspn(p, "&");
+    if (strncmp(p, "passphrase=", 11) == 0 && item > 11) {
+      char *val = p + 11;
+      size_t vlen = item - 11;
+      size_t rest = strlen(val + vlen);
+      if (vlen < 3 && 11 + 3 + rest + (size_t)(p - out) >= size) return;
+      memmove(val + 3, val + vlen, rest + 1);
+      memcpy(val, "***", 3);
+      item = 14;
+    }
+    p += item;
+  }
+}
+
 void vg_camera_safe_url(const char *url, char *out, size_t size) {
+  if (strncmp(url, "srt://", 6) == 0) {
+    snprintf(out, size, "%s", url);
+    mask_passphrase(out, size);
+    return;
+  }
   const char *scheme_end = strstr(url, "://");
   if (!scheme_end) {
     snprintf(out, size, "%s", url);

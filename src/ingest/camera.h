@@ -46,6 +46,7 @@ typedef enum {
   VG_SOURCE_PUSH,     /* a publisher pushes in (RTSP ANNOUNCE/RECORD, RTMP publish) */
   VG_SOURCE_ONVIF,    /* an ONVIF device: its stream URI is resolved, then read over RTSP */
   VG_SOURCE_RTMP,     /* rtmp:// URL played from an RTMP server */
+  VG_SOURCE_SRT,      /* MPEG-TS over SRT from an srt:// URL (vigil calls) */
   VG_SOURCE__COUNT
 } vg_source_kind_t;
 
