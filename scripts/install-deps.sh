@@ -11,7 +11,7 @@ PKGS=(
   opencv-doc
   libonnx-testdata
   libargon2-dev libsodium-dev libsrt-openssl-dev srt-tools libcurl4-openssl-dev
-  libmosquitto-dev mosquitto mosquitto-clients nginx-light libnginx-mod-rtmp
+  libmosquitto-dev mosquitto mosquitto-clients nginx-light libnginx-mod-rtmp chromium
 )
 
 missing=()
