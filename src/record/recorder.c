@@ -37,6 +37,8 @@
 /* How often the writer refreshes per-root usage from the index. */
 #define USED_REFRESH_US (10 * 1000000LL)
 #define LATENCY_BUCKETS 128
+/* How often a recorder drains its hub reader on its worker. */
+#define DRAIN_INTERVAL_MS 100
 
 #ifndef IOV_MAX
 #define IOV_MAX 1024
@@ -83,7 +85,8 @@ struct vg_recorder {
   vg_hub_t *hub;
   vg_worker_t *worker;
   vg_hub_reader_t *reader; /* worker thread only */
-  atomic_int scheduled;    /* a drain task is posted */
+  uv_timer_t drain_timer;  /* worker thread: drains the reader every DRAIN_INTERVAL_MS */
+  int timer_started;
 
   /* Worker thread only. */
   vg_track_t tracks[VG_MAX_TRACKS];
@@ -673,7 +676,6 @@ static void on_frame(vg_recorder_t *rec, vg_frame_t *f) {
 
 static void drain(void *arg) {
   vg_recorder_t *rec = arg;
-  atomic_store(&rec->scheduled, 0);
   if (!rec->reader) return;
   for (;;) {
     vg_frame_t f;
@@ -696,20 +698,25 @@ static void drain(void *arg) {
   atomic_store(&rec->dropped, st.dropped + rec->own_drops);
 }
 
-/* Runs on the producer's thread under the hub's lock: only wake the worker. */
-static void on_notify(void *opaque) {
-  vg_recorder_t *rec = opaque;
-  if (!atomic_exchange(&rec->scheduled, 1)) vg_worker_post(rec->worker, drain, rec);
-}
+static void on_drain_timer(uv_timer_t *t) { drain(t->data); }
 
+/* The reader is polled by a timer of the camera's worker rather than woken
+ * per frame: a wake-up per frame (an async send through the worker's loop)
+ * cost about as much CPU as the rest of recording, while fragments are
+ * written once per fragment_ms anyway. */
 static void open_task(void *arg) {
   vg_recorder_t *rec = arg;
-  vg_hub_reader_opts_t o = {.queue_frames = REC_QUEUE_FRAMES, .notify = on_notify, .opaque = rec};
+  vg_hub_reader_opts_t o = {.queue_frames = REC_QUEUE_FRAMES, .notify = NULL, .opaque = rec};
   int err = vg_hub_open_reader(rec->hub, &o, &rec->reader);
-  if (err)
+  if (err) {
     vg_log_error(&rec->log, "cannot read the stream: %s", vg_strerror(err));
-  else
-    drain(rec);
+    return;
+  }
+  uv_timer_init(vg_worker_loop(rec->worker), &rec->drain_timer);
+  rec->drain_timer.data = rec;
+  uv_timer_start(&rec->drain_timer, on_drain_timer, DRAIN_INTERVAL_MS, DRAIN_INTERVAL_MS);
+  rec->timer_started = 1;
+  drain(rec);
 }
 
 static void signal_stopped(void *arg) {
@@ -720,12 +727,22 @@ static void signal_stopped(void *arg) {
   pthread_mutex_unlock(&rec->lock);
 }
 
+static void on_timer_closed(uv_handle_t *h) { signal_stopped(h->data); }
+
 static void stop_task(void *arg) {
   vg_recorder_t *rec = arg;
+  /* What the reader still holds is recorded before the segment ends. */
+  if (rec->reader) drain(rec);
   end_segment(rec);
   vg_hub_close_reader(&rec->reader);
-  /* A drain posted before the reader closed is queued ahead of this task. */
-  if (vg_worker_post(rec->worker, signal_stopped, rec) != 0) signal_stopped(rec);
+  if (rec->timer_started) {
+    /* The recorder is freed only once the loop has let go of its timer. */
+    rec->timer_started = 0;
+    uv_timer_stop(&rec->drain_timer);
+    uv_close((uv_handle_t *)&rec->drain_timer, on_timer_closed);
+    return;
+  }
+  signal_stopped(rec);
 }
 
 /* --- metrics --- */
