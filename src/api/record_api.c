@@ -56,7 +56,8 @@ static int parse_rfc3339(const char *s, int64_t *out) {
     return VG_EINVAL;
   }
   if (*p) return VG_EINVAL;
-  struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h, .tm_min = mi, .tm_sec = sec};
+  struct tm tm = {
+      .tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h, .tm_min = mi, .tm_sec = sec};
   time_t t = timegm(&tm);
   if (t == (time_t)-1) return VG_EINVAL;
   *out = ((int64_t)t - offset_s) * SEC + frac;
@@ -126,8 +127,8 @@ static int post_record(const vg_http_request_t *req, vg_http_response_t *res) {
   int err = vg_record_trigger(id, duration, reason ? json_string_value(reason) : "api", &until);
   json_decref(body);
   if (err == VG_EINVAL || err == VG_ENOMEM) return err;
-  return vg_http_reply_json(res, 202, json_pack("{s:s,s:i,s:o}", "camera", id, "duration_s", duration, "until",
-                                                time_json(until)));
+  return vg_http_reply_json(
+      res, 202, json_pack("{s:s,s:i,s:o}", "camera", id, "duration_s", duration, "until", time_json(until)));
 }
 
 /* ---- locks ---- */
@@ -150,10 +151,12 @@ static int time_field(json_t *body, const char *key, bool required, int64_t *out
   json_t *v = json_object_get(body, key);
   if (!v || json_is_null(v)) {
     if (!required) return 0;
-    return vg_http_reply_error(res, 400, "bad_request", "%s is required (RFC 3339 or epoch seconds)", key) ?: 1;
+    return vg_http_reply_error(res, 400, "bad_request", "%s is required (RFC 3339 or epoch seconds)", key)
+               ?: 1;
   }
   if (json_time(v, out) != 0)
-    return vg_http_reply_error(res, 400, "bad_request", "%s must be an RFC 3339 time or epoch seconds", key) ?: 1;
+    return vg_http_reply_error(res, 400, "bad_request", "%s must be an RFC 3339 time or epoch seconds", key)
+               ?: 1;
   return 0;
 }
 
@@ -168,11 +171,13 @@ static int post_lock(const vg_http_request_t *req, vg_http_response_t *res) {
   if (!bad) bad = time_field(body, "end", true, &l.end_us, res);
   if (!bad) bad = time_field(body, "until", false, &l.until_us, res);
   json_t *reason = json_object_get(body, "reason");
-  if (!bad && l.end_us <= l.start_us) bad = vg_http_reply_error(res, 400, "bad_request", "end must be after start") ?: 1;
+  if (!bad && l.end_us <= l.start_us)
+    bad = vg_http_reply_error(res, 400, "bad_request", "end must be after start") ?: 1;
   if (!bad && (!json_is_string(reason) || !json_string_value(reason)[0] ||
                strlen(json_string_value(reason)) >= sizeof(l.reason)))
-    bad = vg_http_reply_error(res, 400, "bad_request", "reason must be a non-empty string of at most %zu bytes",
-                              sizeof(l.reason) - 1) ?: 1;
+    bad = vg_http_reply_error(res, 400, "bad_request",
+                              "reason must be a non-empty string of at most %zu bytes", sizeof(l.reason) - 1)
+              ?: 1;
   if (!bad) snprintf(l.reason, sizeof(l.reason), "%s", json_string_value(reason));
   json_decref(body);
   if (bad) return bad < 0 ? bad : 0;

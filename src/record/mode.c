@@ -265,3 +265,67 @@ int vg_preroll_evict(vg_preroll_t *p, vg_frame_t *out) {
   }
   return 0;
 }
+
+/* --- the gate --- */
+
+int vg_rec_gate_init(vg_rec_gate_t *g, int64_t pre_roll_us, int key_track) {
+  memset(g, 0, sizeof(*g));
+  g->mode = VG_REC_MODE_CONTINUOUS;
+  g->writing = VG_REC_DROP;
+  g->mode_minute = -1;
+  return vg_preroll_init(&g->preroll, pre_roll_us, key_track);
+}
+
+void vg_rec_gate_reset(vg_rec_gate_t *g, int key_track) {
+  vg_preroll_clear(&g->preroll);
+  g->preroll.key_track = key_track;
+  g->writing = VG_REC_DROP;
+}
+
+void vg_rec_gate_free(vg_rec_gate_t *g) { vg_preroll_free(&g->preroll); }
+
+static void stop_writing(vg_rec_gate_t *g, vg_rec_emit_fn emit, void *opaque) {
+  if (g->writing != VG_REC_DROP) emit(opaque, NULL, VG_REC_DROP);
+  g->writing = VG_REC_DROP;
+}
+
+static void write_frame(vg_rec_gate_t *g, vg_frame_t *f, vg_rec_action_t action, vg_rec_emit_fn emit,
+                        void *opaque) {
+  g->writing = action;
+  emit(opaque, f, action);
+}
+
+void vg_rec_gate_frame(vg_rec_gate_t *g, const vg_frame_t *f, vg_rec_emit_fn emit, void *opaque) {
+  vg_rec_frame_input_t in = {.mode = g->mode, .active = g->active};
+  vg_frame_t held;
+  switch (vg_rec_decide(&in)) {
+  case VG_REC_FULL:
+    /* A trigger starting: what the pre-roll kept goes first, in order. */
+    while (vg_preroll_pop(&g->preroll, &held)) {
+      write_frame(g, &held, VG_REC_FULL, emit, opaque);
+      vg_frame_unref(&held);
+    }
+    write_frame(g, (vg_frame_t *)f, VG_REC_FULL, emit, opaque);
+    return;
+  case VG_REC_HOLD:
+    /* Full quality ends with the trigger; idle keyframes (intelligent) start
+     * their own segment when they age out of the pre-roll. */
+    if (g->writing == VG_REC_FULL) stop_writing(g, emit, opaque);
+    if (vg_preroll_push(&g->preroll, f) < 0) vg_preroll_clear(&g->preroll);
+    while (vg_preroll_evict(&g->preroll, &held)) {
+      in.leaving_buffer = true;
+      in.video_key = held.track == g->preroll.key_track && (held.flags & VG_FRAME_KEY);
+      if (vg_rec_decide(&in) == VG_REC_KEYFRAMES) write_frame(g, &held, VG_REC_KEYFRAMES, emit, opaque);
+      vg_frame_unref(&held);
+    }
+    return;
+  case VG_REC_DROP:
+  default:
+    vg_preroll_clear(&g->preroll);
+    stop_writing(g, emit, opaque);
+    return;
+  case VG_REC_KEYFRAMES:
+    /* Not an answer for a live frame. */
+    return;
+  }
+}

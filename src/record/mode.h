@@ -170,4 +170,36 @@ int vg_preroll_pop(vg_preroll_t *p, vg_frame_t *out);
 /* Drops every frame held. */
 void vg_preroll_clear(vg_preroll_t *p);
 
+/* --- the gate: a recorder's per-frame switch --- */
+
+/* Hands one frame (borrowed) to the recorder with VG_REC_FULL or
+ * VG_REC_KEYFRAMES, or, with f NULL, says that the segment being written
+ * ends (the trigger ended, the mode is off). */
+typedef void (*vg_rec_emit_fn)(void *opaque, vg_frame_t *f, vg_rec_action_t action);
+
+typedef struct {
+  vg_rec_mode_t mode;      /* effective mode, set by the owner (trigger.h) */
+  bool active;             /* trigger active, set by the owner */
+  vg_rec_action_t writing; /* what the recorder writes now: FULL, KEYFRAMES or DROP (nothing) */
+  vg_preroll_t preroll;
+  /* The owner's: trigger.c keeps the camera's policy and state here. */
+  vg_rec_policy_t policy;
+  void *trigger_state;
+  int64_t mode_minute;
+} vg_rec_gate_t;
+
+/* Prepares g with an empty pre-roll of pre_roll_us on key_track, mode
+ * continuous and not active. Returns 0. */
+int vg_rec_gate_init(vg_rec_gate_t *g, int64_t pre_roll_us, int key_track);
+/* The tracks changed: the pre-roll is dropped and GOPs start on key_track. */
+void vg_rec_gate_reset(vg_rec_gate_t *g, int key_track);
+/* Frees the pre-roll. */
+void vg_rec_gate_free(vg_rec_gate_t *g);
+/* Decides for frame f (vg_rec_decide) with g->mode and g->active and calls
+ * emit for what is to be written: when a trigger starts, first the pre-roll
+ * (from its keyframe, in order), then f; while idle in intelligent mode the
+ * keyframes that age out of the pre-roll; emit(NULL) when writing stops.
+ * f stays the caller's. */
+void vg_rec_gate_frame(vg_rec_gate_t *g, const vg_frame_t *f, vg_rec_emit_fn emit, void *opaque);
+
 #endif

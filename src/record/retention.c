@@ -438,3 +438,25 @@ void vg_retention_stop(void) {
   vg_retention_free(&R.r);
   R.started = false;
 }
+
+int vg_retention_start_node(const vg_record_config_t *rec, const char *db_path) {
+  vg_log_ctx_t lg = VG_LOG_CTX("retention", "");
+  vg_rec_policies_init(db_path, NULL);
+  if (!db_path || !db_path[0]) {
+    vg_log_warn(&lg, "no database: retention, marks and locks are off");
+    return 0;
+  }
+  vg_retention_config_t cfg = {0};
+  for (int i = 0; i < rec->root_count && i < VG_RETENTION_MAX_ROOTS; i++) {
+    vg_retention_root_t *rt = &cfg.roots[cfg.root_count++];
+    vg_retention_root_default(rt, rec->roots[i].path);
+    rt->quota_bytes = rec->roots[i].quota_bytes;
+    rt->quota_percent = rec->roots[i].quota_percent;
+    if (rec->roots[i].high_water) rt->high_water = rec->roots[i].high_water;
+    if (rec->roots[i].low_water) rt->low_water = rec->roots[i].low_water;
+  }
+  if (cfg.root_count == 0) vg_retention_root_default(&cfg.roots[cfg.root_count++], rec->root);
+  int err = vg_retention_start(&cfg);
+  if (err) vg_log_error(&lg, "retention not started: %s", vg_strerror(err));
+  return err;
+}

@@ -39,6 +39,7 @@
 #include <stdint.h>
 
 #include "record/index.h"
+#include "record/recorder.h"
 
 #define VG_RETENTION_MAX_ROOTS 16
 
@@ -95,6 +96,11 @@ void vg_retention_camera_totals(vg_retention_t *r, const char *camera, uint64_t 
  * vg_rec_policies_init must have named the database) and registers the
  * metrics. Returns 0, VG_EBUSY when running, or an error. */
 int vg_retention_start(const vg_retention_config_t *cfg);
+/* What a node does when recording starts: names the database for the
+ * policies and triggers (vg_rec_policies_init with the parsed node-wide
+ * policy) and starts retention over rec's storage roots with their quotas
+ * and water marks. Errors are logged; returns 0 or the error. */
+int vg_retention_start_node(const vg_record_config_t *rec, const char *db_path);
 /* Asks for a pass now (e.g. after a write failed with ENOSPC). Any thread. */
 void vg_retention_wake(void);
 /* Stops and joins the thread. Safe when not started. */

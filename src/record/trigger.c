@@ -22,11 +22,23 @@ typedef struct {
   int64_t post_roll_until_us;
 } camera_state_t;
 
+/* A camera's "record" object as configured, applied over the node-wide
+ * policy at vg_rec_policies_init (the node's keys may be read after the
+ * cameras'). */
+typedef struct {
+  char camera[VG_REC_CAMERA_MAX];
+  json_t *obj;
+} camera_override_t;
+
 static struct {
   pthread_mutex_t lock;
   char db_path[512];
   vg_rec_policy_t node_policy;
   bool node_policy_set;
+  vg_rec_policy_t parsed_node_policy; /* from vg_rec_node_config_parse */
+  bool parsed_node_policy_set;
+  camera_override_t overrides[MAX_CAMERAS];
+  int override_count;
   camera_state_t *cams[MAX_CAMERAS];
   int count;
 } T = {.lock = PTHREAD_MUTEX_INITIALIZER};
@@ -94,12 +106,86 @@ static camera_state_t *find(const char *camera, bool create) {
   return s;
 }
 
+/* Under T.lock. */
+static void policy_of(const camera_state_t *s, vg_rec_policy_t *out) {
+  if (s && s->has_policy)
+    *out = s->policy;
+  else if (T.node_policy_set)
+    *out = T.node_policy;
+  else
+    vg_rec_policy_default(out);
+}
+
+int vg_rec_node_config_parse(vg_cfg_t *c, json_t *obj, vg_record_config_t *out) {
+  vg_rec_policy_t policy;
+  vg_rec_policy_default(&policy);
+  if (vg_rec_policy_parse(c, obj, &policy) != 0) return VG_ECONFIG;
+  /* The recorder's parser checks its keys: give it the object without ours. */
+  json_t *rest = obj ? json_copy(obj) : NULL;
+  if (obj && !rest) return vg_cfg_fail(c, NULL, "out of memory");
+  for (int i = 0; rest && vg_rec_policy_keys[i]; i++)
+    json_object_del(rest, vg_rec_policy_keys[i]);
+  int err = vg_record_config_parse(c, rest, out);
+  json_decref(rest);
+  if (err) return err;
+  pthread_mutex_lock(&T.lock);
+  T.parsed_node_policy = policy;
+  T.parsed_node_policy_set = true;
+  pthread_mutex_unlock(&T.lock);
+  return 0;
+}
+
+int vg_rec_camera_policy_parse(vg_cfg_t *c, json_t *obj, const char *camera) {
+  if (!obj || !json_is_object(obj)) return c->failed ? VG_ECONFIG : 0; /* roots.c reports a non-object */
+  const char *keys[32];
+  int n = 0;
+  keys[n++] = "root";
+  for (int i = 0; vg_rec_policy_keys[i] && n < 31; i++)
+    keys[n++] = vg_rec_policy_keys[i];
+  keys[n] = NULL;
+  vg_cfg_enter(c, "record");
+  vg_cfg_check_keys(c, obj, keys);
+  /* Checked now, against the defaults, so that errors name the camera's field. */
+  vg_rec_policy_t probe;
+  vg_rec_policy_default(&probe);
+  vg_rec_policy_parse(c, obj, &probe);
+  vg_cfg_leave(c);
+  if (c->failed) return VG_ECONFIG;
+  pthread_mutex_lock(&T.lock);
+  int i;
+  for (i = 0; i < T.override_count; i++)
+    if (strcmp(T.overrides[i].camera, camera) == 0) break;
+  if (i == T.override_count && T.override_count < MAX_CAMERAS) T.override_count++;
+  if (i < T.override_count) {
+    snprintf(T.overrides[i].camera, sizeof(T.overrides[i].camera), "%s", camera);
+    json_decref(T.overrides[i].obj);
+    T.overrides[i].obj = json_incref(obj);
+  }
+  pthread_mutex_unlock(&T.lock);
+  return 0;
+}
+
 int vg_rec_policies_init(const char *db_path, const vg_rec_policy_t *node_policy) {
   pthread_mutex_lock(&T.lock);
   snprintf(T.db_path, sizeof(T.db_path), "%s", db_path ? db_path : "");
   if (node_policy) {
     T.node_policy = *node_policy;
     T.node_policy_set = true;
+  } else if (T.parsed_node_policy_set) {
+    T.node_policy = T.parsed_node_policy;
+    T.node_policy_set = true;
+  }
+  vg_rec_policy_t base;
+  policy_of(NULL, &base);
+  for (int i = 0; i < T.override_count; i++) {
+    vg_rec_policy_t p = base;
+    vg_cfg_t c = {0};
+    vg_rec_policy_parse(&c, T.overrides[i].obj, &p);
+    camera_state_t *s = find(T.overrides[i].camera, true);
+    if (s && !c.failed) {
+      s->policy = p;
+      s->has_policy = true;
+    }
   }
   pthread_mutex_unlock(&T.lock);
   return 0;
@@ -117,16 +203,6 @@ int vg_rec_policy_set(const char *camera, const vg_rec_policy_t *policy) {
   return s ? 0 : VG_ENOMEM;
 }
 
-/* Under T.lock. */
-static void policy_of(const camera_state_t *s, vg_rec_policy_t *out) {
-  if (s && s->has_policy)
-    *out = s->policy;
-  else if (T.node_policy_set)
-    *out = T.node_policy;
-  else
-    vg_rec_policy_default(out);
-}
-
 void vg_rec_policy_get(const char *camera, vg_rec_policy_t *out) {
   pthread_mutex_lock(&T.lock);
   policy_of(camera ? find(camera, false) : NULL, out);
@@ -138,7 +214,10 @@ void vg_rec_policies_reset(void) {
   for (int i = 0; i < T.count; i++)
     free(T.cams[i]);
   T.count = 0;
-  T.node_policy_set = false;
+  for (int i = 0; i < T.override_count; i++)
+    json_decref(T.overrides[i].obj);
+  T.override_count = 0;
+  T.node_policy_set = T.parsed_node_policy_set = false;
   T.db_path[0] = '\0';
   pthread_mutex_unlock(&T.lock);
 }
@@ -231,4 +310,37 @@ bool vg_record_active(const char *camera, int64_t utc_us) {
   bool active = s && (s->open_events > 0 || utc_us < s->manual_until_us || utc_us < s->post_roll_until_us);
   pthread_mutex_unlock(&T.lock);
   return active;
+}
+
+/* --- the recorder's gate --- */
+
+int vg_rec_gate_open(vg_rec_gate_t *g, const char *camera, int key_track) {
+  vg_rec_policy_t policy;
+  pthread_mutex_lock(&T.lock);
+  camera_state_t *s = find(camera, true);
+  policy_of(s, &policy);
+  pthread_mutex_unlock(&T.lock);
+  if (!s) return VG_ENOMEM;
+  vg_rec_gate_init(g, (int64_t)policy.pre_roll_s * 1000000, key_track);
+  g->policy = policy;
+  g->trigger_state = s;
+  g->mode = policy.mode;
+  return 0;
+}
+
+void vg_rec_gate_update(vg_rec_gate_t *g, int64_t utc_us) {
+  camera_state_t *s = g->trigger_state;
+  /* Schedules have minute resolution: local time is looked at once a minute. */
+  int64_t minute = utc_us / 60000000;
+  if (minute != g->mode_minute) {
+    g->mode = vg_rec_policy_mode_at(&g->policy, utc_us);
+    g->mode_minute = minute;
+  }
+  if (!s) {
+    g->active = false;
+    return;
+  }
+  pthread_mutex_lock(&T.lock);
+  g->active = s->open_events > 0 || utc_us < s->manual_until_us || utc_us < s->post_roll_until_us;
+  pthread_mutex_unlock(&T.lock);
 }

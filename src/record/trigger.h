@@ -27,13 +27,26 @@
 
 #include "record/index.h"
 #include "record/mode.h"
+#include "record/recorder.h"
 
 /* --- policies --- */
 
+/* Parses the top-level "record" object: this module's keys
+ * (vg_rec_policy_parse) into the node-wide policy, kept for
+ * vg_rec_policies_init, and the rest with vg_record_config_parse (the
+ * recorder's keys). Returns 0 or VG_ECONFIG. Configuration thread. */
+int vg_rec_node_config_parse(vg_cfg_t *c, json_t *obj, vg_record_config_t *out);
+/* Parses this module's keys of a camera's "record" object (cameras[].record;
+ * obj may be NULL) and checks that it has no other key than those and
+ * "root" (roots.h). The overrides apply on top of the node-wide policy at
+ * vg_rec_policies_init. Returns 0 or VG_ECONFIG. Configuration thread. */
+int vg_rec_camera_policy_parse(vg_cfg_t *c, json_t *obj, const char *camera);
+
 /* Sets the database file the thread-local indexes open (config
  * "database.path"; NULL or "" disables marks, locks and retention) and the
- * node-wide policy. Called once from the main thread before recording
- * starts; safe to call again (tests). */
+ * node-wide policy (NULL: the one vg_rec_node_config_parse read, or the
+ * defaults), then applies the cameras' parsed overrides. Called from the
+ * main thread before recording starts; safe to call again (tests). */
 int vg_rec_policies_init(const char *db_path, const vg_rec_policy_t *node_policy);
 /* Sets camera's own policy (the node-wide one with its overrides applied). */
 int vg_rec_policy_set(const char *camera, const vg_rec_policy_t *policy);
@@ -68,6 +81,15 @@ int vg_record_event_end(const char *camera);
 /* Whether camera records full quality at utc_us (a trigger, an open event
  * or a post-roll). */
 bool vg_record_active(const char *camera, int64_t utc_us);
+
+/* --- the recorder's gate (mode.h) --- */
+
+/* Points g at camera's trigger state and policy (vg_rec_gate_init with the
+ * policy's pre-roll). Recorder's worker thread. */
+int vg_rec_gate_open(vg_rec_gate_t *g, const char *camera, int key_track);
+/* Refreshes g's mode (the schedule, evaluated once a minute) and whether a
+ * trigger is active, at utc_us. Call before a batch of frames. */
+void vg_rec_gate_update(vg_rec_gate_t *g, int64_t utc_us);
 
 /* --- the calling thread's index --- */
 
