@@ -80,8 +80,7 @@ int vg_camera_config_parse(vg_cfg_t *c, json_t *obj, vg_camera_config_t *out) {
   vg_cfg_check_keys(c, obj, keys);
   vg_cfg_str(c, obj, "id", NULL, out->id, sizeof(out->id));
   if (!c->failed && !valid_id(out->id))
-    vg_cfg_fail(c, "id",
-                "may contain only letters, digits, '_', '-' and '.', and may not be \".\" or \"..\"");
+    vg_cfg_fail(c, "id", "may contain only letters, digits, '_', '-' and '.', and may not be \".\" or \"..\"");
   vg_cfg_str(c, obj, "name", out->id, out->name, sizeof(out->name));
   vg_cfg_enum(c, obj, "type", kind_names, VG_SOURCE_RTSP, &e);
   out->kind = (vg_source_kind_t)e;
