@@ -446,7 +446,7 @@ int vg_retention_start_node(const vg_record_config_t *rec, const char *db_path) 
     vg_log_warn(&lg, "no database: retention, marks and locks are off");
     return 0;
   }
-  vg_retention_config_t cfg = {0};
+  vg_retention_config_t cfg = {.interval_ms = vg_rec_retention_interval_s() * 1000};
   for (int i = 0; i < rec->root_count && i < VG_RETENTION_MAX_ROOTS; i++) {
     vg_retention_root_t *rt = &cfg.roots[cfg.root_count++];
     vg_retention_root_default(rt, rec->roots[i].path);

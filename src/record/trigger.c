@@ -37,6 +37,7 @@ static struct {
   bool node_policy_set;
   vg_rec_policy_t parsed_node_policy; /* from vg_rec_node_config_parse */
   bool parsed_node_policy_set;
+  int retention_interval_s; /* "retention_interval_s", 0 before parsing */
   camera_override_t overrides[MAX_CAMERAS];
   int override_count;
   camera_state_t *cams[MAX_CAMERAS];
@@ -120,17 +121,22 @@ int vg_rec_node_config_parse(vg_cfg_t *c, json_t *obj, vg_record_config_t *out) 
   vg_rec_policy_t policy;
   vg_rec_policy_default(&policy);
   if (vg_rec_policy_parse(c, obj, &policy) != 0) return VG_ECONFIG;
+  long long interval_s;
+  vg_cfg_int(c, obj, "retention_interval_s", 5, 1, 3600, &interval_s);
+  if (c->failed) return VG_ECONFIG;
   /* The recorder's parser checks its keys: give it the object without ours. */
   json_t *rest = obj ? json_copy(obj) : NULL;
   if (obj && !rest) return vg_cfg_fail(c, NULL, "out of memory");
   for (int i = 0; rest && vg_rec_policy_keys[i]; i++)
     json_object_del(rest, vg_rec_policy_keys[i]);
+  if (rest) json_object_del(rest, "retention_interval_s");
   int err = vg_record_config_parse(c, rest, out);
   json_decref(rest);
   if (err) return err;
   pthread_mutex_lock(&T.lock);
   T.parsed_node_policy = policy;
   T.parsed_node_policy_set = true;
+  T.retention_interval_s = (int)interval_s;
   pthread_mutex_unlock(&T.lock);
   return 0;
 }
@@ -343,4 +349,11 @@ void vg_rec_gate_update(vg_rec_gate_t *g, int64_t utc_us) {
   pthread_mutex_lock(&T.lock);
   g->active = s->open_events > 0 || utc_us < s->manual_until_us || utc_us < s->post_roll_until_us;
   pthread_mutex_unlock(&T.lock);
+}
+
+int vg_rec_retention_interval_s(void) {
+  pthread_mutex_lock(&T.lock);
+  int s = T.retention_interval_s > 0 ? T.retention_interval_s : 5;
+  pthread_mutex_unlock(&T.lock);
+  return s;
 }

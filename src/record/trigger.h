@@ -32,10 +32,14 @@
 /* --- policies --- */
 
 /* Parses the top-level "record" object: this module's keys
- * (vg_rec_policy_parse) into the node-wide policy, kept for
+ * (vg_rec_policy_parse, and "retention_interval_s") into the node-wide
+ * policy, kept for
  * vg_rec_policies_init, and the rest with vg_record_config_parse (the
  * recorder's keys). Returns 0 or VG_ECONFIG. Configuration thread. */
 int vg_rec_node_config_parse(vg_cfg_t *c, json_t *obj, vg_record_config_t *out);
+/* The "retention_interval_s" that vg_rec_node_config_parse read (seconds
+ * between retention passes with nothing pending; default 5). */
+int vg_rec_retention_interval_s(void);
 /* Parses this module's keys of a camera's "record" object (cameras[].record;
  * obj may be NULL) and checks that it has no other key than those and
  * "root" (roots.h). The overrides apply on top of the node-wide policy at
