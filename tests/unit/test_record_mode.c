@@ -245,6 +245,112 @@ static void test_preroll_bounds(void **state) {
   vg_preroll_free(&p);
 }
 
+/* --- the gate --- */
+
+typedef struct {
+  int full, keyframes, ends;
+  int64_t first_full_us, last_keyframe_us;
+  int nonkey_in_keyframes;
+  int64_t last_written_us; /* writes are in time order */
+  bool out_of_order;
+} emitted_t;
+
+static void on_emit(void *opaque, vg_frame_t *f, vg_rec_action_t action) {
+  emitted_t *e = opaque;
+  if (!f) {
+    e->ends++;
+    return;
+  }
+  if (f->recv_us < e->last_written_us) e->out_of_order = true;
+  e->last_written_us = f->recv_us;
+  if (action == VG_REC_FULL) {
+    if (e->full++ == 0) e->first_full_us = f->recv_us;
+  } else if (action == VG_REC_KEYFRAMES) {
+    e->keyframes++;
+    e->last_keyframe_us = f->recv_us;
+    if (!(f->flags & VG_FRAME_KEY) || f->track != 0) e->nonkey_in_keyframes++;
+  }
+}
+
+/* Feeds frames [from, to) of a 25 fps stream (keyframe every 25) plus audio. */
+static void feed(vg_rec_gate_t *g, int from, int to, emitted_t *e) {
+  for (int i = from; i < to; i++) {
+    vg_frame_t v = frame(0, i % 25 == 0, (int64_t)i * 40000, 100);
+    vg_rec_gate_frame(g, &v, on_emit, e);
+    vg_frame_unref(&v);
+    vg_frame_t a = frame(1, true, (int64_t)i * 40000 + 20000, 10);
+    vg_rec_gate_frame(g, &a, on_emit, e);
+    vg_frame_unref(&a);
+  }
+}
+
+static void test_gate_intelligent(void **state) {
+  (void)state;
+  vg_rec_gate_t g;
+  assert_int_equal(vg_rec_gate_init(&g, 2000000, 0), 0);
+  g.mode = VG_REC_MODE_INTELLIGENT;
+  emitted_t e = {0};
+  /* 10 s idle: keyframes only, written about 2 s (the pre-roll) late. */
+  feed(&g, 0, 250, &e);
+  assert_int_equal(e.full, 0);
+  assert_int_equal(e.nonkey_in_keyframes, 0);
+  assert_true(e.keyframes >= 6 && e.keyframes <= 8);
+  assert_true(e.last_keyframe_us <= 250 * 40000 - 2000000);
+  int64_t last_idle_key = e.last_keyframe_us;
+  /* A trigger at 10 s: the pre-roll from its keyframe, then everything. */
+  g.active = true;
+  feed(&g, 250, 500, &e);
+  assert_true(e.first_full_us > last_idle_key);
+  assert_true(e.first_full_us <= 250 * 40000 - 2000000);
+  assert_int_equal(e.first_full_us % 1000000, 0); /* a keyframe */
+  /* Every frame from there on: video and audio. */
+  int64_t expected = (500 * 40000 - e.first_full_us) / 40000 * 2;
+  assert_true(e.full >= expected - 1 && e.full <= expected + 1);
+  /* The trigger ends: the full segment ends at once, idle keyframes follow later. */
+  g.active = false;
+  int ends = e.ends, keys = e.keyframes;
+  feed(&g, 500, 501, &e);
+  assert_int_equal(e.ends, ends + 1);
+  feed(&g, 501, 600, &e);
+  assert_true(e.keyframes > keys);
+  assert_false(e.out_of_order);
+  vg_rec_gate_free(&g);
+}
+
+static void test_gate_events_and_off(void **state) {
+  (void)state;
+  vg_rec_gate_t g;
+  vg_rec_gate_init(&g, 1000000, 0);
+  g.mode = VG_REC_MODE_EVENTS;
+  emitted_t e = {0};
+  feed(&g, 0, 100, &e);
+  assert_int_equal(e.full + e.keyframes + e.ends, 0);
+  g.active = true;
+  feed(&g, 100, 150, &e);
+  /* Pre-roll: from the keyframe at 2 s (the last one at least 1 s before 4 s). */
+  assert_int_equal(e.first_full_us, 2000000);
+  g.active = false;
+  feed(&g, 150, 200, &e);
+  assert_int_equal(e.ends, 1);
+  assert_int_equal(e.keyframes, 0);
+  /* Off: nothing, and the buffer is dropped. */
+  g.mode = VG_REC_MODE_OFF;
+  feed(&g, 200, 210, &e);
+  assert_int_equal(g.preroll.count, 0);
+  /* Continuous: everything at once, no pre-roll needed. */
+  g.mode = VG_REC_MODE_CONTINUOUS;
+  int full = e.full;
+  feed(&g, 210, 220, &e);
+  assert_int_equal(e.full, full + 20);
+  /* New tracks: the buffer starts over. */
+  g.mode = VG_REC_MODE_EVENTS;
+  feed(&g, 225, 240, &e);
+  assert_true(g.preroll.count > 0);
+  vg_rec_gate_reset(&g, 0);
+  assert_int_equal(g.preroll.count, 0);
+  vg_rec_gate_free(&g);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_decide_continuous_and_off),
@@ -255,6 +361,8 @@ int main(void) {
       cmocka_unit_test(test_preroll_window),
       cmocka_unit_test(test_preroll_zero_window_keeps_current_gop),
       cmocka_unit_test(test_preroll_bounds),
+      cmocka_unit_test(test_gate_intelligent),
+      cmocka_unit_test(test_gate_events_and_off),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
