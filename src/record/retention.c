@@ -56,7 +56,7 @@ void vg_retention_root_default(vg_retention_root_t *root, const char *path) {
   memset(root, 0, sizeof(*root));
   snprintf(root->path, sizeof(root->path), "%s", path ? path : "");
   root->high_water = 95;
-  root->low_water = 90;
+  root->low_water = 85;
 }
 
 int vg_retention_create(const vg_retention_config_t *cfg, vg_retention_t **out) {
@@ -64,7 +64,7 @@ int vg_retention_create(const vg_retention_config_t *cfg, vg_retention_t **out) 
   if (!cfg || cfg->root_count < 0 || cfg->root_count > VG_RETENTION_MAX_ROOTS) return VG_EINVAL;
   for (int i = 0; i < cfg->root_count; i++) {
     const vg_retention_root_t *rt = &cfg->roots[i];
-    if (!rt->path[0] || rt->quota_percent < 0 || rt->quota_percent > 100 || rt->low_water < 1 ||
+    if (!rt->path[0] || rt->quota_percent < 0 || rt->quota_percent > 100 || rt->low_water < 0 ||
         rt->high_water > 100 || rt->low_water > rt->high_water)
       return VG_EINVAL;
   }
@@ -452,8 +452,11 @@ int vg_retention_start_node(const vg_record_config_t *rec, const char *db_path) 
     vg_retention_root_default(rt, rec->roots[i].path);
     rt->quota_bytes = rec->roots[i].quota_bytes;
     rt->quota_percent = rec->roots[i].quota_percent;
-    if (rec->roots[i].high_water) rt->high_water = rec->roots[i].high_water;
-    if (rec->roots[i].low_water) rt->low_water = rec->roots[i].low_water;
+    /* Parsed roots always carry both marks (low_water may be 0). */
+    if (rec->roots[i].high_water) {
+      rt->high_water = rec->roots[i].high_water;
+      rt->low_water = rec->roots[i].low_water;
+    }
   }
   if (cfg.root_count == 0) vg_retention_root_default(&cfg.roots[cfg.root_count++], rec->root);
   int err = vg_retention_start(&cfg);

@@ -48,7 +48,7 @@ typedef struct {
   uint64_t quota_bytes;       /* 0: none (unless quota_percent) */
   int quota_percent;          /* of the filesystem's size, 0: none */
   int high_water;             /* percent of the quota that starts deleting, default 95 */
-  int low_water;              /* percent of the quota where deleting stops, default 90 */
+  int low_water;              /* percent of the quota where deleting stops, default 85 */
   uint64_t min_free_bytes;    /* free-space floor; 0: the smaller of 256 MiB and 5% of the filesystem */
 } vg_retention_root_t;
 
@@ -59,7 +59,7 @@ typedef struct {
   int batch;       /* segments deleted per pass at most, default 32 */
 } vg_retention_config_t;
 
-/* Fills a root's defaults (high 95, low 90, no quota, default floor). */
+/* Fills a root's defaults (high 95, low 85, no quota, default floor). */
 void vg_retention_root_default(vg_retention_root_t *root, const char *path);
 
 /* Size and free space of the filesystem holding path (statvfs by default;

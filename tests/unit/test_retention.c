@@ -96,6 +96,7 @@ static vg_retention_t *engine(fixture_t *f, uint64_t quota, int batch) {
   vg_retention_config_t cfg = {.root_count = 1, .batch = batch};
   vg_retention_root_default(&cfg.roots[0], f->root);
   cfg.roots[0].quota_bytes = quota;
+  cfg.roots[0].low_water = 90;
   vg_retention_t *r;
   assert_int_equal(vg_retention_create(&cfg, &r), 0);
   return r;
