@@ -73,7 +73,8 @@ typedef struct job {
   vg_fmp4_fragment_t fragment; /* JOB_FRAGMENT */
   int64_t frag_start_us;       /* JOB_FRAGMENT: UTC start, from the segment's anchor and media time */
   int64_t frag_duration_us;
-  bool frag_key; /* its first video sample is a keyframe */
+  bool frag_key;     /* its first video sample is a keyframe */
+  int64_t queued_us; /* JOB_FRAGMENT: when the recorder handed it to the writer */
   uint64_t bytes;
 } job_t;
 
@@ -130,6 +131,7 @@ static struct {
   /* Read by the collector. */
   atomic_uint_fast64_t index_writes, index_errors, frames_written;
   atomic_uint_fast64_t latency_hist[LATENCY_BUCKETS];
+  atomic_uint_fast64_t queue_hist[LATENCY_BUCKETS]; /* fragment handed to the writer -> written */
 } W = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
 
 static const vg_log_ctx_t record_log = {"record", NULL};
@@ -218,13 +220,13 @@ static int make_parent_dirs(const char *path, size_t root_len) {
 
 static void index_error(void) { atomic_fetch_add(&W.index_errors, 1); }
 
-static void latency_record(int64_t us) {
+static void latency_record(atomic_uint_fast64_t *hist, int64_t us) {
   if (us < 1) us = 1;
   /* Quarter-octave buckets: percentiles within about 19%. */
   int b = (int)(4.0 * log2((double)us));
   if (b < 0) b = 0;
   if (b >= LATENCY_BUCKETS) b = LATENCY_BUCKETS - 1;
-  atomic_fetch_add_explicit(&W.latency_hist[b], 1, memory_order_relaxed);
+  atomic_fetch_add_explicit(&hist[b], 1, memory_order_relaxed);
 }
 
 /* Marks the segment's row closed at its last complete fragment; a segment
@@ -384,7 +386,9 @@ static void run_fragment(job_t *j) {
   }
   int64_t now = vg_time_mono_us();
   for (int k = 0; k < j->fragment.sample_count; k++)
-    if (j->fragment.frames[k].recv_us > 0) latency_record(now - j->fragment.frames[k].recv_us);
+    if (j->fragment.frames[k].recv_us > 0)
+      latency_record(W.latency_hist, now - j->fragment.frames[k].recv_us);
+  latency_record(W.queue_hist, now - j->queued_us);
   atomic_fetch_add(&W.frames_written, (uint64_t)j->fragment.sample_count);
   vg_roots_report_ok(s->root);
   vg_roots_add_used(s->root, j->fragment.size);
@@ -530,6 +534,7 @@ static void flush_fragment(vg_recorder_t *rec) {
     return;
   }
   j->bytes = j->fragment.size;
+  j->queued_us = vg_time_mono_us();
   /* Index times: the segment's wall-clock anchor plus media time. */
   uint32_t clock = j->fragment.track < rec->track_count ? rec->tracks[j->fragment.track].clock_rate : 90000;
   j->frag_start_us = rec->seg->start_us + ticks_to_us((int64_t)j->fragment.start_time, clock);
@@ -785,6 +790,34 @@ static void collect(void *opaque, vg_strbuf_t *out) {
                       (const char *const[]){"quantile", "0.5", NULL}, ws.write_latency_p50_us / 1e6);
     vg_metrics_sample(out, "vigil_record_write_latency_seconds",
                       (const char *const[]){"quantile", "0.99", NULL}, ws.write_latency_p99_us / 1e6);
+    vg_metrics_family(
+        out, "vigil_record_writer_queue_seconds", "summary",
+        "Time from a complete fragment handed to the writer to its bytes handed to the kernel.");
+    vg_metrics_sample(out, "vigil_record_writer_queue_seconds",
+                      (const char *const[]){"quantile", "0.5", NULL}, ws.queue_latency_p50_us / 1e6);
+    vg_metrics_sample(out, "vigil_record_writer_queue_seconds",
+                      (const char *const[]){"quantile", "0.99", NULL}, ws.queue_latency_p99_us / 1e6);
+  }
+}
+
+/* p50 and p99 of a histogram, at the buckets' geometric middles. */
+static void percentiles(atomic_uint_fast64_t *hist, double *p50, double *p99) {
+  uint64_t counts[LATENCY_BUCKETS], total = 0;
+  for (int i = 0; i < LATENCY_BUCKETS; i++)
+    total += counts[i] = atomic_load(&hist[i]);
+  *p50 = *p99 = 0;
+  if (!total) return;
+  const double want[2] = {0.50, 0.99};
+  double *res[2] = {p50, p99};
+  for (int k = 0; k < 2; k++) {
+    uint64_t target = (uint64_t)ceil(want[k] * (double)total), seen = 0;
+    for (int i = 0; i < LATENCY_BUCKETS; i++) {
+      seen += counts[i];
+      if (seen >= target) {
+        *res[k] = pow(2.0, (i + 0.5) / 4.0);
+        break;
+      }
+    }
   }
 }
 
@@ -793,22 +826,8 @@ void vg_recorder_get_writer_stats(vg_recorder_writer_stats_t *out) {
   out->index_writes = atomic_load(&W.index_writes);
   out->index_errors = atomic_load(&W.index_errors);
   out->frames_written = atomic_load(&W.frames_written);
-  uint64_t counts[LATENCY_BUCKETS], total = 0;
-  for (int i = 0; i < LATENCY_BUCKETS; i++)
-    total += counts[i] = atomic_load(&W.latency_hist[i]);
-  if (!total) return;
-  const double want[2] = {0.50, 0.99};
-  double *res[2] = {&out->write_latency_p50_us, &out->write_latency_p99_us};
-  for (int k = 0; k < 2; k++) {
-    uint64_t target = (uint64_t)ceil(want[k] * (double)total), seen = 0;
-    for (int i = 0; i < LATENCY_BUCKETS; i++) {
-      seen += counts[i];
-      if (seen >= target) {
-        *res[k] = pow(2.0, (i + 0.5) / 4.0); /* the bucket's geometric middle */
-        break;
-      }
-    }
-  }
+  percentiles(W.latency_hist, &out->write_latency_p50_us, &out->write_latency_p99_us);
+  percentiles(W.queue_hist, &out->queue_latency_p50_us, &out->queue_latency_p99_us);
 }
 
 int vg_recorder_get_stats(const char *camera, vg_recorder_stats_t *out) {
@@ -847,8 +866,10 @@ int vg_recorders_start(const vg_record_config_t *cfg) {
   atomic_store(&W.index_writes, 0);
   atomic_store(&W.index_errors, 0);
   atomic_store(&W.frames_written, 0);
-  for (int i = 0; i < LATENCY_BUCKETS; i++)
+  for (int i = 0; i < LATENCY_BUCKETS; i++) {
     atomic_store(&W.latency_hist[i], 0);
+    atomic_store(&W.queue_hist[i], 0);
+  }
   if (W.cfg.db_path[0]) {
     /* The writer's own connection, handed to its thread. */
     if (vg_db_open(W.cfg.db_path, &W.db) != 0 || vg_rec_index_open(W.db, &W.ix) != 0) {
@@ -897,6 +918,12 @@ int vg_recorder_add(const char *camera, vg_hub_t *hub, vg_worker_t *worker) {
     rec->stopped = 1;
     return err;
   }
+  char pinned[VG_RECORD_ROOT_PATH_MAX];
+  vg_record_camera_root(rec->camera, pinned, sizeof(pinned));
+  if (pinned[0] && vg_roots_find(pinned) < 0)
+    vg_log_warn(&rec->log,
+                "record.root \"%s\" is not one of record.roots: the camera is spread like the others",
+                pinned);
   vg_log_info(&rec->log, "recording (%d storage root%s)", W.cfg.root_count, W.cfg.root_count == 1 ? "" : "s");
   return 0;
 }

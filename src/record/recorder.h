@@ -103,6 +103,9 @@ typedef struct {
   uint64_t index_writes, index_errors;
   uint64_t frames_written;
   double write_latency_p50_us, write_latency_p99_us; /* 0 before any write */
+  /* From a complete fragment handed to the writer to its bytes written: the
+   * writer's own delay (the above also holds the wait for the fragment). */
+  double queue_latency_p50_us, queue_latency_p99_us;
 } vg_recorder_writer_stats_t;
 void vg_recorder_get_writer_stats(vg_recorder_writer_stats_t *out);
 /* Returns 0, or VG_ENOENT when camera has no recorder. */
