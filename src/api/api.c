@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "api/metrics.h"
+#include "api/record_api.h"
 #include "base/error.h"
 #include "base/log.h"
 #include "base/time.h"
@@ -143,6 +144,7 @@ static const struct {
   const size_t *count;
 } route_groups[] = {
     {vg_api_routes, &vg_api_route_count},
+    {vg_record_api_routes, &vg_record_api_route_count},
 };
 
 void vg_api_foreach_route(void (*fn)(const vg_http_route_t *route, void *opaque), void *opaque) {

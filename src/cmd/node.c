@@ -13,7 +13,9 @@
 #include "net/worker.h"
 #include "record/index.h"
 #include "record/recovery.h"
+#include "record/retention.h"
 #include "record/roots.h"
+#include "record/trigger.h"
 
 struct vg_node {
   int started_workers;
@@ -51,7 +53,7 @@ int vg_node_config_load(vg_cfg_t *c, const char *file, vg_node_config_t *out) {
 
   json_t *record = vg_cfg_object(c, root, "record", 0);
   vg_cfg_enter(c, "record");
-  vg_record_config_parse(c, record, &out->record);
+  vg_rec_node_config_parse(c, record, &out->record);
   vg_cfg_leave(c);
 
   json_t *database = vg_cfg_object(c, root, "database", 0);
@@ -147,6 +149,7 @@ static void recover_recordings(const vg_node_config_t *cfg, vg_log_ctx_t *lg) {
 /* Continuous recording of every camera that started (per-camera switches come later). */
 static void start_recording(const vg_node_config_t *cfg, vg_log_ctx_t *lg) {
   recover_recordings(cfg, lg);
+  vg_retention_start_node(&cfg->record, cfg->database.path);
   int err = vg_recorders_start(&cfg->record);
   if (err) {
     vg_log_error(lg, "recording not started: %s", vg_strerror(err));
@@ -201,6 +204,7 @@ void vg_node_stop(vg_node_t **np) {
   vg_metrics_unregister("rtsp_server");
   vg_rtsp_server_stop(&node->rtsp);
   vg_recorders_stop();
+  vg_retention_stop();
   vg_cameras_stop_all();
   if (node->started_workers) vg_workers_stop();
   vg_buf_pool_trim();

@@ -22,6 +22,7 @@
 #include "media/fmp4.h"
 #include "record/index.h"
 #include "record/roots.h"
+#include "record/trigger.h"
 
 /* The hub queue of a recorder: deep, because recording must not lose frames
  * while its worker is busy for a moment. */
@@ -99,6 +100,7 @@ struct vg_recorder {
   int clock_jumped;         /* the wall clock jumped: cut at the next keyframe */
   int64_t last_end_us;      /* UTC reached by the last recorded frame: segments never go back before it */
   vg_rec_quality_t quality; /* of the segments started from now on */
+  vg_rec_gate_t gate;       /* recording mode, triggers and pre-roll (mode.h) */
   unsigned seen_error_epoch;
   uint64_t own_drops;
 
@@ -611,6 +613,7 @@ static void load_tracks(vg_recorder_t *rec) {
   rec->key_track = 0;
   for (int i = rec->track_count - 1; i >= 0; i--)
     if (vg_codec_is_video(rec->tracks[i].codec)) rec->key_track = i;
+  vg_rec_gate_reset(&rec->gate, rec->key_track);
   /* Try the tracks once now so that an unrecordable stream (e.g. JPEG) is
    * reported once rather than at every keyframe. */
   vg_fmp4_t *probe = NULL;
@@ -674,9 +677,23 @@ static void on_frame(vg_recorder_t *rec, vg_frame_t *f) {
   }
 }
 
+/* The gate's output (record/mode.h): a frame to write at a quality, or the
+ * end of what was being written. Each segment holds one quality, so a change
+ * of quality ends the segment; the next one starts at the frame, which the
+ * gate makes a keyframe (the head of the pre-roll, or an idle keyframe). */
+static void write_gated(void *opaque, vg_frame_t *f, vg_rec_action_t action) {
+  vg_recorder_t *rec = opaque;
+  vg_rec_quality_t q = action == VG_REC_KEYFRAMES ? VG_REC_QUALITY_KEYFRAMES : VG_REC_QUALITY_FULL;
+  if (!f || q != rec->quality) end_segment(rec);
+  if (!f) return;
+  rec->quality = q;
+  on_frame(rec, f);
+}
+
 static void drain(void *arg) {
   vg_recorder_t *rec = arg;
   if (!rec->reader) return;
+  vg_rec_gate_update(&rec->gate, vg_time_utc_us());
   for (;;) {
     vg_frame_t f;
     int r = vg_hub_read(rec->reader, &f);
@@ -690,7 +707,7 @@ static void drain(void *arg) {
       break;
     }
     if (r < 0) break;
-    on_frame(rec, &f);
+    vg_rec_gate_frame(&rec->gate, &f, write_gated, rec);
     vg_frame_unref(&f);
   }
   vg_hub_reader_stats_t st;
@@ -706,6 +723,7 @@ static void on_drain_timer(uv_timer_t *t) { drain(t->data); }
  * written once per fragment_ms anyway. */
 static void open_task(void *arg) {
   vg_recorder_t *rec = arg;
+  vg_rec_gate_open(&rec->gate, rec->camera, 0);
   vg_hub_reader_opts_t o = {.queue_frames = REC_QUEUE_FRAMES, .notify = NULL, .opaque = rec};
   int err = vg_hub_open_reader(rec->hub, &o, &rec->reader);
   if (err) {
@@ -955,6 +973,7 @@ void vg_recorders_stop(void) {
     for (int t = 0; t < rec->track_count; t++)
       vg_track_clear(&rec->tracks[t]);
     vg_fmp4_free(&rec->mux);
+    vg_rec_gate_free(&rec->gate);
     vg_hub_unref(&rec->hub);
     pthread_mutex_destroy(&rec->lock);
     pthread_cond_destroy(&rec->cond);
