@@ -97,6 +97,8 @@ struct vg_recorder {
   vg_fmp4_t *mux;
   segment_t *seg;
   int64_t seg_start_pts, frag_start_pts;
+  int64_t prev_key_pts;     /* pts of the previous frame of the key track */
+  int64_t seg_anchor_utc;   /* the wall clock of the segment's first frame as the camera gave it */
   int clock_jumped;         /* the wall clock jumped: cut at the next keyframe */
   int64_t last_end_us;      /* UTC reached by the last recorded frame: segments never go back before it */
   vg_rec_quality_t quality; /* of the segments started from now on */
@@ -580,6 +582,7 @@ static int start_segment(vg_recorder_t *rec, const vg_frame_t *f) {
   s->quality = rec->quality;
   /* The wall-clock anchor of the segment; media time counts from here. */
   s->start_us = f->utc_us > 0 ? f->utc_us : vg_time_utc_us();
+  rec->seg_anchor_utc = s->start_us;
   /* Real time only moves forward: a camera clock that jumped back must not
    * make this segment overlap the previous one in the index. */
   if (s->start_us < rec->last_end_us) s->start_us = rec->last_end_us;
@@ -632,7 +635,9 @@ static void load_tracks(vg_recorder_t *rec) {
  * index times never overlap or drift. */
 static void check_clock(vg_recorder_t *rec, const vg_frame_t *f, uint32_t clock) {
   if (rec->clock_jumped || f->utc_us <= 0) return;
-  int64_t expected = rec->seg->start_us + ticks_to_us(f->pts - rec->seg_start_pts, clock);
+  /* Against the camera's own clock at the segment's start, not the index
+   * start (which may have been moved forward past the previous segment). */
+  int64_t expected = rec->seg_anchor_utc + ticks_to_us(f->pts - rec->seg_start_pts, clock);
   int64_t off = f->utc_us - expected;
   if (off > VG_RECORD_CLOCK_JUMP_US || off < -VG_RECORD_CLOCK_JUMP_US) {
     rec->clock_jumped = 1;
@@ -660,8 +665,16 @@ static void on_frame(vg_recorder_t *rec, vg_frame_t *f) {
     flush_fragment(rec);
     rec->frag_start_pts = f->pts;
   }
-  if (f->track == rec->key_track)
-    rec->last_end_us = rec->seg->start_us + ticks_to_us(f->pts - rec->seg_start_pts, clock) + 1;
+  if (f->track == rec->key_track) {
+    /* Where this frame ends in the index: like the muxer, a frame lasts as
+     * long as the one before it. */
+    int64_t at = rec->seg->start_us + ticks_to_us(f->pts - rec->seg_start_pts, clock);
+    int64_t dur = f->pts > rec->prev_key_pts && rec->prev_key_pts >= rec->seg_start_pts
+                      ? ticks_to_us(f->pts - rec->prev_key_pts, clock)
+                      : 0;
+    rec->last_end_us = at + dur;
+    rec->prev_key_pts = f->pts;
+  }
   int err = vg_fmp4_add_frame(rec->mux, f);
   if (err == VG_ETOOBIG) {
     flush_fragment(rec);
