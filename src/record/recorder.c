@@ -309,14 +309,23 @@ static int open_on_root(segment_t *s, int root, const vg_buf_t *init) {
   if (err) return err;
   int n = vg_record_segment_path(root_path, s->rec->camera, s->start_us, s->path, sizeof(s->path));
   if (n < 0) return n;
-  if ((err = make_parent_dirs(s->path, strlen(root_path))) != 0) return err;
   char base[1024];
   snprintf(base, sizeof(base), "%s", s->path);
   size_t blen = strlen(base);
-  for (int k = 1; k < 100; k++) {
-    s->fd = open(s->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (s->fd >= 0 || errno != EEXIST) break;
-    snprintf(s->path, sizeof(s->path), "%.*s-%d.mp4", (int)(blen - 4), base, k);
+  /* Retention removes directories it emptied; one may vanish between our
+   * mkdir and open. That is retried here rather than taken for a failed
+   * root (the root itself was just checked). */
+  for (int tries = 0; tries < 3; tries++) {
+    err = make_parent_dirs(s->path, strlen(root_path));
+    if (err == VG_ENOENT && tries < 2) continue;
+    if (err) return err;
+    for (int k = 1; k < 100; k++) {
+      s->fd = open(s->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+      if (s->fd >= 0 || errno != EEXIST) break;
+      snprintf(s->path, sizeof(s->path), "%.*s-%d.mp4", (int)(blen - 4), base, k);
+    }
+    if (s->fd >= 0 || errno != ENOENT) break;
+    snprintf(s->path, sizeof(s->path), "%s", base);
   }
   if (s->fd < 0) return -errno;
   struct iovec iov = {init->data, init->len};
