@@ -918,6 +918,7 @@ int vg_recorders_start(const vg_record_config_t *cfg) {
     }
   }
   err = pthread_create(&W.thread, NULL, writer_main, NULL);
+  if (!err) pthread_setname_np(W.thread, "rec-writer"); /* for top and perf */
   if (err) {
     vg_rec_index_close(&W.ix);
     vg_db_close(&W.db);
