@@ -132,6 +132,9 @@ static void collect_rtsp_metrics(void *opaque, vg_strbuf_t *out) {
 static void recover_recordings(const vg_node_config_t *cfg, vg_log_ctx_t *lg) {
   vg_db_t *db = NULL;
   vg_rec_index_t *ix = NULL;
+  /* Each connection to ":memory:" is a database of its own: nothing to
+   * reconcile with. */
+  if (strcmp(cfg->database.path, ":memory:") == 0) return;
   if (vg_db_open(cfg->database.path, &db) != 0 || vg_rec_index_open(db, &ix) != 0) {
     vg_log_error(lg, "recovery skipped: the database %s cannot be used", cfg->database.path);
     vg_db_close(&db);
