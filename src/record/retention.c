@@ -229,8 +229,10 @@ static int collect(void *opaque, const vg_rec_segment_t *seg) {
 
 static uint64_t space_floor(const vg_retention_root_t *rt, const vg_fs_space_t *fs) {
   if (rt->min_free_bytes) return rt->min_free_bytes;
-  uint64_t five_percent = fs->total_bytes / 20, cap = 256ull << 20;
-  return five_percent < cap ? five_percent : cap;
+  /* Small enough that a quota (the planned way of keeping space) acts
+   * first, large enough that footage goes before the disk is full. */
+  uint64_t one_percent = fs->total_bytes / 100, cap = 256ull << 20;
+  return one_percent < cap ? one_percent : cap;
 }
 
 static uint64_t quota_of(const vg_retention_root_t *rt, const vg_fs_space_t *fs, bool have_fs) {

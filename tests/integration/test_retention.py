@@ -152,10 +152,13 @@ def test_retention_by_age_keeps_locked(vigil_bin, start_process, vigil_node, tmp
     base = f"http://127.0.0.1:{http}/api/v1"
     wait_for(lambda: len(segments(root, "cam1")) >= 3, 30, what="three segments")
     first = segments(root, "cam1")[0]
-    t_first = file_start(first)
-    # Lock one second inside the first segment: it must outlive its age.
+    db = sqlite3.connect(str(tmp_path / "vigil.db"))
+    start_us, end_us = db.execute("SELECT start_us, end_us FROM rec_segments WHERE root || '/' || path = ?",
+                                  (first,)).fetchone()
+    db.close()
+    # Lock half a second inside the first segment: it must outlive its age.
     st, lock = request("POST", f"{base}/cameras/cam1/locks",
-                       {"start": t_first + 0.2, "end": t_first + 0.8, "reason": "evidence"})
+                       {"start": start_us / 1e6 + 0.2, "end": start_us / 1e6 + 0.7, "reason": "evidence"})
     assert st == 201, lock
     early = segments(root, "cam1")[1:]
     # The others go once they are 6 s old (plus a pass).

@@ -239,21 +239,21 @@ static void test_disk_full(void **state) {
   vg_retention_t *r = engine(f, 0, 2);
   vg_retention_set_space_fn(r, space_fake);
   vg_retention_report_t rep;
-  /* Above the floor (5% = 5 MB): nothing. */
-  fake_free = 6 << 20;
+  /* Above the floor (1% = 1 MB): nothing. */
+  fake_free = 1100 << 10;
   assert_int_equal(vg_retention_pass(r, f->ix, NOW, &rep), 0);
   assert_int_equal(rep.deleted, 0);
   /* Below it: deletes until twice the floor is free. The fake does not see
    * deletions, so the batch bounds the pass and the next pass, seeing space
    * again, stops. */
-  fake_free = 1 << 20;
+  fake_free = 500 << 10;
   assert_int_equal(vg_retention_pass(r, f->ix, NOW, &rep), 0);
   assert_int_equal(rep.deleted, 2);
   assert_int_equal(rep.by_space, 2);
   assert_true(rep.more);
   assert_false(exists(f, ids[0]));
   assert_false(exists(f, ids[1]));
-  fake_free = 21 << 20;
+  fake_free = 3 << 20;
   assert_int_equal(vg_retention_pass(r, f->ix, NOW, &rep), 0);
   assert_int_equal(rep.deleted, 0);
   assert_true(exists(f, ids[2]));
