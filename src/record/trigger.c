@@ -260,15 +260,19 @@ int vg_record_trigger(const char *camera, int duration_s, const char *reason, in
   vg_rec_policy_t policy;
   pthread_mutex_lock(&T.lock);
   camera_state_t *s = find(camera, true);
+  policy_of(s, &policy);
+  int64_t post_roll_us = (int64_t)policy.post_roll_s * 1000000;
   if (s && s->manual_until_us < until) s->manual_until_us = until;
   if (s) until = s->manual_until_us;
-  policy_of(s, &policy);
+  /* Post-roll follows a manual trigger as it follows an event. */
+  if (s && s->post_roll_until_us < until + post_roll_us) s->post_roll_until_us = until + post_roll_us;
   pthread_mutex_unlock(&T.lock);
   if (!s) return VG_ENOMEM;
   if (until_us) *until_us = until;
   vg_log_info(&lg, "camera %s: full quality for %d s (%s)", camera, duration_s,
               reason && *reason ? reason : "manual");
-  return write_mark(camera, VG_REC_MARK_MANUAL, now - (int64_t)policy.pre_roll_s * 1000000, until);
+  return write_mark(camera, VG_REC_MARK_MANUAL, now - (int64_t)policy.pre_roll_s * 1000000,
+                    until + post_roll_us);
 }
 
 int vg_record_event_begin(const char *camera, const char *reason) {
@@ -302,7 +306,8 @@ int vg_record_event_end(const char *camera) {
   if (--s->open_events == 0) {
     last = true;
     start = s->event_start_us;
-    s->post_roll_until_us = now + (int64_t)policy.post_roll_s * 1000000;
+    int64_t end = now + (int64_t)policy.post_roll_s * 1000000;
+    if (s->post_roll_until_us < end) s->post_roll_until_us = end;
   }
   pthread_mutex_unlock(&T.lock);
   if (!last) return 0;

@@ -68,9 +68,10 @@ vg_rec_mode_t vg_rec_policy_mode_at(const vg_rec_policy_t *policy, int64_t utc_u
 #define VG_RECORD_TRIGGER_MAX_S 86400
 
 /* Forces full quality on camera from now (UTC) for duration_s
- * (1..VG_RECORD_TRIGGER_MAX_S) seconds; a later end than a running trigger
- * extends it, an earlier one leaves it. Writes a "manual" mark. Sets
- * *until_us (may be NULL) to the end of full quality. Returns 0, VG_EINVAL,
+ * (1..VG_RECORD_TRIGGER_MAX_S) seconds, then post_roll_s more; a later end
+ * than a running trigger extends it, an earlier one leaves it. Writes a
+ * "manual" mark (pre-roll and post-roll included). Sets *until_us (may be
+ * NULL) to the end of the trigger (without the post-roll). Returns 0, VG_EINVAL,
  * or the error of the mark write (the trigger holds anyway). */
 int vg_record_trigger(const char *camera, int duration_s, const char *reason, int64_t *until_us);
 

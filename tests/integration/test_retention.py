@@ -242,14 +242,14 @@ def test_disk_full_frees_space_and_recording_resumes(vigil_bin, start_process, v
 def test_intelligent_keyframes_idle_full_when_triggered(vigil_bin, start_process, vigil_node, tmp_path):
     sim = start_camsim(start_process, vigil_bin, 1)
     root = str(tmp_path / "rec")
-    _, http, _ = vigil_node(config(tmp_path, root, [("cam1", {"record": {"mode": "intelligent", "pre_roll_s": 2}})],
+    _, http, _ = vigil_node(config(tmp_path, root, [("cam1", {"record": {"mode": "intelligent", "pre_roll_s": 2, "post_roll_s": 1}})],
                                    sim))
     base = f"http://127.0.0.1:{http}/api/v1"
     wait_for(lambda: len(segments(root, "cam1")) >= 2, 40, what="idle keyframe segments")
     st, body = request("POST", f"{base}/cameras/cam1/record", {"duration_s": 6})
     assert st == 202, body
-    # Idle keyframes are written pre_roll_s late; then a 2 s segment closes.
-    time.sleep(6 + 9)
+    # Post-roll, then idle keyframes are written pre_roll_s late; then a 2 s segment closes.
+    time.sleep(6 + 1 + 9)
     db = sqlite3.connect(str(tmp_path / "vigil.db"))
     rows = db.execute("SELECT root, path, quality, start_us, end_us FROM rec_segments WHERE camera='cam1' "
                       "AND closed=1 ORDER BY start_us").fetchall()
@@ -266,8 +266,8 @@ def test_intelligent_keyframes_idle_full_when_triggered(vigil_bin, start_process
         else:
             assert any(not f.startswith("K") for f in flags), (path, flags)
             full_frames += len(flags)
-    # The trigger's 6 s and the 2 s pre-roll at 25 fps, every frame (within a GOP).
-    assert full_frames >= 25 * 7, full_frames
+    # The trigger's 6 s, the 2 s pre-roll and 1 s post-roll at 25 fps, every frame (within a GOP).
+    assert full_frames >= 25 * 8, full_frames
     # Full quality footage is one run: keyframes before it, keyframes after it.
     first_full = qualities.index("full")
     last_full = len(qualities) - 1 - qualities[::-1].index("full")
@@ -278,4 +278,4 @@ def test_intelligent_keyframes_idle_full_when_triggered(vigil_bin, start_process
     marks = db.execute("SELECT kind, start_us, end_us FROM rec_marks WHERE camera='cam1'").fetchall()
     db.close()
     assert [m[0] for m in marks] == ["manual"], marks
-    assert marks[0][2] - marks[0][1] >= 8_000_000, marks
+    assert marks[0][2] - marks[0][1] >= 9_000_000, marks
