@@ -279,3 +279,34 @@ def test_intelligent_keyframes_idle_full_when_triggered(vigil_bin, start_process
     db.close()
     assert [m[0] for m in marks] == ["manual"], marks
     assert marks[0][2] - marks[0][1] >= 9_000_000, marks
+
+
+def test_events_mode_records_only_around_triggers_with_preroll(vigil_bin, start_process, vigil_node, tmp_path):
+    sim = start_camsim(start_process, vigil_bin, 1)
+    root = str(tmp_path / "rec")
+    _, http, _ = vigil_node(config(tmp_path, root, [("cam1", {"record": {"mode": "events", "pre_roll_s": 2,
+                                                                          "post_roll_s": 1}})], sim))
+    base = f"http://127.0.0.1:{http}/api/v1"
+    wait_for(lambda: http_get(f"{base}/cameras/cam1") and
+             json.loads(http_get(f"{base}/cameras/cam1")[2])["state"] == "online", 30, what="camera online")
+    time.sleep(4)
+    assert segments(root, "cam1") == []  # idle: nothing on disk
+    st, body = request("POST", f"{base}/cameras/cam1/record", {"duration_s": 3})
+    assert st == 202, body
+    t_trigger = time.time()
+    time.sleep(3 + 1 + 3)
+    db = sqlite3.connect(str(tmp_path / "vigil.db"))
+    rows = db.execute("SELECT root, path, quality, start_us, end_us, closed FROM rec_segments "
+                      "WHERE camera='cam1' ORDER BY start_us").fetchall()
+    db.close()
+    assert rows and all(r[2] == "full" and r[5] == 1 for r in rows), rows
+    # The recording starts about pre_roll_s before the trigger (from memory,
+    # at a keyframe: camsim's GOP is 1 s) and ends after the post-roll.
+    start, end = rows[0][3] / 1e6, rows[-1][4] / 1e6
+    assert t_trigger - 2 - 1.2 <= start <= t_trigger - 1.5, (start, t_trigger)
+    assert t_trigger + 3 + 1 - 0.3 <= end <= t_trigger + 3 + 1 + 1, (end, t_trigger)
+    frames = sum(len(video_packet_flags(os.path.join(r[0], r[1]))) for r in rows)
+    assert frames >= 25 * (end - start) - 2, (frames, end - start)
+    for r in rows:
+        ok, err = plays(os.path.join(r[0], r[1]))
+        assert ok, (r, err)
