@@ -49,7 +49,7 @@ typedef struct {
   int quota_percent;          /* of the filesystem's size, 0: none */
   int high_water;             /* percent of the quota that starts deleting, default 95 */
   int low_water;              /* percent of the quota where deleting stops, default 85 */
-  uint64_t min_free_bytes;    /* free-space floor; 0: the smaller of 256 MiB and 5% of the filesystem */
+  uint64_t min_free_bytes;    /* free-space floor; 0: the smaller of 256 MiB and 1% of the filesystem */
 } vg_retention_root_t;
 
 typedef struct {

@@ -152,10 +152,13 @@ def test_retention_by_age_keeps_locked(vigil_bin, start_process, vigil_node, tmp
     base = f"http://127.0.0.1:{http}/api/v1"
     wait_for(lambda: len(segments(root, "cam1")) >= 3, 30, what="three segments")
     first = segments(root, "cam1")[0]
-    t_first = file_start(first)
-    # Lock one second inside the first segment: it must outlive its age.
+    db = sqlite3.connect(str(tmp_path / "vigil.db"))
+    start_us, end_us = db.execute("SELECT start_us, end_us FROM rec_segments WHERE root || '/' || path = ?",
+                                  (first,)).fetchone()
+    db.close()
+    # Lock half a second inside the first segment: it must outlive its age.
     st, lock = request("POST", f"{base}/cameras/cam1/locks",
-                       {"start": t_first + 0.2, "end": t_first + 0.8, "reason": "evidence"})
+                       {"start": start_us / 1e6 + 0.2, "end": start_us / 1e6 + 0.7, "reason": "evidence"})
     assert st == 201, lock
     early = segments(root, "cam1")[1:]
     # The others go once they are 6 s old (plus a pass).
@@ -239,14 +242,14 @@ def test_disk_full_frees_space_and_recording_resumes(vigil_bin, start_process, v
 def test_intelligent_keyframes_idle_full_when_triggered(vigil_bin, start_process, vigil_node, tmp_path):
     sim = start_camsim(start_process, vigil_bin, 1)
     root = str(tmp_path / "rec")
-    _, http, _ = vigil_node(config(tmp_path, root, [("cam1", {"record": {"mode": "intelligent", "pre_roll_s": 2}})],
+    _, http, _ = vigil_node(config(tmp_path, root, [("cam1", {"record": {"mode": "intelligent", "pre_roll_s": 2, "post_roll_s": 1}})],
                                    sim))
     base = f"http://127.0.0.1:{http}/api/v1"
     wait_for(lambda: len(segments(root, "cam1")) >= 2, 40, what="idle keyframe segments")
     st, body = request("POST", f"{base}/cameras/cam1/record", {"duration_s": 6})
     assert st == 202, body
-    # Idle keyframes are written pre_roll_s late; then a 2 s segment closes.
-    time.sleep(6 + 9)
+    # Post-roll, then idle keyframes are written pre_roll_s late; then a 2 s segment closes.
+    time.sleep(6 + 1 + 9)
     db = sqlite3.connect(str(tmp_path / "vigil.db"))
     rows = db.execute("SELECT root, path, quality, start_us, end_us FROM rec_segments WHERE camera='cam1' "
                       "AND closed=1 ORDER BY start_us").fetchall()
@@ -263,8 +266,8 @@ def test_intelligent_keyframes_idle_full_when_triggered(vigil_bin, start_process
         else:
             assert any(not f.startswith("K") for f in flags), (path, flags)
             full_frames += len(flags)
-    # The trigger's 6 s and the 2 s pre-roll at 25 fps, every frame (within a GOP).
-    assert full_frames >= 25 * 7, full_frames
+    # The trigger's 6 s, the 2 s pre-roll and 1 s post-roll at 25 fps, every frame (within a GOP).
+    assert full_frames >= 25 * 8, full_frames
     # Full quality footage is one run: keyframes before it, keyframes after it.
     first_full = qualities.index("full")
     last_full = len(qualities) - 1 - qualities[::-1].index("full")
@@ -275,4 +278,35 @@ def test_intelligent_keyframes_idle_full_when_triggered(vigil_bin, start_process
     marks = db.execute("SELECT kind, start_us, end_us FROM rec_marks WHERE camera='cam1'").fetchall()
     db.close()
     assert [m[0] for m in marks] == ["manual"], marks
-    assert marks[0][2] - marks[0][1] >= 8_000_000, marks
+    assert marks[0][2] - marks[0][1] >= 9_000_000, marks
+
+
+def test_events_mode_records_only_around_triggers_with_preroll(vigil_bin, start_process, vigil_node, tmp_path):
+    sim = start_camsim(start_process, vigil_bin, 1)
+    root = str(tmp_path / "rec")
+    _, http, _ = vigil_node(config(tmp_path, root, [("cam1", {"record": {"mode": "events", "pre_roll_s": 2,
+                                                                          "post_roll_s": 1}})], sim))
+    base = f"http://127.0.0.1:{http}/api/v1"
+    wait_for(lambda: http_get(f"{base}/cameras/cam1") and
+             json.loads(http_get(f"{base}/cameras/cam1")[2])["state"] == "online", 30, what="camera online")
+    time.sleep(4)
+    assert segments(root, "cam1") == []  # idle: nothing on disk
+    st, body = request("POST", f"{base}/cameras/cam1/record", {"duration_s": 3})
+    assert st == 202, body
+    t_trigger = time.time()
+    time.sleep(3 + 1 + 3)
+    db = sqlite3.connect(str(tmp_path / "vigil.db"))
+    rows = db.execute("SELECT root, path, quality, start_us, end_us, closed FROM rec_segments "
+                      "WHERE camera='cam1' ORDER BY start_us").fetchall()
+    db.close()
+    assert rows and all(r[2] == "full" and r[5] == 1 for r in rows), rows
+    # The recording starts about pre_roll_s before the trigger (from memory,
+    # at a keyframe: camsim's GOP is 1 s) and ends after the post-roll.
+    start, end = rows[0][3] / 1e6, rows[-1][4] / 1e6
+    assert t_trigger - 2 - 1.2 <= start <= t_trigger - 1.5, (start, t_trigger)
+    assert t_trigger + 3 + 1 - 0.3 <= end <= t_trigger + 3 + 1 + 1, (end, t_trigger)
+    frames = sum(len(video_packet_flags(os.path.join(r[0], r[1]))) for r in rows)
+    assert frames >= 25 * (end - start) - 2, (frames, end - start)
+    for r in rows:
+        ok, err = plays(os.path.join(r[0], r[1]))
+        assert ok, (r, err)

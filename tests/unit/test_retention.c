@@ -239,21 +239,21 @@ static void test_disk_full(void **state) {
   vg_retention_t *r = engine(f, 0, 2);
   vg_retention_set_space_fn(r, space_fake);
   vg_retention_report_t rep;
-  /* Above the floor (5% = 5 MB): nothing. */
-  fake_free = 6 << 20;
+  /* Above the floor (1% = 1 MB): nothing. */
+  fake_free = 1100 << 10;
   assert_int_equal(vg_retention_pass(r, f->ix, NOW, &rep), 0);
   assert_int_equal(rep.deleted, 0);
   /* Below it: deletes until twice the floor is free. The fake does not see
    * deletions, so the batch bounds the pass and the next pass, seeing space
    * again, stops. */
-  fake_free = 1 << 20;
+  fake_free = 500 << 10;
   assert_int_equal(vg_retention_pass(r, f->ix, NOW, &rep), 0);
   assert_int_equal(rep.deleted, 2);
   assert_int_equal(rep.by_space, 2);
   assert_true(rep.more);
   assert_false(exists(f, ids[0]));
   assert_false(exists(f, ids[1]));
-  fake_free = 21 << 20;
+  fake_free = 3 << 20;
   assert_int_equal(vg_retention_pass(r, f->ix, NOW, &rep), 0);
   assert_int_equal(rep.deleted, 0);
   assert_true(exists(f, ids[2]));
@@ -305,7 +305,9 @@ static void test_triggers(void **state) {
   assert_int_equal(vg_record_trigger("cam", 10, "test", &until), 0);
   assert_true(until >= t0 + 10 * SEC && until < t0 + 12 * SEC);
   assert_true(vg_record_active("cam", t0 + 9 * SEC));
-  assert_false(vg_record_active("cam", until));
+  /* Then the post-roll (3 s). */
+  assert_true(vg_record_active("cam", until + 2 * SEC));
+  assert_false(vg_record_active("cam", until + 3 * SEC));
   /* A shorter trigger does not cut a longer one. */
   int64_t until2;
   assert_int_equal(vg_record_trigger("cam", 1, NULL, &until2), 0);
@@ -323,13 +325,18 @@ static void test_triggers(void **state) {
   assert_true(vg_record_active("ev", t1 + 2 * SEC));
   assert_false(vg_record_active("ev", t1 + 4 * SEC));
 
-  /* Marks: the manual one from pre-roll to its end; the event's. */
+  /* Marks: the manual one from its pre-roll to the end of its post-roll; the event's. */
   vg_rec_index_t *ix = vg_record_thread_index();
   assert_non_null(ix);
+  /* Queued until the retention thread (here: the test) stores them. */
+  marks_t none = {0};
+  assert_int_equal(vg_rec_index_marks(ix, "cam", 0, INT64_MAX, got_mark, &none), 0);
+  assert_int_equal(vg_record_flush_marks(ix), 5);
+  assert_int_equal(vg_record_flush_marks(ix), 0);
   marks_t ms = {0};
   assert_true(vg_rec_index_marks(ix, "cam", 0, INT64_MAX, got_mark, &ms) >= 1);
   assert_int_equal(ms.marks[0].kind, VG_REC_MARK_MANUAL);
-  assert_true(ms.marks[0].start_us <= t0 - 2 * SEC + SEC && ms.marks[0].end_us == until);
+  assert_true(ms.marks[0].start_us <= t0 - 2 * SEC + SEC && ms.marks[0].end_us == until + 3 * SEC);
   memset(&ms, 0, sizeof(ms));
   assert_true(vg_rec_index_marks(ix, "ev", 0, INT64_MAX, got_mark, &ms) >= 2);
   assert_int_equal(ms.marks[ms.n - 1].kind, VG_REC_MARK_EVENT);
