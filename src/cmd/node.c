@@ -151,6 +151,7 @@ int vg_node_start(const vg_node_config_t *cfg, vg_node_t **out) {
   err = vg_rtsp_server_start(&cfg->rtsp_server, &node->rtsp);
   if (!err) {
     vg_metrics_register("rtsp_server", collect_rtsp_metrics, node->rtsp);
+    vg_playback_set_database(cfg->database.path);
     err = vg_http_server_start(&cfg->http, &node->http);
   }
   if (err) {
