@@ -10,6 +10,7 @@
 #include "ingest/http_source.h"
 #include "ingest/rtsp_source.h"
 #include "net/worker.h"
+#include "record/playback.h"
 
 struct vg_node {
   int started_workers;
