@@ -3,7 +3,7 @@
  * the work):
  *   GET /api/v1/cameras/{id}/recordings?start=&end=   spans and gaps (JSON)
  *   GET /api/v1/cameras/{id}/vod.m3u8?start=&end=     HLS VOD playlist
- *   GET /api/v1/recordings/{segment_id}/file          a segment file, with Range
+ *   GET /api/v1/recordings/{segment_id}/file.mp4      a segment file, with Range
  *   GET /api/v1/cameras/{id}/clip.mp4?start=&end=     progressive MP4 export, with Range
  *
  * start and end are RFC 3339 times ("2026-11-21T15:04:05Z", fractions and
@@ -11,7 +11,10 @@
  * milliseconds from there on (10^11 s is the year 5138, 10^11 ms is 1973).
  *
  * Files are found by segment id through the index, never by a path from
- * the client. Each request opens its own index connection (the handlers
+ * the client. The file route's path ends in ".mp4" because FFmpeg's HLS
+ * demuxer refuses segment URLs without a media extension. Its optional
+ * shift_us parameter moves every tfdt (see record/playback.h) so that a
+ * playlist's files form one timeline. Each request opens its own index connection (the handlers
  * run on the HTTP server's thread, and a vg_db_t belongs to one thread);
  * bodies from files are streamed in pieces of at most
  * VG_PLAYBACK_READ_CHUNK bytes per read.
@@ -245,7 +248,7 @@ static int get_vod(const vg_http_request_t *req, vg_http_response_t *res) {
   if (index_open(res, &c)) return 0;
   vg_strbuf_t list;
   vg_strbuf_init(&list, 64u << 20);
-  int n = vg_playback_playlist(c.ix, camera, start_us, end_us, "/api/v1/recordings/", "/file", &list);
+  int n = vg_playback_playlist(c.ix, camera, start_us, end_us, "/api/v1/recordings/", "/file.mp4", 1, &list);
   index_close(&c);
   if (n < 0) {
     vg_strbuf_free(&list);
@@ -343,7 +346,7 @@ static void add_range_headers(vg_http_response_t *res, int partial, const byte_r
 
 typedef struct {
   vg_http_stream_t base;
-  int fd;
+  vg_playback_file_t *file;
   uint64_t pos, end; /* [pos, end) of the file still to send */
 } file_stream_t;
 
@@ -351,9 +354,8 @@ static long file_stream_read(vg_http_stream_t *st, uint8_t *dst, size_t cap) {
   file_stream_t *fs = (file_stream_t *)st;
   uint64_t n = fs->end - fs->pos;
   if (n > cap) n = cap;
-  if (n > VG_PLAYBACK_READ_CHUNK) n = VG_PLAYBACK_READ_CHUNK;
   if (n == 0) return 0;
-  long got = vg_mp4_read_fd(&fs->fd, fs->pos, dst, (size_t)n);
+  long got = vg_playback_file_read(fs->file, fs->pos, dst, (size_t)n);
   if (got <= 0) return got < 0 ? got : VG_EIO;
   fs->pos += (uint64_t)got;
   return got;
@@ -361,7 +363,7 @@ static long file_stream_read(vg_http_stream_t *st, uint8_t *dst, size_t cap) {
 
 static void file_stream_close(vg_http_stream_t *st) {
   file_stream_t *fs = (file_stream_t *)st;
-  close(fs->fd);
+  vg_playback_file_free(&fs->file);
   free(fs);
 }
 
@@ -370,55 +372,49 @@ static int get_file(const vg_http_request_t *req, vg_http_response_t *res) {
   char *endp;
   long long id = strtoll(id_text, &endp, 10);
   if (*endp || id <= 0) return vg_http_reply_error(res, 404, "not_found", "no recording '%s'", id_text);
+  long long shift_us = 0;
+  char shift[32];
+  if (vg_http_query(req, "shift_us", shift, sizeof(shift)) >= 0) {
+    shift_us = strtoll(shift, &endp, 10);
+    /* Up to ten years: playlists cover at most a month. */
+    if (*endp || endp == shift || shift_us < 0 || shift_us > 10LL * 366 * 24 * 3600 * 1000000)
+      return vg_http_reply_error(res, 400, "invalid_parameter",
+                                 "shift_us: expected 0..10 years in microseconds");
+  }
   index_conn_t c;
   if (index_open(res, &c)) return 0;
-  vg_rec_segment_t *seg = malloc(sizeof(*seg));
-  if (!seg) {
+  vg_playback_file_t *file = NULL;
+  int err = vg_playback_file_open(c.ix, id, shift_us, &file);
+  if (err) {
     index_close(&c);
-    return VG_ENOMEM;
+    if (err == VG_ENOENT) return vg_http_reply_error(res, 404, "not_found", "no recording %lld", id);
+    return err;
   }
-  int err = vg_rec_index_get_segment(c.ix, id, seg);
-  index_close(&c);
-  char path[VG_REC_ROOT_MAX + VG_REC_PATH_MAX + 2];
-  if (!err && vg_playback_file_path(seg->root, seg->path, path, sizeof(path)) < 0) err = VG_ENOENT;
-  uint64_t indexed = err ? 0 : seg->bytes;
-  int closed = err ? 0 : seg->closed;
-  free(seg);
-  if (err == VG_ENOENT || err == VG_ENOTFOUND)
-    return vg_http_reply_error(res, 404, "not_found", "no recording %lld", id);
-  if (err) return err;
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  struct stat st;
-  if (fd < 0 || fstat(fd, &st) != 0) {
-    if (fd >= 0) close(fd);
-    return vg_http_reply_error(res, 404, "not_found", "the file of recording %lld is gone", id);
-  }
-  /* While a segment is written, only its indexed bytes are whole. */
-  uint64_t size = (uint64_t)st.st_size;
-  if (!closed && indexed < size) size = indexed;
-  char etag[64];
-  snprintf(etag, sizeof(etag), "\"seg-%lld-%llu-%lld\"", id, (unsigned long long)size,
-           (long long)st.st_mtime);
+  uint64_t size = vg_playback_file_size(file);
   byte_range_t r = {0, size ? size - 1 : 0};
-  int partial = select_range(req, res, size, etag, &r);
-  if (partial < 0) {
-    close(fd);
-    return 0;
+  int partial = select_range(req, res, size, vg_playback_file_etag(file), &r);
+  uint64_t first = partial > 0 ? r.first : 0, end = partial > 0 ? r.last + 1 : size;
+  if (partial >= 0) err = vg_playback_file_prepare(file, c.ix, first, end);
+  index_close(&c);
+  if (err || partial < 0) {
+    vg_playback_file_free(&file);
+    if (err) vg_log_warn(&lg, "recording %lld: %s", id, vg_strerror(err));
+    return err;
   }
   file_stream_t *fs = calloc(1, sizeof(*fs));
   if (!fs) {
-    close(fd);
+    vg_playback_file_free(&file);
     return VG_ENOMEM;
   }
-  fs->fd = fd;
-  fs->pos = partial ? r.first : 0;
-  fs->end = partial ? r.last + 1 : size;
-  fs->base.length = fs->end - fs->pos;
+  fs->file = file;
+  fs->pos = first;
+  fs->end = end;
+  fs->base.length = end - first;
   fs->base.read = file_stream_read;
   fs->base.close = file_stream_close;
   res->status = 200;
   res->content_type = "video/mp4";
-  add_range_headers(res, partial, &r, size, etag);
+  add_range_headers(res, partial, &r, size, vg_playback_file_etag(file));
   res->stream = &fs->base;
   return 0;
 }
@@ -530,6 +526,7 @@ const vg_http_route_t vg_api_playback_routes[] = {
     {"GET", "/api/v1/cameras/{id}/vod.m3u8", get_vod, "HLS VOD playlist (fMP4 byte ranges) of a range"},
     {"GET", "/api/v1/cameras/{id}/clip.mp4", get_clip,
      "progressive MP4 export of a range, with Range support"},
-    {"GET", "/api/v1/recordings/{segment_id}/file", get_file, "a recorded segment file, with Range support"},
+    {"GET", "/api/v1/recordings/{segment_id}/file.mp4", get_file,
+     "a recorded segment file, with Range support"},
 };
 const size_t vg_api_playback_route_count = sizeof(vg_api_playback_routes) / sizeof(vg_api_playback_routes[0]);

@@ -232,7 +232,8 @@ static int group_fragments(const frag_list_t *fl, int64_t start_us, int64_t end_
 }
 
 int vg_playback_playlist(vg_rec_index_t *ix, const char *camera, int64_t start_us, int64_t end_us,
-                         const char *uri_prefix, const char *uri_suffix, vg_strbuf_t *out) {
+                         const char *uri_prefix, const char *uri_suffix, int shift_timeline,
+                         vg_strbuf_t *out) {
   if (end_us <= start_us) return VG_EINVAL;
   seg_list_t l;
   int err = query_segments(ix, camera, start_us, end_us, &l);
@@ -241,6 +242,7 @@ int vg_playback_playlist(vg_rec_index_t *ix, const char *camera, int64_t start_u
   vg_strbuf_init(&body, 64u << 20);
   int total = 0, files = 0;
   double longest = 0;
+  int64_t origin_us = 0;
   for (int s = 0; s < l.count && !err; s++) {
     frag_list_t fl;
     if ((err = query_fragments(ix, l.segs[s].id, &fl))) break;
@@ -251,6 +253,10 @@ int vg_playback_playlist(vg_rec_index_t *ix, const char *camera, int64_t start_u
     uint64_t init_size = fl.count ? fl.frags[0].offset : 0;
     if (n > 0 && init_size > 0) {
       if (files++) vg_strbuf_puts(&body, "#EXT-X-DISCONTINUITY\n");
+      if (files == 1) origin_us = l.segs[s].start_us;
+      char shift[40] = "";
+      if (shift_timeline && l.segs[s].start_us != origin_us)
+        snprintf(shift, sizeof(shift), "?shift_us=%lld", (long long)(l.segs[s].start_us - origin_us));
       vg_strbuf_printf(&body, "#EXT-X-MAP:URI=\"%s%lld%s\",BYTERANGE=\"%llu@0\"\n", uri_prefix,
                        (long long)l.segs[s].id, uri_suffix, (unsigned long long)init_size);
       for (int i = 0; i < n; i++) {
@@ -259,9 +265,9 @@ int vg_playback_playlist(vg_rec_index_t *ix, const char *camera, int64_t start_u
         double seconds = (double)(parts[i].end_us - parts[i].start_us) / 1e6;
         if (seconds > longest) longest = seconds;
         vg_strbuf_printf(
-            &body, "#EXT-X-PROGRAM-DATE-TIME:%s\n#EXTINF:%.3f,\n#EXT-X-BYTERANGE:%llu@%llu\n%s%lld%s\n", when,
-            seconds, (unsigned long long)parts[i].size, (unsigned long long)parts[i].offset, uri_prefix,
-            (long long)l.segs[s].id, uri_suffix);
+            &body, "#EXT-X-PROGRAM-DATE-TIME:%s\n#EXTINF:%.3f,\n#EXT-X-BYTERANGE:%llu@%llu\n%s%lld%s%s\n",
+            when, seconds, (unsigned long long)parts[i].size, (unsigned long long)parts[i].offset, uri_prefix,
+            (long long)l.segs[s].id, uri_suffix, shift);
         total++;
       }
     }
@@ -1100,4 +1106,130 @@ void vg_playback_clip_free(vg_playback_clip_t **clip) {
   free(c->header);
   free(c);
   *clip = NULL;
+}
+
+/* ---- segment files for the file route ---- */
+
+typedef struct {
+  uint64_t offset; /* of the tfdt value in the file */
+  uint64_t value;  /* shifted */
+  uint8_t size;    /* 4 or 8 */
+} tfdt_patch_t;
+
+struct vg_playback_file {
+  int fd;
+  int64_t id;
+  uint64_t size;
+  int64_t mtime;
+  int64_t shift_us;
+  char etag[96];
+  tfdt_patch_t *patches;
+  size_t patch_count;
+};
+
+static void file_etag(vg_playback_file_t *f) {
+  snprintf(f->etag, sizeof(f->etag), "\"seg-%lld-%llu-%lld-%lld\"", (long long)f->id,
+           (unsigned long long)f->size, (long long)f->mtime, (long long)f->shift_us);
+}
+
+int vg_playback_file_open(vg_rec_index_t *ix, int64_t segment_id, int64_t shift_us,
+                          vg_playback_file_t **out) {
+  *out = NULL;
+  if (shift_us < 0) return VG_ERANGE;
+  vg_rec_segment_t *seg = malloc(sizeof(*seg));
+  if (!seg) return VG_ENOMEM;
+  int err = vg_rec_index_get_segment(ix, segment_id, seg);
+  char path[VG_REC_ROOT_MAX + VG_REC_PATH_MAX + 2];
+  if (!err && vg_playback_file_path(seg->root, seg->path, path, sizeof(path)) < 0) err = VG_ENOENT;
+  uint64_t indexed = seg->bytes;
+  int closed = seg->closed;
+  free(seg);
+  if (err) return err == VG_ENOTFOUND ? VG_ENOENT : err;
+  vg_playback_file_t *f = calloc(1, sizeof(*f));
+  if (!f) return VG_ENOMEM;
+  f->id = segment_id;
+  f->shift_us = shift_us;
+  f->fd = open(path, O_RDONLY | O_CLOEXEC);
+  struct stat st;
+  if (f->fd < 0 || fstat(f->fd, &st) != 0) {
+    vg_playback_file_free(&f);
+    return VG_ENOENT;
+  }
+  /* While a segment is written, only its indexed bytes are whole. */
+  f->size = (uint64_t)st.st_size;
+  if (!closed && indexed < f->size) f->size = indexed;
+  f->mtime = (int64_t)st.st_mtime;
+  file_etag(f);
+  *out = f;
+  return 0;
+}
+
+uint64_t vg_playback_file_size(const vg_playback_file_t *f) { return f->size; }
+
+const char *vg_playback_file_etag(const vg_playback_file_t *f) { return f->etag; }
+
+static int add_patch(vg_playback_file_t *f, const vg_mp4_traf_t *tr, uint32_t timescale, int64_t shift_us) {
+  if (!tr->tfdt_offset || !timescale) return 0;
+  uint64_t ticks =
+      (uint64_t)shift_us / 1000000 * timescale + (uint64_t)shift_us % 1000000 * timescale / 1000000;
+  uint64_t value = tr->base_decode_time + ticks;
+  if (value < tr->base_decode_time || (tr->tfdt_size == 4 && value > UINT32_MAX)) return VG_ERANGE;
+  tfdt_patch_t *p = realloc(f->patches, (f->patch_count + 1) * sizeof(*p));
+  if (!p) return VG_ENOMEM;
+  f->patches = p;
+  p[f->patch_count++] = (tfdt_patch_t){tr->tfdt_offset, value, tr->tfdt_size};
+  return 0;
+}
+
+int vg_playback_file_prepare(vg_playback_file_t *f, vg_rec_index_t *ix, uint64_t first, uint64_t end) {
+  int64_t shift_us = f->shift_us;
+  if (shift_us == 0) return 0;
+  frag_list_t fl;
+  int err = query_fragments(ix, f->id, &fl);
+  if (err) return err;
+  vg_mp4_init_t init;
+  vg_mp4_source_t src = {vg_mp4_read_fd, &f->fd, f->size};
+  err = vg_mp4_read_init(&src, &init);
+  for (int i = 0; i < fl.count && !err; i++) {
+    const vg_rec_fragment_t *row = &fl.frags[i];
+    if (row->offset + row->size <= first || row->offset >= end) continue;
+    vg_mp4_fragment_t fr;
+    if ((err = read_moof(f->fd, &init, row, &fr))) break;
+    for (int t = 0; t < fr.traf_count && !err; t++)
+      if (fr.trafs[t].track >= 0)
+        err = add_patch(f, &fr.trafs[t], init.tracks[fr.trafs[t].track].timescale, shift_us);
+    vg_mp4_fragment_clear(&fr);
+  }
+  vg_mp4_init_clear(&init);
+  free(fl.frags);
+  return err;
+}
+
+long vg_playback_file_read(vg_playback_file_t *f, uint64_t offset, uint8_t *dst, size_t cap) {
+  if (offset >= f->size) return 0;
+  uint64_t n = f->size - offset;
+  if (n > cap) n = cap;
+  if (n > VG_PLAYBACK_READ_CHUNK) n = VG_PLAYBACK_READ_CHUNK;
+  long got = vg_mp4_read_fd(&f->fd, offset, dst, (size_t)n);
+  if (got < 0) return got;
+  if ((uint64_t)got != n) return VG_EIO;
+  /* The shifted tfdt values, big-endian, over whatever part of them falls
+   * in this window. */
+  for (size_t i = 0; i < f->patch_count; i++) {
+    const tfdt_patch_t *p = &f->patches[i];
+    for (uint8_t k = 0; k < p->size; k++) {
+      uint64_t at = p->offset + k;
+      if (at < offset || at >= offset + n) continue;
+      dst[at - offset] = (uint8_t)(p->value >> (8 * (p->size - 1 - k)));
+    }
+  }
+  return got;
+}
+
+void vg_playback_file_free(vg_playback_file_t **f) {
+  if (!f || !*f) return;
+  if ((*f)->fd >= 0) close((*f)->fd);
+  free((*f)->patches);
+  free(*f);
+  *f = NULL;
 }

@@ -90,7 +90,39 @@ void vg_playback_spans_clear(vg_playback_spans_t *s);
  * no footage in the range, VG_ETOOBIG (too many segments), or an index
  * error. */
 int vg_playback_playlist(vg_rec_index_t *ix, const char *camera, int64_t start_us, int64_t end_us,
-                         const char *uri_prefix, const char *uri_suffix, vg_strbuf_t *out);
+                         const char *uri_prefix, const char *uri_suffix, int shift_timeline,
+                         vg_strbuf_t *out);
+
+/* ---- segment files for the file route ---- */
+
+/* Each file's timeline starts at 0, so consecutive files of a playlist
+ * would go back in time at every EXT-X-DISCONTINUITY; hls.js copes, but
+ * FFmpeg's HLS demuxer drops the first fragment after such a jump. With
+ * shift_timeline, a playlist's media segment URIs carry "?shift_us=N" (N =
+ * the file's start minus the first file's start), and the file route
+ * serves the file with every tfdt moved N microseconds later (in each
+ * track's timescale): the same bytes otherwise, the same length, so byte
+ * ranges stay valid, and the playlist plays on one continuous timeline. */
+typedef struct vg_playback_file vg_playback_file_t;
+
+/* Opens segment id's file for serving, its tfdt shifted by shift_us (>= 0;
+ * 0: the file as it is). Its servable size is the file's size, or only the
+ * indexed bytes while the segment is still being written. Returns 0,
+ * VG_ENOENT (no such segment, or its file is gone), VG_ERANGE. */
+int vg_playback_file_open(vg_rec_index_t *ix, int64_t segment_id, int64_t shift_us, vg_playback_file_t **out);
+uint64_t vg_playback_file_size(const vg_playback_file_t *f);
+/* A strong validator of the bytes served (file, size, mtime and shift), quoted. */
+const char *vg_playback_file_etag(const vg_playback_file_t *f);
+/* Prepares the shift for the fragments that overlap bytes [first, end)
+ * (those reads may then return): call once before reading; a no-op
+ * without a shift. Returns 0, VG_ERANGE (a 32-bit tfdt would overflow), or
+ * a read/parse error. */
+int vg_playback_file_prepare(vg_playback_file_t *f, vg_rec_index_t *ix, uint64_t first, uint64_t end);
+/* Copies up to cap bytes (at most VG_PLAYBACK_READ_CHUNK) from offset.
+ * Returns the count (0 at the servable end) or VG_EIO when the file is
+ * shorter than it was. */
+long vg_playback_file_read(vg_playback_file_t *f, uint64_t offset, uint8_t *dst, size_t cap);
+void vg_playback_file_free(vg_playback_file_t **f);
 
 /* ---- clip export ---- */
 
