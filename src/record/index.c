@@ -441,6 +441,14 @@ int vg_rec_index_unclosed(vg_rec_index_t *ix, const char *root, vg_rec_segment_c
   return deliver(ix, st, ROW_SEGMENT, (void *)cb, opaque);
 }
 
+int vg_rec_index_root_segments(vg_rec_index_t *ix, const char *root, vg_rec_segment_cb cb, void *opaque) {
+  sqlite3_stmt *st;
+  int err = prepare(ix, "SELECT " SEG_COLUMNS " FROM rec_segments WHERE root = ? ORDER BY id", &st);
+  if (err) return err;
+  sqlite3_bind_text(st, 1, root, -1, SQLITE_STATIC);
+  return deliver(ix, st, ROW_SEGMENT, (void *)cb, opaque);
+}
+
 int vg_rec_index_root_totals(vg_rec_index_t *ix, vg_rec_root_cb cb, void *opaque) {
   sqlite3_stmt *st;
   int err =

@@ -166,6 +166,9 @@ int vg_rec_index_fragments(vg_rec_index_t *ix, int64_t segment_id, int64_t start
 /* Segments not closed, of root (NULL: every root), in id order (recovery). */
 int vg_rec_index_unclosed(vg_rec_index_t *ix, const char *root, vg_rec_segment_cb cb, void *opaque);
 
+/* Every segment of root, in id order (recovery checks their files). */
+int vg_rec_index_root_segments(vg_rec_index_t *ix, const char *root, vg_rec_segment_cb cb, void *opaque);
+
 /* Bytes and segment counts per root, in root order. */
 int vg_rec_index_root_totals(vg_rec_index_t *ix, vg_rec_root_cb cb, void *opaque);
 /* Bytes of one root (0 when it has no segments). */
