@@ -111,11 +111,32 @@ static int parse_time(const char *s, int64_t *us) {
   return parse_rfc3339(s, us);
 }
 
+/* vg_http_query() for this file's parameters. libwebsockets 4.1.6 (Debian
+ * 12) joins the arguments of a query with ',' rather than '&' when the
+ * server copies them (lws_hdr_copy), so "start=1&end=2" arrives as
+ * "start=1,end=2". None of the values here may hold a ',', so a ',' that
+ * is followed by "name=" is read as a separator. (The server should join
+ * the fragments itself; until then this keeps these routes working.) */
+static int query_param(const vg_http_request_t *req, const char *name, char *out, size_t size) {
+  char query[2048];
+  size_t len = strlen(req->query);
+  if (len >= sizeof(query)) return vg_http_query(req, name, out, size);
+  memcpy(query, req->query, len + 1);
+  for (char *p = query; *p; p++) {
+    if (*p != ',') continue;
+    size_t key = strspn(p + 1, "abcdefghijklmnopqrstuvwxyz_");
+    if (key > 0 && p[1 + key] == '=') *p = '&';
+  }
+  vg_http_request_t copy = *req;
+  copy.query = query;
+  return vg_http_query(&copy, name, out, size);
+}
+
 /* Reads time parameter name: 1 when present and valid, 0 when absent,
  * or a negative error after answering 400. */
 static int query_time(const vg_http_request_t *req, vg_http_response_t *res, const char *name, int64_t *us) {
   char value[64];
-  int n = vg_http_query(req, name, value, sizeof(value));
+  int n = query_param(req, name, value, sizeof(value));
   if (n == VG_ENOTFOUND) return 0;
   if (n < 0 || parse_time(value, us) != 0) {
     vg_http_reply_error(res, 400, "invalid_parameter",
@@ -210,7 +231,7 @@ static int get_recordings(const vg_http_request_t *req, vg_http_response_t *res)
   if (query_range(req, res, DEFAULT_SPAN_US, MAX_QUERY_US, &start_us, &end_us)) return 0;
   int64_t tolerance_us = VG_PLAYBACK_SPAN_TOLERANCE_US;
   char tol[32];
-  if (vg_http_query(req, "tolerance_ms", tol, sizeof(tol)) >= 0) {
+  if (query_param(req, "tolerance_ms", tol, sizeof(tol)) >= 0) {
     char *endp;
     long long ms = strtoll(tol, &endp, 10);
     if (*endp || endp == tol || ms < 0 || ms > 3600000)
@@ -374,7 +395,7 @@ static int get_file(const vg_http_request_t *req, vg_http_response_t *res) {
   if (*endp || id <= 0) return vg_http_reply_error(res, 404, "not_found", "no recording '%s'", id_text);
   long long shift_us = 0;
   char shift[32];
-  if (vg_http_query(req, "shift_us", shift, sizeof(shift)) >= 0) {
+  if (query_param(req, "shift_us", shift, sizeof(shift)) >= 0) {
     shift_us = strtoll(shift, &endp, 10);
     /* Up to ten years: playlists cover at most a month. */
     if (*endp || endp == shift || shift_us < 0 || shift_us > 10LL * 366 * 24 * 3600 * 1000000)

@@ -210,7 +210,9 @@ static void format_utc_ms(int64_t utc_us, char *out, size_t size) { vg_time_form
  * are left out, since nothing could decode them. */
 static int group_fragments(const frag_list_t *fl, int64_t start_us, int64_t end_us, hls_part_t *parts) {
   int n = 0, open = 0;
-  for (int i = 0; i < fl->count; i++) {
+  /* Fragments from end on are left out: the last media segment stops at
+   * the fragment holding end, not at the next keyframe. */
+  for (int i = 0; i < fl->count && fl->frags[i].start_us < end_us; i++) {
     const vg_rec_fragment_t *f = &fl->frags[i];
     int64_t f_end = f->start_us + f->duration_us;
     hls_part_t *cur = open ? &parts[n - 1] : NULL;
