@@ -1138,7 +1138,7 @@ int vg_playback_file_open(vg_rec_index_t *ix, int64_t segment_id, int64_t shift_
                           vg_playback_file_t **out) {
   *out = NULL;
   if (shift_us < 0) return VG_ERANGE;
-  vg_rec_segment_t *seg = malloc(sizeof(*seg));
+  vg_rec_segment_t *seg = calloc(1, sizeof(*seg));
   if (!seg) return VG_ENOMEM;
   int err = vg_rec_index_get_segment(ix, segment_id, seg);
   char path[VG_REC_ROOT_MAX + VG_REC_PATH_MAX + 2];
