@@ -900,6 +900,12 @@ int vg_recorder_add(const char *camera, vg_hub_t *hub, vg_worker_t *worker) {
     rec->stopped = 1;
     return err;
   }
+  char pinned[VG_RECORD_ROOT_PATH_MAX];
+  vg_record_camera_root(rec->camera, pinned, sizeof(pinned));
+  if (pinned[0] && vg_roots_find(pinned) < 0)
+    vg_log_warn(&rec->log,
+                "record.root \"%s\" is not one of record.roots: the camera is spread like the others",
+                pinned);
   vg_log_info(&rec->log, "recording (%d storage root%s)", W.cfg.root_count, W.cfg.root_count == 1 ? "" : "s");
   return 0;
 }

@@ -52,6 +52,9 @@ int vg_record_roots_parse(vg_cfg_t *c, json_t *obj, vg_record_root_config_t *roo
     if (!c->failed && roots[0].path[0] == '\0') vg_cfg_fail(c, "root", "must not be empty");
     roots[0].high_water = 95;
     roots[0].low_water = 85;
+    size_t n = strlen(roots[0].path);
+    while (n > 1 && roots[0].path[n - 1] == '/')
+      roots[0].path[--n] = '\0';
     *count = c->failed ? 0 : 1;
     return c->failed ? VG_ECONFIG : 0;
   }
