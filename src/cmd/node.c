@@ -15,13 +15,14 @@ struct vg_node {
   int started_workers;
   vg_rtsp_server_t *rtsp;
   vg_http_server_t *http;
+  vg_bus_t *bus;
 };
 
 static const char *const level_names[] = {"error", "warn", "info", "debug", "trace", NULL};
 
 int vg_node_config_load(vg_cfg_t *c, const char *file, vg_node_config_t *out) {
-  static const char *const keys[] = {"log_level", "workers", "cameras", "rtsp_server",
-                                     "http",      "record",  NULL};
+  static const char *const keys[] = {"log_level", "workers", "cameras",   "rtsp_server",
+                                     "http",      "record",  "analytics", NULL};
   json_t *root;
   long long v;
   memset(out, 0, sizeof(*out));
@@ -51,6 +52,15 @@ int vg_node_config_load(vg_cfg_t *c, const char *file, vg_node_config_t *out) {
   vg_cfg_leave(c);
 
   json_t *cams = vg_cfg_array(c, root, "cameras", 0);
+  /* Takes each camera's "analytics" object out before the cameras are read. */
+  json_t *analytics = vg_cfg_object(c, root, "analytics", 0);
+  vg_cfg_enter(c, "analytics");
+  int aerr = vg_analytics_node_config_parse(c, analytics, cams, &out->analytics);
+  vg_cfg_leave(c);
+  if (aerr) {
+    json_decref(root);
+    return aerr;
+  }
   size_t n = cams ? json_array_size(cams) : 0;
   out->cameras = calloc(n ? n : 1, sizeof(*out->cameras));
   if (!out->cameras) {
@@ -78,6 +88,7 @@ int vg_node_config_load(vg_cfg_t *c, const char *file, vg_node_config_t *out) {
 }
 
 void vg_node_config_free(vg_node_config_t *cfg) {
+  vg_analytics_node_config_free(&cfg->analytics);
   free(cfg->cameras);
   cfg->cameras = NULL;
   cfg->camera_count = 0;
@@ -135,6 +146,10 @@ int vg_node_start(const vg_node_config_t *cfg, vg_node_t **out) {
     return err;
   }
   node->started_workers = 1;
+  if ((err = vg_bus_new(&node->bus))) {
+    vg_node_stop(&node);
+    return err;
+  }
   vg_source_register(VG_SOURCE_RTSP, &vg_rtsp_source_ops);
   vg_source_register(VG_SOURCE_SNAPSHOT, &vg_snapshot_source_ops);
   vg_source_register(VG_SOURCE_MJPEG, &vg_mjpeg_source_ops);
@@ -143,6 +158,10 @@ int vg_node_start(const vg_node_config_t *cfg, vg_node_t **out) {
     if (err) vg_log_error(&lg, "camera %s not started: %s", cfg->cameras[i].id, vg_strerror(err));
   }
   if (cfg->record.enabled) start_recording(cfg, &lg);
+  if ((err = vg_analytics_start(&cfg->analytics, node->bus))) {
+    vg_node_stop(&node);
+    return err;
+  }
   err = vg_rtsp_server_start(&cfg->rtsp_server, &node->rtsp);
   if (!err) {
     vg_metrics_register("rtsp_server", collect_rtsp_metrics, node->rtsp);
@@ -166,8 +185,12 @@ void vg_node_stop(vg_node_t **np) {
   vg_metrics_unregister("rtsp_server");
   vg_rtsp_server_stop(&node->rtsp);
   vg_recorders_stop();
+  vg_analytics_stop();
   vg_cameras_stop_all();
   if (node->started_workers) vg_workers_stop();
+  vg_bus_free(&node->bus);
   vg_buf_pool_trim();
   free(node);
 }
+
+vg_bus_t *vg_node_bus(vg_node_t *node) { return node->bus; }

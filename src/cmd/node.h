@@ -1,11 +1,12 @@
 /*
  * node.h: one vigil node, everything `vigil run` starts, in order:
- * workers, camera sources, cameras, the RTSP server, the HTTP API. Stopped
+ * workers, the event bus, camera sources, cameras, analytics, the RTSP server, the HTTP API. Stopped
  * in reverse. The node's configuration is the whole JSON file.
  */
 #ifndef VG_CMD_NODE_H
 #define VG_CMD_NODE_H
 
+#include "analytics/analytics.h"
 #include "api/http_server.h"
 #include "base/config.h"
 #include "ingest/camera.h"
@@ -20,6 +21,7 @@ typedef struct {
   vg_rtsp_server_config_t rtsp_server;
   vg_http_config_t http;
   vg_record_config_t record;
+  vg_analytics_node_config_t analytics;
 } vg_node_config_t;
 
 /* Loads and validates FILE. On error c names the field and the reason. */
@@ -29,5 +31,7 @@ void vg_node_config_free(vg_node_config_t *cfg);
 typedef struct vg_node vg_node_t;
 int vg_node_start(const vg_node_config_t *cfg, vg_node_t **out);
 void vg_node_stop(vg_node_t **node);
+/* The node's event bus (analytics metadata and triggers; see analytics.h). */
+vg_bus_t *vg_node_bus(vg_node_t *node);
 
 #endif
