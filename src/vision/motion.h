@@ -9,9 +9,12 @@
  * min_area become motion boxes in source pixels; boxes closer than
  * merge_gap are merged and padded into regions for the detector.
  *
- * A global lighting change (most of the frame changes at once, by a similar
- * amount) is not motion: the frame is reported with lighting_change set,
- * no boxes, and the background is re-learned from it.
+ * A global lighting change is not motion. A uniform brightness shift (the
+ * median difference to the background) is subtracted before thresholding,
+ * so it never shows; when even so at least lighting_fraction of the frame
+ * changed at once (a light switched, the exposure jumped), the frame gives
+ * no boxes and the background is re-learned from it. Both are reported as
+ * lighting_change.
  *
  * active has hysteresis: it turns on after on_frames consecutive frames with
  * at least on_fraction of the unmasked area moving, and off after off_frames
@@ -56,7 +59,7 @@ typedef struct {
   vg_rect_t regions[VG_MOTION_MAX_REGIONS];
   float fraction;       /* fraction of the unmasked area that changed, after cleaning */
   bool active;          /* with hysteresis */
-  bool lighting_change; /* this frame was a global lighting change (no boxes) */
+  bool lighting_change; /* a global change: a compensated shift, or a reset (no boxes) */
   bool warming_up;      /* the background is still being learned (first frames, no boxes) */
 } vg_motion_result_t;
 

@@ -8,8 +8,9 @@
  * by IoU (greedy, best pair first, at least iou_threshold), matched tracks
  * are corrected, unmatched detections start tentative tracks, and tracks
  * missed for more than max_age consecutive frames are deleted. A track is
- * confirmed after min_hits matches (and stays confirmed); ids are never
- * reused (they count up from 1).
+ * confirmed after min_hits matches (and stays confirmed); a tentative track
+ * that misses a frame is deleted at once (a one-off false detection must
+ * not linger). Ids are never reused (they count up from 1).
  *
  * A vg_tracker_t belongs to one camera and is used by one thread at a time.
  * All memory is allocated at creation; updates allocate nothing.
@@ -26,6 +27,9 @@
 
 #define VG_TRACKER_MAX_TRACKS 256
 #define VG_TRACK_SCORE_HISTORY 16
+/* Detections beyond this many per update are ignored (detector output is
+ * best first). */
+#define VG_TRACKER_MAX_DETECTIONS 256
 
 typedef struct {
   int max_age;           /* consecutive missed frames before deletion, 0..1000 (default 10) */

@@ -1,0 +1,259 @@
+/* Unit tests for the multi-object tracker: synthetic detection sequences
+ * (straight paths, crossing paths, short and long gaps, several classes)
+ * with known identities, checked for stable ids, confirmation, deletion,
+ * velocity, score history and the stationary flag. */
+/* cmocka needs these first. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <math.h>
+#include <string.h>
+
+#include "base/error.h"
+#include "vision/tracker.h"
+
+#define PERSON 0
+#define CAR 2
+#define FRAME_US 200000 /* 5 fps, the default detect rate */
+
+static vg_detection_t det(float cx, float cy, float w, float h, int label, float score) {
+  vg_detection_t d = {cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2, score, label};
+  return d;
+}
+
+static vg_tracker_t *make(int max_age, int min_hits) {
+  vg_tracker_config_t cfg;
+  vg_tracker_config_default(&cfg);
+  cfg.max_age = max_age;
+  cfg.min_hits = min_hits;
+  vg_tracker_t *t = NULL;
+  assert_int_equal(vg_tracker_create(&cfg, &t), 0);
+  return t;
+}
+
+/* The track whose matched detection was index i in the last update. */
+static const vg_track_t *track_of_det(vg_tracker_t *t, int i) {
+  const vg_track_t *tr;
+  int n = vg_tracker_tracks(t, &tr);
+  for (int k = 0; k < n; k++)
+    if (tr[k].matched && tr[k].det_index == i) return &tr[k];
+  return NULL;
+}
+
+static void test_straight_path_keeps_one_id(void **state) {
+  (void)state;
+  vg_tracker_t *t = make(10, 3);
+  uint32_t id = 0;
+  for (int f = 0; f < 30; f++) {
+    vg_detection_t d = det(100 + 10.0f * f, 200, 40, 90, PERSON, 0.8f);
+    assert_int_equal(vg_tracker_update(t, &d, 1, (int64_t)f * FRAME_US), 1);
+    const vg_track_t *tr = track_of_det(t, 0);
+    assert_non_null(tr);
+    if (f == 0) id = tr->id;
+    assert_int_equal(tr->id, id);
+    assert_int_equal(tr->confirmed, f >= 2); /* min_hits 3 */
+    if (f >= 10) {
+      /* 10 px per 0.2 s = 50 px/s to the right. */
+      assert_true(fabsf(tr->vx - 50) < 5);
+      assert_true(fabsf(tr->vy) < 5);
+      assert_true(fabsf((tr->box.x1 + tr->box.x2) / 2 - (100 + 10.0f * f)) < 3);
+    }
+    assert_int_equal(tr->first_seen_us, 0);
+    assert_int_equal(tr->last_seen_us, (int64_t)f * FRAME_US);
+  }
+  vg_tracker_destroy(&t);
+  assert_null(t);
+}
+
+/* Two people walk toward each other along nearly the same line and pass:
+ * the boxes overlap for several frames, the motion model keeps them apart. */
+static void test_crossing_paths_keep_ids(void **state) {
+  (void)state;
+  vg_tracker_t *t = make(10, 2);
+  uint32_t left_id = 0, right_id = 0;
+  for (int f = 0; f < 40; f++) {
+    vg_detection_t d[2] = {det(100 + 12.0f * f, 200, 40, 90, PERSON, 0.9f),
+                           det(580 - 12.0f * f, 210, 40, 90, PERSON, 0.9f)};
+    assert_true(vg_tracker_update(t, d, 2, (int64_t)f * FRAME_US) >= 2);
+    const vg_track_t *a = track_of_det(t, 0), *b = track_of_det(t, 1);
+    assert_non_null(a);
+    assert_non_null(b);
+    if (f == 0) {
+      left_id = a->id;
+      right_id = b->id;
+      assert_int_not_equal(left_id, right_id);
+    }
+    assert_int_equal(a->id, left_id);
+    assert_int_equal(b->id, right_id);
+  }
+  vg_tracker_destroy(&t);
+}
+
+static void test_short_miss_keeps_id_long_miss_gives_new_id(void **state) {
+  (void)state;
+  vg_tracker_t *t = make(5, 3);
+  int64_t ts = 0;
+  uint32_t id = 0;
+  int f = 0;
+  for (; f < 10; f++, ts += FRAME_US) {
+    vg_detection_t d = det(100 + 8.0f * f, 200, 40, 90, PERSON, 0.8f);
+    vg_tracker_update(t, &d, 1, ts);
+    id = track_of_det(t, 0)->id;
+  }
+  /* Occluded for 5 frames (= max_age): the track survives on its prediction. */
+  for (int k = 0; k < 5; k++, f++, ts += FRAME_US) {
+    assert_int_equal(vg_tracker_update(t, NULL, 0, ts), 1);
+    const vg_track_t *tr;
+    vg_tracker_tracks(t, &tr);
+    assert_false(tr[0].matched);
+    assert_int_equal(tr[0].misses, k + 1);
+    assert_true(fabsf((tr[0].box.x1 + tr[0].box.x2) / 2 - (100 + 8.0f * f)) < 6);
+  }
+  vg_detection_t d = det(100 + 8.0f * f, 200, 40, 90, PERSON, 0.8f);
+  vg_tracker_update(t, &d, 1, ts);
+  assert_int_equal(track_of_det(t, 0)->id, id);
+  f++, ts += FRAME_US;
+
+  /* Gone for max_age + 1 frames: deleted, reported once, and a new id. */
+  const uint32_t *gone;
+  for (int k = 0; k < 6; k++, f++, ts += FRAME_US) {
+    vg_tracker_update(t, NULL, 0, ts);
+    int n_gone = vg_tracker_deleted(t, &gone);
+    if (k < 5) assert_int_equal(n_gone, 0);
+  }
+  assert_int_equal(vg_tracker_deleted(t, &gone), 1);
+  assert_int_equal(gone[0], id);
+  const vg_track_t *tr;
+  assert_int_equal(vg_tracker_tracks(t, &tr), 0);
+  d = det(100 + 8.0f * f, 200, 40, 90, PERSON, 0.8f);
+  vg_tracker_update(t, &d, 1, ts);
+  assert_true(track_of_det(t, 0)->id > id);
+  vg_tracker_destroy(&t);
+}
+
+static void test_tentative_track_dies_on_first_miss(void **state) {
+  (void)state;
+  vg_tracker_t *t = make(10, 3);
+  vg_detection_t d = det(300, 300, 50, 50, PERSON, 0.5f);
+  vg_tracker_update(t, &d, 1, 0);
+  vg_tracker_update(t, &d, 1, FRAME_US);
+  const vg_track_t *tr;
+  assert_int_equal(vg_tracker_tracks(t, &tr), 1);
+  assert_false(tr[0].confirmed);
+  assert_int_equal(vg_tracker_update(t, NULL, 0, 2 * FRAME_US), 0);
+  const uint32_t *gone;
+  assert_int_equal(vg_tracker_deleted(t, &gone), 0); /* never confirmed: nobody saw it */
+  vg_tracker_destroy(&t);
+}
+
+static void test_classes_never_associate(void **state) {
+  (void)state;
+  vg_tracker_t *t = make(10, 1);
+  vg_detection_t p = det(300, 300, 50, 100, PERSON, 0.9f);
+  vg_tracker_update(t, &p, 1, 0);
+  uint32_t pid = track_of_det(t, 0)->id;
+  vg_detection_t c = det(300, 300, 50, 100, CAR, 0.9f); /* same place, other class */
+  assert_int_equal(vg_tracker_update(t, &c, 1, FRAME_US), 2);
+  const vg_track_t *tr = track_of_det(t, 0);
+  assert_int_not_equal(tr->id, pid);
+  assert_int_equal(tr->label, CAR);
+  vg_tracker_destroy(&t);
+}
+
+static void test_score_history_and_median(void **state) {
+  (void)state;
+  vg_tracker_t *t = make(10, 1);
+  float scores[] = {0.9f, 0.2f, 0.8f, 0.7f, 0.95f};
+  for (int f = 0; f < 5; f++) {
+    vg_detection_t d = det(300, 300, 50, 100, PERSON, scores[f]);
+    vg_tracker_update(t, &d, 1, (int64_t)f * FRAME_US);
+  }
+  const vg_track_t *tr = track_of_det(t, 0);
+  assert_int_equal(tr->n_scores, 5);
+  assert_true(fabsf(tr->score - 0.95f) < 1e-6f);
+  assert_true(fabsf(vg_track_score_median(tr) - 0.8f) < 1e-6f);
+  /* The ring keeps the last VG_TRACK_SCORE_HISTORY. */
+  for (int f = 5; f < 5 + VG_TRACK_SCORE_HISTORY; f++) {
+    vg_detection_t d = det(300, 300, 50, 100, PERSON, 0.5f);
+    vg_tracker_update(t, &d, 1, (int64_t)f * FRAME_US);
+  }
+  tr = track_of_det(t, 0);
+  assert_int_equal(tr->n_scores, VG_TRACK_SCORE_HISTORY);
+  assert_true(fabsf(vg_track_score_median(tr) - 0.5f) < 1e-6f);
+  vg_tracker_destroy(&t);
+}
+
+static void test_stationary_flag(void **state) {
+  (void)state;
+  vg_tracker_config_t cfg;
+  vg_tracker_config_default(&cfg);
+  cfg.min_hits = 1;
+  cfg.stationary_s = 4;
+  vg_tracker_t *t = NULL;
+  assert_int_equal(vg_tracker_create(&cfg, &t), 0);
+  int64_t ts = 0;
+  /* A parked car with a little detector jitter: stationary after 4 s. */
+  for (int f = 0; f < 30; f++, ts += FRAME_US) {
+    float j = (f % 3 - 1) * 2.0f;
+    vg_detection_t d = det(400 + j, 300 - j, 120, 60, CAR, 0.9f);
+    vg_tracker_update(t, &d, 1, ts);
+    assert_int_equal(track_of_det(t, 0)->stationary, ts >= 4000000);
+  }
+  /* It drives off: no longer stationary. */
+  for (int f = 0; f < 5; f++, ts += FRAME_US) {
+    vg_detection_t d = det(400 + 30.0f * (f + 1), 300, 120, 60, CAR, 0.9f);
+    vg_tracker_update(t, &d, 1, ts);
+  }
+  assert_false(track_of_det(t, 0)->stationary);
+  vg_tracker_destroy(&t);
+}
+
+static void test_invalid_arguments(void **state) {
+  (void)state;
+  vg_tracker_config_t cfg;
+  vg_tracker_config_default(&cfg);
+  vg_tracker_t *t = NULL;
+  cfg.max_tracks = VG_TRACKER_MAX_TRACKS + 1;
+  assert_int_equal(vg_tracker_create(&cfg, &t), VG_EINVAL);
+  vg_tracker_config_default(&cfg);
+  cfg.min_hits = 0;
+  assert_int_equal(vg_tracker_create(&cfg, &t), VG_EINVAL);
+  t = make(10, 3);
+  assert_int_equal(vg_tracker_update(t, NULL, 0, 1000), 0);
+  assert_int_equal(vg_tracker_update(t, NULL, 0, 999), VG_EINVAL); /* time went backwards */
+  vg_tracker_destroy(&t);
+  vg_tracker_destroy(&t); /* NULL is fine */
+}
+
+static void test_max_tracks_bounds_new_tracks(void **state) {
+  (void)state;
+  vg_tracker_config_t cfg;
+  vg_tracker_config_default(&cfg);
+  cfg.max_tracks = 3;
+  vg_tracker_t *t = NULL;
+  assert_int_equal(vg_tracker_create(&cfg, &t), 0);
+  vg_detection_t d[5];
+  for (int i = 0; i < 5; i++)
+    d[i] = det(50 + 100.0f * i, 100, 40, 40, PERSON, 0.9f);
+  assert_int_equal(vg_tracker_update(t, d, 5, 0), 3);
+  vg_tracker_destroy(&t);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_straight_path_keeps_one_id),
+      cmocka_unit_test(test_crossing_paths_keep_ids),
+      cmocka_unit_test(test_short_miss_keeps_id_long_miss_gives_new_id),
+      cmocka_unit_test(test_tentative_track_dies_on_first_miss),
+      cmocka_unit_test(test_classes_never_associate),
+      cmocka_unit_test(test_score_history_and_median),
+      cmocka_unit_test(test_stationary_flag),
+      cmocka_unit_test(test_invalid_arguments),
+      cmocka_unit_test(test_max_tracks_bounds_new_tracks),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
