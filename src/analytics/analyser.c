@@ -117,6 +117,7 @@ int vg_analyser_frame(vg_analyser_t *a, const uint8_t *luma, int w, int h, int64
 int vg_analyser_tracks(const vg_analyser_t *a, vg_box_t *boxes, int max) {
   const vision_track_t *tracks;
   int n = vg_tracker_tracks(a->tracker, &tracks);
+  if (!boxes) return n;
   for (int i = 0; i < n && i < max; i++)
     boxes[i] = tracks[i].box;
   return n < max ? n : max;

@@ -41,7 +41,8 @@ void vg_analyser_reset(vg_analyser_t *a);
  * Tamper changes become pending triggers. */
 int vg_analyser_frame(vg_analyser_t *a, const uint8_t *luma, int w, int h, int64_t ts_us,
                       vg_analyser_motion_t *out);
-/* Live tracks (confirmed or not), and their boxes in pixels. */
+/* Live tracks (confirmed or not), and their boxes in pixels (boxes NULL:
+ * just the count). */
 int vg_analyser_tracks(const vg_analyser_t *a, vg_box_t *boxes, int max);
 int vg_analyser_confirmed(const vg_analyser_t *a);
 

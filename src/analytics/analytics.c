@@ -32,6 +32,13 @@ typedef struct {
   uint64_t count;
 } trigger_counter_t;
 
+/* A detector request with what the result needs to be applied. */
+typedef struct {
+  vg_infer_request_t req;
+  int64_t ts, pts;
+  bool motion, full;
+} detect_job_t;
+
 typedef struct acam acam_t;
 struct acam {
   char id[64];
@@ -57,6 +64,11 @@ struct acam {
   int64_t last_full_us;
   int64_t last_ts;
   uint64_t reader_drops_seen;
+  /* The newest frame that wanted the detector while it was busy; sent as
+   * soon as the running one returns, so the detector never idles between
+   * results (newest wins: an older waiting frame is dropped). */
+  detect_job_t waiting;
+  bool has_waiting;
 
   /* The detection in flight and its result, under lock. */
   pthread_mutex_t lock;
@@ -216,6 +228,28 @@ static void detection_done(void *opaque, const vg_infer_result_t *res) {
   pool_schedule(cam);
 }
 
+static void submit_job(acam_t *cam, detect_job_t *job) {
+  pthread_mutex_lock(&cam->lock);
+  cam->in_flight = true;
+  cam->det_ts = job->ts;
+  cam->det_pts = job->pts;
+  cam->det_w = job->req.image.width;
+  cam->det_h = job->req.image.height;
+  cam->det_motion = job->motion;
+  pthread_mutex_unlock(&cam->lock);
+  if (job->full) cam->last_full_us = job->ts;
+  vg_log_debug(&cam->log, "t=%lld detect %s region %d,%d %dx%d", (long long)job->ts,
+               job->full ? "full" : "part", job->req.rx, job->req.ry, job->req.rw, job->req.rh);
+  /* The server owns the image from here, whatever happens. */
+  if (vg_infer_server_submit(g.infer, &job->req) != 0) {
+    pthread_mutex_lock(&cam->lock);
+    cam->in_flight = false;
+    pthread_mutex_unlock(&cam->lock);
+    return;
+  }
+  atomic_fetch_add(&cam->detected, 1);
+}
+
 static void apply_result(acam_t *cam) {
   vg_detection_t dets[MAX_DETS];
   pthread_mutex_lock(&cam->lock);
@@ -230,6 +264,10 @@ static void apply_result(acam_t *cam) {
   cam->result_ready = false;
   cam->in_flight = false;
   pthread_mutex_unlock(&cam->lock);
+  if (cam->has_waiting) {
+    cam->has_waiting = false;
+    submit_job(cam, &cam->waiting);
+  }
   if (status) {
     if (status != VG_ECANCELED) vg_log_warn(&cam->log, "detection failed: %s", vg_strerror(status));
     return;
@@ -245,6 +283,16 @@ static void apply_result(acam_t *cam) {
     return;
   }
   atomic_store(&cam->tracked, vg_analyser_confirmed(cam->an));
+  for (int i = 0; i < meta->n_objects; i++) {
+    const vg_analytics_object_t *o = &meta->objects[i];
+    vg_log_debug(&cam->log, "t=%lld det=%d obj %u %s%s %.2f [%.3f %.3f %.3f %.3f]", (long long)ts, n,
+                 (unsigned)o->track_id, o->class_name, o->confirmed ? "" : "?", (double)o->score,
+                 (double)o->x1, (double)o->y1, (double)o->x2, (double)o->y2);
+  }
+  for (int i = 0; i < n; i++)
+    vg_log_trace(&cam->log, "t=%lld raw %s %.2f [%.0f %.0f %.0f %.0f]", (long long)ts,
+                 vg_coco_label(dets[i].label), (double)dets[i].score, (double)dets[i].x1, (double)dets[i].y1,
+                 (double)dets[i].x2, (double)dets[i].y2);
   json_t *sensors = vg_analyser_sensors_json(cam->an);
   pthread_mutex_lock(&cam->snap_lock);
   cam->last_meta = *meta;
@@ -273,7 +321,7 @@ static int detection_region(const vg_analyser_motion_t *m, const vg_box_t *boxes
   }
   for (int i = 0; i < nb; i++) {
     /* A tracked object moves on before the next result: leave it room. */
-    float pw = (boxes[i].x2 - boxes[i].x1) * 0.25f, ph = (boxes[i].y2 - boxes[i].y1) * 0.25f;
+    float pw = (boxes[i].x2 - boxes[i].x1) * 0.15f, ph = (boxes[i].y2 - boxes[i].y1) * 0.15f;
     x1 = boxes[i].x1 - pw < x1 ? boxes[i].x1 - pw : x1;
     y1 = boxes[i].y1 - ph < y1 ? boxes[i].y1 - ph : y1;
     x2 = boxes[i].x2 + pw > x2 ? boxes[i].x2 + pw : x2;
@@ -328,48 +376,44 @@ static void analyse(acam_t *cam, const vg_frame_t *f) {
   vg_box_t boxes[MAX_TRACK_BOXES];
   int nb = vg_analyser_tracks(cam->an, boxes, MAX_TRACK_BOXES);
   int64_t full_us = (int64_t)g.cfg.full_frame_interval_s * 1000000;
-  bool full_due = !cam->analysed_once || ts - cam->last_full_us >= full_us;
+  /* A full-frame check finds what motion misses (objects standing still),
+   * but at the detector's input size it also misses small objects that a
+   * region shows large, and a miss costs the tracker a frame. So while
+   * something moves or is tracked it waits, up to three intervals. */
+  bool busy_scene = m.moving || nb > 0;
+  bool full_due = !cam->analysed_once || ts - cam->last_full_us >= (busy_scene ? 3 * full_us : full_us);
   cam->analysed_once = true;
   bool want = m.active || m.moving || nb > 0 || full_due;
   pthread_mutex_lock(&cam->lock);
   bool busy = cam->in_flight;
   pthread_mutex_unlock(&cam->lock);
   cam->active = m.active || m.moving || nb > 0 || busy;
-  if (!want || busy) {
-    /* The tracker only moves with detector results, in frame order; a
-     * frame analysed while one is running only feeds motion and tamper. */
+  if (!want) {
     vg_image_free(&rgb);
     return;
   }
-  vg_infer_request_t req = {.camera = cam->index,
-                            .frame = (uint64_t)f->pts,
-                            .model = g.cfg.model,
-                            .image = rgb,
-                            .done = detection_done,
-                            .opaque = cam};
-  int full =
-      full_due || detection_region(&m, boxes, nb, rgb.width, rgb.height, &req.rx, &req.ry, &req.rw, &req.rh);
-  if (full) {
-    req.rx = req.ry = req.rw = req.rh = 0;
-    cam->last_full_us = ts;
-  }
-  pthread_mutex_lock(&cam->lock);
-  cam->in_flight = true;
-  cam->det_ts = ts;
-  cam->det_pts = f->pts;
-  cam->det_w = rgb.width;
-  cam->det_h = rgb.height;
-  cam->det_motion = m.active;
-  pthread_mutex_unlock(&cam->lock);
   cam->active = true;
-  int err = vg_infer_server_submit(g.infer, &req);
-  if (err) {
-    pthread_mutex_lock(&cam->lock);
-    cam->in_flight = false;
-    pthread_mutex_unlock(&cam->lock);
+  detect_job_t job = {.req = {.camera = cam->index,
+                              .frame = (uint64_t)f->pts,
+                              .model = g.cfg.model,
+                              .image = rgb,
+                              .done = detection_done,
+                              .opaque = cam},
+                      .ts = ts,
+                      .pts = f->pts,
+                      .motion = m.active};
+  job.full = full_due || detection_region(&m, boxes, nb, rgb.width, rgb.height, &job.req.rx, &job.req.ry,
+                                          &job.req.rw, &job.req.rh);
+  if (job.full) job.req.rx = job.req.ry = job.req.rw = job.req.rh = 0;
+  if (!busy) {
+    submit_job(cam, &job);
     return;
   }
-  atomic_fetch_add(&cam->detected, 1);
+  /* The tracker moves only with detector results, in frame order: this
+   * frame waits for the running one. */
+  if (cam->has_waiting) vg_image_free(&cam->waiting.req.image);
+  cam->waiting = job;
+  cam->has_waiting = true;
 }
 
 static void open_decoder(acam_t *cam) {
@@ -512,10 +556,11 @@ static void collect_metrics(void *opaque, vg_strbuf_t *out) {
 static void log_trigger(void *opaque, const vg_bus_msg_t *msg) {
   (void)opaque;
   const vg_analytics_trigger_t *t = msg->data;
-  json_t *o = json_pack("{sssssssssIsisssisbsIsI}", "camera", t->camera, "sensor", t->sensor, "kind", t->kind,
-                        "direction", t->direction, "tamper", t->tamper, "track", (json_int_t)t->track_id,
-                        "label", t->label, "class", t->class_name, "count", t->count, "cleared", t->cleared,
-                        "utc_us", (json_int_t)t->utc_us, "frame_utc_us", (json_int_t)t->frame_utc_us);
+  json_t *o =
+      json_pack("{sssssssssssIsisssisbsIsI}", "camera", t->camera, "sensor", t->sensor, "kind", t->kind,
+                "direction", t->direction, "tamper", t->tamper, "track", (json_int_t)t->track_id, "label",
+                t->label, "class", t->class_name, "count", t->count, "cleared", t->cleared, "utc_us",
+                (json_int_t)t->utc_us, "frame_utc_us", (json_int_t)t->frame_utc_us);
   char *line = o ? json_dumps(o, JSON_COMPACT) : NULL;
   if (line) {
     fprintf(g.log_file, "%s\n", line);
@@ -533,6 +578,7 @@ static void cam_free(acam_t *cam) {
   vg_hub_unref(&cam->hub);
   vg_vdec_close(&cam->dec);
   vg_analyser_destroy(&cam->an);
+  if (cam->has_waiting) vg_image_free(&cam->waiting.req.image);
   json_decref(cam->sensors);
   pthread_mutex_destroy(&cam->lock);
   pthread_mutex_destroy(&cam->snap_lock);
