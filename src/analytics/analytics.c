@@ -320,6 +320,10 @@ static int detection_region(const vg_analyser_motion_t *m, const vg_box_t *boxes
     y2 = r->y2 > y2 ? (float)r->y2 : y2;
   }
   for (int i = 0; i < nb; i++) {
+    /* A track predicted out of the picture (its object left) adds nothing. */
+    float vis_w = (boxes[i].x2 < (float)w ? boxes[i].x2 : (float)w) - (boxes[i].x1 > 0 ? boxes[i].x1 : 0);
+    float vis_h = (boxes[i].y2 < (float)h ? boxes[i].y2 : (float)h) - (boxes[i].y1 > 0 ? boxes[i].y1 : 0);
+    if (vis_w < 8 || vis_h < 8) continue;
     /* A tracked object moves on before the next result: leave it room. */
     float pw = (boxes[i].x2 - boxes[i].x1) * 0.15f, ph = (boxes[i].y2 - boxes[i].y1) * 0.15f;
     x1 = boxes[i].x1 - pw < x1 ? boxes[i].x1 - pw : x1;
