@@ -116,7 +116,9 @@ typedef struct {
 } vg_analytics_node_config_t;
 
 /* Reads the top-level "analytics" object (top; NULL: defaults) and every
- * camera's "analytics" object from the "cameras" array (may be NULL). The
+ * camera's "analytics" object from the "cameras" array (may be NULL); call
+ * it at the document's root path (errors name "analytics.x" and
+ * "cameras[i].analytics.x"). The
  * per-camera objects are removed from the camera objects, so that the
  * camera parser does not see them. Returns 0 or VG_ECONFIG (c says where). */
 int vg_analytics_node_config_parse(vg_cfg_t *c, json_t *top, json_t *cameras,

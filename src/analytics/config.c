@@ -61,7 +61,9 @@ static void parse_camera(vg_cfg_t *c, json_t *cam, json_t *obj, vg_analytics_cam
 int vg_analytics_node_config_parse(vg_cfg_t *c, json_t *top, json_t *cameras,
                                    vg_analytics_node_config_t *out) {
   memset(out, 0, sizeof(*out));
+  vg_cfg_enter(c, "analytics");
   parse_top(c, top, out);
+  vg_cfg_leave(c);
   size_t n = json_is_array(cameras) ? json_array_size(cameras) : 0;
   out->cameras = calloc(n ? n : 1, sizeof(*out->cameras));
   if (!out->cameras) return VG_ENOMEM;

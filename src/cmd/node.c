@@ -54,9 +54,7 @@ int vg_node_config_load(vg_cfg_t *c, const char *file, vg_node_config_t *out) {
   json_t *cams = vg_cfg_array(c, root, "cameras", 0);
   /* Takes each camera's "analytics" object out before the cameras are read. */
   json_t *analytics = vg_cfg_object(c, root, "analytics", 0);
-  vg_cfg_enter(c, "analytics");
   int aerr = vg_analytics_node_config_parse(c, analytics, cams, &out->analytics);
-  vg_cfg_leave(c);
   if (aerr) {
     json_decref(root);
     return aerr;
