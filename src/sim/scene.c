@@ -179,22 +179,23 @@ static int load_picture(json_t *obj, const char *base_dir, vg_image_t *img, int 
   return 0;
 }
 
+static int parse_color(json_t *color, int rgb[3]) {
+  if (!json_is_array(color) || json_array_size(color) != 3) return VG_EINVAL;
+  for (int i = 0; i < 3; i++) {
+    json_t *v = json_array_get(color, (size_t)i);
+    if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 255) return VG_EINVAL;
+    rgb[i] = (int)json_integer_value(v);
+  }
+  return 0;
+}
+
 static int parse_background(vg_scene_t *s, json_t *bg, const char *base_dir, char *err, size_t errlen) {
   size_t n = (size_t)s->width * (size_t)s->height * 3;
   if (!(s->background = malloc(n))) return VG_ENOMEM;
   json_t *color = json_object_get(bg, "color");
   if (!bg || color) {
     int rgb[3] = {96, 110, 96};
-    if (color) {
-      if (!json_is_array(color) || json_array_size(color) != 3)
-        return fail(err, errlen, "\"color\" must be [r, g, b]");
-      for (int i = 0; i < 3; i++) {
-        json_t *v = json_array_get(color, (size_t)i);
-        if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 255)
-          return fail(err, errlen, "\"color\" values must be 0..255");
-        rgb[i] = (int)json_integer_value(v);
-      }
-    }
+    if (color && parse_color(color, rgb)) return fail(err, errlen, "\"color\" must be [r, g, b], 0..255");
     for (size_t i = 0; i < n; i++)
       s->background[i] = (uint8_t)rgb[i % 3];
     return 0;
@@ -226,6 +227,31 @@ static void make_alpha(sprite_t *sp, int ellipse) {
     }
 }
 
+/* A plain shape of one colour ("color" instead of "image"): for scenes
+ * that test motion and tracking geometry rather than the detector. */
+static int solid_sprite(vg_scene_t *s, sprite_t *sp, json_t *color, double height, json_t *o, char *err,
+                        size_t errlen) {
+  int rgb[3];
+  double aspect;
+  if (parse_color(color, rgb))
+    return fail(err, errlen, "sprite %s: \"color\" must be [r, g, b], 0..255", sp->id);
+  if (get_num(o, "aspect", 0.4, 0.05, 20, &aspect))
+    return fail(err, errlen, "sprite %s: \"aspect\" (width / height) must be 0.05..20", sp->id);
+  sp->h = (int)height;
+  sp->w = (int)lround(height * aspect);
+  if (sp->w < 2) sp->w = 2;
+  if (sp->w > s->width * 2) sp->w = s->width * 2;
+  sp->rgb = malloc((size_t)sp->w * (size_t)sp->h * 3);
+  sp->alpha = malloc((size_t)sp->w * (size_t)sp->h);
+  if (!sp->rgb || !sp->alpha) return VG_ENOMEM;
+  for (size_t i = 0, n = (size_t)sp->w * (size_t)sp->h; i < n; i++)
+    for (int c = 0; c < 3; c++)
+      sp->rgb[i * 3 + (size_t)c] = (uint8_t)rgb[c];
+  json_t *mask = json_object_get(o, "mask");
+  make_alpha(sp, !mask || (json_is_string(mask) && strcmp(json_string_value(mask), "ellipse") == 0));
+  return 0;
+}
+
 static int parse_sprite(vg_scene_t *s, json_t *o, const char *base_dir, sprite_t *sp, char *err,
                         size_t errlen) {
   if (!json_is_object(o) || get_id(o, sp->id))
@@ -252,6 +278,8 @@ static int parse_sprite(vg_scene_t *s, json_t *o, const char *base_dir, sprite_t
   const char *m = json_is_string(mask) ? json_string_value(mask) : mask ? "?" : "ellipse";
   if (strcmp(m, "rect") != 0 && strcmp(m, "ellipse") != 0)
     return fail(err, errlen, "sprite %s: \"mask\" must be rect or ellipse", sp->id);
+  json_t *color = json_object_get(o, "color");
+  if (color) return solid_sprite(s, sp, color, height, o, err, errlen);
   vg_image_t img;
   int crop[4];
   int ret = load_picture(o, base_dir, &img, crop, err, errlen);

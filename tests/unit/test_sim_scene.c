@@ -139,12 +139,41 @@ static void test_errors(void **state) {
       VG_ENOENT);
 }
 
+/* Plain coloured sprites need no picture: two of them, the second in front. */
+static void test_solid_sprites_and_occlusion(void **state) {
+  (void)state;
+  const char *text =
+      "{\"width\": 64, \"height\": 48, \"fps\": 5, \"duration_s\": 2,"
+      " \"background\": {\"color\": [0, 0, 0]},"
+      " \"sprites\": [{\"id\": \"a\", \"color\": [255, 255, 255], \"mask\": \"rect\", \"height\": 20,"
+      "   \"aspect\": 0.5, \"path\": [{\"t\": 0, \"x\": 0.5, \"y\": 0.75}, {\"t\": 2, \"x\": 0.5, \"y\": "
+      "0.75}]},"
+      "  {\"id\": \"b\", \"color\": [0, 0, 0], \"mask\": \"rect\", \"height\": 10, \"aspect\": 0.4,"
+      "   \"path\": [{\"t\": 0, \"x\": 0.5, \"y\": 0.75}, {\"t\": 2, \"x\": 0.5, \"y\": 0.75}]}]}";
+  vg_scene_t *s;
+  char err[256];
+  assert_int_equal(vg_scene_parse(text, NULL, &s, err, sizeof(err)), 0);
+  uint8_t buf[64 * 48 * 3 / 2];
+  uint8_t *const planes[3] = {buf, buf + 64 * 48, buf + 64 * 48 * 5 / 4};
+  const int strides[3] = {64, 32, 32};
+  vg_scene_render(s, 3, planes, strides);
+  /* a: 10x20 white ending at y = 36; b: 4x10 black in front, at its foot. */
+  assert_int_equal(buf[20 * 64 + 30], 235);
+  assert_int_equal(buf[33 * 64 + 32], 16);
+  assert_int_equal(buf[20 * 64 + 10], 16);
+  json_t *gt = vg_scene_ground_truth(s);
+  assert_int_equal(json_array_size(json_object_get(gt, "events")), 0);
+  json_decref(gt);
+  vg_scene_free(&s);
+}
+
 int main(void) {
   av_log_set_level(AV_LOG_QUIET);
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_ground_truth),
       cmocka_unit_test(test_render_and_encode),
       cmocka_unit_test(test_errors),
+      cmocka_unit_test(test_solid_sprites_and_occlusion),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
