@@ -681,8 +681,12 @@ int vg_analytics_start(const vg_analytics_node_config_t *cfg, vg_bus_t *bus) {
   /* Readers open last: from now on frames flow into the pool. */
   for (int i = 0; i < g.cam_count; i++) {
     acam_t *cam = g.cams[i];
-    vg_hub_reader_opts_t ro = {
-        .queue_frames = (uint32_t)cfg->queue_frames, .notify = hub_notify, .opaque = cam};
+    /* Analytics needs no instant picture: starting at the next keyframe
+     * keeps old cached frames from counting as lag. */
+    vg_hub_reader_opts_t ro = {.queue_frames = (uint32_t)cfg->queue_frames,
+                               .notify = hub_notify,
+                               .opaque = cam,
+                               .skip_gop_cache = 1};
     if (vg_hub_open_reader(cam->hub, &ro, &cam->reader) == 0) pool_schedule(cam);
   }
   vg_metrics_register("analytics", collect_metrics, NULL);
