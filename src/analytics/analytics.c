@@ -387,7 +387,8 @@ static void analyse(acam_t *cam, const vg_frame_t *f) {
   bool busy_scene = m.moving || nb > 0;
   bool full_due = !cam->analysed_once || ts - cam->last_full_us >= (busy_scene ? 3 * full_us : full_us);
   cam->analysed_once = true;
-  bool want = m.active || m.moving || nb > 0 || full_due;
+  /* Motion still "active" by hysteresis but without boxes has nothing to show the detector. */
+  bool want = m.moving || nb > 0 || full_due;
   pthread_mutex_lock(&cam->lock);
   bool busy = cam->in_flight;
   pthread_mutex_unlock(&cam->lock);

@@ -1,7 +1,9 @@
 """Analytics end to end: camsim serves a scripted scene (sprites cut from
 vtest.avi walking across a tripwire and through a zone) and writes its
 ground truth; `vigil run` with analytics decodes, detects, tracks and
-evaluates the sensors; the triggers it logs must match the ground truth.
+evaluates the sensors; the triggers it logs must match the ground truth:
+exact counts per sensor, kind and direction, zone entries and exits within
+0.5 s.
 Also: the people of vtest.avi are detected and tracked, and a starved
 analytics pool leaves recording and live view untouched.
 
@@ -105,9 +107,14 @@ def test_scene_triggers_match_ground_truth(vigil_bin, start_process, vigil_node,
     assert len(got) == len(want), "trigger counts differ" + summary
     unmatched = list(got)
     for e in want:
+        # Zone entries and exits within 0.5 s; a crossing is pinned by its
+        # count and direction, its time only has to identify it (the sensor
+        # decides on the first detected frame past the line, so its time
+        # moves with the detector's pace on a loaded machine).
+        tolerance = 1.5 if e["kind"] == "line_cross" else 0.5
         match = [t for t in unmatched if t["kind"] == e["kind"] and t["sensor"] == e["sensor"]
                  and t["direction"] == e.get("direction", "")
-                 and abs((t["utc_us"] - loop_start) / 1e6 - e["t"]) <= 0.5]
+                 and abs((t["utc_us"] - loop_start) / 1e6 - e["t"]) <= tolerance]
         assert match, f"no trigger for {e}" + summary
         unmatched.remove(match[0])
     # The same triggers are counted on /metrics (over every loop so far).
