@@ -35,17 +35,18 @@ port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0));
 # Sum of a metric's samples (optionally only those with a label match).
 metric() { curl -s "http://127.0.0.1:$1/metrics" | awk -v n="$2" -v f="${3:-}" '$1 ~ "^"n"({|$)" && index($1, f) {s += $2} END {printf "%.2f", s}'; }
 
-start_camsim() { # cameras
-  local p
-  p=$(port)
-  "$VIGIL" camsim --port "$p" --cameras "$1" --source "$VTEST" --size 768x576 --fps 10 --gop 10 \
-    --duration-s 20 --bitrate 1M >"$TMP/camsim.log" 2>&1 &
-  PIDS+=($!)
+# start_camsim CAMERAS: sets SIM (its port) and SIMPID. Not in a $(...)
+# subshell, so that the pids reach the cleanup trap.
+start_camsim() {
+  SIM=$(port)
+  "$VIGIL" camsim --port "$SIM" --cameras "$1" --source "$VTEST" --size 768x576 --fps 10 --gop 10 \
+    --duration-s 20 --bitrate 1M --cache-dir "$TMP" >"$TMP/camsim.log" 2>&1 &
+  SIMPID=$!
+  PIDS+=($SIMPID)
   until grep -q "camsim: serving" "$TMP/camsim.log"; do sleep 0.2; done
-  echo "$p"
 }
 
-# run_vigil CAMSIM_PORT CAMERAS EXTRA_ANALYTICS_JSON -> prints the HTTP port; vigil runs in the background.
+# run_vigil CAMSIM_PORT CAMERAS EXTRA_ANALYTICS_JSON: sets HTTP (its port) and VPID.
 run_vigil() {
   local http rtsp cams=""
   http=$(port)
@@ -61,7 +62,7 @@ EOF
   VPID=$!
   PIDS+=($VPID)
   until curl -sf "http://127.0.0.1:$http/metrics" >/dev/null; do sleep 0.2; done
-  echo "$http"
+  HTTP=$http
 }
 
 measure() { # http -> "detect/s analysed/s skipped/s cpu"
@@ -82,25 +83,25 @@ echo "CPU: $(awk -F: '/model name/ {print $2; exit}' /proc/cpuinfo | sed 's/^ */
 echo
 echo "| vtest.avi, 1 camera, 5 fps | detector calls/s | analysed frames/s | CPU cores used |"
 echo "| --- | --- | --- | --- |"
-sim=$(start_camsim 1)
+start_camsim 1
 for mode in gated full; do
   extra=""
   [ "$mode" = full ] && extra=',"full_frame_interval_s":0'
-  h=$(run_vigil "$sim" 1 "$extra")
-  read -r d a s c <<<"$(measure "$h")"
+  run_vigil "$SIM" 1 "$extra"
+  read -r d a s c <<<"$(measure "$HTTP")"
   stop_vigil
   echo "| $([ "$mode" = gated ] && echo "motion-gated regions" || echo "full frame, every analysed frame") | $d | $a | $c |"
 done
-kill "${PIDS[0]}"
+kill "$SIMPID"
 echo
 echo "| cameras | analysed fps per camera | skipped frames/s | CPU cores used | cameras per core at 5 fps |"
 echo "| --- | --- | --- | --- | --- |"
 for n in ${COUNTS[@]}; do
-  sim=$(start_camsim "$n")
-  h=$(run_vigil "$sim" "$n" "")
-  read -r d a s c <<<"$(measure "$h")"
+  start_camsim "$n"
+  run_vigil "$SIM" "$n" ""
+  read -r d a s c <<<"$(measure "$HTTP")"
   stop_vigil
-  kill "${PIDS[-2]}" 2>/dev/null || true
+  kill "$SIMPID" 2>/dev/null || true
   awk -v n="$n" -v a="$a" -v s="$s" -v c="$c" \
     'BEGIN {per = a / n; printf "| %d | %.2f | %.2f | %.2f | %.1f |\n", n, per, s, c, (c > 0 ? n * (per / 5) / c : 0)}'
 done
