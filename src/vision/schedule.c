@@ -85,18 +85,21 @@ int vg_tz_offset(const char *tz, int64_t utc_s, int *offset_s) {
   struct tm tm;
   pthread_mutex_lock(&tz_lock);
   const char *old = getenv("TZ");
-  char saved[256];
-  bool had = old != NULL && strlen(old) < sizeof(saved);
-  if (had) snprintf(saved, sizeof(saved), "%s", old);
+  char *saved = old ? strdup(old) : NULL;
+  if (old && !saved) {
+    pthread_mutex_unlock(&tz_lock);
+    return VG_ENOMEM;
+  }
   setenv("TZ", tz, 1);
   tzset();
   struct tm *ok = localtime_r(&t, &tm);
-  if (had)
+  if (saved)
     setenv("TZ", saved, 1);
   else
     unsetenv("TZ");
   tzset();
   pthread_mutex_unlock(&tz_lock);
+  free(saved);
   if (!ok) return VG_EINVAL;
   *offset_s = (int)tm.tm_gmtoff;
   return 0;

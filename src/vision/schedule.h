@@ -49,7 +49,7 @@ typedef struct {
  * or an IANA name present in the zone database: the only file access). */
 bool vg_tz_valid(const char *tz);
 /* The local-time offset from UTC (seconds, east positive) of zone tz at
- * utc_s. Returns 0 or VG_EINVAL (an invalid name). Thread-safe. */
+ * utc_s. Returns 0, VG_EINVAL (an invalid name) or VG_ENOMEM. Thread-safe. */
 int vg_tz_offset(const char *tz, int64_t utc_s, int *offset_s);
 
 /* Whether the schedule is active at utc_us. An unresolvable zone counts as

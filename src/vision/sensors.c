@@ -28,6 +28,8 @@ typedef struct {
   uint32_t id; /* 0: free slot */
   int label;
   bool seen;
+  bool fresh;            /* no frame of it evaluated yet */
+  int64_t first_seen_us; /* the track's first detection */
   int64_t last_us;
   zone_state_t zones[VG_SENSORS_MAX_ZONES];
   wire_state_t wires[VG_SENSORS_MAX_TRIPWIRES];
@@ -215,7 +217,10 @@ static void zone_step(vg_sensors_t *s, int z, object_t *obj, bool inside_now, in
   const vg_zone_config_t *zc = &s->cfg.zones[z];
   zone_state_t *st = &obj->zones[z];
   if (inside_now != st->inside) {
-    if (st->run == 0) st->run_start_us = ts_us;
+    /* An object that is inside at its very first sighting (it came into
+     * the picture there) has been inside since the tracker first saw it,
+     * before it was confirmed. */
+    if (st->run == 0) st->run_start_us = obj->fresh && inside_now ? obj->first_seen_us : ts_us;
     if (++st->run >= zc->inertia) {
       st->inside = inside_now;
       st->run = 0;
@@ -324,6 +329,8 @@ static object_t *object_for(vg_sensors_t *s, const vg_track_t *tr) {
     memset(free_slot, 0, sizeof(*free_slot));
     free_slot->id = tr->id;
     free_slot->label = tr->label;
+    free_slot->fresh = true;
+    free_slot->first_seen_us = tr->first_seen_us;
   }
   return free_slot;
 }
@@ -363,6 +370,7 @@ int vg_sensors_update(vg_sensors_t *s, const vg_track_t *tracks, int n_tracks, i
           !ignored && zone_counts(s, z, &o) && vg_polygon_contains(&s->cfg.zones[z].polygon, o.foot);
       zone_step(s, z, obj, inside, ts_us);
     }
+    obj->fresh = false;
     if (ignored) continue;
     for (int w = 0; w < s->cfg.n_tripwires; w++)
       if (wire_counts(s, w, &o)) wire_step(s, w, obj, o.foot, ts_us);

@@ -6,7 +6,9 @@
  *    (where it touches the ground) is inside. Entry counts after `inertia`
  *    consecutive analysed frames inside, exit after `inertia` frames outside
  *    (or when its track ends); the trigger's ts_us is the first frame of
- *    that run, so the reported time is the true crossing frame. Triggers:
+ *    that run, so the reported time is the true crossing frame (an object
+ *    inside at its first sighting dates from the track's first_seen_us,
+ *    since it came into the picture there). Triggers:
  *    enter, exit, loiter (inside for loiter_s, once per visit), occupancy
  *    (the count of objects inside changed), overcrowd (occupancy rose above
  *    `overcrowd`; cleared when it falls back to it or below).

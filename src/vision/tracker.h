@@ -74,8 +74,10 @@ void vg_tracker_destroy(vg_tracker_t **t);
 void vg_tracker_reset(vg_tracker_t *t);
 
 /* One analysed frame at ts_us (microseconds; must not go backwards) with
- * its n detections (source pixels; n may be 0: every track misses). Returns
- * the number of live tracks, or VG_EINVAL. */
+ * its n detections (source pixels; n may be 0: every track misses). Call it
+ * only for frames the detector ran on (over the motion regions and around
+ * the live tracks): a frame it skipped is no evidence that objects left.
+ * Returns the number of live tracks, or VG_EINVAL. */
 int vg_tracker_update(vg_tracker_t *t, const vg_detection_t *dets, int n, int64_t ts_us);
 
 /* The live tracks (tentative ones included; check confirmed), valid until

@@ -297,6 +297,26 @@ static void test_zone_inertia_ignores_flicker_and_track_end_exits(void **state) 
   vg_sensors_destroy(&s);
 }
 
+/* Someone walks into the picture inside the zone: the tracker confirms the
+ * track two frames after its first detection, and the entry dates from
+ * that first detection. */
+static void test_zone_entry_of_an_object_appearing_inside(void **state) {
+  (void)state;
+  vg_sensors_t *s = NULL;
+  assert_int_equal(vg_sensors_create(zone_config(), &s), 0);
+  int64_t enter_us = -1;
+  for (int f = 2; f < 8; f++) {
+    vg_track_t t = foot_track(5, PERSON, 0.5f, 0.5f);
+    t.first_seen_us = 0;
+    vg_trigger_t out[8];
+    int k = vg_sensors_update(s, &t, 1, W, H, (int64_t)f * FRAME_US, out, 8);
+    int i = find(out, k, VG_TRIGGER_ENTER);
+    if (i >= 0) enter_us = out[i].ts_us;
+  }
+  assert_int_equal(enter_us, 0);
+  vg_sensors_destroy(&s);
+}
+
 static void test_zone_overcrowd_and_class_filter(void **state) {
   (void)state;
   vg_sensors_config_t *cfg = zone_config();
@@ -443,6 +463,7 @@ int main(void) {
       cmocka_unit_test(test_tripwire_through_tracker_counts_per_class),
       cmocka_unit_test(test_zone_enter_loiter_exit_times),
       cmocka_unit_test(test_zone_inertia_ignores_flicker_and_track_end_exits),
+      cmocka_unit_test(test_zone_entry_of_an_object_appearing_inside),
       cmocka_unit_test(test_zone_overcrowd_and_class_filter),
       cmocka_unit_test(test_aoi_and_exclusions),
       cmocka_unit_test(test_rules_arm_schedule_and_filters),
