@@ -197,8 +197,10 @@ static void on_meta(void *opaque, const vg_bus_msg_t *msg) {
     atomic_fetch_add(&confirmed_metas, 1);
 }
 
+/* Pushes the clip's frames as a camera would (pause_us apart), as if they
+ * had arrived age_us ago. */
 static void push_clip(vg_hub_t *hub, const vg_clip_t *clip, int64_t pts_base, int64_t utc_base,
-                      int64_t age_us) {
+                      int64_t age_us, int pause_us) {
   for (size_t i = 0; i < clip->frame_count; i++) {
     vg_frame_t f;
     vg_frame_ref(&f, &clip->frames[i].frame);
@@ -207,7 +209,7 @@ static void push_clip(vg_hub_t *hub, const vg_clip_t *clip, int64_t pts_base, in
     f.recv_us = vg_time_mono_us() - age_us;
     vg_hub_push(hub, &f);
     vg_frame_unref(&f);
-    usleep(10000);
+    usleep((useconds_t)pause_us);
   }
 }
 
@@ -235,7 +237,7 @@ static void test_pipeline_end_to_end(void **state) {
                    0);
   assert_int_equal(vg_analytics_start_with_runner(&cfg, bus, &fake_runner, &fake_calls), 0);
   int64_t utc = vg_time_utc_us();
-  push_clip(hub, clip, 0, utc, 0);
+  push_clip(hub, clip, 0, utc, 0, 100000); /* real time: 10 fps */
   for (int i = 0; i < 300 && atomic_load(&confirmed_metas) < 2; i++)
     usleep(10000);
   assert_true(atomic_load(&confirmed_metas) >= 2);
@@ -256,7 +258,7 @@ static void test_pipeline_end_to_end(void **state) {
 
   /* The same clip again, but every frame arrived 2 s ago: all but the
    * keyframes are skipped as lag. */
-  push_clip(hub, clip, clip->period_pts[0], utc + clip->period_us, 2000000);
+  push_clip(hub, clip, clip->period_pts[0], utc + clip->period_us, 2000000, 10000);
   for (int i = 0; i < 300; i++) {
     vg_analytics_camera_stats("pcam", &st);
     if (st.skipped >= (uint64_t)(clip->video_frames - clip->video_frames / 10)) break;
