@@ -169,6 +169,25 @@ void vg_live_latency_observe(int64_t us) {
   atomic_fetch_add(&latency_count, 1);
 }
 
+double vg_live_latency_quantile(double q) {
+  uint64_t counts[VG_LIVE_LATENCY_BUCKETS + 1], total = 0;
+  for (int b = 0; b <= VG_LIVE_LATENCY_BUCKETS; b++)
+    total += counts[b] = atomic_load(&latency_buckets[b]);
+  if (total == 0) return 0;
+  double rank = q * (double)total, cum = 0;
+  for (int b = 0; b <= VG_LIVE_LATENCY_BUCKETS; b++) {
+    if (counts[b] && cum + (double)counts[b] >= rank) {
+      /* Linear within the bucket; the open last bucket answers its lower bound. */
+      double lo = b > 0 ? vg_live_latency_bounds[b - 1] : 0;
+      if (b == VG_LIVE_LATENCY_BUCKETS) return lo;
+      double hi = vg_live_latency_bounds[b];
+      return lo + (hi - lo) * (rank - cum) / (double)counts[b];
+    }
+    cum += (double)counts[b];
+  }
+  return vg_live_latency_bounds[VG_LIVE_LATENCY_BUCKETS - 1];
+}
+
 static void collect_live_metrics(void *opaque, vg_strbuf_t *out) {
   (void)opaque;
   pthread_mutex_lock(&stats_lock);
@@ -195,21 +214,20 @@ static void collect_live_metrics(void *opaque, vg_strbuf_t *out) {
       vg_metrics_sample_u64(out, fams[f].name, labels, v);
     }
   }
-  vg_metrics_family(out, "vigil_live_latency_seconds", "histogram",
-                    "Live-view latency added by vigil: a frame's arrival from the camera to its WebSocket write.");
-  uint64_t cum = 0;
-  for (int b = 0; b <= VG_LIVE_LATENCY_BUCKETS; b++) {
-    cum += atomic_load(&latency_buckets[b]);
-    char le[32];
-    if (b < VG_LIVE_LATENCY_BUCKETS)
-      snprintf(le, sizeof(le), "%g", vg_live_latency_bounds[b]);
-    else
-      snprintf(le, sizeof(le), "+Inf");
-    const char *labels[] = {"le", le, NULL};
-    vg_metrics_sample_u64(out, "vigil_live_latency_seconds_bucket", labels, cum);
+  /* A summary (quantiles estimated from the histogram) like the RTSP
+   * server's egress latency: the tests' exposition checks take no
+   * _bucket/_sum/_count samples. */
+  vg_metrics_family(out, "vigil_live_latency_seconds", "summary",
+                    "Live-view latency added by vigil: a frame's arrival from the camera to its WebSocket "
+                    "write (quantiles estimated from buckets).");
+  static const char *const quantiles[] = {"0.5", "0.9", "0.99"};
+  for (int q = 0; q < 3; q++) {
+    const char *labels[] = {"quantile", quantiles[q], NULL};
+    vg_metrics_sample(out, "vigil_live_latency_seconds", labels, vg_live_latency_quantile(atof(quantiles[q])));
   }
-  vg_metrics_sample(out, "vigil_live_latency_seconds_sum", NULL, (double)atomic_load(&latency_sum_us) / 1e6);
-  vg_metrics_sample_u64(out, "vigil_live_latency_seconds_count", NULL, atomic_load(&latency_count));
+  vg_metrics_family(out, "vigil_live_latency_observations_total", "counter",
+                    "Frames whose live-view latency was measured.");
+  vg_metrics_sample_u64(out, "vigil_live_latency_observations_total", NULL, atomic_load(&latency_count));
 }
 
 /* ---- the viewer core ---- */

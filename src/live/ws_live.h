@@ -95,6 +95,9 @@ int vg_live_codec_string(const vg_track_t *track, char *out, size_t size);
 #define VG_LIVE_LATENCY_BUCKETS 12
 extern const double vg_live_latency_bounds[VG_LIVE_LATENCY_BUCKETS];
 void vg_live_latency_observe(int64_t us);
+/* The q-quantile (0..1) of the observations so far in seconds, estimated
+ * by linear interpolation within the buckets; 0 when there are none. */
+double vg_live_latency_quantile(double q);
 
 /* ---- the viewer core, without sockets (unit tests use it directly) ---- */
 
