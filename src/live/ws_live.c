@@ -248,6 +248,7 @@ struct vg_live_viewer {
   int skipping;           /* ... because the viewer fell behind */
   int ended_sent;
   uint64_t skip_frames; /* frames dropped in the current skip */
+  int64_t start_us;     /* frames that arrived before are the GOP cache's */
 
   /* The queue: under lock. */
   pthread_mutex_t lock;
@@ -351,7 +352,7 @@ static int queue_over_limit(vg_live_viewer_t *v, int64_t now_us, size_t bytes_li
   int over = v->queued_bytes > bytes_limit;
   for (vg_live_msg_t *m = v->head; !over && m; m = m->next)
     if (m->media) {
-      over = m->recv_us > 0 && now_us - m->recv_us > (int64_t)VG_LIVE_WS_QUEUE_AGE_MS * 1000;
+      over = m->age_us > 0 && now_us - m->age_us > (int64_t)VG_LIVE_WS_QUEUE_AGE_MS * 1000;
       break;
     }
   pthread_mutex_unlock(&v->lock);
@@ -387,6 +388,7 @@ vg_live_viewer_t *vg_live_viewer_new(const char *camera, int audio, void (*wake)
   if (!v) return NULL;
   snprintf(v->camera, sizeof(v->camera), "%s", camera);
   v->audio_wanted = audio;
+  v->start_us = vg_time_mono_us();
   v->wake = wake;
   v->wake_opaque = opaque;
   v->video = -1;
@@ -553,13 +555,18 @@ static vg_live_msg_t *fragment_message(vg_fmp4_fragment_t *frag) {
   return m;
 }
 
+/* recv_us: when the fragment's video frame arrived from the camera. The
+ * GOP cache's frames arrived before this viewer did: their age counts from
+ * the viewer's start, and they are no measure of live latency. */
 static void flush_fragment(vg_live_viewer_t *v, int64_t recv_us) {
   vg_fmp4_fragment_t frag;
   if (vg_fmp4_flush_fragment(v->mux, &frag) != 0) return;
   vg_live_msg_t *m = fragment_message(&frag);
   vg_fmp4_fragment_release(&frag);
   if (!m) return;
-  m->recv_us = recv_us;
+  int from_cache = recv_us > 0 && recv_us < v->start_us;
+  m->recv_us = from_cache ? 0 : recv_us;
+  m->age_us = from_cache ? v->start_us : recv_us;
   atomic_fetch_add(&v->fragments, 1);
   enqueue(v, m);
 }

@@ -109,7 +109,8 @@ typedef struct vg_live_msg {
   int text;           /* text (JSON) or binary (fMP4) */
   int media;          /* a media fragment: dropped when the viewer skips */
   int close_after;    /* close the connection once this is written */
-  int64_t recv_us;    /* arrival of the newest frame in it (latency); 0: none */
+  int64_t recv_us;    /* arrival of its frame (latency); 0: none, or a GOP-cache frame */
+  int64_t age_us;     /* when its frame became due for this viewer (queue age) */
 } vg_live_msg_t;
 
 typedef struct vg_live_viewer vg_live_viewer_t;
