@@ -203,7 +203,8 @@ def test_ws_stream_decodes(live_node, tmp_path, codec, tag, mime):
     assert rc == 0 and err == "", err
     # Metrics: bytes were counted and the latency histogram has observations.
     assert metric(base, "vigil_live_bytes_total") > sum(map(len, frags))
-    assert metric(base, "vigil_live_latency_observations_total") >= 50
+    # Frames from the GOP cache are not live: at least the other half was measured.
+    assert metric(base, "vigil_live_latency_observations_total") >= 25
 
 
 def test_ws_h264_aac(live_node, tmp_path):
