@@ -73,23 +73,10 @@ def ws_connect(port, path):
     return s, len(buf.split(b"\r\n\r\n", 1)[1])
 
 
-def run_step(port, pid, n, duration):
-    sel = selectors.DefaultSelector()
-    socks = []
-    for _ in range(n):
-        s, _ = ws_connect(port, "/api/v1/cameras/cam1/live.ws")
-        sel.register(s, selectors.EVENT_READ)
-        socks.append(s)
-    time.sleep(1.0)  # past the GOP-cache burst of the new viewers
-    for key, _ in sel.select(timeout=0):
-        try:
-            while key.fileobj.recv(1 << 20):
-                pass
-        except BlockingIOError:
-            pass
-    m0, c0, t0 = metrics(port), cpu_seconds(pid), time.monotonic()
-    received = 0
-    while time.monotonic() - t0 < duration:
+def drain(sel, seconds):
+    """Reads every viewer's socket for `seconds`; returns the bytes read."""
+    received, t0 = 0, time.monotonic()
+    while time.monotonic() - t0 < seconds:
         for key, _ in sel.select(timeout=0.5):
             try:
                 while True:
@@ -100,6 +87,19 @@ def run_step(port, pid, n, duration):
                     received += len(data)
             except BlockingIOError:
                 pass
+    return received
+
+
+def run_step(port, pid, n, duration):
+    sel = selectors.DefaultSelector()
+    socks = []
+    for _ in range(n):
+        s, _ = ws_connect(port, "/api/v1/cameras/cam1/live.ws")
+        sel.register(s, selectors.EVENT_READ)
+        socks.append(s)
+    drain(sel, 1.0)  # past the GOP-cache burst of the new viewers, reading all along
+    m0, c0, t0 = metrics(port), cpu_seconds(pid), time.monotonic()
+    received = drain(sel, duration)
     c1, t1, m1 = cpu_seconds(pid), time.monotonic(), metrics(port)
     for s in socks:
         s.close()
