@@ -372,12 +372,12 @@ int vg_hls_get_playlist(const vg_http_request_t *req, vg_http_response_t *res) {
     if (s->segs[i].duration_s > target) target = s->segs[i].duration_s;
   vg_strbuf_t *b = &res->body;
   vg_strbuf_printf(b, "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:%d\n#EXT-X-MEDIA-SEQUENCE:%llu\n",
-                    (int)(target + 0.999), (unsigned long long)(s->nsegs ? s->segs[0].seq : s->next_seq));
+                   (int)(target + 0.999), (unsigned long long)(s->nsegs ? s->segs[0].seq : s->next_seq));
   if (s->init) vg_strbuf_printf(b, "#EXT-X-MAP:URI=\"live/init.mp4\"\n");
   for (int i = 0; i < s->nsegs; i++) {
     if (s->segs[i].discontinuity && i > 0) vg_strbuf_printf(b, "#EXT-X-DISCONTINUITY\n");
     vg_strbuf_printf(b, "#EXTINF:%.3f,\nlive/%llu.m4s\n", s->segs[i].duration_s,
-                      (unsigned long long)s->segs[i].seq);
+                     (unsigned long long)s->segs[i].seq);
   }
   pthread_mutex_unlock(&s->lock);
   session_unref(s);

@@ -118,8 +118,7 @@ typedef struct vg_live_viewer vg_live_viewer_t;
 /* A viewer of camera without an lws connection: wake is called (any
  * thread) when messages are queued. Frames come from vg_live_viewer_feed
  * (the worker's job in the server). */
-vg_live_viewer_t *vg_live_viewer_new(const char *camera, int audio, void (*wake)(void *opaque),
-                                     void *opaque);
+vg_live_viewer_t *vg_live_viewer_new(const char *camera, int audio, void (*wake)(void *opaque), void *opaque);
 /* Handles a new generation of tracks (codec message + init segment). */
 int vg_live_viewer_set_tracks(vg_live_viewer_t *v, const vg_track_t *tracks, int count);
 /* Handles one frame from the hub (the caller keeps its reference). */

@@ -234,7 +234,8 @@ static void test_viewer_skips(void **state) {
   assert_true(is_box(m, "moof"));
   vg_live_msg_free(m);
   vg_live_viewer_stats(v, &st);
-  assert_int_equal((uint64_t)st.queued_msgs + 1 + st.dropped_frames - (uint64_t)queued_before, (uint64_t)fed_after);
+  assert_int_equal((uint64_t)st.queued_msgs + 1 + st.dropped_frames - (uint64_t)queued_before,
+                   (uint64_t)fed_after);
   vg_live_viewer_free(&v);
   vg_clip_free(&clip);
 }
