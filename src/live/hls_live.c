@@ -273,7 +273,7 @@ static hls_session_t *get_session(const char *camera, int start, int *created) {
   snprintf(s->camera, sizeof(s->camera), "%s", camera);
   s->hub = hub;
   vg_camera_t *cam = vg_camera_find(camera);
-  s->worker = cam && cam->worker ? cam->worker : vg_worker_next();
+  s->worker = cam && cam->worker ? cam->worker : vg_workers_count() > 0 ? vg_worker_next() : NULL;
   s->video = -1;
   s->seg_start_pts = -1;
   for (int i = 0; i < VG_MAX_TRACKS; i++)

@@ -787,7 +787,7 @@ static int on_established(struct lws *wsi, void **slot) {
   v->wake_opaque = v;
   v->hub = hub;
   vg_camera_t *cam = vg_camera_find(camera);
-  v->worker = cam && cam->worker ? cam->worker : vg_worker_next();
+  v->worker = cam && cam->worker ? cam->worker : vg_workers_count() > 0 ? vg_worker_next() : NULL;
   v->wsi = wsi;
   v->context = lws_get_context(wsi);
   atomic_store(&v->refs, 2); /* the socket's half and the worker's half */
