@@ -117,7 +117,8 @@ static void set_tracks(hls_session_t *s, const vg_track_t *tracks, int count) {
     if ((tracks[i].codec == VG_CODEC_H264 || tracks[i].codec == VG_CODEC_H265) &&
         vg_live_codec_string(&tracks[i], cs, sizeof(cs)) > 0) {
       s->video = i;
-      vg_track_copy(&chosen[n++], &tracks[i]);
+      vg_track_copy(&chosen[n], &tracks[i]);
+      vg_live_complete_video_info(&chosen[n++]);
     }
   if (s->video < 0) return;
   s->video_clock = tracks[s->video].clock_rate;

@@ -448,9 +448,18 @@ static json_t *track_json(const vg_track_t *t, const char *codec_string) {
   return o;
 }
 
-/* Fills in a video track's size from its SPS when the source did not. */
-static void complete_video_info(vg_track_t *t) {
-  if (t->width > 0 && t->height > 0) return;
+/* Fills in a video track's size from its SPS when the source did not, and
+ * leaves out a frame rate no camera has (from a broken VUI or SDP): the
+ * muxer turns it into a default sample duration and cannot take absurd
+ * values (fmp4.c converts clock_rate / fps to 32 bits unchecked). */
+static void complete_size(vg_track_t *t);
+
+void vg_live_complete_video_info(vg_track_t *t) {
+  if (t->width <= 0 || t->height <= 0) complete_size(t);
+  if (!(t->fps >= 1 && t->fps <= 300)) t->fps = 0;
+}
+
+static void complete_size(vg_track_t *t) {
   size_t pos = 0;
   const uint8_t *nal;
   size_t len;
@@ -489,7 +498,7 @@ int vg_live_viewer_set_tracks(vg_live_viewer_t *v, const vg_track_t *tracks, int
     return VG_EUNSUPPORTED;
   }
   vg_track_copy(&chosen[n++], &tracks[v->video]);
-  complete_video_info(&chosen[0]);
+  vg_live_complete_video_info(&chosen[0]);
   for (int i = 0; v->audio_wanted && i < count && i < VG_MAX_TRACKS; i++) {
     const vg_track_t *t = &tracks[i];
     if ((t->codec == VG_CODEC_AAC || t->codec == VG_CODEC_OPUS) &&

@@ -90,6 +90,10 @@ int vg_live_meta_publish(const char *camera, json_t *meta);
  * VG_EPROTO (missing or bad parameter sets). */
 int vg_live_codec_string(const vg_track_t *track, char *out, size_t size);
 
+/* Makes a video track fit for the fMP4 muxer: its size from the SPS when
+ * missing, and a frame rate outside 1..300 dropped (unknown). */
+void vg_live_complete_video_info(vg_track_t *t);
+
 /* The latency histogram's bucket bounds in seconds (for tests and docs),
  * and adding an observation (microseconds). */
 #define VG_LIVE_LATENCY_BUCKETS 12
