@@ -494,7 +494,7 @@ int vg_live_viewer_set_tracks(vg_live_viewer_t *v, const vg_track_t *tracks, int
     json_t *err = json_pack("{s:s,s:s}", "type", "error", "message",
                             count > 0 ? "the camera has no H.264 or H.265 video with parameter sets"
                                       : "the camera has no tracks");
-    enqueue_json(v, err, 0);
+    enqueue_json(v, err, 1); /* then closed with 1003: nothing to play */
     return VG_EUNSUPPORTED;
   }
   vg_track_copy(&chosen[n++], &tracks[v->video]);
