@@ -186,7 +186,7 @@ static void test_viewer_sequence(void **state) {
   assert_int_equal(vg_live_viewer_set_tracks(v, &clip->tracks[1], 1), VG_EUNSUPPORTED);
   vg_live_msg_t *em = vg_live_viewer_pop(v);
   assert_true(em->text && em->close_after); /* the socket closes after it */
-  assert_non_null(memmem(payload(em), payload_len(em), "\"type\":\"error\"", 15));
+  assert_non_null(memmem(payload(em), payload_len(em), "\"type\":\"error\"", 14));
   vg_live_msg_free(em);
   vg_live_viewer_free(&v);
   vg_clip_free(&clip);
