@@ -681,10 +681,15 @@ static void viewer_unref(vg_live_viewer_t *v) {
 
 /* Wakes the lws thread (any thread). Under the viewer's lock so that it
  * never races with the socket's close, after which the context may go. */
+static atomic_int wake_pending; /* a cancel is on its way to the lws thread */
+
 static void ws_wake(void *opaque) {
   vg_live_viewer_t *v = opaque;
   pthread_mutex_lock(&v->lock);
-  if (!v->closed && v->context) lws_cancel_service(v->context);
+  /* One wake-up per turn of the lws loop, however many viewers and frames:
+   * on_wake() clears the flag before it looks at the queues, so a message
+   * queued after that look sets it (and wakes the loop) again. */
+  if (!v->closed && v->context && !atomic_exchange(&wake_pending, 1)) lws_cancel_service(v->context);
   pthread_mutex_unlock(&v->lock);
 }
 
@@ -873,6 +878,7 @@ static int on_writeable(struct lws *wsi, void **slot) {
 
 /* Asks for WRITEABLE on every viewer with something queued. */
 static void on_wake(void) {
+  atomic_store(&wake_pending, 0);
   pthread_mutex_lock(&reg_lock);
   for (vg_live_viewer_t *v = reg_head; v; v = v->next) {
     pthread_mutex_lock(&v->lock);
@@ -1100,6 +1106,7 @@ int vg_live_ws_authorize(vg_http_request_t *req, vg_http_response_t *res, char *
 void vg_live_start(void) { vg_metrics_register("live", collect_live_metrics, NULL); }
 
 void vg_live_stop(void) {
+  atomic_store(&wake_pending, 0);
   vg_hls_stop_all();
   vg_metrics_unregister("live");
 }
