@@ -298,6 +298,9 @@ static size_t msg_len(const vg_live_msg_t *m) { return m->buf->len - VG_LIVE_PRE
 
 /* Queues m (taking it) and wakes the socket half. */
 static void enqueue(vg_live_viewer_t *v, vg_live_msg_t *m) {
+  /* Once queued, m belongs to the socket's thread, which may write and free
+   * it at once: nothing of it is read after the unlock. */
+  size_t len = msg_len(m);
   pthread_mutex_lock(&v->lock);
   if (v->closed || (m->text && !m->media && v->queued_text >= MAX_TEXT_QUEUED)) {
     pthread_mutex_unlock(&v->lock);
@@ -309,11 +312,11 @@ static void enqueue(vg_live_viewer_t *v, vg_live_msg_t *m) {
   else
     v->head = m;
   v->tail = m;
-  v->queued_bytes += msg_len(m);
+  v->queued_bytes += len;
   v->queued_msgs++;
   if (m->text) v->queued_text++;
   pthread_mutex_unlock(&v->lock);
-  atomic_fetch_add(&v->bytes_queued, msg_len(m));
+  atomic_fetch_add(&v->bytes_queued, len);
   if (v->wake) v->wake(v->wake_opaque);
 }
 
