@@ -170,6 +170,11 @@ def main():
             extra = r["cpu_cores_minus_ingest"]
             r["viewers_per_core_excl_ingest"] = round(n / extra, 1) if extra > 0 else None
             print(json.dumps(r), flush=True)
+        node.terminate()
+        rc = node.wait(30)
+        print(json.dumps({"vigil_exit_code": rc}))
+        if rc != 0:
+            sys.exit(f"vigil exited with {rc}: see {tmp}/vigil.log")
     finally:
         for p in (node, sim):
             if p and p.poll() is None:
