@@ -163,7 +163,11 @@ def live_node(vigil_bin, start_process, vigil_node):
             p.wait_output("camsim: serving", 120)
             sim = port
         config = {"cameras": [{"id": "cam1", "url": f"rtsp://127.0.0.1:{sim}/cam1"}]}
-        config.update(cfg or {})
+        cfg = dict(cfg or {})
+        if cfg.pop("extra_cameras", False):  # one that never comes online
+            config["cameras"].append({"id": "off", "url": "rtsp://127.0.0.1:1/x", "backoff_min_ms": 60000,
+                                      "backoff_max_ms": 60000})
+        config.update(cfg)
         proc, http, _ = vigil_node(config)
         base = f"http://127.0.0.1:{http}"
         return proc, http, base
@@ -271,13 +275,20 @@ def test_slow_viewer_skipped_others_unaffected(live_node):
 
 
 def test_ws_errors_without_auth(live_node):
-    _, http, base = live_node()
+    _, http, base = live_node(cfg={"extra_cameras": True})
     with pytest.raises(WsError) as e:
         WsClient(http, "/api/v1/cameras/nope/live.ws")
     assert e.value.status == 404 and json.loads(e.value.body)["error"]["code"] == "not_found"
     with pytest.raises(WsError) as e:
         WsClient(http, "/api/v1/cameras/cam1/other.ws")
     assert e.value.status == 404
+    # A camera that is offline: the viewer is told, and the socket stays open.
+    wait_for(lambda: json.loads(http_get(base + "/api/v1/cameras/off")[2])["state"] == "offline", 20,
+             what="camera 'off' offline")
+    ws = WsClient(http, "/api/v1/cameras/off/live.ws")
+    kind, text = ws.recv()
+    assert kind == "text" and json.loads(text)["type"] == "end", text
+    ws.close()
     # A plain GET is told to upgrade.
     status, _, body = call(base, "GET", "/api/v1/cameras/cam1/live.ws")
     assert status == 426, body
