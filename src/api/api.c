@@ -14,6 +14,7 @@
 #include "base/log.h"
 #include "base/time.h"
 #include "ingest/camera.h"
+#include "live/ws_live.h"
 
 /* ---- GET /api/v1/health ---- */
 
@@ -164,6 +165,7 @@ static const struct {
     {vg_record_api_routes, &vg_record_api_route_count},
     {vg_api_playback_routes, &vg_api_playback_route_count},
     {vg_api_analytics_routes, &vg_api_analytics_route_count},
+    {vg_live_routes, &vg_live_route_count},
 };
 
 void vg_api_foreach_route(void (*fn)(const vg_http_route_t *route, void *opaque), void *opaque) {

@@ -14,6 +14,7 @@
 #include "base/metrics.h"
 #include "api/api.h"
 #include "ingest/http_source.h"
+#include "live/ws_live.h"
 #include "ingest/onvif_client.h"
 #include "ingest/rtmp_source.h"
 #include "ingest/rtsp_source.h"
@@ -34,6 +35,7 @@ struct vg_node {
   vg_rtmp_server_t *rtmp;
   vg_http_server_t *http;
   vg_bus_t *bus;
+  vg_bus_sub_t *meta_sub; /* analytics metadata to live viewers */
 };
 
 static const char *const level_names[] = {"error", "warn", "info", "debug", "trace", NULL};
@@ -290,6 +292,28 @@ static int start_auth(vg_node_t *node, const vg_node_config_t *cfg, vg_rtsp_serv
   return 0;
 }
 
+/* Analytics metadata (one message per analysed frame) to the camera's live
+ * viewers, as {"utc_ms", "motion", "objects": [{"id", "class", "score",
+ * "box": [x1, y1, x2, y2] (0..1), "stationary"}]}. Runs on the bus's
+ * dispatcher thread; cheap when nobody watches the camera. */
+static void forward_meta(void *opaque, const vg_bus_msg_t *msg) {
+  (void)opaque;
+  const vg_analytics_meta_t *m = msg->data;
+  json_t *objects = json_array();
+  for (int i = 0; objects && i < m->n_objects; i++) {
+    const vg_analytics_object_t *o = &m->objects[i];
+    if (!o->confirmed) continue;
+    json_array_append_new(objects, json_pack("{s:I,s:s,s:f,s:[f,f,f,f],s:b}", "id", (json_int_t)o->track_id,
+                                             "class", o->class_name, "score", (double)o->score, "box",
+                                             (double)o->x1, (double)o->y1, (double)o->x2, (double)o->y2,
+                                             "stationary", o->stationary));
+  }
+  json_t *meta = json_pack("{s:I,s:b,s:o}", "utc_ms", (json_int_t)(m->utc_us / 1000), "motion", m->motion,
+                           "objects", objects);
+  if (meta) vg_live_meta_publish(m->camera, meta);
+  json_decref(meta);
+}
+
 int vg_node_start(const vg_node_config_t *cfg, vg_node_t **out) {
   vg_log_ctx_t lg = VG_LOG_CTX("vigil", NULL);
   vg_node_t *node = calloc(1, sizeof(*node));
@@ -328,6 +352,8 @@ int vg_node_start(const vg_node_config_t *cfg, vg_node_t **out) {
   if (cfg->record.enabled) start_recording(cfg, &lg);
   if ((err = vg_onvif_events_start(cfg->cameras, cfg->camera_count)) != 0)
     vg_log_error(&lg, "ONVIF events not started: %s", vg_strerror(err));
+  if (vg_bus_subscribe(node->bus, VG_ANALYTICS_TOPIC_META, NULL, forward_meta, NULL, &node->meta_sub) != 0)
+    vg_log_warn(&lg, "analytics metadata will not reach live viewers");
   if ((err = vg_analytics_start(&cfg->analytics, node->bus))) {
     vg_node_stop(&node);
     return err;
@@ -382,6 +408,7 @@ void vg_node_stop(vg_node_t **np) {
   vg_api_set_auth(NULL, NULL, false, false);
   vg_users_close(&node->rtsp_users);
   vg_users_close(&node->http_users);
+  vg_bus_unsubscribe(&node->meta_sub);
   vg_bus_free(&node->bus);
   vg_buf_pool_trim();
   free(node);
