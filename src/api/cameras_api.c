@@ -651,8 +651,9 @@ static int put_analytics(const vg_http_request_t *req, vg_http_response_t *res) 
   if (!need_store(res)) return 0;
   if (check_writable(res, id)) return 0;
   json_error_t je;
-  json_t *an =
-      req->body && req->body_len ? json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &je) : NULL;
+  json_t *an = req->body && req->body_len
+                   ? json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je)
+                   : NULL;
   if (!an || !(json_is_object(an) || json_is_null(an))) {
     json_decref(an);
     return vg_http_reply_error(res, 400, "invalid_json",
