@@ -41,7 +41,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   strcpy(cam.url, "rtsp://u:p@10.0.0.1/x");
   if (vg_camera_add(&cam, NULL) != 0 || vg_cameras_api_add_file_camera(&cam, NULL) != 0) abort();
   /* One API camera that inputs may change. */
-  vg_http_request_t req = {.method = "POST", .path = "/api/v1/cameras", .query = "",
+  vg_http_request_t req = {.method = "POST",
+                           .path = "/api/v1/cameras",
+                           .query = "",
                            .body = "{\"id\":\"c1\",\"url\":\"rtsp://a:b@10.0.0.2/\",\"enabled\":false}"};
   req.body_len = strlen(req.body);
   vg_http_response_t res;
@@ -55,10 +57,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 static const struct {
   const char *method, *path;
 } routes[] = {
-    {"POST", "/api/v1/cameras"},         {"PUT", "/api/v1/cameras/c1"},
-    {"PATCH", "/api/v1/cameras/c1"},     {"PUT", "/api/v1/cameras/c1/analytics"},
-    {"POST", "/api/v1/config"},          {"GET", "/api/v1/cameras"},
-    {"PUT", "/api/v1/cameras/filecam"},  {"GET", "/api/v1/config"},
+    {"POST", "/api/v1/cameras"},        {"PUT", "/api/v1/cameras/c1"},
+    {"PATCH", "/api/v1/cameras/c1"},    {"PUT", "/api/v1/cameras/c1/analytics"},
+    {"POST", "/api/v1/config"},         {"GET", "/api/v1/cameras"},
+    {"PUT", "/api/v1/cameras/filecam"}, {"GET", "/api/v1/config"},
 };
 
 static void answer(vg_http_request_t *req) {
