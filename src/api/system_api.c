@@ -1,6 +1,7 @@
 /* system_api.c: GET /api/v1/system, the node's health at a glance: version,
  * uptime, the process's CPU and memory, the workers, a per-camera health
  * summary and the recording storage. See cameras_api.h. */
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -49,7 +50,8 @@ static json_t *storage_json(void) {
   pthread_mutex_unlock(&storage_lock);
   if (!root[0]) return json_null();
   struct statvfs sv;
-  if (statvfs(root, &sv) != 0) return json_pack("{s:s,s:n}", "root", root, "error");
+  if (statvfs(root, &sv) != 0)
+    return json_pack("{s:[{s:s,s:s}]}", "roots", "path", root, "error", strerror(errno));
   json_int_t total = (json_int_t)sv.f_blocks * (json_int_t)sv.f_frsize;
   json_int_t avail = (json_int_t)sv.f_bavail * (json_int_t)sv.f_frsize;
   json_int_t free_b = (json_int_t)sv.f_bfree * (json_int_t)sv.f_frsize;

@@ -243,6 +243,8 @@ static int file_contains(const char *path, const char *needle) {
   return memmem(buf, n, needle, strlen(needle)) != NULL;
 }
 
+static void count_rows(const char *id, json_t *camera, void *opaque) { (*(int *)opaque)++; }
+
 static void test_crud(void **state) {
   vg_config_store_t *store;
   assert_int_equal(vg_config_store_open(db_path, key_path, &store), 0);
@@ -404,6 +406,18 @@ static void test_crud(void **state) {
   assert_int_equal(vg_cameras_api_load_store(), 2);
   assert_string_equal(vg_camera_find("c1")->cfg.url, "rtsp://bob:hunter2@10.0.0.7/live");
   assert_string_equal(vg_camera_find("c2")->cfg.url, "rtsp://u:pw2@10.0.0.8/");
+
+  /* Under another node key the sealed URL does not open: that camera is
+   * skipped (logged), the others load. */
+  vg_config_store_t *other;
+  char other_key[300];
+  snprintf(other_key, sizeof(other_key), "%s.other", key_path);
+  assert_int_equal(vg_config_store_open(db_path, other_key, &other), 0);
+  int seen = 0;
+  assert_int_equal(vg_config_store_foreach(other, count_rows, &seen), 0);
+  assert_int_equal(seen, 0); /* both stored URLs hold credentials */
+  vg_config_store_close(&other);
+  unlink(other_key);
 
   /* Delete: gone from the cameras and from the store. */
   a = call("DELETE", "/api/v1/cameras/c1", NULL, NULL, NULL);
