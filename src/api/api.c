@@ -9,6 +9,7 @@
 
 #include "api/cameras_api.h"
 #include "api/metrics.h"
+#include "api/record_api.h"
 #include "base/error.h"
 #include "proto/auth.h"
 #include "base/log.h"
@@ -70,6 +71,7 @@ static const struct {
     {vg_api_routes, &vg_api_route_count},
     {vg_api_onvif_routes, &vg_api_onvif_route_count},
     {vg_auth_routes, &vg_auth_route_count},
+    {vg_record_api_routes, &vg_record_api_route_count},
     {vg_api_camera_routes, &vg_api_camera_route_count},
     {vg_api_system_routes, &vg_api_system_route_count},
 };

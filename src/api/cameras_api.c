@@ -92,6 +92,15 @@ static void entry_remove(const char *id) {
   reg.n--;
 }
 
+/* The stored form of a camera: its normalized configuration (URL with its
+ * secrets) plus the members other modules parse (record: its recording
+ * policy and root), as they were sent. New reference or NULL. */
+static json_t *config_object(const vg_camera_config_t *cfg, json_t *record) {
+  json_t *config = vg_camera_config_json(cfg, true);
+  if (config && record) json_object_set(config, "record", record);
+  return config;
+}
+
 void vg_cameras_api_init(vg_config_store_t *store, json_t *file_doc) {
   pthread_mutex_lock(&reg.lock);
   reg.store = store;
@@ -99,8 +108,9 @@ void vg_cameras_api_init(vg_config_store_t *store, json_t *file_doc) {
   pthread_mutex_unlock(&reg.lock);
 }
 
-int vg_cameras_api_add_file_camera(const vg_camera_config_t *cfg, json_t *analytics) {
-  json_t *config = vg_camera_config_json(cfg, true);
+int vg_cameras_api_add_file_camera(const vg_camera_config_t *cfg, json_t *file_obj) {
+  json_t *analytics = json_object_get(file_obj, "analytics");
+  json_t *config = config_object(cfg, json_object_get(file_obj, "record"));
   if (!config) return VG_ENOMEM;
   pthread_mutex_lock(&reg.lock);
   int err =
@@ -150,10 +160,13 @@ static void notify_analytics(const char *camera, json_t *analytics) {
 /* ---- validation ---- */
 
 /* Checks a camera object (with an optional "analytics" member) at c's
- * current path: fills cfg and *analytics (a new reference, or NULL when
- * absent or null). Returns 0 or VG_ECONFIG. */
-static int validate_camera(vg_cfg_t *c, json_t *obj, vg_camera_config_t *cfg, json_t **analytics) {
+ * current path: fills cfg, *analytics (a new reference, or NULL when
+ * absent or null) and *record (its "record" member, borrowed from obj, or
+ * NULL). Returns 0 or VG_ECONFIG. */
+static int validate_camera(vg_cfg_t *c, json_t *obj, vg_camera_config_t *cfg, json_t **analytics,
+                           json_t **record) {
   *analytics = NULL;
+  *record = json_object_get(obj, "record");
   if (!json_is_object(obj)) return vg_cfg_fail(c, NULL, "must be an object");
   json_t *cam = json_copy(obj);
   if (!cam) return VG_ENOMEM;
@@ -412,8 +425,8 @@ static int check_writable(vg_http_response_t *res, const char *id) {
 /* Applies a validated camera: persists it, (re)starts it and keeps its
  * configuration. obj is the camera object as validated (borrowed). Returns
  * 0 or an error (nothing left half-changed in the registry). */
-static int apply_camera(const vg_camera_config_t *cfg, json_t *analytics, int replace) {
-  json_t *config = vg_camera_config_json(cfg, true);
+static int apply_camera(const vg_camera_config_t *cfg, json_t *analytics, json_t *record, int replace) {
+  json_t *config = config_object(cfg, record);
   json_t *row = config ? json_deep_copy(config) : NULL;
   if (!row) {
     json_decref(config);
@@ -467,11 +480,12 @@ static int post_camera(const vg_http_request_t *req, vg_http_response_t *res) {
   if (vg_api_body_object(req, res, &body)) return 0;
   vg_cfg_t c = {0};
   vg_camera_config_t cfg;
-  json_t *analytics = NULL;
-  int err = validate_camera(&c, body, &cfg, &analytics);
-  json_decref(body);
-  if (err == VG_ECONFIG) return vg_api_reply_invalid(res, &c);
-  if (err) return err;
+  json_t *analytics = NULL, *record = NULL;
+  int err = validate_camera(&c, body, &cfg, &analytics, &record);
+  if (err) {
+    json_decref(body);
+    return err == VG_ECONFIG ? vg_api_reply_invalid(res, &c) : err;
+  }
   pthread_mutex_lock(&reg.lock);
   int known = entry_find(cfg.id) != NULL;
   pthread_mutex_unlock(&reg.lock);
@@ -480,10 +494,12 @@ static int post_camera(const vg_http_request_t *req, vg_http_response_t *res) {
   vg_hub_unref(&hub);
   if (taken) {
     json_decref(analytics);
+    json_decref(body);
     return vg_http_reply_error(res, 409, "exists", "id: a camera or stream '%s' exists already", cfg.id);
   }
-  err = apply_camera(&cfg, analytics, 0);
+  err = apply_camera(&cfg, analytics, record, 0);
   json_decref(analytics);
+  json_decref(body);
   vg_api_audit(req, "camera.create", cfg.id, "%s", err ? vg_strerror(err) : "ok");
   if (err) return err;
   vg_http_add_header(res, "Location", "/api/v1/cameras/%s", cfg.id);
@@ -541,13 +557,12 @@ static int change_camera(const vg_http_request_t *req, vg_http_response_t *res, 
   json_decref(old);
   vg_cfg_t c = {0};
   vg_camera_config_t cfg;
-  json_t *analytics = NULL;
-  int err = validate_camera(&c, next, &cfg, &analytics);
+  json_t *analytics = NULL, *record = NULL;
+  int err = validate_camera(&c, next, &cfg, &analytics, &record);
+  if (!err) err = apply_camera(&cfg, analytics, record, 1);
+  json_decref(analytics);
   json_decref(next);
   if (err == VG_ECONFIG) return vg_api_reply_invalid(res, &c);
-  if (err) return err;
-  err = apply_camera(&cfg, analytics, 1);
-  json_decref(analytics);
   vg_api_audit(req, merge ? "camera.patch" : "camera.replace", id, "%s", err ? vg_strerror(err) : "ok");
   if (err) return err;
   return reply_config(res, 200, id);
@@ -671,13 +686,15 @@ static int put_analytics(const vg_http_request_t *req, vg_http_response_t *res) 
   json_object_set_new(obj, "analytics", an);
   vg_cfg_t c = {0};
   vg_camera_config_t cfg;
-  json_t *analytics = NULL;
-  int err = validate_camera(&c, obj, &cfg, &analytics);
-  json_decref(obj);
-  if (err == VG_ECONFIG) return vg_api_reply_invalid(res, &c);
-  if (err) return err;
+  json_t *analytics = NULL, *record = NULL;
+  int err = validate_camera(&c, obj, &cfg, &analytics, &record);
+  if (err) {
+    json_decref(obj);
+    return err == VG_ECONFIG ? vg_api_reply_invalid(res, &c) : err;
+  }
   /* Only the analytics changed: the camera keeps streaming. */
-  json_t *row = vg_camera_config_json(&cfg, true);
+  json_t *row = config_object(&cfg, record);
+  json_decref(obj);
   if (row && analytics) json_object_set(row, "analytics", analytics);
   pthread_mutex_lock(&reg.lock);
   vg_config_store_t *store = reg.store;
@@ -777,8 +794,9 @@ static int post_config(const vg_http_request_t *req, vg_http_response_t *res) {
   size_t n = json_array_size(cams);
   vg_camera_config_t *cfgs = calloc(n ? n : 1, sizeof(*cfgs));
   json_t **analytics = calloc(n ? n : 1, sizeof(*analytics));
+  json_t **records = calloc(n ? n : 1, sizeof(*records));
   char *skip = calloc(n ? n : 1, 1), *replace = calloc(n ? n : 1, 1);
-  int err = cfgs && analytics && skip && replace ? 0 : VG_ENOMEM;
+  int err = cfgs && analytics && records && skip && replace ? 0 : VG_ENOMEM;
   vg_cfg_enter(&c, "cameras");
   for (size_t i = 0; !err && i < n && !c.failed; i++) {
     json_t *cam = json_array_get(cams, i);
@@ -795,7 +813,7 @@ static int post_config(const vg_http_request_t *req, vg_http_response_t *res) {
     pthread_mutex_unlock(&reg.lock);
     if (skip[i]) continue;
     vg_cfg_enter_index(&c, i);
-    err = validate_camera(&c, cam, &cfgs[i], &analytics[i]);
+    err = validate_camera(&c, cam, &cfgs[i], &analytics[i], &records[i]);
     if (!c.failed && !replace[i] && vg_camera_find(cfgs[i].id))
       vg_cfg_fail(&c, "id", "a camera '%s' that is not configured (a publisher's) exists", cfgs[i].id);
     for (size_t j = 0; !c.failed && j < i; j++)
@@ -816,7 +834,7 @@ static int post_config(const vg_http_request_t *req, vg_http_response_t *res) {
       json_array_append(skipped, json_object_get(json_array_get(cams, i), "id"));
       continue;
     }
-    err = apply_camera(&cfgs[i], analytics[i], replace[i]);
+    err = apply_camera(&cfgs[i], analytics[i], records[i], replace[i]);
     json_array_append_new(replace[i] ? updated : created, json_string(cfgs[i].id));
   }
   for (size_t i = 0; analytics && i < n; i++)
@@ -833,6 +851,7 @@ static int post_config(const vg_http_request_t *req, vg_http_response_t *res) {
   json_decref(skipped);
   free(cfgs);
   free(analytics);
+  free(records);
   free(skip);
   free(replace);
   json_decref(body);
@@ -845,9 +864,9 @@ static void load_one(const char *id, json_t *camera, void *opaque) {
   int *started = opaque;
   vg_cfg_t c = {0};
   vg_camera_config_t cfg;
-  json_t *analytics = NULL;
+  json_t *analytics = NULL, *record = NULL;
   vg_cfg_enter(&c, "stored camera");
-  if (validate_camera(&c, camera, &cfg, &analytics) != 0 || strcmp(cfg.id, id) != 0) {
+  if (validate_camera(&c, camera, &cfg, &analytics, &record) != 0 || strcmp(cfg.id, id) != 0) {
     vg_log_error(&lg, "stored camera %s not started: %s: %s", id, c.err_path, c.err_reason);
     json_decref(analytics);
     return;
@@ -862,7 +881,7 @@ static void load_one(const char *id, json_t *camera, void *opaque) {
   }
   int err = vg_camera_add(&cfg, NULL);
   if (err) vg_log_error(&lg, "stored camera %s not started: %s", id, vg_strerror(err));
-  json_t *config = vg_camera_config_json(&cfg, true);
+  json_t *config = config_object(&cfg, record);
   pthread_mutex_lock(&reg.lock);
   if (config) entry_set(id, config, analytics, 0);
   pthread_mutex_unlock(&reg.lock);

@@ -41,9 +41,10 @@ extern const size_t vg_api_system_route_count;
  * changes with 503) and the configuration file's document (borrowed;
  * file_doc's "cameras" are the file's; may be NULL), used by the export. */
 void vg_cameras_api_init(vg_config_store_t *store, json_t *file_doc);
-/* Notes a camera of the configuration file (read-only through the API),
- * with its "analytics" object or NULL. Call after vg_camera_add(). */
-int vg_cameras_api_add_file_camera(const vg_camera_config_t *cfg, json_t *analytics);
+/* Notes a camera of the configuration file (read-only through the API):
+ * cfg as parsed, file_obj its object in the file (borrowed; its "analytics"
+ * and "record" members are kept; may be NULL). Call after vg_camera_add(). */
+int vg_cameras_api_add_file_camera(const vg_camera_config_t *cfg, json_t *file_obj);
 /* Starts the cameras the store holds (a stored camera whose id the
  * configuration file now uses is skipped with a warning). Returns how many
  * started, or a store error. */
@@ -62,8 +63,10 @@ void vg_cameras_api_on_analytics(vg_analytics_changed_fn fn, void *opaque);
 /* A camera's "analytics" object (new reference) or NULL. */
 json_t *vg_cameras_api_analytics(const char *camera);
 
-/* For GET /api/v1/system (system_api.c): the recording root (NULL or ""
- * when not recording) whose disk usage it reports. */
+/* For GET /api/v1/system (system_api.c): whether recording runs (record_root
+ * NULL or "": not recording). While it does, the system status reports
+ * every storage root of record/roots.h (up, full, free and used bytes);
+ * record_root is reported when the roots module knows none. */
 void vg_system_api_set_storage(const char *record_root);
 
 /* Parses a request body as a JSON object into *out. Returns 0, or answers

@@ -13,6 +13,7 @@
 #include "base/error.h"
 #include "base/metrics.h"
 #include "net/worker.h"
+#include "record/roots.h"
 
 static pthread_mutex_t storage_lock = PTHREAD_MUTEX_INITIALIZER;
 static char storage_root[512];
@@ -42,21 +43,43 @@ static void add_health(const vg_camera_info_t *info, void *opaque) {
                                            "reconnects", (json_int_t)info->reconnects));
 }
 
-/* Free and used bytes of the file system holding root; null when unknown. */
+/* One root: its state and the free and used bytes of its file system. */
+static json_t *root_json(const char *path, int index) {
+  json_t *r = json_pack("{s:s}", "path", path);
+  if (!r) return NULL;
+  if (index >= 0) {
+    json_object_set_new(r, "up", json_boolean(vg_roots_up(index)));
+    json_object_set_new(r, "full", json_boolean(vg_roots_full(index)));
+  }
+  struct statvfs sv;
+  if (statvfs(path, &sv) != 0) {
+    json_object_set_new(r, "error", json_string(strerror(errno)));
+    return r;
+  }
+  json_int_t total = (json_int_t)sv.f_blocks * (json_int_t)sv.f_frsize;
+  json_int_t avail = (json_int_t)sv.f_bavail * (json_int_t)sv.f_frsize;
+  json_int_t free_b = (json_int_t)sv.f_bfree * (json_int_t)sv.f_frsize;
+  json_object_set_new(r, "total_bytes", json_integer(total));
+  json_object_set_new(r, "free_bytes", json_integer(avail));
+  json_object_set_new(r, "used_bytes", json_integer(total - free_b));
+  return r;
+}
+
+/* The recording roots (record/roots.h) while recording runs; null when not
+ * recording. */
 static json_t *storage_json(void) {
   char root[512];
   pthread_mutex_lock(&storage_lock);
   snprintf(root, sizeof(root), "%s", storage_root);
   pthread_mutex_unlock(&storage_lock);
   if (!root[0]) return json_null();
-  struct statvfs sv;
-  if (statvfs(root, &sv) != 0)
-    return json_pack("{s:[{s:s,s:s}]}", "roots", "path", root, "error", strerror(errno));
-  json_int_t total = (json_int_t)sv.f_blocks * (json_int_t)sv.f_frsize;
-  json_int_t avail = (json_int_t)sv.f_bavail * (json_int_t)sv.f_frsize;
-  json_int_t free_b = (json_int_t)sv.f_bfree * (json_int_t)sv.f_frsize;
-  return json_pack("{s:[{s:s,s:I,s:I,s:I}]}", "roots", "path", root, "total_bytes", total, "free_bytes",
-                   avail, "used_bytes", total - free_b);
+  json_t *roots = json_array();
+  int n = vg_roots_count();
+  for (int i = 0; roots && i < n; i++)
+    json_array_append_new(roots, root_json(vg_roots_path(i), i));
+  /* Before the roots module runs (or without it) the configured root. */
+  if (roots && n == 0) json_array_append_new(roots, root_json(root, -1));
+  return roots ? json_pack("{s:o}", "roots", roots) : json_null();
 }
 
 static int get_system(const vg_http_request_t *req, vg_http_response_t *res) {
