@@ -330,6 +330,21 @@ static void test_crud(void **state) {
   assert_true(json_is_null(json_object_get(a.body, "analytics")));
   json_decref(a.body);
 
+  /* Members other modules parse (the camera's recording policy) are kept
+   * as sent, through a merge patch too. */
+  a = call("PATCH", "/api/v1/cameras/c1", NULL, "{\"record\":{\"mode\":\"events\"}}", NULL);
+  assert_int_equal(a.status, 200);
+  json_decref(a.body);
+  a = call("PATCH", "/api/v1/cameras/c1", NULL, "{\"record\":{\"mode\":\"sometimes\"}}", NULL);
+  assert_int_equal(a.status, 400);
+  assert_string_equal(error_field(&a), "record.mode");
+  json_decref(a.body);
+  a = call("PATCH", "/api/v1/cameras/c1", NULL, "{\"name\":\"c1\"}", NULL);
+  assert_int_equal(a.status, 200);
+  assert_string_equal(json_string_value(json_object_get(json_object_get(a.body, "record"), "mode")),
+                      "events");
+  json_decref(a.body);
+
   /* The configuration file's cameras are read-only. */
   const char *methods[] = {"PUT", "PATCH", "DELETE"};
   for (int i = 0; i < 3; i++) {
