@@ -1,6 +1,6 @@
 /*
  * analytics_api.c: what the analytics pipeline sees on a camera:
- * GET /api/v1/cameras/{id}/analytics (counters, motion, the latest tracks
+ * GET /api/v1/cameras/{id}/analytics/status (counters, motion, the latest tracks
  * and the sensors' trigger counts; analytics/analytics.h).
  */
 #include "analytics/analytics.h"
@@ -15,7 +15,7 @@ static int get_camera_analytics(const vg_http_request_t *req, vg_http_response_t
 }
 
 const vg_http_route_t vg_api_analytics_routes[] = {
-    {"GET", "/api/v1/cameras/{id}/analytics", get_camera_analytics,
+    {"GET", "/api/v1/cameras/{id}/analytics/status", get_camera_analytics,
      "the camera's analytics: counters, motion, tracked objects, sensor counts"},
 };
 const size_t vg_api_analytics_route_count =

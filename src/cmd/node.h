@@ -32,6 +32,7 @@ typedef struct {
   vg_auth_config_t auth;
   vg_srt_server_config_t srt_server;
   vg_analytics_node_config_t analytics;
+  json_t *doc; /* the whole file as read (for the API's export and the cameras' "analytics") */
 } vg_node_config_t;
 
 /* Loads and validates FILE. On error c names the field and the reason. */
