@@ -177,6 +177,18 @@ static int query_range(const vg_http_request_t *req, vg_http_response_t *res, in
   return 0;
 }
 
+/* ---- access ---- */
+
+/* Answers 404 unless the request's user holds perm on camera: a camera a
+ * user may not see answers as if it had no recordings (api.h). Returns
+ * nonzero when it answered. */
+static int refuse_camera(const vg_http_request_t *req, vg_http_response_t *res, const char *camera,
+                         vg_perm_t perm) {
+  if (vg_api_camera_allowed(req, camera, perm)) return 0;
+  vg_http_reply_error(res, 404, "not_found", "no recordings of camera '%s'", camera);
+  return 1;
+}
+
 /* ---- the index, per request ---- */
 
 typedef struct {
@@ -227,6 +239,7 @@ static json_t *ranges_json(const vg_playback_range_t *r, int n) {
 
 static int get_recordings(const vg_http_request_t *req, vg_http_response_t *res) {
   const char *camera = vg_http_param(req, "id");
+  if (refuse_camera(req, res, camera, VG_PERM_RECORDINGS)) return 0;
   int64_t start_us, end_us;
   if (query_range(req, res, DEFAULT_SPAN_US, MAX_QUERY_US, &start_us, &end_us)) return 0;
   int64_t tolerance_us = VG_PLAYBACK_SPAN_TOLERANCE_US;
@@ -263,6 +276,7 @@ static int get_recordings(const vg_http_request_t *req, vg_http_response_t *res)
 
 static int get_vod(const vg_http_request_t *req, vg_http_response_t *res) {
   const char *camera = vg_http_param(req, "id");
+  if (refuse_camera(req, res, camera, VG_PERM_RECORDINGS)) return 0;
   int64_t start_us, end_us;
   if (query_range(req, res, 0, MAX_QUERY_US, &start_us, &end_us)) return 0;
   index_conn_t c;
@@ -404,6 +418,20 @@ static int get_file(const vg_http_request_t *req, vg_http_response_t *res) {
   }
   index_conn_t c;
   if (index_open(res, &c)) return 0;
+  /* The segment's camera decides who may read it. */
+  vg_rec_segment_t *seg = calloc(1, sizeof(*seg));
+  if (!seg) {
+    index_close(&c);
+    return VG_ENOMEM;
+  }
+  int found = vg_rec_index_get_segment(c.ix, id, seg);
+  int allowed = found == 0 && vg_api_camera_allowed(req, seg->camera, VG_PERM_RECORDINGS);
+  free(seg);
+  if (!allowed) {
+    index_close(&c);
+    if (found != 0 && found != VG_ENOTFOUND) return found;
+    return vg_http_reply_error(res, 404, "not_found", "no recording %lld", id);
+  }
   vg_playback_file_t *file = NULL;
   int err = vg_playback_file_open(c.ix, id, shift_us, &file);
   if (err) {
@@ -487,6 +515,7 @@ static void clip_filename(const char *camera, int64_t start_us, char *out, size_
 
 static int get_clip(const vg_http_request_t *req, vg_http_response_t *res) {
   const char *camera = vg_http_param(req, "id");
+  if (refuse_camera(req, res, camera, VG_PERM_EXPORT)) return 0;
   int64_t start_us, end_us;
   if (query_range(req, res, 0, 0, &start_us, &end_us)) return 0;
   index_conn_t c;
