@@ -526,7 +526,7 @@ static struct lws_context *create_context(vg_http_server_t *srv) {
 
 /* The first candidate directory that holds an index.html. */
 static void find_web_root(const vg_http_config_t *cfg, char *out, size_t size) {
-  char exe[PATH_MAX] = "", candidates[4][PATH_MAX];
+  char exe[PATH_MAX] = "", candidates[6][PATH_MAX];
   int count = 0;
   out[0] = '\0';
   if (cfg->web_root[0]) {
@@ -537,6 +537,9 @@ static void find_web_root(const vg_http_config_t *cfg, char *out, size_t size) {
     }
     return;
   }
+  /* web/dist is the built app (make builds it from web/src); web/ itself
+   * serves an install that copied the built files there. */
+  snprintf(candidates[count++], PATH_MAX, "web/dist");
   snprintf(candidates[count++], PATH_MAX, "web");
   ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
   if (n > 0) {
@@ -544,6 +547,7 @@ static void find_web_root(const vg_http_config_t *cfg, char *out, size_t size) {
     char *slash = strrchr(exe, '/');
     if (slash) *slash = '\0';
     snprintf(candidates[count++], PATH_MAX, "%.*s/web", PATH_MAX - 8, exe);
+    snprintf(candidates[count++], PATH_MAX, "%.*s/../web/dist", PATH_MAX - 24, exe);
     snprintf(candidates[count++], PATH_MAX, "%.*s/../web", PATH_MAX - 16, exe);
     snprintf(candidates[count++], PATH_MAX, "%.*s/../share/vigil/web", PATH_MAX - 24, exe);
   }

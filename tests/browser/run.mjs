@@ -1,0 +1,339 @@
+// vigil's browser tests (ctest label "browser"): the web app in Debian's
+// Chromium, headless, against a real vigil node and simulated cameras.
+// Usage: node tests/browser/run.mjs [case ...]   (default: every case)
+// Exit status: 0 all passed (skips allowed), 1 a case failed, 77 nothing
+// could run (no playwright-core, no Chromium or no built web app).
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import {
+  ADMIN_PASSWORD, adminApi, chromiumPath, ensureShotsDir, here, shotsDir, sleep, startNode, vigilBin, waitFor, webRoot,
+} from "./harness.mjs";
+
+const SKIP = 77;
+class Skip extends Error {}
+
+function missing() {
+  if (!existsSync(join(here, "node_modules/playwright-core"))) return "playwright-core is not installed (scripts/setup-web.sh)";
+  if (!existsSync(chromiumPath)) return `${chromiumPath} is missing (apt-get install chromium)`;
+  if (!existsSync(join(webRoot, "index.html"))) return `${webRoot}/index.html is missing (build the web app)`;
+  if (!existsSync(vigilBin)) return `${vigilBin} is missing`;
+  return "";
+}
+
+const why = missing();
+if (why) {
+  console.log(`browser tests skipped: ${why}`);
+  process.exit(SKIP);
+}
+const { chromium } = await import("playwright-core");
+
+// ---- helpers used by the cases ----
+
+async function shot(page, name) {
+  await page.screenshot({ path: join(shotsDir, `${name}.png`) });
+}
+
+async function login(page, node, name, password) {
+  await page.goto(`${node.base}/#/live`);
+  await page.waitForSelector('input[name="username"], .who .user-name', { state: "attached" });
+  if (await page.$(".who .user-name")) {
+    if ((await page.textContent(".who .user-name")) === name) return;
+    await logout(page);
+  }
+  await page.fill('input[name="username"]', name);
+  await page.fill('input[name="password"]', password);
+  await page.click('button[type="submit"]');
+  await page.waitForSelector(".who .user-name", { state: "attached" });
+}
+
+async function logout(page) {
+  await page.click('[data-action="logout"]');
+  await page.waitForSelector('input[name="username"]');
+}
+
+// Seconds of video played in the player of camera, measured over ms.
+async function videoAdvance(page, selector, ms) {
+  const t0 = await page.$eval(selector, (v) => v.currentTime);
+  await sleep(ms);
+  const t1 = await page.$eval(selector, (v) => v.currentTime);
+  return t1 - t0;
+}
+
+// Whether a route exists on this node: an unknown route answers 404 with
+// "no such route" style errors, a known one anything else for a bad body.
+async function routeExists(node, method, path) {
+  const r = await adminApi(node, method, path, method === "GET" ? undefined : {});
+  return !(r.status === 404 && !/camera|recording|user/i.test(r.json?.error?.message || "")) && r.status !== 405;
+}
+
+// ---- the cases ----
+
+const cases = {
+  async login({ page, node }) {
+    await page.goto(`${node.base}/`);
+    await page.waitForSelector('input[name="username"]');
+    await page.fill('input[name="username"]', "admin");
+    await page.fill('input[name="password"]', "not the password");
+    await page.click('button[type="submit"]');
+    await page.waitForSelector(".error");
+    await shot(page, "login-refused");
+    await page.fill('input[name="password"]', ADMIN_PASSWORD);
+    await page.click('button[type="submit"]');
+    await page.waitForSelector(".who .user-name");
+    const name = await page.textContent(".who .user-name");
+    if (name !== "admin") throw new Error(`logged in as "${name}"`);
+    await page.reload();
+    await page.waitForSelector(".who .user-name"); // the session cookie holds
+    await shot(page, "login-ok");
+    return "admin logged in; a wrong password is refused; the session survives a reload";
+  },
+
+  async live({ page, node }) {
+    const ws = await adminApi(node, "GET", "/api/v1/cameras/cam1/live.ws");
+    const hls = await adminApi(node, "GET", "/api/v1/cameras/cam1/live.m3u8");
+    if (ws.status === 404 && hls.status === 404) throw new Skip("no live route on this node (live.ws and live.m3u8 answer 404)");
+    await page.goto(`${node.base}/#/live`);
+    await page.waitForSelector('.player[data-camera="cam1"] video');
+    await page.waitForSelector('.player[data-camera="cam2"] video');
+    await waitFor(() => page.$eval('.player[data-camera="cam1"]', (p) => p.dataset.state === "playing"), {
+      timeout: 15000, what: "cam1 to play in the grid",
+    });
+    await shot(page, "live-grid");
+    await page.goto(`${node.base}/#/live/cam1`);
+    const sel = '.player[data-camera="cam1"] video';
+    await page.waitForSelector(sel);
+    await waitFor(() => page.$eval(sel, (v) => v.currentTime > 0.5), { timeout: 15000, what: "cam1's video time to advance" });
+    const advanced = await videoAdvance(page, sel, 3000);
+    if (advanced < 2) throw new Error(`video advanced ${advanced.toFixed(2)} s in 3 s`);
+    // Latency samples over two seconds (see web/src/live.js for what it measures).
+    const samples = [];
+    for (let i = 0; i < 8; i++) {
+      samples.push(await page.evaluate(() => {
+        const s = window.vigilLive.get("cam1");
+        return s ? { mode: s.stats.mode, latency: s.stats.latencyMs, fragments: s.stats.fragments } : null;
+      }));
+      await sleep(250);
+    }
+    await shot(page, "live-single");
+    const mode = samples[samples.length - 1]?.mode;
+    const lat = samples.map((s) => s && s.latency).filter((v) => typeof v === "number").sort((a, b) => a - b);
+    let server = "";
+    const m = await adminApi(node, "GET", "/metrics");
+    const sum = /vigil_live_latency_seconds_sum\S*\s+(\S+)/.exec(m.text), count = /vigil_live_latency_seconds_count\S*\s+(\S+)/.exec(m.text);
+    if (sum && count && Number(count[1]) > 0) server = `; server side (camera arrival to WebSocket write) mean ${((Number(sum[1]) / Number(count[1])) * 1000).toFixed(1)} ms`;
+    const latText = lat.length ? `browser-side latency median ${lat[lat.length >> 1].toFixed(0)} ms (min ${lat[0].toFixed(0)}, max ${lat[lat.length - 1].toFixed(0)})` : "latency not measurable";
+    console.log(`  live: ${mode}, video advanced ${advanced.toFixed(2)} s in 3 s, ${latText}${server}`);
+    if (mode === "mse" && lat.length && lat[lat.length >> 1] > 1000) throw new Error(`live latency ${lat[lat.length >> 1]} ms is over 1 s`);
+    return `cam1 plays over ${mode}; ${latText}${server}`;
+  },
+
+  async add_camera({ page, node }) {
+    if (!(await routeExists(node, "POST", "/api/v1/cameras"))) throw new Skip("POST /api/v1/cameras does not exist on this node (branch crud not merged)");
+    await page.goto(`${node.base}/#/config/cameras`);
+    await page.click('a[href="#/config/cameras/new"]');
+    await page.fill('input[name="id"]', "cam3");
+    await page.fill('input[name="name"]', "Garage");
+    await page.fill('input[name="url"]', `rtsp://127.0.0.1:${node.camPort}/cam3`);
+    if (await routeExists(node, "POST", "/api/v1/cameras/probe")) {
+      await page.click('button:has-text("Probe")');
+      await page.waitForSelector(".probe", { timeout: 15000 });
+      const text = await page.textContent(".probe");
+      if (!/H264/i.test(text)) throw new Error(`probe shows "${text}"`);
+      await shot(page, "add-camera-probe");
+    }
+    await page.click('button[type="submit"]');
+    await page.waitForSelector('tr[data-camera="cam3"]');
+    await waitFor(async () => /online/.test(await page.textContent('tr[data-camera="cam3"] .badge')), {
+      timeout: 20000, what: "cam3 online in the list",
+    });
+    await shot(page, "add-camera-online");
+    return "cam3 added through the form and online";
+  },
+
+  async tripwire({ page, node }) {
+    const probe = await adminApi(node, "PATCH", "/api/v1/cameras/cam1", {});
+    if (probe.status === 404 || probe.status === 405) throw new Skip(`PATCH /api/v1/cameras/{id} answers ${probe.status} (branch crud not merged)`);
+    await page.goto(`${node.base}/#/config/cameras/cam1/analytics`);
+    await page.waitForSelector("canvas.editor-canvas");
+    await waitFor(() => page.$eval('.player[data-camera="cam1"] video', (v) => v.videoWidth > 0), { timeout: 15000, what: "the picture" }).catch(() => {});
+    await page.click('button:has-text("Draw tripwire")');
+    const box = await page.$eval("canvas.editor-canvas", (c) => { const r = c.getBoundingClientRect(); return { x: r.x, y: r.y, w: r.width, h: r.height }; });
+    await page.mouse.click(box.x + box.w * 0.5, box.y + box.h * 0.1);
+    await page.mouse.click(box.x + box.w * 0.5, box.y + box.h * 0.9);
+    await page.waitForSelector(".sensor.tripwire");
+    await page.selectOption(".sensor.tripwire select", "a_to_b");
+    await page.click('.buttons button:has-text("Save")');
+    await page.waitForSelector(".ok", { timeout: 10000 });
+    await shot(page, "tripwire-saved");
+    const cam = await adminApi(node, "GET", "/api/v1/cameras/cam1");
+    const wires = (cam.json?.analytics || cam.json?.config?.analytics || {}).tripwires || [];
+    const w = wires.find((t) => t.id === "line1");
+    if (!w) throw new Error(`the camera has no tripwire line1: ${cam.text.slice(0, 300)}`);
+    if (Math.abs(w.a[0] - 0.5) > 0.02 || Math.abs(w.a[1] - 0.1) > 0.05 || w.direction !== "a_to_b")
+      throw new Error(`tripwire saved as ${JSON.stringify(w)}`);
+    await page.reload();
+    await page.waitForSelector(".sensor.tripwire");
+    let active = "";
+    const a = await adminApi(node, "GET", "/api/v1/cameras/cam1/analytics");
+    if (a.status === 200) active = /line1/.test(a.text) ? "; the analytics pipeline reports it" : "";
+    return `line1 saved at ${JSON.stringify(w.a)}-${JSON.stringify(w.b)} (${w.direction}) and shown again after a reload${active}`;
+  },
+
+  async playback({ page, node }) {
+    const r = await adminApi(node, "GET", "/api/v1/cameras/cam1/recordings");
+    if (r.status === 404 && !r.json?.error?.message?.includes("cam1")) throw new Skip("no recordings route");
+    await waitFor(async () => {
+      const x = await adminApi(node, "GET", "/api/v1/cameras/cam1/recordings");
+      return x.json && x.json.recorded_s >= 6;
+    }, { timeout: 30000, what: "6 s of cam1 recorded" });
+    await page.goto(`${node.base}/#/playback/cam1?window=10m`);
+    await page.waitForSelector(".timeline .span");
+    const span = await page.$eval(".timeline .span", (s) => { const r = s.getBoundingClientRect(); return { x: r.x, y: r.y, w: r.width, h: r.height }; });
+    await page.mouse.click(span.x + Math.max(1, span.w * 0.2), span.y + span.h / 2);
+    const sel = ".playback video";
+    await page.waitForSelector(sel);
+    await waitFor(() => page.$eval(sel, (v) => v.currentTime > 1), { timeout: 20000, what: "the recorded range to play" });
+    await page.selectOption('select[name="speed"]', "2");
+    const rate = await page.$eval(sel, (v) => v.playbackRate);
+    if (rate !== 2) throw new Error(`playbackRate ${rate}`);
+    const advanced = await videoAdvance(page, sel, 1500);
+    await shot(page, "playback");
+    const href = await page.$eval('a[href*="clip.mp4"]', (a) => a.getAttribute("href"));
+    const clip = await page.request.get(node.base + href);
+    const body = await clip.body();
+    if (clip.status() !== 200 || !/video\/mp4/.test(clip.headers()["content-type"]) || body.length < 1000)
+      throw new Error(`clip export: HTTP ${clip.status()}, ${body.length} bytes`);
+    return `played a recorded range (advanced ${advanced.toFixed(1)} s in 1.5 s at 2x), exported a ${body.length}-byte clip`;
+  },
+
+  async viewer_permissions({ page, node }) {
+    const u = await adminApi(node, "POST", "/api/v1/users", {
+      name: "viewer1", password: "viewer-password", role: "viewer", permissions: { cam1: ["live", "recordings"] },
+    });
+    if (u.status !== 201 && u.status !== 200 && u.status !== 409) throw new Error(`creating viewer1: ${u.status} ${u.text}`);
+    await logout(page);
+    await login(page, node, "viewer1", "viewer-password");
+    await page.goto(`${node.base}/#/live`);
+    await page.waitForSelector('.player[data-camera="cam1"]');
+    await sleep(500);
+    const tiles = await page.$$eval(".player[data-camera]", (ps) => ps.map((p) => p.dataset.camera));
+    if (tiles.includes("cam2")) throw new Error("the viewer sees cam2 in the live grid");
+    const html = await page.content();
+    if (/Back office|cam2/.test(html)) throw new Error("cam2 appears in the viewer's page");
+    const nav = await page.$$eval(".nav a", (as) => as.map((a) => a.dataset.nav));
+    if (nav.includes("config")) throw new Error("a viewer sees the configuration");
+    await page.goto(`${node.base}/#/playback`);
+    await page.waitForSelector('select[name="camera"]');
+    const options = await page.$$eval('select[name="camera"] option', (os) => os.map((o) => o.value));
+    if (options.includes("cam2")) throw new Error("cam2 is offered for playback");
+    await shot(page, "viewer-live");
+    // The API with the viewer's own session cookie.
+    const api = async (path) => (await page.request.get(node.base + path)).status();
+    const list = await (await page.request.get(`${node.base}/api/v1/cameras`)).json();
+    if (list.cameras.some((c) => c.id === "cam2")) throw new Error("GET /api/v1/cameras lists cam2 to the viewer");
+    const refused = {};
+    for (const p of ["/api/v1/cameras/cam2", "/api/v1/cameras/cam2/recordings", `/api/v1/cameras/cam2/vod.m3u8?start=${Date.now() - 60000}&end=${Date.now()}`,
+      `/api/v1/cameras/cam2/clip.mp4?start=${Date.now() - 60000}&end=${Date.now()}`, "/api/v1/cameras/cam2/live.ws", "/api/v1/cameras/cam2/live.m3u8"])
+      refused[p.split("?")[0]] = await api(p);
+    const leaks = Object.entries(refused).filter(([, s]) => s !== 404);
+    if (leaks.length) throw new Error(`the viewer got ${leaks.map(([p, s]) => `${p}: ${s}`).join(", ")}`);
+    if ((await api("/api/v1/cameras/cam1")) !== 200) throw new Error("the viewer cannot read cam1");
+    if ((await api("/api/v1/users")) !== 403) throw new Error("a viewer may list users");
+    await logout(page);
+    return "viewer1 sees cam1 only (live grid, playback, API); cam2's routes answer 404";
+  },
+
+  async pages({ page, node }) {
+    await login(page, node, "admin", ADMIN_PASSWORD);
+    await page.goto(`${node.base}/#/events`);
+    await page.waitForSelector(".empty h3, .events li");
+    const title = await page.textContent(".empty h3").catch(() => "");
+    await shot(page, "events");
+    await page.goto(`${node.base}/#/system`);
+    await page.waitForSelector(".health-status");
+    if ((await page.textContent(".health-status")) !== "ok") throw new Error("health is not ok");
+    await shot(page, "system");
+    await page.goto(`${node.base}/#/config/users`);
+    await page.waitForSelector('tr[data-user="admin"]');
+    await shot(page, "users");
+    // PWA: a manifest and a service worker that takes control.
+    const manifest = await page.request.get(`${node.base}/manifest.json`);
+    const m = await manifest.json();
+    if (m.display !== "standalone" || !m.icons?.length) throw new Error("manifest is incomplete");
+    const sw = await page.evaluate(() => navigator.serviceWorker.ready.then((r) => !!r.active));
+    if (!sw) throw new Error("no active service worker");
+    return `events page: "${title || "a list"}"; system and users pages; manifest and service worker active`;
+  },
+
+  async phone({ browser, node }) {
+    const ctx = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
+    const page = await ctx.newPage();
+    try {
+      await login(page, node, "admin", ADMIN_PASSWORD);
+      await page.goto(`${node.base}/#/live`);
+      await page.waitForSelector(".tile");
+      const nav = await page.$eval(".nav", (n) => { const r = n.getBoundingClientRect(); return { bottom: r.bottom, h: innerHeight, pos: getComputedStyle(n).position }; });
+      if (nav.pos !== "fixed" || Math.abs(nav.bottom - nav.h) > 2) throw new Error(`the navigation is not a bottom bar: ${JSON.stringify(nav)}`);
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - innerWidth);
+      if (overflow > 1) throw new Error(`the page is ${overflow}px wider than the phone`);
+      await shot(page, "phone-live");
+      await page.goto(`${node.base}/#/playback/cam1?window=10m`);
+      await page.waitForSelector(".timeline");
+      await shot(page, "phone-playback");
+    } finally {
+      await ctx.close();
+    }
+    return "390x844: bottom tab bar, no horizontal overflow";
+  },
+};
+
+// ---- run ----
+
+const wanted = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(cases);
+ensureShotsDir();
+const started = Date.now();
+const node = await startNode();
+let browser;
+const results = [];
+try {
+  browser = await chromium.launch({
+    executablePath: chromiumPath,
+    headless: true,
+    args: ["--no-sandbox", "--autoplay-policy=no-user-gesture-required", "--disable-gpu", "--mute-audio"],
+  });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  const consoleErrors = [];
+  page.on("pageerror", (e) => consoleErrors.push(e.message));
+  if (process.env.VG_BROWSER_DEBUG) {
+    page.on("console", (m) => console.log(`  [console.${m.type()}] ${m.text()}`));
+    page.on("requestfailed", (r) => console.log(`  [request failed] ${r.url()} ${r.failure()?.errorText}`));
+    page.on("response", (r) => r.status() >= 400 && console.log(`  [HTTP ${r.status()}] ${r.url()}`));
+  }
+  for (const name of wanted) {
+    if (!cases[name]) throw new Error(`no case ${name}`);
+    const t0 = Date.now();
+    if (name !== "login" && !(await page.$(".who .user-name"))) await login(page, node, "admin", ADMIN_PASSWORD).catch(() => {});
+    try {
+      const detail = await cases[name]({ page, node, browser });
+      results.push({ name, status: "PASS", detail });
+    } catch (e) {
+      if (e instanceof Skip) results.push({ name, status: "SKIP", detail: e.message });
+      else {
+        results.push({ name, status: "FAIL", detail: e.stack || e.message });
+        await shot(page, `${name}-failure`).catch(() => {});
+      }
+    }
+    const r = results[results.length - 1];
+    console.log(`${r.status} ${name} (${((Date.now() - t0) / 1000).toFixed(1)} s): ${r.detail}`);
+  }
+  if (consoleErrors.length) console.log(`page errors: ${consoleErrors.join(" | ")}`);
+} finally {
+  if (browser) await browser.close();
+  const failed = results.some((r) => r.status === "FAIL");
+  if (failed) console.log(`--- vigil log (tail) ---\n${node.vigil.log().split("\n").slice(-40).join("\n")}`);
+  await node.stop();
+}
+const count = (s) => results.filter((r) => r.status === s).length;
+console.log(`browser tests: ${count("PASS")} passed, ${count("SKIP")} skipped, ${count("FAIL")} failed in ${((Date.now() - started) / 1000).toFixed(0)} s; screenshots in ${shotsDir}`);
+process.exit(count("FAIL") ? 1 : 0);
