@@ -13,6 +13,7 @@
 #include "base/log.h"
 #include "base/time.h"
 #include "ingest/camera.h"
+#include "live/ws_live.h"
 
 /* ---- GET /api/v1/health ---- */
 
@@ -159,6 +160,7 @@ static const struct {
     {vg_api_onvif_routes, &vg_api_onvif_route_count},
     {vg_auth_routes, &vg_auth_route_count},
     {vg_api_playback_routes, &vg_api_playback_route_count},
+    {vg_live_routes, &vg_live_route_count},
 };
 
 void vg_api_foreach_route(void (*fn)(const vg_http_route_t *route, void *opaque), void *opaque) {

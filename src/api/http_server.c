@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -26,6 +27,7 @@
 #include "api/metrics.h"
 #include "base/error.h"
 #include "base/log.h"
+#include "live/ws_live.h"
 
 #define HTTP_MAX_BODY (1u << 20) /* request bodies: JSON documents only */
 #define HTTP_MAX_QUERY 2048
@@ -85,15 +87,18 @@ typedef struct {
   size_t out_len, out_off;
   vg_http_stream_t *stream; /* or a streamed body, of out_len bytes */
   int status;
+  void *live; /* a live-view WebSocket's viewer (live/ws_live.h) */
 } http_session_t;
 
 static void session_reset(http_session_t *s) {
+  void *live = s->live;
   free(s->path);
   free(s->query);
   free(s->out);
   if (s->stream) s->stream->close(s->stream);
   vg_strbuf_free(&s->body_in);
   memset(s, 0, sizeof(*s));
+  s->live = live;
 }
 
 /* The request method: h1 tells it by which URI token it filled, h2 by the
@@ -409,6 +414,51 @@ static int on_writeable(struct lws *wsi, vg_http_server_t *srv, http_session_t *
   return 0;
 }
 
+/* A WebSocket upgrade (the live view, docs/LIVE.md): authorized like an
+ * API request by ws_live.c; a refusal is answered here as a whole HTTP
+ * response (small JSON), and lws completes the transaction. Returns lws's
+ * CONFIRM_UPGRADE answer: 0 to go on, 1 when refused. */
+static int confirm_upgrade(struct lws *wsi, vg_http_server_t *srv, const char *upgrade) {
+  if (!upgrade || strcasecmp(upgrade, "websocket") != 0) return 0;
+  char path[512] = "", query[HTTP_MAX_QUERY] = "", header_buf[8192];
+  if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) <= 0) path[0] = '\0';
+  if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS) >= (int)sizeof(query) ||
+      copy_query(wsi, query, sizeof(query)) < 0)
+    query[0] = '\0';
+  vg_http_request_t req = {.method = "GET", .path = path, .query = query};
+  copy_request_headers(wsi, &req, header_buf, sizeof(header_buf));
+  vg_http_response_t res;
+  vg_http_response_init(&res);
+  char camera[VG_HTTP_PARAM_MAX];
+  int audio = 1;
+  if (path[0] && vg_live_ws_authorize(&req, &res, camera, sizeof(camera), &audio) == 0) {
+    vg_http_response_free(&res);
+    vg_live_ws_accepted(wsi, camera, audio);
+    count_status(srv, 101);
+    return 0;
+  }
+  if (res.status == 200) vg_http_reply_error(&res, 403, "forbidden", "upgrade refused");
+  uint8_t buf[LWS_PRE + 8192], *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf) - 1;
+  size_t len = 0;
+  char *body = vg_strbuf_steal(&res.body, &len);
+  int rc = 1;
+  if (lws_add_http_common_headers(wsi, (unsigned)res.status, res.content_type, len, &p, end) ||
+      add_extra_headers(wsi, &res.headers, &p, end) ||
+      lws_add_http_header_by_name(wsi, (const uint8_t *)"cache-control:", (const uint8_t *)"no-store", 8, &p,
+                                  end) ||
+      lws_finalize_write_http_header(wsi, start, &p, end))
+    rc = -1;
+  else if (len > 0 && len <= 4096) {
+    uint8_t out[LWS_PRE + 4096];
+    memcpy(out + LWS_PRE, body, len);
+    if (lws_write(wsi, out + LWS_PRE, len, LWS_WRITE_HTTP_FINAL) != (int)len) rc = -1;
+  }
+  count_status(srv, res.status);
+  free(body);
+  vg_http_response_free(&res);
+  return rc;
+}
+
 static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                          size_t len) {
   http_session_t *s = user;
@@ -434,6 +484,17 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
   case LWS_CALLBACK_HTTP_FILE_COMPLETION:
     if (lws_http_transaction_completed(wsi)) return -1;
     return 0;
+
+  case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: return confirm_upgrade(wsi, srv, in);
+
+  /* The live view's WebSockets, upgraded from this protocol (no
+   * subprotocol), and the wake-ups of their muxing workers. */
+  case LWS_CALLBACK_ESTABLISHED:
+  case LWS_CALLBACK_SERVER_WRITEABLE:
+  case LWS_CALLBACK_RECEIVE:
+  case LWS_CALLBACK_CLOSED:
+  case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+    return vg_live_ws_callback(wsi, (int)reason, s ? &s->live : NULL, in, len);
 
   case LWS_CALLBACK_CLOSED_HTTP:
   case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
@@ -585,6 +646,7 @@ int vg_http_server_start(const vg_http_config_t *cfg, vg_http_server_t **out) {
     return -err;
   }
   vg_metrics_register("http_server", collect_http_metrics, srv);
+  vg_live_start();
   vg_log_info(&lg, "listening on %s port %d (%s)%s%s",
               is_any_address(cfg->bind) ? "all addresses" : cfg->bind, cfg->port,
               cfg->tls_cert[0] ? "HTTPS" : "HTTP", srv->web_root[0] ? ", web files from " : "",
@@ -602,5 +664,6 @@ void vg_http_server_stop(vg_http_server_t **psrv) {
   /* Wakes the thread out of its poll; it sees stopping and leaves. */
   lws_cancel_service(srv->context);
   pthread_join(srv->thread, NULL);
+  vg_live_stop();
   free(srv);
 }
