@@ -152,6 +152,32 @@ static int add_extra_headers(struct lws *wsi, const vg_strbuf_t *headers, uint8_
   return 0;
 }
 
+/* The security headers of every answer: the set lws sends with
+ * LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE, with a
+ * policy that also lets the web app play video from blob: URLs (Media
+ * Source Extensions), run hls.js's blob: worker and read its manifest. */
+static const struct {
+  const char *name, *value;
+} security_headers[] = {
+    {"content-security-policy:",
+     "default-src 'none'; img-src 'self' data: blob:; script-src 'self'; font-src 'self'; style-src 'self'; "
+     "connect-src 'self' ws: wss:; media-src 'self' blob:; worker-src 'self' blob:; manifest-src 'self'; "
+     "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"},
+    {"x-content-type-options:", "nosniff"},
+    {"x-xss-protection:", "1; mode=block"},
+    {"x-frame-options:", "deny"},
+    {"referrer-policy:", "no-referrer"},
+};
+
+static int add_security_headers(struct lws *wsi, uint8_t **p, uint8_t *end) {
+  for (size_t i = 0; i < sizeof(security_headers) / sizeof(security_headers[0]); i++)
+    if (lws_add_http_header_by_name(wsi, (const uint8_t *)security_headers[i].name,
+                                    (const uint8_t *)security_headers[i].value,
+                                    (int)strlen(security_headers[i].value), p, end))
+      return -1;
+  return 0;
+}
+
 /* Writes the status line and headers and queues the body for WRITEABLE.
  * Returns 0, or -1 to close the connection. */
 static int send_response(struct lws *wsi, vg_http_server_t *srv, http_session_t *s, vg_http_response_t *res,
@@ -161,7 +187,7 @@ static int send_response(struct lws *wsi, vg_http_server_t *srv, http_session_t 
   char *body = res->stream ? NULL : vg_strbuf_steal(&res->body, &len);
   if (res->stream) len = res->stream->length;
   if (lws_add_http_common_headers(wsi, (unsigned)res->status, res->content_type, len, &p, end) ||
-      add_extra_headers(wsi, &res->headers, &p, end) ||
+      add_security_headers(wsi, &p, end) || add_extra_headers(wsi, &res->headers, &p, end) ||
       (res->allow[0] &&
        lws_add_http_header_by_name(wsi, (const uint8_t *)"allow:", (const uint8_t *)res->allow,
                                    (int)strlen(res->allow), &p, end)) ||
@@ -273,7 +299,9 @@ static int serve_static(struct lws *wsi, vg_http_server_t *srv, http_session_t *
   }
   count_status(srv, 200);
   s->status = 200;
-  int n = lws_serve_http_file(wsi, file, mime_type(file), NULL, 0);
+  uint8_t headers[1024], *hp = headers;
+  if (add_security_headers(wsi, &hp, headers + sizeof(headers))) return -1;
+  int n = lws_serve_http_file(wsi, file, mime_type(file), (const char *)headers, (int)(hp - headers));
   if (n < 0 || (n > 0 && lws_http_transaction_completed(wsi))) return -1;
   return 0;
 }
@@ -443,7 +471,7 @@ static int confirm_upgrade(struct lws *wsi, vg_http_server_t *srv, const char *u
   char *body = vg_strbuf_steal(&res.body, &len);
   int rc = 1;
   if (lws_add_http_common_headers(wsi, (unsigned)res.status, res.content_type, len, &p, end) ||
-      add_extra_headers(wsi, &res.headers, &p, end) ||
+      add_security_headers(wsi, &p, end) || add_extra_headers(wsi, &res.headers, &p, end) ||
       lws_add_http_header_by_name(wsi, (const uint8_t *)"cache-control:", (const uint8_t *)"no-store", 8, &p,
                                   end) ||
       lws_finalize_write_http_header(wsi, start, &p, end))
@@ -560,8 +588,7 @@ static struct lws_context *create_context(vg_http_server_t *srv) {
   memset(&info, 0, sizeof(info));
   info.port = srv->cfg.port;
   info.protocols = protocols;
-  info.options =
-      LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE | LWS_SERVER_OPTION_VALIDATE_UTF8;
+  info.options = LWS_SERVER_OPTION_VALIDATE_UTF8; /* security headers: add_security_headers() */
   /* An IPv4 address can only be bound by an IPv4 socket; every other
    * choice keeps lws's dual-stack IPv6 socket. */
   if (!is_any_address(srv->cfg.bind)) {
