@@ -42,7 +42,7 @@ export class LiveSession {
   start() {
     sessions.set(this.camera, this);
     if (MS && window.WebSocket) this.startWebSocket();
-    else this.startHls("this browser has no Media Source Extensions");
+    else this.startHls(MS ? "this browser has no WebSocket" : "this browser has no Media Source Extensions");
   }
 
   stop() {

@@ -11,6 +11,7 @@ import { navigate } from "../router.js";
 import { can } from "../session.js";
 
 const WINDOWS = [
+  ["1m", "last minute", 60e3],
   ["10m", "last 10 min", 10 * 60e3],
   ["1h", "last hour", 3600e3],
   ["6h", "last 6 hours", 6 * 3600e3],
@@ -72,7 +73,8 @@ function VodPlayer({ src, speed, onTime }) {
     };
   }, [src]);
   useEffect(() => {
-    if (ref.current) ref.current.playbackRate = speed;
+    // defaultPlaybackRate too: loading a new source resets the rate to it.
+    if (ref.current) ref.current.defaultPlaybackRate = ref.current.playbackRate = speed;
   });
   return html`<div class="player"><video ref=${ref} controls playsinline muted data-src=${src}></video></div>`;
 }
