@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "api/cameras_api.h"
+#include "api/config_store.h"
 #include "api/http_server.h"
 #include "base/error.h"
 #include "base/secret.h"
@@ -26,6 +28,8 @@
 
 struct vg_node {
   int started_workers;
+  vg_config_store_t *config_store; /* the cameras created through the API */
+  int recording;
   vg_users_t *http_users, *rtsp_users; /* one database connection each */
   int started_srt;
   vg_rtsp_server_t *rtsp;
@@ -47,6 +51,8 @@ int vg_node_config_load(vg_cfg_t *c, const char *file, vg_node_config_t *out) {
     json_decref(root);
     return vg_cfg_fail(c, NULL, "the configuration must be a JSON object");
   }
+  /* A copy as the file says, before parsers take members out of it. */
+  out->doc = json_deep_copy(root);
   vg_cfg_check_keys(c, root, keys);
   vg_cfg_enum(c, root, "log_level", level_names, VG_LOG_INFO, &out->log_level);
   vg_cfg_int(c, root, "workers", 0, 0, 256, &v);
@@ -131,6 +137,8 @@ int vg_node_config_load(vg_cfg_t *c, const char *file, vg_node_config_t *out) {
 }
 
 void vg_node_config_free(vg_node_config_t *cfg) {
+  json_decref(cfg->doc);
+  cfg->doc = NULL;
   free(cfg->cameras);
   cfg->cameras = NULL;
   cfg->camera_count = 0;
@@ -219,19 +227,53 @@ static void recover_recordings(const vg_node_config_t *cfg, vg_log_ctx_t *lg) {
   vg_db_close(&db);
 }
 
-/* Continuous recording of every camera that started (per-camera switches come later). */
-static void start_recording(const vg_node_config_t *cfg, vg_log_ctx_t *lg) {
+/* Per-camera consumers follow the cameras, including those the API adds
+ * and removes while running: continuous recording of every configured
+ * camera (not of publishers' push cameras, as before). */
+static void camera_added(vg_camera_t *cam, void *opaque) {
+  vg_node_t *node = opaque;
+  if (!node->recording || cam->cfg.kind == VG_SOURCE_PUSH) return;
+  int err = vg_recorder_add(cam->cfg.id, cam->hub, cam->worker);
+  if (err) vg_log_error(&cam->log, "not recorded: %s", vg_strerror(err));
+}
+
+static void camera_removed(vg_camera_t *cam, void *opaque) {
+  /* TODO(recording): the recorder has no per-camera stop yet; its hub
+   * reader sees the hub end when the camera is removed. Call
+   * vg_recorder_remove(cam->cfg.id) here once recording has one. */
+  (void)cam;
+  (void)opaque;
+}
+
+static void start_recording(vg_node_t *node, const vg_node_config_t *cfg, vg_log_ctx_t *lg) {
   recover_recordings(cfg, lg);
   int err = vg_recorders_start(&cfg->record);
   if (err) {
     vg_log_error(lg, "recording not started: %s", vg_strerror(err));
     return;
   }
+  node->recording = 1;
+  vg_system_api_set_storage(cfg->record.root);
+}
+
+/* The configuration file's cameras, then those created through the API
+ * (kept in the database). */
+static void start_cameras(vg_node_t *node, const vg_node_config_t *cfg, vg_log_ctx_t *lg) {
+  json_t *file_cams = json_object_get(cfg->doc, "cameras");
+  int err = vg_config_store_open(cfg->database.path, cfg->auth.secret_key_file, &node->config_store);
+  if (err) vg_log_error(lg, "cameras created through the API not loaded (their database): %s", vg_strerror(err));
+  vg_cameras_api_init(node->config_store, cfg->doc);
   for (int i = 0; i < cfg->camera_count; i++) {
-    vg_camera_t *cam = vg_camera_find(cfg->cameras[i].id);
-    if (cam && (err = vg_recorder_add(cam->cfg.id, cam->hub, cam->worker)) != 0)
-      vg_log_error(lg, "camera %s not recorded: %s", cam->cfg.id, vg_strerror(err));
+    err = vg_camera_add(&cfg->cameras[i], NULL);
+    if (err) vg_log_error(lg, "camera %s not started: %s", cfg->cameras[i].id, vg_strerror(err));
+    vg_cameras_api_add_file_camera(&cfg->cameras[i],
+                                   json_object_get(json_array_get(file_cams, (size_t)i), "analytics"));
   }
+  int n = vg_cameras_api_load_store();
+  if (n < 0)
+    vg_log_error(lg, "cameras created through the API not loaded: %s", vg_strerror(n));
+  else if (n > 0)
+    vg_log_info(lg, "%d cameras created through the API started", n);
 }
 
 /* The RTSP server's users are the API's: Basic credentials against the
@@ -302,11 +344,9 @@ int vg_node_start(const vg_node_config_t *cfg, vg_node_t **out) {
   }
   node->started_srt = 1;
   vg_metrics_register("srt", collect_srt_metrics, NULL);
-  for (int i = 0; i < cfg->camera_count; i++) {
-    err = vg_camera_add(&cfg->cameras[i], NULL);
-    if (err) vg_log_error(&lg, "camera %s not started: %s", cfg->cameras[i].id, vg_strerror(err));
-  }
-  if (cfg->record.enabled) start_recording(cfg, &lg);
+  if (cfg->record.enabled) start_recording(node, cfg, &lg);
+  vg_camera_hooks_add(&(vg_camera_hooks_t){camera_added, camera_removed, node});
+  start_cameras(node, cfg, &lg);
   if ((err = vg_onvif_events_start(cfg->cameras, cfg->camera_count)) != 0)
     vg_log_error(&lg, "ONVIF events not started: %s", vg_strerror(err));
   vg_rtsp_server_config_t rtsp_cfg = cfg->rtsp_server;
@@ -328,7 +368,7 @@ int vg_node_start(const vg_node_config_t *cfg, vg_node_t **out) {
     return err;
   }
   vg_log_info(&lg, "vigil %s running: %d workers, %d cameras", VG_VERSION, vg_workers_count(),
-              cfg->camera_count);
+              (int)vg_cameras_count());
   *out = node;
   return 0;
 }
@@ -346,7 +386,10 @@ void vg_node_stop(vg_node_t **np) {
   vg_rtsp_server_stop(&node->rtsp);
   vg_recorders_stop();
   vg_onvif_events_stop();
+  vg_camera_hooks_clear();
   vg_cameras_stop_all();
+  vg_cameras_api_shutdown();
+  vg_config_store_close(&node->config_store);
   if (node->started_srt) {
     vg_metrics_unregister("srt");
     vg_srt_stop();

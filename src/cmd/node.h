@@ -30,6 +30,7 @@ typedef struct {
   char onvif_discovery_interface[64]; /* "onvif.discovery_interface" */
   vg_auth_config_t auth;
   vg_srt_server_config_t srt_server;
+  json_t *doc; /* the whole file as read (for the API's export and the cameras' "analytics") */
 } vg_node_config_t;
 
 /* Loads and validates FILE. On error c names the field and the reason. */

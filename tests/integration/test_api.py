@@ -182,7 +182,7 @@ def test_errors_are_json(vigil):
     assert status == 404 and err["error"]["code"] == "not_found"
     status, headers, body = request(base + "/api/v1/cameras", method="DELETE")
     assert status == 405
-    assert headers["Allow"] == "GET, HEAD"
+    assert headers["Allow"] == "GET, HEAD, POST"  # POST creates a camera
     assert json.loads(body)["error"]["code"] == "method_not_allowed"
     status, headers, body = request(base + "/api/v1/health", method="POST", data=b'{"x":1}',
                                     headers={"Content-Type": "application/json"})
