@@ -4,10 +4,11 @@
 // the status, the code and the message, which names the field at fault.
 
 export class ApiError extends Error {
-  constructor(status, code, message) {
+  constructor(status, code, message, field) {
     super(message || `HTTP ${status}`);
     this.status = status;
     this.code = code || "";
+    this.field = field || ""; // the field at fault of a validation error
   }
 }
 
@@ -37,7 +38,7 @@ export async function request(method, path, body, { quiet401 = false } = {}) {
   if (!res.ok) {
     if (res.status === 401 && !quiet401) onUnauthorized();
     const err = data && data.error ? data.error : {};
-    throw new ApiError(res.status, err.code, err.message || `${method} ${path}: HTTP ${res.status}`);
+    throw new ApiError(res.status, err.code, err.message || `${method} ${path}: HTTP ${res.status}`, err.field);
   }
   return data;
 }

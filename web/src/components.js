@@ -5,7 +5,9 @@ import { html } from "./html.js";
 
 export function ErrorText({ error }) {
   if (!error) return null;
-  return html`<p class="error" role="alert">${error.message || String(error)}</p>`;
+  const msg = error.message || String(error);
+  const field = error.field && !msg.includes(error.field) ? ` (${error.field})` : "";
+  return html`<p class="error" role="alert">${msg}${field}</p>`;
 }
 
 export function Empty({ title, children }) {

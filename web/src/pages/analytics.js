@@ -1,16 +1,17 @@
 // Zones and tripwires of a camera, drawn over its live picture. Points are
 // normalized to the picture (0..1, x right, y down: docs/CONFIG.md,
 // "cameras[].analytics"), so one drawing fits every stream of the camera.
-// Saving sends the camera's analytics object back with PATCH; the other
-// analytics keys are kept as they were.
+// Saving replaces the camera's analytics object
+// (PUT /api/v1/cameras/{id}/analytics); its other keys (motion, rules...)
+// are sent back as they were. The camera keeps streaming.
 import { useEffect, useRef, useState } from "preact/hooks";
-import { cameraPath, get, patch } from "../api.js";
+import { cameraPath, get, put } from "../api.js";
 import { fitCanvas, pictureRect } from "../boxes.js";
 import { ErrorText } from "../components.js";
 import { html } from "../html.js";
 import { LivePlayer } from "../player.js";
 import { link } from "../router.js";
-import { isOperator } from "../session.js";
+import { isAdmin } from "../session.js";
 
 const clamp01 = (v) => Math.min(1, Math.max(0, v));
 const round = (v) => Math.round(v * 10000) / 10000;
@@ -84,10 +85,12 @@ export function AnalyticsEditor({ id }) {
   const stateRef = useRef({});
   stateRef.current = { zones, wires, draft };
 
+  const [origin, setOrigin] = useState("");
+  const canEdit = isAdmin() && origin !== "file";
   const load = () =>
-    get(cameraPath(id))
-      .then((c) => {
-        const a = c.analytics || (c.config && c.config.analytics) || {};
+    get(cameraPath(id, "/analytics"))
+      .then((r) => {
+        const a = r.analytics || {};
         setAnalytics(a);
         setZones(a.zones || []);
         setWires(a.tripwires || []);
@@ -95,6 +98,7 @@ export function AnalyticsEditor({ id }) {
       .catch(setError);
   useEffect(() => {
     load();
+    get(cameraPath(id)).then((c) => setOrigin(c.origin || "")).catch(() => {});
   }, [id]);
 
   useEffect(() => {
@@ -149,7 +153,7 @@ export function AnalyticsEditor({ id }) {
     setSaved("");
     const next = { ...(analytics || {}), zones, tripwires: wires };
     try {
-      await patch(cameraPath(id), { analytics: next });
+      await put(cameraPath(id, "/analytics"), next);
       setSaved("Saved; the camera's analytics use it now.");
       load();
     } catch (e) {
@@ -168,7 +172,7 @@ export function AnalyticsEditor({ id }) {
           onDblClick=${() => tool === "zone" && draft && finishZone(draft.points)}></canvas>
       <//>
     </div>
-    ${isOperator() && html`<div class="toolbar">
+    ${canEdit && html`<div class="toolbar">
       <button type="button" class=${tool === "zone" ? "" : "secondary"} onClick=${() => start("zone")}>Draw zone</button>
       <button type="button" class=${tool === "tripwire" ? "" : "secondary"} onClick=${() => start("tripwire")}>Draw tripwire</button>
       ${tool === "zone" && html`<button type="button" onClick=${() => finishZone(draft ? draft.points : [])}
@@ -176,6 +180,8 @@ export function AnalyticsEditor({ id }) {
       ${tool && html`<button type="button" class="secondary" onClick=${() => start("")}>Cancel</button>`}
       <span class="muted">${tool === "zone" ? "Click the corners; finish (or double-click) to close." : tool === "tripwire" ? "Click A, then B." : ""}</span>
     </div>`}
+    ${origin === "file" && html`<p class="muted">This camera comes from the configuration file: its zones and tripwires are
+      changed there (cameras[].analytics).</p>`}
     <div class="sensors">
       <h3>Zones</h3>
       ${!zones.length && html`<p class="muted">None.</p>`}
@@ -194,7 +200,7 @@ export function AnalyticsEditor({ id }) {
     </div>
     <${ErrorText} error=${error} />
     ${saved && html`<p class="ok" role="status">${saved}</p>`}
-    ${isOperator() && html`<div class="buttons"><button type="button" onClick=${save} disabled=${!analytics}>Save</button>
+    ${canEdit && html`<div class="buttons"><button type="button" onClick=${save} disabled=${!analytics}>Save</button>
       <button type="button" class="secondary" onClick=${load}>Revert</button></div>`}
   </section>`;
 }

@@ -1,14 +1,31 @@
 // Configuration of cameras: the list, and a form that adds or edits one
 // (POST /api/v1/cameras, PATCH /api/v1/cameras/{id}, DELETE) with a probe
 // of the URL before saving (POST /api/v1/cameras/probe for stream URLs,
-// POST /api/v1/onvif/probe for ONVIF devices). Credentials are sent, never
-// shown: the API does not return them.
+// POST /api/v1/onvif/probe for ONVIF devices). Credentials travel inside
+// the URL (user:password@), are sealed at rest by vigil and never shown:
+// the API returns URLs without them, and a URL sent back as shown keeps
+// the stored ones. Cameras of the configuration file are read-only here.
 import { useEffect, useState } from "preact/hooks";
 import { cameraPath, del, get, patch, post } from "../api.js";
 import { Empty, ErrorText, StateBadge, useCameras } from "../components.js";
 import { html } from "../html.js";
 import { link, navigate } from "../router.js";
 import { isAdmin } from "../session.js";
+
+// The URL with user and password put in (percent-encoded), when given.
+export function withCredentials(url, user, password) {
+  if (!user) return url;
+  try {
+    const u = new URL(url);
+    u.username = encodeURIComponent(user);
+    u.password = encodeURIComponent(password || "");
+    return u.toString();
+  } catch {
+    return url;
+  }
+}
+
+export const readOnly = (c) => c && c.origin === "file";
 
 const TYPES = [
   ["rtsp", "RTSP"],
@@ -36,7 +53,8 @@ export function CamerasPage() {
           <td>${c.type}</td><td class="url">${c.url}</td><td><${StateBadge} state=${c.state} reason=${c.reason} /></td>
           <td class="actions">
             <a href=${link("config", "cameras", c.id, "analytics")}>Zones & tripwires</a>
-            ${isAdmin() && html`<button class="danger small" onClick=${async () => {
+            ${readOnly(c) && html`<span class="muted" title="change it in the configuration file">configuration file</span>`}
+            ${isAdmin() && !readOnly(c) && html`<button class="danger small" onClick=${async () => {
               if (!confirm(`Delete camera ${c.id}? Its recordings stay until retention removes them.`)) return;
               try {
                 await del(cameraPath(c.id));
@@ -71,23 +89,29 @@ export function CameraForm({ id }) {
   const [error, setError] = useState(null);
   const [probe, setProbe] = useState(null);
   const [busy, setBusy] = useState("");
+  const [origin, setOrigin] = useState("");
+  const locked = origin === "file";
   useEffect(() => {
     if (!editing) return;
     get(cameraPath(id))
-      .then((c) => setForm((f) => ({ ...f, ...c, username: "", password: "", transport: c.transport || "tcp", enabled: c.enabled !== false })))
+      .then((c) => {
+        const cfg = c.config || c; // admins get the configuration
+        setOrigin(c.origin || "");
+        setForm((f) => ({ ...f, ...cfg, name: cfg.name || c.name || "", type: cfg.type || c.type, username: "", password: "",
+          transport: cfg.transport || "tcp", enabled: cfg.enabled !== false, profile: cfg.profile || "" }));
+      })
       .catch(setError);
   }, [id]);
   const set = (k) => (e) => setForm({ ...form, [k]: e.target.type === "checkbox" ? e.target.checked : e.target.value });
 
   // The camera as the API takes it: empty credentials are left out (an
   // edit keeps the stored ones).
+  const url = () => withCredentials(form.url, form.username, form.password);
   const body = () => {
-    const b = { name: form.name || form.id, type: form.type, url: form.url, enabled: form.enabled };
+    const b = { name: form.name || form.id, type: form.type, url: url(), enabled: form.enabled };
     if (!editing) b.id = form.id;
     if (form.type === "rtsp" || form.type === "onvif") b.transport = form.transport;
     if (form.type === "onvif" && form.profile) b.profile = form.profile;
-    if (form.username) b.username = form.username;
-    if (form.password) b.password = form.password;
     return b;
   };
 
@@ -99,7 +123,7 @@ export function CameraForm({ id }) {
       const creds = { username: form.username || undefined, password: form.password || undefined };
       setProbe(form.type === "onvif"
         ? await post("/api/v1/onvif/probe", { url: form.url, ...creds })
-        : await post("/api/v1/cameras/probe", { type: form.type, url: form.url, transport: form.transport, ...creds }));
+        : await post("/api/v1/cameras/probe", { type: form.type, url: url(), ...(form.type === "rtsp" ? { transport: form.transport } : {}) }));
     } catch (e) {
       setError(e.status === 404 || e.status === 405 ? new Error("This node cannot probe cameras yet.") : e);
     } finally {
@@ -125,6 +149,7 @@ export function CameraForm({ id }) {
   return html`<section>
     <div class="toolbar"><a href="#/config/cameras" class="back">← Cameras</a><h2>${editing ? `Camera ${id}` : "Add a camera"}</h2>
       ${editing && html`<a class="button secondary" href=${link("config", "cameras", id, "analytics")}>Zones & tripwires</a>`}</div>
+    ${locked && html`<p class="muted">This camera comes from the configuration file: change it there and restart vigil.</p>`}
     <form class="card form camera-form" onSubmit=${save}>
       <label>Id<input name="id" value=${form.id} onInput=${set("id")} required disabled=${editing} pattern="[A-Za-z0-9_.\\-]{1,63}"
         title="letters, digits, '_', '-' and '.'" /></label>
@@ -144,7 +169,7 @@ export function CameraForm({ id }) {
       <${ProbeResult} result=${probe} />
       <div class="buttons">
         <button type="button" class="secondary" onClick=${runProbe} disabled=${!form.url || busy}>${busy === "probe" ? "Probing…" : "Probe"}</button>
-        <button type="submit" disabled=${busy}>${busy === "save" ? "Saving…" : "Save"}</button>
+        ${isAdmin() && !locked && html`<button type="submit" disabled=${busy}>${busy === "save" ? "Saving…" : "Save"}</button>`}
       </div>
     </form>
   </section>`;

@@ -28,6 +28,23 @@ function MetricsFigures() {
   return html`<table class="kv">${rows.map((r) => html`<tr><th>${r[0]}</th><td>${r[1]}</td></tr>`)}</table>`;
 }
 
+// GET /api/v1/system: the process and storage (operators and admins).
+function NodeStatus() {
+  const [sys, error] = usePoll(() => get("/api/v1/system"), [], 5000);
+  if (error) return error.status === 404 ? null : html`<${ErrorText} error=${error} />`;
+  if (!sys) return null;
+  const p = sys.process || {};
+  const roots = (sys.storage && sys.storage.roots) || [];
+  return html`<table class="kv node-status">
+    ${p.cpu_seconds !== undefined && html`<tr><th>CPU</th><td>${(p.cpu_seconds / Math.max(1, sys.uptime_s) * 100).toFixed(1)} % of one core on average
+      (${p.cores || "?"} cores, ${sys.workers ? sys.workers.count : "?"} I/O workers)</td></tr>`}
+    ${p.resident_bytes !== undefined && html`<tr><th>Memory</th><td>${bytes(p.resident_bytes)}</td></tr>`}
+    ${p.open_fds !== undefined && html`<tr><th>Open files</th><td>${p.open_fds}</td></tr>`}
+    ${roots.map((r) => html`<tr><th>Storage ${r.path}</th><td>${bytes(r.used_bytes || 0)} of recordings, ${bytes(r.free_bytes)} free of ${bytes(r.total_bytes)}</td></tr>`)}
+    ${!sys.storage && html`<tr><th>Storage</th><td>not recording</td></tr>`}
+  </table>`;
+}
+
 export function SystemPage() {
   const [health, healthError] = usePoll(() => get("/api/v1/health"), [], 5000);
   const [cameras, camError] = useCameras(5000);
@@ -48,6 +65,6 @@ export function SystemPage() {
         <td>${new Date(c.state_since).toLocaleString()}</td><td>${c.counters.frames}</td>
         <td>${c.counters.reconnects}</td><td>${c.counters.errors}</td><td>${c.reason || c.last_error || ""}</td></tr>`)}</tbody>
     </table></div>
-    ${isOperator() && html`<h3>Node</h3><${MetricsFigures} />`}
+    ${isOperator() && html`<h3>Node</h3><${NodeStatus} /><${MetricsFigures} />`}
   </section>`;
 }
