@@ -15,8 +15,10 @@ import { cameraPath } from "./api.js";
 import { readFragmentTime, readInit } from "./mp4.js";
 
 const MS = window.ManagedMediaSource || window.MediaSource;
-// Jump to the live edge when playback is further behind than this.
-const MAX_BEHIND_S = 0.5;
+// Jump to the live edge when playback is further behind than this; between
+// CATCH_UP_S and it, play a little faster until caught up (no visible jump).
+const MAX_BEHIND_S = 1.0;
+const CATCH_UP_S = 0.2;
 // Keep this much played video in the SourceBuffer.
 const KEEP_S = 10;
 
@@ -208,10 +210,12 @@ export class LiveSession {
     const v = this.video, b = v.buffered;
     if (b.length) {
       const edge = b.end(b.length - 1);
-      if (this.jumpToEdge || edge - v.currentTime > MAX_BEHIND_S || v.currentTime < b.start(0)) {
-        v.currentTime = Math.max(b.start(b.length - 1), edge - 0.1);
+      const behind = edge - v.currentTime;
+      if (this.jumpToEdge || behind > MAX_BEHIND_S || v.currentTime < b.start(0)) {
+        v.currentTime = Math.max(b.start(b.length - 1), edge - 0.05);
         this.jumpToEdge = false;
       }
+      v.playbackRate = behind > CATCH_UP_S ? 1.1 : 1;
       if (v.paused) v.play().catch(() => {});
       if (this.state !== "playing") this.status("playing");
       if (this.clockOffset !== Infinity)
