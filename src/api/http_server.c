@@ -387,13 +387,15 @@ static int on_http(struct lws *wsi, vg_http_server_t *srv, http_session_t *s, co
   if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS) >= (int)sizeof(query) ||
       copy_query(wsi, query, sizeof(query)) < 0)
     return send_error(wsi, srv, s, 414, "uri_too_long", "the query string is too long", 0);
-  int has_body = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 ||
+  /* "Content-Length: 0" is no body: lws sends no body callbacks for it
+   * (Python's http.client sends it with a bodiless PATCH). */
+  char length[24] = "";
+  int has_length = lws_hdr_copy(wsi, length, sizeof(length), WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0;
+  int has_body = (has_length && strtoull(length, NULL, 10) > 0) ||
                  lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0;
   if (has_body && vg_api_owns_path(path) &&
       (!strcmp(s->method, "POST") || !strcmp(s->method, "PUT") || !strcmp(s->method, "PATCH"))) {
-    char length[24] = "";
-    if (lws_hdr_copy(wsi, length, sizeof(length), WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 &&
-        strtoull(length, NULL, 10) > HTTP_MAX_BODY)
+    if (has_length && strtoull(length, NULL, 10) > HTTP_MAX_BODY)
       return send_error(wsi, srv, s, 413, "too_large", "the request body is too large", 0);
     /* The body arrives in HTTP_BODY callbacks; answer when it is complete. */
     s->path = strdup(path);

@@ -429,7 +429,7 @@ static int get_file(const vg_http_request_t *req, vg_http_response_t *res) {
   free(seg);
   if (!allowed) {
     index_close(&c);
-    if (found != 0 && found != VG_ENOTFOUND) return found;
+    if (found != 0 && found != VG_ENOENT && found != VG_ENOTFOUND) return found;
     return vg_http_reply_error(res, 404, "not_found", "no recording %lld", id);
   }
   vg_playback_file_t *file = NULL;

@@ -261,7 +261,8 @@ static void start_recording(vg_node_t *node, const vg_node_config_t *cfg, vg_log
 static void start_cameras(vg_node_t *node, const vg_node_config_t *cfg, vg_log_ctx_t *lg) {
   json_t *file_cams = json_object_get(cfg->doc, "cameras");
   int err = vg_config_store_open(cfg->database.path, cfg->auth.secret_key_file, &node->config_store);
-  if (err) vg_log_error(lg, "cameras created through the API not loaded (their database): %s", vg_strerror(err));
+  if (err)
+    vg_log_error(lg, "cameras created through the API not loaded (their database): %s", vg_strerror(err));
   vg_cameras_api_init(node->config_store, cfg->doc);
   for (int i = 0; i < cfg->camera_count; i++) {
     err = vg_camera_add(&cfg->cameras[i], NULL);
