@@ -40,7 +40,7 @@ function NodeStatus() {
       (${p.cores || "?"} cores, ${sys.workers ? sys.workers.count : "?"} I/O workers)</td></tr>`}
     ${p.resident_bytes !== undefined && html`<tr><th>Memory</th><td>${bytes(p.resident_bytes)}</td></tr>`}
     ${p.open_fds !== undefined && html`<tr><th>Open files</th><td>${p.open_fds}</td></tr>`}
-    ${roots.map((r) => html`<tr><th>Storage ${r.path}</th><td>${bytes(r.used_bytes || 0)} of recordings, ${bytes(r.free_bytes)} free of ${bytes(r.total_bytes)}</td></tr>`)}
+    ${roots.map((r) => html`<tr><th>Storage ${r.path}</th><td>${bytes(r.used_bytes || 0)} used, ${bytes(r.free_bytes)} free of ${bytes(r.total_bytes)}</td></tr>`)}
     ${!sys.storage && html`<tr><th>Storage</th><td>not recording</td></tr>`}
   </table>`;
 }
