@@ -529,14 +529,15 @@ static int change_camera(const vg_http_request_t *req, vg_http_response_t *res, 
     json_decref(body);
     return reply_no_camera(res, id);
   }
+  json_t *old_url = json_incref(json_object_get(old, "url"));
   json_t *next = body;
   if (merge) {
     merge_patch(old, body);
     json_decref(body);
     next = json_incref(old);
-  } else {
-    keep_credentials(next, json_string_value(json_object_get(old, "url")));
   }
+  keep_credentials(next, json_string_value(old_url));
+  json_decref(old_url);
   json_decref(old);
   vg_cfg_t c = {0};
   vg_camera_config_t cfg;

@@ -300,6 +300,10 @@ static void test_crud(void **state) {
   json_decref(a.body);
   assert_string_equal(vg_camera_find("c1")->cfg.name, "Front");
   assert_string_equal(vg_camera_find("c1")->cfg.url, "rtsp://bob:hunter2@10.0.0.7/live");
+  a = call("PATCH", "/api/v1/cameras/c1", NULL, "{\"url\":\"rtsp://10.0.0.7/live\"}", NULL);
+  assert_int_equal(a.status, 200);
+  json_decref(a.body);
+  assert_string_equal(vg_camera_find("c1")->cfg.url, "rtsp://bob:hunter2@10.0.0.7/live");
   a = call("PUT", "/api/v1/cameras/c1", NULL, "{\"url\":\"rtsp://10.0.0.7/live\",\"enabled\":false}", NULL);
   assert_int_equal(a.status, 200);
   json_decref(a.body);
