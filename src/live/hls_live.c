@@ -273,7 +273,7 @@ static hls_session_t *get_session(const char *camera, int start, int *created) {
   snprintf(s->camera, sizeof(s->camera), "%s", camera);
   s->hub = hub;
   vg_camera_t *cam = vg_camera_find(camera);
-  s->worker = cam && cam->worker ? cam->worker : vg_worker_next();
+  s->worker = cam && cam->worker ? cam->worker : vg_workers_count() > 0 ? vg_worker_next() : NULL;
   s->video = -1;
   s->seg_start_pts = -1;
   for (int i = 0; i < VG_MAX_TRACKS; i++)
@@ -372,12 +372,12 @@ int vg_hls_get_playlist(const vg_http_request_t *req, vg_http_response_t *res) {
     if (s->segs[i].duration_s > target) target = s->segs[i].duration_s;
   vg_strbuf_t *b = &res->body;
   vg_strbuf_printf(b, "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:%d\n#EXT-X-MEDIA-SEQUENCE:%llu\n",
-                    (int)(target + 0.999), (unsigned long long)(s->nsegs ? s->segs[0].seq : s->next_seq));
+                   (int)(target + 0.999), (unsigned long long)(s->nsegs ? s->segs[0].seq : s->next_seq));
   if (s->init) vg_strbuf_printf(b, "#EXT-X-MAP:URI=\"live/init.mp4\"\n");
   for (int i = 0; i < s->nsegs; i++) {
     if (s->segs[i].discontinuity && i > 0) vg_strbuf_printf(b, "#EXT-X-DISCONTINUITY\n");
     vg_strbuf_printf(b, "#EXTINF:%.3f,\nlive/%llu.m4s\n", s->segs[i].duration_s,
-                      (unsigned long long)s->segs[i].seq);
+                     (unsigned long long)s->segs[i].seq);
   }
   pthread_mutex_unlock(&s->lock);
   session_unref(s);

@@ -75,13 +75,16 @@ static int h265_codec_string(const vg_track_t *t, char *out, size_t size) {
   if (find_param_set(VG_CODEC_H265, t->extradata, 33, &nal, &len) < 0) return VG_EPROTO;
   /* The profile_tier_level starts byte-aligned after the 2-byte header and
    * one byte of SPS fields; 15 bytes cover it up to general_level_idc. */
-  uint8_t sps[16];
-  int n = vg_nal_unescape(nal, len < 32 ? len : 32, sps, sizeof(sps));
-  if (n < 0 && n != VG_ETOOBIG) return VG_EPROTO;
-  if (n >= 0 && n < 15) return VG_EPROTO;
+  uint8_t sps[32];
+  int n = vg_nal_unescape(nal, len < sizeof(sps) ? len : sizeof(sps), sps, sizeof(sps));
+  if (n < 15) return VG_EPROTO;
   int space = sps[3] >> 6, tier = (sps[3] >> 5) & 1, profile = sps[3] & 31;
   uint32_t compat = (uint32_t)sps[4] << 24 | (uint32_t)sps[5] << 16 | (uint32_t)sps[6] << 8 | sps[7];
-  int w = snprintf(out, size, "hvc1.%s%d.%X.%c%d", space ? (space == 1 ? "A" : space == 2 ? "B" : "C") : "",
+  int w = snprintf(out, size, "hvc1.%s%d.%X.%c%d",
+                   space ? (space == 1   ? "A"
+                            : space == 2 ? "B"
+                                         : "C")
+                         : "",
                    profile, reverse_bits32(compat), tier ? 'H' : 'L', sps[14]);
   int last = 13;
   while (last >= 8 && sps[last] == 0)
@@ -154,7 +157,7 @@ out:
 }
 
 const double vg_live_latency_bounds[VG_LIVE_LATENCY_BUCKETS] = {0.001, 0.002, 0.005, 0.01, 0.02, 0.05,
-                                                                 0.1,   0.2,   0.5,   1,    2,    5};
+                                                                0.1,   0.2,   0.5,   1,    2,    5};
 static atomic_uint_fast64_t latency_buckets[VG_LIVE_LATENCY_BUCKETS + 1]; /* last: +Inf */
 static atomic_uint_fast64_t latency_sum_us, latency_count;
 
@@ -198,7 +201,8 @@ static void collect_live_metrics(void *opaque, vg_strbuf_t *out) {
   } fams[] = {
       {"vigil_live_viewers", "gauge", "Live-view WebSocket viewers connected."},
       {"vigil_live_bytes_total", "counter", "Bytes written to live-view WebSocket viewers."},
-      {"vigil_live_skips_total", "counter", "Times a live-view viewer fell behind and skipped to a keyframe."},
+      {"vigil_live_skips_total", "counter",
+       "Times a live-view viewer fell behind and skipped to a keyframe."},
       {"vigil_live_dropped_frames_total", "counter", "Frames live-view viewers lost by skipping."},
   };
   for (size_t f = 0; f < sizeof(fams) / sizeof(fams[0]); f++) {
@@ -223,7 +227,8 @@ static void collect_live_metrics(void *opaque, vg_strbuf_t *out) {
   static const char *const quantiles[] = {"0.5", "0.9", "0.99"};
   for (int q = 0; q < 3; q++) {
     const char *labels[] = {"quantile", quantiles[q], NULL};
-    vg_metrics_sample(out, "vigil_live_latency_seconds", labels, vg_live_latency_quantile(atof(quantiles[q])));
+    vg_metrics_sample(out, "vigil_live_latency_seconds", labels,
+                      vg_live_latency_quantile(atof(quantiles[q])));
   }
   vg_metrics_family(out, "vigil_live_latency_observations_total", "counter",
                     "Frames whose live-view latency was measured.");
@@ -248,6 +253,7 @@ struct vg_live_viewer {
   int skipping;           /* ... because the viewer fell behind */
   int ended_sent;
   uint64_t skip_frames; /* frames dropped in the current skip */
+  int64_t start_us;     /* frames that arrived before are the GOP cache's */
 
   /* The queue: under lock. */
   pthread_mutex_t lock;
@@ -351,7 +357,7 @@ static int queue_over_limit(vg_live_viewer_t *v, int64_t now_us, size_t bytes_li
   int over = v->queued_bytes > bytes_limit;
   for (vg_live_msg_t *m = v->head; !over && m; m = m->next)
     if (m->media) {
-      over = m->recv_us > 0 && now_us - m->recv_us > (int64_t)VG_LIVE_WS_QUEUE_AGE_MS * 1000;
+      over = m->age_us > 0 && now_us - m->age_us > (int64_t)VG_LIVE_WS_QUEUE_AGE_MS * 1000;
       break;
     }
   pthread_mutex_unlock(&v->lock);
@@ -387,6 +393,7 @@ vg_live_viewer_t *vg_live_viewer_new(const char *camera, int audio, void (*wake)
   if (!v) return NULL;
   snprintf(v->camera, sizeof(v->camera), "%s", camera);
   v->audio_wanted = audio;
+  v->start_us = vg_time_mono_us();
   v->wake = wake;
   v->wake_opaque = opaque;
   v->video = -1;
@@ -521,8 +528,8 @@ int vg_live_viewer_set_tracks(vg_live_viewer_t *v, const vg_track_t *tracks, int
   for (int i = 0; i < n; i++)
     vg_track_clear(&chosen[i]);
   enqueue_json(v,
-               json_pack("{s:s,s:s,s:s,s:s,s:o}", "type", "codec", "camera", v->camera, "mime", mime, "codecs",
-                         codecs, "tracks", list ? list : json_array()),
+               json_pack("{s:s,s:s,s:s,s:s,s:o}", "type", "codec", "camera", v->camera, "mime", mime,
+                         "codecs", codecs, "tracks", list ? list : json_array()),
                0);
   vg_live_msg_t *init = msg_new(1024);
   if (!init) return VG_ENOMEM;
@@ -553,13 +560,18 @@ static vg_live_msg_t *fragment_message(vg_fmp4_fragment_t *frag) {
   return m;
 }
 
+/* recv_us: when the fragment's video frame arrived from the camera. The
+ * GOP cache's frames arrived before this viewer did: their age counts from
+ * the viewer's start, and they are no measure of live latency. */
 static void flush_fragment(vg_live_viewer_t *v, int64_t recv_us) {
   vg_fmp4_fragment_t frag;
   if (vg_fmp4_flush_fragment(v->mux, &frag) != 0) return;
   vg_live_msg_t *m = fragment_message(&frag);
   vg_fmp4_fragment_release(&frag);
   if (!m) return;
-  m->recv_us = recv_us;
+  int from_cache = recv_us > 0 && recv_us < v->start_us;
+  m->recv_us = from_cache ? 0 : recv_us;
+  m->age_us = from_cache ? v->start_us : recv_us;
   atomic_fetch_add(&v->fragments, 1);
   enqueue(v, m);
 }
@@ -775,7 +787,7 @@ static int on_established(struct lws *wsi, void **slot) {
   v->wake_opaque = v;
   v->hub = hub;
   vg_camera_t *cam = vg_camera_find(camera);
-  v->worker = cam && cam->worker ? cam->worker : vg_worker_next();
+  v->worker = cam && cam->worker ? cam->worker : vg_workers_count() > 0 ? vg_worker_next() : NULL;
   v->wsi = wsi;
   v->context = lws_get_context(wsi);
   atomic_store(&v->refs, 2); /* the socket's half and the worker's half */
@@ -1004,9 +1016,8 @@ static int post_live_ticket(const vg_http_request_t *req, vg_http_response_t *re
   ticket_create(id, ticket, sizeof(ticket));
   char url[256];
   snprintf(url, sizeof(url), "/api/v1/cameras/%s/live.ws?ticket=%s", id, ticket);
-  return vg_http_reply_json(res, 200,
-                            json_pack("{s:s,s:i,s:s}", "ticket", ticket, "expires_in", VG_LIVE_TICKET_TTL_S,
-                                      "url", url));
+  return vg_http_reply_json(
+      res, 200, json_pack("{s:s,s:i,s:s}", "ticket", ticket, "expires_in", VG_LIVE_TICKET_TTL_S, "url", url));
 }
 
 const vg_http_route_t vg_live_routes[] = {

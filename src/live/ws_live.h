@@ -109,7 +109,8 @@ typedef struct vg_live_msg {
   int text;           /* text (JSON) or binary (fMP4) */
   int media;          /* a media fragment: dropped when the viewer skips */
   int close_after;    /* close the connection once this is written */
-  int64_t recv_us;    /* arrival of the newest frame in it (latency); 0: none */
+  int64_t recv_us;    /* arrival of its frame (latency); 0: none, or a GOP-cache frame */
+  int64_t age_us;     /* when its frame became due for this viewer (queue age) */
 } vg_live_msg_t;
 
 typedef struct vg_live_viewer vg_live_viewer_t;
@@ -117,8 +118,7 @@ typedef struct vg_live_viewer vg_live_viewer_t;
 /* A viewer of camera without an lws connection: wake is called (any
  * thread) when messages are queued. Frames come from vg_live_viewer_feed
  * (the worker's job in the server). */
-vg_live_viewer_t *vg_live_viewer_new(const char *camera, int audio, void (*wake)(void *opaque),
-                                     void *opaque);
+vg_live_viewer_t *vg_live_viewer_new(const char *camera, int audio, void (*wake)(void *opaque), void *opaque);
 /* Handles a new generation of tracks (codec message + init segment). */
 int vg_live_viewer_set_tracks(vg_live_viewer_t *v, const vg_track_t *tracks, int count);
 /* Handles one frame from the hub (the caller keeps its reference). */
