@@ -54,7 +54,11 @@ class Proc {
     const fd = openSync(this.logPath, "w");
     this.child = spawn(args[0], args.slice(1), { stdio: ["ignore", fd, fd], env: { ...process.env, ...env } });
     this.exited = false;
-    this.child.on("exit", () => (this.exited = true));
+    this.exitCode = null;
+    this.child.on("exit", (code, signal) => {
+      this.exited = true;
+      this.exitCode = signal ? `signal ${signal}` : code;
+    });
   }
   log() {
     return existsSync(this.logPath) ? readFileSync(this.logPath, "utf8") : "";

@@ -385,6 +385,12 @@ try {
   if (failed) console.log(`--- vigil log (tail) ---\n${node.vigil.log().split("\n").slice(-40).join("\n")}`);
   await node.stop();
 }
+// vigil must stop cleanly, without sanitizer reports (ASan/UBSan builds).
+const vigilLog = node.vigil.log();
+if (/ERROR: (Address|Leak)Sanitizer|runtime error:/.test(vigilLog) || node.vigil.exitCode !== 0) {
+  results.push({ name: "vigil_exit", status: "FAIL", detail: `vigil exited with ${node.vigil.exitCode}` });
+  console.log(`FAIL vigil_exit: exit ${node.vigil.exitCode}\n${vigilLog.split("\n").filter((l) => /Sanitizer|runtime error|#\d+ /.test(l)).slice(0, 40).join("\n")}`);
+}
 const count = (s) => results.filter((r) => r.status === s).length;
 console.log(`browser tests: ${count("PASS")} passed, ${count("SKIP")} skipped, ${count("FAIL")} failed in ${((Date.now() - started) / 1000).toFixed(0)} s; screenshots in ${shotsDir}`);
 process.exit(count("FAIL") ? 1 : 0);
