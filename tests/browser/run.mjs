@@ -212,6 +212,11 @@ const cases = {
     await page.mouse.click(box.x + box.w * 0.5, box.y + box.h * 0.9);
     await page.waitForSelector(".sensor.tripwire");
     await page.selectOption(".sensor.tripwire select", "a_to_b");
+    // A zone too: four corners, then "Finish zone".
+    await page.click('button:has-text("Draw zone")');
+    for (const [x, y] of [[0.1, 0.5], [0.4, 0.5], [0.4, 0.95], [0.1, 0.95]]) await page.mouse.click(box.x + box.w * x, box.y + box.h * y);
+    await page.click('button:has-text("Finish zone")');
+    await page.waitForSelector(".sensor.zone");
     await page.click('.buttons button:has-text("Save")');
     await page.waitForSelector(".ok, .error", { timeout: 10000 });
     await shot(page, "tripwire-saved");
@@ -223,12 +228,21 @@ const cases = {
     // The picture is 16:9 like the player, so points map one to one.
     if (Math.abs(w.a[0] - 0.5) > 0.02 || Math.abs(w.a[1] - 0.1) > 0.03 || Math.abs(w.b[1] - 0.9) > 0.03 || w.direction !== "a_to_b")
       throw new Error(`tripwire saved as ${JSON.stringify(w)}`);
+    const z = ((a.json && a.json.analytics) || {}).zones?.find((t) => t.id === "zone1");
+    if (!z || z.polygon.length !== 4 || Math.abs(z.polygon[2][0] - 0.4) > 0.02 || Math.abs(z.polygon[2][1] - 0.95) > 0.03)
+      throw new Error(`zone saved as ${JSON.stringify(z)}`);
     await page.reload();
     await page.waitForSelector(".sensor.tripwire");
+    await page.waitForSelector(".sensor.zone");
+    // The exported configuration carries them.
+    const exported = await page.request.get(`${node.base}/api/v1/config`);
+    const cfg = await exported.json();
+    const c3 = (cfg.cameras || []).find((c) => c.id === "cam3");
+    if (!c3 || !c3.analytics || !c3.analytics.tripwires?.length) throw new Error(`GET /api/v1/config lacks cam3's analytics`);
     // The camera kept streaming through the change.
     const cam = await adminApi(node, "GET", "/api/v1/cameras/cam3");
     if (cam.json?.state !== "online") throw new Error(`cam3 is ${cam.json?.state} after the change`);
-    return `line1 saved at ${JSON.stringify(w.a)}-${JSON.stringify(w.b)} (${w.direction}), shown again after a reload, camera still online`;
+    return `line1 saved at ${JSON.stringify(w.a)}-${JSON.stringify(w.b)} (${w.direction}) and a 4-corner zone, shown again after a reload and in the exported configuration; camera still online`;
   },
 
   async playback({ page, node }) {

@@ -36,12 +36,40 @@ const TYPES = [
   ["mjpeg", "HTTP MJPEG"],
 ];
 
+// Export (GET /api/v1/config, secrets left out) and import
+// (POST /api/v1/config: all cameras valid or nothing changes).
+function ConfigTransfer({ onImported }) {
+  const [result, setResult] = useState(null);
+  const [error, setError] = useState(null);
+  const importFile = async (e) => {
+    const file = e.target.files[0];
+    e.target.value = "";
+    if (!file) return;
+    setError(null);
+    setResult(null);
+    try {
+      const r = await post("/api/v1/config", JSON.parse(await file.text()));
+      setResult(r);
+      onImported();
+    } catch (err) {
+      setError(err instanceof SyntaxError ? new Error(`${file.name} is not JSON: ${err.message}`) : err);
+    }
+  };
+  return html`<div class="transfer">
+    <a class="button secondary" href="/api/v1/config" download="vigil-config.json">Export configuration</a>
+    <label class="button secondary">Import cameras…<input type="file" accept="application/json,.json" hidden onChange=${importFile} /></label>
+    ${result && html`<span class="ok">Imported: ${JSON.stringify(result).slice(0, 200)}</span>`}
+    <${ErrorText} error=${error} />
+  </div>`;
+}
+
 export function CamerasPage() {
   const [cameras, error, reload] = useCameras(5000);
   return html`<section>
     <div class="toolbar">
       <h2>Cameras</h2>
       ${isAdmin() && html`<a class="button" href="#/config/cameras/new">Add camera</a>`}
+      ${isAdmin() && html`<${ConfigTransfer} onImported=${() => reload()} />`}
     </div>
     <${ErrorText} error=${error} />
     ${cameras && !cameras.length && html`<${Empty} title="No cameras">Add one with "Add camera".<//>`}

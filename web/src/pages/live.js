@@ -1,5 +1,6 @@
 // Live: a grid of every camera the user may watch, and one camera large.
 import { useState } from "preact/hooks";
+import { cameraPath, post } from "../api.js";
 import { Empty, ErrorText, StateBadge, useCameras } from "../components.js";
 import { html } from "../html.js";
 import { LivePlayer } from "../player.js";
@@ -37,6 +38,30 @@ export function LiveGrid() {
   </section>`;
 }
 
+// Pan, tilt and zoom of an ONVIF camera: a continuous move while a button
+// is held (with a timeout in case the release is lost), stop on release.
+function PtzPad({ id }) {
+  const [error, setError] = useState("");
+  const send = (body) => post(cameraPath(id, "/ptz"), body).then(() => setError("")).catch((e) => setError(e.message));
+  const move = (pan, tilt, zoom) => ({
+    onPointerDown: (e) => {
+      e.preventDefault();
+      send({ action: "continuous", pan, tilt, zoom, timeout_ms: 2000 });
+    },
+    onPointerUp: () => send({ action: "stop" }),
+    onPointerLeave: (e) => e.buttons && send({ action: "stop" }),
+  });
+  return html`<div class="ptz" aria-label="PTZ">
+    <button type="button" class="secondary" ...${move(0, 0.5, 0)} aria-label="tilt up">▲</button>
+    <button type="button" class="secondary" ...${move(-0.5, 0, 0)} aria-label="pan left">◀</button>
+    <button type="button" class="secondary" ...${move(0.5, 0, 0)} aria-label="pan right">▶</button>
+    <button type="button" class="secondary" ...${move(0, -0.5, 0)} aria-label="tilt down">▼</button>
+    <button type="button" class="secondary" ...${move(0, 0, 0.5)} aria-label="zoom in">＋</button>
+    <button type="button" class="secondary" ...${move(0, 0, -0.5)} aria-label="zoom out">－</button>
+    ${error && html`<span class="error">${error}</span>`}
+  </div>`;
+}
+
 export function LiveSingle({ id }) {
   const [cameras, error] = useCameras(5000);
   const cam = (cameras || []).find((c) => c.id === id);
@@ -55,6 +80,7 @@ export function LiveSingle({ id }) {
     </div>
     <${ErrorText} error=${error} />
     <${LivePlayer} camera=${id} boxes=${boxes} audio=${audio} />
+    ${cam && cam.type === "onvif" && can("ptz", id) && html`<${PtzPad} id=${id} />`}
     ${cam && html`<p class="muted">${(cam.tracks || []).map((t) => (t.width ? `${t.codec} ${t.width}×${t.height}` : t.codec)).join(", ")}
       ${cam.reason ? ` · ${cam.reason}` : ""}</p>`}
   </section>`;
