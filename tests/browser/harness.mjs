@@ -75,10 +75,12 @@ class Proc {
 // cam1 and cam2 configured (cam3 is there to be added through the UI).
 export async function startNode() {
   const tmp = mkdtempSync(join(tmpdir(), "vigil-browser-"));
-  const [camPort, httpPort, rtspPort] = [await freePort(), await freePort(), await freePort()];
+  const [camPort, httpPort, rtspPort, onvifPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const procs = [];
   const camsim = new Proc("camsim", [vigilBin, "camsim", "--port", String(camPort), "--cameras", "3", "--codec", "h264",
-    "--size", "640x360", "--fps", "25", "--gop", "25", "--bitrate", "600k", "--source", "pattern"], {}, tmp);
+    "--size", "640x360", "--fps", "25", "--gop", "25", "--bitrate", "600k", "--source", "pattern",
+    // camK is also an ONVIF device (PTZ) at onvifPort + K - 1.
+    "--onvif-port", String(onvifPort), "--onvif-events", "0"], {}, tmp);
   procs.push(camsim);
   await waitFor(() => camsim.log().includes("camsim: serving"), { timeout: 60000, what: "camsim" });
   const config = {
@@ -100,7 +102,7 @@ export async function startNode() {
   const base = `http://127.0.0.1:${httpPort}`;
   await waitFor(async () => (await fetch(`${base}/api/v1/health`)).ok, { timeout: 20000, what: "vigil's HTTP API" });
   const node = {
-    tmp, base, camPort, httpPort, rtspPort, vigil, camsim,
+    tmp, base, camPort, httpPort, rtspPort, onvifPort, vigil, camsim,
     async stop() {
       for (const p of procs.reverse()) await p.stop();
       if (!process.env.VG_KEEP_TMP) rmSync(tmp, { recursive: true, force: true });
