@@ -250,7 +250,9 @@ export class LiveSession {
     if (Hls.isSupported()) {
       this.hls = new Hls({ liveSyncDurationCount: 2, maxLiveSyncPlaybackRate: 1.5, backBufferLength: KEEP_S });
       this.hls.on(Hls.Events.ERROR, (_, data) => {
-        if (data.fatal) this.status("error", `HLS: ${data.details}`);
+        if (!data.fatal) return;
+        const codec = /Incompatible|codec/i.test(data.details || "");
+        this.status("error", codec ? `this browser cannot play ${this.stats.codec || "this codec"}` : `HLS: ${data.details}`);
       });
       this.hls.loadSource(url);
       this.hls.attachMedia(v);
