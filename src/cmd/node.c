@@ -24,7 +24,9 @@
 #include "record/index.h"
 #include "record/playback.h"
 #include "record/recovery.h"
+#include "record/retention.h"
 #include "record/roots.h"
+#include "record/trigger.h"
 
 struct vg_node {
   int started_workers;
@@ -75,7 +77,7 @@ int vg_node_config_load(vg_cfg_t *c, const char *file, vg_node_config_t *out) {
 
   json_t *record = vg_cfg_object(c, root, "record", 0);
   vg_cfg_enter(c, "record");
-  vg_record_config_parse(c, record, &out->record);
+  vg_rec_node_config_parse(c, record, &out->record);
   vg_cfg_leave(c);
 
   json_t *srt = vg_cfg_object(c, root, "srt_server", 0);
@@ -213,6 +215,9 @@ static void collect_srt_metrics(void *opaque, vg_strbuf_t *out) {
 static void recover_recordings(const vg_node_config_t *cfg, vg_log_ctx_t *lg) {
   vg_db_t *db = NULL;
   vg_rec_index_t *ix = NULL;
+  /* Each connection to ":memory:" is a database of its own: nothing to
+   * reconcile with. */
+  if (strcmp(cfg->database.path, ":memory:") == 0) return;
   if (vg_db_open(cfg->database.path, &db) != 0 || vg_rec_index_open(db, &ix) != 0) {
     vg_log_error(lg, "recovery skipped: the database %s cannot be used", cfg->database.path);
     vg_db_close(&db);
@@ -247,6 +252,7 @@ static void camera_removed(vg_camera_t *cam, void *opaque) {
 
 static void start_recording(vg_node_t *node, const vg_node_config_t *cfg, vg_log_ctx_t *lg) {
   recover_recordings(cfg, lg);
+  vg_retention_start_node(&cfg->record, cfg->database.path);
   int err = vg_recorders_start(&cfg->record);
   if (err) {
     vg_log_error(lg, "recording not started: %s", vg_strerror(err));
@@ -388,6 +394,7 @@ void vg_node_stop(vg_node_t **np) {
   vg_recorders_stop();
   vg_onvif_events_stop();
   vg_camera_hooks_clear();
+  vg_retention_stop();
   vg_cameras_stop_all();
   vg_cameras_api_shutdown();
   vg_config_store_close(&node->config_store);

@@ -10,6 +10,7 @@
 #include "base/error.h"
 #include "base/time.h"
 #include "record/roots.h"
+#include "record/trigger.h"
 
 struct vg_camera_private {
   pthread_mutex_t lock;
@@ -140,6 +141,7 @@ int vg_camera_config_parse(vg_cfg_t *c, json_t *obj, vg_camera_config_t *out) {
   if (!c->failed && out->backoff_max_ms < out->backoff_min_ms)
     vg_cfg_fail(c, "backoff_max_ms", "must not be less than backoff_min_ms");
   if (!c->failed) vg_record_camera_config_parse(c, json_object_get(obj, "record"), out->id);
+  if (!c->failed) vg_rec_camera_policy_parse(c, json_object_get(obj, "record"), out->id);
   return c->failed ? VG_ECONFIG : 0;
 }
 
