@@ -368,8 +368,10 @@ int vg_node_start(const vg_node_config_t *cfg, vg_node_t **out) {
     if (cfg->rtmp_server.enabled && (err = vg_rtmp_server_start(&cfg->rtmp_server, &node->rtmp)) == 0)
       vg_metrics_register("rtmp_server", collect_rtmp_metrics, node->rtmp);
   }
-  if (!err) vg_playback_set_database(cfg->database.path);
-  if (!err) err = vg_http_server_start(&cfg->http, &node->http);
+  if (!err) {
+    vg_playback_set_database(cfg->database.path);
+    err = vg_http_server_start(&cfg->http, &node->http);
+  }
   if (err) {
     vg_node_stop(&node);
     return err;
