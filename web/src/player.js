@@ -13,6 +13,9 @@ export function LivePlayer({ camera, boxes = true, audio = false, children }) {
   const canvasRef = useRef(null);
   const [status, setStatus] = useState({ state: "connecting", detail: "" });
   const [latency, setLatency] = useState(null);
+  // Turning the boxes on or off redraws; it does not reconnect.
+  const boxesRef = useRef(boxes);
+  boxesRef.current = boxes;
 
   useEffect(() => {
     const video = videoRef.current;
@@ -24,22 +27,22 @@ export function LivePlayer({ camera, boxes = true, audio = false, children }) {
     let raf = 0;
     const draw = () => {
       const m = session.meta;
-      const fresh = boxes && m && performance.now() - m.at < META_HOLD_MS;
+      const fresh = boxesRef.current && m && performance.now() - m.at < META_HOLD_MS;
       if (canvasRef.current) drawObjects(canvasRef.current, video, fresh ? m.msg.objects : null);
       raf = requestAnimationFrame(draw);
     };
-    if (boxes) raf = requestAnimationFrame(draw);
+    raf = requestAnimationFrame(draw);
     const timer = setInterval(() => setLatency(session.stats.latencyMs), 1000);
     return () => {
       cancelAnimationFrame(raf);
       clearInterval(timer);
       session.stop();
     };
-  }, [camera, boxes, audio]);
+  }, [camera, audio]);
 
   return html`<div class="player" data-camera=${camera} data-state=${status.state}>
     <video ref=${videoRef} muted=${!audio} autoplay playsinline></video>
-    ${boxes && html`<canvas class="overlay" ref=${canvasRef}></canvas>`}
+    <canvas class="overlay" ref=${canvasRef}></canvas>
     <div class="player-status">
       <span class=${`dot state-${status.state}`}></span>${status.state}${status.detail ? `: ${status.detail}` : ""}
       ${latency !== null && status.state === "playing" && html` · <span class="latency">${Math.round(latency)} ms</span>`}
