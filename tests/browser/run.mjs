@@ -329,9 +329,20 @@ const cases = {
     const leaks = Object.entries(refused).filter(([, s]) => s !== 404);
     if (leaks.length) throw new Error(`the viewer got ${leaks.map(([p, s]) => `${p}: ${s}`).join(", ")}`);
     if ((await api("/api/v1/cameras/cam1")) !== 200) throw new Error("the viewer cannot read cam1");
+    // The live WebSocket itself, with the viewer's cookie: cam1 opens, cam2 is refused.
+    const opens = (cam) => page.evaluate((c) => new Promise((resolve) => {
+      const ws = new WebSocket(`ws://${location.host}/api/v1/cameras/${c}/live.ws`);
+      ws.onopen = () => { ws.close(); resolve(true); };
+      ws.onerror = () => resolve(false);
+      setTimeout(() => resolve(false), 5000);
+    }), cam);
+    if ((await adminApi(node, "GET", "/api/v1/cameras/cam1/live.ws")).status !== 404) {
+      if (!(await opens("cam1"))) throw new Error("the viewer's live WebSocket to cam1 does not open");
+      if (await opens("cam2")) throw new Error("the viewer's live WebSocket to cam2 opens");
+    }
     if ((await api("/api/v1/users")) !== 403) throw new Error("a viewer may list users");
     await logout(page);
-    return "viewer1 sees cam1 only (live grid, playback, API); cam2's routes answer 404";
+    return "viewer1 sees cam1 only (live grid, playback, API, live WebSocket); cam2's routes answer 404 and its WebSocket is refused";
   },
 
   async pages({ page, node }) {
