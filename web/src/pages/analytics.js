@@ -87,10 +87,18 @@ export function AnalyticsEditor({ id }) {
 
   const [origin, setOrigin] = useState("");
   const canEdit = isAdmin() && origin !== "file";
+  // Admins get the camera's configuration, analytics included, with the
+  // camera; others read the analytics route (read-only for them).
   const load = () =>
-    get(cameraPath(id, "/analytics"))
-      .then((r) => {
-        const a = r.analytics || {};
+    get(cameraPath(id))
+      .then(async (c) => {
+        setOrigin(c.origin || "");
+        let a = c.config ? c.config.analytics : null;
+        if (!c.config) {
+          const r = await get(cameraPath(id, "/analytics")).catch(() => ({}));
+          a = r.analytics || r.sensors || null;
+        }
+        a = a || {};
         setAnalytics(a);
         setZones(a.zones || []);
         setWires(a.tripwires || []);
@@ -98,7 +106,6 @@ export function AnalyticsEditor({ id }) {
       .catch(setError);
   useEffect(() => {
     load();
-    get(cameraPath(id)).then((c) => setOrigin(c.origin || "")).catch(() => {});
   }, [id]);
 
   useEffect(() => {
