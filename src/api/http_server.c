@@ -152,6 +152,32 @@ static int add_extra_headers(struct lws *wsi, const vg_strbuf_t *headers, uint8_
   return 0;
 }
 
+/* The security headers of every answer: the set lws sends with
+ * LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE, with a
+ * policy that also lets the web app play video from blob: URLs (Media
+ * Source Extensions), run hls.js's blob: worker and read its manifest. */
+static const struct {
+  const char *name, *value;
+} security_headers[] = {
+    {"content-security-policy:",
+     "default-src 'none'; img-src 'self' data: blob:; script-src 'self'; font-src 'self'; style-src 'self'; "
+     "connect-src 'self' ws: wss:; media-src 'self' blob:; worker-src 'self' blob:; manifest-src 'self'; "
+     "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"},
+    {"x-content-type-options:", "nosniff"},
+    {"x-xss-protection:", "1; mode=block"},
+    {"x-frame-options:", "deny"},
+    {"referrer-policy:", "no-referrer"},
+};
+
+static int add_security_headers(struct lws *wsi, uint8_t **p, uint8_t *end) {
+  for (size_t i = 0; i < sizeof(security_headers) / sizeof(security_headers[0]); i++)
+    if (lws_add_http_header_by_name(wsi, (const uint8_t *)security_headers[i].name,
+                                    (const uint8_t *)security_headers[i].value,
+                                    (int)strlen(security_headers[i].value), p, end))
+      return -1;
+  return 0;
+}
+
 /* Writes the status line and headers and queues the body for WRITEABLE.
  * Returns 0, or -1 to close the connection. */
 static int send_response(struct lws *wsi, vg_http_server_t *srv, http_session_t *s, vg_http_response_t *res,
@@ -161,7 +187,7 @@ static int send_response(struct lws *wsi, vg_http_server_t *srv, http_session_t 
   char *body = res->stream ? NULL : vg_strbuf_steal(&res->body, &len);
   if (res->stream) len = res->stream->length;
   if (lws_add_http_common_headers(wsi, (unsigned)res->status, res->content_type, len, &p, end) ||
-      add_extra_headers(wsi, &res->headers, &p, end) ||
+      add_security_headers(wsi, &p, end) || add_extra_headers(wsi, &res->headers, &p, end) ||
       (res->allow[0] &&
        lws_add_http_header_by_name(wsi, (const uint8_t *)"allow:", (const uint8_t *)res->allow,
                                    (int)strlen(res->allow), &p, end)) ||
@@ -273,7 +299,9 @@ static int serve_static(struct lws *wsi, vg_http_server_t *srv, http_session_t *
   }
   count_status(srv, 200);
   s->status = 200;
-  int n = lws_serve_http_file(wsi, file, mime_type(file), NULL, 0);
+  uint8_t headers[1024], *hp = headers;
+  if (add_security_headers(wsi, &hp, headers + sizeof(headers))) return -1;
+  int n = lws_serve_http_file(wsi, file, mime_type(file), (const char *)headers, (int)(hp - headers));
   if (n < 0 || (n > 0 && lws_http_transaction_completed(wsi))) return -1;
   return 0;
 }
@@ -359,13 +387,15 @@ static int on_http(struct lws *wsi, vg_http_server_t *srv, http_session_t *s, co
   if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS) >= (int)sizeof(query) ||
       copy_query(wsi, query, sizeof(query)) < 0)
     return send_error(wsi, srv, s, 414, "uri_too_long", "the query string is too long", 0);
-  int has_body = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 ||
+  /* "Content-Length: 0" is no body: lws sends no body callbacks for it
+   * (Python's http.client sends it with a bodiless PATCH). */
+  char length[24] = "";
+  int has_length = lws_hdr_copy(wsi, length, sizeof(length), WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0;
+  int has_body = (has_length && strtoull(length, NULL, 10) > 0) ||
                  lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0;
   if (has_body && vg_api_owns_path(path) &&
       (!strcmp(s->method, "POST") || !strcmp(s->method, "PUT") || !strcmp(s->method, "PATCH"))) {
-    char length[24] = "";
-    if (lws_hdr_copy(wsi, length, sizeof(length), WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 &&
-        strtoull(length, NULL, 10) > HTTP_MAX_BODY)
+    if (has_length && strtoull(length, NULL, 10) > HTTP_MAX_BODY)
       return send_error(wsi, srv, s, 413, "too_large", "the request body is too large", 0);
     /* The body arrives in HTTP_BODY callbacks; answer when it is complete. */
     s->path = strdup(path);
@@ -443,7 +473,7 @@ static int confirm_upgrade(struct lws *wsi, vg_http_server_t *srv, const char *u
   char *body = vg_strbuf_steal(&res.body, &len);
   int rc = 1;
   if (lws_add_http_common_headers(wsi, (unsigned)res.status, res.content_type, len, &p, end) ||
-      add_extra_headers(wsi, &res.headers, &p, end) ||
+      add_security_headers(wsi, &p, end) || add_extra_headers(wsi, &res.headers, &p, end) ||
       lws_add_http_header_by_name(wsi, (const uint8_t *)"cache-control:", (const uint8_t *)"no-store", 8, &p,
                                   end) ||
       lws_finalize_write_http_header(wsi, start, &p, end))
@@ -560,8 +590,7 @@ static struct lws_context *create_context(vg_http_server_t *srv) {
   memset(&info, 0, sizeof(info));
   info.port = srv->cfg.port;
   info.protocols = protocols;
-  info.options =
-      LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE | LWS_SERVER_OPTION_VALIDATE_UTF8;
+  info.options = LWS_SERVER_OPTION_VALIDATE_UTF8; /* security headers: add_security_headers() */
   /* An IPv4 address can only be bound by an IPv4 socket; every other
    * choice keeps lws's dual-stack IPv6 socket. */
   if (!is_any_address(srv->cfg.bind)) {
@@ -587,7 +616,7 @@ static struct lws_context *create_context(vg_http_server_t *srv) {
 
 /* The first candidate directory that holds an index.html. */
 static void find_web_root(const vg_http_config_t *cfg, char *out, size_t size) {
-  char exe[PATH_MAX] = "", candidates[4][PATH_MAX];
+  char exe[PATH_MAX] = "", candidates[6][PATH_MAX];
   int count = 0;
   out[0] = '\0';
   if (cfg->web_root[0]) {
@@ -598,6 +627,9 @@ static void find_web_root(const vg_http_config_t *cfg, char *out, size_t size) {
     }
     return;
   }
+  /* web/dist is the built app (make builds it from web/src); web/ itself
+   * serves an install that copied the built files there. */
+  snprintf(candidates[count++], PATH_MAX, "web/dist");
   snprintf(candidates[count++], PATH_MAX, "web");
   ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
   if (n > 0) {
@@ -605,6 +637,7 @@ static void find_web_root(const vg_http_config_t *cfg, char *out, size_t size) {
     char *slash = strrchr(exe, '/');
     if (slash) *slash = '\0';
     snprintf(candidates[count++], PATH_MAX, "%.*s/web", PATH_MAX - 8, exe);
+    snprintf(candidates[count++], PATH_MAX, "%.*s/../web/dist", PATH_MAX - 24, exe);
     snprintf(candidates[count++], PATH_MAX, "%.*s/../web", PATH_MAX - 16, exe);
     snprintf(candidates[count++], PATH_MAX, "%.*s/../share/vigil/web", PATH_MAX - 24, exe);
   }
