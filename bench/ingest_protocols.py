@@ -39,12 +39,12 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ingest import (PAGE, cpu_seconds, free_port, metrics, msum, rss_bytes,  # noqa: E402
+from ingest import (CLK_TCK, PAGE, cpu_seconds, free_port, metrics, msum, rss_bytes,  # noqa: E402
                     start, start_camsim, stop)
 
 NGINX_RTMP_MODULE = "/usr/lib/nginx/modules/ngx_rtmp_module.so"
 FPS, GOP, SIZE, KBPS = 25, 50, "1920x1080", 2000
-CONFIGS = ("rtsp-pull", "rtsp-push", "rtmp", "srt", "nginx-rtmp")
+CONFIGS = ("rtsp-pull", "rtsp-push", "rtmp", "srt", "nginx-rtmp", "rtmp-side-by-side")
 
 
 def make_clip(cache_dir, seconds):
@@ -197,16 +197,58 @@ def wait_streams(count_up, n, timeout):
     return up
 
 
+def thread_cpu(pid):
+    """CPU seconds per thread name (libsrt names its threads, e.g. SRT:TsbPd;
+    vigil's own threads are all named vigil)."""
+    out = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                head, rest = f.read().rsplit(")", 1)
+        except OSError:
+            continue
+        name = re.sub(r"[0-9]+$", "", head.split("(", 1)[1])
+        fields = rest.split()
+        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return out
+
+
+def udp_rcvbuf_errors():
+    """Datagrams the kernel dropped for a full socket buffer (machine-wide)."""
+    with open("/proc/net/snmp") as f:
+        rows = [line.split() for line in f if line.startswith("Udp:")]
+    return int(rows[1][rows[0].index("RcvbufErrors")])
+
+
 def measure(server, publishers, sample, duration, warmup):
     """CPU of the server and of the publishers over duration seconds, with
     sample() (stream counters) read at both ends."""
+    return measure_together([(server, publishers, sample)], duration, warmup)[0]
+
+
+def measure_together(setups, duration, warmup):
+    """measure() for several (server, publishers, sample) over one interval,
+    so that they share whatever else the machine is doing."""
     time.sleep(warmup)
-    load0 = os.getloadavg()[0]
-    s0, c0, p0, t0 = sample(), cpu_seconds(server.pid), cpu_of(publishers), time.time()
+    load0, u0 = os.getloadavg()[0], udp_rcvbuf_errors()
+    before = []
+    for server, publishers, sample in setups:
+        before.append((sample(), thread_cpu(server.pid), cpu_seconds(server.pid), cpu_of(publishers), time.time()))
     time.sleep(duration)
-    s1, c1, p1, t1 = sample(), cpu_seconds(server.pid), cpu_of(publishers), time.time()
-    return {"elapsed": t1 - t0, "server_cpu": c1 - c0, "pub_cpu": p1 - p0, "s0": s0, "s1": s1,
-            "rss": rss_bytes(server.pid), "load": [round(load0, 2), round(os.getloadavg()[0], 2)]}
+    after = []
+    for server, publishers, sample in setups:
+        after.append((cpu_seconds(server.pid), cpu_of(publishers), time.time()))
+    out = []
+    for (server, publishers, sample), (s0, th0, c0, p0, t0), (c1, p1, t1) in zip(setups, before, after):
+        th1 = thread_cpu(server.pid)
+        out.append({"threads": {k: round(v - th0.get(k, 0.0), 2) for k, v in th1.items() if v - th0.get(k, 0.0) > 0},
+                    "elapsed": t1 - t0, "server_cpu": c1 - c0, "pub_cpu": p1 - p0, "s0": s0, "s1": sample(),
+                    "rss": rss_bytes(server.pid)})
+    load1, u1 = os.getloadavg()[0], udp_rcvbuf_errors()
+    for m in out:
+        m["load"] = [round(load0, 2), round(load1, 2)]
+        m["udp_rcvbuf_errors"] = u1 - u0
+    return out
 
 
 def idle_cores(proc, seconds=5):
@@ -224,7 +266,8 @@ def summarize(name, n, m, base_rss, clip_kbit, publishers, counts):
            "cores": round(m["server_cpu"] / m["elapsed"], 3),
            "rss_mib": round(m["rss"] / 2**20, 1),
            "rss_kib_per_stream": round((m["rss"] - base_rss) / 1024 / n),
-           "load_avg_1m": m["load"]}
+           "load_avg_1m": m["load"], "udp_rcvbuf_errors_machine": m["udp_rcvbuf_errors"],
+           "cpu_s_by_thread_name": m["threads"]}
     if publishers is not None:
         alive = sum(1 for p in publishers if p.poll() is None)
         res["publishers_alive"] = alive
@@ -307,6 +350,41 @@ def run_nginx(clip, clip_kbit, n, duration, warmup, tmp):
     return res
 
 
+def run_rtmp_side_by_side(vigil, clip, clip_kbit, n, duration, warmup, tmp, workers):
+    """vigil's RTMP server and nginx-rtmp at the same time, N publishers each
+    (started alternately), measured over the same interval."""
+    port = free_port()
+    node, http_port, _ = start_vigil(vigil, tmp, workers,
+                                     {"rtmp_server": {"enabled": True, "bind": "127.0.0.1", "port": port}})
+    nginx, nginx_port, nginx_http = start_nginx(tmp)
+    time.sleep(2)
+    base_vigil, base_nginx = rss_bytes(node.pid), rss_bytes(nginx.pid)
+    ids = [f"pub{i}" for i in range(1, n + 1)]
+    pubs_vigil, pubs_nginx = [], []
+    for i, name in enumerate(ids):
+        for pubs, p in ((pubs_vigil, port), (pubs_nginx, nginx_port)):
+            pubs.append(start(publisher_args(clip, "rtmp", f"rtmp://127.0.0.1:{p}/live/{name}"),
+                              open(os.path.join(tmp, f"pub-{p}-{i}.log"), "w")))
+        time.sleep(GOP / FPS / n)
+    up = wait_streams(lambda: min(sum(1 for c in vigil_cameras(http_port) if c["state"] == "online"),
+                                  len(nginx_streams(nginx_http))), n, 60)
+    mv, mn = measure_together([(node, pubs_vigil, lambda: vigil_cameras(http_port)),
+                               (nginx, pubs_nginx, lambda: nginx_streams(nginx_http))], duration, warmup)
+    res_vigil = summarize("rtmp (side by side)", n, mv, base_vigil, clip_kbit, pubs_vigil,
+                          vigil_counts(http_port, mv, n, ids))
+    res_nginx = summarize("nginx-rtmp (side by side)", n, mn, base_nginx, clip_kbit, pubs_nginx,
+                          {"online": len(mn["s1"]), "bytes": sum(v - mn["s0"].get(k, 0) for k, v in mn["s1"].items())})
+    for p in pubs_vigil + pubs_nginx:
+        stop(p)
+    stop(node)
+    stop(nginx)
+    return {"config": "rtmp-side-by-side", "n": n, "online_before": up, "vigil": res_vigil, "nginx": res_nginx,
+            "cpu_s_per_stream_min": res_vigil["cpu_s_per_stream_min"],
+            "nginx_cpu_s_per_stream_min": res_nginx["cpu_s_per_stream_min"],
+            "ratio_nginx_over_vigil": round(res_nginx["cpu_s_per_stream_min"] /
+                                            max(res_vigil["cpu_s_per_stream_min"], 1e-9), 2)}
+
+
 def run_pull(vigil, n, duration, warmup, tmp, workers):
     sim_port = free_port()
     sim = start_camsim(vigil, n, sim_port, os.path.join(tmp, "camsim.log"), workers)
@@ -358,6 +436,9 @@ def main():
             tmp = tempfile.mkdtemp(prefix=f"vigil-bench-{c}-")
             if c == "rtsp-pull":
                 res = run_pull(a.vigil, a.n, a.duration, a.warmup, tmp, a.workers)
+            elif c == "rtmp-side-by-side":
+                res = run_rtmp_side_by_side(a.vigil, clip, info["kbit_s"], a.n, a.duration, a.warmup, tmp,
+                                            a.workers)
             elif c == "nginx-rtmp":
                 res = run_nginx(clip, info["kbit_s"], a.n, a.duration, a.warmup, tmp)
             else:
@@ -376,6 +457,9 @@ def main():
                 ratios[f"{c} / rtsp-push"] = [round(x / y, 2) for x, y in zip(by[c], by["rtsp-push"])]
     if "rtmp" in by and "nginx-rtmp" in by:
         ratios["nginx-rtmp / vigil rtmp"] = [round(x / y, 2) for x, y in zip(by["nginx-rtmp"], by["rtmp"])]
+    side = [r["ratio_nginx_over_vigil"] for r in results["runs"] if r["config"] == "rtmp-side-by-side"]
+    if side:
+        ratios["nginx-rtmp / vigil rtmp, side by side"] = side
     results["ratios"] = ratios
     print(json.dumps({"ratios": ratios}), flush=True)
     if a.json:
