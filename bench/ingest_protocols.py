@@ -12,8 +12,12 @@ copy`), so every protocol carries the same bitstream at the same bitrate:
   srt         MPEG-TS over SRT into vigil's SRT listener (streamid=pubK)
   nginx-rtmp  the same RTMP publishers into nginx-rtmp (Debian's nginx-light
               and libnginx-mod-rtmp, one process, `live on`)
+  rtmp-side-by-side  vigil's RTMP server and nginx-rtmp at once, N
+              publishers each, over the same interval
   rtsp-pull   the reference of bench/ingest.py: vigil pulls N RTSP cameras
               from `vigil camsim` (camsim's own clip, same parameters)
+  rtmp-pull   vigil's RTMP client plays N streams from nginx-rtmp, which the
+              N publishers feed
 
 Publishers are started spread over one GOP so that keyframes do not all
 arrive at once. After every stream is up and a warm-up, the server's CPU
@@ -44,7 +48,7 @@ from ingest import (CLK_TCK, PAGE, cpu_seconds, free_port, metrics, msum, rss_by
 
 NGINX_RTMP_MODULE = "/usr/lib/nginx/modules/ngx_rtmp_module.so"
 FPS, GOP, SIZE, KBPS = 25, 50, "1920x1080", 2000
-CONFIGS = ("rtsp-pull", "rtsp-push", "rtmp", "srt", "nginx-rtmp", "rtmp-side-by-side")
+CONFIGS = ("rtsp-pull", "rtsp-push", "rtmp", "srt", "nginx-rtmp", "rtmp-side-by-side", "rtmp-pull")
 
 
 def make_clip(cache_dir, seconds):
@@ -385,6 +389,34 @@ def run_rtmp_side_by_side(vigil, clip, clip_kbit, n, duration, warmup, tmp, work
                                             max(res_vigil["cpu_s_per_stream_min"], 1e-9), 2)}
 
 
+def run_rtmp_pull(vigil, clip, clip_kbit, n, duration, warmup, tmp, workers):
+    """vigil's RTMP client: N rtmp:// cameras played from nginx-rtmp, which
+    the N publishers feed (their CPU and nginx's are the sources')."""
+    nginx, port, nginx_http = start_nginx(tmp)
+    ids = [f"pub{i}" for i in range(1, n + 1)]
+    pubs = start_publishers(clip, "rtmp", [f"rtmp://127.0.0.1:{port}/live/{i}" for i in ids], tmp)
+    wait_streams(lambda: len(nginx_streams(nginx_http)), n, 60)
+    node, http_port, _ = start_vigil(vigil, tmp, workers, {})
+    time.sleep(2)
+    idle = idle_cores(node)
+    base_rss = rss_bytes(node.pid)
+    stop(node)
+    node, http_port, _ = start_vigil(vigil, tmp, workers, {
+        "cameras": [{"id": i, "url": f"rtmp://127.0.0.1:{port}/live/{i}"} for i in ids]})
+    up = wait_streams(lambda: sum(1 for c in vigil_cameras(http_port) if c["state"] == "online"), n, 60)
+    m = measure(node, pubs + [nginx], lambda: vigil_cameras(http_port), duration, warmup)
+    res = summarize("rtmp-pull", n, m, base_rss, clip_kbit, pubs, vigil_counts(http_port, m, n, ids))
+    del res["publisher_cpu_s_per_stream_min"]
+    res["sources_cpu_s_per_stream_min"] = round(m["pub_cpu"] / n / (m["elapsed"] / 60), 4)
+    res["idle_cores"] = idle
+    res["online_before"] = up
+    stop(node)
+    for p in pubs:
+        stop(p)
+    stop(nginx)
+    return res
+
+
 def run_pull(vigil, n, duration, warmup, tmp, workers):
     sim_port = free_port()
     sim = start_camsim(vigil, n, sim_port, os.path.join(tmp, "camsim.log"), workers)
@@ -439,6 +471,8 @@ def main():
             elif c == "rtmp-side-by-side":
                 res = run_rtmp_side_by_side(a.vigil, clip, info["kbit_s"], a.n, a.duration, a.warmup, tmp,
                                             a.workers)
+            elif c == "rtmp-pull":
+                res = run_rtmp_pull(a.vigil, clip, info["kbit_s"], a.n, a.duration, a.warmup, tmp, a.workers)
             elif c == "nginx-rtmp":
                 res = run_nginx(clip, info["kbit_s"], a.n, a.duration, a.warmup, tmp)
             else:
@@ -452,7 +486,7 @@ def main():
         by.setdefault(r["config"], []).append(r["cpu_s_per_stream_min"])
     ratios = {}
     if "rtsp-push" in by:
-        for c in ("rtmp", "srt", "rtsp-pull"):
+        for c in ("rtmp", "srt", "rtsp-pull", "rtmp-pull"):
             if c in by:
                 ratios[f"{c} / rtsp-push"] = [round(x / y, 2) for x, y in zip(by[c], by["rtsp-push"])]
     if "rtmp" in by and "nginx-rtmp" in by:
