@@ -31,11 +31,13 @@ interval) and, for nginx, bytes from its rtmp_stat page.
 Every figure is measured here, in this run; nothing is assumed.
 """
 import argparse
+import atexit
 import json
 import os
 import platform
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -43,12 +45,31 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ingest  # noqa: E402
 from ingest import (CLK_TCK, PAGE, cpu_seconds, free_port, metrics, msum, rss_bytes,  # noqa: E402
-                    start, start_camsim, stop)
+                    start_camsim, stop)
 
 NGINX_RTMP_MODULE = "/usr/lib/nginx/modules/ngx_rtmp_module.so"
 FPS, GOP, SIZE, KBPS = 25, 50, "1920x1080", 2000
 CONFIGS = ("rtsp-pull", "rtsp-push", "rtmp", "srt", "nginx-rtmp", "rtmp-side-by-side", "rtmp-pull")
+
+
+# Every process started here, so that an error or ^C never leaves 50
+# looping publishers behind on a shared machine.
+STARTED = []
+
+
+def start(args, log):
+    p = ingest.start(args, log)
+    STARTED.append(p)
+    return p
+
+
+def stop_all():
+    for p in STARTED:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
 
 
 def make_clip(cache_dir, seconds):
@@ -420,6 +441,7 @@ def run_rtmp_pull(vigil, clip, clip_kbit, n, duration, warmup, tmp, workers):
 def run_pull(vigil, n, duration, warmup, tmp, workers):
     sim_port = free_port()
     sim = start_camsim(vigil, n, sim_port, os.path.join(tmp, "camsim.log"), workers)
+    STARTED.append(sim)
     ids = [f"cam{i}" for i in range(1, n + 1)]
     node, http_port, _ = start_vigil(vigil, tmp, workers, {})
     time.sleep(2)
@@ -453,6 +475,8 @@ def main():
     ap.add_argument("--cache-dir", default=os.path.join(tempfile.gettempdir(), "vigil-bench-clips"))
     ap.add_argument("--json", help="write the results here as JSON")
     a = ap.parse_args()
+    atexit.register(stop_all)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     configs = [c for c in a.configs.split(",") if c]
     for c in configs:
         if c not in CONFIGS:
