@@ -856,7 +856,7 @@ static int value_info(vg_graph_t *g, const pb_field_t *vf, int as_input) {
         if (d.field != 1 || d.wire != 2) continue;
         if (nd >= VG_TENSOR_MAX_DIMS) return vg_graph_fail(g, VG_EUNSUPPORTED, "input '%s': rank", name);
         pb_t db = pb_sub(&d);
-        pb_field_t dv;
+        pb_field_t dv = {0};
         int64_t val = -1;
         while ((rc = pb_next(&db, &dv)) == 1)
           if (dv.field == 1 && dv.wire == 0) val = (int64_t)dv.v;

@@ -298,7 +298,7 @@ static int parse_sample_entry(const vg_mp4_box_t *box, const uint8_t *start, cur
   }
   if (c->bad) return VG_EPROTO;
   vg_mp4_box_t child;
-  cursor_t body;
+  cursor_t body = {0};
   int more;
   while ((more = next_child(c, &child, &body)) == 1) {
     if (child.type != config_type || !config_type) continue;
@@ -327,7 +327,7 @@ static int parse_stsd(cursor_t *c, vg_mp4_track_t *t) {
   if (count == 0) return 0;
   const uint8_t *start = c->p + c->pos;
   vg_mp4_box_t box;
-  cursor_t body;
+  cursor_t body = {0};
   int more = next_child(c, &box, &body);
   if (more <= 0) return more < 0 ? more : VG_EPROTO;
   return parse_sample_entry(&box, start, &body, t);
@@ -449,7 +449,7 @@ static int parse_stbl(cursor_t *c, moov_state_t *st, vg_mp4_track_t *t) {
   tables_t tb;
   memset(&tb, 0, sizeof(tb));
   vg_mp4_box_t box;
-  cursor_t body;
+  cursor_t body = {0};
   int more, err;
   while ((more = next_child(c, &box, &body)) == 1) {
     switch (box.type) {
@@ -489,7 +489,7 @@ static int parse_hdlr(cursor_t *c, vg_mp4_track_t *t) {
 static int parse_container(cursor_t *c, moov_state_t *st, vg_mp4_track_t *t, int depth) {
   if (depth > VG_MP4_MAX_DEPTH) return VG_ETOOBIG;
   vg_mp4_box_t box;
-  cursor_t body;
+  cursor_t body = {0};
   int more, err = 0;
   while ((more = next_child(c, &box, &body)) == 1) {
     switch (box.type) {
@@ -510,7 +510,7 @@ static int parse_container(cursor_t *c, moov_state_t *st, vg_mp4_track_t *t, int
 
 static int parse_mvex(cursor_t *c, moov_state_t *st) {
   vg_mp4_box_t box;
-  cursor_t body;
+  cursor_t body = {0};
   int more;
   while ((more = next_child(c, &box, &body)) == 1) {
     if (box.type != FOURCC('t', 'r', 'e', 'x')) continue;
@@ -532,7 +532,7 @@ static int parse_moov(cursor_t *c, vg_mp4_init_t *init) {
   memset(&st, 0, sizeof(st));
   st.init = init;
   vg_mp4_box_t box;
-  cursor_t body;
+  cursor_t body = {0};
   int more, err = 0;
   while ((more = next_child(c, &box, &body)) == 1) {
     switch (box.type) {
@@ -737,7 +737,7 @@ static int parse_traf(cursor_t *c, moof_state_t *m, vg_mp4_traf_t *out) {
   traf_state_t ts;
   memset(&ts, 0, sizeof(ts));
   vg_mp4_box_t box;
-  cursor_t body;
+  cursor_t body = {0};
   int more, err = 0;
   while ((more = next_child(c, &box, &body)) == 1) {
     switch (box.type) {
@@ -801,7 +801,7 @@ int vg_mp4_parse_moof(const vg_mp4_init_t *init, const uint8_t *moof, size_t len
   m.prev_traf_end = moof_offset;
   m.moof = moof;
   cursor_t c = cursor(moof + box.header, (size_t)box.size - box.header);
-  cursor_t body;
+  cursor_t body = {0};
   vg_mp4_box_t child;
   int more;
   while ((more = next_child(&c, &child, &body)) == 1) {

@@ -329,6 +329,12 @@ int vg__pack_add(vg_pack_t *p, int marker, uint32_t ts, const uint8_t *fmt_hdr, 
   return 0;
 }
 
+/* GCC 12 at -O3 believes fu[fu_len - 1] may lie outside fu although fu_len
+ * is checked to be 2..4 below (a -Wstringop-overflow false positive). */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wstringop-overflow"
+#endif
 int vg__pack_nal_units(vg_pack_t *p, const vg_frame_t *f, size_t nal_hdr_len, vg__fu_header_fn fu_header) {
   size_t pos = 0, n;
   const uint8_t *nal;
@@ -341,6 +347,10 @@ int vg__pack_nal_units(vg_pack_t *p, const vg_frame_t *f, size_t nal_hdr_len, vg
   if (r < 0) return r;
   if (last_start == SIZE_MAX) return VG_EINVAL;
   const size_t fu_len = nal_hdr_len + 1;
+  /* H.264 FU-A headers are 2 bytes, H.265 FUs 3 (the buffer below holds 4;
+   * the FU header proper, S, E and type, is the last byte); a fragment
+   * needs room for at least one payload byte. */
+  if (nal_hdr_len < 1 || fu_len > 4 || p->mtu <= fu_len) return VG_EINVAL;
   pos = 0;
   while (vg_nal_lp_next(f->data, f->len, &pos, &nal, &n) == 1) {
     int last_nal = (size_t)(nal - f->data) == last_start;
@@ -363,6 +373,9 @@ int vg__pack_nal_units(vg_pack_t *p, const vg_frame_t *f, size_t nal_hdr_len, vg
   }
   return 0;
 }
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 int vg_pack_frame(vg_pack_t *p, const vg_frame_t *frame, const vg_pack_pkt_t **pkts, size_t *n) {
   *n = 0;
