@@ -117,7 +117,7 @@ static struct {
   wanted_t *wanted;
   int n_wanted;
   int cams_cap;
-  pthread_cond_t idle_cond; /* a camera's pool turn ended (pool_lock) */
+  pthread_cond_t idle_cond;       /* a camera's pool turn ended (pool_lock) */
   vg_analytics_node_config_t cfg; /* scalars only; cameras not kept */
   vg_bus_t *bus;
   vg_infer_server_t *infer;
@@ -783,10 +783,8 @@ static int start_cam(const vg_analytics_camera_config_t *cc) {
   pthread_mutex_unlock(&g.cams_lock);
   /* Analytics needs no instant picture: starting at the next keyframe
    * keeps old cached frames from counting as lag. */
-  vg_hub_reader_opts_t ro = {.queue_frames = (uint32_t)g.cfg.queue_frames,
-                             .notify = hub_notify,
-                             .opaque = cam,
-                             .skip_gop_cache = 1};
+  vg_hub_reader_opts_t ro = {
+      .queue_frames = (uint32_t)g.cfg.queue_frames, .notify = hub_notify, .opaque = cam, .skip_gop_cache = 1};
   if (vg_hub_open_reader(cam->hub, &ro, &cam->reader) == 0) pool_schedule(cam);
   return 0;
 }

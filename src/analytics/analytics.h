@@ -132,7 +132,8 @@ void vg_analytics_node_config_free(vg_analytics_node_config_t *cfg);
  * VG_ECONFIG (c names the field). vg_analytics_camera_config_clear frees it. */
 int vg_analytics_camera_config_parse(vg_cfg_t *c, const char *camera, json_t *obj,
                                      vg_analytics_camera_config_t *out);
-int vg_analytics_camera_config_copy(vg_analytics_camera_config_t *dst, const vg_analytics_camera_config_t *src);
+int vg_analytics_camera_config_copy(vg_analytics_camera_config_t *dst,
+                                    const vg_analytics_camera_config_t *src);
 bool vg_analytics_camera_config_equal(const vg_analytics_camera_config_t *a,
                                       const vg_analytics_camera_config_t *b);
 void vg_analytics_camera_config_clear(vg_analytics_camera_config_t *cc);

@@ -74,7 +74,8 @@ int vg_analytics_camera_config_parse(vg_cfg_t *c, const char *camera, json_t *ob
   return 0;
 }
 
-int vg_analytics_camera_config_copy(vg_analytics_camera_config_t *dst, const vg_analytics_camera_config_t *src) {
+int vg_analytics_camera_config_copy(vg_analytics_camera_config_t *dst,
+                                    const vg_analytics_camera_config_t *src) {
   *dst = *src;
   dst->vision = NULL;
   if (!src->vision) return 0;
@@ -85,8 +86,9 @@ int vg_analytics_camera_config_copy(vg_analytics_camera_config_t *dst, const vg_
 
 bool vg_analytics_camera_config_equal(const vg_analytics_camera_config_t *a,
                                       const vg_analytics_camera_config_t *b) {
-  if (a->enabled != b->enabled || strcmp(a->camera, b->camera) != 0 || strcmp(a->substream, b->substream) != 0 ||
-      a->detect_fps != b->detect_fps || a->detect_width != b->detect_width)
+  if (a->enabled != b->enabled || strcmp(a->camera, b->camera) != 0 ||
+      strcmp(a->substream, b->substream) != 0 || a->detect_fps != b->detect_fps ||
+      a->detect_width != b->detect_width)
     return false;
   if (!a->vision || !b->vision) return a->vision == b->vision;
   /* Both come from the parser, which starts from memset defaults, so
