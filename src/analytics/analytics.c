@@ -672,6 +672,8 @@ static int cam_new(const vg_analytics_camera_config_t *cc, uint32_t index, acam_
     cam_free(cam);
     return err;
   }
+  /* The status shows the configured sensors from the start. */
+  cam->sensors = vg_analyser_sensors_json(cam->an);
   *out = cam;
   return 0;
 }

@@ -107,3 +107,25 @@ def test_tripwire_drawn_live(vigil_bin, start_process, vigil_node, tmp_path):
     assert status == 204
     status, _ = call(base, "GET", "/api/v1/cameras/live1/analytics/status")
     assert status == 404
+
+
+def test_stored_camera_analysed_after_restart(vigil_bin, start_process, vigil_node, tmp_path):
+    """A camera created through the API with analytics is kept in the
+    database; at the next start its pipeline runs with its tripwire (its
+    configuration arrives after the camera is added, so the node sets it
+    once the pipeline has started)."""
+    sim = start_camsim(start_process, vigil_bin, ["--scene", os.path.join(SCENES, "crossing.json")])
+    cfg = {"analytics": {"enabled": True, "models_dir": models_dir(), "detect_threads": 1},
+           "cameras": [], "database": {"path": str(tmp_path / "kept.db")}}
+    proc, http, _ = vigil_node(cfg)
+    base = f"http://127.0.0.1:{http}"
+    wires = [{"id": "door", "a": [0.5, 0.05], "b": [0.5, 0.98]}]
+    status, body = call(base, "POST", "/api/v1/cameras",
+                        {"id": "kept1", "url": f"rtsp://127.0.0.1:{sim}/cam1", "analytics": {"tripwires": wires}})
+    assert status == 201, body
+    assert proc.stop() == 0
+    _, http, _ = vigil_node(cfg)
+    base = f"http://127.0.0.1:{http}"
+    st = wait_for(lambda: (lambda s: s[1] if s[0] == 200 and s[1]["analysed_frames"] > 0 else None)(
+        call(base, "GET", "/api/v1/cameras/kept1/analytics/status")), 30, what="the stored camera's pipeline")
+    assert "door" in st["sensors"]["tripwires"]
