@@ -1059,7 +1059,8 @@ json_t *vg_analytics_camera_json(const char *camera) {
       json_object_set_new(s, c->counters[k].kind, json_integer((json_int_t)c->counters[k].count));
     }
     json_object_set_new(root, "trigger_counts", counts);
-    if (c->sensors) json_object_set(root, "sensors", c->sensors);
+    /* A copy: the pool thread replaces (and frees) its own at any time. */
+    if (c->sensors) json_object_set_new(root, "sensors", json_deep_copy(c->sensors));
     pthread_mutex_unlock(&c->snap_lock);
   }
   pthread_mutex_unlock(&g.cams_lock);
