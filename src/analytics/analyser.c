@@ -188,3 +188,17 @@ json_t *vg_analyser_sensors_json(const vg_analyser_t *a) {
                   "b_to_a", (json_int_t)vg_sensors_tripwire_count(a->sensors, i, -1, VG_DIR_B_TO_A)));
   return json_pack("{soso}", "zones", zones, "tripwires", wires);
 }
+
+void vg_analyser_adopt(vg_analyser_t *a, vg_analyser_t *from) {
+  /* Configurations come from one parser (memset defaults), so memcmp is exact. */
+#define ADOPT(part, field)                                                                                   \
+  if (memcmp(&a->cfg->part, &from->cfg->part, sizeof(a->cfg->part)) == 0) {                                  \
+    void *swap = a->field;                                                                                   \
+    a->field = from->field;                                                                                  \
+    from->field = swap;                                                                                      \
+  }
+  ADOPT(motion, motion)
+  ADOPT(tamper, tamper)
+  ADOPT(tracker, tracker)
+#undef ADOPT
+}

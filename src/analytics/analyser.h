@@ -34,6 +34,11 @@ typedef struct {
  * defaults). Returns 0, VG_EINVAL (inconsistent sensors) or VG_ENOMEM. */
 int vg_analyser_create(const char *camera, const void *vision_cfg, vg_analyser_t **out);
 void vg_analyser_destroy(vg_analyser_t **a);
+/* A configuration change: a (new, not used yet) takes over from's motion,
+ * tamper and tracker state wherever their parameters are the same in both,
+ * so background, baselines and tracks (their ids) survive; the sensors
+ * stay a's own, fresh. from is then only fit for destroying. */
+void vg_analyser_adopt(vg_analyser_t *a, vg_analyser_t *from);
 /* A new stream (reconnect, new tracks): forget the background. */
 void vg_analyser_reset(vg_analyser_t *a);
 

@@ -43,16 +43,18 @@ typedef struct {
 typedef struct acam acam_t;
 struct acam {
   char id[64];
-  uint32_t index; /* the inference server's camera number */
+  char hub_name[64]; /* the camera's own, or its substream's */
+  uint32_t index;    /* the inference server's camera number */
   int detect_fps, detect_width;
   vg_hub_t *hub;
   vg_hub_reader_t *reader;
   vg_analyser_t *an;
   vg_log_ctx_t log;
 
-  /* Pool scheduling, under the pool's lock. */
+  /* Pool scheduling, under the pool's lock. removed: being stopped, never
+   * queued again. */
   acam_t *next;
-  bool queued, running, rerun;
+  bool queued, running, rerun, removed;
 
   /* Owned by the pool thread running the camera. */
   vg_vdec_t *dec;
@@ -71,8 +73,10 @@ struct acam {
   detect_job_t waiting;
   bool has_waiting;
 
-  /* The detection in flight and its result, under lock. */
+  /* The detection in flight and its result, under lock; done_cond is
+   * signalled when a result arrives (a camera being stopped waits for it). */
   pthread_mutex_t lock;
+  pthread_cond_t done_cond;
   bool in_flight, result_ready;
   int result_status;
   int64_t det_ts, det_pts;
@@ -80,6 +84,10 @@ struct acam {
   bool det_motion;
   int n_dets;
   vg_detection_t dets[MAX_DETS];
+  /* A new configuration, under lock: built by vg_analytics_camera_set(),
+   * swapped in by the camera's next pool turn, between frames. */
+  vg_analyser_t *next_an;
+  int next_detect_fps;
 
   /* Counters for metrics and the API. */
   atomic_uint_fast64_t decoded, analysed, detected, skipped, idle_skipped, triggers;
@@ -94,8 +102,22 @@ struct acam {
   int n_counters;
 };
 
+/* A camera's wanted configuration, kept whether or not it runs. json is
+ * what it was set from (NULL: the configuration file's). */
+typedef struct {
+  json_t *json;
+  vg_analytics_camera_config_t cc;
+} wanted_t;
+
 static struct {
   bool running;
+  /* Serializes start, stop and live changes; guards wanted and the
+   * changes of cams (cams_lock covers the readers of cams). */
+  pthread_mutex_t ctl_lock;
+  wanted_t *wanted;
+  int n_wanted;
+  int cams_cap;
+  pthread_cond_t idle_cond;       /* a camera's pool turn ended (pool_lock) */
   vg_analytics_node_config_t cfg; /* scalars only; cameras not kept */
   vg_bus_t *bus;
   vg_infer_server_t *infer;
@@ -115,9 +137,11 @@ static struct {
   /* the trigger log */
   vg_bus_sub_t *log_sub;
   FILE *log_file;
-} g = {.cams_lock = PTHREAD_MUTEX_INITIALIZER,
+} g = {.ctl_lock = PTHREAD_MUTEX_INITIALIZER,
+       .cams_lock = PTHREAD_MUTEX_INITIALIZER,
        .pool_lock = PTHREAD_MUTEX_INITIALIZER,
-       .pool_cond = PTHREAD_COND_INITIALIZER};
+       .pool_cond = PTHREAD_COND_INITIALIZER,
+       .idle_cond = PTHREAD_COND_INITIALIZER};
 
 /* ---- the pool ------------------------------------------------------------ */
 
@@ -126,7 +150,7 @@ static struct {
  * notify, which holds the hub's lock: this only takes the pool's lock. */
 static void pool_schedule(acam_t *cam) {
   pthread_mutex_lock(&g.pool_lock);
-  if (!g.stop) {
+  if (!g.stop && !cam->removed) {
     if (cam->running) {
       cam->rerun = true;
     } else if (!cam->queued) {
@@ -165,8 +189,9 @@ static void *pool_main(void *arg) {
     bool more = cam_run(cam);
     pthread_mutex_lock(&g.pool_lock);
     cam->running = false;
+    pthread_cond_broadcast(&g.idle_cond);
     /* Back of the queue: every waiting camera gets its turn first. */
-    if ((more || cam->rerun) && !g.stop) {
+    if ((more || cam->rerun) && !g.stop && !cam->removed) {
       cam->rerun = false;
       cam->queued = true;
       cam->next = NULL;
@@ -227,8 +252,11 @@ static void detection_done(void *opaque, const vg_infer_result_t *res) {
   cam->n_dets = res->status == 0 ? (res->n_dets < MAX_DETS ? res->n_dets : MAX_DETS) : 0;
   if (cam->n_dets) memcpy(cam->dets, res->dets, (size_t)cam->n_dets * sizeof(cam->dets[0]));
   cam->result_ready = true;
-  pthread_mutex_unlock(&cam->lock);
+  pthread_cond_broadcast(&cam->done_cond);
+  /* Still under the camera's lock: once it is released, a camera being
+   * stopped may be freed (lock order: camera, then pool). */
   pool_schedule(cam);
+  pthread_mutex_unlock(&cam->lock);
 }
 
 static void submit_job(acam_t *cam, detect_job_t *job) {
@@ -481,9 +509,33 @@ static void handle_frame(acam_t *cam, const vg_frame_t *f) {
   analyse(cam, f);
 }
 
-/* One pool turn for a camera: a pending detector result first, then up to
- * BATCH_FRAMES frames. Returns true when frames may be left. */
+/* Swaps in a configuration set by vg_analytics_camera_set(), between two
+ * frames, on the pool thread that owns the analyser. */
+static void take_new_config(acam_t *cam) {
+  pthread_mutex_lock(&cam->lock);
+  vg_analyser_t *an = cam->next_an;
+  int fps = cam->next_detect_fps;
+  cam->next_an = NULL;
+  pthread_mutex_unlock(&cam->lock);
+  if (!an) return;
+  vg_analyser_adopt(an, cam->an);
+  vg_analyser_destroy(&cam->an);
+  cam->an = an;
+  cam->detect_fps = fps;
+  atomic_store(&cam->tracked, vg_analyser_confirmed(an));
+  json_t *sensors = vg_analyser_sensors_json(an);
+  pthread_mutex_lock(&cam->snap_lock);
+  json_decref(cam->sensors);
+  cam->sensors = sensors;
+  pthread_mutex_unlock(&cam->snap_lock);
+  vg_log_info(&cam->log, "new analytics configuration in use");
+}
+
+/* One pool turn for a camera: a new configuration and a pending detector
+ * result first, then up to BATCH_FRAMES frames. Returns true when frames
+ * may be left. */
 static bool cam_run(acam_t *cam) {
+  take_new_config(cam);
   apply_result(cam);
   vg_hub_reader_stats_t st;
   vg_hub_reader_stats(cam->reader, &st);
@@ -586,8 +638,10 @@ static void cam_free(acam_t *cam) {
   vg_hub_unref(&cam->hub);
   vg_vdec_close(&cam->dec);
   vg_analyser_destroy(&cam->an);
+  vg_analyser_destroy(&cam->next_an);
   if (cam->has_waiting) vg_image_free(&cam->waiting.req.image);
   json_decref(cam->sensors);
+  pthread_cond_destroy(&cam->done_cond);
   pthread_mutex_destroy(&cam->lock);
   pthread_mutex_destroy(&cam->snap_lock);
   free(cam);
@@ -603,8 +657,10 @@ static int cam_new(const vg_analytics_camera_config_t *cc, uint32_t index, acam_
     return VG_ENOMEM;
   }
   pthread_mutex_init(&cam->lock, NULL);
+  pthread_cond_init(&cam->done_cond, NULL);
   pthread_mutex_init(&cam->snap_lock, NULL);
   snprintf(cam->id, sizeof(cam->id), "%s", cc->camera);
+  snprintf(cam->hub_name, sizeof(cam->hub_name), "%s", hub_name);
   cam->log = (vg_log_ctx_t){"analytics", cam->id};
   cam->hub = hub;
   cam->index = index;
@@ -616,6 +672,8 @@ static int cam_new(const vg_analytics_camera_config_t *cc, uint32_t index, acam_
     cam_free(cam);
     return err;
   }
+  /* The status shows the configured sensors from the start. */
+  cam->sensors = vg_analyser_sensors_json(cam->an);
   *out = cam;
   return 0;
 }
@@ -642,9 +700,239 @@ int vg_analytics_start(const vg_analytics_node_config_t *cfg, vg_bus_t *bus) {
   return vg_analytics_start_with_runner(cfg, bus, NULL, NULL);
 }
 
+static acam_t *find_cam(const char *id) {
+  for (int i = 0; i < g.cam_count; i++)
+    if (strcmp(g.cams[i]->id, id) == 0) return g.cams[i];
+  return NULL;
+}
+
+/* ---- cameras coming and going (under ctl_lock) ---------------------------- */
+
+static wanted_t *find_wanted(const char *id) {
+  for (int i = 0; i < g.n_wanted; i++)
+    if (strcmp(g.wanted[i].cc.camera, id) == 0) return &g.wanted[i];
+  return NULL;
+}
+
+static void forget_wanted(const char *id) {
+  wanted_t *w = find_wanted(id);
+  if (!w) return;
+  json_decref(w->json);
+  vg_analytics_camera_config_clear(&w->cc);
+  *w = g.wanted[--g.n_wanted];
+}
+
+/* Keeps cc (taking its vision configuration) and json (taking the
+ * reference) as id's wanted configuration. */
+static int keep_wanted(vg_analytics_camera_config_t *cc, json_t *json) {
+  wanted_t *w = find_wanted(cc->camera);
+  if (!w) {
+    wanted_t *grown = realloc(g.wanted, (size_t)(g.n_wanted + 1) * sizeof(*g.wanted));
+    if (!grown) {
+      vg_analytics_camera_config_clear(cc);
+      json_decref(json);
+      return VG_ENOMEM;
+    }
+    g.wanted = grown;
+    w = &g.wanted[g.n_wanted++];
+  } else {
+    json_decref(w->json);
+    vg_analytics_camera_config_clear(&w->cc);
+  }
+  w->cc = *cc;
+  w->json = json;
+  cc->vision = NULL;
+  return 0;
+}
+
+static void forget_all_wanted(void) {
+  for (int i = 0; i < g.n_wanted; i++) {
+    json_decref(g.wanted[i].json);
+    vg_analytics_camera_config_clear(&g.wanted[i].cc);
+  }
+  free(g.wanted);
+  g.wanted = NULL;
+  g.n_wanted = 0;
+}
+
+/* The smallest inference-server camera number no running camera uses: the
+ * server keeps a slot per number, so numbers are reused, not grown. */
+static uint32_t free_index(void) {
+  for (uint32_t idx = 1;; idx++) {
+    int used = 0;
+    for (int i = 0; i < g.cam_count && !used; i++)
+      used = g.cams[i]->index == idx;
+    if (!used) return idx;
+  }
+}
+
+/* Starts a pipeline for cc (running, enabled). VG_ENOTFOUND when its hub
+ * does not exist (yet). */
+static int start_cam(const vg_analytics_camera_config_t *cc) {
+  if (g.cam_count == g.cams_cap) {
+    int cap = g.cams_cap ? g.cams_cap * 2 : 8;
+    pthread_mutex_lock(&g.cams_lock);
+    acam_t **grown = realloc(g.cams, (size_t)cap * sizeof(*g.cams));
+    if (grown) g.cams = grown, g.cams_cap = cap;
+    pthread_mutex_unlock(&g.cams_lock);
+    if (!grown) return VG_ENOMEM;
+  }
+  acam_t *cam;
+  int err = cam_new(cc, free_index(), &cam);
+  if (err) return err;
+  pthread_mutex_lock(&g.cams_lock);
+  g.cams[g.cam_count++] = cam;
+  pthread_mutex_unlock(&g.cams_lock);
+  /* Analytics needs no instant picture: starting at the next keyframe
+   * keeps old cached frames from counting as lag. */
+  vg_hub_reader_opts_t ro = {
+      .queue_frames = (uint32_t)g.cfg.queue_frames, .notify = hub_notify, .opaque = cam, .skip_gop_cache = 1};
+  if (vg_hub_open_reader(cam->hub, &ro, &cam->reader) == 0) pool_schedule(cam);
+  return 0;
+}
+
+/* Stops one camera's pipeline and frees it, with frames flowing: no pool
+ * turn, hub notify or detector callback touches it afterwards. */
+static void stop_cam(acam_t *cam) {
+  pthread_mutex_lock(&g.cams_lock);
+  for (int i = 0; i < g.cam_count; i++)
+    if (g.cams[i] == cam) {
+      g.cams[i] = g.cams[--g.cam_count];
+      break;
+    }
+  pthread_mutex_unlock(&g.cams_lock);
+  /* Out of the queue, and its running turn (if any) over. */
+  pthread_mutex_lock(&g.pool_lock);
+  cam->removed = true;
+  if (cam->queued) {
+    acam_t **pp = &g.head, *prev = NULL;
+    while (*pp && *pp != cam)
+      prev = *pp, pp = &(*pp)->next;
+    if (*pp) {
+      *pp = cam->next;
+      if (g.tail == cam) g.tail = prev;
+    }
+    cam->queued = false;
+  }
+  while (cam->running)
+    pthread_cond_wait(&g.idle_cond, &g.pool_lock);
+  pthread_mutex_unlock(&g.pool_lock);
+  /* No notify runs once this returns. */
+  vg_hub_close_reader(&cam->reader);
+  /* The detector's callback for a request in flight must have run. */
+  pthread_mutex_lock(&cam->lock);
+  while (cam->in_flight && !cam->result_ready)
+    pthread_cond_wait(&cam->done_cond, &cam->lock);
+  pthread_mutex_unlock(&cam->lock);
+  vg_log_info(&cam->log, "analytics stopped");
+  cam_free(cam);
+}
+
+/* Brings what runs for w in line with it (running). */
+static int apply_wanted(const wanted_t *w) {
+  const vg_analytics_camera_config_t *cc = &w->cc;
+  acam_t *cam = find_cam(cc->camera);
+  const char *hub_name = cc->substream[0] ? cc->substream : cc->camera;
+  int width = cc->detect_width ? cc->detect_width : g.cfg.detect_width;
+  if (cam && (!cc->enabled || strcmp(cam->hub_name, hub_name) != 0 || cam->detect_width != width)) {
+    stop_cam(cam);
+    cam = NULL;
+  }
+  if (!cc->enabled) return 0;
+  if (!cam) {
+    int err = start_cam(cc);
+    if (err == VG_ENOTFOUND)
+      vg_log_info(&lg, "camera %s: analytics waits for its stream %s", cc->camera, hub_name);
+    else if (err)
+      vg_log_error(&lg, "camera %s: no analytics: %s", cc->camera, vg_strerror(err));
+    else
+      vg_log_info(&lg, "camera %s: analytics started", cc->camera);
+    return err == VG_ENOTFOUND ? 0 : err;
+  }
+  /* Built here, swapped in by the camera's next pool turn. */
+  vg_analyser_t *an;
+  int err = vg_analyser_create(cc->camera, cc->vision, &an);
+  if (err) return err;
+  pthread_mutex_lock(&cam->lock);
+  vg_analyser_destroy(&cam->next_an); /* an older change not taken yet */
+  cam->next_an = an;
+  cam->next_detect_fps = cc->detect_fps ? cc->detect_fps : g.cfg.detect_fps;
+  pthread_mutex_unlock(&cam->lock);
+  pool_schedule(cam);
+  return 0;
+}
+
+int vg_analytics_camera_set(const char *camera, const json_t *obj) {
+  vg_analytics_camera_config_t cc = {0};
+  json_t *copy = NULL;
+  if (obj && !json_is_null(obj)) {
+    if (!(copy = json_deep_copy(obj))) return VG_ENOMEM;
+    vg_cfg_t c = {0};
+    vg_cfg_enter(&c, "analytics");
+    int err = vg_analytics_camera_config_parse(&c, camera, copy, &cc);
+    if (err) {
+      vg_log_warn(&lg, "camera %s: analytics configuration refused: %s: %s", camera, c.err_path,
+                  c.err_reason);
+      json_decref(copy);
+      return err;
+    }
+  }
+  pthread_mutex_lock(&g.ctl_lock);
+  int err = 0;
+  if (!cc.enabled) {
+    forget_wanted(camera);
+    acam_t *cam = g.running ? find_cam(camera) : NULL;
+    if (cam) stop_cam(cam);
+    vg_analytics_camera_config_clear(&cc);
+    json_decref(copy);
+  } else {
+    wanted_t *w = find_wanted(camera);
+    bool same = w && vg_analytics_camera_config_equal(&w->cc, &cc);
+    if (same) {
+      vg_analytics_camera_config_clear(&cc);
+      json_decref(copy);
+    } else {
+      err = keep_wanted(&cc, copy);
+      w = err ? NULL : find_wanted(camera);
+    }
+    /* Also when nothing changed: the camera may have just come (back). */
+    if (w && g.running && !(same && find_cam(camera))) err = apply_wanted(w);
+  }
+  pthread_mutex_unlock(&g.ctl_lock);
+  return err;
+}
+
+int vg_analytics_camera_remove(const char *camera) {
+  pthread_mutex_lock(&g.ctl_lock);
+  forget_wanted(camera);
+  for (int i = 0; g.running && i < g.cam_count;) {
+    acam_t *cam = g.cams[i];
+    if (strcmp(cam->id, camera) == 0 || strcmp(cam->hub_name, camera) == 0)
+      stop_cam(cam); /* the last camera moves to i */
+    else
+      i++;
+  }
+  pthread_mutex_unlock(&g.ctl_lock);
+  return 0;
+}
+
+/* ---- start and stop ------------------------------------------------------- */
+
 int vg_analytics_start_with_runner(const vg_analytics_node_config_t *cfg, vg_bus_t *bus,
                                    const vg_infer_runner_t *runner, void *runner_ctx) {
-  if (!cfg->enabled || g.running) return 0;
+  pthread_mutex_lock(&g.ctl_lock);
+  int err = 0;
+  /* The file's cameras are wanted even when analytics does not run. */
+  for (int i = 0; i < cfg->camera_count && !err; i++) {
+    if (!cfg->cameras[i].enabled) continue;
+    vg_analytics_camera_config_t cc;
+    err = vg_analytics_camera_config_copy(&cc, &cfg->cameras[i]);
+    if (!err) err = keep_wanted(&cc, NULL);
+  }
+  if (err || !cfg->enabled || g.running) {
+    pthread_mutex_unlock(&g.ctl_lock);
+    return err;
+  }
   g.runner = runner;
   g.runner_ctx = runner_ctx;
   g.cfg = *cfg;
@@ -652,8 +940,8 @@ int vg_analytics_start_with_runner(const vg_analytics_node_config_t *cfg, vg_bus
   g.cfg.camera_count = 0;
   g.bus = bus;
   g.stop = false;
-  int err = start_infer();
-  if (err) goto fail;
+  g.running = true;
+  if ((err = start_infer())) goto fail;
   if (cfg->trigger_log[0]) {
     if (!(g.log_file = fopen(cfg->trigger_log, "a"))) {
       err = vg_err_from_errno();
@@ -661,24 +949,6 @@ int vg_analytics_start_with_runner(const vg_analytics_node_config_t *cfg, vg_bus
       goto fail;
     }
     if (bus) vg_bus_subscribe(bus, VG_ANALYTICS_TOPIC_TRIGGER, NULL, log_trigger, NULL, &g.log_sub);
-  }
-  g.cams = calloc((size_t)cfg->camera_count + 1, sizeof(*g.cams));
-  if (!g.cams) {
-    err = VG_ENOMEM;
-    goto fail;
-  }
-  for (int i = 0; i < cfg->camera_count; i++) {
-    const vg_analytics_camera_config_t *cc = &cfg->cameras[i];
-    if (!cc->enabled) continue;
-    acam_t *cam;
-    int e = cam_new(cc, (uint32_t)g.cam_count + 1, &cam);
-    if (e) {
-      vg_log_error(&lg, "camera %s: no analytics: %s", cc->camera, vg_strerror(e));
-      continue;
-    }
-    pthread_mutex_lock(&g.cams_lock);
-    g.cams[g.cam_count++] = cam;
-    pthread_mutex_unlock(&g.cams_lock);
   }
   int n = cfg->threads > 0 ? cfg->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
   g.threads = calloc((size_t)(n > 0 ? n : 1), sizeof(*g.threads));
@@ -690,30 +960,27 @@ int vg_analytics_start_with_runner(const vg_analytics_node_config_t *cfg, vg_bus
     if (pthread_create(&g.threads[i], NULL, pool_main, NULL) != 0) break;
     g.thread_count++;
   }
-  /* Readers open last: from now on frames flow into the pool. */
-  for (int i = 0; i < g.cam_count; i++) {
-    acam_t *cam = g.cams[i];
-    /* Analytics needs no instant picture: starting at the next keyframe
-     * keeps old cached frames from counting as lag. */
-    vg_hub_reader_opts_t ro = {.queue_frames = (uint32_t)cfg->queue_frames,
-                               .notify = hub_notify,
-                               .opaque = cam,
-                               .skip_gop_cache = 1};
-    if (vg_hub_open_reader(cam->hub, &ro, &cam->reader) == 0) pool_schedule(cam);
-  }
+  /* Readers open as pipelines start: from then on frames flow into the pool. */
+  for (int i = 0; i < g.n_wanted; i++)
+    apply_wanted(&g.wanted[i]);
   vg_metrics_register("analytics", collect_metrics, NULL);
-  g.running = true;
   vg_log_info(&lg, "analysing %d cameras at %d fps, %d px wide, model %s, %d threads", g.cam_count,
               cfg->detect_fps, cfg->detect_width, cfg->model, g.thread_count);
+  pthread_mutex_unlock(&g.ctl_lock);
   return 0;
 fail:
-  g.running = true;
+  pthread_mutex_unlock(&g.ctl_lock);
   vg_analytics_stop();
   return err;
 }
 
 void vg_analytics_stop(void) {
-  if (!g.running) return;
+  pthread_mutex_lock(&g.ctl_lock);
+  forget_all_wanted();
+  if (!g.running) {
+    pthread_mutex_unlock(&g.ctl_lock);
+    return;
+  }
   vg_metrics_unregister("analytics");
   pthread_mutex_lock(&g.pool_lock);
   g.stop = true;
@@ -735,19 +1002,15 @@ void vg_analytics_stop(void) {
   free(g.cams);
   g.cams = NULL;
   g.cam_count = 0;
+  g.cams_cap = 0;
   pthread_mutex_unlock(&g.cams_lock);
   g.head = g.tail = NULL;
   g.bus = NULL;
   g.running = false;
+  pthread_mutex_unlock(&g.ctl_lock);
 }
 
 /* ---- introspection ------------------------------------------------------- */
-
-static acam_t *find_cam(const char *id) {
-  for (int i = 0; i < g.cam_count; i++)
-    if (strcmp(g.cams[i]->id, id) == 0) return g.cams[i];
-  return NULL;
-}
 
 int vg_analytics_camera_stats(const char *camera, vg_analytics_camera_stats_t *out) {
   pthread_mutex_lock(&g.cams_lock);
@@ -796,7 +1059,8 @@ json_t *vg_analytics_camera_json(const char *camera) {
       json_object_set_new(s, c->counters[k].kind, json_integer((json_int_t)c->counters[k].count));
     }
     json_object_set_new(root, "trigger_counts", counts);
-    if (c->sensors) json_object_set(root, "sensors", c->sensors);
+    /* A copy: the pool thread replaces (and frees) its own at any time. */
+    if (c->sensors) json_object_set_new(root, "sensors", json_deep_copy(c->sensors));
     pthread_mutex_unlock(&c->snap_lock);
   }
   pthread_mutex_unlock(&g.cams_lock);

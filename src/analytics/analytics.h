@@ -27,8 +27,10 @@
  *   VG_ANALYTICS_TOPIC_TRIGGER  vg_analytics_trigger_t, one per sensor trigger
  *
  * Threads: config parsing on the main thread; start/stop from the main
- * thread (after the cameras have started, before they stop); the snapshot
- * and metrics functions from any thread.
+ * thread (after the cameras have started, before they stop); live changes
+ * (vg_analytics_camera_set/remove) from any thread but a pool thread,
+ * serialized by one lock; the snapshot and metrics functions from any
+ * thread.
  */
 #ifndef VG_ANALYTICS_ANALYTICS_H
 #define VG_ANALYTICS_ANALYTICS_H
@@ -125,6 +127,17 @@ int vg_analytics_node_config_parse(vg_cfg_t *c, json_t *top, json_t *cameras,
                                    vg_analytics_node_config_t *out);
 void vg_analytics_node_config_free(vg_analytics_node_config_t *cfg);
 
+/* One camera's "analytics" object (obj, at c's current path) into out, as
+ * vg_analytics_node_config_parse reads it from the file. Returns 0 or
+ * VG_ECONFIG (c names the field). vg_analytics_camera_config_clear frees it. */
+int vg_analytics_camera_config_parse(vg_cfg_t *c, const char *camera, json_t *obj,
+                                     vg_analytics_camera_config_t *out);
+int vg_analytics_camera_config_copy(vg_analytics_camera_config_t *dst,
+                                    const vg_analytics_camera_config_t *src);
+bool vg_analytics_camera_config_equal(const vg_analytics_camera_config_t *a,
+                                      const vg_analytics_camera_config_t *b);
+void vg_analytics_camera_config_clear(vg_analytics_camera_config_t *cc);
+
 /* --- life cycle --- */
 
 /* Starts the pool, the inference server and one pipeline per enabled
@@ -133,8 +146,40 @@ void vg_analytics_node_config_free(vg_analytics_node_config_t *cfg);
  * be loaded (nothing is left running). Does nothing when cfg->enabled is
  * false. */
 int vg_analytics_start(const vg_analytics_node_config_t *cfg, vg_bus_t *bus);
-/* Stops everything; safe when not started. */
+/* Stops everything and forgets every camera's configuration; safe when
+ * not started. */
 void vg_analytics_stop(void);
+
+/* --- live configuration changes --- */
+
+/* Sets one camera's analytics configuration while the node runs (its
+ * "analytics" object as cameras[].analytics takes it; NULL or
+ * "enabled": false: none). The configuration is kept in any case; what
+ * runs follows it when the pipeline runs (vg_analytics_start, enabled):
+ *  - no pipeline yet: one starts, reading the camera's hub (or its
+ *    substream's); if that hub does not exist yet, it starts at the next
+ *    call for this camera once it does (the node calls this from its
+ *    camera-added hook);
+ *  - a pipeline runs and only the vision configuration (zones, tripwires,
+ *    rules, filters, motion, tamper, tracker) or detect_fps changed: the new
+ *    configuration is built here and swapped in by the camera's next pool
+ *    turn, between two frames; motion, tamper and the tracker keep what
+ *    they learned (track ids, positions) when their own parameters did not
+ *    change; the sensors always start afresh;
+ *  - substream or detect_width changed: the pipeline restarts;
+ *  - none: the pipeline stops.
+ * When the node's analytics.enabled is false nothing runs: the
+ * configuration is only kept. The same configuration again changes
+ * nothing. Any thread but a pool thread (the HTTP server's, a worker's,
+ * the main thread); it may wait for the camera's running pool turn and its
+ * detection in flight. Returns 0, VG_ECONFIG (obj is invalid; nothing
+ * changed) or VG_ENOMEM. */
+int vg_analytics_camera_set(const char *camera, const json_t *obj);
+/* A camera was removed: its pipeline stops and its configuration is
+ * forgotten; pipelines that read its hub as their substream stop too (they
+ * keep their configuration and start again at their next set). Same
+ * threads as vg_analytics_camera_set. Returns 0. */
+int vg_analytics_camera_remove(const char *camera);
 
 /* --- introspection --- */
 

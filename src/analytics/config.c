@@ -38,9 +38,8 @@ static void parse_top(vg_cfg_t *c, json_t *top, vg_analytics_node_config_t *out)
   vg_cfg_str(c, top, "trigger_log", "", out->trigger_log, sizeof(out->trigger_log));
 }
 
-static void parse_camera(vg_cfg_t *c, json_t *cam, json_t *obj, vg_analytics_camera_config_t *out) {
-  json_t *id = json_object_get(cam, "id");
-  snprintf(out->camera, sizeof(out->camera), "%s", json_is_string(id) ? json_string_value(id) : "");
+static void parse_camera_object(vg_cfg_t *c, const char *id, json_t *obj, vg_analytics_camera_config_t *out) {
+  snprintf(out->camera, sizeof(out->camera), "%s", id);
   vg_analytics_config_t *v = malloc(sizeof(*v));
   if (!v) {
     vg_cfg_fail(c, NULL, "out of memory");
@@ -56,6 +55,50 @@ static void parse_camera(vg_cfg_t *c, json_t *cam, json_t *obj, vg_analytics_cam
   vg_cfg_int(c, obj, "detect_width", 0, 0, 1920, &n);
   out->detect_width = (int)n;
   if (out->detect_width && out->detect_width < 64) vg_cfg_fail(c, "detect_width", "must be 0 or 64..1920");
+}
+
+static void parse_camera(vg_cfg_t *c, json_t *cam, json_t *obj, vg_analytics_camera_config_t *out) {
+  json_t *id = json_object_get(cam, "id");
+  parse_camera_object(c, json_is_string(id) ? json_string_value(id) : "", obj, out);
+}
+
+int vg_analytics_camera_config_parse(vg_cfg_t *c, const char *camera, json_t *obj,
+                                     vg_analytics_camera_config_t *out) {
+  memset(out, 0, sizeof(*out));
+  if (!json_is_object(obj)) return vg_cfg_fail(c, NULL, "must be an object");
+  parse_camera_object(c, camera, obj, out);
+  if (c->failed) {
+    vg_analytics_camera_config_clear(out);
+    return VG_ECONFIG;
+  }
+  return 0;
+}
+
+int vg_analytics_camera_config_copy(vg_analytics_camera_config_t *dst,
+                                    const vg_analytics_camera_config_t *src) {
+  *dst = *src;
+  dst->vision = NULL;
+  if (!src->vision) return 0;
+  if (!(dst->vision = malloc(sizeof(vg_analytics_config_t)))) return VG_ENOMEM;
+  memcpy(dst->vision, src->vision, sizeof(vg_analytics_config_t));
+  return 0;
+}
+
+bool vg_analytics_camera_config_equal(const vg_analytics_camera_config_t *a,
+                                      const vg_analytics_camera_config_t *b) {
+  if (a->enabled != b->enabled || strcmp(a->camera, b->camera) != 0 ||
+      strcmp(a->substream, b->substream) != 0 || a->detect_fps != b->detect_fps ||
+      a->detect_width != b->detect_width)
+    return false;
+  if (!a->vision || !b->vision) return a->vision == b->vision;
+  /* Both come from the parser, which starts from memset defaults, so
+   * padding compares equal too. */
+  return memcmp(a->vision, b->vision, sizeof(vg_analytics_config_t)) == 0;
+}
+
+void vg_analytics_camera_config_clear(vg_analytics_camera_config_t *cc) {
+  free(cc->vision);
+  cc->vision = NULL;
 }
 
 int vg_analytics_node_config_parse(vg_cfg_t *c, json_t *top, json_t *cameras,

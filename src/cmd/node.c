@@ -245,18 +245,55 @@ static void recover_recordings(const vg_node_config_t *cfg, vg_log_ctx_t *lg) {
 
 /* Per-camera consumers follow the cameras, including those the API adds
  * and removes and the push cameras publishers create while running:
- * recording of every camera. Push cameras are added on the publisher's
- * worker, the others on the main or the HTTP thread. */
+ * recording of every camera, analytics of those with an "analytics"
+ * object (the file's or the API's). Push cameras are added on the
+ * publisher's worker, the others on the main or the HTTP thread. */
 static void camera_added(vg_camera_t *cam, void *opaque) {
   vg_node_t *node = opaque;
-  if (!node->recording) return;
-  int err = vg_recorder_add(cam->cfg.id, cam->hub, cam->worker);
-  if (err) vg_log_error(&cam->log, "not recorded: %s", vg_strerror(err));
+  if (node->recording) {
+    int err = vg_recorder_add(cam->cfg.id, cam->hub, cam->worker);
+    if (err) vg_log_error(&cam->log, "not recorded: %s", vg_strerror(err));
+  }
+  /* A camera the API creates or replaces gets its new object right after
+   * (vg_cameras_api_on_analytics); this covers one that comes back. */
+  json_t *analytics = vg_cameras_api_analytics(cam->cfg.id);
+  if (analytics) vg_analytics_camera_set(cam->cfg.id, analytics);
+  json_decref(analytics);
 }
 
 static void camera_removed(vg_camera_t *cam, void *opaque) {
   vg_node_t *node = opaque;
   if (node->recording) vg_recorder_remove(cam->cfg.id);
+  vg_analytics_camera_remove(cam->cfg.id);
+}
+
+/* PUT .../analytics, create, replace, import, delete: the pipeline follows
+ * at once (on the HTTP server's thread). */
+static void analytics_changed(const char *camera, json_t *analytics, void *opaque) {
+  (void)opaque;
+  vg_analytics_camera_set(camera, analytics);
+}
+
+static void collect_camera_id(const vg_camera_info_t *info, void *opaque) {
+  json_array_append_new(opaque, json_string(info->id));
+}
+
+/* Analytics for the cameras the file does not configure (those created
+ * through the API and kept in the database, whose add preceded their
+ * configuration), and from now on for every change. */
+static void follow_analytics(void) {
+  vg_cameras_api_on_analytics(analytics_changed, NULL);
+  json_t *ids = json_array();
+  if (!ids) return;
+  vg_cameras_foreach(collect_camera_id, ids);
+  size_t i;
+  json_t *id;
+  json_array_foreach(ids, i, id) {
+    json_t *analytics = vg_cameras_api_analytics(json_string_value(id));
+    if (analytics) vg_analytics_camera_set(json_string_value(id), analytics);
+    json_decref(analytics);
+  }
+  json_decref(ids);
 }
 
 static void start_recording(vg_node_t *node, const vg_node_config_t *cfg, vg_log_ctx_t *lg) {
@@ -396,6 +433,7 @@ int vg_node_start(const vg_node_config_t *cfg, vg_node_t **out) {
     vg_node_stop(&node);
     return err;
   }
+  follow_analytics();
   vg_rtsp_server_config_t rtsp_cfg = cfg->rtsp_server;
   err = start_auth(node, cfg, &rtsp_cfg, &lg);
   if (err) {
@@ -436,6 +474,7 @@ void vg_node_stop(vg_node_t **np) {
   vg_recorders_stop();
   vg_onvif_events_stop();
   vg_retention_stop();
+  vg_cameras_api_on_analytics(NULL, NULL);
   vg_analytics_stop();
   vg_camera_hooks_clear();
   vg_cameras_stop_all();
