@@ -111,7 +111,7 @@ def start_camsim(vigil, n, port, log_path, workers):
 
 def start_node(vigil, n, sim_port, tmp, workers, extra_cams=()):
     http_port, rtsp_port = free_port(), free_port()
-    cfg = {"log_level": "warn", "workers": workers,
+    cfg = {"log_level": "warn", "workers": workers, "auth": {"enabled": False},
            "http": {"bind": "127.0.0.1", "port": http_port},
            "rtsp_server": {"bind": "127.0.0.1", "port": rtsp_port},
            "cameras": [{"id": f"cam{i}", "url": f"rtsp://127.0.0.1:{sim_port}/cam{i}"}

@@ -44,7 +44,7 @@ def quantile(m, name, q):
 def start_recording_node(vigil, n, sim_port, tmp, workers):
     http_port = free_port()
     root = os.path.join(tmp, "rec")
-    cfg = {"log_level": "warn", "workers": workers,
+    cfg = {"log_level": "warn", "workers": workers, "auth": {"enabled": False},
            "http": {"bind": "127.0.0.1", "port": http_port},
            "rtsp_server": {"bind": "127.0.0.1", "port": free_port()},
            "database": {"path": os.path.join(tmp, "vigil.db")},

@@ -1,12 +1,15 @@
 #include "net/worker.h"
 
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/error.h"
 #include "base/log.h"
+#include "base/time.h"
 
 typedef struct task {
   struct task *next;
@@ -18,6 +21,10 @@ struct vg_worker {
   int index;
   uv_loop_t loop;
   uv_async_t wake;
+  /* Poll pacing (see pace_before_poll). */
+  uv_prepare_t pace_prepare;
+  uv_check_t pace_check;
+  int64_t last_poll_us;
   pthread_t thread;
   pthread_mutex_t lock;
   task_t *head, *tail;
@@ -56,6 +63,39 @@ static void on_wake(uv_async_t *a) {
   if (w->stopping) uv_walk(&w->loop, close_any, NULL);
 }
 
+/* Microseconds between two polls of a loop at least (0: no pacing); the
+ * environment variable VIGIL_POLL_QUANTUM_US overrides the default, for
+ * benchmarks. 5 ms: at 100 cameras of 25 fps on two workers this cut the
+ * ingest CPU by about a third (docs/BENCHMARKS.md), and it is an eighth of
+ * a frame interval. */
+#define DEFAULT_POLL_QUANTUM_US 5000
+static int64_t poll_quantum_us;
+
+/* Before the loop polls, it waits until poll_quantum_us have passed since
+ * the previous poll returned, so that one poll collects the frames of many
+ * cameras instead of one wake-up (a task switch) per camera frame: socket
+ * bytes wait in the kernel for at most the quantum. A message from another
+ * thread (uv_async_send: posted tasks, hub notifications of RTSP sessions)
+ * ends the wait at once, so egress is not delayed: the wait is a poll() on
+ * the descriptor libuv signals those on (libuv 1.x on Linux: an eventfd in
+ * the loop's async watcher; left readable, the loop's own poll sees it). */
+static void pace_before_poll(uv_prepare_t *p) {
+  vg_worker_t *w = p->data;
+  int64_t wait = w->last_poll_us + poll_quantum_us - vg_time_mono_us();
+  if (wait <= 0 || w->stopping) return;
+  struct pollfd pfd = {.fd = w->loop.async_io_watcher.fd, .events = POLLIN};
+  struct timespec ts = {.tv_sec = wait / 1000000, .tv_nsec = (wait % 1000000) * 1000};
+  if (pfd.fd >= 0)
+    ppoll(&pfd, 1, &ts, NULL);
+  else
+    nanosleep(&ts, NULL);
+}
+
+static void pace_after_poll(uv_check_t *c) {
+  vg_worker_t *w = c->data;
+  w->last_poll_us = vg_time_mono_us();
+}
+
 static void *worker_main(void *arg) {
   vg_worker_t *w = arg;
   current_worker = w;
@@ -66,6 +106,8 @@ static void *worker_main(void *arg) {
 int vg_workers_start(int n) {
   if (n <= 0) n = (int)sysconf(_SC_NPROCESSORS_ONLN);
   if (n <= 0) n = 1;
+  const char *q = getenv("VIGIL_POLL_QUANTUM_US");
+  poll_quantum_us = q ? atoll(q) : DEFAULT_POLL_QUANTUM_US;
   workers = calloc((size_t)n, sizeof(*workers));
   if (!workers) return VG_ENOMEM;
   for (int i = 0; i < n; i++) {
@@ -75,6 +117,16 @@ int vg_workers_start(int n) {
     uv_loop_init(&w->loop);
     uv_async_init(&w->loop, &w->wake, on_wake);
     w->wake.data = w;
+    if (poll_quantum_us > 0) {
+      uv_prepare_init(&w->loop, &w->pace_prepare);
+      w->pace_prepare.data = w;
+      uv_prepare_start(&w->pace_prepare, pace_before_poll);
+      uv_unref((uv_handle_t *)&w->pace_prepare);
+      uv_check_init(&w->loop, &w->pace_check);
+      w->pace_check.data = w;
+      uv_check_start(&w->pace_check, pace_after_poll);
+      uv_unref((uv_handle_t *)&w->pace_check);
+    }
   }
   worker_count = n;
   atomic_store(&accepting, 1);

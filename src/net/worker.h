@@ -8,6 +8,12 @@
  *
  * Start/stop from the main thread. vg_worker_post() may be called from any
  * thread, including the target worker itself.
+ *
+ * Pacing: a loop polls at most once per quantum (5 ms; the environment
+ * variable VIGIL_POLL_QUANTUM_US sets another, 0 turns it off), so that one
+ * wake-up serves the sockets of many cameras; socket bytes may wait that
+ * long in the kernel. Cross-thread wake-ups (vg_worker_post, any uv_async
+ * of the loop) are not delayed. Timers may fire up to a quantum late.
  */
 #ifndef VG_NET_WORKER_H
 #define VG_NET_WORKER_H
