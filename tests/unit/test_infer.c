@@ -233,8 +233,8 @@ static void simd_variants_agree(void **s) {
 
 /* A 3x3 convolution built through the graph API, with odd sizes and more
  * output channels than one panel: the CPU backend runs it as Winograd
- * F(2x2,3x3) (or im2col + GEMM with VIGIL_NO_WINOGRAD), the reference
- * directly. */
+ * F(4x4,3x3) or F(2x2,3x3) (or im2col + GEMM with VIGIL_NO_WINOGRAD), the
+ * reference directly. */
 static void build_conv(vg_graph_t *g, int cin, int cout, int h, int w, vg_pad_mode_t pad) {
   vg_graph_init(g);
   int x = vg_graph_add_value(g, "x"), wt = vg_graph_add_value(g, "w"), b = vg_graph_add_value(g, "b");
@@ -270,10 +270,18 @@ static void winograd_matches_reference(void **s) {
     vg_pad_mode_t pad;
   } cases[] = {
       {16, 40, 7, 9, VG_PAD_SAME_UPPER}, {8, 33, 6, 5, VG_PAD_VALID}, {24, 64, 10, 3, VG_PAD_SAME_UPPER}};
-  for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+  /* Each case as F(4x4,3x3), as F(2x2,3x3) and as the backend chooses,
+   * unless VIGIL_WINOGRAD is set from outside. */
+  static const char *const modes[3] = {"4", "2", NULL};
+  int outer = getenv("VIGIL_WINOGRAD") != NULL;
+  for (size_t k = 0; k < 3 * sizeof(cases) / sizeof(cases[0]); k++) {
+    if (!outer && modes[k % 3])
+      setenv("VIGIL_WINOGRAD", modes[k % 3], 1);
+    else if (!outer)
+      unsetenv("VIGIL_WINOGRAD");
     vg_graph_t g1, g2;
-    build_conv(&g1, cases[k].cin, cases[k].cout, cases[k].h, cases[k].w, cases[k].pad);
-    build_conv(&g2, cases[k].cin, cases[k].cout, cases[k].h, cases[k].w, cases[k].pad);
+    build_conv(&g1, cases[k / 3].cin, cases[k / 3].cout, cases[k / 3].h, cases[k / 3].w, cases[k / 3].pad);
+    build_conv(&g2, cases[k / 3].cin, cases[k / 3].cout, cases[k / 3].h, cases[k / 3].w, cases[k / 3].pad);
     vg_model_t *ref, *cpu;
     char err[256];
     vg_model_opts_t ro = {.backend = VG_BACKEND_REF, .threads = 1},
