@@ -383,6 +383,10 @@ static int fold_pads(vg_graph_t *g) {
     c->a.pads[1] += pad->a.ints[2];
     c->a.pads[3] += pad->a.ints2[2];
     c->in[0] = pad->in[0];
+    /* A pad nobody reads any more is dead now, so that later passes see the
+     * convolution as its input's only reader. */
+    int none[1];
+    if (!g->values[pad->out[0]].is_output && consumers(g, pad->out[0], none, 1) == 0) pad->dead = 1;
   }
   return 0;
 }
@@ -565,11 +569,39 @@ static void winograd_filter(const float *src, int64_t cin, int64_t cout, int64_t
   }
 }
 
-static int pack_winograd(vg_graph_t *g, int i, int nr) {
+/* Winograd F(4x4, 3x3): a 4x4 output tile from a 6x6 input tile, 36
+ * multiplies per (input, output channel) instead of 144 (2.25 per output
+ * pixel against F(2x2)'s 4), with U = G g G^T for Lavin and Gray's points 0,
+ * +-1, +-2 and infinity. Its transformed filter is 36/9 = 4 times the
+ * original (F(2x2): 16/9), so it goes to the layers where it saves most per
+ * weight byte (see choose_winograd). */
+static void winograd4_filter(const float *src, int64_t cin, int64_t cout, int64_t ci, int64_t co,
+                             float u[36]) {
+  static const float G[6][3] = {{0.25f, 0, 0},
+                                {-1.0f / 6, -1.0f / 6, -1.0f / 6},
+                                {-1.0f / 6, 1.0f / 6, -1.0f / 6},
+                                {1.0f / 24, 1.0f / 12, 1.0f / 6},
+                                {1.0f / 24, -1.0f / 12, 1.0f / 6},
+                                {0, 0, 1}};
+  float gk[3][3], t[6][3];
+  for (int y = 0; y < 3; y++)
+    for (int x = 0; x < 3; x++)
+      gk[y][x] = src[((y * 3 + x) * cin + ci) * cout + co];
+  for (int r = 0; r < 6; r++)
+    for (int x = 0; x < 3; x++)
+      t[r][x] = G[r][0] * gk[0][x] + G[r][1] * gk[1][x] + G[r][2] * gk[2][x];
+  for (int r = 0; r < 6; r++)
+    for (int q = 0; q < 6; q++)
+      u[r * 6 + q] = t[r][0] * G[q][0] + t[r][1] * G[q][1] + t[r][2] * G[q][2];
+}
+
+/* tile: 2 for F(2x2,3x3), 4 for F(4x4,3x3). */
+static int pack_winograd(vg_graph_t *g, int i, int nr, int tile) {
   vg_node_t *c = &g->nodes[i];
   const vg_tensor_t *w = &g->values[c->in[1]].t;
+  int nk = (tile + 2) * (tile + 2);
   int64_t cin = w->dims[2], N = w->dims[3], panels = (N + nr - 1) / nr;
-  int64_t wd[4] = {16, panels, cin, nr};
+  int64_t wd[4] = {nk, panels, cin, nr};
   int pv = new_const(g, g->values[c->in[1]].name, 4, wd);
   if (pv < 0) return pv;
   int64_t bd[1] = {panels * nr};
@@ -577,11 +609,14 @@ static int pack_winograd(vg_graph_t *g, int i, int nr) {
   if (bv < 0) return bv;
   c = &g->nodes[i];
   const float *src = g->values[c->in[1]].t.data;
-  float *dst = g->values[pv].t.data, u[16];
+  float *dst = g->values[pv].t.data, u[36];
   for (int64_t ci = 0; ci < cin; ci++)
     for (int64_t co = 0; co < N; co++) {
-      winograd_filter(src, cin, N, ci, co, u);
-      for (int k = 0; k < 16; k++)
+      if (tile == 4)
+        winograd4_filter(src, cin, N, ci, co, u);
+      else
+        winograd_filter(src, cin, N, ci, co, u);
+      for (int k = 0; k < nk; k++)
         dst[((k * panels + co / nr) * cin + ci) * nr + co % nr] = u[k];
     }
   if (c->n_in > 2 && c->in[2] >= 0)
@@ -591,12 +626,59 @@ static int pack_winograd(vg_graph_t *g, int i, int nr) {
   c->n_in = 3;
   c->a.filter_layout = VG_FILTER_PACKED;
   c->a.k = nr;
-  c->a.winograd = 1;
+  c->a.winograd = tile;
   return 0;
+}
+
+/* Which Winograd-eligible convolutions get F(4x4) and which F(2x2): F(4x4)
+ * saves the most where there are many output pixels per weight, so the
+ * convolutions go in order of output pixels, largest first, while the extra
+ * filter memory ((36 - 16) / 9 of the original 3x3 weights) stays within
+ * half of the graph's constant bytes; the rest get F(2x2). That keeps the
+ * model's weights plus activations within 3x its file weights (NanoDet:
+ * see docs/BENCHMARKS.md). VIGIL_WINOGRAD=2 or 4 forces one for all. Sets
+ * each chosen node's a.winograd to the tile size. */
+static void choose_winograd(vg_graph_t *g) {
+  const char *force = getenv("VIGIL_WINOGRAD");
+  /* The constants live nodes read (each once). */
+  int64_t consts = 0;
+  char *seen = calloc((size_t)g->n_values + 1, 1);
+  for (int i = 0; seen && i < g->n_nodes; i++) {
+    const vg_node_t *n = &g->nodes[i];
+    for (int k = 0; !n->dead && k < n->n_in; k++) {
+      int v = n->in[k];
+      if (v >= 0 && !seen[v] && g->values[v].is_const) consts += (int64_t)vg_tensor_bytes(&g->values[v].t);
+      if (v >= 0) seen[v] = 1;
+    }
+  }
+  free(seen);
+  int64_t budget = consts / 2;
+  for (;;) {
+    int best = -1;
+    int64_t best_px = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+      vg_node_t *c = &g->nodes[i];
+      if (c->dead || c->op != VG_OP_CONV || c->a.winograd || !is_dense_hwio(c) ||
+          !is_const_f32(g, c->in[1]) || g->values[c->in[1]].t.dims[2] <= 4 || !use_winograd(g, c) ||
+          (c->n_in > 2 && c->in[2] >= 0 && !is_const_f32(g, c->in[2])))
+        continue;
+      const vg_tensor_t *y = &g->values[c->out[0]].t;
+      int64_t px = y->dims[0] * y->dims[1] * y->dims[2];
+      if (best < 0 || px > best_px) best = i, best_px = px;
+    }
+    if (best < 0) break;
+    vg_node_t *c = &g->nodes[best];
+    const vg_tensor_t *w = &g->values[c->in[1]].t;
+    int64_t extra = (int64_t)vg_tensor_bytes(w) * 20 / 9;
+    int tile = force ? (atoi(force) == 4 ? 4 : 2) : extra <= budget ? 4 : 2;
+    if (tile == 4) budget -= extra;
+    c->a.winograd = tile;
+  }
 }
 
 static int pack_weights(vg_graph_t *g) {
   int nr = vg_cpu_simd()->nr;
+  choose_winograd(g);
   for (int i = 0; i < g->n_nodes; i++) {
     vg_node_t *c = &g->nodes[i];
     if (c->dead || c->op != VG_OP_CONV || !is_dense_hwio(c) || !is_const_f32(g, c->in[1])) continue;
@@ -615,8 +697,8 @@ static int pack_weights(vg_graph_t *g) {
       c->a.k = -1; /* marks the direct small-channel path */
       continue;
     }
-    if (use_winograd(g, c)) {
-      int err = pack_winograd(g, i, nr);
+    if (c->a.winograd) {
+      int err = pack_winograd(g, i, nr, c->a.winograd);
       if (err) return err;
       continue;
     }
@@ -647,6 +729,83 @@ static int pack_weights(vg_graph_t *g) {
   return 0;
 }
 
+/* ---- 5. 1x1 expansion + depthwise fusion ------------------------------------------ */
+
+/* An inverted-residual block expands its input with a 1x1 convolution to
+ * several times the channels, then runs a depthwise convolution on that. At
+ * high resolution the expanded tensor dominates the activation memory
+ * (CenterNet: 256x256x64, 16 MiB). Fused, the kernel computes the expanded
+ * rows one band at a time into per-thread scratch and runs the depthwise
+ * convolution on the band, so only a few rows of it exist at once. The same
+ * holds for a depthwise convolution followed by a 1x1 one (CenterNet's
+ * separable head convolutions, 128x128x128 between them). Smaller
+ * expansions stay unfused: they fit the caches anyway, and bands of a small
+ * image would recompute a large share of their rows. */
+#define FDW_MIN_BYTES ((int64_t)1 << 20)
+
+static int is_plain_1x1(const vg_graph_t *g, const vg_node_t *c, int nr) {
+  const vg_attrs_t *a = &c->a;
+  return c->op == VG_OP_CONV && !c->dead && a->filter_layout == VG_FILTER_PACKED && !a->winograd &&
+         a->k == nr && a->layout == VG_LAYOUT_NHWC && a->ksize[0] == 1 && a->ksize[1] == 1 &&
+         a->strides[0] == 1 && a->strides[1] == 1 && !a->pads[0] && !a->pads[1] && !a->pads[2] &&
+         !a->pads[3] && !a->fdw.on && g->values[c->in[0]].t.ndim == 4;
+}
+
+/* Depthwise filter and bias of conv d, and its window, into host c. */
+static void take_dw(vg_node_t *c, const vg_node_t *d, int mode) {
+  c->a.fdw.on = mode;
+  memcpy(c->a.fdw.ksize, d->a.ksize, sizeof(d->a.ksize));
+  memcpy(c->a.fdw.strides, d->a.strides, sizeof(d->a.strides));
+  memcpy(c->a.fdw.pads, d->a.pads, sizeof(d->a.pads));
+  memcpy(c->a.fdw.dilations, d->a.dilations, sizeof(d->a.dilations));
+  c->a.fdw.act = d->a.act;
+  c->a.fdw.alpha = d->a.alpha;
+  c->a.fdw.beta = d->a.beta;
+  c->in[3] = d->in[1];
+  c->in[4] = d->n_in > 2 ? d->in[2] : -1;
+  c->n_in = 5;
+}
+
+static int fusable_dw(const vg_graph_t *g, const vg_node_t *d) {
+  return d->op == VG_OP_CONV && !d->dead && d->a.layout == VG_LAYOUT_NHWC && is_depthwise(g, d) &&
+         d->a.ksize[0] <= 16 && is_const_f32(g, d->in[1]) &&
+         !(d->n_in > 2 && d->in[2] >= 0 && !is_const_f32(g, d->in[2]));
+}
+
+static int fuse_expand_dw(vg_graph_t *g) {
+  int nr = vg_cpu_simd()->nr;
+  /* 1x1 expansion, then depthwise (VG_FDW_EXPAND). */
+  for (int i = 0; i < g->n_nodes; i++) {
+    vg_node_t *c = &g->nodes[i];
+    if (!is_plain_1x1(g, c, nr)) continue;
+    int y = c->out[0], cons[2];
+    if (g->values[y].is_output || consumers(g, y, cons, 2) != 1) continue;
+    if ((int64_t)vg_tensor_bytes(&g->values[y].t) < FDW_MIN_BYTES) continue;
+    vg_node_t *d = &g->nodes[cons[0]];
+    if (!fusable_dw(g, d) || d->in[0] != y) continue;
+    take_dw(c, d, VG_FDW_EXPAND);
+    c->out[0] = d->out[0];
+    d->dead = 1;
+  }
+  /* Depthwise, then a 1x1 projection (a separable convolution,
+   * VG_FDW_PROJECT): the 1x1 needs no neighbouring rows, so bands of the
+   * depthwise output are computed once each. */
+  for (int i = 0; i < g->n_nodes; i++) {
+    vg_node_t *c = &g->nodes[i];
+    if (!is_plain_1x1(g, c, nr)) continue;
+    int p = producer(g, c->in[0]), cons[2];
+    if (p < 0) continue;
+    vg_node_t *d = &g->nodes[p];
+    int y = d->out[0];
+    if (!fusable_dw(g, d) || g->values[y].is_output || consumers(g, y, cons, 2) != 1) continue;
+    if ((int64_t)vg_tensor_bytes(&g->values[y].t) < FDW_MIN_BYTES) continue;
+    take_dw(c, d, VG_FDW_PROJECT);
+    c->in[0] = d->in[0];
+    d->dead = 1;
+  }
+  return 0;
+}
+
 static int cpu_prepare(vg_graph_t *g) {
   int err = sink_transposes(g);
   /* After sinking (which would push these transposes back down). */
@@ -655,6 +814,7 @@ static int cpu_prepare(vg_graph_t *g) {
   if (!err) err = fuse_conv_chains(g);
   if (!err) err = fuse_hardswish(g);
   if (!err) err = pack_weights(g);
+  if (!err && !getenv("VIGIL_NO_FUSE_DW")) err = fuse_expand_dw(g);
   return err;
 }
 
@@ -741,45 +901,52 @@ static void conv_task(void *arg, int64_t blk) {
   }
 }
 
-#define WINO_TILES 48 /* output tiles per task */
+#define WINO_TILES 48 /* output tiles per task, F(2x2) */
+#ifndef WINO4_TILES
+#define WINO4_TILES 24 /* F(4x4): 4x the pixels per tile, 2.25x the matrices */
+#endif
 
 typedef struct {
   const vg_node_t *n;
   const vg_cpu_simd_t *s;
   const float *x, *up, *bias;
   float *y;
-  int64_t H, W, C, OH, OW, CO, TW, T;
-  int failed;
+  int64_t H, W, C, OH, OW, CO, TW, TH, T, per_task;
+  int m, failed; /* m: output tile size, 2 or 4 */
 } wino_job_t;
 
-/* One block of output tiles: input transform into 16 matrices V[k] (tiles x
- * C), 16 GEMMs against the transformed filter into M[k] (tiles x CO), output
- * transform with bias and activation. */
+/* One block of output tiles: input transform into n*n matrices V[k] (tiles
+ * x C, n = m + 2), n*n GEMMs against the transformed filter into M[k] (tiles
+ * x CO), output transform with bias and activation. */
 static void wino_task(void *arg, int64_t blk) {
   wino_job_t *j = arg;
   const vg_attrs_t *a = &j->n->a;
-  int64_t t0 = blk * WINO_TILES, nt = j->T - t0 < WINO_TILES ? j->T - t0 : WINO_TILES;
+  int m = j->m, tn = m + 2, nk = tn * tn;
+  int64_t t0 = blk * j->per_task, nt = j->T - t0 < j->per_task ? j->T - t0 : j->per_task;
   int64_t C = j->C, CO = j->CO, nr = j->s->nr, panels = (CO + nr - 1) / nr;
-  float *buf = thread_scratch((size_t)(16 * nt * C + 16 * nt * CO));
+  float *buf = thread_scratch((size_t)(nk * nt * C + nk * nt * CO));
   if (!buf) {
     j->failed = 1;
     return;
   }
-  float *V = buf, *M = buf + 16 * nt * C;
-  int64_t tiles_per_img = j->TW * ((j->OH + 1) / 2);
+  float *V = buf, *M = buf + nk * nt * C;
+  int64_t tiles_per_img = j->TW * j->TH;
   for (int64_t t = 0; t < nt; t++) {
     int64_t tile = t0 + t, b = tile / tiles_per_img, r = tile % tiles_per_img;
-    int64_t iy0 = (r / j->TW) * 2 - a->pads[0], ix0 = (r % j->TW) * 2 - a->pads[1];
-    const float *rows[16];
-    for (int yy = 0; yy < 4; yy++)
-      for (int xx = 0; xx < 4; xx++) {
+    int64_t iy0 = (r / j->TW) * m - a->pads[0], ix0 = (r % j->TW) * m - a->pads[1];
+    const float *rows[36];
+    for (int yy = 0; yy < tn; yy++)
+      for (int xx = 0; xx < tn; xx++) {
         int64_t iy = iy0 + yy, ix = ix0 + xx;
-        rows[yy * 4 + xx] =
+        rows[yy * tn + xx] =
             iy < 0 || iy >= j->H || ix < 0 || ix >= j->W ? NULL : j->x + ((b * j->H + iy) * j->W + ix) * C;
       }
-    j->s->wino_input(rows, C, V + t * C, nt * C);
+    if (m == 4)
+      j->s->wino4_input(rows, C, V + t * C, nt * C);
+    else
+      j->s->wino_input(rows, C, V + t * C, nt * C);
   }
-  for (int k = 0; k < 16; k++)
+  for (int k = 0; k < nk; k++)
     for (int64_t p = 0; p < panels; p++) {
       int ncols = (int)(CO - p * nr < nr ? CO - p * nr : nr);
       j->s->gemm_panel(nt, C, V + k * nt * C, C, j->up + (k * panels + p) * C * nr, NULL,
@@ -787,17 +954,20 @@ static void wino_task(void *arg, int64_t blk) {
     }
   for (int64_t t = 0; t < nt; t++) {
     int64_t tile = t0 + t, b = tile / tiles_per_img, r = tile % tiles_per_img;
-    int64_t oy0 = (r / j->TW) * 2, ox0 = (r % j->TW) * 2;
-    const float *m[16];
-    for (int k = 0; k < 16; k++)
-      m[k] = M + (k * nt + t) * CO;
-    float *o[4];
-    for (int yy = 0; yy < 2; yy++)
-      for (int xx = 0; xx < 2; xx++)
-        o[yy * 2 + xx] = oy0 + yy < j->OH && ox0 + xx < j->OW
+    int64_t oy0 = (r / j->TW) * m, ox0 = (r % j->TW) * m;
+    const float *mk[36];
+    for (int k = 0; k < nk; k++)
+      mk[k] = M + (k * nt + t) * CO;
+    float *o[16];
+    for (int yy = 0; yy < m; yy++)
+      for (int xx = 0; xx < m; xx++)
+        o[yy * m + xx] = oy0 + yy < j->OH && ox0 + xx < j->OW
                              ? j->y + ((b * j->OH + oy0 + yy) * j->OW + ox0 + xx) * CO
                              : NULL;
-    j->s->wino_output(m, CO, j->bias, o, a->act, a->alpha, a->beta);
+    if (m == 4)
+      j->s->wino4_output(mk, CO, j->bias, o, a->act, a->alpha, a->beta);
+    else
+      j->s->wino_output(mk, CO, j->bias, o, a->act, a->alpha, a->beta);
   }
 }
 
@@ -806,12 +976,15 @@ static int k_conv_winograd(const vg_node_t *n, vg_tensor_t *const *in, vg_tensor
   const vg_tensor_t *x = in[0], *y = out[0];
   wino_job_t j = {
       .n = n, .s = vg_cpu_simd(), .x = x->data, .up = in[1]->data, .bias = in[2]->data, .y = y->data};
+  j.m = n->a.winograd == 4 ? 4 : 2;
   j.H = x->dims[1], j.W = x->dims[2], j.C = x->dims[3];
   j.OH = y->dims[1], j.OW = y->dims[2], j.CO = y->dims[3];
-  j.TW = (j.OW + 1) / 2;
-  j.T = x->dims[0] * j.TW * ((j.OH + 1) / 2);
+  j.TW = (j.OW + j.m - 1) / j.m;
+  j.TH = (j.OH + j.m - 1) / j.m;
+  j.T = x->dims[0] * j.TW * j.TH;
+  j.per_task = j.m == 4 ? WINO4_TILES : WINO_TILES;
   if (j.s->nr != n->a.k) return VG_ESTATE; /* packed for another ISA */
-  vg_parallel_for(ctx->pool, (j.T + WINO_TILES - 1) / WINO_TILES, wino_task, &j);
+  vg_parallel_for(ctx->pool, (j.T + j.per_task - 1) / j.per_task, wino_task, &j);
   return j.failed ? VG_ENOMEM : 0;
 }
 
@@ -829,6 +1002,116 @@ static int k_conv_gemm(const vg_node_t *n, vg_tensor_t *const *in, vg_tensor_t *
              !n->a.pads[1] && !n->a.pads[2] && !n->a.pads[3];
   if (j.s->nr != n->a.k) return VG_ESTATE; /* packed for another ISA */
   vg_parallel_for(ctx->pool, (j.M + CONV_MB - 1) / CONV_MB, conv_task, &j);
+  return j.failed ? VG_ENOMEM : 0;
+}
+
+typedef struct {
+  const vg_node_t *n;
+  const vg_cpu_simd_t *s;
+  const float *x, *wp, *bias, *wdw, *bdw;
+  float *y;
+  int64_t H, W, C, E, CO, OH, OW, band, bands;
+  int failed;
+} fdw_job_t;
+
+/* One band of output rows of a fused 1x1 expansion + depthwise convolution:
+ * the expanded input rows the band needs (with bias and activation), then
+ * the depthwise rows from them. Neighbouring bands recompute the few rows
+ * they share. */
+/* Project mode: a band of depthwise output rows into scratch, then the 1x1
+ * GEMM from it straight into the output. */
+static void fdw_project_task(void *arg, int64_t t) {
+  fdw_job_t *j = arg;
+  const vg_attrs_t *a = &j->n->a;
+  int64_t b = t / j->bands, oy0 = (t % j->bands) * j->band;
+  int64_t oy1 = oy0 + j->band < j->OH ? oy0 + j->band : j->OH, E = j->E, nr = j->s->nr;
+  int64_t CO = j->CO, row = j->OW * E;
+  float *buf = thread_scratch((size_t)((oy1 - oy0) * row));
+  if (!buf) {
+    j->failed = 1;
+    return;
+  }
+  for (int64_t oy = oy0; oy < oy1; oy++) {
+    const float *rows[16];
+    for (int64_t ky = 0; ky < a->fdw.ksize[0]; ky++) {
+      int64_t iy = oy * a->fdw.strides[0] - a->fdw.pads[0] + ky * a->fdw.dilations[0];
+      rows[ky] = iy < 0 || iy >= j->H ? NULL : j->x + (b * j->H + iy) * j->W * E;
+    }
+    j->s->dwconv_row(rows, j->W, E, j->wdw, a->fdw.ksize[0], a->fdw.ksize[1], a->fdw.strides[1],
+                     a->fdw.pads[1], a->fdw.dilations[1], j->bdw, buf + (oy - oy0) * row, j->OW, a->fdw.act,
+                     a->fdw.alpha, a->fdw.beta);
+  }
+  for (int64_t p = 0; p * nr < CO; p++) {
+    int ncols = (int)(CO - p * nr < nr ? CO - p * nr : nr);
+    j->s->gemm_panel((oy1 - oy0) * j->OW, E, buf, E, j->wp + p * E * nr, j->bias + p * nr,
+                     j->y + (b * j->OH + oy0) * j->OW * CO + p * nr, CO, ncols, a->act, a->alpha, a->beta);
+  }
+}
+
+static void fdw_task(void *arg, int64_t t) {
+  fdw_job_t *j = arg;
+  const vg_attrs_t *a = &j->n->a;
+  int64_t b = t / j->bands, oy0 = (t % j->bands) * j->band;
+  int64_t oy1 = oy0 + j->band < j->OH ? oy0 + j->band : j->OH;
+  int64_t sy = a->fdw.strides[0], dy = a->fdw.dilations[0], KH = a->fdw.ksize[0];
+  int64_t lo = oy0 * sy - a->fdw.pads[0], hi = (oy1 - 1) * sy - a->fdw.pads[0] + (KH - 1) * dy;
+  if (lo < 0) lo = 0;
+  if (hi > j->H - 1) hi = j->H - 1;
+  int64_t nrows = hi >= lo ? hi - lo + 1 : 0, E = j->E, nr = j->s->nr;
+  float *buf = thread_scratch((size_t)((nrows ? nrows : 1) * j->W * E));
+  if (!buf) {
+    j->failed = 1;
+    return;
+  }
+  const float *A = j->x + (b * j->H + lo) * j->W * j->C;
+  for (int64_t p = 0; p * nr < E && nrows; p++) {
+    int ncols = (int)(E - p * nr < nr ? E - p * nr : nr);
+    j->s->gemm_panel(nrows * j->W, j->C, A, j->C, j->wp + p * j->C * nr, j->bias + p * nr, buf + p * nr, E,
+                     ncols, a->act, a->alpha, a->beta);
+  }
+  for (int64_t oy = oy0; oy < oy1; oy++) {
+    const float *rows[16];
+    for (int64_t ky = 0; ky < KH; ky++) {
+      int64_t iy = oy * sy - a->fdw.pads[0] + ky * dy;
+      rows[ky] = iy < lo || iy > hi ? NULL : buf + (iy - lo) * j->W * E;
+    }
+    j->s->dwconv_row(rows, j->W, E, j->wdw, KH, a->fdw.ksize[1], a->fdw.strides[1], a->fdw.pads[1],
+                     a->fdw.dilations[1], j->bdw, j->y + (b * j->OH + oy) * j->OW * E, j->OW, a->fdw.act,
+                     a->fdw.alpha, a->fdw.beta);
+  }
+}
+
+/* Bands hold about FDW_BAND_BYTES of expanded rows per thread (L2-sized, so
+ * the depthwise pass reads what the GEMM just wrote). */
+#define FDW_BAND_BYTES ((int64_t)512 << 10)
+
+static int k_conv_1x1_dw(const vg_node_t *n, vg_tensor_t *const *in, vg_tensor_t *const *out,
+                         vg_exec_ctx_t *ctx) {
+  const vg_tensor_t *x = in[0], *y = out[0];
+  fdw_job_t j = {.n = n,
+                 .s = vg_cpu_simd(),
+                 .x = x->data,
+                 .wp = in[1]->data,
+                 .bias = in[2]->data,
+                 .wdw = in[3]->data,
+                 .bdw = n->in[4] >= 0 && in[4] ? in[4]->data : NULL,
+                 .y = y->data};
+  j.H = x->dims[1], j.W = x->dims[2], j.C = x->dims[3];
+  j.CO = y->dims[3], j.OH = y->dims[1], j.OW = y->dims[2];
+  if (j.s->nr != n->a.k) return VG_ESTATE; /* packed for another ISA */
+  int project = n->a.fdw.on == VG_FDW_PROJECT;
+  j.E = project ? j.C : j.CO;
+  if (project) {
+    int64_t rows = FDW_BAND_BYTES / (j.OW * j.E * (int64_t)sizeof(float));
+    j.band = rows > 1 ? rows : 1;
+  } else {
+    int64_t span = (n->a.fdw.ksize[0] - 1) * n->a.fdw.dilations[0] + 1, sy = n->a.fdw.strides[0];
+    int64_t rows = FDW_BAND_BYTES / (j.W * j.E * (int64_t)sizeof(float));
+    j.band = rows > span ? (rows - span) / sy + 1 : 1;
+  }
+  if (j.band > j.OH) j.band = j.OH;
+  j.bands = (j.OH + j.band - 1) / j.band;
+  vg_parallel_for(ctx->pool, x->dims[0] * j.bands, project ? fdw_project_task : fdw_task, &j);
   return j.failed ? VG_ENOMEM : 0;
 }
 
@@ -1120,7 +1403,8 @@ static int k_cast_bool_f32(const vg_node_t *n, vg_tensor_t *const *in, vg_tensor
 static vg_kernel_fn cpu_kernel(const vg_graph_t *g, const vg_node_t *n) {
   vg_dtype_t dt = n->n_in > 0 && n->in[0] >= 0 ? g->values[n->in[0]].t.dtype : VG_DT_F32;
   if (n->op == VG_OP_CONV) {
-    if (n->a.filter_layout == VG_FILTER_PACKED) return n->a.winograd ? k_conv_winograd : k_conv_gemm;
+    if (n->a.filter_layout == VG_FILTER_PACKED)
+      return n->a.fdw.on ? k_conv_1x1_dw : n->a.winograd ? k_conv_winograd : k_conv_gemm;
     if (n->a.k == -1 && is_dense_hwio(n)) return k_conv_small;
     if (n->a.layout == VG_LAYOUT_NHWC && is_depthwise(g, n) && n->a.ksize[0] <= 16) return k_conv_dw;
     return NULL;

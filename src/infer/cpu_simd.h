@@ -44,6 +44,11 @@ typedef struct {
   void (*wino_input)(const float *const *rows, int64_t C, float *V, int64_t kstride);
   void (*wino_output)(const float *const *m, int64_t CO, const float *bias, float *const *out, vg_act_t act,
                       float alpha, float beta);
+  /* The same for Winograd F(4x4,3x3): a 6x6 input patch (rows[y*6+x]) into
+   * 36 matrices, and 36 GEMM results into a 4x4 output tile (out[y*4+x]). */
+  void (*wino4_input)(const float *const *rows, int64_t C, float *V, int64_t kstride);
+  void (*wino4_output)(const float *const *m, int64_t CO, const float *bias, float *const *out, vg_act_t act,
+                       float alpha, float beta);
   /* acc[i] = max(acc[i], x[i]) and acc[i] += x[i], for pooling rows. */
   void (*max_into)(float *acc, const float *x, int64_t n);
   void (*add_into)(float *acc, const float *x, int64_t n);

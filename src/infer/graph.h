@@ -109,6 +109,9 @@ typedef enum {
 typedef enum { VG_RESIZE_ASYMMETRIC = 0, VG_RESIZE_HALF_PIXEL, VG_RESIZE_ALIGN_CORNERS } vg_resize_coord_t;
 
 #define VG_NODE_MAX_IN 64
+
+#define VG_FDW_EXPAND 1
+#define VG_FDW_PROJECT 2
 #define VG_NODE_MAX_OUT 8
 
 typedef struct {
@@ -137,8 +140,21 @@ typedef struct {
    * the input's dimension; Pad: begins then ends). */
   int onnx;
   /* Set by the CPU backend: a 3x3 stride-1 convolution run as Winograd
-   * F(2x2, 3x3) with transformed, packed weights. */
+   * with transformed, packed weights (2: F(2x2, 3x3), 4: F(4x4, 3x3)). */
   int winograd;
+  /* Set by the CPU backend on a 1x1 convolution with a depthwise
+   * convolution fused into it: inputs 3 and 4 are the depthwise filter
+   * (HWCM) and bias (-1: none), fdw its window and activation. EXPAND: the
+   * depthwise one reads this node's result and the node outputs the
+   * depthwise output; PROJECT: the depthwise one reads input 0 and this
+   * node's 1x1 reads its result. The tensor between the two never exists
+   * whole (see cpu.c). */
+  struct {
+    int on; /* 0, VG_FDW_EXPAND or VG_FDW_PROJECT */
+    int64_t ksize[2], strides[2], pads[4], dilations[2];
+    vg_act_t act;
+    float alpha, beta;
+  } fdw;
   /* Integer lists given as attributes (ONNX perm/axes/split/shape); TF passes
    * these as constant inputs instead. n_ints < 0: none given. */
   int n_ints;

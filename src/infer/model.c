@@ -354,6 +354,15 @@ static double node_flops(const vg_graph_t *g, const vg_node_t *n) {
   if (n->op == VG_OP_CONV) {
     const vg_tensor_t *x = &g->values[n->in[0]].t;
     int64_t C = n->a.layout == VG_LAYOUT_NHWC ? x->dims[3] : x->dims[1];
+    /* A depthwise convolution fused into this 1x1 one (CPU backend): before
+     * it (x's pixels times C to y's channels, then the depthwise one on y)
+     * or after it (the depthwise one on C channels at y's pixels). */
+    double dw_taps = (double)(n->a.fdw.ksize[0] * n->a.fdw.ksize[1]);
+    if (n->a.fdw.on == VG_FDW_EXPAND)
+      return 2.0 * (double)(vg_tensor_numel(x) / C) * (double)(C * y->dims[3]) +
+             2.0 * (double)vg_tensor_numel(y) * dw_taps;
+    if (n->a.fdw.on == VG_FDW_PROJECT)
+      return 2.0 * (double)(vg_tensor_numel(y) / y->dims[3]) * (double)C * ((double)y->dims[3] + dw_taps);
     return 2.0 * (double)vg_tensor_numel(y) * (double)(n->a.ksize[0] * n->a.ksize[1] * (C / n->a.group));
   }
   if (n->op == VG_OP_MATMUL || n->op == VG_OP_GEMM) {

@@ -233,8 +233,8 @@ static void simd_variants_agree(void **s) {
 
 /* A 3x3 convolution built through the graph API, with odd sizes and more
  * output channels than one panel: the CPU backend runs it as Winograd
- * F(2x2,3x3) (or im2col + GEMM with VIGIL_NO_WINOGRAD), the reference
- * directly. */
+ * F(4x4,3x3) or F(2x2,3x3) (or im2col + GEMM with VIGIL_NO_WINOGRAD), the
+ * reference directly. */
 static void build_conv(vg_graph_t *g, int cin, int cout, int h, int w, vg_pad_mode_t pad) {
   vg_graph_init(g);
   int x = vg_graph_add_value(g, "x"), wt = vg_graph_add_value(g, "w"), b = vg_graph_add_value(g, "b");
@@ -270,16 +270,120 @@ static void winograd_matches_reference(void **s) {
     vg_pad_mode_t pad;
   } cases[] = {
       {16, 40, 7, 9, VG_PAD_SAME_UPPER}, {8, 33, 6, 5, VG_PAD_VALID}, {24, 64, 10, 3, VG_PAD_SAME_UPPER}};
-  for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+  /* Each case as F(4x4,3x3), as F(2x2,3x3) and as the backend chooses,
+   * unless VIGIL_WINOGRAD is set from outside. */
+  static const char *const modes[3] = {"4", "2", NULL};
+  int outer = getenv("VIGIL_WINOGRAD") != NULL;
+  for (size_t k = 0; k < 3 * sizeof(cases) / sizeof(cases[0]); k++) {
+    if (!outer && modes[k % 3])
+      setenv("VIGIL_WINOGRAD", modes[k % 3], 1);
+    else if (!outer)
+      unsetenv("VIGIL_WINOGRAD");
     vg_graph_t g1, g2;
-    build_conv(&g1, cases[k].cin, cases[k].cout, cases[k].h, cases[k].w, cases[k].pad);
-    build_conv(&g2, cases[k].cin, cases[k].cout, cases[k].h, cases[k].w, cases[k].pad);
+    build_conv(&g1, cases[k / 3].cin, cases[k / 3].cout, cases[k / 3].h, cases[k / 3].w, cases[k / 3].pad);
+    build_conv(&g2, cases[k / 3].cin, cases[k / 3].cout, cases[k / 3].h, cases[k / 3].w, cases[k / 3].pad);
     vg_model_t *ref, *cpu;
     char err[256];
     vg_model_opts_t ro = {.backend = VG_BACKEND_REF, .threads = 1},
                     co = {.backend = VG_BACKEND_CPU, .threads = 2};
     assert_int_equal(vg_model_from_graph(&ref, &g1, &ro, err, sizeof(err)), 0);
     assert_int_equal(vg_model_from_graph(&cpu, &g2, &co, err, sizeof(err)), 0);
+    vg_tensor_t in;
+    fill_input(&in, vg_model_input(ref, 0));
+    assert_int_equal(vg_model_run(ref, &in, 1), 0);
+    assert_int_equal(vg_model_run(cpu, &in, 1), 0);
+    const vg_tensor_t *a = vg_model_output(ref, 0), *b = vg_model_output(cpu, 0);
+    assert_true(vg_tensor_same_shape(a, b));
+    for (int64_t i = 0; i < vg_tensor_numel(a); i++)
+      assert_true(fabs(((float *)a->data)[i] - ((float *)b->data)[i]) <=
+                  1e-4 * (1 + fabs(((float *)a->data)[i])));
+    vg_tensor_clear(&in);
+    vg_model_free(&ref);
+    vg_model_free(&cpu);
+  }
+  (void)s;
+}
+
+/* A convolution node appended to g: HWIO (or HWCM when depthwise, multiplier
+ * 1) filter of deterministic values, a bias, SAME padding; returns its
+ * output value. */
+static int add_conv(vg_graph_t *g, const char *name, int x, int k, int cin, int cout, int depthwise,
+                    int stride, vg_act_t act) {
+  char nm[64];
+  snprintf(nm, sizeof(nm), "%s/w", name);
+  int wt = vg_graph_add_value(g, nm);
+  snprintf(nm, sizeof(nm), "%s/b", name);
+  int b = vg_graph_add_value(g, nm);
+  snprintf(nm, sizeof(nm), "%s/y", name);
+  int y = vg_graph_add_value(g, nm);
+  int64_t wd[4] = {k, k, cin, depthwise ? 1 : cout}, bd[1] = {cout};
+  vg_tensor_set_shape(&g->values[wt].t, VG_DT_F32, 4, wd);
+  vg_tensor_alloc(&g->values[wt].t);
+  g->values[wt].is_const = 1;
+  for (int64_t i = 0; i < vg_tensor_numel(&g->values[wt].t); i++)
+    ((float *)g->values[wt].t.data)[i] = (float)cos((double)i * 0.37 + cin) * 0.3f;
+  vg_tensor_set_shape(&g->values[b].t, VG_DT_F32, 1, bd);
+  vg_tensor_alloc(&g->values[b].t);
+  g->values[b].is_const = 1;
+  for (int i = 0; i < cout; i++)
+    ((float *)g->values[b].t.data)[i] = 0.02f * (float)(i % 7) - 0.05f;
+  int n = vg_graph_add_node(g, VG_OP_CONV, name, depthwise ? "DepthwiseConv2dNative" : "Conv2D");
+  vg_node_t *c = &g->nodes[n];
+  c->n_in = 3, c->in[0] = x, c->in[1] = wt, c->in[2] = b;
+  c->n_out = 1, c->out[0] = y;
+  c->a.pad_mode = VG_PAD_SAME_UPPER;
+  c->a.strides[0] = c->a.strides[1] = stride;
+  c->a.filter_layout = depthwise ? VG_FILTER_HWCM : VG_FILTER_HWIO;
+  c->a.act = act;
+  return y;
+}
+
+/* Inverted-residual pieces large enough (over 1 MiB between the two
+ * convolutions) for the CPU backend to fuse: 1x1 expansion + depthwise
+ * (stride 1 and 2) and depthwise + 1x1 projection. The fused graph runs
+ * fewer nodes and must match the reference. */
+static void fused_dw_matches_reference(void **s) {
+  static const struct {
+    int h, w, cin, e, stride, project;
+  } cases[] = {
+      {67, 61, 16, 72, 1, 0}, {66, 59, 24, 72, 2, 0}, {65, 63, 72, 40, 1, 1}, {130, 121, 72, 24, 2, 1}};
+  for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+    vg_graph_t gs[2];
+    for (int v = 0; v < 2; v++) {
+      vg_graph_t *g = &gs[v];
+      vg_graph_init(g);
+      int x = vg_graph_add_value(g, "x");
+      int64_t xd[4] = {1, cases[k].h, cases[k].w, cases[k].cin};
+      vg_tensor_set_shape(&g->values[x].t, VG_DT_F32, 4, xd);
+      g->values[x].is_input = 1;
+      g->inputs[g->n_inputs++] = x;
+      int y;
+      if (!cases[k].project) {
+        y = add_conv(g, "expand", x, 1, cases[k].cin, cases[k].e, 0, 1, VG_ACT_RELU6);
+        y = add_conv(g, "dw", y, 3, cases[k].e, cases[k].e, 1, cases[k].stride, VG_ACT_RELU);
+      } else {
+        y = add_conv(g, "dw", x, 3, cases[k].cin, cases[k].cin, 1, cases[k].stride, VG_ACT_RELU6);
+        y = add_conv(g, "project", y, 1, cases[k].cin, cases[k].e, 0, 1, VG_ACT_NONE);
+      }
+      g->values[y].is_output = 1;
+      g->outputs[g->n_outputs++] = y;
+    }
+    vg_model_t *ref, *cpu;
+    char err[256];
+    vg_model_opts_t ro = {.backend = VG_BACKEND_REF, .threads = 1},
+                    co = {.backend = VG_BACKEND_CPU, .threads = 2};
+    assert_int_equal(vg_model_from_graph(&ref, &gs[0], &ro, err, sizeof(err)), 0);
+    assert_int_equal(vg_model_from_graph(&cpu, &gs[1], &co, err, sizeof(err)), 0);
+    vg_model_stats_t rs, cs;
+    vg_model_get_stats(ref, &rs);
+    vg_model_get_stats(cpu, &cs);
+    assert_int_equal(rs.nodes, 2);
+    if (!getenv("VIGIL_NO_FUSE_DW")) {
+      assert_int_equal(cs.nodes, 1);
+      /* Only the output's buffer: nothing between the two convolutions. */
+      assert_true(cs.arena_bytes < rs.arena_bytes);
+    }
+    assert_true(fabs(cs.flops - rs.flops) < 1e-6 * rs.flops);
     vg_tensor_t in;
     fill_input(&in, vg_model_input(ref, 0));
     assert_int_equal(vg_model_run(ref, &in, 1), 0);
@@ -317,6 +421,7 @@ int main(void) {
       cmocka_unit_test(nms_keeps_best_per_class),
       cmocka_unit_test(simd_variants_agree),
       cmocka_unit_test(winograd_matches_reference),
+      cmocka_unit_test(fused_dw_matches_reference),
   };
   return cmocka_run_group_tests(tests, setup, NULL);
 }
