@@ -8,6 +8,7 @@
  * which is what ingest's tests need. With --onvif-port each camera is also
  * an ONVIF device (sim/onvif_device.h): discovery, media, PTZ, events. */
 #include <getopt.h>
+#include <jansson.h>
 #include <libavutil/log.h>
 #include <math.h>
 #include <pthread.h>
@@ -18,12 +19,14 @@
 
 #include "base/error.h"
 #include "base/log.h"
+#include "base/time.h"
 #include "cmd/commands.h"
 #include "live/rtsp_server.h"
 #include "net/worker.h"
 #include "sim/clip.h"
 #include "sim/onvif_device.h"
 #include "sim/player.h"
+#include "sim/scene.h"
 #include "stream/hub.h"
 
 #define MAX_CAMERAS 100000
@@ -44,6 +47,8 @@ typedef struct {
   fault_entry_t faults[MAX_FAULT_PATHS];
   int fault_count;
   vg_onvif_device_config_t onvif; /* port 0: no ONVIF devices */
+  const char *scene;        /* a scene file instead of the pattern or a video */
+  const char *ground_truth; /* where the scene's ground truth goes */
 } camsim_options_t;
 
 static void usage(FILE *out) {
@@ -86,6 +91,11 @@ static void usage(FILE *out) {
                "      --onvif-events S   raise a motion event every S seconds (default 10; 0: none)\n"
                "      --discovery-if A   interface address for WS-Discovery multicast (default:\n"
                "                         the bind address; 'none' to not answer)\n"
+               "      --scene FILE       serve a scripted scene (docs/ANALYTICS.md): a background\n"
+               "                         and sprites moving along waypoints, rendered and encoded\n"
+               "                         once; its size, fps, GOP and length replace those above\n"
+               "      --ground-truth F   write the scene's ground truth (line crossings, zone\n"
+               "                         entries and exits, and when the loop started) to F\n"
                "      --log-level L      error, warn, info (default), debug, trace\n"
                "  -h, --help             this help\n\n"
                "example: vigil camsim --cameras 100 --size 1280x720 --fault cam3:refuse\n");
@@ -189,6 +199,8 @@ static int parse_options(int argc, char **argv, camsim_options_t *o) {
     O_ONVIF_CLOCK,
     O_ONVIF_EVENTS,
     O_DISCOVERY_IF
+    O_SCENE,
+    O_TRUTH
   };
   static const struct option opts[] = {
       {"port", required_argument, NULL, 'p'},
@@ -211,6 +223,8 @@ static int parse_options(int argc, char **argv, camsim_options_t *o) {
       {"onvif-clock-offset", required_argument, NULL, O_ONVIF_CLOCK},
       {"onvif-events", required_argument, NULL, O_ONVIF_EVENTS},
       {"discovery-if", required_argument, NULL, O_DISCOVERY_IF},
+      {"scene", required_argument, NULL, O_SCENE},
+      {"ground-truth", required_argument, NULL, O_TRUTH},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
@@ -285,6 +299,8 @@ static int parse_options(int argc, char **argv, camsim_options_t *o) {
       bad = strlen(optarg) >= sizeof(o->onvif.discovery_if);
       discovery_if = optarg;
       break;
+    case O_SCENE: o->scene = optarg; break;
+    case O_TRUTH: o->ground_truth = optarg; break;
     case O_LOG: {
       vg_log_level_t level;
       bad = vg_log_parse_level(optarg, &level);
@@ -301,6 +317,10 @@ static int parse_options(int argc, char **argv, camsim_options_t *o) {
       fprintf(stderr, "vigil camsim: invalid value '%s' for --%s (see --help)\n", optarg, name);
       return 2;
     }
+  }
+  if (o->ground_truth && !o->scene) {
+    fprintf(stderr, "vigil camsim: --ground-truth needs --scene\n");
+    return 2;
   }
   if (optind < argc) {
     fprintf(stderr, "vigil camsim: unexpected argument '%s'\n", argv[optind]);
@@ -330,6 +350,7 @@ static int64_t camera_phase(int i, int64_t period_us) {
 }
 
 typedef struct {
+  vg_scene_t *scene;
   vg_clip_t *clip;
   vg_hub_t **hubs;
   int hub_count;
@@ -363,18 +384,54 @@ static void camsim_stop(camsim_t *s) {
   free(s->players);
   free(s->hubs);
   vg_clip_free(&s->clip);
+  vg_scene_free(&s->scene);
+}
+
+/* The clip: the scene rendered, or the pattern or a video file. */
+static int make_clip(camsim_t *s, const camsim_options_t *o) {
+  if (!o->scene) return vg_clip_encode(&o->clip, &s->clip);
+  char err[512] = "";
+  int ret = vg_scene_load(o->scene, &s->scene, err, sizeof(err));
+  if (ret) {
+    vg_log_error(&lg, "scene %s: %s", o->scene, err);
+    return ret;
+  }
+  return vg_scene_encode(s->scene, &o->clip, &s->clip);
+}
+
+/* The ground truth of one loop, with the wall-clock time at which cam1's
+ * first loop began and every camera's phase, so that a test can map the
+ * time of any frame to scene time. */
+static int write_ground_truth(const camsim_t *s, const camsim_options_t *o, int64_t start_utc_us) {
+  json_t *gt = vg_scene_ground_truth(s->scene);
+  if (!gt) return VG_ENOMEM;
+  json_t *phases = json_object();
+  for (int i = 0; i < o->cameras && i < 1000; i++) {
+    char name[32];
+    snprintf(name, sizeof(name), "cam%d", i + 1);
+    json_object_set_new(phases, name, json_real((double)camera_phase(i, s->clip->period_us) / 1e6));
+  }
+  json_object_set_new(gt, "start_utc_us", json_integer(start_utc_us));
+  json_object_set_new(gt, "phase_s", phases);
+  json_object_set_new(gt, "scene", json_string(o->scene));
+  char tmp[4096];
+  snprintf(tmp, sizeof(tmp), "%s.tmp", o->ground_truth);
+  int ret = json_dump_file(gt, tmp, JSON_INDENT(1)) == 0 && rename(tmp, o->ground_truth) == 0 ? 0 : VG_EIO;
+  json_decref(gt);
+  if (ret) vg_log_error(&lg, "cannot write %s", o->ground_truth);
+  return ret;
 }
 
 static int camsim_start(camsim_t *s, const camsim_options_t *o) {
-  int err = vg_clip_encode(&o->clip, &s->clip);
+  int err = make_clip(s, o);
   if (err) {
     vg_log_error(&lg, "cannot encode the clip: %s", vg_strerror(err));
     return err;
   }
   vg_log_info(&lg, "%s %d %s frames %dx%d at %d fps (%.1f s, %.0f kB%s) in %.2f s",
               s->clip->from_cache ? "read the cached clip:" : "encoded", s->clip->video_frames,
-              vg_codec_name(o->clip.codec), o->clip.width, o->clip.height, o->clip.fps,
-              (double)s->clip->period_us / 1e6, (double)s->clip->bytes / 1000,
+              vg_codec_name(o->clip.codec), s->clip->tracks[0].width, s->clip->tracks[0].height,
+              (int)s->clip->tracks[0].fps, (double)s->clip->period_us / 1e6, (double)s->clip->bytes / 1000,
               s->clip->track_count > 1 ? ", with audio" : "", s->clip->encode_s);
 
   if ((err = vg_workers_start(o->workers))) return err;
@@ -396,8 +453,11 @@ static int camsim_start(camsim_t *s, const camsim_options_t *o) {
     if ((err = vg_sim_player_add(s->players[i % nworkers], hub, camera_phase(i, s->clip->period_us))))
       return err;
   }
+  /* Players start their cameras at their first tick, right after this. */
+  int64_t start_utc_us = vg_time_utc_us();
   for (int w = 0; w < nworkers; w++)
     if ((err = vg_sim_player_start(s->players[w], vg_worker_at(w)))) return err;
+  if (o->ground_truth && (err = write_ground_truth(s, o, start_utc_us))) return err;
 
   if ((err = vg_rtsp_server_start(&o->server, &s->server))) {
     vg_log_error(&lg, "cannot serve RTSP on %s:%d: %s", o->server.bind, o->server.port, vg_strerror(err));

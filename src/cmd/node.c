@@ -26,6 +26,7 @@ struct vg_node {
   vg_rtsp_server_t *rtsp;
   vg_rtmp_server_t *rtmp;
   vg_http_server_t *http;
+  vg_bus_t *bus;
 };
 
 static const char *const level_names[] = {"error", "warn", "info", "debug", "trace", NULL};
@@ -33,7 +34,8 @@ static const char *const level_names[] = {"error", "warn", "info", "debug", "tra
 int vg_node_config_load(vg_cfg_t *c, const char *file, vg_node_config_t *out) {
   static const char *const keys[] = {"log_level",   "workers",    "cameras", "rtsp_server",
                                      "rtmp_server", "srt_server", "http",    "record",
-                                     "database",    "onvif",      "auth",    NULL};
+                                     "database",    "onvif",      "auth",    "analytics",
+                                     NULL};
   json_t *root;
   long long v;
   memset(out, 0, sizeof(*out));
@@ -93,6 +95,13 @@ int vg_node_config_load(vg_cfg_t *c, const char *file, vg_node_config_t *out) {
   vg_cfg_leave(c);
 
   json_t *cams = vg_cfg_array(c, root, "cameras", 0);
+  /* Takes each camera's "analytics" object out before the cameras are read. */
+  json_t *analytics = vg_cfg_object(c, root, "analytics", 0);
+  int aerr = vg_analytics_node_config_parse(c, analytics, cams, &out->analytics);
+  if (aerr) {
+    json_decref(root);
+    return aerr;
+  }
   size_t n = cams ? json_array_size(cams) : 0;
   out->cameras = calloc(n ? n : 1, sizeof(*out->cameras));
   if (!out->cameras) {
@@ -120,6 +129,7 @@ int vg_node_config_load(vg_cfg_t *c, const char *file, vg_node_config_t *out) {
 }
 
 void vg_node_config_free(vg_node_config_t *cfg) {
+  vg_analytics_node_config_free(&cfg->analytics);
   free(cfg->cameras);
   cfg->cameras = NULL;
   cfg->camera_count = 0;
@@ -255,6 +265,10 @@ int vg_node_start(const vg_node_config_t *cfg, vg_node_t **out) {
     return err;
   }
   node->started_workers = 1;
+  if ((err = vg_bus_new(&node->bus))) {
+    vg_node_stop(&node);
+    return err;
+  }
   vg_source_register(VG_SOURCE_RTSP, &vg_rtsp_source_ops);
   vg_source_register(VG_SOURCE_SNAPSHOT, &vg_snapshot_source_ops);
   vg_source_register(VG_SOURCE_MJPEG, &vg_mjpeg_source_ops);
@@ -281,6 +295,10 @@ int vg_node_start(const vg_node_config_t *cfg, vg_node_t **out) {
   vg_rtsp_server_config_t rtsp_cfg = cfg->rtsp_server;
   err = start_auth(node, cfg, &rtsp_cfg, &lg);
   if (err) {
+    vg_node_stop(&node);
+    return err;
+  }
+  if ((err = vg_analytics_start(&cfg->analytics, node->bus))) {
     vg_node_stop(&node);
     return err;
   }
@@ -314,6 +332,7 @@ void vg_node_stop(vg_node_t **np) {
   vg_rtsp_server_stop(&node->rtsp);
   vg_recorders_stop();
   vg_onvif_events_stop();
+  vg_analytics_stop();
   vg_cameras_stop_all();
   if (node->started_srt) {
     vg_metrics_unregister("srt");
@@ -323,6 +342,9 @@ void vg_node_stop(vg_node_t **np) {
   vg_api_set_auth(NULL, NULL, false, false);
   vg_users_close(&node->rtsp_users);
   vg_users_close(&node->http_users);
+  vg_bus_free(&node->bus);
   vg_buf_pool_trim();
   free(node);
 }
+
+vg_bus_t *vg_node_bus(vg_node_t *node) { return node->bus; }

@@ -1,12 +1,13 @@
 /*
  * node.h: one vigil node, everything `vigil run` starts, in order:
- * workers, camera sources, cameras, the RTSP server, the RTMP server (when
- * enabled), the HTTP API. Stopped
+ * workers, the event bus, camera sources, cameras, analytics, the RTSP server,
+ * the RTMP server (when enabled), the HTTP API. Stopped
  * in reverse. The node's configuration is the whole JSON file.
  */
 #ifndef VG_CMD_NODE_H
 #define VG_CMD_NODE_H
 
+#include "analytics/analytics.h"
 #include "api/http_server.h"
 #include "api/users.h"
 #include "base/config.h"
@@ -30,6 +31,7 @@ typedef struct {
   char onvif_discovery_interface[64]; /* "onvif.discovery_interface" */
   vg_auth_config_t auth;
   vg_srt_server_config_t srt_server;
+  vg_analytics_node_config_t analytics;
 } vg_node_config_t;
 
 /* Loads and validates FILE. On error c names the field and the reason. */
@@ -39,5 +41,7 @@ void vg_node_config_free(vg_node_config_t *cfg);
 typedef struct vg_node vg_node_t;
 int vg_node_start(const vg_node_config_t *cfg, vg_node_t **out);
 void vg_node_stop(vg_node_t **node);
+/* The node's event bus (analytics metadata and triggers; see analytics.h). */
+vg_bus_t *vg_node_bus(vg_node_t *node);
 
 #endif

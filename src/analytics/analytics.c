@@ -1,0 +1,793 @@
+/* analytics.c: the pipeline's cameras, its thread pool and scheduling, the
+ * detector hand-off, bus publishing and metrics. See analytics.h. */
+#include "analytics/analytics.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "analytics/analyser.h"
+#include "analytics/decode.h"
+#include "base/error.h"
+#include "base/log.h"
+#include "base/metrics.h"
+#include "base/time.h"
+#include "infer/server.h"
+#include "stream/hub.h"
+
+/* Frames one pool turn takes from a camera before the next camera's turn. */
+#define BATCH_FRAMES 8
+#define MAX_DETS 100
+#define MAX_TRIGGER_COUNTERS 64
+#define MAX_TRACK_BOXES 64
+
+static const vg_log_ctx_t lg = {"analytics", NULL};
+
+typedef struct {
+  char sensor[64];
+  char kind[16];
+  uint64_t count;
+} trigger_counter_t;
+
+/* A detector request with what the result needs to be applied. */
+typedef struct {
+  vg_infer_request_t req;
+  int64_t ts, pts;
+  bool motion, full;
+} detect_job_t;
+
+typedef struct acam acam_t;
+struct acam {
+  char id[64];
+  uint32_t index; /* the inference server's camera number */
+  int detect_fps, detect_width;
+  vg_hub_t *hub;
+  vg_hub_reader_t *reader;
+  vg_analyser_t *an;
+  vg_log_ctx_t log;
+
+  /* Pool scheduling, under the pool's lock. */
+  acam_t *next;
+  bool queued, running, rerun;
+
+  /* Owned by the pool thread running the camera. */
+  vg_vdec_t *dec;
+  int video_track;
+  uint32_t clock_rate;
+  bool need_key;
+  bool active;
+  bool analysed_once;
+  int64_t last_analysis_pts;
+  int64_t last_full_us;
+  int64_t last_ts;
+  uint64_t reader_drops_seen;
+  /* The newest frame that wanted the detector while it was busy; sent as
+   * soon as the running one returns, so the detector never idles between
+   * results (newest wins: an older waiting frame is dropped). */
+  detect_job_t waiting;
+  bool has_waiting;
+
+  /* The detection in flight and its result, under lock. */
+  pthread_mutex_t lock;
+  bool in_flight, result_ready;
+  int result_status;
+  int64_t det_ts, det_pts;
+  int det_w, det_h;
+  bool det_motion;
+  int n_dets;
+  vg_detection_t dets[MAX_DETS];
+
+  /* Counters for metrics and the API. */
+  atomic_uint_fast64_t decoded, analysed, detected, skipped, idle_skipped, triggers;
+  atomic_bool motion;
+  atomic_int tracked;
+
+  /* The latest metadata and sensor figures, under snap_lock. */
+  pthread_mutex_t snap_lock;
+  vg_analytics_meta_t last_meta;
+  json_t *sensors;
+  trigger_counter_t counters[MAX_TRIGGER_COUNTERS];
+  int n_counters;
+};
+
+static struct {
+  bool running;
+  vg_analytics_node_config_t cfg; /* scalars only; cameras not kept */
+  vg_bus_t *bus;
+  vg_infer_server_t *infer;
+  vg_infer_cpu_model_t model_ctx;
+  acam_t **cams;
+  int cam_count;
+  pthread_mutex_t cams_lock; /* readers of cams from other threads (metrics, API) */
+  /* the pool */
+  pthread_mutex_t pool_lock;
+  pthread_cond_t pool_cond;
+  acam_t *head, *tail;
+  bool stop;
+  pthread_t *threads;
+  int thread_count;
+  /* the trigger log */
+  vg_bus_sub_t *log_sub;
+  FILE *log_file;
+} g = {.cams_lock = PTHREAD_MUTEX_INITIALIZER,
+       .pool_lock = PTHREAD_MUTEX_INITIALIZER,
+       .pool_cond = PTHREAD_COND_INITIALIZER};
+
+/* ---- the pool ------------------------------------------------------------ */
+
+/* Puts cam at the back of the pool's queue unless it is queued already; a
+ * camera being run is marked to run again. Any thread; also the hub's
+ * notify, which holds the hub's lock: this only takes the pool's lock. */
+static void pool_schedule(acam_t *cam) {
+  pthread_mutex_lock(&g.pool_lock);
+  if (!g.stop) {
+    if (cam->running) {
+      cam->rerun = true;
+    } else if (!cam->queued) {
+      cam->queued = true;
+      cam->next = NULL;
+      if (g.tail)
+        g.tail->next = cam;
+      else
+        g.head = cam;
+      g.tail = cam;
+      pthread_cond_signal(&g.pool_cond);
+    }
+  }
+  pthread_mutex_unlock(&g.pool_lock);
+}
+
+static void hub_notify(void *opaque) { pool_schedule(opaque); }
+
+static bool cam_run(acam_t *cam);
+
+static void *pool_main(void *arg) {
+  (void)arg;
+  pthread_mutex_lock(&g.pool_lock);
+  while (!g.stop) {
+    acam_t *cam = g.head;
+    if (!cam) {
+      pthread_cond_wait(&g.pool_cond, &g.pool_lock);
+      continue;
+    }
+    g.head = cam->next;
+    if (!g.head) g.tail = NULL;
+    cam->queued = false;
+    cam->running = true;
+    cam->rerun = false;
+    pthread_mutex_unlock(&g.pool_lock);
+    bool more = cam_run(cam);
+    pthread_mutex_lock(&g.pool_lock);
+    cam->running = false;
+    /* Back of the queue: every waiting camera gets its turn first. */
+    if ((more || cam->rerun) && !g.stop) {
+      cam->rerun = false;
+      cam->queued = true;
+      cam->next = NULL;
+      if (g.tail)
+        g.tail->next = cam;
+      else
+        g.head = cam;
+      g.tail = cam;
+    }
+  }
+  pthread_mutex_unlock(&g.pool_lock);
+  return NULL;
+}
+
+/* ---- publishing ---------------------------------------------------------- */
+
+static void count_trigger(acam_t *cam, const vg_analytics_trigger_t *t) {
+  atomic_fetch_add(&cam->triggers, 1);
+  pthread_mutex_lock(&cam->snap_lock);
+  int i;
+  for (i = 0; i < cam->n_counters; i++)
+    if (strcmp(cam->counters[i].sensor, t->sensor) == 0 && strcmp(cam->counters[i].kind, t->kind) == 0) break;
+  if (i == cam->n_counters && i < MAX_TRIGGER_COUNTERS) {
+    snprintf(cam->counters[i].sensor, sizeof(cam->counters[i].sensor), "%s", t->sensor);
+    snprintf(cam->counters[i].kind, sizeof(cam->counters[i].kind), "%s", t->kind);
+    cam->counters[i].count = 0;
+    cam->n_counters++;
+  }
+  if (i < cam->n_counters) cam->counters[i].count++;
+  pthread_mutex_unlock(&cam->snap_lock);
+}
+
+static void publish_triggers(acam_t *cam) {
+  vg_analytics_trigger_t t[16];
+  int n;
+  while ((n = vg_analyser_take_triggers(cam->an, t, 16)) > 0) {
+    for (int i = 0; i < n; i++) {
+      count_trigger(cam, &t[i]);
+      vg_log_debug(&cam->log, "trigger %s %s %s track %u", t[i].sensor, t[i].kind, t[i].direction,
+                   (unsigned)t[i].track_id);
+      if (!g.bus) continue;
+      vg_analytics_trigger_t *copy = malloc(sizeof(*copy));
+      if (!copy) continue;
+      *copy = t[i];
+      vg_bus_publish(g.bus, VG_ANALYTICS_TOPIC_TRIGGER, copy, free);
+    }
+  }
+}
+
+/* ---- detection ----------------------------------------------------------- */
+
+/* The inference server's callback, on one of its threads: park the result
+ * and let the camera's pool turn apply it, in frame order. */
+static void detection_done(void *opaque, const vg_infer_result_t *res) {
+  acam_t *cam = opaque;
+  pthread_mutex_lock(&cam->lock);
+  cam->result_status = res->status;
+  cam->n_dets = res->status == 0 ? (res->n_dets < MAX_DETS ? res->n_dets : MAX_DETS) : 0;
+  if (cam->n_dets) memcpy(cam->dets, res->dets, (size_t)cam->n_dets * sizeof(cam->dets[0]));
+  cam->result_ready = true;
+  pthread_mutex_unlock(&cam->lock);
+  pool_schedule(cam);
+}
+
+static void submit_job(acam_t *cam, detect_job_t *job) {
+  pthread_mutex_lock(&cam->lock);
+  cam->in_flight = true;
+  cam->det_ts = job->ts;
+  cam->det_pts = job->pts;
+  cam->det_w = job->req.image.width;
+  cam->det_h = job->req.image.height;
+  cam->det_motion = job->motion;
+  pthread_mutex_unlock(&cam->lock);
+  if (job->full) cam->last_full_us = job->ts;
+  vg_log_debug(&cam->log, "t=%lld detect %s region %d,%d %dx%d", (long long)job->ts,
+               job->full ? "full" : "part", job->req.rx, job->req.ry, job->req.rw, job->req.rh);
+  /* The server owns the image from here, whatever happens. */
+  if (vg_infer_server_submit(g.infer, &job->req) != 0) {
+    pthread_mutex_lock(&cam->lock);
+    cam->in_flight = false;
+    pthread_mutex_unlock(&cam->lock);
+    return;
+  }
+  atomic_fetch_add(&cam->detected, 1);
+}
+
+static void apply_result(acam_t *cam) {
+  vg_detection_t dets[MAX_DETS];
+  pthread_mutex_lock(&cam->lock);
+  if (!cam->result_ready) {
+    pthread_mutex_unlock(&cam->lock);
+    return;
+  }
+  int status = cam->result_status, n = cam->n_dets, w = cam->det_w, h = cam->det_h;
+  int64_t ts = cam->det_ts, pts = cam->det_pts;
+  bool motion = cam->det_motion;
+  memcpy(dets, cam->dets, (size_t)n * sizeof(dets[0]));
+  cam->result_ready = false;
+  cam->in_flight = false;
+  pthread_mutex_unlock(&cam->lock);
+  if (cam->has_waiting) {
+    cam->has_waiting = false;
+    submit_job(cam, &cam->waiting);
+  }
+  if (status) {
+    if (status != VG_ECANCELED) vg_log_warn(&cam->log, "detection failed: %s", vg_strerror(status));
+    return;
+  }
+  vg_analytics_meta_t *meta = calloc(1, sizeof(*meta));
+  if (!meta) return;
+  snprintf(meta->camera, sizeof(meta->camera), "%s", cam->id);
+  meta->pts = pts;
+  meta->utc_us = ts;
+  meta->motion = motion;
+  if (vg_analyser_detections(cam->an, dets, n, w, h, ts, meta) != 0) {
+    free(meta);
+    return;
+  }
+  atomic_store(&cam->tracked, vg_analyser_confirmed(cam->an));
+  for (int i = 0; i < meta->n_objects; i++) {
+    const vg_analytics_object_t *o = &meta->objects[i];
+    vg_log_debug(&cam->log, "t=%lld det=%d obj %u %s%s %.2f [%.3f %.3f %.3f %.3f]", (long long)ts, n,
+                 (unsigned)o->track_id, o->class_name, o->confirmed ? "" : "?", (double)o->score,
+                 (double)o->x1, (double)o->y1, (double)o->x2, (double)o->y2);
+  }
+  for (int i = 0; i < n; i++)
+    vg_log_trace(&cam->log, "t=%lld raw %s %.2f [%.0f %.0f %.0f %.0f]", (long long)ts,
+                 vg_coco_label(dets[i].label), (double)dets[i].score, (double)dets[i].x1, (double)dets[i].y1,
+                 (double)dets[i].x2, (double)dets[i].y2);
+  json_t *sensors = vg_analyser_sensors_json(cam->an);
+  pthread_mutex_lock(&cam->snap_lock);
+  cam->last_meta = *meta;
+  json_decref(cam->sensors);
+  cam->sensors = sensors;
+  pthread_mutex_unlock(&cam->snap_lock);
+  publish_triggers(cam);
+  if (g.bus)
+    vg_bus_publish(g.bus, VG_ANALYTICS_TOPIC_META, meta, free);
+  else
+    free(meta);
+}
+
+/* The part of the picture the detector looks at: the union of the motion
+ * regions and the tracked boxes (padded), or the whole picture when that
+ * is most of it or a full-frame check is due. Returns 1 for the full frame. */
+static int detection_region(const vg_analyser_motion_t *m, const vg_box_t *boxes, int nb, int w, int h,
+                            int *rx, int *ry, int *rw, int *rh) {
+  float x1 = (float)w, y1 = (float)h, x2 = 0, y2 = 0;
+  for (int i = 0; i < m->n_regions; i++) {
+    const vg_rect_t *r = &m->regions[i];
+    x1 = r->x1 < x1 ? (float)r->x1 : x1;
+    y1 = r->y1 < y1 ? (float)r->y1 : y1;
+    x2 = r->x2 > x2 ? (float)r->x2 : x2;
+    y2 = r->y2 > y2 ? (float)r->y2 : y2;
+  }
+  for (int i = 0; i < nb; i++) {
+    /* A track predicted out of the picture (its object left) adds nothing. */
+    float vis_w = (boxes[i].x2 < (float)w ? boxes[i].x2 : (float)w) - (boxes[i].x1 > 0 ? boxes[i].x1 : 0);
+    float vis_h = (boxes[i].y2 < (float)h ? boxes[i].y2 : (float)h) - (boxes[i].y1 > 0 ? boxes[i].y1 : 0);
+    if (vis_w < 8 || vis_h < 8) continue;
+    /* A tracked object moves on before the next result: leave it room. */
+    float pw = (boxes[i].x2 - boxes[i].x1) * 0.15f, ph = (boxes[i].y2 - boxes[i].y1) * 0.15f;
+    x1 = boxes[i].x1 - pw < x1 ? boxes[i].x1 - pw : x1;
+    y1 = boxes[i].y1 - ph < y1 ? boxes[i].y1 - ph : y1;
+    x2 = boxes[i].x2 + pw > x2 ? boxes[i].x2 + pw : x2;
+    y2 = boxes[i].y2 + ph > y2 ? boxes[i].y2 + ph : y2;
+  }
+  if (x2 <= x1 || y2 <= y1) return 1;
+  /* The detector stretches a region to its square input: keep the region
+   * from being much narrower or flatter than the picture. */
+  float cw = x2 - x1, ch = y2 - y1;
+  float min_w = ch * (float)w / (float)h * 0.5f, min_h = cw * (float)h / (float)w * 0.5f;
+  if (cw < min_w) x1 -= (min_w - cw) / 2, x2 += (min_w - cw) / 2;
+  if (ch < min_h) y1 -= (min_h - ch) / 2, y2 += (min_h - ch) / 2;
+  /* Small objects need context, and the model a minimum of pixels. */
+  if (x2 - x1 < 96) x1 -= (96 - (x2 - x1)) / 2, x2 = x1 + 96;
+  if (y2 - y1 < 96) y1 -= (96 - (y2 - y1)) / 2, y2 = y1 + 96;
+  x1 = x1 < 0 ? 0 : x1;
+  y1 = y1 < 0 ? 0 : y1;
+  x2 = x2 > (float)w ? (float)w : x2;
+  y2 = y2 > (float)h ? (float)h : y2;
+  if ((x2 - x1) * (y2 - y1) > 0.6f * (float)w * (float)h) return 1;
+  *rx = (int)x1;
+  *ry = (int)y1;
+  *rw = (int)(x2 - x1);
+  *rh = (int)(y2 - y1);
+  return *rw < 16 || *rh < 16;
+}
+
+/* ---- per frame ----------------------------------------------------------- */
+
+static int64_t frame_time(acam_t *cam, const vg_frame_t *f) {
+  int64_t ts = f->utc_us ? f->utc_us : vg_time_utc_us();
+  /* The tracker needs time to move forward. */
+  if (ts <= cam->last_ts) ts = cam->last_ts + 1;
+  cam->last_ts = ts;
+  return ts;
+}
+
+static void analyse(acam_t *cam, const vg_frame_t *f) {
+  vg_image_t rgb;
+  const uint8_t *luma;
+  if (vg_vdec_picture(cam->dec, &rgb, &luma) != 0) return;
+  int64_t ts = frame_time(cam, f);
+  vg_analyser_motion_t m;
+  if (vg_analyser_frame(cam->an, luma, rgb.width, rgb.height, ts, &m) != 0) {
+    vg_image_free(&rgb);
+    return;
+  }
+  atomic_fetch_add(&cam->analysed, 1);
+  atomic_store(&cam->motion, m.active);
+  publish_triggers(cam); /* tamper */
+
+  vg_box_t boxes[MAX_TRACK_BOXES];
+  int nb = vg_analyser_tracks(cam->an, boxes, MAX_TRACK_BOXES);
+  int64_t full_us = (int64_t)g.cfg.full_frame_interval_s * 1000000;
+  /* A full-frame check finds what motion misses (objects standing still),
+   * but at the detector's input size it also misses small objects that a
+   * region shows large, and a miss costs the tracker a frame. So while
+   * something moves or is tracked it waits, up to three intervals. */
+  bool busy_scene = m.moving || nb > 0;
+  bool full_due = !cam->analysed_once || ts - cam->last_full_us >= (busy_scene ? 3 * full_us : full_us);
+  cam->analysed_once = true;
+  /* Motion still "active" by hysteresis but without boxes has nothing to show the detector. */
+  bool want = m.moving || nb > 0 || full_due;
+  pthread_mutex_lock(&cam->lock);
+  bool busy = cam->in_flight;
+  pthread_mutex_unlock(&cam->lock);
+  cam->active = m.active || m.moving || nb > 0 || busy;
+  if (!want) {
+    vg_image_free(&rgb);
+    return;
+  }
+  cam->active = true;
+  detect_job_t job = {.req = {.camera = cam->index,
+                              .frame = (uint64_t)f->pts,
+                              .model = g.cfg.model,
+                              .image = rgb,
+                              .done = detection_done,
+                              .opaque = cam},
+                      .ts = ts,
+                      .pts = f->pts,
+                      .motion = m.active};
+  job.full = full_due || detection_region(&m, boxes, nb, rgb.width, rgb.height, &job.req.rx, &job.req.ry,
+                                          &job.req.rw, &job.req.rh);
+  if (job.full) job.req.rx = job.req.ry = job.req.rw = job.req.rh = 0;
+  if (!busy) {
+    submit_job(cam, &job);
+    return;
+  }
+  /* The tracker moves only with detector results, in frame order: this
+   * frame waits for the running one. */
+  if (cam->has_waiting) vg_image_free(&cam->waiting.req.image);
+  cam->waiting = job;
+  cam->has_waiting = true;
+}
+
+static void open_decoder(acam_t *cam) {
+  vg_track_t tracks[VG_MAX_TRACKS];
+  int n = vg_hub_reader_tracks(cam->reader, tracks, VG_MAX_TRACKS);
+  vg_vdec_close(&cam->dec);
+  cam->video_track = -1;
+  for (int i = 0; i < n; i++) {
+    if (cam->video_track < 0 && vg_codec_is_video(tracks[i].codec)) {
+      int err = vg_vdec_open(&tracks[i], cam->detect_width, &cam->dec);
+      if (err)
+        vg_log_warn(&cam->log, "cannot decode %s: %s", vg_codec_name(tracks[i].codec), vg_strerror(err));
+      else
+        cam->video_track = i, cam->clock_rate = tracks[i].clock_rate ? tracks[i].clock_rate : 90000;
+    }
+    vg_track_clear(&tracks[i]);
+  }
+  cam->need_key = true;
+  cam->analysed_once = false;
+  vg_analyser_reset(cam->an);
+}
+
+static void handle_frame(acam_t *cam, const vg_frame_t *f) {
+  if (f->track != cam->video_track || !cam->dec) return;
+  bool key = f->flags & VG_FRAME_KEY;
+  int64_t lag = f->recv_us ? vg_time_mono_us() - f->recv_us : 0;
+  if (lag > (int64_t)g.cfg.max_lag_ms * 1000 && !key) {
+    /* The pool is behind: catch up at the next keyframe. */
+    atomic_fetch_add(&cam->skipped, 1);
+    cam->need_key = true;
+    return;
+  }
+  if (!key && (cam->need_key || !cam->active)) {
+    if (cam->need_key && cam->active)
+      atomic_fetch_add(&cam->skipped, 1);
+    else
+      atomic_fetch_add(&cam->idle_skipped, 1);
+    cam->need_key = true;
+    return;
+  }
+  cam->need_key = false;
+  int got = vg_vdec_decode(cam->dec, f);
+  if (got < 0) {
+    vg_vdec_flush(cam->dec);
+    cam->need_key = true;
+    return;
+  }
+  atomic_fetch_add(&cam->decoded, 1);
+  if (!got) return;
+  int64_t interval = (int64_t)cam->clock_rate / cam->detect_fps;
+  /* A little slack so that 25 fps at 5 fps analyses every 5th frame, not
+   * every 6th when timestamps jitter. */
+  if (cam->analysed_once && f->pts - cam->last_analysis_pts < interval - interval / 8 &&
+      !(key && !cam->active))
+    return;
+  cam->last_analysis_pts = f->pts;
+  analyse(cam, f);
+}
+
+/* One pool turn for a camera: a pending detector result first, then up to
+ * BATCH_FRAMES frames. Returns true when frames may be left. */
+static bool cam_run(acam_t *cam) {
+  apply_result(cam);
+  vg_hub_reader_stats_t st;
+  vg_hub_reader_stats(cam->reader, &st);
+  if (st.dropped > cam->reader_drops_seen) {
+    atomic_fetch_add(&cam->skipped, st.dropped - cam->reader_drops_seen);
+    cam->reader_drops_seen = st.dropped;
+    cam->need_key = true;
+  }
+  for (int i = 0; i < BATCH_FRAMES; i++) {
+    vg_frame_t f;
+    int r = vg_hub_read(cam->reader, &f);
+    if (r == VG_ESTATE) {
+      open_decoder(cam);
+      continue;
+    }
+    if (r) return false; /* empty, or the camera is offline: its notify brings us back */
+    handle_frame(cam, &f);
+    vg_frame_unref(&f);
+  }
+  return true;
+}
+
+/* ---- metrics ------------------------------------------------------------- */
+
+static void metric_u64(vg_strbuf_t *out, const char *name, const char *type, const char *help,
+                       size_t offset) {
+  vg_metrics_family(out, name, type, help);
+  for (int i = 0; i < g.cam_count; i++) {
+    acam_t *c = g.cams[i];
+    uint64_t v = atomic_load((atomic_uint_fast64_t *)((char *)c + offset));
+    vg_metrics_sample_u64(out, name, (const char *const[]){"camera", c->id, NULL}, v);
+  }
+}
+
+static void collect_metrics(void *opaque, vg_strbuf_t *out) {
+  (void)opaque;
+  pthread_mutex_lock(&g.cams_lock);
+  metric_u64(out, "vigil_decode_frames_total", "counter", "Frames decoded for analytics.",
+             offsetof(acam_t, decoded));
+  metric_u64(out, "vigil_analytics_frames_total", "counter", "Frames scaled and analysed (motion, tamper).",
+             offsetof(acam_t, analysed));
+  metric_u64(out, "vigil_detect_frames_total", "counter", "Frames sent to the object detector.",
+             offsetof(acam_t, detected));
+  metric_u64(out, "vigil_analytics_skipped_frames_total", "counter",
+             "Frames analytics skipped because it was behind (saturated pool or full hub queue).",
+             offsetof(acam_t, skipped));
+  metric_u64(out, "vigil_analytics_idle_frames_total", "counter",
+             "Non-key frames not decoded while the camera was idle.", offsetof(acam_t, idle_skipped));
+  vg_metrics_family(out, "vigil_motion_active", "gauge", "Whether the camera sees motion (1) or not (0).");
+  for (int i = 0; i < g.cam_count; i++)
+    vg_metrics_sample_u64(out, "vigil_motion_active", (const char *const[]){"camera", g.cams[i]->id, NULL},
+                          atomic_load(&g.cams[i]->motion));
+  vg_metrics_family(out, "vigil_tracked_objects", "gauge", "Confirmed tracked objects now.");
+  for (int i = 0; i < g.cam_count; i++)
+    vg_metrics_sample_u64(out, "vigil_tracked_objects", (const char *const[]){"camera", g.cams[i]->id, NULL},
+                          (uint64_t)atomic_load(&g.cams[i]->tracked));
+  vg_metrics_family(out, "vigil_sensor_triggers_total", "counter", "Virtual sensor triggers.");
+  for (int i = 0; i < g.cam_count; i++) {
+    acam_t *c = g.cams[i];
+    pthread_mutex_lock(&c->snap_lock);
+    for (int k = 0; k < c->n_counters; k++)
+      vg_metrics_sample_u64(out, "vigil_sensor_triggers_total",
+                            (const char *const[]){"camera", c->id, "sensor", c->counters[k].sensor, "kind",
+                                                  c->counters[k].kind, NULL},
+                            c->counters[k].count);
+    pthread_mutex_unlock(&c->snap_lock);
+  }
+  pthread_mutex_unlock(&g.cams_lock);
+  if (g.infer) {
+    char buf[8192];
+    int n = vg_infer_server_metrics(g.infer, buf, sizeof(buf));
+    if (n > 0) vg_strbuf_append(out, buf, (size_t)n);
+  }
+}
+
+/* ---- the trigger log ----------------------------------------------------- */
+
+static void log_trigger(void *opaque, const vg_bus_msg_t *msg) {
+  (void)opaque;
+  const vg_analytics_trigger_t *t = msg->data;
+  json_t *o =
+      json_pack("{sssssssssssIsisssisbsIsI}", "camera", t->camera, "sensor", t->sensor, "kind", t->kind,
+                "direction", t->direction, "tamper", t->tamper, "track", (json_int_t)t->track_id, "label",
+                t->label, "class", t->class_name, "count", t->count, "cleared", t->cleared, "utc_us",
+                (json_int_t)t->utc_us, "frame_utc_us", (json_int_t)t->frame_utc_us);
+  char *line = o ? json_dumps(o, JSON_COMPACT) : NULL;
+  if (line) {
+    fprintf(g.log_file, "%s\n", line);
+    fflush(g.log_file);
+  }
+  free(line);
+  json_decref(o);
+}
+
+/* ---- life cycle ---------------------------------------------------------- */
+
+static void cam_free(acam_t *cam) {
+  if (!cam) return;
+  vg_hub_close_reader(&cam->reader);
+  vg_hub_unref(&cam->hub);
+  vg_vdec_close(&cam->dec);
+  vg_analyser_destroy(&cam->an);
+  if (cam->has_waiting) vg_image_free(&cam->waiting.req.image);
+  json_decref(cam->sensors);
+  pthread_mutex_destroy(&cam->lock);
+  pthread_mutex_destroy(&cam->snap_lock);
+  free(cam);
+}
+
+static int cam_new(const vg_analytics_camera_config_t *cc, uint32_t index, acam_t **out) {
+  const char *hub_name = cc->substream[0] ? cc->substream : cc->camera;
+  vg_hub_t *hub = vg_hub_find(hub_name);
+  if (!hub) return VG_ENOTFOUND;
+  acam_t *cam = calloc(1, sizeof(*cam));
+  if (!cam) {
+    vg_hub_unref(&hub);
+    return VG_ENOMEM;
+  }
+  pthread_mutex_init(&cam->lock, NULL);
+  pthread_mutex_init(&cam->snap_lock, NULL);
+  snprintf(cam->id, sizeof(cam->id), "%s", cc->camera);
+  cam->log = (vg_log_ctx_t){"analytics", cam->id};
+  cam->hub = hub;
+  cam->index = index;
+  cam->video_track = -1;
+  cam->detect_fps = cc->detect_fps ? cc->detect_fps : g.cfg.detect_fps;
+  cam->detect_width = cc->detect_width ? cc->detect_width : g.cfg.detect_width;
+  int err = vg_analyser_create(cam->id, cc->vision, &cam->an);
+  if (err) {
+    cam_free(cam);
+    return err;
+  }
+  *out = cam;
+  return 0;
+}
+
+static int start_infer(void) {
+  char err[256] = "";
+  g.model_ctx = (vg_infer_cpu_model_t){
+      .name_or_path = g.cfg.model, .models_dir = g.cfg.models_dir, .threads_per_instance = 1};
+  int ret = vg_infer_server_create(&g.infer);
+  if (ret) return ret;
+  int dev = vg_infer_server_add_device(g.infer, "cpu", g.cfg.detect_threads);
+  if (dev < 0) return dev;
+  ret = vg_infer_server_add_model(g.infer, dev, g.cfg.model, &vg_infer_cpu_runner, &g.model_ctx, err,
+                                  sizeof(err));
+  if (ret) {
+    vg_log_error(&lg, "cannot load model %s from %s: %s", g.cfg.model, g.cfg.models_dir, err);
+    return ret;
+  }
+  return vg_infer_server_start(g.infer);
+}
+
+int vg_analytics_start(const vg_analytics_node_config_t *cfg, vg_bus_t *bus) {
+  if (!cfg->enabled || g.running) return 0;
+  g.cfg = *cfg;
+  g.cfg.cameras = NULL;
+  g.cfg.camera_count = 0;
+  g.bus = bus;
+  g.stop = false;
+  int err = start_infer();
+  if (err) goto fail;
+  if (cfg->trigger_log[0]) {
+    if (!(g.log_file = fopen(cfg->trigger_log, "a"))) {
+      err = vg_err_from_errno();
+      vg_log_error(&lg, "cannot open %s: %s", cfg->trigger_log, vg_strerror(err));
+      goto fail;
+    }
+    if (bus) vg_bus_subscribe(bus, VG_ANALYTICS_TOPIC_TRIGGER, NULL, log_trigger, NULL, &g.log_sub);
+  }
+  g.cams = calloc((size_t)cfg->camera_count + 1, sizeof(*g.cams));
+  if (!g.cams) {
+    err = VG_ENOMEM;
+    goto fail;
+  }
+  for (int i = 0; i < cfg->camera_count; i++) {
+    const vg_analytics_camera_config_t *cc = &cfg->cameras[i];
+    if (!cc->enabled) continue;
+    acam_t *cam;
+    int e = cam_new(cc, (uint32_t)g.cam_count + 1, &cam);
+    if (e) {
+      vg_log_error(&lg, "camera %s: no analytics: %s", cc->camera, vg_strerror(e));
+      continue;
+    }
+    pthread_mutex_lock(&g.cams_lock);
+    g.cams[g.cam_count++] = cam;
+    pthread_mutex_unlock(&g.cams_lock);
+  }
+  int n = cfg->threads > 0 ? cfg->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+  g.threads = calloc((size_t)(n > 0 ? n : 1), sizeof(*g.threads));
+  if (!g.threads) {
+    err = VG_ENOMEM;
+    goto fail;
+  }
+  for (int i = 0; i < n; i++) {
+    if (pthread_create(&g.threads[i], NULL, pool_main, NULL) != 0) break;
+    g.thread_count++;
+  }
+  /* Readers open last: from now on frames flow into the pool. */
+  for (int i = 0; i < g.cam_count; i++) {
+    acam_t *cam = g.cams[i];
+    /* Analytics needs no instant picture: starting at the next keyframe
+     * keeps old cached frames from counting as lag. */
+    vg_hub_reader_opts_t ro = {.queue_frames = (uint32_t)cfg->queue_frames,
+                               .notify = hub_notify,
+                               .opaque = cam,
+                               .skip_gop_cache = 1};
+    if (vg_hub_open_reader(cam->hub, &ro, &cam->reader) == 0) pool_schedule(cam);
+  }
+  vg_metrics_register("analytics", collect_metrics, NULL);
+  g.running = true;
+  vg_log_info(&lg, "analysing %d cameras at %d fps, %d px wide, model %s, %d threads", g.cam_count,
+              cfg->detect_fps, cfg->detect_width, cfg->model, g.thread_count);
+  return 0;
+fail:
+  g.running = true;
+  vg_analytics_stop();
+  return err;
+}
+
+void vg_analytics_stop(void) {
+  if (!g.running) return;
+  vg_metrics_unregister("analytics");
+  pthread_mutex_lock(&g.pool_lock);
+  g.stop = true;
+  pthread_cond_broadcast(&g.pool_cond);
+  pthread_mutex_unlock(&g.pool_lock);
+  for (int i = 0; i < g.thread_count; i++)
+    pthread_join(g.threads[i], NULL);
+  free(g.threads);
+  g.threads = NULL;
+  g.thread_count = 0;
+  /* Waits for running detections; their callbacks find the pool stopped. */
+  vg_infer_server_destroy(&g.infer);
+  vg_bus_unsubscribe(&g.log_sub);
+  if (g.log_file) fclose(g.log_file);
+  g.log_file = NULL;
+  pthread_mutex_lock(&g.cams_lock);
+  for (int i = 0; i < g.cam_count; i++)
+    cam_free(g.cams[i]);
+  free(g.cams);
+  g.cams = NULL;
+  g.cam_count = 0;
+  pthread_mutex_unlock(&g.cams_lock);
+  g.head = g.tail = NULL;
+  g.bus = NULL;
+  g.running = false;
+}
+
+/* ---- introspection ------------------------------------------------------- */
+
+static acam_t *find_cam(const char *id) {
+  for (int i = 0; i < g.cam_count; i++)
+    if (strcmp(g.cams[i]->id, id) == 0) return g.cams[i];
+  return NULL;
+}
+
+int vg_analytics_camera_stats(const char *camera, vg_analytics_camera_stats_t *out) {
+  pthread_mutex_lock(&g.cams_lock);
+  acam_t *c = find_cam(camera);
+  if (c)
+    *out = (vg_analytics_camera_stats_t){.decoded = atomic_load(&c->decoded),
+                                         .analysed = atomic_load(&c->analysed),
+                                         .detected = atomic_load(&c->detected),
+                                         .skipped = atomic_load(&c->skipped),
+                                         .idle_skipped = atomic_load(&c->idle_skipped),
+                                         .triggers = atomic_load(&c->triggers),
+                                         .motion = atomic_load(&c->motion),
+                                         .tracked = atomic_load(&c->tracked)};
+  pthread_mutex_unlock(&g.cams_lock);
+  return c ? 0 : VG_ENOTFOUND;
+}
+
+static json_t *object_json(const vg_analytics_object_t *o) {
+  return json_pack("{sIsisssfs[ffff]sbsbsI}", "track", (json_int_t)o->track_id, "label", o->label, "class",
+                   o->class_name, "score", (double)o->score, "box", (double)o->x1, (double)o->y1,
+                   (double)o->x2, (double)o->y2, "confirmed", o->confirmed, "stationary", o->stationary,
+                   "zones", (json_int_t)o->zones);
+}
+
+json_t *vg_analytics_camera_json(const char *camera) {
+  vg_analytics_camera_stats_t st;
+  if (vg_analytics_camera_stats(camera, &st)) return NULL;
+  json_t *root =
+      json_pack("{sssIsIsIsIsIsIsbsi}", "camera", camera, "decoded_frames", (json_int_t)st.decoded,
+                "analysed_frames", (json_int_t)st.analysed, "detect_frames", (json_int_t)st.detected,
+                "skipped_frames", (json_int_t)st.skipped, "idle_frames", (json_int_t)st.idle_skipped,
+                "triggers", (json_int_t)st.triggers, "motion", st.motion, "tracked_objects", st.tracked);
+  if (!root) return NULL;
+  pthread_mutex_lock(&g.cams_lock);
+  acam_t *c = find_cam(camera);
+  if (c) {
+    pthread_mutex_lock(&c->snap_lock);
+    json_t *objs = json_array(), *counts = json_object();
+    for (int i = 0; i < c->last_meta.n_objects; i++)
+      json_array_append_new(objs, object_json(&c->last_meta.objects[i]));
+    json_object_set_new(root, "utc_us", json_integer(c->last_meta.utc_us));
+    json_object_set_new(root, "objects", objs);
+    for (int k = 0; k < c->n_counters; k++) {
+      json_t *s = json_object_get(counts, c->counters[k].sensor);
+      if (!s) json_object_set_new(counts, c->counters[k].sensor, s = json_object());
+      json_object_set_new(s, c->counters[k].kind, json_integer((json_int_t)c->counters[k].count));
+    }
+    json_object_set_new(root, "trigger_counts", counts);
+    if (c->sensors) json_object_set(root, "sensors", c->sensors);
+    pthread_mutex_unlock(&c->snap_lock);
+  }
+  pthread_mutex_unlock(&g.cams_lock);
+  return root;
+}

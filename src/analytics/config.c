@@ -1,0 +1,100 @@
+/* config.c: the "analytics" configuration (docs/CONFIG.md): the node's
+ * top-level object here, and per camera our keys plus vision's parser for
+ * motion, tracker, filters, tamper and sensors. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "analytics/analytics.h"
+#include "base/error.h"
+#include "vision/analytics_config.h"
+
+/* The pipeline's keys in a camera's "analytics" object; vision reads the rest. */
+static const char *const camera_keys[] = {"substream", "detect_fps", "detect_width", NULL};
+
+static void parse_top(vg_cfg_t *c, json_t *top, vg_analytics_node_config_t *out) {
+  static const char *const keys[] = {"enabled",    "detect_fps",   "detect_width",   "model",
+                                     "models_dir", "threads",      "detect_threads", "full_frame_interval_s",
+                                     "max_lag_ms", "queue_frames", "trigger_log",    NULL};
+  long long v;
+  if (top) vg_cfg_check_keys(c, top, keys);
+  vg_cfg_bool(c, top, "enabled", false, &out->enabled);
+  vg_cfg_int(c, top, "detect_fps", 5, 1, 30, &v);
+  out->detect_fps = (int)v;
+  vg_cfg_int(c, top, "detect_width", 640, 64, 1920, &v);
+  out->detect_width = (int)v;
+  vg_cfg_str(c, top, "model", "nanodet", out->model, sizeof(out->model));
+  const char *env = getenv("VIGIL_MODELS");
+  vg_cfg_str(c, top, "models_dir", env && *env ? env : "models", out->models_dir, sizeof(out->models_dir));
+  vg_cfg_int(c, top, "threads", 0, 0, 256, &v);
+  out->threads = (int)v;
+  vg_cfg_int(c, top, "detect_threads", 1, 1, 64, &v);
+  out->detect_threads = (int)v;
+  vg_cfg_int(c, top, "full_frame_interval_s", 5, 0, 3600, &v);
+  out->full_frame_interval_s = (int)v;
+  vg_cfg_int(c, top, "max_lag_ms", 1000, 100, 60000, &v);
+  out->max_lag_ms = (int)v;
+  vg_cfg_int(c, top, "queue_frames", 128, 16, 4096, &v);
+  out->queue_frames = (int)v;
+  vg_cfg_str(c, top, "trigger_log", "", out->trigger_log, sizeof(out->trigger_log));
+}
+
+static void parse_camera(vg_cfg_t *c, json_t *cam, json_t *obj, vg_analytics_camera_config_t *out) {
+  json_t *id = json_object_get(cam, "id");
+  snprintf(out->camera, sizeof(out->camera), "%s", json_is_string(id) ? json_string_value(id) : "");
+  vg_analytics_config_t *v = malloc(sizeof(*v));
+  if (!v) {
+    vg_cfg_fail(c, NULL, "out of memory");
+    return;
+  }
+  out->vision = v;
+  vg_analytics_config_parse(c, obj, camera_keys, v);
+  out->enabled = v->enabled;
+  long long n;
+  vg_cfg_str(c, obj, "substream", "", out->substream, sizeof(out->substream));
+  vg_cfg_int(c, obj, "detect_fps", 0, 0, 30, &n);
+  out->detect_fps = (int)n;
+  vg_cfg_int(c, obj, "detect_width", 0, 0, 1920, &n);
+  out->detect_width = (int)n;
+  if (out->detect_width && out->detect_width < 64) vg_cfg_fail(c, "detect_width", "must be 0 or 64..1920");
+}
+
+int vg_analytics_node_config_parse(vg_cfg_t *c, json_t *top, json_t *cameras,
+                                   vg_analytics_node_config_t *out) {
+  memset(out, 0, sizeof(*out));
+  vg_cfg_enter(c, "analytics");
+  parse_top(c, top, out);
+  vg_cfg_leave(c);
+  size_t n = json_is_array(cameras) ? json_array_size(cameras) : 0;
+  out->cameras = calloc(n ? n : 1, sizeof(*out->cameras));
+  if (!out->cameras) return VG_ENOMEM;
+  vg_cfg_enter(c, "cameras");
+  for (size_t i = 0; i < n && !c->failed; i++) {
+    json_t *cam = json_array_get(cameras, i);
+    json_t *obj = json_is_object(cam) ? json_object_get(cam, "analytics") : NULL;
+    if (!obj) continue;
+    vg_cfg_enter_index(c, i);
+    vg_cfg_enter(c, "analytics");
+    if (!json_is_object(obj))
+      vg_cfg_fail(c, NULL, "must be an object");
+    else
+      parse_camera(c, cam, obj, &out->cameras[out->camera_count++]);
+    vg_cfg_leave(c);
+    vg_cfg_leave(c);
+    /* The camera parser does not know this key. */
+    json_object_del(cam, "analytics");
+  }
+  vg_cfg_leave(c);
+  if (c->failed) {
+    vg_analytics_node_config_free(out);
+    return VG_ECONFIG;
+  }
+  return 0;
+}
+
+void vg_analytics_node_config_free(vg_analytics_node_config_t *cfg) {
+  for (int i = 0; i < cfg->camera_count; i++)
+    free(cfg->cameras[i].vision);
+  free(cfg->cameras);
+  cfg->cameras = NULL;
+  cfg->camera_count = 0;
+}

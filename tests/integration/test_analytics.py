@@ -1,0 +1,182 @@
+"""Analytics end to end: camsim serves a scripted scene (sprites cut from
+vtest.avi walking across a tripwire and through a zone) and writes its
+ground truth; `vigil run` with analytics decodes, detects, tracks and
+evaluates the sensors; the triggers it logs must match the ground truth:
+exact counts per sensor, kind and direction, zone entries and exits within
+0.5 s.
+Also: the people of vtest.avi are detected and tracked, and a starved
+analytics pool leaves recording and live view untouched.
+
+Triggers are observed through the analytics "trigger_log" (one JSON line
+per trigger, written by a bus subscriber) and the /metrics counters.
+"""
+import json
+import math
+import os
+import re
+import subprocess
+import time
+import urllib.request
+
+import pytest
+
+from conftest import SANITIZED, SLOW, ffprobe_streams, free_port, wait_for
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SCENES = os.path.join(HERE, "..", "data", "analytics")
+VTEST = "/usr/share/doc/opencv-doc/examples/data/vtest.avi"
+
+
+def models_dir():
+    for d in (os.environ.get("VIGIL_MODELS"), os.path.join(HERE, "..", "..", "models")):
+        if d and os.path.exists(os.path.join(d, "nanodet.json")):
+            return os.path.abspath(d)
+    pytest.skip("models missing (run scripts/setup-models.sh)")
+
+
+def start_camsim(start_process, vigil_bin, args):
+    port = free_port()
+    sim = start_process([vigil_bin, "camsim", "--bind", "127.0.0.1", "--port", str(port), "--workers", "1",
+                         "--cache-dir", "none", *args], "camsim")
+    sim.wait_output("camsim: serving", 120)
+    return port
+
+
+def metrics(http_port):
+    with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/metrics", timeout=5) as r:
+        text = r.read().decode()
+    out = {}
+    for line in text.splitlines():
+        m = re.match(r'^(\w+)(\{[^}]*\})? (\S+)$', line)
+        if m:
+            labels = dict(re.findall(r'(\w+)="([^"]*)"', m.group(2) or ""))
+            out[(m.group(1), tuple(sorted(labels.items())))] = float(m.group(3))
+    return out
+
+
+def metric(ms, name, **labels):
+    return ms.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+def analytics_config(tmp_path, cameras, **top):
+    cfg = {"enabled": True, "models_dir": models_dir(), "detect_threads": 1,
+           "trigger_log": str(tmp_path / "triggers.jsonl")}
+    cfg.update(top)
+    return {"analytics": cfg, "cameras": cameras}
+
+
+def read_triggers(path):
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+# crossing: two people walk across the picture in opposite directions, at
+# different heights and speeds, over a vertical tripwire and through a zone.
+# diagonal: a near, large person walks in, stops inside a zone for two
+# seconds and walks on across a slanted tripwire; then a far, small one
+# walks diagonally up through two overlapping zones.
+@pytest.mark.parametrize("scene", ["crossing.json", "diagonal.json"])
+def test_scene_triggers_match_ground_truth(vigil_bin, start_process, vigil_node, tmp_path, scene):
+    gt_path = str(tmp_path / "truth.json")
+    sim = start_camsim(start_process, vigil_bin, ["--scene", os.path.join(SCENES, scene), "--ground-truth", gt_path])
+    truth = json.load(open(gt_path))
+    sensors = {"classes": ["person"], "zones": truth["zones"], "tripwires": truth["tripwires"]}
+    cfg = analytics_config(tmp_path, [{"id": "cam1", "url": f"rtsp://127.0.0.1:{sim}/cam1",
+                                       "analytics": sensors}])
+    _, http, _ = vigil_node(cfg)
+    period_us = int(truth["period_s"] * 1e6)
+    start = truth["start_utc_us"]
+    # The first whole loop that vigil sees from its start (the scene opens
+    # with a second of empty stage, so a loop just begun is fine too).
+    now = int(time.time() * 1e6)
+    loop = (now - start + period_us // 2) // period_us + 1 if now - start > period_us // 2 else 0
+    loop_start = start + loop * period_us
+    wait_for(lambda: time.time() * 1e6 > loop_start + period_us + 3e6 * SLOW, truth["period_s"] * 3,
+             interval=0.5, what="the scene's loop to pass")
+    ms = metrics(http)
+    assert metric(ms, "vigil_detect_frames_total", camera="cam1") > 0
+    assert metric(ms, "vigil_decode_frames_total", camera="cam1") >= metric(ms, "vigil_detect_frames_total",
+                                                                            camera="cam1")
+    if SANITIZED:
+        # Detection runs several times slower under the sanitizers; the
+        # pipeline is exercised, the timing comparison is not meaningful.
+        return
+    got = [t for t in read_triggers(cfg["analytics"]["trigger_log"])
+           if t["kind"] in ("enter", "exit", "line_cross") and loop_start <= t["utc_us"] < loop_start + period_us]
+    want = truth["events"]
+    summary = "\nwant: " + "; ".join(f'{e["t"]:.2f} {e["kind"]} {e["sensor"]} {e.get("direction", "")}'
+                                      for e in want) + \
+              "\ngot:  " + "; ".join(f'{(t["utc_us"] - loop_start) / 1e6:.2f} {t["kind"]} {t["sensor"]} '
+                                     f'{t["direction"]}' for t in got)
+    assert len(got) == len(want), "trigger counts differ" + summary
+    unmatched = list(got)
+    for e in want:
+        # Zone entries and exits within 0.5 s; a crossing is pinned by its
+        # count and direction, its time only has to identify it (the sensor
+        # decides on the first detected frame past the line, so its time
+        # moves with the detector's pace on a loaded machine).
+        tolerance = 1.5 if e["kind"] == "line_cross" else 0.5
+        match = [t for t in unmatched if t["kind"] == e["kind"] and t["sensor"] == e["sensor"]
+                 and t["direction"] == e.get("direction", "")
+                 and abs((t["utc_us"] - loop_start) / 1e6 - e["t"]) <= tolerance]
+        assert match, f"no trigger for {e}" + summary
+        unmatched.remove(match[0])
+    # The same triggers are counted on /metrics (over every loop so far).
+    wire = truth["tripwires"][0]["id"]
+    crossings = sum(1 for t in read_triggers(cfg["analytics"]["trigger_log"])
+                    if t["kind"] == "line_cross" and t["sensor"] == wire)
+    assert metric(metrics(http), "vigil_sensor_triggers_total", camera="cam1", sensor=wire,
+                  kind="line_cross") >= crossings > 0
+
+
+def test_vtest_people_detected_and_tracked(vigil_bin, start_process, vigil_node, tmp_path):
+    if not os.path.exists(VTEST):
+        pytest.skip("vtest.avi (opencv-doc) missing")
+    sim = start_camsim(start_process, vigil_bin, ["--source", VTEST, "--size", "768x576", "--fps", "10",
+                                                  "--gop", "10", "--duration-s", "8"])
+    cfg = analytics_config(tmp_path, [{"id": "hall", "url": f"rtsp://127.0.0.1:{sim}/cam1",
+                                       "analytics": {"classes": ["person"]}}])
+    _, http, _ = vigil_node(cfg)
+    seen = {}
+
+    def people_tracked():
+        ms = metrics(http)
+        seen["detect"] = metric(ms, "vigil_detect_frames_total", camera="hall")
+        seen["tracked"] = max(seen.get("tracked", 0), metric(ms, "vigil_tracked_objects", camera="hall"))
+        return seen["detect"] >= 10 and seen["tracked"] >= 1
+
+    wait_for(people_tracked, 40, interval=0.5, what=f"people detected and tracked ({seen})")
+    ms = metrics(http)
+    assert metric(ms, "vigil_decode_frames_total", camera="hall") > 0
+    # People keep moving in vtest.avi: the camera is never idle for long,
+    # so most decoded frames are not keyframes-only.
+    assert metric(ms, "vigil_motion_active", camera="hall") in (0.0, 1.0)
+
+
+def test_starved_analytics_keeps_recording_and_live(vigil_bin, start_process, vigil_node, tmp_path):
+    cams = 8
+    sim = start_camsim(start_process, vigil_bin, ["--cameras", str(cams), "--size", "1280x720", "--fps", "25",
+                                                  "--gop", "25", "--bitrate", "1M", "--duration-s", "2"])
+    cameras = [{"id": f"cam{i}", "url": f"rtsp://127.0.0.1:{sim}/cam{i}", "analytics": {}}
+               for i in range(1, cams + 1)]
+    cfg = analytics_config(tmp_path, cameras, threads=1, max_lag_ms=200, detect_fps=10)
+    cfg["record"] = {"enabled": True, "root": str(tmp_path / "rec"), "segment_s": 2}
+    _, http, rtsp = vigil_node(cfg)
+
+    def starved():
+        ms = metrics(http)
+        # More than a GOP's worth: frames really waited too long.
+        return sum(metric(ms, "vigil_analytics_skipped_frames_total", camera=c["id"]) for c in cameras) > 25
+
+    wait_for(starved, 30, interval=0.5, what="the analytics pool to fall behind and skip frames")
+    # Live view through vigil's RTSP server is unaffected.
+    streams = ffprobe_streams(f"rtsp://127.0.0.1:{rtsp}/cam1")
+    assert streams[0]["codec_name"] == "h264" and streams[0]["width"] == 1280
+    time.sleep(2)
+    ms = metrics(http)
+    for c in cameras:
+        # The recorder's own hub reader lost nothing while analytics skipped.
+        assert metric(ms, "vigil_record_dropped_frames_total", camera=c["id"]) == 0, c["id"]
+        assert metric(ms, "vigil_record_bytes_total", camera=c["id"]) > 0, c["id"]

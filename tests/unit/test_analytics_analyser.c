@@ -1,0 +1,148 @@
+/* Unit tests for the analytics analyser: detections -> filter -> tracker
+ * -> sensors -> bus-shaped metadata and triggers, and motion on a luma
+ * plane. A program of its own because vision's tracker.h and media's
+ * track.h both define vg_track_t (see test_analytics.c). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "analytics/analyser.h"
+#include "analytics/analytics.h"
+#include "base/error.h"
+#include "vision/analytics_config.h"
+
+static vg_analytics_config_t *vision_config(const char *text) {
+  vg_cfg_t c = {0};
+  json_t *obj;
+  assert_int_equal(vg_cfg_load_string(&c, text, &obj), 0);
+  vg_analytics_config_t *v = malloc(sizeof(*v));
+  assert_int_equal(vg_analytics_config_parse(&c, obj, NULL, v), 0);
+  json_decref(obj);
+  return v;
+}
+
+/* A person walking left to right across a vertical tripwire at x = 0.5
+ * and through a zone, at 5 analysed frames per second. */
+static void test_analyser_tripwire_and_zone(void **state) {
+  (void)state;
+  vg_analytics_config_t *v = vision_config(
+      "{\"classes\": [\"person\"], \"tripwires\": [{\"id\": \"door\", \"a\": [0.5, 0.0], \"b\": [0.5, 1.0]}],"
+      " \"zones\": [{\"id\": \"lobby\", \"polygon\": [[0.6, 0.0], [0.9, 0.0], [0.9, 1.0], [0.6, 1.0]]}]}");
+  vg_analyser_t *a;
+  assert_int_equal(vg_analyser_create("cam1", v, &a), 0);
+  free(v);
+  vg_analytics_meta_t *meta = calloc(1, sizeof(*meta));
+  int crossings = 0, enters = 0, exits = 0;
+  int64_t t0 = 1700000000000000;
+  for (int i = 0; i < 50; i++) {
+    float cx = 40.0f + (float)i * 12; /* 60 px/s */
+    vg_detection_t det[2] = {{cx - 20, 100, cx + 20, 260, 0.8f, 0},
+                             {10, 10, 30, 30, 0.9f, 2}}; /* a car the class filter drops */
+    int64_t ts = t0 + (int64_t)i * 200000;
+    assert_int_equal(vg_analyser_detections(a, det, 2, 640, 360, ts, meta), 0);
+    assert_true(meta->detected);
+    assert_int_equal(meta->width, 640);
+    for (int k = 0; k < meta->n_objects; k++) {
+      assert_string_equal(meta->objects[k].class_name, "person");
+      assert_true(meta->objects[k].x1 >= 0 && meta->objects[k].x2 <= 1);
+    }
+    vg_analytics_trigger_t t[8];
+    int n = vg_analyser_take_triggers(a, t, 8);
+    for (int k = 0; k < n; k++) {
+      assert_string_equal(t[k].camera, "cam1");
+      if (strcmp(t[k].kind, "line_cross") == 0) {
+        crossings++;
+        assert_string_equal(t[k].sensor, "door");
+        /* Left to right across a line drawn downwards: from its right to its left. */
+        assert_string_equal(t[k].direction, "b_to_a");
+        assert_string_equal(t[k].class_name, "person");
+        /* The crossing happens at x = 320: frame 23 (cx = 316) to 24 (cx = 328). */
+        assert_true(t[k].utc_us >= t0 + 22 * 200000 && t[k].utc_us <= t0 + 25 * 200000);
+      } else if (strcmp(t[k].kind, "enter") == 0) {
+        enters++;
+        assert_string_equal(t[k].sensor, "lobby");
+      } else if (strcmp(t[k].kind, "exit") == 0) {
+        exits++;
+      }
+    }
+  }
+  assert_int_equal(crossings, 1);
+  assert_int_equal(enters, 1);
+  assert_int_equal(exits, 1);
+  assert_int_equal(vg_analyser_confirmed(a), 1);
+  vg_box_t boxes[4];
+  assert_int_equal(vg_analyser_tracks(a, boxes, 4), 1);
+  json_t *j = vg_analyser_sensors_json(a);
+  assert_int_equal(
+      json_integer_value(json_object_get(json_object_get(json_object_get(j, "tripwires"), "door"), "b_to_a")),
+      1);
+  json_decref(j);
+  free(meta);
+  vg_analyser_destroy(&a);
+  assert_null(a);
+}
+
+static void test_analyser_motion_on_luma(void **state) {
+  (void)state;
+  vg_analyser_t *a;
+  assert_int_equal(vg_analyser_create("cam1", NULL, &a), 0);
+  uint8_t *luma = malloc(320 * 180);
+  vg_analyser_motion_t m;
+  bool moved = false;
+  for (int i = 0; i < 40; i++) {
+    /* A textured still background, then a bright square moving across it. */
+    for (int y = 0; y < 180; y++)
+      for (int x = 0; x < 320; x++)
+        luma[y * 320 + x] = (uint8_t)(60 + ((x / 8 + y / 8) & 1) * 20);
+    if (i >= 20)
+      for (int y = 60; y < 120; y++)
+        for (int x = 20 + (i - 20) * 10; x < 60 + (i - 20) * 10; x++)
+          luma[y * 320 + x] = 230;
+    assert_int_equal(vg_analyser_frame(a, luma, 320, 180, 1000000 + i * 200000, &m), 0);
+    if (i < 20) assert_false(m.moving);
+    if (i >= 22 && m.moving) {
+      moved = true;
+      assert_true(m.n_regions >= 1);
+      assert_true(m.regions[0].y1 <= 60 && m.regions[0].y2 >= 120);
+    }
+  }
+  assert_true(moved);
+  free(luma);
+  vg_analyser_destroy(&a);
+}
+
+static void test_per_camera_config_reaches_vision(void **state) {
+  (void)state;
+  vg_cfg_t c = {0};
+  json_t *root;
+  assert_int_equal(vg_cfg_load_string(&c,
+                                      "{\"cameras\": [{\"id\": \"b\", \"analytics\": {\"detect_fps\": 2, "
+                                      "\"zones\": [{\"id\": \"z\", \"polygon\": [[0,0],[1,0],[1,1]]}]}}]}",
+                                      &root),
+                   0);
+  vg_analytics_node_config_t cfg;
+  assert_int_equal(vg_analytics_node_config_parse(&c, NULL, json_object_get(root, "cameras"), &cfg), 0);
+  assert_int_equal(cfg.camera_count, 1);
+  assert_int_equal(cfg.cameras[0].detect_fps, 2);
+  const vg_analytics_config_t *v = cfg.cameras[0].vision;
+  assert_true(v->enabled);
+  assert_int_equal(v->sensors.n_zones, 1);
+  assert_string_equal(v->sensors.zones[0].id, "z");
+  vg_analytics_node_config_free(&cfg);
+  json_decref(root);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_analyser_tripwire_and_zone),
+      cmocka_unit_test(test_analyser_motion_on_luma),
+      cmocka_unit_test(test_per_camera_config_reaches_vision),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
