@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "api/metrics.h"
+#include "api/record_api.h"
 #include "base/error.h"
 #include "proto/auth.h"
 #include "base/log.h"
@@ -156,6 +157,7 @@ static const struct {
     {vg_api_routes, &vg_api_route_count},
     {vg_api_onvif_routes, &vg_api_onvif_route_count},
     {vg_auth_routes, &vg_auth_route_count},
+    {vg_record_api_routes, &vg_record_api_route_count},
 };
 
 void vg_api_foreach_route(void (*fn)(const vg_http_route_t *route, void *opaque), void *opaque) {

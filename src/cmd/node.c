@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +19,11 @@
 #include "ingest/rtsp_source.h"
 #include "ingest/srt_ingest.h"
 #include "net/worker.h"
+#include "record/index.h"
+#include "record/recovery.h"
+#include "record/retention.h"
+#include "record/roots.h"
+#include "record/trigger.h"
 
 struct vg_node {
   int started_workers;
@@ -66,7 +72,7 @@ int vg_node_config_load(vg_cfg_t *c, const char *file, vg_node_config_t *out) {
 
   json_t *record = vg_cfg_object(c, root, "record", 0);
   vg_cfg_enter(c, "record");
-  vg_record_config_parse(c, record, &out->record);
+  vg_rec_node_config_parse(c, record, &out->record);
   vg_cfg_leave(c);
 
   json_t *srt = vg_cfg_object(c, root, "srt_server", 0);
@@ -78,6 +84,12 @@ int vg_node_config_load(vg_cfg_t *c, const char *file, vg_node_config_t *out) {
   vg_cfg_enter(c, "database");
   vg_db_config_parse(c, database, &out->database);
   vg_cfg_leave(c);
+  /* The recorder's writer indexes into the node's database. */
+  snprintf(out->record.db_path, sizeof(out->record.db_path), "%s", out->database.path);
+
+  /* cameras[].record settings are remembered per camera by the record
+   * module while the cameras are parsed. */
+  vg_record_camera_configs_clear();
 
   json_t *onvif = vg_cfg_object(c, root, "onvif", 0);
   vg_cfg_enter(c, "onvif");
@@ -199,8 +211,29 @@ static void collect_srt_metrics(void *opaque, vg_strbuf_t *out) {
   vg_metrics_sample_u64(out, "vigil_mpegts_errors_total", NULL, st.ts_errors_total);
 }
 
+/* Reconciles the index with the files of every root before anything
+ * records (recovery.h), on a connection of its own. */
+static void recover_recordings(const vg_node_config_t *cfg, vg_log_ctx_t *lg) {
+  vg_db_t *db = NULL;
+  vg_rec_index_t *ix = NULL;
+  if (vg_db_open(cfg->database.path, &db) != 0 || vg_rec_index_open(db, &ix) != 0) {
+    vg_log_error(lg, "recovery skipped: the database %s cannot be used", cfg->database.path);
+    vg_db_close(&db);
+    return;
+  }
+  vg_rec_recovery_stats_t st = {0};
+  for (int i = 0; i < cfg->record.root_count; i++) {
+    int err = vg_rec_recover_root(ix, cfg->record.roots[i].path, &st);
+    if (err) vg_log_error(lg, "recovery of %s stopped: %s", cfg->record.roots[i].path, vg_strerror(err));
+  }
+  vg_rec_index_close(&ix);
+  vg_db_close(&db);
+}
+
 /* Continuous recording of every camera that started (per-camera switches come later). */
 static void start_recording(const vg_node_config_t *cfg, vg_log_ctx_t *lg) {
+  recover_recordings(cfg, lg);
+  vg_retention_start_node(&cfg->record, cfg->database.path);
   int err = vg_recorders_start(&cfg->record);
   if (err) {
     vg_log_error(lg, "recording not started: %s", vg_strerror(err));
@@ -333,6 +366,7 @@ void vg_node_stop(vg_node_t **np) {
   vg_recorders_stop();
   vg_onvif_events_stop();
   vg_analytics_stop();
+  vg_retention_stop();
   vg_cameras_stop_all();
   if (node->started_srt) {
     vg_metrics_unregister("srt");

@@ -8,6 +8,8 @@
 
 #include "base/error.h"
 #include "base/time.h"
+#include "record/roots.h"
+#include "record/trigger.h"
 
 struct vg_camera_private {
   pthread_mutex_t lock;
@@ -80,6 +82,7 @@ int vg_camera_config_parse(vg_cfg_t *c, json_t *obj, vg_camera_config_t *out) {
                                      "backoff_max_ms",
                                      "profile",
                                      "onvif_events",
+                                     "record",
                                      NULL};
   long long v;
   int e;
@@ -126,6 +129,8 @@ int vg_camera_config_parse(vg_cfg_t *c, json_t *obj, vg_camera_config_t *out) {
   vg_cfg_int(c, obj, "backoff_max_ms", 30000, 10, 3600000, &v), out->backoff_max_ms = (int)v;
   if (!c->failed && out->backoff_max_ms < out->backoff_min_ms)
     vg_cfg_fail(c, "backoff_max_ms", "must not be less than backoff_min_ms");
+  if (!c->failed) vg_record_camera_config_parse(c, json_object_get(obj, "record"), out->id);
+  if (!c->failed) vg_rec_camera_policy_parse(c, json_object_get(obj, "record"), out->id);
   return c->failed ? VG_ECONFIG : 0;
 }
 

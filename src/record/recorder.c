@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -16,7 +17,12 @@
 #include "base/error.h"
 #include "base/log.h"
 #include "base/metrics.h"
+#include "base/time.h"
+#include "db/db.h"
 #include "media/fmp4.h"
+#include "record/index.h"
+#include "record/roots.h"
+#include "record/trigger.h"
 
 /* The hub queue of a recorder: deep, because recording must not lose frames
  * while its worker is busy for a moment. */
@@ -26,6 +32,12 @@
 #define WRITER_MAX_JOBS 4096
 #define WRITER_MAX_BYTES (256u << 20)
 #define MAX_RECORDERS 1024
+/* Jobs handled per wake-up of the writer, all their index rows in one
+ * transaction: bounds how long one transaction holds the write lock. */
+#define WRITER_MAX_BATCH 1024
+/* How often the writer refreshes per-root usage from the index. */
+#define USED_REFRESH_US (10 * 1000000LL)
+#define LATENCY_BUCKETS 128
 
 #ifndef IOV_MAX
 #define IOV_MAX 1024
@@ -37,9 +49,18 @@ typedef struct vg_recorder vg_recorder_t;
  * from then on and freed by it on the CLOSE job. */
 typedef struct {
   vg_recorder_t *rec;
-  char path[1024];
-  int fd;     /* -1 when not open or after an error */
-  int failed; /* a write failed: later fragments of this file are dropped */
+  char path[1024];          /* full path, set by the writer when it opens the file */
+  int root;                 /* index of its storage root, -1 before the open */
+  int fd;                   /* -1 when not open or after an error */
+  int failed;               /* a write failed: later fragments of this file are dropped */
+  int64_t start_us;         /* UTC of the first frame: the wall-clock anchor */
+  vg_rec_quality_t quality; /* what the recorder puts in it */
+  /* Writer thread only. */
+  int64_t id;         /* index row, 0 when it has none */
+  int64_t end_us;     /* end of the last complete fragment */
+  uint64_t offset;    /* bytes written: the end of the last complete fragment */
+  uint32_t fragments; /* complete fragments written */
+  int index_closed;   /* the row was marked closed */
 } segment_t;
 
 enum { JOB_OPEN, JOB_FRAGMENT, JOB_CLOSE };
@@ -50,6 +71,10 @@ typedef struct job {
   segment_t *seg;
   vg_buf_t *init;              /* JOB_OPEN: the init segment */
   vg_fmp4_fragment_t fragment; /* JOB_FRAGMENT */
+  int64_t frag_start_us;       /* JOB_FRAGMENT: UTC start, from the segment's anchor and media time */
+  int64_t frag_duration_us;
+  bool frag_key;     /* its first video sample is a keyframe */
+  int64_t queued_us; /* JOB_FRAGMENT: when the recorder handed it to the writer */
   uint64_t bytes;
 } job_t;
 
@@ -69,11 +94,15 @@ struct vg_recorder {
   vg_fmp4_t *mux;
   segment_t *seg;
   int64_t seg_start_pts, frag_start_pts;
+  int clock_jumped;         /* the wall clock jumped: cut at the next keyframe */
+  int64_t last_end_us;      /* UTC reached by the last recorded frame: segments never go back before it */
+  vg_rec_quality_t quality; /* of the segments started from now on */
+  vg_rec_gate_t gate;       /* recording mode, triggers and pre-roll (mode.h) */
   unsigned seen_error_epoch;
   uint64_t own_drops;
 
   /* Read by the metrics collector on another thread. */
-  atomic_uint_fast64_t segments, bytes, write_errors, dropped;
+  atomic_uint_fast64_t segments, bytes, write_errors, dropped, clock_jumps;
   atomic_uint error_epoch; /* bumped by the writer on each failed file */
 
   /* Stop handshake. */
@@ -94,18 +123,32 @@ static struct {
   int quit;
   vg_recorder_t *recs[MAX_RECORDERS];
   int rec_count;
+  /* Writer thread only (handed over at start, taken back after the join). */
+  vg_db_t *db;
+  vg_rec_index_t *ix;
+  int64_t used_refresh_at;
+  int no_root_logged; /* "no storage root can take a segment" was logged */
+  /* Read by the collector. */
+  atomic_uint_fast64_t index_writes, index_errors, frames_written;
+  atomic_uint_fast64_t latency_hist[LATENCY_BUCKETS];
+  atomic_uint_fast64_t queue_hist[LATENCY_BUCKETS]; /* fragment handed to the writer -> written */
 } W = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+
+static const vg_log_ctx_t record_log = {"record", NULL};
 
 /* --- configuration and paths --- */
 
 int vg_record_config_parse(vg_cfg_t *c, json_t *obj, vg_record_config_t *out) {
-  static const char *const keys[] = {"enabled", "root", "segment_s", "fragment_ms", NULL};
+  static const char *const keys[] = {"enabled",   "root",        "roots", "root_retry_s",
+                                     "segment_s", "fragment_ms", NULL};
   long long v;
   memset(out, 0, sizeof(*out));
   if (obj) vg_cfg_check_keys(c, obj, keys);
   vg_cfg_bool(c, obj, "enabled", false, &out->enabled);
-  vg_cfg_str(c, obj, "root", "var/recordings", out->root, sizeof(out->root));
-  if (!c->failed && out->root[0] == '\0') vg_cfg_fail(c, "root", "must not be empty");
+  vg_record_roots_parse(c, obj, out->roots, &out->root_count);
+  if (out->root_count > 0) snprintf(out->root, sizeof(out->root), "%s", out->roots[0].path);
+  vg_cfg_int(c, obj, "root_retry_s", 30, 1, 3600, &v);
+  out->root_retry_s = (int)v;
   vg_cfg_int(c, obj, "segment_s", 60, 1, 3600, &v);
   out->segment_s = (int)v;
   vg_cfg_int(c, obj, "fragment_ms", 1000, 100, 10000, &v);
@@ -157,14 +200,15 @@ static int writer_push(job_t *j) {
   return 0;
 }
 
-/* mkdir -p of path's directory. */
-static int make_parent_dirs(const char *path) {
+/* mkdir -p of path's directory, below the root (which must exist: a
+ * vanished mount point is never recreated here). */
+static int make_parent_dirs(const char *path, size_t root_len) {
   char dir[1024];
   snprintf(dir, sizeof(dir), "%s", path);
   char *slash = strrchr(dir, '/');
   if (!slash) return 0;
   *slash = '\0';
-  for (char *p = dir + 1; *p; p++) {
+  for (char *p = dir + root_len + 1; *p; p++) {
     if (*p != '/') continue;
     *p = '\0';
     if (mkdir(dir, 0755) != 0 && errno != EEXIST) return -errno;
@@ -174,14 +218,51 @@ static int make_parent_dirs(const char *path) {
   return 0;
 }
 
+static void index_error(void) { atomic_fetch_add(&W.index_errors, 1); }
+
+static void latency_record(atomic_uint_fast64_t *hist, int64_t us) {
+  if (us < 1) us = 1;
+  /* Quarter-octave buckets: percentiles within about 19%. */
+  int b = (int)(4.0 * log2((double)us));
+  if (b < 0) b = 0;
+  if (b >= LATENCY_BUCKETS) b = LATENCY_BUCKETS - 1;
+  atomic_fetch_add_explicit(&hist[b], 1, memory_order_relaxed);
+}
+
+/* Marks the segment's row closed at its last complete fragment; a segment
+ * without any complete fragment has nothing to play: its file and row go. */
+static void segment_finish_index(segment_t *s) {
+  if (s->index_closed) return;
+  s->index_closed = 1;
+  if (s->fragments == 0) {
+    if (s->path[0] && s->root >= 0) unlink(s->path);
+    if (W.ix && s->id && vg_rec_index_delete_segment(W.ix, s->id) != 0) index_error();
+    return;
+  }
+  if (W.ix && s->id) {
+    if (vg_rec_index_close_segment(W.ix, s->id, s->end_us, s->offset) != 0) index_error();
+  }
+}
+
+/* A write to the file failed: the file is cut back to its last complete
+ * fragment (a half-written one would be a corrupt tail), closed in the
+ * index, and the recorder told to start a new file. The root learns about
+ * the error (full or failed); the error is logged once per episode. */
 static void segment_fail(segment_t *s, const char *what, int err) {
   vg_recorder_t *rec = s->rec;
   atomic_fetch_add(&rec->write_errors, 1);
-  vg_log_error(&rec->log, "recording %s failed (%s): %s; a new file starts at the next keyframe", s->path,
-               what, vg_strerror(err));
-  if (s->fd >= 0) close(s->fd);
+  int fresh = vg_roots_report_error(s->root, err, what);
+  if (fresh)
+    vg_log_error(&rec->log, "recording %s failed (%s): %s; a new file starts at the next keyframe", s->path,
+                 what, vg_strerror(err));
+  if (s->fd >= 0) {
+    if (ftruncate(s->fd, (off_t)s->offset) != 0) { /* the reader stops at the torn fragment anyway */
+    }
+    close(s->fd);
+  }
   s->fd = -1;
   s->failed = 1;
+  segment_finish_index(s);
   atomic_fetch_add(&rec->error_epoch, 1);
 }
 
@@ -207,76 +288,221 @@ static int write_all(int fd, struct iovec *iov, int count) {
   return 0;
 }
 
-static void run_job(job_t *j) {
+/* Whether err says something about the root (so that another root may
+ * take the segment) rather than about this one file. */
+static bool root_level_error(int err) {
+  return err == VG_ENOSPC || err == -EDQUOT || err == VG_EIO || err == VG_ENOENT || err == -ENODEV ||
+         err == -EROFS || err == -ENOTDIR || err == -EACCES || err == -ENXIO || err == -ESTALE;
+}
+
+/* Creates the file of s on root (mkdir, open O_EXCL with a "-N" suffix
+ * when two segments start within one second, init segment). Returns 0 or
+ * the error, with nothing left behind on failure. */
+static int open_on_root(segment_t *s, int root, const vg_buf_t *init) {
+  const char *root_path = vg_roots_path(root);
+  int err = vg_roots_verify(root);
+  if (err) return err;
+  int n = vg_record_segment_path(root_path, s->rec->camera, s->start_us, s->path, sizeof(s->path));
+  if (n < 0) return n;
+  if ((err = make_parent_dirs(s->path, strlen(root_path))) != 0) return err;
+  char base[1024];
+  snprintf(base, sizeof(base), "%s", s->path);
+  size_t blen = strlen(base);
+  for (int k = 1; k < 100; k++) {
+    s->fd = open(s->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (s->fd >= 0 || errno != EEXIST) break;
+    snprintf(s->path, sizeof(s->path), "%.*s-%d.mp4", (int)(blen - 4), base, k);
+  }
+  if (s->fd < 0) return -errno;
+  struct iovec iov = {init->data, init->len};
+  err = write_all(s->fd, &iov, 1);
+  if (err) {
+    close(s->fd);
+    s->fd = -1;
+    unlink(s->path);
+    return err;
+  }
+  s->root = root;
+  s->offset = init->len;
+  s->end_us = s->start_us;
+  return 0;
+}
+
+static void run_open(job_t *j) {
   segment_t *s = j->seg;
   vg_recorder_t *rec = s->rec;
-  int err;
+  unsigned skip = 0;
+  int err = VG_EIO;
+  /* A root that fails (gone, full) is skipped and the next one tried at
+   * once, so that a camera loses no footage to a dead disk. */
+  for (int attempt = 0; attempt < VG_RECORD_MAX_ROOTS; attempt++) {
+    int root = vg_roots_pick(rec->camera, skip);
+    if (root < 0) break;
+    err = open_on_root(s, root, j->init);
+    if (!err) break;
+    int fresh = vg_roots_report_error(root, err, "open");
+    if (fresh) vg_log_warn(&rec->log, "cannot record into %s: %s", vg_roots_path(root), vg_strerror(err));
+    skip |= 1u << root;
+    if (!root_level_error(err)) break;
+  }
+  if (s->fd < 0) {
+    atomic_fetch_add(&rec->write_errors, 1);
+    if (!W.no_root_logged)
+      vg_log_error(&rec->log, "no storage root can take a segment (%s); retrying at the next keyframes",
+                   vg_strerror(err));
+    W.no_root_logged = 1;
+    s->failed = 1;
+    s->index_closed = 1;
+    atomic_fetch_add(&rec->error_epoch, 1);
+    return;
+  }
+  W.no_root_logged = 0;
+  vg_roots_camera_on(rec->camera, s->root);
+  vg_roots_add_used(s->root, s->offset);
+  atomic_fetch_add(&rec->segments, 1);
+  atomic_fetch_add(&rec->bytes, s->offset);
+  if (W.ix) {
+    vg_rec_segment_t row = {
+        .start_us = s->start_us, .end_us = s->start_us, .bytes = s->offset, .quality = s->quality};
+    snprintf(row.camera, sizeof(row.camera), "%s", rec->camera);
+    snprintf(row.root, sizeof(row.root), "%s", vg_roots_path(s->root));
+    snprintf(row.path, sizeof(row.path), "%s", s->path + strlen(row.root) + 1);
+    if (vg_rec_index_add_segment(W.ix, &row) == 0)
+      s->id = row.id;
+    else
+      index_error();
+  }
+  vg_log_debug(&rec->log, "segment %s opened", s->path);
+}
+
+static void run_fragment(job_t *j) {
+  segment_t *s = j->seg;
+  vg_recorder_t *rec = s->rec;
+  if (s->fd < 0) return;
+  int err = write_all(s->fd, j->fragment.iov, j->fragment.iov_count);
+  if (err) {
+    segment_fail(s, "write", err);
+    return;
+  }
+  int64_t now = vg_time_mono_us();
+  for (int k = 0; k < j->fragment.sample_count; k++)
+    if (j->fragment.frames[k].recv_us > 0)
+      latency_record(W.latency_hist, now - j->fragment.frames[k].recv_us);
+  latency_record(W.queue_hist, now - j->queued_us);
+  atomic_fetch_add(&W.frames_written, (uint64_t)j->fragment.sample_count);
+  vg_roots_report_ok(s->root);
+  vg_roots_add_used(s->root, j->fragment.size);
+  atomic_fetch_add(&rec->bytes, j->fragment.size);
+  /* The row follows the bytes: a crash may leave bytes without a row
+   * (recovery indexes them), never a row without bytes. */
+  if (W.ix && s->id) {
+    vg_rec_fragment_t row = {.segment_id = s->id,
+                             .offset = s->offset,
+                             .size = j->fragment.size,
+                             .start_us = j->frag_start_us,
+                             .duration_us = j->frag_duration_us,
+                             .key = j->frag_key,
+                             .samples = (uint32_t)j->fragment.sample_count};
+    if (vg_rec_index_append_fragment(W.ix, &row) != 0) index_error();
+  }
+  s->offset += j->fragment.size;
+  s->fragments++;
+  if (j->frag_start_us + j->frag_duration_us > s->end_us) s->end_us = j->frag_start_us + j->frag_duration_us;
+}
+
+static void run_close(job_t *j) {
+  segment_t *s = j->seg;
+  /* Durability point of a segment: its data is on disk once closed. */
+  if (s->fd >= 0 && fdatasync(s->fd) != 0) segment_fail(s, "fdatasync", -errno);
+  if (s->fd >= 0) close(s->fd);
+  s->fd = -1;
+  segment_finish_index(s);
+  free(s);
+}
+
+static void run_job(job_t *j) {
   switch (j->kind) {
-  case JOB_OPEN: {
-    err = make_parent_dirs(s->path);
-    if (err) {
-      segment_fail(s, "mkdir", err);
-      break;
-    }
-    /* Two segments may start within one second (a track change): the later
-     * one gets a "-N" suffix rather than overwriting footage. */
-    char base[1024];
-    snprintf(base, sizeof(base), "%s", s->path);
-    size_t blen = strlen(base);
-    for (int n = 1; n < 100; n++) {
-      s->fd = open(s->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-      if (s->fd >= 0 || errno != EEXIST) break;
-      snprintf(s->path, sizeof(s->path), "%.*s-%d.mp4", (int)(blen - 4), base, n);
-    }
-    if (s->fd < 0) {
-      segment_fail(s, "open", -errno);
-      break;
-    }
-    struct iovec iov = {j->init->data, j->init->len};
-    err = write_all(s->fd, &iov, 1);
-    if (err) {
-      segment_fail(s, "write", err);
-      break;
-    }
-    atomic_fetch_add(&rec->segments, 1);
-    atomic_fetch_add(&rec->bytes, j->init->len);
-    vg_log_debug(&rec->log, "segment %s opened", s->path);
-    break;
+  case JOB_OPEN: run_open(j); break;
+  case JOB_FRAGMENT: run_fragment(j); break;
+  case JOB_CLOSE: run_close(j); break;
   }
-  case JOB_FRAGMENT:
-    if (s->fd < 0) break;
-    err = write_all(s->fd, j->fragment.iov, j->fragment.iov_count);
-    if (err) {
-      segment_fail(s, "write", err);
-      break;
-    }
-    atomic_fetch_add(&rec->bytes, j->fragment.size);
-    break;
-  case JOB_CLOSE:
-    /* Durability point of a segment: its data is on disk once closed. */
-    if (s->fd >= 0 && fdatasync(s->fd) != 0) segment_fail(s, "fdatasync", -errno);
-    if (s->fd >= 0) close(s->fd);
-    free(s);
-    break;
+}
+
+static int set_used(void *opaque, const vg_rec_root_total_t *t) {
+  (void)opaque;
+  int i = vg_roots_find(t->root);
+  if (i >= 0) vg_roots_set_used(i, t->bytes);
+  return 0;
+}
+
+/* Once a second: roots (retries, free space) and, less often, per-root
+ * usage from the index (retention deletes through its own connection). */
+static void writer_tick(void) {
+  vg_roots_tick();
+  int64_t now = vg_time_mono_us();
+  if (W.ix && now >= W.used_refresh_at) {
+    W.used_refresh_at = now + USED_REFRESH_US;
+    for (int i = 0; i < vg_roots_count(); i++)
+      vg_roots_set_used(i, 0);
+    if (vg_rec_index_root_totals(W.ix, set_used, NULL) < 0) index_error();
   }
+}
+
+/* Runs a batch of jobs; their index rows form one transaction. */
+static void run_batch(job_t *list) {
+  int batched = 0;
+  if (W.ix) {
+    if (vg_rec_index_begin(W.ix) == 0)
+      batched = 1;
+    else
+      index_error();
+  }
+  uint64_t before = W.ix ? vg_rec_index_writes(W.ix) : 0;
+  while (list) {
+    job_t *j = list;
+    list = j->next;
+    run_job(j);
+    job_free(j);
+  }
+  if (batched && vg_rec_index_commit(W.ix) != 0) index_error();
+  if (W.ix) atomic_fetch_add(&W.index_writes, vg_rec_index_writes(W.ix) - before);
 }
 
 static void *writer_main(void *arg) {
   (void)arg;
+  int64_t next_tick = vg_time_mono_us();
   pthread_mutex_lock(&W.lock);
   for (;;) {
-    while (!W.head && !W.quit)
-      pthread_cond_wait(&W.cond, &W.lock);
-    if (!W.head) break;
-    job_t *j = W.head;
-    W.head = j->next;
-    if (!W.head) W.tail = NULL;
-    W.jobs--;
-    W.bytes -= j->bytes;
+    while (!W.head && !W.quit && vg_time_mono_us() < next_tick) {
+      struct timespec ts;
+      clock_gettime(CLOCK_REALTIME, &ts);
+      ts.tv_sec += 1;
+      pthread_cond_timedwait(&W.cond, &W.lock, &ts);
+    }
+    /* Take up to WRITER_MAX_BATCH jobs at once. */
+    job_t *list = W.head, *last = NULL;
+    int n = 0;
+    for (job_t *j = W.head; j && n < WRITER_MAX_BATCH; j = j->next, n++) {
+      W.jobs--;
+      W.bytes -= j->bytes;
+      last = j;
+    }
+    if (last) {
+      W.head = last->next;
+      if (!W.head) W.tail = NULL;
+      last->next = NULL;
+    } else {
+      list = NULL;
+    }
+    int quit = W.quit && !W.head;
     pthread_mutex_unlock(&W.lock);
-    run_job(j);
-    job_free(j);
+    if (list) run_batch(list);
+    if (vg_time_mono_us() >= next_tick) {
+      writer_tick();
+      next_tick = vg_time_mono_us() + 1000000;
+    }
     pthread_mutex_lock(&W.lock);
+    if (quit && !W.head) break;
   }
   pthread_mutex_unlock(&W.lock);
   return NULL;
@@ -285,6 +511,12 @@ static void *writer_main(void *arg) {
 /* --- muxing, on the camera's worker --- */
 
 static void drop_frames(vg_recorder_t *rec, uint64_t n) { rec->own_drops += n; }
+
+/* Microseconds of t ticks of a clock_rate clock. */
+static int64_t ticks_to_us(int64_t t, uint32_t clock_rate) {
+  if (!clock_rate) clock_rate = 90000;
+  return (int64_t)((__int128)t * 1000000 / clock_rate);
+}
 
 static void flush_fragment(vg_recorder_t *rec) {
   if (!rec->seg || !rec->mux || vg_fmp4_queued(rec->mux) == 0) return;
@@ -302,6 +534,16 @@ static void flush_fragment(vg_recorder_t *rec) {
     return;
   }
   j->bytes = j->fragment.size;
+  j->queued_us = vg_time_mono_us();
+  /* Index times: the segment's wall-clock anchor plus media time. */
+  uint32_t clock = j->fragment.track < rec->track_count ? rec->tracks[j->fragment.track].clock_rate : 90000;
+  j->frag_start_us = rec->seg->start_us + ticks_to_us((int64_t)j->fragment.start_time, clock);
+  j->frag_duration_us = ticks_to_us((int64_t)j->fragment.duration, clock);
+  for (int k = 0; k < j->fragment.sample_count; k++) {
+    if (j->fragment.frames[k].track != rec->key_track) continue;
+    j->frag_key = (j->fragment.frames[k].flags & VG_FRAME_KEY) != 0;
+    break;
+  }
   if (writer_push(j) != 0) {
     drop_frames(rec, (uint64_t)j->fragment.sample_count);
     job_free(j);
@@ -331,14 +573,13 @@ static int start_segment(vg_recorder_t *rec, const vg_frame_t *f) {
   if (!s || !j) goto fail;
   s->rec = rec;
   s->fd = -1;
-  int64_t utc = f->utc_us;
-  if (utc <= 0) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    utc = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-  }
-  err = vg_record_segment_path(W.cfg.root, rec->camera, utc, s->path, sizeof(s->path));
-  if (err < 0) goto fail;
+  s->root = -1;
+  s->quality = rec->quality;
+  /* The wall-clock anchor of the segment; media time counts from here. */
+  s->start_us = f->utc_us > 0 ? f->utc_us : vg_time_utc_us();
+  /* Real time only moves forward: a camera clock that jumped back must not
+   * make this segment overlap the previous one in the index. */
+  if (s->start_us < rec->last_end_us) s->start_us = rec->last_end_us;
   err = vg_fmp4_create(rec->tracks, rec->track_count, &rec->mux);
   if (err) goto fail;
   err = vg_fmp4_init_segment(rec->mux, &j->init);
@@ -349,6 +590,7 @@ static int start_segment(vg_recorder_t *rec, const vg_frame_t *f) {
   writer_push(j);
   rec->seg = s;
   rec->seg_start_pts = rec->frag_start_pts = f->pts;
+  rec->clock_jumped = 0;
   rec->seen_error_epoch = atomic_load(&rec->error_epoch);
   return 0;
 fail:
@@ -368,6 +610,7 @@ static void load_tracks(vg_recorder_t *rec) {
   rec->key_track = 0;
   for (int i = rec->track_count - 1; i >= 0; i--)
     if (vg_codec_is_video(rec->tracks[i].codec)) rec->key_track = i;
+  vg_rec_gate_reset(&rec->gate, rec->key_track);
   /* Try the tracks once now so that an unrecordable stream (e.g. JPEG) is
    * reported once rather than at every keyframe. */
   vg_fmp4_t *probe = NULL;
@@ -379,13 +622,34 @@ static void load_tracks(vg_recorder_t *rec) {
                 vg_strerror(err));
 }
 
+/* The segment keeps its wall-clock anchor and counts media time from it;
+ * when the camera's wall clock (the anchor source: RTCP sender reports, or
+ * our clock) moves away from that by more than VG_RECORD_CLOCK_JUMP_US, the
+ * segment is cut at the next keyframe and the next one anchors anew, so
+ * index times never overlap or drift. */
+static void check_clock(vg_recorder_t *rec, const vg_frame_t *f, uint32_t clock) {
+  if (rec->clock_jumped || f->utc_us <= 0) return;
+  int64_t expected = rec->seg->start_us + ticks_to_us(f->pts - rec->seg_start_pts, clock);
+  int64_t off = f->utc_us - expected;
+  if (off > VG_RECORD_CLOCK_JUMP_US || off < -VG_RECORD_CLOCK_JUMP_US) {
+    rec->clock_jumped = 1;
+    atomic_fetch_add(&rec->clock_jumps, 1);
+    vg_log_warn(&rec->log,
+                "the camera's wall clock jumped by %.1f s; a new segment starts at the next keyframe",
+                (double)off / 1e6);
+  }
+}
+
 static void on_frame(vg_recorder_t *rec, vg_frame_t *f) {
   if (!rec->usable || f->track >= rec->track_count) return;
   const vg_track_t *kt = &rec->tracks[rec->key_track];
   int is_key = f->track == rec->key_track && (f->flags & VG_FRAME_KEY);
   uint32_t clock = kt->clock_rate ? kt->clock_rate : 90000;
   if (rec->seg && rec->seen_error_epoch != atomic_load(&rec->error_epoch)) end_segment(rec);
-  if (rec->seg && is_key && f->pts - rec->seg_start_pts >= (int64_t)W.cfg.segment_s * clock) end_segment(rec);
+  if (rec->seg && f->track == rec->key_track) check_clock(rec, f, clock);
+  if (rec->seg && is_key &&
+      (rec->clock_jumped || f->pts - rec->seg_start_pts >= (int64_t)W.cfg.segment_s * clock))
+    end_segment(rec);
   if (!rec->seg) {
     if (!is_key || start_segment(rec, f) != 0) return;
   } else if (f->track == rec->key_track &&
@@ -393,6 +657,8 @@ static void on_frame(vg_recorder_t *rec, vg_frame_t *f) {
     flush_fragment(rec);
     rec->frag_start_pts = f->pts;
   }
+  if (f->track == rec->key_track)
+    rec->last_end_us = rec->seg->start_us + ticks_to_us(f->pts - rec->seg_start_pts, clock) + 1;
   int err = vg_fmp4_add_frame(rec->mux, f);
   if (err == VG_ETOOBIG) {
     flush_fragment(rec);
@@ -408,10 +674,24 @@ static void on_frame(vg_recorder_t *rec, vg_frame_t *f) {
   }
 }
 
+/* The gate's output (record/mode.h): a frame to write at a quality, or the
+ * end of what was being written. Each segment holds one quality, so a change
+ * of quality ends the segment; the next one starts at the frame, which the
+ * gate makes a keyframe (the head of the pre-roll, or an idle keyframe). */
+static void write_gated(void *opaque, vg_frame_t *f, vg_rec_action_t action) {
+  vg_recorder_t *rec = opaque;
+  vg_rec_quality_t q = action == VG_REC_KEYFRAMES ? VG_REC_QUALITY_KEYFRAMES : VG_REC_QUALITY_FULL;
+  if (!f || q != rec->quality) end_segment(rec);
+  if (!f) return;
+  rec->quality = q;
+  on_frame(rec, f);
+}
+
 static void drain(void *arg) {
   vg_recorder_t *rec = arg;
   atomic_store(&rec->scheduled, 0);
   if (!rec->reader) return;
+  vg_rec_gate_update(&rec->gate, vg_time_utc_us());
   for (;;) {
     vg_frame_t f;
     int r = vg_hub_read(rec->reader, &f);
@@ -425,7 +705,7 @@ static void drain(void *arg) {
       break;
     }
     if (r < 0) break;
-    on_frame(rec, &f);
+    vg_rec_gate_frame(&rec->gate, &f, write_gated, rec);
     vg_frame_unref(&f);
   }
   vg_hub_reader_stats_t st;
@@ -441,6 +721,7 @@ static void on_notify(void *opaque) {
 
 static void open_task(void *arg) {
   vg_recorder_t *rec = arg;
+  vg_rec_gate_open(&rec->gate, rec->camera, 0);
   vg_hub_reader_opts_t o = {.queue_frames = REC_QUEUE_FRAMES, .notify = on_notify, .opaque = rec};
   int err = vg_hub_open_reader(rec->hub, &o, &rec->reader);
   if (err)
@@ -480,6 +761,8 @@ static void collect(void *opaque, vg_strbuf_t *out) {
        offsetof(vg_recorder_t, write_errors)},
       {"vigil_record_dropped_frames_total", "Frames the recorder lost (fell behind, queue full, mux errors).",
        offsetof(vg_recorder_t, dropped)},
+      {"vigil_record_clock_jumps_total", "Segments cut because the camera's wall clock jumped.",
+       offsetof(vg_recorder_t, clock_jumps)},
   };
   pthread_mutex_lock(&W.lock);
   for (size_t k = 0; k < sizeof(fams) / sizeof(fams[0]); k++) {
@@ -492,6 +775,59 @@ static void collect(void *opaque, vg_strbuf_t *out) {
     }
   }
   pthread_mutex_unlock(&W.lock);
+  vg_recorder_writer_stats_t ws;
+  vg_recorder_get_writer_stats(&ws);
+  vg_metrics_family(out, "vigil_record_index_writes_total", "counter",
+                    "Rows the recorder wrote to the index.");
+  vg_metrics_sample_u64(out, "vigil_record_index_writes_total", NULL, ws.index_writes);
+  vg_metrics_family(out, "vigil_record_index_errors_total", "counter",
+                    "Failed writes to the recording index.");
+  vg_metrics_sample_u64(out, "vigil_record_index_errors_total", NULL, ws.index_errors);
+  if (ws.frames_written) {
+    vg_metrics_family(out, "vigil_record_write_latency_seconds", "summary",
+                      "Time from a frame's arrival to its bytes handed to the kernel.");
+    vg_metrics_sample(out, "vigil_record_write_latency_seconds",
+                      (const char *const[]){"quantile", "0.5", NULL}, ws.write_latency_p50_us / 1e6);
+    vg_metrics_sample(out, "vigil_record_write_latency_seconds",
+                      (const char *const[]){"quantile", "0.99", NULL}, ws.write_latency_p99_us / 1e6);
+    vg_metrics_family(
+        out, "vigil_record_writer_queue_seconds", "summary",
+        "Time from a complete fragment handed to the writer to its bytes handed to the kernel.");
+    vg_metrics_sample(out, "vigil_record_writer_queue_seconds",
+                      (const char *const[]){"quantile", "0.5", NULL}, ws.queue_latency_p50_us / 1e6);
+    vg_metrics_sample(out, "vigil_record_writer_queue_seconds",
+                      (const char *const[]){"quantile", "0.99", NULL}, ws.queue_latency_p99_us / 1e6);
+  }
+}
+
+/* p50 and p99 of a histogram, at the buckets' geometric middles. */
+static void percentiles(atomic_uint_fast64_t *hist, double *p50, double *p99) {
+  uint64_t counts[LATENCY_BUCKETS], total = 0;
+  for (int i = 0; i < LATENCY_BUCKETS; i++)
+    total += counts[i] = atomic_load(&hist[i]);
+  *p50 = *p99 = 0;
+  if (!total) return;
+  const double want[2] = {0.50, 0.99};
+  double *res[2] = {p50, p99};
+  for (int k = 0; k < 2; k++) {
+    uint64_t target = (uint64_t)ceil(want[k] * (double)total), seen = 0;
+    for (int i = 0; i < LATENCY_BUCKETS; i++) {
+      seen += counts[i];
+      if (seen >= target) {
+        *res[k] = pow(2.0, (i + 0.5) / 4.0);
+        break;
+      }
+    }
+  }
+}
+
+void vg_recorder_get_writer_stats(vg_recorder_writer_stats_t *out) {
+  memset(out, 0, sizeof(*out));
+  out->index_writes = atomic_load(&W.index_writes);
+  out->index_errors = atomic_load(&W.index_errors);
+  out->frames_written = atomic_load(&W.frames_written);
+  percentiles(W.latency_hist, &out->write_latency_p50_us, &out->write_latency_p99_us);
+  percentiles(W.queue_hist, &out->queue_latency_p50_us, &out->queue_latency_p99_us);
 }
 
 int vg_recorder_get_stats(const char *camera, vg_recorder_stats_t *out) {
@@ -504,6 +840,7 @@ int vg_recorder_get_stats(const char *camera, vg_recorder_stats_t *out) {
     out->bytes = atomic_load(&rec->bytes);
     out->write_errors = atomic_load(&rec->write_errors);
     out->dropped = atomic_load(&rec->dropped);
+    out->clock_jumps = atomic_load(&rec->clock_jumps);
     ret = 0;
   }
   pthread_mutex_unlock(&W.lock);
@@ -515,9 +852,39 @@ int vg_recorder_get_stats(const char *camera, vg_recorder_stats_t *out) {
 int vg_recorders_start(const vg_record_config_t *cfg) {
   if (W.started) return VG_EBUSY;
   W.cfg = *cfg;
+  if (W.cfg.root_count == 0) {
+    /* A caller that filled only the single root. */
+    memset(&W.cfg.roots[0], 0, sizeof(W.cfg.roots[0]));
+    snprintf(W.cfg.roots[0].path, sizeof(W.cfg.roots[0].path), "%s", W.cfg.root);
+    W.cfg.root_count = 1;
+  }
+  int err = vg_roots_start(W.cfg.roots, W.cfg.root_count, W.cfg.root_retry_s);
+  if (err) return err;
   W.quit = 0;
-  int err = pthread_create(&W.thread, NULL, writer_main, NULL);
-  if (err) return -err;
+  W.no_root_logged = 0;
+  W.used_refresh_at = 0;
+  atomic_store(&W.index_writes, 0);
+  atomic_store(&W.index_errors, 0);
+  atomic_store(&W.frames_written, 0);
+  for (int i = 0; i < LATENCY_BUCKETS; i++) {
+    atomic_store(&W.latency_hist[i], 0);
+    atomic_store(&W.queue_hist[i], 0);
+  }
+  if (W.cfg.db_path[0]) {
+    /* The writer's own connection, handed to its thread. */
+    if (vg_db_open(W.cfg.db_path, &W.db) != 0 || vg_rec_index_open(W.db, &W.ix) != 0) {
+      vg_log_error(&record_log, "the recording index at %s cannot be used: recording goes on without it",
+                   W.cfg.db_path);
+      vg_db_close(&W.db);
+    }
+  }
+  err = pthread_create(&W.thread, NULL, writer_main, NULL);
+  if (err) {
+    vg_rec_index_close(&W.ix);
+    vg_db_close(&W.db);
+    vg_roots_stop();
+    return -err;
+  }
   W.started = 1;
   vg_metrics_register("record", collect, NULL);
   return 0;
@@ -551,7 +918,13 @@ int vg_recorder_add(const char *camera, vg_hub_t *hub, vg_worker_t *worker) {
     rec->stopped = 1;
     return err;
   }
-  vg_log_info(&rec->log, "recording into %s/%s", W.cfg.root, rec->camera);
+  char pinned[VG_RECORD_ROOT_PATH_MAX];
+  vg_record_camera_root(rec->camera, pinned, sizeof(pinned));
+  if (pinned[0] && vg_roots_find(pinned) < 0)
+    vg_log_warn(&rec->log,
+                "record.root \"%s\" is not one of record.roots: the camera is spread like the others",
+                pinned);
+  vg_log_info(&rec->log, "recording (%d storage root%s)", W.cfg.root_count, W.cfg.root_count == 1 ? "" : "s");
   return 0;
 }
 
@@ -574,12 +947,16 @@ void vg_recorders_stop(void) {
   pthread_cond_signal(&W.cond);
   pthread_mutex_unlock(&W.lock);
   pthread_join(W.thread, NULL);
+  vg_rec_index_close(&W.ix);
+  vg_db_close(&W.db);
+  vg_roots_stop();
   pthread_mutex_lock(&W.lock);
   for (int i = 0; i < W.rec_count; i++) {
     vg_recorder_t *rec = W.recs[i];
     for (int t = 0; t < rec->track_count; t++)
       vg_track_clear(&rec->tracks[t]);
     vg_fmp4_free(&rec->mux);
+    vg_rec_gate_free(&rec->gate);
     vg_hub_unref(&rec->hub);
     pthread_mutex_destroy(&rec->lock);
     pthread_cond_destroy(&rec->cond);

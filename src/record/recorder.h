@@ -1,6 +1,7 @@
 /*
- * recorder.h: continuous recording of cameras into fragmented MP4 files
- * (first slice of recording: segment files only, no index, no retention).
+ * recorder.h: continuous recording of cameras into fragmented MP4 files,
+ * indexed in the database (record/index.h) and spread over storage roots
+ * (record/roots.h).
  *
  * Per camera a recorder reads the camera's stream hub on the camera's
  * worker, muxes the frames with media/fmp4.h and hands the bytes to one
@@ -9,17 +10,29 @@
  *   ROOT/<camera>/YYYY/MM/DD/HH/<camera>-YYYYMMDDTHHMMSSZ.mp4
  * (UTC of the segment's first frame); each holds an init segment and
  * fragments. A segment starts on a video keyframe, ends at the first
- * keyframe after segment_s, on a track change or when the stream ends; a
- * fragment is flushed once fragment_ms of media has queued, so a crash loses
- * at most about that much. The writer calls fdatasync() when it closes a
- * segment. A write error (EIO, ENOSPC) is counted and logged, the rest of
- * that file is dropped, and the recorder starts a new file at the next
- * keyframe; the camera keeps streaming. See docs/RECORDING.md.
+ * keyframe after segment_s, on a track change, on a jump of the camera's
+ * wall clock of more than VG_RECORD_CLOCK_JUMP_US, or when the stream ends;
+ * a fragment is flushed once fragment_ms of media has queued, so a crash
+ * loses at most about that much.
+ *
+ * The writer picks the segment's root when it opens the file, adds the
+ * segment's index row once the init segment is written, a fragment's row
+ * once its bytes are written (all rows of one wake-up in one transaction),
+ * and marks the segment closed, after fdatasync(), when it ends. Times in
+ * the index are UTC: the segment's first frame anchors the wall clock and
+ * media time (pts) counts from there.
+ *
+ * Errors: a write error (EIO, ENOSPC) is counted and logged, the file is cut
+ * back to its last complete fragment and closed in the index, the root is
+ * marked failed or full (roots.h), and the recorder starts a new file, on
+ * another root when one can take it, at the next keyframe; the camera keeps
+ * streaming. See docs/RECORDING.md.
  *
  * Threads: vg_record_config_parse and vg_record_segment_path are pure.
  * vg_recorders_start, vg_recorder_add and vg_recorders_stop are called from
  * the main thread, with the workers running (stop before the cameras and the
- * workers stop). Counters are published on /metrics by a collector.
+ * workers stop). The writer thread owns its own database connection.
+ * Counters are published on /metrics by a collector.
  */
 #ifndef VG_RECORD_RECORDER_H
 #define VG_RECORD_RECORDER_H
@@ -30,14 +43,25 @@
 #include <stdint.h>
 
 #include "base/config.h"
+#include "record/roots.h"
 #include "net/worker.h"
 #include "stream/hub.h"
 
+/* A jump of a camera's wall clock (relative to its media time) larger than
+ * this starts a new segment. */
+#define VG_RECORD_CLOCK_JUMP_US 2000000
+
 typedef struct {
-  bool enabled;    /* default false: without retention, recording is opt-in */
-  char root[512];  /* directory of the recordings, default "var/recordings" */
-  int segment_s;   /* segment length target, default 60 (1..3600) */
-  int fragment_ms; /* fragment flush interval, default 1000 (100..10000) */
+  bool enabled;   /* default false: without retention, recording is opt-in */
+  char root[512]; /* the first root's path (the old single "root" key), default "var/recordings" */
+  vg_record_root_config_t roots[VG_RECORD_MAX_ROOTS]; /* "roots", or "root" as one root */
+  int root_count;   /* 0 (a caller that set only root): root is the one root */
+  int root_retry_s; /* retry interval of a failed root, default 30 (1..3600) */
+  int segment_s;    /* segment length target, default 60 (1..3600) */
+  int fragment_ms;  /* fragment flush interval, default 1000 (100..10000) */
+  /* Not configuration of its own: the database file the writer indexes
+   * into (the node copies "database.path" here); empty: no index. */
+  char db_path[512];
 } vg_record_config_t;
 
 /* Parses the top-level "record" object (obj may be NULL: defaults). Errors
@@ -50,8 +74,11 @@ int vg_record_config_parse(vg_cfg_t *c, json_t *obj, vg_record_config_t *out);
  * small. */
 int vg_record_segment_path(const char *root, const char *camera, int64_t utc_us, char *out, size_t out_size);
 
-/* Starts the writer thread and registers the "record" metrics collector.
- * cfg is copied. Returns 0, VG_EBUSY when already started, or an error. */
+/* Starts the storage roots (vg_roots_start), opens the index at
+ * cfg->db_path, starts the writer thread and registers the "record" metrics
+ * collector. cfg is copied. A database that cannot be opened is logged and
+ * recording goes on without an index (recovery indexes the files later).
+ * Returns 0, VG_EBUSY when already started, or an error. */
 int vg_recorders_start(const vg_record_config_t *cfg);
 /* Starts recording camera's hub on worker (the camera's own worker). The
  * recorder takes a hub reference. Returns 0 or an error. */
@@ -67,7 +94,20 @@ typedef struct {
   uint64_t bytes;        /* bytes written to them */
   uint64_t write_errors; /* failed opens, writes and syncs */
   uint64_t dropped;      /* frames not recorded: hub drops, full writer queue, mux errors */
+  uint64_t clock_jumps;  /* segments cut because the camera's wall clock jumped */
 } vg_recorder_stats_t;
+
+/* Writer-wide figures: index rows written and failed, and the time from a
+ * frame's arrival (vg_frame_t.recv_us) to its bytes handed to the kernel. */
+typedef struct {
+  uint64_t index_writes, index_errors;
+  uint64_t frames_written;
+  double write_latency_p50_us, write_latency_p99_us; /* 0 before any write */
+  /* From a complete fragment handed to the writer to its bytes written: the
+   * writer's own delay (the above also holds the wait for the fragment). */
+  double queue_latency_p50_us, queue_latency_p99_us;
+} vg_recorder_writer_stats_t;
+void vg_recorder_get_writer_stats(vg_recorder_writer_stats_t *out);
 /* Returns 0, or VG_ENOENT when camera has no recorder. */
 int vg_recorder_get_stats(const char *camera, vg_recorder_stats_t *out);
 

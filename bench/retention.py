@@ -1,0 +1,205 @@
+#!/usr/bin/env python3
+"""Intelligent retention benchmark: bytes stored against continuous recording
+of the same stream, over a simulated day compressed in time.
+
+One `vigil camsim` camera (camsim's real bitrate, 2 Mbps, 25 fps, GOP 50 by
+default) is recorded twice by one `vigil run` node, as two cameras reading
+the same RTSP URL: "continuous" (mode continuous) and "intelligent" (mode
+intelligent, pre-roll 5 s, post-roll 5 s). For DURATION seconds, manual triggers
+(POST /api/v1/cameras/intelligent/record) make the intelligent camera full
+quality EVENT_FRACTION of the time, in events of EVENT_S seconds placed at
+random (seeded) without overlap: a day with events 10% of the time, played
+faster. At the end vigil stops and we read the index and the files:
+
+- bytes stored by each camera (the sum of its segment files), and the saving;
+- that every second of every trigger lies in full-quality segments of the
+  intelligent camera (from the index), and that those segments hold every
+  frame (video packets per second of media, read by ffprobe);
+- that the keyframes-only segments hold only keyframes.
+
+Every figure is measured here, in this run; the Markdown printed at the end
+goes into docs/BENCHMARKS.md.
+"""
+import argparse
+import datetime
+import glob
+import json
+import os
+import platform
+import random
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def post(url, body):
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return r.status, json.loads(r.read())
+
+
+def wait_http(port, timeout=30):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/health", timeout=2).read()
+            return
+        except OSError:
+            time.sleep(0.2)
+    sys.exit("vigil did not answer")
+
+
+def schedule(duration, fraction, event_s, seed):
+    """Non-overlapping event starts covering `fraction` of [warmup, duration - tail)."""
+    rng = random.Random(seed)
+    warmup, tail = 15, 15
+    n = max(1, round((duration - warmup - tail) * fraction / event_s))
+    slots = int((duration - warmup - tail) // event_s)
+    # Events at least one slot apart, so that post-roll and pre-roll of two
+    # events do not merge into one.
+    picks = sorted(rng.sample(range(0, slots, 2), min(n, len(range(0, slots, 2)))))
+    return [warmup + p * event_s for p in picks]
+
+
+def video_flags(path):
+    r = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "packet=flags",
+                        "-of", "csv=p=0", path], capture_output=True, timeout=120)
+    return [x.strip() for x in r.stdout.decode().splitlines() if x.strip()]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--vigil", default="build/vigil")
+    ap.add_argument("--duration", type=int, default=600, help="seconds of recording (the compressed day)")
+    ap.add_argument("--event-fraction", type=float, default=0.10)
+    ap.add_argument("--event-s", type=int, default=10, help="length of one trigger")
+    ap.add_argument("--bitrate", default="2000k")
+    ap.add_argument("--size", default="1280x720")
+    ap.add_argument("--gop", type=int, default=50)
+    ap.add_argument("--source", default="/usr/share/doc/opencv-doc/examples/data/vtest.avi",
+                    help="camsim source: a video file, or 'pattern'")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--keep", action="store_true", help="keep the recordings directory")
+    a = ap.parse_args()
+    if a.source != "pattern" and not os.path.exists(a.source):
+        a.source = "pattern"
+
+    tmp = tempfile.mkdtemp(prefix="vigil-bench-retention-")
+    rtsp, http, vrtsp = free_port(), free_port(), free_port()
+    sim = subprocess.Popen([a.vigil, "camsim", "--port", str(rtsp), "--cameras", "1", "--bitrate", a.bitrate,
+                            "--size", a.size, "--gop", str(a.gop), "--source", a.source, "--duration-s", "20",
+                            "--workers", "1"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    line = ""
+    while "serving" not in line:
+        line = sim.stdout.readline()
+        if not line and sim.poll() is not None:
+            sys.exit("camsim failed")
+    url = f"rtsp://127.0.0.1:{rtsp}/cam1"
+    root = os.path.join(tmp, "rec")
+    cfg = {"http": {"bind": "127.0.0.1", "port": http}, "rtsp_server": {"bind": "127.0.0.1", "port": vrtsp},
+           "database": {"path": os.path.join(tmp, "vigil.db")}, "log_level": "warn",
+           "record": {"enabled": True, "root": root, "segment_s": 60},
+           "cameras": [{"id": "continuous", "url": url, "record": {"mode": "continuous"}},
+                       {"id": "intelligent", "url": url,
+                        "record": {"mode": "intelligent", "pre_roll_s": 5, "post_roll_s": 5}}]}
+    with open(os.path.join(tmp, "vigil.json"), "w") as f:
+        json.dump(cfg, f)
+    node = subprocess.Popen([a.vigil, "run", "-c", os.path.join(tmp, "vigil.json")],
+                            stdout=open(os.path.join(tmp, "vigil.log"), "w"), stderr=subprocess.STDOUT)
+    wait_http(http)
+    starts = schedule(a.duration, a.event_fraction, a.event_s, a.seed)
+    t0 = time.time()
+    triggers = []
+    for s in starts:
+        time.sleep(max(0, t0 + s - time.time()))
+        st, body = post(f"http://127.0.0.1:{http}/api/v1/cameras/intelligent/record", {"duration_s": a.event_s})
+        assert st == 202, body
+        # The trigger as the server set it: [until - duration, until).
+        until = datetime.datetime.strptime(body["until"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+            tzinfo=datetime.timezone.utc).timestamp()
+        triggers.append((until - a.event_s, until))
+    time.sleep(max(0, t0 + a.duration - time.time()))
+    node.terminate()
+    node.wait(60)
+    sim.terminate()
+    sim.wait(30)
+
+    db = sqlite3.connect(os.path.join(tmp, "vigil.db"))
+    rows = db.execute("SELECT camera, root, path, quality, start_us, end_us, bytes FROM rec_segments "
+                      "ORDER BY camera, start_us").fetchall()
+    stored = {}
+    for cam in ("continuous", "intelligent"):
+        stored[cam] = sum(os.path.getsize(f) for f in glob.glob(os.path.join(root, cam, "*/*/*/*/*.mp4")))
+    saving = 1 - stored["intelligent"] / stored["continuous"]
+
+    # Every second of every trigger inside full-quality footage: the parts of
+    # each trigger's range that no full segment's [start, end) covers.
+    full = sorted((s / 1e6, e / 1e6) for c, _, _, q, s, e, _ in rows if c == "intelligent" and q == "full")
+    uncovered = 0.0
+    for ts, te in triggers:
+        t = ts
+        for s, e in full:
+            if e <= t or s >= te:
+                continue
+            if s > t:
+                uncovered += s - t
+            t = max(t, e)
+        uncovered += max(0.0, te - t)
+    # Full segments hold every frame; keyframes segments only keyframes.
+    fps_full, nonkey_in_keyframes, keyframes_frames, full_frames, full_media_s = [], 0, 0, 0, 0.0
+    for c, r, p, q, s, e, _ in rows:
+        if c != "intelligent":
+            continue
+        flags = video_flags(os.path.join(r, p))
+        if q == "full":
+            full_frames += len(flags)
+            full_media_s += (e - s) / 1e6
+        else:
+            keyframes_frames += len(flags)
+            nonkey_in_keyframes += sum(1 for f in flags if not f.startswith("K"))
+    fps = full_frames / full_media_s if full_media_s else 0
+
+    event_s = sum(te - ts for ts, te in triggers)
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(l.split(":", 1)[1].strip() for l in f if l.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    print(f"Date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC; machine: {cpu}, "
+          f"{os.cpu_count()} cores; command: bench/retention.py --duration {a.duration} "
+          f"--event-fraction {a.event_fraction} --event-s {a.event_s} --bitrate {a.bitrate} --size {a.size} "
+          f"--gop {a.gop} --source {os.path.basename(a.source)} --seed {a.seed}")
+    print()
+    print("| figure | value |")
+    print("| --- | --- |")
+    print(f"| recorded time | {a.duration} s (a day compressed {86400 / a.duration:.0f}x) |")
+    print(f"| triggers | {len(triggers)} x {a.event_s} s = {event_s:.0f} s ({100 * event_s / a.duration:.1f}% of the time), "
+          f"plus 5 s pre-roll and 5 s post-roll each |")
+    print(f"| continuous: bytes stored | {stored['continuous']:,} |")
+    print(f"| intelligent: bytes stored | {stored['intelligent']:,} |")
+    print(f"| **saving** | **{100 * saving:.1f}%** |")
+    print(f"| trigger time outside full-quality segments | {uncovered:.3f} s of {event_s:.0f} s |")
+    print(f"| full-quality segments: video frames per second of media | {fps:.2f} (stream: 25) |")
+    print(f"| keyframes-only segments: frames / non-keyframes among them | {keyframes_frames} / {nonkey_in_keyframes} |")
+    if not a.keep:
+        subprocess.run(["rm", "-rf", tmp])
+    else:
+        print(f"\nrecordings kept in {tmp}")
+    ok = saving >= 0.5 and uncovered == 0 and nonkey_in_keyframes == 0 and fps >= 24
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
