@@ -150,6 +150,8 @@ int vg_api_owns_path(const char *path) {
 
 /* Route tables by area: a module's routes live in a file of their own
  * (api/<area>.c) and are listed here once. */
+extern const vg_http_route_t vg_api_playback_routes[]; /* api/playback.c */
+extern const size_t vg_api_playback_route_count;
 static const struct {
   const vg_http_route_t *routes;
   const size_t *count;
@@ -158,6 +160,7 @@ static const struct {
     {vg_api_onvif_routes, &vg_api_onvif_route_count},
     {vg_auth_routes, &vg_auth_route_count},
     {vg_record_api_routes, &vg_record_api_route_count},
+    {vg_api_playback_routes, &vg_api_playback_route_count},
 };
 
 void vg_api_foreach_route(void (*fn)(const vg_http_route_t *route, void *opaque), void *opaque) {

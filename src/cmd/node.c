@@ -20,6 +20,7 @@
 #include "ingest/srt_ingest.h"
 #include "net/worker.h"
 #include "record/index.h"
+#include "record/playback.h"
 #include "record/recovery.h"
 #include "record/retention.h"
 #include "record/roots.h"
@@ -340,6 +341,7 @@ int vg_node_start(const vg_node_config_t *cfg, vg_node_t **out) {
     vg_metrics_register("rtsp_server", collect_rtsp_metrics, node->rtsp);
     if (cfg->rtmp_server.enabled && (err = vg_rtmp_server_start(&cfg->rtmp_server, &node->rtmp)) == 0)
       vg_metrics_register("rtmp_server", collect_rtmp_metrics, node->rtmp);
+    vg_playback_set_database(cfg->database.path);
   }
   if (!err) err = vg_http_server_start(&cfg->http, &node->http);
   if (err) {

@@ -635,6 +635,7 @@ typedef struct {
   uint32_t count, cap;
   uint32_t traf_first[VG_MP4_MAX_TRACKS];
   uint64_t prev_traf_end; /* where the previous traf's data ended, for the implicit base */
+  const uint8_t *moof;    /* the moof's first byte, for the tfdt's position */
 } moof_state_t;
 
 typedef struct {
@@ -643,6 +644,9 @@ typedef struct {
   uint64_t decode_time;
   uint64_t next_data; /* where a trun without data offset starts */
   int has_tfhd;
+  uint64_t tfdt;        /* base decode time as written */
+  uint64_t tfdt_offset; /* of its value in the file, 0 when absent */
+  uint8_t tfdt_size;
 } traf_state_t;
 
 static int grow_samples(moof_state_t *m, uint32_t more) {
@@ -684,11 +688,14 @@ static int parse_tfhd(cursor_t *c, moof_state_t *m, traf_state_t *ts) {
   return c->bad ? VG_EPROTO : 0;
 }
 
-static int parse_tfdt(cursor_t *c, traf_state_t *ts) {
+static int parse_tfdt(cursor_t *c, const moof_state_t *m, traf_state_t *ts) {
   int v;
   uint32_t flags;
   cur_full(c, &v, &flags);
+  ts->tfdt_offset = m->moof_offset + (uint64_t)(c->p + c->pos - m->moof);
+  ts->tfdt_size = v == 1 ? 8 : 4;
   ts->decode_time = v == 1 ? cur_u64(c) : cur_u32(c);
+  ts->tfdt = ts->decode_time;
   return c->bad ? VG_EPROTO : 0;
 }
 
@@ -726,7 +733,7 @@ static int parse_trun(cursor_t *c, moof_state_t *m, traf_state_t *ts) {
   return c->bad ? VG_EPROTO : 0;
 }
 
-static int parse_traf(cursor_t *c, moof_state_t *m, uint32_t *track_id) {
+static int parse_traf(cursor_t *c, moof_state_t *m, vg_mp4_traf_t *out) {
   traf_state_t ts;
   memset(&ts, 0, sizeof(ts));
   vg_mp4_box_t box;
@@ -735,7 +742,7 @@ static int parse_traf(cursor_t *c, moof_state_t *m, uint32_t *track_id) {
   while ((more = next_child(c, &box, &body)) == 1) {
     switch (box.type) {
     case FOURCC('t', 'f', 'h', 'd'): err = parse_tfhd(&body, m, &ts); break;
-    case FOURCC('t', 'f', 'd', 't'): err = parse_tfdt(&body, &ts); break;
+    case FOURCC('t', 'f', 'd', 't'): err = parse_tfdt(&body, m, &ts); break;
     case FOURCC('t', 'r', 'u', 'n'): err = parse_trun(&body, m, &ts); break;
     default: break;
     }
@@ -744,7 +751,10 @@ static int parse_traf(cursor_t *c, moof_state_t *m, uint32_t *track_id) {
   if (more < 0) return more;
   if (!ts.has_tfhd) return VG_EPROTO;
   m->prev_traf_end = ts.next_data;
-  *track_id = ts.track_id;
+  out->track_id = ts.track_id;
+  out->base_decode_time = ts.tfdt;
+  out->tfdt_offset = ts.tfdt_offset;
+  out->tfdt_size = ts.tfdt_size;
   return 0;
 }
 
@@ -789,6 +799,7 @@ int vg_mp4_parse_moof(const vg_mp4_init_t *init, const uint8_t *moof, size_t len
   m.init = init;
   m.moof_offset = moof_offset;
   m.prev_traf_end = moof_offset;
+  m.moof = moof;
   cursor_t c = cursor(moof + box.header, (size_t)box.size - box.header);
   cursor_t body;
   vg_mp4_box_t child;
@@ -804,7 +815,7 @@ int vg_mp4_parse_moof(const vg_mp4_init_t *init, const uint8_t *moof, size_t len
       } else {
         m.traf_first[out->traf_count] = m.count;
         vg_mp4_traf_t *t = &out->trafs[out->traf_count];
-        err = parse_traf(&body, &m, &t->track_id);
+        err = parse_traf(&body, &m, t);
         if (!err) {
           t->track = vg_mp4_track_index(init, t->track_id);
           t->sample_count = m.count - m.traf_first[out->traf_count];
@@ -824,7 +835,6 @@ int vg_mp4_parse_moof(const vg_mp4_init_t *init, const uint8_t *moof, size_t len
   out->sample_count = m.count;
   for (int i = 0; i < out->traf_count; i++) {
     out->trafs[i].samples = out->sample_count ? out->samples + m.traf_first[i] : NULL;
-    if (out->trafs[i].samples) out->trafs[i].base_decode_time = out->trafs[i].samples[0].decode_time;
   }
   out->offset = moof_offset;
   out->moof_size = box.size;

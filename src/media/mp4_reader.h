@@ -123,7 +123,12 @@ typedef struct {
   uint32_t track_id;
   int track;                 /* index into vg_mp4_init_t.tracks, -1 when the moov does not know it */
   uint64_t base_decode_time; /* tfdt, or 0 when absent */
-  vg_mp4_sample_t *samples;  /* points into vg_mp4_fragment_t.samples */
+  /* Where the tfdt's baseMediaDecodeTime lies in the file (0 when the traf
+   * has no tfdt) and its width, 4 or 8 bytes: playback rewrites it to put
+   * files on one timeline. */
+  uint64_t tfdt_offset;
+  uint8_t tfdt_size;
+  vg_mp4_sample_t *samples; /* points into vg_mp4_fragment_t.samples */
   uint32_t sample_count;
 } vg_mp4_traf_t;
 

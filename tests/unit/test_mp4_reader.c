@@ -230,6 +230,15 @@ static void test_bytes_api(void **state) {
   assert_int_equal(fr.sequence, 1);
   assert_true(fr.keyframe);
   assert_int_equal(fr.timescale, init.tracks[vg_mp4_video_track(&init)].timescale);
+  /* The tfdt position points at the base decode time as written. */
+  for (int t = 0; t < fr.traf_count; t++) {
+    assert_int_equal(fr.trafs[t].tfdt_size, 8);
+    const uint8_t *q = all + fr.trafs[t].tfdt_offset;
+    uint64_t v = 0;
+    for (int k = 0; k < 8; k++)
+      v = v << 8 | q[k];
+    assert_int_equal(v, fr.trafs[t].base_decode_time);
+  }
   /* The first video sample is an H.264 access unit in length-prefixed form. */
   const vg_mp4_sample_t *s = &fr.trafs[fr.main_traf].samples[0];
   const uint8_t *p = all + s->offset;
