@@ -198,7 +198,7 @@ static int parse_options(int argc, char **argv, camsim_options_t *o) {
     O_ONVIF_USER,
     O_ONVIF_CLOCK,
     O_ONVIF_EVENTS,
-    O_DISCOVERY_IF
+    O_DISCOVERY_IF,
     O_SCENE,
     O_TRUTH
   };
