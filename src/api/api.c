@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "api/metrics.h"
+#include "api/events_api.h"
 #include "api/record_api.h"
 #include "base/error.h"
 #include "proto/auth.h"
@@ -161,6 +162,7 @@ static const struct {
     {vg_auth_routes, &vg_auth_route_count},
     {vg_record_api_routes, &vg_record_api_route_count},
     {vg_api_playback_routes, &vg_api_playback_route_count},
+    {vg_events_api_routes, &vg_events_api_route_count},
 };
 
 void vg_api_foreach_route(void (*fn)(const vg_http_route_t *route, void *opaque), void *opaque) {

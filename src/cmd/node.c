@@ -12,6 +12,7 @@
 #include "base/secret.h"
 #include "base/log.h"
 #include "base/metrics.h"
+#include "event/service.h"
 #include "api/api.h"
 #include "ingest/http_source.h"
 #include "ingest/onvif_client.h"
@@ -42,7 +43,7 @@ int vg_node_config_load(vg_cfg_t *c, const char *file, vg_node_config_t *out) {
   static const char *const keys[] = {"log_level",   "workers",    "cameras", "rtsp_server",
                                      "rtmp_server", "srt_server", "http",    "record",
                                      "database",    "onvif",      "auth",    "analytics",
-                                     NULL};
+                                     "events",      NULL};
   json_t *root;
   long long v;
   memset(out, 0, sizeof(*out));
@@ -111,6 +112,8 @@ int vg_node_config_load(vg_cfg_t *c, const char *file, vg_node_config_t *out) {
   /* Takes each camera's "analytics" object out before the cameras are read. */
   json_t *analytics = vg_cfg_object(c, root, "analytics", 0);
   int aerr = vg_analytics_node_config_parse(c, analytics, cams, &out->analytics);
+  /* Likewise each camera's "events" object (the event rules). */
+  if (!aerr) aerr = vg_event_config_parse(c, vg_cfg_object(c, root, "events", 0), cams, &out->events);
   if (aerr) {
     json_decref(root);
     return aerr;
@@ -143,6 +146,7 @@ int vg_node_config_load(vg_cfg_t *c, const char *file, vg_node_config_t *out) {
 
 void vg_node_config_free(vg_node_config_t *cfg) {
   vg_analytics_node_config_free(&cfg->analytics);
+  vg_event_config_free(&cfg->events);
   free(cfg->cameras);
   cfg->cameras = NULL;
   cfg->camera_count = 0;
@@ -332,7 +336,8 @@ int vg_node_start(const vg_node_config_t *cfg, vg_node_t **out) {
     vg_node_stop(&node);
     return err;
   }
-  if ((err = vg_analytics_start(&cfg->analytics, node->bus))) {
+  if ((err = vg_analytics_start(&cfg->analytics, node->bus)) ||
+      (err = vg_event_service_start(&cfg->events, cfg->database.path, node->bus))) {
     vg_node_stop(&node);
     return err;
   }
@@ -359,6 +364,7 @@ void vg_node_stop(vg_node_t **np) {
   if (!node) return;
   *np = NULL;
   vg_http_server_stop(&node->http);
+  vg_event_service_stop();
   vg_metrics_unregister("rtsp_server");
   if (node->rtmp) {
     vg_metrics_unregister("rtmp_server");
