@@ -5,7 +5,8 @@
  * When an operator marks an event a false positive, its object's box is
  * added to the mask of its camera and class: a coarse grid (grid x grid
  * cells over the normalized frame) whose cells hold weights. Each cell the
- * box covers gains weight in proportion to how much of the cell it covers.
+ * box covers at least half gains a weight of 1, a cell it covers less in
+ * proportion.
  * Weights decay exponentially with a half-life, so a place that stops
  * producing false alarms is forgotten.
  *

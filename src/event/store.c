@@ -52,8 +52,8 @@ int vg_event_store_open(vg_db_t *db, vg_event_store_t **out) {
           s,
           "INSERT INTO events (camera, sensor, kind, label, direction, severity, labels, start_us,"
           " end_us, update_us, best_score, median_score, x1, y1, x2, y2, track_id, triggers,"
-          " active, manual, false_positive, retained)"
-          " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+          " active, manual, false_positive, retained, tx1, ty1, tx2, ty2)"
+          " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
           -1, &st->insert, NULL) != SQLITE_OK ||
       sqlite3_prepare_v2(
           s,
