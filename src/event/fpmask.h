@@ -12,8 +12,9 @@
  *
  * A later detection of that class is suppressed when the decayed weight
  * under its box, averaged over the box's area, reaches the threshold: one
- * mark over the same place gives 1.0, so the default threshold 0.5 means
- * "mostly over a place marked once recently".
+ * mark over the same place gives about 1.0, so the default threshold 0.7
+ * means "mostly over a place marked recently" (after one half-life a
+ * single mark no longer suppresses; two marks there still do).
  *
  * Threads: a vg_fpmask_set_t belongs to one thread at a time (the event
  * engine's lock).

@@ -45,12 +45,12 @@ def request(method, url, body=None, raw=False):
         with urllib.request.urlopen(req, timeout=20) as r:
             content = r.read()
             if raw:
-                return r.status, content, dict(r.headers)
+                return r.status, content, r.headers
             return r.status, json.loads(content) if content else None
     except urllib.error.HTTPError as e:
         content = e.read()
         if raw:
-            return e.code, content, dict(e.headers)
+            return e.code, content, e.headers
         return e.code, json.loads(content) if content else None
 
 
