@@ -294,3 +294,67 @@ def test_manual_event_records_and_retained_lock_outlives_retention(vigil_bin, st
     st, _ = request("GET", f"{base}/events/{ev['id']}")
     assert st == 404
     wait_for(lambda: not any(os.path.exists(p) for p in kept), 20, what="the unlocked footage to go")
+
+
+def test_event_permissions(vigil_bin, start_process, vigil_node, tmp_path, monkeypatch):
+    import base64
+    admin_pw = "admin password 1"
+    monkeypatch.setenv("VIGIL_ADMIN_PASSWORD", admin_pw)
+    sim = start_pattern_camsim(start_process, vigil_bin, 1)
+    cfg = {"auth": {"enabled": True, "argon2_t_cost": 1, "argon2_m_kib": 4096,
+                    "secret_key_file": str(tmp_path / "secret.key")},
+           "record": {"enabled": True, "root": str(tmp_path / "rec"), "segment_s": 2, "fragment_ms": 500},
+           "events": {"evidence_dir": str(tmp_path / "evidence"), "pre_capture_s": 1, "post_capture_s": 1},
+           "cameras": [{"id": "door", "url": f"rtsp://127.0.0.1:{sim}/cam1"},
+                       {"id": "yard", "url": f"rtsp://127.0.0.1:{sim}/cam1"}]}
+    _, http, _ = vigil_node(cfg)
+    base = f"http://127.0.0.1:{http}/api/v1"
+
+    def call(method, path, user, body=None):
+        pw = admin_pw if user == "admin" else user + " password"
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(base + path, data=data, method=method, headers={
+            "Content-Type": "application/json",
+            "Authorization": "Basic " + base64.b64encode(f"{user}:{pw}".encode()).decode()})
+        try:
+            with urllib.request.urlopen(req, timeout=20) as r:
+                raw = r.read()
+                return r.status, raw
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+
+    # A viewer who sees the door (live only), an operator with everything on the door.
+    for name, role, perms in (("vic", "viewer", {"door": ["live"]}), ("otto", "operator", {"door": ["live", "recordings", "export"]})):
+        st, body = call("POST", "/users", "admin", {"name": name, "password": name + " password", "role": role,
+                                                    "permissions": perms})
+        assert st == 201, body
+    st, _ = call("POST", "/events", "vic", {"camera": "door", "duration_s": 1})
+    assert st == 403  # viewers create no events
+    st, door = call("POST", "/events", "otto", {"camera": "door", "duration_s": 2})
+    assert st == 201, door
+    door = json.loads(door)
+    st, _ = call("POST", "/events", "otto", {"camera": "yard", "duration_s": 1})
+    assert st == 404  # otto may not see the yard
+    st, yard = call("POST", "/events", "admin", {"camera": "yard", "duration_s": 2})
+    assert st == 201
+    yard = json.loads(yard)
+    # Listing shows only what the user may see; another camera's event is 404.
+    st, body = call("GET", "/events", "vic")
+    assert st == 200 and [e["camera"] for e in json.loads(body)["events"]] == ["door"], body
+    assert json.loads(body)["total"] == 1
+    assert call("GET", "/events?camera=yard", "vic")[0] == 404
+    assert call("GET", f"/events/{yard['id']}", "vic")[0] == 404
+    assert call("GET", f"/events/{yard['id']}/snapshot.jpg", "vic")[0] == 404
+    assert call("GET", f"/events/{door['id']}", "vic")[0] == 200
+    assert call("GET", "/events", "admin")[0] == 200 and json.loads(call("GET", "/events", "admin")[1])["total"] == 2
+    # Evidence needs "recordings", the clip "export": the viewer has neither.
+    wait_for(lambda: json.loads(call("GET", f"/events/{door['id']}", "otto")[1])["snapshot"], 20,
+             what="the door event's snapshot")
+    assert call("GET", f"/events/{door['id']}/snapshot.jpg", "vic")[0] == 403
+    assert call("GET", f"/events/{door['id']}/clip.mp4", "vic")[0] == 403
+    st, jpeg = call("GET", f"/events/{door['id']}/thumbnail.jpg", "otto")
+    assert st == 200 and jpeg[:2] == b"\xff\xd8"
+    assert call("POST", f"/events/{door['id']}/false_positive", "vic")[0] == 403
+    wait_for(lambda: time.time() * 1000 > door["start_ms"] + 2000 + 1000 + 1500, 10, what="the clip's end")
+    st, clip = call("GET", f"/events/{door['id']}/clip.mp4", "otto")
+    assert st == 200 and clip[4:8] == b"ftyp", clip[:100]
