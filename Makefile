@@ -14,15 +14,22 @@ all: build
 deps:
 	@bash scripts/install-deps.sh
 	@bash scripts/setup-models.sh
+	@bash scripts/setup-web.sh
 
-$(BUILD)/build.ninja:
+# A build tree configured before the web app's packages were installed is
+# configured again once they are, so that it gains the web app's step.
+WEB_INSTALLED := $(wildcard web/node_modules/.vigil-lock-sha256)
+
+$(BUILD)/build.ninja: $(WEB_INSTALLED)
 	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	@touch $@
 
 build: $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS)
 
-$(ASAN_BUILD)/build.ninja:
+$(ASAN_BUILD)/build.ninja: $(WEB_INSTALLED)
 	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DVG_SANITIZE=ON
+	@touch $@
 
 asan: $(ASAN_BUILD)/build.ninja
 	cmake --build $(ASAN_BUILD) -j $(JOBS)

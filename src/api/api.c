@@ -7,14 +7,16 @@
 #include <string.h>
 #include <strings.h>
 
-#include "api/metrics.h"
+#include "api/cameras_api.h"
 #include "api/events_api.h"
+#include "api/metrics.h"
 #include "api/record_api.h"
 #include "base/error.h"
 #include "proto/auth.h"
 #include "base/log.h"
 #include "base/time.h"
 #include "ingest/camera.h"
+#include "live/ws_live.h"
 
 /* ---- GET /api/v1/health ---- */
 
@@ -39,92 +41,7 @@ static int get_health(const vg_http_request_t *req, vg_http_response_t *res) {
                                       "online", tally.online));
 }
 
-/* ---- cameras ---- */
-
-/* A string for JSON: jansson accepts only valid UTF-8, and camera names and
- * error texts come from configuration and from peers. Invalid text is
- * replaced rather than failing the whole answer. */
-static json_t *json_text(const char *s) {
-  json_t *j = json_string(s);
-  return j ? j : json_string("(invalid UTF-8)");
-}
-
-static json_t *json_text_or_null(const char *s) { return *s ? json_text(s) : json_null(); }
-
-static json_t *json_positive_or_null(double v) { return v > 0 ? json_real(v) : json_null(); }
-
-static json_t *json_count_or_null(int v) { return v > 0 ? json_integer(v) : json_null(); }
-
-static json_t *track_json(const vg_track_t *t) {
-  int video = vg_codec_is_video(t->codec);
-  return json_pack("{s:s,s:s,s:o,s:o,s:o,s:o,s:o}", "codec", vg_codec_name(t->codec), "kind",
-                   video ? "video" : "audio", "width", json_count_or_null(t->width), "height",
-                   json_count_or_null(t->height), "fps", json_positive_or_null(t->fps), "sample_rate",
-                   json_count_or_null(t->sample_rate), "channels", json_count_or_null(t->channels));
-}
-
-static json_t *camera_json(const vg_camera_info_t *info) {
-  char since[40];
-  vg_time_format_utc(info->state_since_us, since, sizeof(since));
-  json_t *tracks = json_array();
-  for (int i = 0; tracks && i < info->track_count; i++)
-    json_array_append_new(tracks, track_json(&info->tracks[i]));
-  return json_pack("{s:o,s:o,s:s,s:o,s:s,s:o,s:o,s:s,s:o,s:{s:I,s:I,s:I,s:I,s:I,s:I}}", "id",
-                   json_text(info->id), "name", json_text(info->name), "type",
-                   vg_source_kind_name(info->kind), "url", json_text(info->url), "state",
-                   vg_camera_state_name(info->state), "reason", json_text_or_null(info->reason), "last_error",
-                   json_text_or_null(info->last_error), "state_since", since, "tracks", tracks, "counters",
-                   "frames", (json_int_t)info->frames, "bytes", (json_int_t)info->bytes, "rtp_packets",
-                   (json_int_t)info->rtp_packets, "rtp_lost", (json_int_t)info->rtp_lost, "reconnects",
-                   (json_int_t)info->reconnects, "errors", (json_int_t)info->errors);
-}
-
-typedef struct {
-  json_t *list;
-  int failed;
-  const vg_http_request_t *req;
-} camera_list_t;
-
-static void append_camera(const vg_camera_info_t *info, void *opaque) {
-  camera_list_t *cl = opaque;
-  /* A camera the user holds no permission on is not listed at all. */
-  if (!vg_api_camera_allowed(cl->req, info->id, 0)) return;
-  json_t *cam = camera_json(info);
-  if (!cam || json_array_append_new(cl->list, cam) != 0) cl->failed = 1;
-}
-
-static int get_cameras(const vg_http_request_t *req, vg_http_response_t *res) {
-  camera_list_t cl = {json_array(), 0, req};
-  if (!cl.list) return VG_ENOMEM;
-  vg_cameras_foreach(append_camera, &cl);
-  if (cl.failed) {
-    json_decref(cl.list);
-    return VG_ENOMEM;
-  }
-  return vg_http_reply_json(res, 200, json_pack("{s:o}", "cameras", cl.list));
-}
-
-static int get_camera(const vg_http_request_t *req, vg_http_response_t *res) {
-  const char *id = vg_http_param(req, "id");
-  /* 404 rather than 403: a user must not learn which cameras exist. */
-  if (!vg_api_camera_allowed(req, id, 0))
-    return vg_http_reply_error(res, 404, "not_found", "no camera '%s'", id);
-  vg_camera_info_t *info = malloc(sizeof(*info));
-  if (!info) return VG_ENOMEM;
-  int err = vg_camera_get_info(id, info);
-  if (err == VG_ENOTFOUND) {
-    free(info);
-    return vg_http_reply_error(res, 404, "not_found", "no camera '%s'", id);
-  }
-  if (err) {
-    free(info);
-    return err;
-  }
-  json_t *cam = camera_json(info);
-  vg_camera_info_clear(info);
-  free(info);
-  return vg_http_reply_json(res, 200, cam);
-}
+/* ---- cameras: cameras_api.c ---- */
 
 /* ---- GET /metrics ---- */
 
@@ -138,8 +55,6 @@ static int get_metrics(const vg_http_request_t *req, vg_http_response_t *res) {
 
 const vg_http_route_t vg_api_routes[] = {
     {"GET", "/api/v1/health", get_health, "liveness, version, uptime and camera counts", VG_ACCESS_PUBLIC},
-    {"GET", "/api/v1/cameras", get_cameras, "every camera the user may see, with state, tracks and counters"},
-    {"GET", "/api/v1/cameras/{id}", get_camera, "one camera"},
     /* Operators and admins, or anyone with http.metrics_public (see dispatch). */
     {"GET", "/metrics", get_metrics, "Prometheus metrics", VG_ACCESS_OPERATOR},
 };
@@ -151,7 +66,9 @@ int vg_api_owns_path(const char *path) {
 
 /* Route tables by area: a module's routes live in a file of their own
  * (api/<area>.c) and are listed here once. */
-extern const vg_http_route_t vg_api_playback_routes[]; /* api/playback.c */
+extern const vg_http_route_t vg_api_playback_routes[];  /* api/playback.c */
+extern const vg_http_route_t vg_api_analytics_routes[]; /* api/analytics_api.c */
+extern const size_t vg_api_analytics_route_count;
 extern const size_t vg_api_playback_route_count;
 static const struct {
   const vg_http_route_t *routes;
@@ -162,6 +79,10 @@ static const struct {
     {vg_auth_routes, &vg_auth_route_count},
     {vg_record_api_routes, &vg_record_api_route_count},
     {vg_api_playback_routes, &vg_api_playback_route_count},
+    {vg_api_analytics_routes, &vg_api_analytics_route_count},
+    {vg_live_routes, &vg_live_route_count},
+    {vg_api_camera_routes, &vg_api_camera_route_count},
+    {vg_api_system_routes, &vg_api_system_route_count},
     {vg_events_api_routes, &vg_events_api_route_count},
 };
 

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -26,6 +27,7 @@
 #include "api/metrics.h"
 #include "base/error.h"
 #include "base/log.h"
+#include "live/ws_live.h"
 
 #define HTTP_MAX_BODY (1u << 20) /* request bodies: JSON documents only */
 #define HTTP_MAX_QUERY 2048
@@ -85,15 +87,18 @@ typedef struct {
   size_t out_len, out_off;
   vg_http_stream_t *stream; /* or a streamed body, of out_len bytes */
   int status;
+  void *live; /* a live-view WebSocket's viewer (live/ws_live.h) */
 } http_session_t;
 
 static void session_reset(http_session_t *s) {
+  void *live = s->live;
   free(s->path);
   free(s->query);
   free(s->out);
   if (s->stream) s->stream->close(s->stream);
   vg_strbuf_free(&s->body_in);
   memset(s, 0, sizeof(*s));
+  s->live = live;
 }
 
 /* The request method: h1 tells it by which URI token it filled, h2 by the
@@ -147,6 +152,32 @@ static int add_extra_headers(struct lws *wsi, const vg_strbuf_t *headers, uint8_
   return 0;
 }
 
+/* The security headers of every answer: the set lws sends with
+ * LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE, with a
+ * policy that also lets the web app play video from blob: URLs (Media
+ * Source Extensions), run hls.js's blob: worker and read its manifest. */
+static const struct {
+  const char *name, *value;
+} security_headers[] = {
+    {"content-security-policy:",
+     "default-src 'none'; img-src 'self' data: blob:; script-src 'self'; font-src 'self'; style-src 'self'; "
+     "connect-src 'self' ws: wss:; media-src 'self' blob:; worker-src 'self' blob:; manifest-src 'self'; "
+     "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"},
+    {"x-content-type-options:", "nosniff"},
+    {"x-xss-protection:", "1; mode=block"},
+    {"x-frame-options:", "deny"},
+    {"referrer-policy:", "no-referrer"},
+};
+
+static int add_security_headers(struct lws *wsi, uint8_t **p, uint8_t *end) {
+  for (size_t i = 0; i < sizeof(security_headers) / sizeof(security_headers[0]); i++)
+    if (lws_add_http_header_by_name(wsi, (const uint8_t *)security_headers[i].name,
+                                    (const uint8_t *)security_headers[i].value,
+                                    (int)strlen(security_headers[i].value), p, end))
+      return -1;
+  return 0;
+}
+
 /* Writes the status line and headers and queues the body for WRITEABLE.
  * Returns 0, or -1 to close the connection. */
 static int send_response(struct lws *wsi, vg_http_server_t *srv, http_session_t *s, vg_http_response_t *res,
@@ -156,7 +187,7 @@ static int send_response(struct lws *wsi, vg_http_server_t *srv, http_session_t 
   char *body = res->stream ? NULL : vg_strbuf_steal(&res->body, &len);
   if (res->stream) len = res->stream->length;
   if (lws_add_http_common_headers(wsi, (unsigned)res->status, res->content_type, len, &p, end) ||
-      add_extra_headers(wsi, &res->headers, &p, end) ||
+      add_security_headers(wsi, &p, end) || add_extra_headers(wsi, &res->headers, &p, end) ||
       (res->allow[0] &&
        lws_add_http_header_by_name(wsi, (const uint8_t *)"allow:", (const uint8_t *)res->allow,
                                    (int)strlen(res->allow), &p, end)) ||
@@ -268,7 +299,9 @@ static int serve_static(struct lws *wsi, vg_http_server_t *srv, http_session_t *
   }
   count_status(srv, 200);
   s->status = 200;
-  int n = lws_serve_http_file(wsi, file, mime_type(file), NULL, 0);
+  uint8_t headers[1024], *hp = headers;
+  if (add_security_headers(wsi, &hp, headers + sizeof(headers))) return -1;
+  int n = lws_serve_http_file(wsi, file, mime_type(file), (const char *)headers, (int)(hp - headers));
   if (n < 0 || (n > 0 && lws_http_transaction_completed(wsi))) return -1;
   return 0;
 }
@@ -354,13 +387,15 @@ static int on_http(struct lws *wsi, vg_http_server_t *srv, http_session_t *s, co
   if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS) >= (int)sizeof(query) ||
       copy_query(wsi, query, sizeof(query)) < 0)
     return send_error(wsi, srv, s, 414, "uri_too_long", "the query string is too long", 0);
-  int has_body = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 ||
+  /* "Content-Length: 0" is no body: lws sends no body callbacks for it
+   * (Python's http.client sends it with a bodiless PATCH). */
+  char length[24] = "";
+  int has_length = lws_hdr_copy(wsi, length, sizeof(length), WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0;
+  int has_body = (has_length && strtoull(length, NULL, 10) > 0) ||
                  lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0;
   if (has_body && vg_api_owns_path(path) &&
       (!strcmp(s->method, "POST") || !strcmp(s->method, "PUT") || !strcmp(s->method, "PATCH"))) {
-    char length[24] = "";
-    if (lws_hdr_copy(wsi, length, sizeof(length), WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 &&
-        strtoull(length, NULL, 10) > HTTP_MAX_BODY)
+    if (has_length && strtoull(length, NULL, 10) > HTTP_MAX_BODY)
       return send_error(wsi, srv, s, 413, "too_large", "the request body is too large", 0);
     /* The body arrives in HTTP_BODY callbacks; answer when it is complete. */
     s->path = strdup(path);
@@ -409,6 +444,51 @@ static int on_writeable(struct lws *wsi, vg_http_server_t *srv, http_session_t *
   return 0;
 }
 
+/* A WebSocket upgrade (the live view, docs/LIVE.md): authorized like an
+ * API request by ws_live.c; a refusal is answered here as a whole HTTP
+ * response (small JSON), and lws completes the transaction. Returns lws's
+ * CONFIRM_UPGRADE answer: 0 to go on, 1 when refused. */
+static int confirm_upgrade(struct lws *wsi, vg_http_server_t *srv, const char *upgrade) {
+  if (!upgrade || strcasecmp(upgrade, "websocket") != 0) return 0;
+  char path[512] = "", query[HTTP_MAX_QUERY] = "", header_buf[8192];
+  if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) <= 0) path[0] = '\0';
+  if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS) >= (int)sizeof(query) ||
+      copy_query(wsi, query, sizeof(query)) < 0)
+    query[0] = '\0';
+  vg_http_request_t req = {.method = "GET", .path = path, .query = query};
+  copy_request_headers(wsi, &req, header_buf, sizeof(header_buf));
+  vg_http_response_t res;
+  vg_http_response_init(&res);
+  char camera[VG_HTTP_PARAM_MAX];
+  int audio = 1;
+  if (path[0] && vg_live_ws_authorize(&req, &res, camera, sizeof(camera), &audio) == 0) {
+    vg_http_response_free(&res);
+    vg_live_ws_accepted(wsi, camera, audio);
+    count_status(srv, 101);
+    return 0;
+  }
+  if (res.status == 200) vg_http_reply_error(&res, 403, "forbidden", "upgrade refused");
+  uint8_t buf[LWS_PRE + 8192], *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf) - 1;
+  size_t len = 0;
+  char *body = vg_strbuf_steal(&res.body, &len);
+  int rc = 1;
+  if (lws_add_http_common_headers(wsi, (unsigned)res.status, res.content_type, len, &p, end) ||
+      add_security_headers(wsi, &p, end) || add_extra_headers(wsi, &res.headers, &p, end) ||
+      lws_add_http_header_by_name(wsi, (const uint8_t *)"cache-control:", (const uint8_t *)"no-store", 8, &p,
+                                  end) ||
+      lws_finalize_write_http_header(wsi, start, &p, end))
+    rc = -1;
+  else if (len > 0 && len <= 4096) {
+    uint8_t out[LWS_PRE + 4096];
+    memcpy(out + LWS_PRE, body, len);
+    if (lws_write(wsi, out + LWS_PRE, len, LWS_WRITE_HTTP_FINAL) != (int)len) rc = -1;
+  }
+  count_status(srv, res.status);
+  free(body);
+  vg_http_response_free(&res);
+  return rc;
+}
+
 static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                          size_t len) {
   http_session_t *s = user;
@@ -434,6 +514,17 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
   case LWS_CALLBACK_HTTP_FILE_COMPLETION:
     if (lws_http_transaction_completed(wsi)) return -1;
     return 0;
+
+  case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: return confirm_upgrade(wsi, srv, in);
+
+  /* The live view's WebSockets, upgraded from this protocol (no
+   * subprotocol), and the wake-ups of their muxing workers. */
+  case LWS_CALLBACK_ESTABLISHED:
+  case LWS_CALLBACK_SERVER_WRITEABLE:
+  case LWS_CALLBACK_RECEIVE:
+  case LWS_CALLBACK_CLOSED:
+  case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+    return vg_live_ws_callback(wsi, (int)reason, s ? &s->live : NULL, in, len);
 
   case LWS_CALLBACK_CLOSED_HTTP:
   case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
@@ -499,8 +590,7 @@ static struct lws_context *create_context(vg_http_server_t *srv) {
   memset(&info, 0, sizeof(info));
   info.port = srv->cfg.port;
   info.protocols = protocols;
-  info.options =
-      LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE | LWS_SERVER_OPTION_VALIDATE_UTF8;
+  info.options = LWS_SERVER_OPTION_VALIDATE_UTF8; /* security headers: add_security_headers() */
   /* An IPv4 address can only be bound by an IPv4 socket; every other
    * choice keeps lws's dual-stack IPv6 socket. */
   if (!is_any_address(srv->cfg.bind)) {
@@ -526,7 +616,7 @@ static struct lws_context *create_context(vg_http_server_t *srv) {
 
 /* The first candidate directory that holds an index.html. */
 static void find_web_root(const vg_http_config_t *cfg, char *out, size_t size) {
-  char exe[PATH_MAX] = "", candidates[4][PATH_MAX];
+  char exe[PATH_MAX] = "", candidates[6][PATH_MAX];
   int count = 0;
   out[0] = '\0';
   if (cfg->web_root[0]) {
@@ -537,6 +627,9 @@ static void find_web_root(const vg_http_config_t *cfg, char *out, size_t size) {
     }
     return;
   }
+  /* web/dist is the built app (make builds it from web/src); web/ itself
+   * serves an install that copied the built files there. */
+  snprintf(candidates[count++], PATH_MAX, "web/dist");
   snprintf(candidates[count++], PATH_MAX, "web");
   ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
   if (n > 0) {
@@ -544,6 +637,7 @@ static void find_web_root(const vg_http_config_t *cfg, char *out, size_t size) {
     char *slash = strrchr(exe, '/');
     if (slash) *slash = '\0';
     snprintf(candidates[count++], PATH_MAX, "%.*s/web", PATH_MAX - 8, exe);
+    snprintf(candidates[count++], PATH_MAX, "%.*s/../web/dist", PATH_MAX - 24, exe);
     snprintf(candidates[count++], PATH_MAX, "%.*s/../web", PATH_MAX - 16, exe);
     snprintf(candidates[count++], PATH_MAX, "%.*s/../share/vigil/web", PATH_MAX - 24, exe);
   }
@@ -581,6 +675,7 @@ int vg_http_server_start(const vg_http_config_t *cfg, vg_http_server_t **out) {
     return -err;
   }
   vg_metrics_register("http_server", collect_http_metrics, srv);
+  vg_live_start();
   vg_log_info(&lg, "listening on %s port %d (%s)%s%s",
               is_any_address(cfg->bind) ? "all addresses" : cfg->bind, cfg->port,
               cfg->tls_cert[0] ? "HTTPS" : "HTTP", srv->web_root[0] ? ", web files from " : "",
@@ -598,5 +693,6 @@ void vg_http_server_stop(vg_http_server_t **psrv) {
   /* Wakes the thread out of its poll; it sees stopping and leaves. */
   lws_cancel_service(srv->context);
   pthread_join(srv->thread, NULL);
+  vg_live_stop();
   free(srv);
 }

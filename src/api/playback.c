@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "api/api.h"
+#include "api/users.h"
 #include "base/error.h"
 #include "base/log.h"
 #include "base/time.h"
@@ -111,25 +112,25 @@ static int parse_time(const char *s, int64_t *us) {
   return parse_rfc3339(s, us);
 }
 
-/* vg_http_query() for this file's parameters. libwebsockets 4.1.6 (Debian
- * 12) joins the arguments of a query with ',' rather than '&' when the
- * server copies them (lws_hdr_copy), so "start=1&end=2" arrives as
- * "start=1,end=2". None of the values here may hold a ',', so a ',' that
- * is followed by "name=" is read as a separator. (The server should join
- * the fragments itself; until then this keeps these routes working.) */
+/* vg_http_query() for this file's parameters. */
 static int query_param(const vg_http_request_t *req, const char *name, char *out, size_t size) {
-  char query[2048];
-  size_t len = strlen(req->query);
-  if (len >= sizeof(query)) return vg_http_query(req, name, out, size);
-  memcpy(query, req->query, len + 1);
-  for (char *p = query; *p; p++) {
-    if (*p != ',') continue;
-    size_t key = strspn(p + 1, "abcdefghijklmnopqrstuvwxyz_");
-    if (key > 0 && p[1 + key] == '=') *p = '&';
+  return vg_http_query(req, name, out, size);
+}
+
+/* Whether the request's user may have perm on camera: a camera they may not
+ * see is not there (404), one they see but may not use this way is
+ * forbidden (403). Returns 1 when allowed, else 0 with res filled. */
+static int camera_allowed(const vg_http_request_t *req, vg_http_response_t *res, const char *camera,
+                          vg_perm_t perm) {
+  if (!vg_api_camera_allowed(req, camera, 0)) {
+    vg_http_reply_error(res, 404, "not_found", "no camera '%s'", camera);
+    return 0;
   }
-  vg_http_request_t copy = *req;
-  copy.query = query;
-  return vg_http_query(&copy, name, out, size);
+  if (!vg_api_camera_allowed(req, camera, perm)) {
+    vg_http_reply_error(res, 403, "forbidden", "no %s permission on camera '%s'", vg_perm_name(perm), camera);
+    return 0;
+  }
+  return 1;
 }
 
 /* Reads time parameter name: 1 when present and valid, 0 when absent,
@@ -227,6 +228,7 @@ static json_t *ranges_json(const vg_playback_range_t *r, int n) {
 
 static int get_recordings(const vg_http_request_t *req, vg_http_response_t *res) {
   const char *camera = vg_http_param(req, "id");
+  if (!camera_allowed(req, res, camera, VG_PERM_RECORDINGS)) return 0;
   int64_t start_us, end_us;
   if (query_range(req, res, DEFAULT_SPAN_US, MAX_QUERY_US, &start_us, &end_us)) return 0;
   int64_t tolerance_us = VG_PLAYBACK_SPAN_TOLERANCE_US;
@@ -263,6 +265,7 @@ static int get_recordings(const vg_http_request_t *req, vg_http_response_t *res)
 
 static int get_vod(const vg_http_request_t *req, vg_http_response_t *res) {
   const char *camera = vg_http_param(req, "id");
+  if (!camera_allowed(req, res, camera, VG_PERM_RECORDINGS)) return 0;
   int64_t start_us, end_us;
   if (query_range(req, res, 0, MAX_QUERY_US, &start_us, &end_us)) return 0;
   index_conn_t c;
@@ -404,6 +407,16 @@ static int get_file(const vg_http_request_t *req, vg_http_response_t *res) {
   }
   index_conn_t c;
   if (index_open(res, &c)) return 0;
+  /* A segment belongs to a camera: the same permission as its recordings. */
+  vg_rec_segment_t seg;
+  if (vg_rec_index_get_segment(c.ix, id, &seg) != 0) {
+    index_close(&c);
+    return vg_http_reply_error(res, 404, "not_found", "no recording %lld", id);
+  }
+  if (!camera_allowed(req, res, seg.camera, VG_PERM_RECORDINGS)) {
+    index_close(&c);
+    return 0;
+  }
   vg_playback_file_t *file = NULL;
   int err = vg_playback_file_open(c.ix, id, shift_us, &file);
   if (err) {
@@ -487,6 +500,7 @@ static void clip_filename(const char *camera, int64_t start_us, char *out, size_
 
 static int get_clip(const vg_http_request_t *req, vg_http_response_t *res) {
   const char *camera = vg_http_param(req, "id");
+  if (!camera_allowed(req, res, camera, VG_PERM_EXPORT)) return 0;
   int64_t start_us, end_us;
   if (query_range(req, res, 0, 0, &start_us, &end_us)) return 0;
   index_conn_t c;

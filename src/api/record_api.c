@@ -14,6 +14,8 @@
  */
 #include "api/record_api.h"
 
+#include "api/api.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,8 +167,10 @@ static json_t *time_json(int64_t us) {
 }
 
 /* Whether the camera exists; otherwise a 404 is written. */
-static bool known_camera(const char *id, vg_http_response_t *res) {
-  if (vg_camera_find(id)) return true;
+/* A camera that does not exist, or that the user may not see, is not
+ * there. */
+static bool known_camera(const vg_http_request_t *req, const char *id, vg_http_response_t *res) {
+  if (vg_camera_find(id) && vg_api_camera_allowed(req, id, 0)) return true;
   vg_http_reply_error(res, 404, "not_found", "no camera '%s'", id);
   return false;
 }
@@ -175,7 +179,7 @@ static bool known_camera(const char *id, vg_http_response_t *res) {
 
 static int post_record(const vg_http_request_t *req, vg_http_response_t *res) {
   const char *id = vg_http_param(req, "id");
-  if (!known_camera(id, res)) return 0;
+  if (!known_camera(req, id, res)) return 0;
   int duration;
   char reason[VG_REC_REASON_MAX], err[160];
   if (vg_record_api_parse_trigger(req->body, req->body_len, &duration, reason, sizeof(reason), err,
@@ -207,7 +211,7 @@ static vg_rec_index_t *index_or_503(vg_http_response_t *res) {
 
 static int post_lock(const vg_http_request_t *req, vg_http_response_t *res) {
   const char *id = vg_http_param(req, "id");
-  if (!known_camera(id, res)) return 0;
+  if (!known_camera(req, id, res)) return 0;
   vg_rec_lock_t l = {0};
   char err[160];
   if (vg_record_api_parse_lock(req->body, req->body_len, &l, err, sizeof(err)))
@@ -234,7 +238,7 @@ static int append_lock(void *opaque, const vg_rec_lock_t *l) {
 
 static int get_locks(const vg_http_request_t *req, vg_http_response_t *res) {
   const char *id = vg_http_param(req, "id");
-  if (!known_camera(id, res)) return 0;
+  if (!known_camera(req, id, res)) return 0;
   vg_rec_index_t *ix = index_or_503(res);
   if (!ix) return 0;
   lock_list_t ll = {json_array(), vg_time_utc_us()};
@@ -263,9 +267,11 @@ static int delete_lock(const vg_http_request_t *req, vg_http_response_t *res) {
 }
 
 const vg_http_route_t vg_record_api_routes[] = {
-    {"POST", "/api/v1/cameras/{id}/record", post_record, "record at full quality for duration_s seconds"},
-    {"POST", "/api/v1/cameras/{id}/locks", post_lock, "lock a range of footage against deletion"},
+    {"POST", "/api/v1/cameras/{id}/record", post_record, "record at full quality for duration_s seconds",
+     VG_ACCESS_OPERATOR},
+    {"POST", "/api/v1/cameras/{id}/locks", post_lock, "lock a range of footage against deletion",
+     VG_ACCESS_OPERATOR},
     {"GET", "/api/v1/cameras/{id}/locks", get_locks, "the camera's evidence locks"},
-    {"DELETE", "/api/v1/locks/{lock_id}", delete_lock, "remove an evidence lock"},
+    {"DELETE", "/api/v1/locks/{lock_id}", delete_lock, "remove an evidence lock", VG_ACCESS_OPERATOR},
 };
 const size_t vg_record_api_route_count = sizeof(vg_record_api_routes) / sizeof(vg_record_api_routes[0]);

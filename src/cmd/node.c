@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "api/cameras_api.h"
+#include "api/config_store.h"
 #include "api/http_server.h"
 #include "base/error.h"
 #include "base/secret.h"
@@ -15,6 +17,7 @@
 #include "event/service.h"
 #include "api/api.h"
 #include "ingest/http_source.h"
+#include "live/ws_live.h"
 #include "ingest/onvif_client.h"
 #include "ingest/rtmp_source.h"
 #include "ingest/rtsp_source.h"
@@ -29,12 +32,15 @@
 
 struct vg_node {
   int started_workers;
+  vg_config_store_t *config_store; /* the cameras created through the API */
+  int recording;
   vg_users_t *http_users, *rtsp_users; /* one database connection each */
   int started_srt;
   vg_rtsp_server_t *rtsp;
   vg_rtmp_server_t *rtmp;
   vg_http_server_t *http;
   vg_bus_t *bus;
+  vg_bus_sub_t *meta_sub; /* analytics metadata to live viewers */
 };
 
 static const char *const level_names[] = {"error", "warn", "info", "debug", "trace", NULL};
@@ -51,6 +57,8 @@ int vg_node_config_load(vg_cfg_t *c, const char *file, vg_node_config_t *out) {
     json_decref(root);
     return vg_cfg_fail(c, NULL, "the configuration must be a JSON object");
   }
+  /* A copy as the file says, before parsers take members out of it. */
+  out->doc = json_deep_copy(root);
   vg_cfg_check_keys(c, root, keys);
   vg_cfg_enum(c, root, "log_level", level_names, VG_LOG_INFO, &out->log_level);
   vg_cfg_int(c, root, "workers", 0, 0, 256, &v);
@@ -146,6 +154,8 @@ int vg_node_config_load(vg_cfg_t *c, const char *file, vg_node_config_t *out) {
 void vg_node_config_free(vg_node_config_t *cfg) {
   vg_analytics_node_config_free(&cfg->analytics);
   vg_event_config_free(&cfg->events);
+  json_decref(cfg->doc);
+  cfg->doc = NULL;
   free(cfg->cameras);
   cfg->cameras = NULL;
   cfg->camera_count = 0;
@@ -220,6 +230,9 @@ static void collect_srt_metrics(void *opaque, vg_strbuf_t *out) {
 static void recover_recordings(const vg_node_config_t *cfg, vg_log_ctx_t *lg) {
   vg_db_t *db = NULL;
   vg_rec_index_t *ix = NULL;
+  /* Each connection to ":memory:" is a database of its own: nothing to
+   * reconcile with. */
+  if (strcmp(cfg->database.path, ":memory:") == 0) return;
   if (vg_db_open(cfg->database.path, &db) != 0 || vg_rec_index_open(db, &ix) != 0) {
     vg_log_error(lg, "recovery skipped: the database %s cannot be used", cfg->database.path);
     vg_db_close(&db);
@@ -234,8 +247,23 @@ static void recover_recordings(const vg_node_config_t *cfg, vg_log_ctx_t *lg) {
   vg_db_close(&db);
 }
 
-/* Continuous recording of every camera that started (per-camera switches come later). */
-static void start_recording(const vg_node_config_t *cfg, vg_log_ctx_t *lg) {
+/* Per-camera consumers follow the cameras, including those the API adds
+ * and removes and the push cameras publishers create while running:
+ * recording of every camera. Push cameras are added on the publisher's
+ * worker, the others on the main or the HTTP thread. */
+static void camera_added(vg_camera_t *cam, void *opaque) {
+  vg_node_t *node = opaque;
+  if (!node->recording) return;
+  int err = vg_recorder_add(cam->cfg.id, cam->hub, cam->worker);
+  if (err) vg_log_error(&cam->log, "not recorded: %s", vg_strerror(err));
+}
+
+static void camera_removed(vg_camera_t *cam, void *opaque) {
+  vg_node_t *node = opaque;
+  if (node->recording) vg_recorder_remove(cam->cfg.id);
+}
+
+static void start_recording(vg_node_t *node, const vg_node_config_t *cfg, vg_log_ctx_t *lg) {
   recover_recordings(cfg, lg);
   vg_retention_start_node(&cfg->record, cfg->database.path);
   int err = vg_recorders_start(&cfg->record);
@@ -243,11 +271,28 @@ static void start_recording(const vg_node_config_t *cfg, vg_log_ctx_t *lg) {
     vg_log_error(lg, "recording not started: %s", vg_strerror(err));
     return;
   }
+  node->recording = 1;
+  vg_system_api_set_storage(cfg->record.root);
+}
+
+/* The configuration file's cameras, then those created through the API
+ * (kept in the database). */
+static void start_cameras(vg_node_t *node, const vg_node_config_t *cfg, vg_log_ctx_t *lg) {
+  json_t *file_cams = json_object_get(cfg->doc, "cameras");
+  int err = vg_config_store_open(cfg->database.path, cfg->auth.secret_key_file, &node->config_store);
+  if (err)
+    vg_log_error(lg, "cameras created through the API not loaded (their database): %s", vg_strerror(err));
+  vg_cameras_api_init(node->config_store, cfg->doc);
   for (int i = 0; i < cfg->camera_count; i++) {
-    vg_camera_t *cam = vg_camera_find(cfg->cameras[i].id);
-    if (cam && (err = vg_recorder_add(cam->cfg.id, cam->hub, cam->worker)) != 0)
-      vg_log_error(lg, "camera %s not recorded: %s", cam->cfg.id, vg_strerror(err));
+    err = vg_camera_add(&cfg->cameras[i], NULL);
+    if (err) vg_log_error(lg, "camera %s not started: %s", cfg->cameras[i].id, vg_strerror(err));
+    vg_cameras_api_add_file_camera(&cfg->cameras[i], json_array_get(file_cams, (size_t)i));
   }
+  int n = vg_cameras_api_load_store();
+  if (n < 0)
+    vg_log_error(lg, "cameras created through the API not loaded: %s", vg_strerror(n));
+  else if (n > 0)
+    vg_log_info(lg, "%d cameras created through the API started", n);
 }
 
 /* The RTSP server's users are the API's: Basic credentials against the
@@ -291,6 +336,28 @@ static int start_auth(vg_node_t *node, const vg_node_config_t *cfg, vg_rtsp_serv
   return 0;
 }
 
+/* Analytics metadata (one message per analysed frame) to the camera's live
+ * viewers, as {"utc_ms", "motion", "objects": [{"id", "class", "score",
+ * "box": [x1, y1, x2, y2] (0..1), "stationary"}]}. Runs on the bus's
+ * dispatcher thread; cheap when nobody watches the camera. */
+static void forward_meta(void *opaque, const vg_bus_msg_t *msg) {
+  (void)opaque;
+  const vg_analytics_meta_t *m = msg->data;
+  json_t *objects = json_array();
+  for (int i = 0; objects && i < m->n_objects; i++) {
+    const vg_analytics_object_t *o = &m->objects[i];
+    if (!o->confirmed) continue;
+    json_array_append_new(objects, json_pack("{s:I,s:s,s:f,s:[f,f,f,f],s:b}", "id", (json_int_t)o->track_id,
+                                             "class", o->class_name, "score", (double)o->score, "box",
+                                             (double)o->x1, (double)o->y1, (double)o->x2, (double)o->y2,
+                                             "stationary", o->stationary));
+  }
+  json_t *meta = json_pack("{s:I,s:b,s:o}", "utc_ms", (json_int_t)(m->utc_us / 1000), "motion", m->motion,
+                           "objects", objects);
+  if (meta) vg_live_meta_publish(m->camera, meta);
+  json_decref(meta);
+}
+
 int vg_node_start(const vg_node_config_t *cfg, vg_node_t **out) {
   vg_log_ctx_t lg = VG_LOG_CTX("vigil", NULL);
   vg_node_t *node = calloc(1, sizeof(*node));
@@ -322,21 +389,21 @@ int vg_node_start(const vg_node_config_t *cfg, vg_node_t **out) {
   }
   node->started_srt = 1;
   vg_metrics_register("srt", collect_srt_metrics, NULL);
-  for (int i = 0; i < cfg->camera_count; i++) {
-    err = vg_camera_add(&cfg->cameras[i], NULL);
-    if (err) vg_log_error(&lg, "camera %s not started: %s", cfg->cameras[i].id, vg_strerror(err));
-  }
-  if (cfg->record.enabled) start_recording(cfg, &lg);
+  if (cfg->record.enabled) start_recording(node, cfg, &lg);
+  vg_camera_hooks_add(&(vg_camera_hooks_t){camera_added, camera_removed, node});
+  start_cameras(node, cfg, &lg);
   if ((err = vg_onvif_events_start(cfg->cameras, cfg->camera_count)) != 0)
     vg_log_error(&lg, "ONVIF events not started: %s", vg_strerror(err));
-  vg_rtsp_server_config_t rtsp_cfg = cfg->rtsp_server;
-  err = start_auth(node, cfg, &rtsp_cfg, &lg);
-  if (err) {
+  if (vg_bus_subscribe(node->bus, VG_ANALYTICS_TOPIC_META, NULL, forward_meta, NULL, &node->meta_sub) != 0)
+    vg_log_warn(&lg, "analytics metadata will not reach live viewers");
+  if ((err = vg_analytics_start(&cfg->analytics, node->bus)) ||
+      (err = vg_event_service_start(&cfg->events, cfg->database.path, node->bus))) {
     vg_node_stop(&node);
     return err;
   }
-  if ((err = vg_analytics_start(&cfg->analytics, node->bus)) ||
-      (err = vg_event_service_start(&cfg->events, cfg->database.path, node->bus))) {
+  vg_rtsp_server_config_t rtsp_cfg = cfg->rtsp_server;
+  err = start_auth(node, cfg, &rtsp_cfg, &lg);
+  if (err) {
     vg_node_stop(&node);
     return err;
   }
@@ -345,15 +412,17 @@ int vg_node_start(const vg_node_config_t *cfg, vg_node_t **out) {
     vg_metrics_register("rtsp_server", collect_rtsp_metrics, node->rtsp);
     if (cfg->rtmp_server.enabled && (err = vg_rtmp_server_start(&cfg->rtmp_server, &node->rtmp)) == 0)
       vg_metrics_register("rtmp_server", collect_rtmp_metrics, node->rtmp);
-    vg_playback_set_database(cfg->database.path);
   }
-  if (!err) err = vg_http_server_start(&cfg->http, &node->http);
+  if (!err) {
+    vg_playback_set_database(cfg->database.path);
+    err = vg_http_server_start(&cfg->http, &node->http);
+  }
   if (err) {
     vg_node_stop(&node);
     return err;
   }
   vg_log_info(&lg, "vigil %s running: %d workers, %d cameras", VG_VERSION, vg_workers_count(),
-              cfg->camera_count);
+              (int)vg_cameras_count());
   *out = node;
   return 0;
 }
@@ -372,9 +441,12 @@ void vg_node_stop(vg_node_t **np) {
   vg_rtsp_server_stop(&node->rtsp);
   vg_recorders_stop();
   vg_onvif_events_stop();
-  vg_analytics_stop();
   vg_retention_stop();
+  vg_analytics_stop();
+  vg_camera_hooks_clear();
   vg_cameras_stop_all();
+  vg_cameras_api_shutdown();
+  vg_config_store_close(&node->config_store);
   if (node->started_srt) {
     vg_metrics_unregister("srt");
     vg_srt_stop();
@@ -383,6 +455,7 @@ void vg_node_stop(vg_node_t **np) {
   vg_api_set_auth(NULL, NULL, false, false);
   vg_users_close(&node->rtsp_users);
   vg_users_close(&node->http_users);
+  vg_bus_unsubscribe(&node->meta_sub);
   vg_bus_free(&node->bus);
   vg_buf_pool_trim();
   free(node);

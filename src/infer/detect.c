@@ -143,7 +143,9 @@ static int by_score(const void *pa, const void *pb) {
 }
 
 int vg_nms(vg_detection_t *dets, int n, float iou_threshold) {
-  qsort(dets, (size_t)n, sizeof(*dets), by_score);
+  /* qsort with a NULL array is undefined even for 0 elements (a picture
+   * with no candidate). */
+  if (n > 1) qsort(dets, (size_t)n, sizeof(*dets), by_score);
   int kept = 0;
   for (int i = 0; i < n; i++) {
     int keep = 1;

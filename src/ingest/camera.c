@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/error.h"
 #include "base/time.h"
@@ -25,7 +26,17 @@ struct vg_camera_private {
   pthread_mutex_t *stop_lock;
   pthread_cond_t *stop_cond;
   int *stop_pending;
+  /* References: the camera list holds one, snapshots and removers hold one
+   * while they use the camera; the last one frees it. */
+  atomic_int refs;
+  /* A one-shot probe (vg_camera_probe): no retries after a failure. */
+  int probe;
 };
+
+#define MAX_HOOKS 8
+static vg_camera_hooks_t hooks[MAX_HOOKS];
+static int hook_count;
+static pthread_mutex_t hooks_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static const vg_source_ops_t *source_ops[VG_SOURCE__COUNT];
 static pthread_mutex_t cameras_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -229,7 +240,7 @@ void vg_camera_source_failed(vg_camera_t *cam, int err, const char *fmt, ...) {
   struct vg_camera_private *p = cam->priv;
   set_state(cam, VG_CAM_OFFLINE, reason);
   vg_hub_end(cam->hub);
-  if (p->stopping) return;
+  if (p->stopping || p->probe) return;
   if (!source_ops[cam->cfg.kind] || !source_ops[cam->cfg.kind]->start) {
     vg_log_info(&cam->log, "offline: %s", reason);
     return;
@@ -251,34 +262,78 @@ static void camera_start_task(void *arg) {
   if (source_ops[cam->cfg.kind] && source_ops[cam->cfg.kind]->start) start_source(cam);
 }
 
-int vg_camera_add(const vg_camera_config_t *cfg, vg_camera_t **out) {
-  if (!source_ops[cfg->kind]) return VG_EUNSUPPORTED;
+static void camera_ref(vg_camera_t *cam) { atomic_fetch_add(&cam->priv->refs, 1); }
+
+/* Drops a reference; the last one frees the camera (its source has
+ * stopped and its hub is unregistered by then). */
+static void camera_unref(vg_camera_t *cam) {
+  if (atomic_fetch_sub(&cam->priv->refs, 1) != 1) return;
+  vg_hub_unref(&cam->hub);
+  pthread_mutex_destroy(&cam->priv->lock);
+  free(cam->priv);
+  free(cam);
+}
+
+static vg_camera_t *camera_new(const vg_camera_config_t *cfg) {
   vg_camera_t *cam = calloc(1, sizeof(*cam));
   struct vg_camera_private *p = calloc(1, sizeof(*p));
   if (!cam || !p) {
     free(cam);
     free(p);
-    return VG_ENOMEM;
+    return NULL;
   }
   cam->cfg = *cfg;
   cam->priv = p;
   pthread_mutex_init(&p->lock, NULL);
+  atomic_init(&p->refs, 1);
   p->state = cfg->enabled ? VG_CAM_CONNECTING : VG_CAM_DISABLED;
   p->state_since_us = vg_time_utc_us();
   cam->log = VG_LOG_CTX("camera", cam->cfg.id);
   cam->hub = vg_hub_new(cfg->id);
   if (!cam->hub) {
-    free(p);
-    free(cam);
-    return VG_ENOMEM;
+    camera_unref(cam);
+    return NULL;
   }
+  return cam;
+}
+
+int vg_camera_hooks_add(const vg_camera_hooks_t *h) {
+  pthread_mutex_lock(&hooks_lock);
+  int err = hook_count < MAX_HOOKS ? 0 : VG_ETOOBIG;
+  if (!err) hooks[hook_count++] = *h;
+  pthread_mutex_unlock(&hooks_lock);
+  return err;
+}
+
+void vg_camera_hooks_clear(void) {
+  pthread_mutex_lock(&hooks_lock);
+  hook_count = 0;
+  pthread_mutex_unlock(&hooks_lock);
+}
+
+/* Calls every hook's on_added (added != 0) or on_removed. The hooks are
+ * copied first, so that a hook may itself add cameras or hooks. */
+static void run_hooks(vg_camera_t *cam, int added) {
+  vg_camera_hooks_t copy[MAX_HOOKS];
+  pthread_mutex_lock(&hooks_lock);
+  int n = hook_count;
+  memcpy(copy, hooks, sizeof(copy));
+  pthread_mutex_unlock(&hooks_lock);
+  for (int i = 0; i < n; i++) {
+    if (added && copy[i].on_added) copy[i].on_added(cam, copy[i].opaque);
+    if (!added && copy[i].on_removed) copy[i].on_removed(cam, copy[i].opaque);
+  }
+}
+
+int vg_camera_add(const vg_camera_config_t *cfg, vg_camera_t **out) {
+  if (!source_ops[cfg->kind]) return VG_EUNSUPPORTED;
+  vg_camera_t *cam = camera_new(cfg);
+  if (!cam) return VG_ENOMEM;
   pthread_mutex_lock(&cameras_lock);
   for (size_t i = 0; i < camera_count; i++) {
     if (strcmp(cameras[i]->cfg.id, cfg->id) == 0) {
       pthread_mutex_unlock(&cameras_lock);
-      vg_hub_unref(&cam->hub);
-      free(p);
-      free(cam);
+      camera_unref(cam);
       return VG_EEXIST;
     }
   }
@@ -286,9 +341,7 @@ int vg_camera_add(const vg_camera_config_t *cfg, vg_camera_t **out) {
   if (!grown || vg_hub_register(cam->hub) != 0) {
     pthread_mutex_unlock(&cameras_lock);
     if (grown) cameras = grown;
-    vg_hub_unref(&cam->hub);
-    free(p);
-    free(cam);
+    camera_unref(cam);
     return grown ? VG_EEXIST : VG_ENOMEM;
   }
   cameras = grown;
@@ -303,6 +356,7 @@ int vg_camera_add(const vg_camera_config_t *cfg, vg_camera_t **out) {
   pthread_mutex_unlock(&cameras_lock);
   cam->worker = vg_worker_next();
   vg_worker_post(cam->worker, camera_start_task, cam);
+  run_hooks(cam, 1);
   if (out) *out = cam;
   return 0;
 }
@@ -314,6 +368,13 @@ vg_camera_t *vg_camera_find(const char *id) {
     if (strcmp(cameras[i]->cfg.id, id) == 0) found = cameras[i];
   pthread_mutex_unlock(&cameras_lock);
   return found;
+}
+
+size_t vg_cameras_count(void) {
+  pthread_mutex_lock(&cameras_lock);
+  size_t n = camera_count;
+  pthread_mutex_unlock(&cameras_lock);
+  return n;
 }
 
 static void fill_info(vg_camera_t *cam, vg_camera_info_t *info) {
@@ -345,10 +406,14 @@ void vg_camera_info_clear(vg_camera_info_t *info) {
 }
 
 void vg_cameras_foreach(void (*fn)(const vg_camera_info_t *info, void *opaque), void *opaque) {
+  /* The snapshot holds a reference to each camera, so that one removed
+   * meanwhile stays readable until fn has seen it. */
   pthread_mutex_lock(&cameras_lock);
   size_t n = camera_count;
   vg_camera_t **list = malloc((n ? n : 1) * sizeof(*list));
   if (list && n) memcpy(list, cameras, n * sizeof(*list));
+  for (size_t i = 0; list && i < n; i++)
+    camera_ref(list[i]);
   pthread_mutex_unlock(&cameras_lock);
   if (!list) return;
   vg_camera_info_t *info = malloc(sizeof(*info));
@@ -357,14 +422,22 @@ void vg_cameras_foreach(void (*fn)(const vg_camera_info_t *info, void *opaque), 
     fn(info, opaque);
     vg_camera_info_clear(info);
   }
+  for (size_t i = 0; i < n; i++)
+    camera_unref(list[i]);
   free(info);
   free(list);
 }
 
 int vg_camera_get_info(const char *id, vg_camera_info_t *info) {
-  vg_camera_t *cam = vg_camera_find(id);
+  vg_camera_t *cam = NULL;
+  pthread_mutex_lock(&cameras_lock);
+  for (size_t i = 0; i < camera_count && !cam; i++)
+    if (strcmp(cameras[i]->cfg.id, id) == 0) cam = cameras[i];
+  if (cam) camera_ref(cam);
+  pthread_mutex_unlock(&cameras_lock);
   if (!cam) return VG_ENOTFOUND;
   fill_info(cam, info);
+  camera_unref(cam);
   return 0;
 }
 
@@ -393,35 +466,159 @@ static void camera_stop_task(void *arg) {
     stop_done(cam);
 }
 
-void vg_cameras_stop_all(void) {
+/* Stops the sources of n cameras on their workers and waits until all have
+ * stopped. Not on a worker thread (it would wait for itself). */
+static void stop_sources(vg_camera_t **list, size_t n) {
   pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
   pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
-  pthread_mutex_lock(&cameras_lock);
-  vg_camera_t **list = cameras;
-  size_t n = camera_count;
-  cameras = NULL;
-  camera_count = 0;
-  pthread_mutex_unlock(&cameras_lock);
   int pending = (int)n;
   for (size_t i = 0; i < n; i++) {
     vg_camera_t *cam = list[i];
     cam->priv->stop_lock = &lock;
     cam->priv->stop_cond = &cond;
     cam->priv->stop_pending = &pending;
-    if (vg_worker_post(cam->worker, camera_stop_task, cam) != 0) pending--;
+    if (!cam->worker || vg_worker_post(cam->worker, camera_stop_task, cam) != 0) {
+      pthread_mutex_lock(&lock);
+      pending--;
+      pthread_mutex_unlock(&lock);
+    }
   }
   pthread_mutex_lock(&lock);
   while (pending > 0)
     pthread_cond_wait(&cond, &lock);
   pthread_mutex_unlock(&lock);
+}
+
+int vg_camera_remove(const char *id) {
+  vg_camera_t *cam = NULL;
+  pthread_mutex_lock(&cameras_lock);
+  for (size_t i = 0; i < camera_count; i++) {
+    if (strcmp(cameras[i]->cfg.id, id) == 0) {
+      cam = cameras[i];
+      memmove(&cameras[i], &cameras[i + 1], (camera_count - i - 1) * sizeof(*cameras));
+      camera_count--;
+      break;
+    }
+  }
+  pthread_mutex_unlock(&cameras_lock);
+  if (!cam) return VG_ENOTFOUND;
+  /* Consumers first, so that they close their hub readers while the hub
+   * still has its producer; then the source, then the hub's name is free
+   * for a camera added under the same id. */
+  run_hooks(cam, 0);
+  stop_sources(&cam, 1);
+  vg_hub_end(cam->hub);
+  vg_hub_unregister(cam->hub);
+  vg_log_info(&cam->log, "removed");
+  camera_unref(cam);
+  return 0;
+}
+
+void vg_cameras_stop_all(void) {
+  pthread_mutex_lock(&cameras_lock);
+  vg_camera_t **list = cameras;
+  size_t n = camera_count;
+  cameras = NULL;
+  camera_count = 0;
+  pthread_mutex_unlock(&cameras_lock);
+  stop_sources(list, n);
   for (size_t i = 0; i < n; i++) {
     vg_camera_t *cam = list[i];
     vg_hub_end(cam->hub);
     vg_hub_unregister(cam->hub);
-    vg_hub_unref(&cam->hub);
-    pthread_mutex_destroy(&cam->priv->lock);
-    free(cam->priv);
-    free(cam);
+    camera_unref(cam);
   }
   free(list);
+}
+
+/* ---- probe ---- */
+
+/* Whether every video track has its picture size and rate (from the SDP's
+ * parameter sets or the first in-band SPS). */
+static int tracks_complete(const vg_track_t *t, int n) {
+  if (n == 0) return 0;
+  for (int i = 0; i < n; i++)
+    if (vg_codec_is_video(t[i].codec) && (t[i].width <= 0 || t[i].fps <= 0)) return 0;
+  return 1;
+}
+
+int vg_camera_probe(const vg_camera_config_t *cfg, int timeout_ms, vg_camera_probe_result_t *out) {
+  memset(out, 0, sizeof(*out));
+  if (cfg->kind >= VG_SOURCE__COUNT || !source_ops[cfg->kind] || !source_ops[cfg->kind]->start)
+    return VG_EUNSUPPORTED;
+  vg_camera_config_t pc = *cfg;
+  pc.enabled = true;
+  vg_camera_t *cam = camera_new(&pc);
+  if (!cam) return VG_ENOMEM;
+  cam->priv->probe = 1;
+  cam->log = VG_LOG_CTX("probe", NULL);
+  cam->worker = vg_worker_next();
+  int err = vg_worker_post(cam->worker, camera_start_task, cam);
+  if (err) {
+    camera_unref(cam);
+    return err;
+  }
+  /* Polls the state: the source reports through the camera's state and
+   * hub. Once online, waits a little more (at most 2 s) for an in-band SPS
+   * or the frame rate when the SDP did not say them. */
+  int64_t start = vg_time_mono_us(), deadline = start + (int64_t)timeout_ms * 1000, online_at = 0;
+  err = VG_ETIMEDOUT;
+  for (;;) {
+    pthread_mutex_lock(&cam->priv->lock);
+    vg_camera_state_t st = cam->priv->state;
+    snprintf(out->error, sizeof(out->error), "%s", cam->priv->reason);
+    pthread_mutex_unlock(&cam->priv->lock);
+    int64_t now = vg_time_mono_us();
+    if (st == VG_CAM_ONLINE && !online_at) online_at = now;
+    if (online_at) {
+      for (int i = 0; i < out->track_count; i++)
+        vg_track_clear(&out->tracks[i]);
+      out->track_count = vg_hub_tracks(cam->hub, out->tracks, VG_MAX_TRACKS);
+      if (tracks_complete(out->tracks, out->track_count) || now - online_at > 2000000 || now > deadline) {
+        out->online = 1;
+        err = 0;
+        break;
+      }
+    } else if (st == VG_CAM_OFFLINE) {
+      err = VG_EIO;
+      break;
+    } else if (now > deadline) {
+      snprintf(out->error, sizeof(out->error), "no answer within %d ms", timeout_ms);
+      break;
+    }
+    struct timespec ts = {0, 50 * 1000000};
+    nanosleep(&ts, NULL);
+  }
+  stop_sources(&cam, 1);
+  vg_hub_end(cam->hub);
+  camera_unref(cam);
+  return err;
+}
+
+/* ---- configuration as JSON ---- */
+
+json_t *vg_camera_config_json(const vg_camera_config_t *cfg, bool with_secrets) {
+  char safe[sizeof(cfg->url)];
+  if (with_secrets)
+    snprintf(safe, sizeof(safe), "%s", cfg->url);
+  else
+    vg_camera_safe_url(cfg->url, safe, sizeof(safe));
+  json_t *o = json_object();
+  if (!o) return NULL;
+  json_object_set_new(o, "id", json_string(cfg->id));
+  json_t *name = json_string(cfg->name);
+  json_object_set_new(o, "name", name ? name : json_string(cfg->id));
+  json_t *url = json_string(safe);
+  json_object_set_new(o, "url", url ? url : json_string(""));
+  json_object_set_new(o, "type", json_string(vg_source_kind_name(cfg->kind)));
+  json_object_set_new(o, "transport", json_string(transport_names[cfg->transport]));
+  json_object_set_new(o, "enabled", json_boolean(cfg->enabled));
+  json_object_set_new(o, "connect_timeout_ms", json_integer(cfg->connect_timeout_ms));
+  json_object_set_new(o, "read_timeout_ms", json_integer(cfg->read_timeout_ms));
+  json_object_set_new(o, "snapshot_interval_ms", json_integer(cfg->snapshot_interval_ms));
+  json_object_set_new(o, "backoff_min_ms", json_integer(cfg->backoff_min_ms));
+  json_object_set_new(o, "backoff_max_ms", json_integer(cfg->backoff_max_ms));
+  if (cfg->kind == VG_SOURCE_ONVIF) json_object_set_new(o, "profile", json_string(cfg->profile));
+  json_object_set_new(o, "onvif_events", json_boolean(cfg->onvif_events));
+  return o;
 }

@@ -117,10 +117,59 @@ void vg_source_register(vg_source_kind_t kind, const vg_source_ops_t *ops);
 /* Creates a camera, registers it and its hub, and starts it on a worker.
  * VG_EEXIST if the id is taken. */
 int vg_camera_add(const vg_camera_config_t *cfg, vg_camera_t **out);
-/* The camera with this id, or NULL. Cameras live until vg_cameras_stop_all(). */
+/* The camera with this id, or NULL. A camera lives until vg_camera_remove()
+ * or vg_cameras_stop_all(); both run on the HTTP server's or the main
+ * thread, so a pointer found there stays valid until that thread removes
+ * the camera (other threads use the snapshots below). */
 vg_camera_t *vg_camera_find(const char *id);
-/* Stops and removes every camera (blocks until their sources are stopped). */
+/* How many cameras there are. */
+size_t vg_cameras_count(void);
+/* Stops one camera and removes it: its on_removed hooks run first (so that
+ * consumers close their hub readers), then its source is stopped on its
+ * worker (blocks until it is), its hub is ended (readers still holding a
+ * reference see the end and keep a valid hub until they unref it) and
+ * unregistered, so that the id may be added again at once. Not on a
+ * worker thread. Returns 0 or VG_ENOTFOUND. */
+int vg_camera_remove(const char *id);
+/* Stops and removes every camera (blocks until their sources are stopped).
+ * The on_removed hooks are not called: the node stops its consumers first. */
 void vg_cameras_stop_all(void);
+
+/* Camera life-cycle hooks, for the node's per-camera consumers (recorder,
+ * analytics): on_added runs after vg_camera_add() has registered and
+ * started a camera (its hub and worker are set), on_removed at the start of
+ * vg_camera_remove(). Both run on the thread that adds or removes (the main
+ * thread at start, the HTTP server's for API changes, a worker for a
+ * publisher's push camera: check cam->cfg.kind). At most 8 hooks;
+ * VG_ETOOBIG beyond. Register before the cameras are added. */
+typedef struct {
+  void (*on_added)(vg_camera_t *cam, void *opaque);
+  void (*on_removed)(vg_camera_t *cam, void *opaque);
+  void *opaque;
+} vg_camera_hooks_t;
+int vg_camera_hooks_add(const vg_camera_hooks_t *hooks);
+void vg_camera_hooks_clear(void);
+
+/* What a one-shot connection to a URL found (POST /api/v1/cameras/probe). */
+typedef struct {
+  int online;                       /* media arrived */
+  vg_track_t tracks[VG_MAX_TRACKS]; /* vg_track_clear() each when done */
+  int track_count;
+  char error[256]; /* why not, when it failed */
+} vg_camera_probe_result_t;
+/* Connects to cfg's source once, on a worker, as a camera that is not
+ * registered (no hub name, no hooks, no retry): waits until media flows
+ * and the video tracks have their size and rate (an RTSP DESCRIBE gives
+ * them from the SDP's parameter sets; otherwise PLAY runs until the first
+ * SPS, at most 2 s more), or until timeout_ms. Blocks the calling thread
+ * (not a worker). Returns 0 with out filled, VG_EIO (out->error says why),
+ * VG_ETIMEDOUT, VG_EUNSUPPORTED for a kind that cannot be probed. */
+int vg_camera_probe(const vg_camera_config_t *cfg, int timeout_ms, vg_camera_probe_result_t *out);
+
+/* The configuration as a camera object that vg_camera_config_parse reads
+ * back; with_secrets false writes the URL without credentials (for the API
+ * and exports). Returns a new reference or NULL. */
+json_t *vg_camera_config_json(const vg_camera_config_t *cfg, bool with_secrets);
 
 /* For sources, on the camera's worker: */
 void vg_camera_source_online(vg_camera_t *cam);

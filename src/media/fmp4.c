@@ -154,7 +154,9 @@ static int check_video_track(mux_track_t *t) {
   t->width = info->width > 0 ? info->width : w;
   t->height = info->height > 0 ? info->height : h;
   if (t->width <= 0 || t->height <= 0 || t->width > 65535 || t->height > 65535) return VG_EPROTO;
-  double fps = info->fps > 0 ? info->fps : 25.0;
+  /* A frame rate from an SPS or SDP is untrusted: outside 1..300 fps it is
+   * taken as 25 rather than turned into an absurd duration. */
+  double fps = info->fps >= 1 && info->fps <= 300 ? info->fps : 25.0;
   t->nominal = (uint32_t)(info->clock_rate / fps + 0.5);
   if (t->nominal == 0) t->nominal = 1;
   return 0;

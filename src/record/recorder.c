@@ -114,6 +114,7 @@ struct vg_recorder {
   pthread_mutex_t lock;
   pthread_cond_t cond;
   int stopped;
+  int removed; /* vg_recorder_remove: stays listed (freed at stop), out of the figures; W.lock */
 };
 
 static struct {
@@ -309,14 +310,23 @@ static int open_on_root(segment_t *s, int root, const vg_buf_t *init) {
   if (err) return err;
   int n = vg_record_segment_path(root_path, s->rec->camera, s->start_us, s->path, sizeof(s->path));
   if (n < 0) return n;
-  if ((err = make_parent_dirs(s->path, strlen(root_path))) != 0) return err;
   char base[1024];
   snprintf(base, sizeof(base), "%s", s->path);
   size_t blen = strlen(base);
-  for (int k = 1; k < 100; k++) {
-    s->fd = open(s->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (s->fd >= 0 || errno != EEXIST) break;
-    snprintf(s->path, sizeof(s->path), "%.*s-%d.mp4", (int)(blen - 4), base, k);
+  /* Retention removes directories it emptied; one may vanish between our
+   * mkdir and open. That is retried here rather than taken for a failed
+   * root (the root itself was just checked). */
+  for (int tries = 0; tries < 3; tries++) {
+    err = make_parent_dirs(s->path, strlen(root_path));
+    if (err == VG_ENOENT && tries < 2) continue;
+    if (err) return err;
+    for (int k = 1; k < 100; k++) {
+      s->fd = open(s->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+      if (s->fd >= 0 || errno != EEXIST) break;
+      snprintf(s->path, sizeof(s->path), "%.*s-%d.mp4", (int)(blen - 4), base, k);
+    }
+    if (s->fd >= 0 || errno != ENOENT) break;
+    snprintf(s->path, sizeof(s->path), "%s", base);
   }
   if (s->fd < 0) return -errno;
   struct iovec iov = {init->data, init->len};
@@ -799,6 +809,7 @@ static void collect(void *opaque, vg_strbuf_t *out) {
     vg_metrics_family(out, fams[k].name, "counter", fams[k].help);
     for (int i = 0; i < W.rec_count; i++) {
       vg_recorder_t *rec = W.recs[i];
+      if (rec->removed) continue;
       atomic_uint_fast64_t *v = (atomic_uint_fast64_t *)((char *)rec + fams[k].offset);
       vg_metrics_sample_u64(out, fams[k].name, (const char *const[]){"camera", rec->camera, NULL},
                             atomic_load(v));
@@ -865,7 +876,7 @@ int vg_recorder_get_stats(const char *camera, vg_recorder_stats_t *out) {
   pthread_mutex_lock(&W.lock);
   for (int i = 0; i < W.rec_count; i++) {
     vg_recorder_t *rec = W.recs[i];
-    if (strcmp(rec->camera, camera) != 0) continue;
+    if (rec->removed || strcmp(rec->camera, camera) != 0) continue;
     out->segments = atomic_load(&rec->segments);
     out->bytes = atomic_load(&rec->bytes);
     out->write_errors = atomic_load(&rec->write_errors);
@@ -909,6 +920,7 @@ int vg_recorders_start(const vg_record_config_t *cfg) {
     }
   }
   err = pthread_create(&W.thread, NULL, writer_main, NULL);
+  if (!err) pthread_setname_np(W.thread, "rec-writer"); /* for top and perf */
   if (err) {
     vg_rec_index_close(&W.ix);
     vg_db_close(&W.db);
@@ -955,6 +967,30 @@ int vg_recorder_add(const char *camera, vg_hub_t *hub, vg_worker_t *worker) {
                 "record.root \"%s\" is not one of record.roots: the camera is spread like the others",
                 pinned);
   vg_log_info(&rec->log, "recording (%d storage root%s)", W.cfg.root_count, W.cfg.root_count == 1 ? "" : "s");
+  return 0;
+}
+
+int vg_recorder_remove(const char *camera) {
+  vg_recorder_t *rec = NULL;
+  pthread_mutex_lock(&W.lock);
+  for (int i = 0; W.started && i < W.rec_count && !rec; i++)
+    if (!W.recs[i]->removed && strcmp(W.recs[i]->camera, camera) == 0) rec = W.recs[i];
+  if (rec) rec->removed = 1;
+  pthread_mutex_unlock(&W.lock);
+  if (!rec) return VG_ENOENT;
+  /* The recorder lives on its camera's worker: its segment is closed there.
+   * Called on that worker itself, the stop runs now and finishes when the
+   * loop lets go of the timer; elsewhere, wait for it. */
+  if (vg_worker_current() == rec->worker) {
+    if (!rec->stopped) stop_task(rec);
+    return 0;
+  }
+  if (!rec->stopped && vg_worker_post(rec->worker, stop_task, rec) != 0) rec->stopped = 1;
+  pthread_mutex_lock(&rec->lock);
+  while (!rec->stopped)
+    pthread_cond_wait(&rec->cond, &rec->lock);
+  pthread_mutex_unlock(&rec->lock);
+  vg_log_info(&rec->log, "no longer recorded");
   return 0;
 }
 

@@ -83,6 +83,10 @@ int vg_recorders_start(const vg_record_config_t *cfg);
 /* Starts recording camera's hub on worker (the camera's own worker). The
  * recorder takes a hub reference. Returns 0 or an error. */
 int vg_recorder_add(const char *camera, vg_hub_t *hub, vg_worker_t *worker);
+/* Stops recording camera (its current segment is closed); a later
+ * vg_recorder_add of the same id starts afresh. Returns 0 or VG_ENOENT.
+ * Any thread; off the camera's worker it waits for the segment to close. */
+int vg_recorder_remove(const char *camera);
 /* Stops every recorder (closing their current segments), drains the writer
  * queue, joins the writer thread and unregisters the collector. Safe when
  * not started. */

@@ -153,6 +153,8 @@ def vigil_node(vigil_bin, start_process, tmp_path):
         # These tests exercise other features without credentials; the
         # access-control tests (test_auth.py) pass an "auth" object of their own.
         config.setdefault("auth", {"enabled": False})
+        # Each node gets its own database file, never one in the working directory.
+        config.setdefault("database", {"path": str(tmp_path / f"vigil-{len(list(tmp_path.iterdir()))}.db")})
         config.setdefault("database", {"path": str(tmp_path / "vigil.db")})
         path = tmp_path / f"vigil-{len(list(tmp_path.iterdir()))}.json"
         path.write_text(json.dumps(config))

@@ -53,10 +53,15 @@ def wait_for(cond, timeout=10.0):
 def vigil(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("api")
     port = free_tcp_port()
+    # A web root of its own: the web app's build (web/dist) may not exist.
+    web = tmp / "web"
+    web.mkdir()
+    (web / "index.html").write_text('<!doctype html><script type="module" src="app.js"></script>')
+    (web / "app.js").write_text('fetch("/api/v1/cameras");')
     config = {
         "log_level": "info",
         "workers": 2,
-        "http": {"bind": "127.0.0.1", "port": port, "web_root": os.path.join(REPO, "web")},
+        "http": {"bind": "127.0.0.1", "port": port, "web_root": str(web)},
         "auth": {"enabled": False},
         "cameras": [
             {"id": "door", "name": "Front door", "url": "rtsp://admin:s3cr3t@127.0.0.1:1/live",
@@ -182,7 +187,7 @@ def test_errors_are_json(vigil):
     assert status == 404 and err["error"]["code"] == "not_found"
     status, headers, body = request(base + "/api/v1/cameras", method="DELETE")
     assert status == 405
-    assert headers["Allow"] == "GET, HEAD"
+    assert headers["Allow"] == "GET, HEAD, POST"  # POST creates a camera
     assert json.loads(body)["error"]["code"] == "method_not_allowed"
     status, headers, body = request(base + "/api/v1/health", method="POST", data=b'{"x":1}',
                                     headers={"Content-Type": "application/json"})

@@ -90,7 +90,8 @@ def test_every_non_public_route_needs_credentials(node):
     _, base, _, _ = node
     seen = 0
     for method, path, public in documented_routes():
-        body = {} if method in ("POST", "PUT") else None
+        # A PUT or PATCH without Content-Length makes the server wait for a body.
+        body = {} if method in ("POST", "PUT", "PATCH") else None
         status, hdrs, answer = call(base, method, path, body)
         if public:
             assert status != 401, (method, path)

@@ -69,6 +69,7 @@ def test_record_segments_and_kill9(vigil_bin, start_process, vigil_node, tmp_pat
         "auth": {"enabled": False},
         "rtsp_server": {"bind": "127.0.0.1", "port": free_port()},
         "record": {"enabled": True, "root": root2, "segment_s": 30},
+        "database": {"path": str(tmp_path / "kill9.db")},
         "cameras": [{"id": "cam1", "url": f"rtsp://127.0.0.1:{sim}/cam1"}]}))
     proc2 = subprocess.Popen([vigil_bin, "run", "-c", str(cfg)], stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)

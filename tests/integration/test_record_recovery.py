@@ -71,6 +71,7 @@ def test_kill9_recovery(vigil_bin, start_process, vigil_node, tmp_path):
     http = free_port()
     cfg.write_text(json.dumps({
         "http": {"bind": "127.0.0.1", "port": http},
+        "auth": {"enabled": False},
         "rtsp_server": {"bind": "127.0.0.1", "port": free_port()},
         "database": {"path": db},
         "record": {"enabled": True, "roots": [{"path": root}], "segment_s": 2, "fragment_ms": 1000},

@@ -1,0 +1,189 @@
+#!/usr/bin/env python3
+"""Live-view benchmark: MSE/WebSocket viewers of one 2 Mbit/s camera.
+
+`vigil camsim` serves one H.264 camera (1280x720, 2 Mbit/s, 25 fps, GOP 50);
+a `vigil run` node ingests it. For each N, N WebSocket viewers of
+/api/v1/cameras/cam1/live.ws read everything (one selector thread here,
+counting bytes without parsing frames) for DURATION seconds. We read the
+node's CPU time from /proc and its live-view metrics from /metrics: bytes,
+skips, and the latency vigil adds from a frame's arrival to its WebSocket
+write (p50/p99, estimated from its histogram; cumulative over the run).
+Viewers per core = N / (vigil's CPU seconds per second).
+
+Every figure is measured here, in this run; nothing is assumed.
+"""
+import argparse
+import base64
+import json
+import os
+import platform
+import selectors
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def metrics(port):
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+        text = r.read().decode()
+    out = {}
+    for line in text.splitlines():
+        if line.startswith("#") or not line.startswith("vigil_live_"):
+            continue
+        name, value = line.rsplit(" ", 1)
+        out[name] = out.get(name, 0.0) + float(value)
+    return out
+
+
+def metric(m, prefix):
+    return sum(v for k, v in m.items() if k == prefix or k.startswith(prefix + "{"))
+
+
+def ws_connect(port, path):
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    key = base64.b64encode(os.urandom(16)).decode()
+    s.sendall((f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        chunk = s.recv(4096)
+        if not chunk:
+            raise RuntimeError("closed during the handshake")
+        buf += chunk
+    if b" 101 " not in buf.split(b"\r\n", 1)[0]:
+        raise RuntimeError(buf.split(b"\r\n", 1)[0].decode())
+    s.setblocking(False)
+    return s, len(buf.split(b"\r\n\r\n", 1)[1])
+
+
+def drain(sel, seconds):
+    """Reads every viewer's socket for `seconds`; returns the bytes read."""
+    received, t0 = 0, time.monotonic()
+    while time.monotonic() - t0 < seconds:
+        for key, _ in sel.select(timeout=0.5):
+            try:
+                while True:
+                    data = key.fileobj.recv(1 << 20)
+                    if not data:
+                        sel.unregister(key.fileobj)
+                        break
+                    received += len(data)
+            except BlockingIOError:
+                pass
+    return received
+
+
+def run_step(port, pid, n, duration):
+    sel = selectors.DefaultSelector()
+    socks = []
+    for _ in range(n):
+        s, _ = ws_connect(port, "/api/v1/cameras/cam1/live.ws")
+        sel.register(s, selectors.EVENT_READ)
+        socks.append(s)
+    drain(sel, 1.0)  # past the GOP-cache burst of the new viewers, reading all along
+    m0, c0, t0 = metrics(port), cpu_seconds(pid), time.monotonic()
+    received = drain(sel, duration)
+    c1, t1, m1 = cpu_seconds(pid), time.monotonic(), metrics(port)
+    for s in socks:
+        s.close()
+    cpu = (c1 - c0) / (t1 - t0)
+    return {
+        "viewers": n,
+        "cpu_cores": round(cpu, 3),
+        "viewers_per_core": round(n / cpu, 1) if cpu > 0 else None,
+        "received_mbit_s": round(received * 8 / (t1 - t0) / 1e6, 2),
+        "sent_mbit_s": round((metric(m1, "vigil_live_bytes_total") - metric(m0, "vigil_live_bytes_total")) * 8 /
+                             (t1 - t0) / 1e6, 2),
+        "skips": int(metric(m1, "vigil_live_skips_total") - metric(m0, "vigil_live_skips_total")),
+        "latency_p50_ms": round(m1.get('vigil_live_latency_seconds{quantile="0.5"}', 0) * 1000, 2),
+        "latency_p99_ms": round(m1.get('vigil_live_latency_seconds{quantile="0.99"}', 0) * 1000, 2),
+    }
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--vigil", default=os.path.join(os.path.dirname(__file__), "..", "build", "vigil"))
+    ap.add_argument("--viewers", default="1,10,50", help="comma-separated viewer counts")
+    ap.add_argument("--duration", type=float, default=10.0, help="seconds measured per step")
+    args = ap.parse_args()
+    tmp = tempfile.mkdtemp(prefix="vigil-bench-live-")
+    sim_port, http_port, rtsp_port = free_port(), free_port(), free_port()
+    sim = subprocess.Popen([args.vigil, "camsim", "--bind", "127.0.0.1", "--port", str(sim_port), "--cameras",
+                            "1", "--size", "1280x720", "--fps", "25", "--gop", "50", "--bitrate", "2M",
+                            "--duration-s", "4", "--workers", "1"],
+                           stdout=open(os.path.join(tmp, "camsim.out"), "w"),
+                           stderr=open(os.path.join(tmp, "camsim.log"), "w"))
+    cfg = {"http": {"bind": "127.0.0.1", "port": http_port}, "auth": {"enabled": False},
+           "rtsp_server": {"bind": "127.0.0.1", "port": rtsp_port}, "log_level": "warn",
+           "database": {"path": os.path.join(tmp, "vigil.db")},
+           "cameras": [{"id": "cam1", "url": f"rtsp://127.0.0.1:{sim_port}/cam1"}]}
+    cfg_path = os.path.join(tmp, "vigil.json")
+    with open(cfg_path, "w") as f:
+        json.dump(cfg, f)
+    node = None
+    try:
+        deadline = time.monotonic() + 180
+        while "camsim: serving" not in open(os.path.join(tmp, "camsim.out")).read():
+            if time.monotonic() > deadline or sim.poll() is not None:
+                sys.exit("camsim did not start")
+            time.sleep(0.2)
+        node = subprocess.Popen([args.vigil, "run", "-c", cfg_path], stdout=subprocess.DEVNULL,
+                                stderr=open(os.path.join(tmp, "vigil.log"), "w"))
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/api/v1/cameras/cam1", timeout=2) as r:
+                    if json.loads(r.read())["state"] == "online":
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                sys.exit("cam1 did not come online")
+            time.sleep(0.2)
+        time.sleep(2)
+        base_cpu0, t0 = cpu_seconds(node.pid), time.monotonic()
+        time.sleep(3)
+        ingest_cpu = (cpu_seconds(node.pid) - base_cpu0) / (time.monotonic() - t0)
+        print(json.dumps({"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "host": platform.node(),
+                          "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+                          "ingest_only_cpu_cores": round(ingest_cpu, 3)}))
+        for n in [int(x) for x in args.viewers.split(",")]:
+            r = run_step(http_port, node.pid, n, args.duration)
+            r["cpu_cores_minus_ingest"] = round(r["cpu_cores"] - ingest_cpu, 3)
+            extra = r["cpu_cores_minus_ingest"]
+            r["viewers_per_core_excl_ingest"] = round(n / extra, 1) if extra > 0 else None
+            print(json.dumps(r), flush=True)
+        node.terminate()
+        rc = node.wait(30)
+        print(json.dumps({"vigil_exit_code": rc}))
+        if rc != 0:
+            sys.exit(f"vigil exited with {rc}: see {tmp}/vigil.log")
+    finally:
+        for p in (node, sim):
+            if p and p.poll() is None:
+                p.terminate()
+                try:
+                    p.wait(20)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,356 @@
+/*
+ * test_live_ws.c: the live view's pieces without sockets: MSE codec strings
+ * from real encoder output, a viewer's message sequence (codec, init,
+ * one fragment per frame), skipping a viewer that falls behind, the
+ * analytics metadata hook, the latency quantiles and the upgrade's
+ * authorization with auth off.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "base/error.h"
+#include "base/time.h"
+#include "live/ws_live.h"
+#include "sim/clip.h"
+#include "stream/hub.h"
+
+/* libx265 leaks a few small allocations per encoder (x265 3.5); see
+ * test_sim_clip.c. Unused without sanitizers. */
+const char *__lsan_default_suppressions(void);
+const char *__lsan_default_suppressions(void) { return "leak:libx265.so\n"; }
+
+void vg_live_test_register(vg_live_viewer_t *v);
+void vg_live_test_unregister(vg_live_viewer_t *v);
+
+static vg_clip_t *encode(vg_codec_t codec, vg_codec_t audio) {
+  vg_clip_params_t p;
+  vg_clip_params_defaults(&p);
+  p.codec = codec;
+  p.width = 320;
+  p.height = 240;
+  p.fps = 25;
+  p.gop = 25;
+  p.duration_s = 2;
+  p.bitrate_kbps = 300;
+  p.audio = audio;
+  vg_clip_t *clip = NULL;
+  assert_int_equal(vg_clip_encode(&p, &clip), 0);
+  return clip;
+}
+
+static const uint8_t *payload(const vg_live_msg_t *m) { return m->buf->data + VG_LIVE_PRE; }
+static size_t payload_len(const vg_live_msg_t *m) { return m->buf->len - VG_LIVE_PRE; }
+
+/* The next message must be text; returns it parsed. */
+static json_t *pop_json(vg_live_viewer_t *v) {
+  vg_live_msg_t *m = vg_live_viewer_pop(v);
+  assert_non_null(m);
+  assert_true(m->text);
+  json_error_t e;
+  json_t *j = json_loadb((const char *)payload(m), payload_len(m), 0, &e);
+  vg_live_msg_free(m);
+  assert_non_null(j);
+  return j;
+}
+
+static void test_codec_strings(void **state) {
+  (void)state;
+  char s[64];
+  vg_clip_t *clip = encode(VG_CODEC_H264, VG_CODEC_AAC);
+  int n = vg_live_codec_string(&clip->tracks[0], s, sizeof(s));
+  assert_int_equal(n, 11);
+  /* The SPS's profile, constraint flags and level, as hex: camsim's clip
+   * encoder uses Constrained Baseline (66, set0+set1) at level 1.3. */
+  assert_string_equal(s, "avc1.42c00d");
+  assert_int_equal(vg_live_codec_string(&clip->tracks[1], s, sizeof(s)), 9);
+  assert_string_equal(s, "mp4a.40.2");
+  assert_int_equal(vg_live_codec_string(&clip->tracks[0], s, 8), VG_ETOOBIG);
+  vg_clip_free(&clip);
+
+  clip = encode(VG_CODEC_H265, VG_CODEC_NONE);
+  assert_true(vg_live_codec_string(&clip->tracks[0], s, sizeof(s)) > 0);
+  /* Main profile (1), compatible with profiles 1 and 2 (reversed bits: 6),
+   * main tier, level 2 (60), then the constraint flags byte: progressive
+   * and frame-only (0x90). */
+  assert_memory_equal(s, "hvc1.1.6.L", 10);
+  assert_string_equal(s, "hvc1.1.6.L60.90");
+  vg_clip_free(&clip);
+
+  vg_track_t t = {.codec = VG_CODEC_PCMU, .clock_rate = 8000};
+  assert_int_equal(vg_live_codec_string(&t, s, sizeof(s)), VG_EUNSUPPORTED);
+  t = (vg_track_t){.codec = VG_CODEC_H264, .clock_rate = 90000};
+  assert_int_equal(vg_live_codec_string(&t, s, sizeof(s)), VG_EPROTO);
+  t = (vg_track_t){.codec = VG_CODEC_OPUS, .clock_rate = 48000};
+  assert_int_equal(vg_live_codec_string(&t, s, sizeof(s)), 4);
+}
+
+static int wakes;
+static void count_wake(void *opaque) {
+  (void)opaque;
+  wakes++;
+}
+
+static int is_box(const vg_live_msg_t *m, const char *type) {
+  return !m->text && payload_len(m) >= 8 && memcmp(payload(m) + 4, type, 4) == 0;
+}
+
+static void test_viewer_sequence(void **state) {
+  (void)state;
+  vg_clip_t *clip = encode(VG_CODEC_H264, VG_CODEC_AAC);
+  vg_live_viewer_t *v = vg_live_viewer_new("camX", 1, count_wake, NULL);
+  wakes = 0;
+  assert_int_equal(vg_live_viewer_set_tracks(v, clip->tracks, clip->track_count), 0);
+  json_t *codec = pop_json(v);
+  assert_string_equal(json_string_value(json_object_get(codec, "type")), "codec");
+  const char *codecs = json_string_value(json_object_get(codec, "codecs"));
+  assert_non_null(strstr(codecs, "avc1.42c00d"));
+  assert_non_null(strstr(codecs, ",mp4a.40.2"));
+  char mime[200];
+  snprintf(mime, sizeof(mime), "video/mp4; codecs=\"%s\"", codecs);
+  assert_string_equal(json_string_value(json_object_get(codec, "mime")), mime);
+  json_t *video = json_array_get(json_object_get(codec, "tracks"), 0);
+  assert_int_equal(json_integer_value(json_object_get(video, "width")), 320);
+  assert_int_equal(json_integer_value(json_object_get(video, "height")), 240);
+  assert_int_equal(json_array_size(json_object_get(codec, "tracks")), 2);
+  json_decref(codec);
+  vg_live_msg_t *init = vg_live_viewer_pop(v);
+  assert_true(is_box(init, "ftyp"));
+  vg_live_msg_free(init);
+
+  /* Frames from the middle of a GOP are not sent until a keyframe. */
+  int video_frames = 0, first_key = -1;
+  for (int i = 0; i < (int)clip->frame_count; i++)
+    if (clip->frames[i].frame.track == 0 && (clip->frames[i].frame.flags & VG_FRAME_KEY) && i > 0) {
+      first_key = i;
+      break;
+    }
+  assert_true(first_key > 0);
+  int64_t now = vg_time_mono_us();
+  for (int i = 1; i < (int)clip->frame_count; i++) {
+    vg_frame_t f = clip->frames[i].frame;
+    f.recv_us = now;
+    vg_live_viewer_feed(v, &f);
+    if (i >= first_key && f.track == 0) video_frames++;
+  }
+  vg_live_viewer_stats_t st;
+  vg_live_viewer_stats(v, &st);
+  assert_int_equal(st.fragments, video_frames);
+  assert_int_equal(st.skips, 0);
+  int frags = 0;
+  vg_live_msg_t *m;
+  while ((m = vg_live_viewer_pop(v))) {
+    assert_true(is_box(m, "moof"));
+    assert_true(m->media);
+    assert_true(m->recv_us == now);
+    frags++;
+    vg_live_msg_free(m);
+  }
+  assert_int_equal(frags, video_frames);
+  assert_true(wakes >= frags + 2);
+
+  /* New tracks: a reset, then a codec message and an init segment again. */
+  assert_int_equal(vg_live_viewer_set_tracks(v, clip->tracks, 1), 0);
+  json_t *reset = pop_json(v);
+  assert_string_equal(json_string_value(json_object_get(reset, "type")), "reset");
+  json_decref(reset);
+  codec = pop_json(v);
+  assert_null(strchr(json_string_value(json_object_get(codec, "codecs")), ','));
+  json_decref(codec);
+  init = vg_live_viewer_pop(v);
+  assert_true(is_box(init, "ftyp"));
+  vg_live_msg_free(init);
+  vg_live_viewer_ended(v);
+  json_t *end = pop_json(v);
+  assert_string_equal(json_string_value(json_object_get(end, "type")), "end");
+  json_decref(end);
+  vg_live_viewer_free(&v);
+
+  /* Audio left out on request; no video at all is an error message. */
+  v = vg_live_viewer_new("camX", 0, NULL, NULL);
+  assert_int_equal(vg_live_viewer_set_tracks(v, clip->tracks, clip->track_count), 0);
+  codec = pop_json(v);
+  assert_int_equal(json_array_size(json_object_get(codec, "tracks")), 1);
+  json_decref(codec);
+  vg_live_viewer_free(&v);
+  v = vg_live_viewer_new("camX", 1, NULL, NULL);
+  assert_int_equal(vg_live_viewer_set_tracks(v, &clip->tracks[1], 1), VG_EUNSUPPORTED);
+  vg_live_msg_t *em = vg_live_viewer_pop(v);
+  assert_true(em->text && em->close_after); /* the socket closes after it */
+  assert_non_null(memmem(payload(em), payload_len(em), "\"type\":\"error\"", 14));
+  vg_live_msg_free(em);
+  vg_live_viewer_free(&v);
+  vg_clip_free(&clip);
+}
+
+/* A viewer that does not drain its queue: once more than
+ * VG_LIVE_WS_QUEUE_BYTES wait, the queued fragments go, frames are dropped
+ * up to the next keyframe, and a skip message announces the gap. (The
+ * other limit, the age of the oldest queued frame, works the same way.) */
+static void test_viewer_skips(void **state) {
+  (void)state;
+  vg_clip_t *clip = encode(VG_CODEC_H264, VG_CODEC_NONE);
+  vg_live_viewer_t *v = vg_live_viewer_new("camSkip", 1, NULL, NULL);
+  assert_int_equal(vg_live_viewer_set_tracks(v, clip->tracks, clip->track_count), 0);
+  vg_live_msg_free(vg_live_viewer_pop(v));
+  vg_live_msg_free(vg_live_viewer_pop(v));
+  vg_live_viewer_stats_t st;
+  int queued_before = 0, fed_after = 0, loops = 0;
+  int64_t loop_pts = 2 * 90000; /* the clip lasts 2 s */
+  /* Play the clip over and over (timestamps moving on) until the skip,
+   * then to the end of that loop. */
+  for (loops = 0; loops < 40; loops++) {
+    for (size_t i = 0; i < clip->frame_count; i++) {
+      vg_frame_t f = clip->frames[i].frame;
+      f.pts += loops * loop_pts;
+      f.recv_us = vg_time_mono_us();
+      vg_live_viewer_stats(v, &st);
+      if (st.skips == 0) queued_before = st.queued_msgs;
+      vg_live_viewer_feed(v, &f);
+      vg_live_viewer_stats(v, &st);
+      if (st.skips == 1) fed_after++;
+    }
+    if (st.skips) break;
+  }
+  assert_int_equal(st.skips, 1);
+  assert_true(queued_before * 1400 > (int)VG_LIVE_WS_QUEUE_BYTES / 2);
+  /* The queued fragments and the frames up to the next keyframe went. */
+  assert_true(st.dropped_frames > (uint64_t)queued_before);
+  json_t *skip = pop_json(v);
+  assert_string_equal(json_string_value(json_object_get(skip, "type")), "skip");
+  assert_int_equal(json_integer_value(json_object_get(skip, "frames")), (json_int_t)st.dropped_frames);
+  assert_int_equal(json_integer_value(json_object_get(skip, "skips")), 1);
+  json_decref(skip);
+  /* Then the stream goes on from a keyframe: the GOP's frames since. */
+  vg_live_msg_t *m = vg_live_viewer_pop(v);
+  assert_true(is_box(m, "moof"));
+  vg_live_msg_free(m);
+  vg_live_viewer_stats(v, &st);
+  assert_int_equal((uint64_t)st.queued_msgs + 1 + st.dropped_frames - (uint64_t)queued_before,
+                   (uint64_t)fed_after);
+  vg_live_viewer_free(&v);
+  vg_clip_free(&clip);
+}
+
+static void test_meta_publish(void **state) {
+  (void)state;
+  vg_live_viewer_t *a = vg_live_viewer_new("door", 1, NULL, NULL);
+  vg_live_viewer_t *b = vg_live_viewer_new("yard", 1, NULL, NULL);
+  vg_live_test_register(a);
+  vg_live_test_register(b);
+  json_t *meta = json_pack("{s:I,s:[{s:i,s:s,s:[f,f,f,f]}]}", "pts", (json_int_t)90000, "objects", "track", 7,
+                           "class", "person", "box", 0.1, 0.2, 0.3, 0.4);
+  assert_int_equal(vg_live_meta_publish("door", meta), 1);
+  assert_int_equal(vg_live_meta_publish("garage", meta), 0);
+  assert_int_equal(vg_live_meta_publish("door", NULL), VG_EINVAL);
+  json_t *arr = json_array();
+  assert_int_equal(vg_live_meta_publish("door", arr), VG_EINVAL);
+  json_decref(arr);
+  /* The caller's object is not changed. */
+  assert_null(json_object_get(meta, "type"));
+  json_decref(meta);
+  json_t *got = pop_json(a);
+  assert_string_equal(json_string_value(json_object_get(got, "type")), "meta");
+  assert_string_equal(json_string_value(json_object_get(got, "camera")), "door");
+  assert_int_equal(json_integer_value(json_object_get(got, "pts")), 90000);
+  json_t *obj = json_array_get(json_object_get(got, "objects"), 0);
+  assert_string_equal(json_string_value(json_object_get(obj, "class")), "person");
+  json_decref(got);
+  assert_null(vg_live_viewer_pop(a));
+  assert_null(vg_live_viewer_pop(b));
+  /* Bounded: a viewer that never reads keeps at most a fixed number. */
+  json_t *small = json_pack("{s:i}", "n", 1);
+  for (int i = 0; i < 1000; i++)
+    vg_live_meta_publish("yard", small);
+  json_decref(small);
+  vg_live_viewer_stats_t st;
+  vg_live_viewer_stats(b, &st);
+  assert_true(st.queued_msgs > 0 && st.queued_msgs <= 256);
+  vg_live_test_unregister(a);
+  vg_live_test_unregister(b);
+  vg_live_viewer_free(&a);
+  vg_live_viewer_free(&b);
+}
+
+static void test_latency_quantiles(void **state) {
+  (void)state;
+  for (int i = 0; i < 90; i++)
+    vg_live_latency_observe(3000); /* 3 ms: the (2, 5] ms bucket */
+  for (int i = 0; i < 10; i++)
+    vg_live_latency_observe(300000); /* 300 ms: (200, 500] */
+  double p50 = vg_live_latency_quantile(0.5), p99 = vg_live_latency_quantile(0.99);
+  assert_true(p50 > 0.002 && p50 <= 0.005);
+  assert_true(p99 > 0.2 && p99 <= 0.5);
+}
+
+static void test_authorize_auth_off(void **state) {
+  (void)state;
+  vg_hub_t *hub = vg_hub_new("camA");
+  assert_int_equal(vg_hub_register(hub), 0);
+  char camera[64];
+  int audio = -1;
+  vg_http_request_t req = {.method = "GET", .path = "/api/v1/cameras/camA/live.ws", .query = ""};
+  vg_http_response_t res;
+  vg_http_response_init(&res);
+  assert_int_equal(vg_live_ws_authorize(&req, &res, camera, sizeof(camera), &audio), 0);
+  assert_string_equal(camera, "camA");
+  assert_int_equal(audio, 1);
+  vg_http_response_free(&res);
+
+  req.query = "audio=0";
+  vg_http_response_init(&res);
+  assert_int_equal(vg_live_ws_authorize(&req, &res, camera, sizeof(camera), &audio), 0);
+  assert_int_equal(audio, 0);
+  vg_http_response_free(&res);
+
+  const char *bad[] = {"/api/v1/cameras/nope/live.ws", "/api/v1/cameras/camA/live.wss",
+                       "/api/v1/cameras//live.ws", "/api/v1/cameras/camA", "/other"};
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    vg_http_request_t r = {.method = "GET", .path = bad[i], .query = ""};
+    vg_http_response_init(&res);
+    assert_true(vg_live_ws_authorize(&r, &res, camera, sizeof(camera), &audio) < 0);
+    assert_int_equal(res.status, 404);
+    vg_http_response_free(&res);
+  }
+
+  /* Without the upgrade, the route answers 426; tickets are issued. */
+  vg_http_request_t get = {.method = "GET", .path = "/api/v1/cameras/camA/live.ws", .query = ""};
+  vg_http_response_init(&res);
+  vg_api_dispatch(&get, &res);
+  assert_int_equal(res.status, 426);
+  vg_http_response_free(&res);
+  vg_http_request_t post = {.method = "POST", .path = "/api/v1/cameras/camA/live-ticket", .query = ""};
+  vg_http_response_init(&res);
+  vg_api_dispatch(&post, &res);
+  assert_int_equal(res.status, 200);
+  json_t *t = json_loadb(res.body.data, res.body.len, 0, NULL);
+  assert_int_equal(strlen(json_string_value(json_object_get(t, "ticket"))), VG_LIVE_TICKET_LEN);
+  json_decref(t);
+  vg_http_response_free(&res);
+  post.path = "/api/v1/cameras/nope/live-ticket";
+  vg_http_response_init(&res);
+  vg_api_dispatch(&post, &res);
+  assert_int_equal(res.status, 404);
+  vg_http_response_free(&res);
+
+  vg_hub_unregister(hub);
+  vg_hub_unref(&hub);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_codec_strings),     cmocka_unit_test(test_viewer_sequence),
+      cmocka_unit_test(test_viewer_skips),      cmocka_unit_test(test_meta_publish),
+      cmocka_unit_test(test_latency_quantiles), cmocka_unit_test(test_authorize_auth_off),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

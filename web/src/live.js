@@ -1,0 +1,267 @@
+// Live video of one camera in a <video>: fMP4 over WebSocket into Media
+// Source Extensions (docs/LIVE.md), with HLS through hls.js (or the
+// browser's own HLS) as the fallback when MSE is missing, the codec is not
+// playable through MSE, or the WebSocket cannot be opened. Analytics "meta"
+// messages are kept for the box overlay.
+//
+// Latency: the fragments carry the camera's media clock, not the wall
+// clock, so the player maps one to the other by the earliest arrival seen
+// (min over fragments of arrival − decode time: the frames that came
+// through fastest) and reports how long ago, on that mapping, the picture
+// on screen arrived: the browser's share of the delay (network, buffering,
+// decoding). The server's share is vigil_live_latency_seconds on /metrics.
+
+import { cameraPath } from "./api.js";
+import { readFragmentTime, readInit } from "./mp4.js";
+
+const MS = window.ManagedMediaSource || window.MediaSource;
+// Jump to the live edge when playback is further behind than this; between
+// CATCH_UP_S and it, play a little faster until caught up (no visible jump).
+const MAX_BEHIND_S = 1.0;
+const CATCH_UP_S = 0.2;
+// Keep this much played video in the SourceBuffer.
+const KEEP_S = 10;
+
+// Every running session, by camera id, for the browser tests and the
+// System page (window.vigilLive).
+export const sessions = new Map();
+window.vigilLive = sessions;
+
+export class LiveSession {
+  constructor(video, camera, { onStatus = () => {}, onMeta = () => {}, audio = false } = {}) {
+    this.video = video;
+    this.camera = camera;
+    this.onStatus = onStatus;
+    this.onMeta = onMeta;
+    this.audio = audio;
+    this.mode = "";
+    this.stopped = false;
+    this.failures = 0;
+    this.stats = { fragments: 0, bytes: 0, skips: 0, latencyMs: null, codec: "", mode: "", resets: 0 };
+    this.meta = null;
+  }
+
+  start() {
+    sessions.set(this.camera, this);
+    if (MS && window.WebSocket) this.startWebSocket();
+    else this.startHls(MS ? "this browser has no WebSocket" : "this browser has no Media Source Extensions");
+  }
+
+  stop() {
+    this.stopped = true;
+    if (sessions.get(this.camera) === this) sessions.delete(this.camera);
+    clearTimeout(this.retryTimer);
+    if (this.ws) this.ws.close();
+    this.ws = null;
+    if (this.hls) this.hls.destroy();
+    this.hls = null;
+    this.teardownMedia();
+  }
+
+  status(state, detail = "") {
+    this.state = state;
+    this.onStatus(state, detail);
+  }
+
+  // ---- fMP4 over WebSocket ----
+
+  startWebSocket() {
+    this.mode = this.stats.mode = "mse";
+    const proto = location.protocol === "https:" ? "wss" : "ws";
+    const query = this.audio ? "" : "?audio=0";
+    const ws = new WebSocket(`${proto}://${location.host}${cameraPath(this.camera, "/live.ws")}${query}`);
+    ws.binaryType = "arraybuffer";
+    this.ws = ws;
+    let opened = false;
+    this.status("connecting");
+    ws.onopen = () => {
+      opened = true;
+      this.failures = 0;
+    };
+    ws.onmessage = (ev) => {
+      if (ws !== this.ws) return;
+      if (typeof ev.data === "string") this.onText(ev.data);
+      else this.onBinary(ev.data);
+    };
+    ws.onclose = () => {
+      if (ws !== this.ws || this.stopped) return;
+      this.ws = null;
+      this.failures++;
+      // A server without the WebSocket route (or a proxy that refuses
+      // upgrades) gets HLS after two tries; otherwise reconnect.
+      if (!opened && this.failures >= 2) return this.startHls("the live WebSocket is not available");
+      this.status("reconnecting");
+      this.retryTimer = setTimeout(() => !this.stopped && this.startWebSocket(), Math.min(8000, 1000 * this.failures));
+    };
+  }
+
+  onText(text) {
+    let m;
+    try {
+      m = JSON.parse(text);
+    } catch {
+      return;
+    }
+    switch (m.type) {
+      case "codec":
+        this.stats.codec = m.codecs || m.mime;
+        if (!MS.isTypeSupported(m.mime)) {
+          this.ws.close();
+          this.ws = null;
+          return this.startHls(`${m.codecs || m.mime} cannot play through MSE here`);
+        }
+        this.setupMedia(m.mime);
+        break;
+      case "reset":
+        this.stats.resets++;
+        this.teardownMedia();
+        break;
+      case "skip":
+        this.stats.skips++;
+        this.jumpToEdge = true;
+        break;
+      case "end":
+        this.status("offline", m.reason || "");
+        break;
+      case "meta":
+        this.meta = { at: performance.now(), msg: m };
+        this.onMeta(m);
+        break;
+    }
+  }
+
+  setupMedia(mime) {
+    this.teardownMedia();
+    const ms = new MS();
+    this.ms = ms;
+    this.queue = [];
+    this.track = null;
+    this.clockOffset = Infinity;
+    this.jumpToEdge = true;
+    this.video.disableRemotePlayback = true; // ManagedMediaSource wants it
+    this.objectUrl = URL.createObjectURL(ms);
+    this.video.src = this.objectUrl;
+    ms.addEventListener("sourceopen", () => {
+      if (ms !== this.ms) return;
+      try {
+        this.sb = ms.addSourceBuffer(mime);
+      } catch (e) {
+        return this.startHls(`${mime}: ${e.message}`);
+      }
+      this.sb.mode = "segments";
+      this.sb.addEventListener("updateend", () => this.afterAppend());
+      this.pump();
+    });
+  }
+
+  teardownMedia() {
+    this.sb = null;
+    this.queue = [];
+    if (this.ms && this.ms.readyState === "open") {
+      try {
+        this.ms.endOfStream();
+      } catch {
+        /* already ended */
+      }
+    }
+    this.ms = null;
+    if (this.objectUrl) {
+      this.video.removeAttribute("src");
+      this.video.load();
+      URL.revokeObjectURL(this.objectUrl);
+      this.objectUrl = null;
+    }
+  }
+
+  onBinary(data) {
+    if (!this.ms) return; // before a codec message, or after a reset
+    if (!this.track) {
+      // The first binary message after "codec" is the init segment.
+      this.track = readInit(data) || { trackId: 1, timescale: 90000 };
+    } else {
+      const t = readFragmentTime(data, this.track.trackId);
+      if (t !== null) {
+        const arrival = performance.now() / 1000 - t / this.track.timescale;
+        if (arrival < this.clockOffset) this.clockOffset = arrival;
+      }
+      this.stats.fragments++;
+    }
+    this.stats.bytes += data.byteLength;
+    this.queue.push(data);
+    this.pump();
+  }
+
+  pump() {
+    const sb = this.sb;
+    if (!sb || sb.updating || !this.queue.length) return;
+    try {
+      sb.appendBuffer(this.queue.shift());
+    } catch (e) {
+      if (e.name === "QuotaExceededError") {
+        this.queue = [];
+        this.trim(true);
+      } else {
+        this.status("error", e.message);
+      }
+    }
+  }
+
+  afterAppend() {
+    const v = this.video, b = v.buffered;
+    if (b.length) {
+      const edge = b.end(b.length - 1);
+      const behind = edge - v.currentTime;
+      if (this.jumpToEdge || behind > MAX_BEHIND_S || v.currentTime < b.start(0)) {
+        v.currentTime = Math.max(b.start(b.length - 1), edge - 0.05);
+        this.jumpToEdge = false;
+      }
+      v.playbackRate = behind > CATCH_UP_S ? 1.1 : 1;
+      if (v.paused) v.play().catch(() => {});
+      if (this.state !== "playing") this.status("playing");
+      if (this.clockOffset !== Infinity)
+        this.stats.latencyMs = Math.max(0, (performance.now() / 1000 - this.clockOffset - v.currentTime) * 1000);
+    }
+    if (!this.trim(false)) this.pump();
+  }
+
+  // Removes played video older than KEEP_S; true when a removal started
+  // (its updateend pumps the queue on).
+  trim(all) {
+    const sb = this.sb, v = this.video;
+    if (!sb || sb.updating || !v.buffered.length) return false;
+    const start = v.buffered.start(0), upTo = v.currentTime - (all ? 1 : KEEP_S);
+    if (upTo - start < (all ? 0.1 : 5)) return false;
+    sb.remove(start, upTo);
+    return true;
+  }
+
+  // ---- HLS fallback ----
+
+  async startHls(why) {
+    this.teardownMedia();
+    this.mode = this.stats.mode = "hls";
+    this.stats.fallbackReason = why;
+    this.status("connecting", `HLS (${why})`);
+    const url = cameraPath(this.camera, "/live.m3u8");
+    const { default: Hls } = await import("hls.js/light");
+    if (this.stopped) return;
+    const v = this.video;
+    v.addEventListener("playing", () => this.status("playing", "HLS"), { once: true });
+    if (Hls.isSupported()) {
+      this.hls = new Hls({ liveSyncDurationCount: 2, maxLiveSyncPlaybackRate: 1.5, backBufferLength: KEEP_S });
+      this.hls.on(Hls.Events.ERROR, (_, data) => {
+        if (!data.fatal) return;
+        const codec = /Incompatible|codec/i.test(data.details || "");
+        this.status("error", codec ? `this browser cannot play ${this.stats.codec || "this codec"}` : `HLS: ${data.details}`);
+      });
+      this.hls.loadSource(url);
+      this.hls.attachMedia(v);
+      this.hls.on(Hls.Events.MANIFEST_PARSED, () => v.play().catch(() => {}));
+    } else if (v.canPlayType("application/vnd.apple.mpegurl")) {
+      v.src = url;
+      v.play().catch(() => {});
+    } else {
+      this.status("error", "this browser can play neither MSE nor HLS");
+    }
+  }
+}

@@ -1,0 +1,70 @@
+// System: the node's health (GET /api/v1/health), every camera's state and
+// counters, and a few figures from /metrics (operators and admins).
+import { get, parseMetrics } from "../api.js";
+import { ErrorText, StateBadge, useCameras, usePoll } from "../components.js";
+import { bytes, duration } from "../format.js";
+import { html } from "../html.js";
+import { isOperator } from "../session.js";
+
+const sum = (m, name, pred = () => true) => (m[name] || []).filter((s) => pred(s.labels)).reduce((a, s) => a + s.value, 0);
+
+function MetricsFigures() {
+  const [m, error] = usePoll(() => fetch("/metrics", { credentials: "same-origin" }).then((r) => {
+    if (!r.ok) throw new Error(`/metrics: HTTP ${r.status}`);
+    return r.text().then(parseMetrics);
+  }), [], 5000);
+  if (error) return html`<${ErrorText} error=${error} />`;
+  if (!m) return null;
+  const rows = [
+    ["HTTP requests", sum(m, "vigil_http_requests_total")],
+    ["RTSP sessions", sum(m, "vigil_rtsp_sessions")],
+    ["Live viewers (browser)", sum(m, "vigil_live_viewers")],
+    ["Frames received", sum(m, "vigil_camera_frames_total")],
+    ["Bytes received", bytes(sum(m, "vigil_camera_bytes_total"))],
+    ["Recorded bytes", bytes(sum(m, "vigil_record_bytes_total"))],
+    ["Recorder drops", sum(m, "vigil_record_dropped_frames_total")],
+    ["Analytics frames", sum(m, "vigil_analytics_frames_total")],
+  ].filter((r) => r[1] !== 0 && r[1] !== "0 B");
+  return html`<table class="kv">${rows.map((r) => html`<tr><th>${r[0]}</th><td>${r[1]}</td></tr>`)}</table>`;
+}
+
+// GET /api/v1/system: the process and storage (operators and admins).
+function NodeStatus() {
+  const [sys, error] = usePoll(() => get("/api/v1/system"), [], 5000);
+  if (error) return error.status === 404 ? null : html`<${ErrorText} error=${error} />`;
+  if (!sys) return null;
+  const p = sys.process || {};
+  const roots = (sys.storage && sys.storage.roots) || [];
+  return html`<table class="kv node-status">
+    ${p.cpu_seconds !== undefined && html`<tr><th>CPU</th><td>${(p.cpu_seconds / Math.max(1, sys.uptime_s) * 100).toFixed(1)} % of one core on average
+      (${p.cores || "?"} cores, ${sys.workers ? sys.workers.count : "?"} I/O workers)</td></tr>`}
+    ${p.resident_bytes !== undefined && html`<tr><th>Memory</th><td>${bytes(p.resident_bytes)}</td></tr>`}
+    ${p.open_fds !== undefined && html`<tr><th>Open files</th><td>${p.open_fds}</td></tr>`}
+    ${roots.map((r) => html`<tr><th>Storage ${r.path}</th><td>${bytes(r.used_bytes || 0)} used, ${bytes(r.free_bytes)} free of ${bytes(r.total_bytes)}</td></tr>`)}
+    ${!sys.storage && html`<tr><th>Storage</th><td>not recording</td></tr>`}
+  </table>`;
+}
+
+export function SystemPage() {
+  const [health, healthError] = usePoll(() => get("/api/v1/health"), [], 5000);
+  const [cameras, camError] = useCameras(5000);
+  return html`<section>
+    <h2>System</h2>
+    <${ErrorText} error=${healthError || camError} />
+    ${health && html`<table class="kv">
+      <tr><th>Status</th><td class="health-status">${health.status}</td></tr>
+      <tr><th>Version</th><td>${health.version}</td></tr>
+      <tr><th>Up</th><td>${duration(health.uptime_s)}</td></tr>
+      <tr><th>Cameras online</th><td>${health.cameras.online} / ${health.cameras.total}</td></tr>
+    </table>`}
+    <h3>Cameras</h3>
+    <div class="scroll"><table class="list">
+      <thead><tr><th>Camera</th><th>State</th><th>Since</th><th>Frames</th><th>Reconnects</th><th>Errors</th><th>Last error</th></tr></thead>
+      <tbody>${(cameras || []).map((c) => html`<tr key=${c.id}>
+        <td>${c.name || c.id}</td><td><${StateBadge} state=${c.state} reason=${c.reason} /></td>
+        <td>${new Date(c.state_since).toLocaleString()}</td><td>${c.counters.frames}</td>
+        <td>${c.counters.reconnects}</td><td>${c.counters.errors}</td><td>${c.reason || c.last_error || ""}</td></tr>`)}</tbody>
+    </table></div>
+    ${isOperator() && html`<h3>Node</h3><${NodeStatus} /><${MetricsFigures} />`}
+  </section>`;
+}
