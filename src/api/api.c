@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "api/cameras_api.h"
+#include "api/events_api.h"
 #include "api/metrics.h"
 #include "api/record_api.h"
 #include "base/error.h"
@@ -82,6 +83,7 @@ static const struct {
     {vg_live_routes, &vg_live_route_count},
     {vg_api_camera_routes, &vg_api_camera_route_count},
     {vg_api_system_routes, &vg_api_system_route_count},
+    {vg_events_api_routes, &vg_events_api_route_count},
 };
 
 void vg_api_foreach_route(void (*fn)(const vg_http_route_t *route, void *opaque), void *opaque) {

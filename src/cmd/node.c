@@ -14,6 +14,7 @@
 #include "base/secret.h"
 #include "base/log.h"
 #include "base/metrics.h"
+#include "event/service.h"
 #include "api/api.h"
 #include "ingest/http_source.h"
 #include "live/ws_live.h"
@@ -47,7 +48,7 @@ static const char *const level_names[] = {"error", "warn", "info", "debug", "tra
 int vg_node_config_load(vg_cfg_t *c, const char *file, vg_node_config_t *out) {
   static const char *const keys[] = {"log_level",  "workers",   "cameras", "rtsp_server", "rtmp_server",
                                      "srt_server", "http",      "record",  "database",    "onvif",
-                                     "auth",       "analytics", NULL};
+                                     "auth",       "analytics", "events",  NULL};
   json_t *root;
   long long v;
   memset(out, 0, sizeof(*out));
@@ -118,6 +119,8 @@ int vg_node_config_load(vg_cfg_t *c, const char *file, vg_node_config_t *out) {
   /* Takes each camera's "analytics" object out before the cameras are read. */
   json_t *analytics = vg_cfg_object(c, root, "analytics", 0);
   int aerr = vg_analytics_node_config_parse(c, analytics, cams, &out->analytics);
+  /* Likewise each camera's "events" object (the event rules). */
+  if (!aerr) aerr = vg_event_config_parse(c, vg_cfg_object(c, root, "events", 0), cams, &out->events);
   if (aerr) {
     json_decref(root);
     return aerr;
@@ -150,6 +153,7 @@ int vg_node_config_load(vg_cfg_t *c, const char *file, vg_node_config_t *out) {
 
 void vg_node_config_free(vg_node_config_t *cfg) {
   vg_analytics_node_config_free(&cfg->analytics);
+  vg_event_config_free(&cfg->events);
   json_decref(cfg->doc);
   cfg->doc = NULL;
   free(cfg->cameras);
@@ -429,7 +433,8 @@ int vg_node_start(const vg_node_config_t *cfg, vg_node_t **out) {
     vg_log_error(&lg, "ONVIF events not started: %s", vg_strerror(err));
   if (vg_bus_subscribe(node->bus, VG_ANALYTICS_TOPIC_META, NULL, forward_meta, NULL, &node->meta_sub) != 0)
     vg_log_warn(&lg, "analytics metadata will not reach live viewers");
-  if ((err = vg_analytics_start(&cfg->analytics, node->bus))) {
+  if ((err = vg_analytics_start(&cfg->analytics, node->bus)) ||
+      (err = vg_event_service_start(&cfg->events, cfg->database.path, node->bus))) {
     vg_node_stop(&node);
     return err;
   }
@@ -465,6 +470,7 @@ void vg_node_stop(vg_node_t **np) {
   if (!node) return;
   *np = NULL;
   vg_http_server_stop(&node->http);
+  vg_event_service_stop();
   vg_metrics_unregister("rtsp_server");
   if (node->rtmp) {
     vg_metrics_unregister("rtmp_server");

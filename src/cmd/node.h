@@ -1,13 +1,14 @@
 /*
  * node.h: one vigil node, everything `vigil run` starts, in order:
- * workers, the event bus, camera sources, cameras, analytics, the RTSP
- * server, the RTMP server (when enabled), the HTTP API. Stopped
+ * workers, the event bus, camera sources, cameras, analytics, events, the
+ * RTSP server, the RTMP server (when enabled), the HTTP API. Stopped
  * in reverse. The node's configuration is the whole JSON file.
  */
 #ifndef VG_CMD_NODE_H
 #define VG_CMD_NODE_H
 
 #include "analytics/analytics.h"
+#include "event/rules.h"
 #include "api/http_server.h"
 #include "api/users.h"
 #include "base/config.h"
@@ -32,6 +33,7 @@ typedef struct {
   vg_auth_config_t auth;
   vg_srt_server_config_t srt_server;
   vg_analytics_node_config_t analytics;
+  vg_event_config_t events;
   json_t *doc; /* the whole file as read (for the API's export and the cameras' "analytics") */
 } vg_node_config_t;
 
