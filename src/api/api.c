@@ -153,6 +153,9 @@ int vg_api_owns_path(const char *path) {
  * (api/<area>.c) and are listed here once. */
 extern const vg_http_route_t vg_api_playback_routes[]; /* api/playback.c */
 extern const size_t vg_api_playback_route_count;
+extern const vg_http_route_t vg_events_stream_routes[]; /* api/events_stream.c */
+extern const size_t vg_events_stream_route_count;
+
 static const struct {
   const vg_http_route_t *routes;
   const size_t *count;
@@ -162,6 +165,8 @@ static const struct {
     {vg_auth_routes, &vg_auth_route_count},
     {vg_record_api_routes, &vg_record_api_route_count},
     {vg_api_playback_routes, &vg_api_playback_route_count},
+    /* Before the events routes: "stream" would match /api/v1/events/{id}. */
+    {vg_events_stream_routes, &vg_events_stream_route_count},
     {vg_events_api_routes, &vg_events_api_route_count},
 };
 

@@ -17,6 +17,7 @@
 #include "ingest/rtmp_server.h"
 #include "ingest/srt_ingest.h"
 #include "live/rtsp_server.h"
+#include "notify/notify.h"
 #include "record/recorder.h"
 
 typedef struct {
@@ -34,6 +35,7 @@ typedef struct {
   vg_srt_server_config_t srt_server;
   vg_analytics_node_config_t analytics;
   vg_event_config_t events;
+  vg_notify_config_t notify; /* "mqtt", "webhooks", "notify" */
 } vg_node_config_t;
 
 /* Loads and validates FILE. On error c names the field and the reason. */
