@@ -1,9 +1,11 @@
 /*
  * mqtt.c: the MQTT channel (notify.h; topics in docs/EVENTS.md).
  *
- * libmosquitto runs the connection on its own thread (mosquitto_loop_start)
- * and reconnects with exponential backoff (reconnect_min_ms to
- * reconnect_max_ms), also when the broker is down at start. The broker
+ * The connection runs on a thread of ours: it connects (retrying with
+ * exponential backoff while the broker is down, also at start, which
+ * mosquitto_loop_start does not do after a refused first connect) and
+ * then runs mosquitto_loop_forever, which reconnects with libmosquitto's
+ * exponential backoff (reconnect_min_ms to reconnect_max_ms) after a drop. The broker
  * keeps PREFIX/available at "offline" through the last will if vigil dies.
  * On every (re)connect vigil says "online" and republishes the retained
  * state (discovery configs, motion, counts), so a broker that restarted
@@ -13,10 +15,12 @@
  * mosquitto_publish is thread-safe with the threaded loop, so the bus
  * thread publishes directly.
  */
+#include <errno.h>
 #include <mosquitto.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/error.h"
 #include "base/log.h"
@@ -42,6 +46,11 @@ struct vg__mqtt {
   int pending;
   vg__notify_counters_t counters;
   char available_topic[128];
+  pthread_t thread;
+  int thread_started;
+  atomic_int stopping;
+  pthread_mutex_t stop_lock;
+  pthread_cond_t stop_cond;
 };
 
 /* ---- pure parts ---- */
@@ -237,6 +246,46 @@ static vg__mqtt_camera_state_t *camera_state(vg__mqtt_t *m, const char *camera) 
   return st;
 }
 
+/* Sleeps ms unless stop is asked first. */
+static void sleep_unless_stopping(vg__mqtt_t *m, int64_t ms) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  int64_t ns = ts.tv_nsec + ms * 1000000;
+  ts.tv_sec += ns / 1000000000;
+  ts.tv_nsec = ns % 1000000000;
+  pthread_mutex_lock(&m->stop_lock);
+  if (!atomic_load(&m->stopping)) pthread_cond_timedwait(&m->stop_cond, &m->stop_lock, &ts);
+  pthread_mutex_unlock(&m->stop_lock);
+}
+
+static void *mqtt_thread(void *arg) {
+  vg__mqtt_t *m = arg;
+  const vg_mqtt_config_t *cfg = m->cfg;
+  int64_t delay = cfg->reconnect_min_ms;
+  bool warned = false;
+  while (!atomic_load(&m->stopping)) {
+    int rc = mosquitto_connect(m->mosq, cfg->host, cfg->port, cfg->keepalive_s);
+    if (rc != MOSQ_ERR_SUCCESS) {
+      if (!warned) vg_log_warn(&lg, "broker %s:%d not reachable (%s); retrying", cfg->host, cfg->port,
+                               rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
+      warned = true;
+      sleep_unless_stopping(m, delay);
+      delay = delay * 2 > cfg->reconnect_max_ms ? cfg->reconnect_max_ms : delay * 2;
+      continue;
+    }
+    delay = cfg->reconnect_min_ms;
+    warned = false;
+    /* Returns when vg__mqtt_stop disconnects, or on an error it does not
+     * retry itself (then the loop above connects again). */
+    rc = mosquitto_loop_forever(m->mosq, 1000, 1);
+    if (!atomic_load(&m->stopping)) {
+      vg_log_warn(&lg, "MQTT loop ended: %s; reconnecting", mosquitto_strerror(rc));
+      sleep_unless_stopping(m, delay);
+    }
+  }
+  return NULL;
+}
+
 int vg__mqtt_start(const vg_mqtt_config_t *cfg, const char *const *cameras, int camera_count, vg__mqtt_t **out) {
   *out = NULL;
   if (!cfg->enabled) return 0;
@@ -245,6 +294,8 @@ int vg__mqtt_start(const vg_mqtt_config_t *cfg, const char *const *cameras, int 
   if (!m) return VG_ENOMEM;
   m->cfg = cfg;
   pthread_mutex_init(&m->lock, NULL);
+  pthread_mutex_init(&m->stop_lock, NULL);
+  pthread_cond_init(&m->stop_cond, NULL);
   snprintf(m->available_topic, sizeof(m->available_topic), "%s/available", cfg->topic_prefix);
   for (int i = 0; i < camera_count; i++)
     camera_state(m, cameras[i]);
@@ -270,15 +321,14 @@ int vg__mqtt_start(const vg_mqtt_config_t *cfg, const char *const *cameras, int 
   mosquitto_log_callback_set(m->mosq, on_log);
   unsigned min_s = (unsigned)(cfg->reconnect_min_ms + 999) / 1000, max_s = (unsigned)(cfg->reconnect_max_ms + 999) / 1000;
   mosquitto_reconnect_delay_set(m->mosq, min_s, max_s < min_s ? min_s : max_s, true);
-  /* A broker that is down now is not an error: the loop keeps trying. */
-  int rc = mosquitto_connect_async(m->mosq, cfg->host, cfg->port, cfg->keepalive_s);
-  if (rc != MOSQ_ERR_SUCCESS)
-    vg_log_warn(&lg, "broker %s:%d not reachable yet (%s); retrying", cfg->host, cfg->port, mosquitto_strerror(rc));
-  if ((rc = mosquitto_loop_start(m->mosq)) != MOSQ_ERR_SUCCESS) {
-    vg_log_error(&lg, "MQTT thread not started: %s", mosquitto_strerror(rc));
+  mosquitto_threaded_set(m->mosq, true);
+  /* A broker that is down now is not an error: the thread keeps trying. */
+  int rc = pthread_create(&m->thread, NULL, mqtt_thread, m);
+  if (rc) {
     vg__mqtt_stop(&m);
-    return VG_EIO;
+    return -rc;
   }
+  m->thread_started = 1;
   vg_log_info(&lg, "publishing to %s:%d under %s/", cfg->host, cfg->port, cfg->topic_prefix);
   *out = m;
   return 0;
@@ -298,8 +348,12 @@ void vg__mqtt_stop(vg__mqtt_t **mp) {
     }
     /* A clean DISCONNECT: the broker drops the last will, and "offline"
      * above is what subscribers see. */
+    pthread_mutex_lock(&m->stop_lock);
+    atomic_store(&m->stopping, 1);
+    pthread_cond_signal(&m->stop_cond);
+    pthread_mutex_unlock(&m->stop_lock);
     mosquitto_disconnect(m->mosq);
-    mosquitto_loop_stop(m->mosq, true);
+    if (m->thread_started) pthread_join(m->thread, NULL);
     mosquitto_destroy(m->mosq);
   }
   while (m->head) {
@@ -308,6 +362,8 @@ void vg__mqtt_stop(vg__mqtt_t **mp) {
     free(p);
   }
   pthread_mutex_destroy(&m->lock);
+  pthread_mutex_destroy(&m->stop_lock);
+  pthread_cond_destroy(&m->stop_cond);
   free(m);
   mosquitto_lib_cleanup();
 }
