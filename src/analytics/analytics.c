@@ -11,6 +11,7 @@
 
 #include "analytics/analyser.h"
 #include "analytics/decode.h"
+#include "analytics/runner.h"
 #include "base/error.h"
 #include "base/log.h"
 #include "base/metrics.h"
@@ -99,6 +100,8 @@ static struct {
   vg_bus_t *bus;
   vg_infer_server_t *infer;
   vg_infer_cpu_model_t model_ctx;
+  const vg_infer_runner_t *runner; /* NULL: the CPU detector */
+  void *runner_ctx;
   acam_t **cams;
   int cam_count;
   pthread_mutex_t cams_lock; /* readers of cams from other threads (metrics, API) */
@@ -625,8 +628,9 @@ static int start_infer(void) {
   if (ret) return ret;
   int dev = vg_infer_server_add_device(g.infer, "cpu", g.cfg.detect_threads);
   if (dev < 0) return dev;
-  ret = vg_infer_server_add_model(g.infer, dev, g.cfg.model, &vg_infer_cpu_runner, &g.model_ctx, err,
-                                  sizeof(err));
+  const vg_infer_runner_t *runner = g.runner ? g.runner : &vg_infer_cpu_runner;
+  void *ctx = g.runner ? g.runner_ctx : &g.model_ctx;
+  ret = vg_infer_server_add_model(g.infer, dev, g.cfg.model, runner, ctx, err, sizeof(err));
   if (ret) {
     vg_log_error(&lg, "cannot load model %s from %s: %s", g.cfg.model, g.cfg.models_dir, err);
     return ret;
@@ -635,7 +639,14 @@ static int start_infer(void) {
 }
 
 int vg_analytics_start(const vg_analytics_node_config_t *cfg, vg_bus_t *bus) {
+  return vg_analytics_start_with_runner(cfg, bus, NULL, NULL);
+}
+
+int vg_analytics_start_with_runner(const vg_analytics_node_config_t *cfg, vg_bus_t *bus,
+                                   const vg_infer_runner_t *runner, void *runner_ctx) {
   if (!cfg->enabled || g.running) return 0;
+  g.runner = runner;
+  g.runner_ctx = runner_ctx;
   g.cfg = *cfg;
   g.cfg.cameras = NULL;
   g.cfg.camera_count = 0;

@@ -21,6 +21,7 @@
 #include "base/log.h"
 #include "base/time.h"
 #include "event/service.h"
+#include "ingest/camera.h"
 
 extern const vg_http_route_t vg_api_playback_routes[]; /* api/playback.c */
 extern const size_t vg_api_playback_route_count;
@@ -340,7 +341,7 @@ static int post_event(const vg_http_request_t *req, vg_http_response_t *res) {
   char err[160];
   if (vg_events_api_parse_manual(req->body, req->body_len, vg_time_utc_us(), &m, err, sizeof(err)))
     return vg_http_reply_error(res, 400, "invalid_field", "%s", err);
-  if (!vg_api_camera_allowed(req, m.camera, 0))
+  if (!vg_api_camera_allowed(req, m.camera, 0) || !vg_camera_find(m.camera))
     return vg_http_reply_error(res, 404, "not_found", "no camera '%s'", m.camera);
   vg_event_t ev;
   int e = vg_event_service_manual(m.camera, m.label, m.severity, m.labels, m.start_us, m.end_us, &ev);

@@ -338,6 +338,7 @@ void vg_event_engine_trigger(vg_event_engine_t *e, const vg_analytics_trigger_t 
   ev->start_utc_us = ev->update_utc_us = t->utc_us;
   ev->track_id = t->track_id;
   ev->triggers = 1;
+  if (tr) memcpy(ev->trigger_box, tr->last_box, sizeof(ev->trigger_box));
   try_start(e, c, t->utc_us);
 }
 

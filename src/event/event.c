@@ -44,23 +44,22 @@ static json_t *time_json(int64_t utc_us) {
 /* Scores are rounded to 3 decimals so that JSON stays readable. */
 static json_t *score_json(float v) { return json_real((double)(int)(v * 1000.0f + 0.5f) / 1000.0); }
 
+static json_t *box_json(const float *b) {
+  if (!(b[2] > b[0] && b[3] > b[1])) return json_null();
+  return json_pack("[o,o,o,o]", score_json(b[0]), score_json(b[1]), score_json(b[2]), score_json(b[3]));
+}
+
 json_t *vg_event_to_json(const vg_event_t *ev) {
-  json_t *box = json_null();
-  if (ev->box[2] > ev->box[0] && ev->box[3] > ev->box[1]) {
-    json_decref(box);
-    box = json_pack("[o,o,o,o]", score_json(ev->box[0]), score_json(ev->box[1]), score_json(ev->box[2]),
-                    score_json(ev->box[3]));
-  }
   json_t *j = json_pack(
-      "{s:I,s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:I,s:o,s:b,s:o,s:o,s:o,s:I,s:I,s:b,s:b,s:b,s:b}", "id",
+      "{s:I,s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:I,s:o,s:b,s:o,s:o,s:o,s:o,s:I,s:I,s:b,s:b,s:b,s:b}", "id",
       (json_int_t)ev->id, "camera", ev->camera, "sensor", ev->sensor, "kind", ev->kind, "label", ev->label,
       "direction", ev->direction, "severity", vg_event_severity_name(ev->severity), "labels",
       labels_json(ev->labels), "start", time_json(ev->start_utc_us), "end", time_json(ev->end_utc_us),
       "start_ms", (json_int_t)(ev->start_utc_us / 1000), "end_ms",
       ev->end_utc_us ? json_integer(ev->end_utc_us / 1000) : json_null(), "active", ev->active, "best_score",
-      score_json(ev->best_score), "median_score", score_json(ev->median_score), "box",
-      box ? box : json_null(), "track_id", (json_int_t)ev->track_id, "triggers", (json_int_t)ev->triggers,
-      "snapshot", ev->snapshot, "false_positive", ev->false_positive, "retained", ev->retained, "manual",
-      ev->manual);
+      score_json(ev->best_score), "median_score", score_json(ev->median_score), "box", box_json(ev->box),
+      "trigger_box", box_json(ev->trigger_box), "track_id", (json_int_t)ev->track_id, "triggers",
+      (json_int_t)ev->triggers, "snapshot", ev->snapshot, "false_positive", ev->false_positive, "retained",
+      ev->retained, "manual", ev->manual);
   return j;
 }

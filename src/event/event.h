@@ -70,6 +70,7 @@ typedef struct {
   bool false_positive;   /* an operator marked it */
   bool retained;         /* its evidence is locked against retention */
   bool manual;           /* created by an operator or the API */
+  float trigger_box[4];  /* the object's box when it first triggered (where it happened), normalized */
 } vg_event_t;
 
 /* "info", "low", "medium", "high", "critical"; "unknown" out of range. */
@@ -81,7 +82,7 @@ int vg_event_severity_parse(const char *name);
  * "severity" (name), "labels" (array of strings), "start" / "end" (RFC 3339
  * UTC with milliseconds; "end" null while active), "start_ms" / "end_ms"
  * (unix ms), "active", "best_score", "median_score", "box" ([x1,y1,x2,y2]
- * or null), "track_id", "triggers", "snapshot", "false_positive",
+ * or null), "trigger_box" (likewise), "track_id", "triggers", "snapshot", "false_positive",
  * "retained", "manual"}. Returns a new reference or NULL (no memory). */
 json_t *vg_event_to_json(const vg_event_t *ev);
 

@@ -79,7 +79,12 @@ static void for_cells(int grid, const float box[4], void (*fn)(void *opaque, int
   }
 }
 
-static void add_cell(void *opaque, int cell, double cover) { ((float *)opaque)[cell] += (float)cover; }
+/* A cell at least half covered by the marked box gets a whole mark, one
+ * less covered a share: so the marked box itself scores close to 1, and a
+ * detection whose box overlaps half of it about half. */
+static void add_cell(void *opaque, int cell, double cover) {
+  ((float *)opaque)[cell] += (float)(cover >= 0.5 ? 1.0 : 2.0 * cover);
+}
 
 int vg_fpmask_add(vg_fpmask_set_t *s, const char *camera, const char *label, const float box[4],
                   int64_t utc_us) {

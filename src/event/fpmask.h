@@ -5,14 +5,16 @@
  * When an operator marks an event a false positive, its object's box is
  * added to the mask of its camera and class: a coarse grid (grid x grid
  * cells over the normalized frame) whose cells hold weights. Each cell the
- * box covers gains weight in proportion to how much of the cell it covers.
+ * box covers at least half gains a weight of 1, a cell it covers less in
+ * proportion.
  * Weights decay exponentially with a half-life, so a place that stops
  * producing false alarms is forgotten.
  *
  * A later detection of that class is suppressed when the decayed weight
  * under its box, averaged over the box's area, reaches the threshold: one
- * mark over the same place gives 1.0, so the default threshold 0.5 means
- * "mostly over a place marked once recently".
+ * mark over the same place gives about 1.0, so the default threshold 0.7
+ * means "mostly over a place marked recently" (after one half-life a
+ * single mark no longer suppresses; two marks there still do).
  *
  * Threads: a vg_fpmask_set_t belongs to one thread at a time (the event
  * engine's lock).

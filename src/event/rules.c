@@ -24,7 +24,7 @@ void vg_event_config_defaults(vg_event_config_t *out) {
   out->max_age_days = 30;
   out->fp_grid = 16;
   out->fp_half_life_us = 7LL * 24 * 3600 * 1000000;
-  out->fp_threshold = 0.5f;
+  out->fp_threshold = 0.7f;
 }
 
 /* A list of short strings ("sensors", "kinds", "classes"). */
@@ -212,7 +212,7 @@ static void read_top(vg_cfg_t *c, json_t *top, vg_event_config_t *out) {
   if (!vg_cfg_int(c, top, "max_age_days", 30, 0, 36500, &v)) out->max_age_days = (int)v;
   if (!vg_cfg_int(c, top, "fp_grid", 16, 2, 64, &v)) out->fp_grid = (int)v;
   out->fp_half_life_us = (int64_t)(read_number(c, top, "fp_half_life_h", 168, 0.001, 87600) * 3600e6);
-  out->fp_threshold = (float)read_number(c, top, "fp_threshold", 0.5, 0.01, 10);
+  out->fp_threshold = (float)read_number(c, top, "fp_threshold", 0.7, 0.01, 10);
   vg_cfg_bool(c, top, "lock_false_positives", false, &out->lock_false_positives);
 }
 

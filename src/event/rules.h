@@ -73,7 +73,7 @@ typedef struct {
   int max_age_days;          /* events older than this are deleted unless retained (30; 0: never) */
   int fp_grid;               /* the false-positive mask's cells per side (16) */
   int64_t fp_half_life_us;   /* a mark's weight halves this often (7 days) */
-  float fp_threshold;        /* a box overlapping the mask this much is suppressed (0.5) */
+  float fp_threshold;        /* a box overlapping the mask this much is suppressed (0.7) */
   bool lock_false_positives; /* keep the clip locked for events marked false positive (false) */
   vg_event_rule_t *rules;    /* the node's rules, for every camera */
   int rule_count;

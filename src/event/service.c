@@ -350,6 +350,16 @@ static void take_snapshot(service_t *s, const snap_request_t *r) {
   pthread_mutex_unlock(&s->mutex);
 }
 
+/* A false positive teaches the mask both where its object triggered
+ * (where the next identical one will trigger) and where it scored best.
+ * mutex held. */
+static void learn_boxes(service_t *s, const vg_event_t *ev, int64_t utc_us) {
+  const float *boxes[2] = {ev->trigger_box, ev->box};
+  for (int i = 0; i < 2; i++)
+    if (boxes[i][2] > boxes[i][0] && boxes[i][3] > boxes[i][1])
+      vg_event_engine_learn_false_positive(s->engine, ev->camera, ev->label, boxes[i], utc_us);
+}
+
 /* ---- expiry ---- */
 
 typedef struct {
@@ -443,8 +453,7 @@ static void *service_main(void *arg) {
 }
 
 static int replay_fp(void *opaque, const vg_event_t *ev, const vg_event_files_t *files) {
-  service_t *s = opaque;
-  vg_event_engine_learn_false_positive(s->engine, ev->camera, ev->label, ev->box, files->fp_utc_us);
+  learn_boxes(opaque, ev, files->fp_utc_us);
   return 0;
 }
 
@@ -579,8 +588,7 @@ static int change_flags(service_t *s, int64_t id, int false_positive, int retain
   if (false_positive >= 0) ev.false_positive = false_positive;
   if (retained >= 0) ev.retained = retained;
   vg_event_engine_set_flags(s->engine, id, -1, false_positive, retained);
-  if (learn && ev.box[2] > ev.box[0] && ev.box[3] > ev.box[1] && !ev.manual)
-    vg_event_engine_learn_false_positive(s->engine, ev.camera, ev.label, ev.box, now);
+  if (learn && !ev.manual) learn_boxes(s, &ev, now);
   vg_event_t live;
   if (vg_event_engine_get(s->engine, id, &live) == 0) ev = live;
   sync_lock(s, &ev, files.lock_id);

@@ -22,7 +22,9 @@ static const vg_db_migration_t migrations[] = {
         " active INTEGER NOT NULL DEFAULT 0, manual INTEGER NOT NULL DEFAULT 0,"
         " snapshot TEXT NOT NULL DEFAULT '', thumbnail TEXT NOT NULL DEFAULT '',"
         " false_positive INTEGER NOT NULL DEFAULT 0, fp_us INTEGER NOT NULL DEFAULT 0,"
-        " retained INTEGER NOT NULL DEFAULT 0, lock_id INTEGER NOT NULL DEFAULT 0);"
+        " retained INTEGER NOT NULL DEFAULT 0, lock_id INTEGER NOT NULL DEFAULT 0,"
+        " tx1 REAL NOT NULL DEFAULT 0, ty1 REAL NOT NULL DEFAULT 0, tx2 REAL NOT NULL DEFAULT 0,"
+        " ty2 REAL NOT NULL DEFAULT 0);"
         "CREATE INDEX events_start ON events(start_us, id);"
         "CREATE INDEX events_camera_start ON events(camera, start_us);"
         "CREATE INDEX events_end ON events(end_us);"},
@@ -32,7 +34,7 @@ static const vg_db_migration_t migrations[] = {
   "id, camera, sensor, kind, label, direction, severity, labels, start_us, end_us, update_us, best_score,"   \
   " median_score, x1, y1, x2, y2, track_id, triggers, active, manual, snapshot, thumbnail, false_positive, " \
   "fp_us,"                                                                                                   \
-  " retained, lock_id"
+  " retained, lock_id, tx1, ty1, tx2, ty2"
 
 struct vg_event_store {
   vg_db_t *db;
@@ -50,14 +52,15 @@ int vg_event_store_open(vg_db_t *db, vg_event_store_t **out) {
           s,
           "INSERT INTO events (camera, sensor, kind, label, direction, severity, labels, start_us,"
           " end_us, update_us, best_score, median_score, x1, y1, x2, y2, track_id, triggers,"
-          " active, manual, false_positive, retained)"
-          " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+          " active, manual, false_positive, retained, tx1, ty1, tx2, ty2)"
+          " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
           -1, &st->insert, NULL) != SQLITE_OK ||
       sqlite3_prepare_v2(
           s,
           "UPDATE events SET camera=?, sensor=?, kind=?, label=?, direction=?, severity=?, labels=?,"
           " start_us=?, end_us=?, update_us=?, best_score=?, median_score=?, x1=?, y1=?, x2=?,"
-          " y2=?, track_id=?, triggers=?, active=?, manual=?, false_positive=?, retained=?"
+          " y2=?, track_id=?, triggers=?, active=?, manual=?, false_positive=?, retained=?, tx1=?, ty1=?,"
+          " tx2=?, ty2=?"
           " WHERE id=?",
           -1, &st->update, NULL) != SQLITE_OK ||
       sqlite3_prepare_v2(s, "SELECT " COLUMNS " FROM events WHERE id=?", -1, &st->get, NULL) != SQLITE_OK) {
@@ -86,7 +89,7 @@ void vg_event_query_init(vg_event_query_t *q) {
   q->limit = 50;
 }
 
-/* Binds the 22 writable fields in the order of the INSERT and UPDATE. */
+/* Binds the 26 writable fields in the order of the INSERT and UPDATE. */
 static void bind_fields(sqlite3_stmt *s, const vg_event_t *ev) {
   int i = 1;
   sqlite3_bind_text(s, i++, ev->camera, -1, SQLITE_TRANSIENT);
@@ -109,6 +112,8 @@ static void bind_fields(sqlite3_stmt *s, const vg_event_t *ev) {
   sqlite3_bind_int(s, i++, ev->manual);
   sqlite3_bind_int(s, i++, ev->false_positive);
   sqlite3_bind_int(s, i++, ev->retained);
+  for (int k = 0; k < 4; k++)
+    sqlite3_bind_double(s, i++, ev->trigger_box[k]);
 }
 
 static void text_col(sqlite3_stmt *s, int col, char *out, size_t size) {
@@ -146,6 +151,8 @@ static void read_row(sqlite3_stmt *s, vg_event_t *ev, vg_event_files_t *files) {
   f.fp_utc_us = sqlite3_column_int64(s, i++);
   ev->retained = sqlite3_column_int(s, i++) != 0;
   f.lock_id = sqlite3_column_int64(s, i++);
+  for (int k = 0; k < 4; k++)
+    ev->trigger_box[k] = (float)sqlite3_column_double(s, i++);
   ev->snapshot = f.snapshot[0] != 0;
   if (files) *files = f;
 }
@@ -171,7 +178,7 @@ static int changed(vg_event_store_t *st, int err) {
 
 int vg_event_store_update(vg_event_store_t *st, const vg_event_t *ev) {
   bind_fields(st->update, ev);
-  sqlite3_bind_int64(st->update, 23, ev->id);
+  sqlite3_bind_int64(st->update, 27, ev->id);
   return changed(st, step_done(st, st->update, "events: update"));
 }
 

@@ -38,6 +38,8 @@
 /* How often the writer refreshes per-root usage from the index. */
 #define USED_REFRESH_US (10 * 1000000LL)
 #define LATENCY_BUCKETS 128
+/* How often a recorder drains its hub reader on its worker. */
+#define DRAIN_INTERVAL_MS 100
 
 #ifndef IOV_MAX
 #define IOV_MAX 1024
@@ -84,7 +86,8 @@ struct vg_recorder {
   vg_hub_t *hub;
   vg_worker_t *worker;
   vg_hub_reader_t *reader; /* worker thread only */
-  atomic_int scheduled;    /* a drain task is posted */
+  uv_timer_t drain_timer;  /* worker thread: drains the reader every DRAIN_INTERVAL_MS */
+  int timer_started;
 
   /* Worker thread only. */
   vg_track_t tracks[VG_MAX_TRACKS];
@@ -94,6 +97,8 @@ struct vg_recorder {
   vg_fmp4_t *mux;
   segment_t *seg;
   int64_t seg_start_pts, frag_start_pts;
+  int64_t prev_key_pts;     /* pts of the previous frame of the key track */
+  int64_t seg_anchor_utc;   /* the wall clock of the segment's first frame as the camera gave it */
   int clock_jumped;         /* the wall clock jumped: cut at the next keyframe */
   int64_t last_end_us;      /* UTC reached by the last recorded frame: segments never go back before it */
   vg_rec_quality_t quality; /* of the segments started from now on */
@@ -577,6 +582,7 @@ static int start_segment(vg_recorder_t *rec, const vg_frame_t *f) {
   s->quality = rec->quality;
   /* The wall-clock anchor of the segment; media time counts from here. */
   s->start_us = f->utc_us > 0 ? f->utc_us : vg_time_utc_us();
+  rec->seg_anchor_utc = s->start_us;
   /* Real time only moves forward: a camera clock that jumped back must not
    * make this segment overlap the previous one in the index. */
   if (s->start_us < rec->last_end_us) s->start_us = rec->last_end_us;
@@ -629,7 +635,9 @@ static void load_tracks(vg_recorder_t *rec) {
  * index times never overlap or drift. */
 static void check_clock(vg_recorder_t *rec, const vg_frame_t *f, uint32_t clock) {
   if (rec->clock_jumped || f->utc_us <= 0) return;
-  int64_t expected = rec->seg->start_us + ticks_to_us(f->pts - rec->seg_start_pts, clock);
+  /* Against the camera's own clock at the segment's start, not the index
+   * start (which may have been moved forward past the previous segment). */
+  int64_t expected = rec->seg_anchor_utc + ticks_to_us(f->pts - rec->seg_start_pts, clock);
   int64_t off = f->utc_us - expected;
   if (off > VG_RECORD_CLOCK_JUMP_US || off < -VG_RECORD_CLOCK_JUMP_US) {
     rec->clock_jumped = 1;
@@ -657,8 +665,16 @@ static void on_frame(vg_recorder_t *rec, vg_frame_t *f) {
     flush_fragment(rec);
     rec->frag_start_pts = f->pts;
   }
-  if (f->track == rec->key_track)
-    rec->last_end_us = rec->seg->start_us + ticks_to_us(f->pts - rec->seg_start_pts, clock) + 1;
+  if (f->track == rec->key_track) {
+    /* Where this frame ends in the index: like the muxer, a frame lasts as
+     * long as the one before it. */
+    int64_t at = rec->seg->start_us + ticks_to_us(f->pts - rec->seg_start_pts, clock);
+    int64_t dur = f->pts > rec->prev_key_pts && rec->prev_key_pts >= rec->seg_start_pts
+                      ? ticks_to_us(f->pts - rec->prev_key_pts, clock)
+                      : 0;
+    rec->last_end_us = at + dur;
+    rec->prev_key_pts = f->pts;
+  }
   int err = vg_fmp4_add_frame(rec->mux, f);
   if (err == VG_ETOOBIG) {
     flush_fragment(rec);
@@ -689,7 +705,6 @@ static void write_gated(void *opaque, vg_frame_t *f, vg_rec_action_t action) {
 
 static void drain(void *arg) {
   vg_recorder_t *rec = arg;
-  atomic_store(&rec->scheduled, 0);
   if (!rec->reader) return;
   vg_rec_gate_update(&rec->gate, vg_time_utc_us());
   for (;;) {
@@ -713,21 +728,26 @@ static void drain(void *arg) {
   atomic_store(&rec->dropped, st.dropped + rec->own_drops);
 }
 
-/* Runs on the producer's thread under the hub's lock: only wake the worker. */
-static void on_notify(void *opaque) {
-  vg_recorder_t *rec = opaque;
-  if (!atomic_exchange(&rec->scheduled, 1)) vg_worker_post(rec->worker, drain, rec);
-}
+static void on_drain_timer(uv_timer_t *t) { drain(t->data); }
 
+/* The reader is polled by a timer of the camera's worker rather than woken
+ * per frame: a wake-up per frame (an async send through the worker's loop)
+ * cost about as much CPU as the rest of recording, while fragments are
+ * written once per fragment_ms anyway. */
 static void open_task(void *arg) {
   vg_recorder_t *rec = arg;
   vg_rec_gate_open(&rec->gate, rec->camera, 0);
-  vg_hub_reader_opts_t o = {.queue_frames = REC_QUEUE_FRAMES, .notify = on_notify, .opaque = rec};
+  vg_hub_reader_opts_t o = {.queue_frames = REC_QUEUE_FRAMES, .notify = NULL, .opaque = rec};
   int err = vg_hub_open_reader(rec->hub, &o, &rec->reader);
-  if (err)
+  if (err) {
     vg_log_error(&rec->log, "cannot read the stream: %s", vg_strerror(err));
-  else
-    drain(rec);
+    return;
+  }
+  uv_timer_init(vg_worker_loop(rec->worker), &rec->drain_timer);
+  rec->drain_timer.data = rec;
+  uv_timer_start(&rec->drain_timer, on_drain_timer, DRAIN_INTERVAL_MS, DRAIN_INTERVAL_MS);
+  rec->timer_started = 1;
+  drain(rec);
 }
 
 static void signal_stopped(void *arg) {
@@ -738,12 +758,22 @@ static void signal_stopped(void *arg) {
   pthread_mutex_unlock(&rec->lock);
 }
 
+static void on_timer_closed(uv_handle_t *h) { signal_stopped(h->data); }
+
 static void stop_task(void *arg) {
   vg_recorder_t *rec = arg;
+  /* What the reader still holds is recorded before the segment ends. */
+  if (rec->reader) drain(rec);
   end_segment(rec);
   vg_hub_close_reader(&rec->reader);
-  /* A drain posted before the reader closed is queued ahead of this task. */
-  if (vg_worker_post(rec->worker, signal_stopped, rec) != 0) signal_stopped(rec);
+  if (rec->timer_started) {
+    /* The recorder is freed only once the loop has let go of its timer. */
+    rec->timer_started = 0;
+    uv_timer_stop(&rec->drain_timer);
+    uv_close((uv_handle_t *)&rec->drain_timer, on_timer_closed);
+    return;
+  }
+  signal_stopped(rec);
 }
 
 /* --- metrics --- */

@@ -368,6 +368,8 @@ static void *retention_main(void *arg) {
     pthread_mutex_unlock(&R.lock);
     vg_retention_report_t rep = {0};
     vg_rec_index_t *ix = vg_record_thread_index();
+    /* Marks first: the pass that follows may need them. */
+    if (ix) vg_record_flush_marks(ix);
     int err = ix ? vg_retention_pass(r, ix, vg_time_utc_us(), &rep) : VG_EDB;
     if (err) vg_log_warn(&r->log, "pass failed: %s", vg_strerror(err));
     log_pass(r, &rep);
@@ -386,6 +388,9 @@ static void *retention_main(void *arg) {
     R.wake = false;
   }
   pthread_mutex_unlock(&R.lock);
+  /* Marks of the last moments before stopping. */
+  vg_rec_index_t *ix = vg_record_thread_index();
+  if (ix) vg_record_flush_marks(ix);
   return NULL;
 }
 
@@ -418,6 +423,7 @@ int vg_retention_start(const vg_retention_config_t *cfg) {
     return -err;
   }
   R.started = true;
+  vg_record_set_mark_waker(vg_retention_wake);
   vg_metrics_register("retention", collect_metrics, R.r);
   return 0;
 }
@@ -432,6 +438,7 @@ void vg_retention_wake(void) {
 void vg_retention_stop(void) {
   if (!R.started) return;
   vg_metrics_unregister("retention");
+  vg_record_set_mark_waker(NULL);
   pthread_mutex_lock(&R.lock);
   R.quit = true;
   pthread_cond_signal(&R.cond);

@@ -11,6 +11,9 @@
 
 /* Cameras with a policy or a trigger; a node records at most about this many. */
 #define MAX_CAMERAS 1024
+/* Marks waiting for the retention thread; far more than a node makes
+ * between two of its wakes. */
+#define MAX_PENDING_MARKS 1024
 
 typedef struct {
   char camera[VG_REC_CAMERA_MAX];
@@ -40,6 +43,10 @@ static struct {
   int retention_interval_s; /* "retention_interval_s", 0 before parsing */
   camera_override_t overrides[MAX_CAMERAS];
   int override_count;
+  vg_rec_mark_t marks[MAX_PENDING_MARKS]; /* waiting for vg_record_flush_marks */
+  int mark_count;
+  uint64_t marks_dropped;
+  void (*mark_waker)(void);
   camera_state_t *cams[MAX_CAMERAS];
   int count;
 } T = {.lock = PTHREAD_MUTEX_INITIALIZER};
@@ -224,6 +231,8 @@ void vg_rec_policies_reset(void) {
     json_decref(T.overrides[i].obj);
   T.override_count = 0;
   T.node_policy_set = T.parsed_node_policy_set = false;
+  T.mark_count = 0;
+  T.marks_dropped = 0;
   T.db_path[0] = '\0';
   pthread_mutex_unlock(&T.lock);
 }
@@ -239,18 +248,56 @@ vg_rec_mode_t vg_rec_policy_mode_at(const vg_rec_policy_t *policy, int64_t utc_u
 
 /* --- triggers --- */
 
-/* Writes a mark on the calling thread's index; marks are best effort (the
- * trigger itself holds), but a failure is logged and returned. */
+/* Queues a mark for the retention thread, which stores it at its next wake
+ * (vg_record_flush_marks): the callers (an HTTP handler, the events engine)
+ * may be on an I/O loop, where a database write must not block. The queue
+ * is bounded; when full, the oldest mark is dropped and counted. */
 static int write_mark(const char *camera, vg_rec_mark_kind_t kind, int64_t start_us, int64_t end_us) {
-  vg_rec_index_t *ix = vg_record_thread_index();
-  if (!ix) return 0; /* no database configured: nothing to keep longer */
   vg_rec_mark_t m = {.kind = kind, .start_us = start_us, .end_us = end_us};
   snprintf(m.camera, sizeof(m.camera), "%s", camera);
-  int err = vg_rec_index_add_mark(ix, &m);
-  if (err)
-    vg_log_warn(&lg, "camera %s: the %s mark was not stored: %s", camera,
-                kind == VG_REC_MARK_EVENT ? "event" : "manual", vg_strerror(err));
-  return err;
+  void (*wake)(void);
+  pthread_mutex_lock(&T.lock);
+  if (T.mark_count == MAX_PENDING_MARKS) {
+    memmove(&T.marks[0], &T.marks[1], sizeof(T.marks[0]) * (MAX_PENDING_MARKS - 1));
+    T.mark_count--;
+    T.marks_dropped++;
+  }
+  T.marks[T.mark_count++] = m;
+  wake = T.mark_waker;
+  pthread_mutex_unlock(&T.lock);
+  if (wake) wake();
+  return 0;
+}
+
+void vg_record_set_mark_waker(void (*wake)(void)) {
+  pthread_mutex_lock(&T.lock);
+  T.mark_waker = wake;
+  pthread_mutex_unlock(&T.lock);
+}
+
+int vg_record_flush_marks(vg_rec_index_t *ix) {
+  vg_rec_mark_t batch[64];
+  int written = 0;
+  for (;;) {
+    pthread_mutex_lock(&T.lock);
+    int n = T.mark_count < 64 ? T.mark_count : 64;
+    memcpy(batch, T.marks, sizeof(batch[0]) * (size_t)n);
+    memmove(&T.marks[0], &T.marks[n], sizeof(T.marks[0]) * (size_t)(T.mark_count - n));
+    T.mark_count -= n;
+    uint64_t dropped = T.marks_dropped;
+    T.marks_dropped = 0;
+    pthread_mutex_unlock(&T.lock);
+    if (dropped) vg_log_warn(&lg, "%llu marks were dropped (queue full)", (unsigned long long)dropped);
+    if (n == 0) return written;
+    for (int i = 0; i < n; i++) {
+      int err = vg_rec_index_add_mark(ix, &batch[i]);
+      if (err) {
+        vg_log_warn(&lg, "camera %s: a mark was not stored: %s", batch[i].camera, vg_strerror(err));
+        continue;
+      }
+      written++;
+    }
+  }
 }
 
 int vg_record_trigger(const char *camera, int duration_s, const char *reason, int64_t *until_us) {

@@ -4,20 +4,22 @@
  * connection to the recording index.
  *
  * A manual trigger (POST /api/v1/cameras/{id}/record, vg_record_trigger)
- * forces full quality for a duration. Events (the events engine, later)
+ * forces full quality for a duration, then post_roll_s. Events (the events engine, later)
  * call vg_record_event_begin / vg_record_event_end; a camera is active
  * while any event of it is open and for post_roll_s after the last one
  * ends. Each trigger writes a mark (rec_marks, index.h) covering the
  * footage it made full quality, pre-roll and post-roll included, so that
- * retention keeps it for event_max_age instead of max_age.
+ * retention keeps it for event_max_age instead of max_age. Marks are queued
+ * and stored by the retention thread (vg_record_flush_marks), so that no
+ * caller, on an I/O loop or not, waits for the database.
  *
  * Policies: vg_rec_policies_set gives the node-wide policy and each
  * camera's overrides (config "record" and cameras[].record); recorders and
  * retention read them by camera id.
  *
  * Threads: every function may be called from any thread (one mutex guards
- * the small tables; nothing here blocks on I/O except the mark writes,
- * which are one SQLite insert on the caller's own connection).
+ * the small tables); only vg_record_flush_marks and vg_record_thread_index
+ * touch the database.
  */
 #ifndef VG_RECORD_TRIGGER_H
 #define VG_RECORD_TRIGGER_H
@@ -71,8 +73,8 @@ vg_rec_mode_t vg_rec_policy_mode_at(const vg_rec_policy_t *policy, int64_t utc_u
  * (1..VG_RECORD_TRIGGER_MAX_S) seconds, then post_roll_s more; a later end
  * than a running trigger extends it, an earlier one leaves it. Writes a
  * "manual" mark (pre-roll and post-roll included). Sets *until_us (may be
- * NULL) to the end of the trigger (without the post-roll). Returns 0, VG_EINVAL,
- * or the error of the mark write (the trigger holds anyway). */
+ * NULL) to the end of the trigger (without the post-roll). Returns 0,
+ * VG_EINVAL or VG_ENOMEM. */
 int vg_record_trigger(const char *camera, int duration_s, const char *reason, int64_t *until_us);
 
 /* An event of camera starts / ends. Begins and ends are counted, so
@@ -95,6 +97,15 @@ int vg_rec_gate_open(vg_rec_gate_t *g, const char *camera, int key_track);
 /* Refreshes g's mode (the schedule, evaluated once a minute) and whether a
  * trigger is active, at utc_us. Call before a batch of frames. */
 void vg_rec_gate_update(vg_rec_gate_t *g, int64_t utc_us);
+
+/* --- marks --- */
+
+/* Stores the marks that triggers queued (in order) on ix. The retention
+ * thread calls it at each wake; returns how many were written. */
+int vg_record_flush_marks(vg_rec_index_t *ix);
+/* wake (may be NULL) is called, outside any lock, after a mark is queued:
+ * the retention thread's way to be woken. */
+void vg_record_set_mark_waker(void (*wake)(void));
 
 /* --- the calling thread's index --- */
 

@@ -55,7 +55,9 @@ def test_roots_spread_full_and_gone(vigil_bin, start_process, vigil_node, tmp_pa
     cameras[1]["record"] = {"root": small_root}
     proc, http, _ = vigil_node({
         "database": {"path": db},
+        # Retention would free the tmpfs (that is tested with retention); here it waits an hour.
         "record": {"enabled": True, "segment_s": 2, "fragment_ms": 500, "root_retry_s": 1,
+                   "retention_interval_s": 3600,
                    "roots": [{"path": big1}, {"path": big2}, {"path": small_root, "quota_bytes": 8000000}]},
         "cameras": cameras})
 

@@ -11,11 +11,16 @@
 #include <cmocka.h>
 
 #include <libavutil/log.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "analytics/analytics.h"
 #include "analytics/decode.h"
+#include "analytics/runner.h"
+#include "base/time.h"
+#include "stream/hub.h"
 #include "base/error.h"
 #include "sim/clip.h"
 
@@ -161,12 +166,125 @@ static void test_config(void **state) {
   json_decref(root);
 }
 
+/* A detector that sees a person in the middle of every picture. */
+static atomic_int fake_calls;
+static void *fake_instantiate(void *ctx, char *err, size_t errlen) {
+  (void)err, (void)errlen;
+  return ctx;
+}
+static int fake_detect(void *inst, const vg_image_t *img, vg_detection_t *dets, int max) {
+  (void)inst;
+  atomic_fetch_add(&fake_calls, 1);
+  if (max < 1) return 0;
+  dets[0] = (vg_detection_t){(float)img->width * 0.3f,
+                             (float)img->height * 0.2f,
+                             (float)img->width * 0.6f,
+                             (float)img->height * 0.9f,
+                             0.9f,
+                             0};
+  return 1;
+}
+static void fake_release(void *inst) { (void)inst; }
+static const vg_infer_runner_t fake_runner = {fake_instantiate, fake_detect, fake_release};
+
+static atomic_int metas, confirmed_metas;
+static void on_meta(void *opaque, const vg_bus_msg_t *msg) {
+  (void)opaque;
+  const vg_analytics_meta_t *m = msg->data;
+  atomic_fetch_add(&metas, 1);
+  if (m->n_objects == 1 && m->objects[0].confirmed && strcmp(m->objects[0].class_name, "person") == 0 &&
+      strcmp(m->camera, "pcam") == 0)
+    atomic_fetch_add(&confirmed_metas, 1);
+}
+
+/* Pushes the clip's frames as a camera would (pause_us apart), as if they
+ * had arrived age_us ago. */
+static void push_clip(vg_hub_t *hub, const vg_clip_t *clip, int64_t pts_base, int64_t utc_base,
+                      int64_t age_us, int pause_us) {
+  for (size_t i = 0; i < clip->frame_count; i++) {
+    vg_frame_t f;
+    vg_frame_ref(&f, &clip->frames[i].frame);
+    f.pts += pts_base;
+    f.utc_us = utc_base + clip->frames[i].time_us;
+    f.recv_us = vg_time_mono_us() - age_us;
+    vg_hub_push(hub, &f);
+    vg_frame_unref(&f);
+    usleep((useconds_t)pause_us);
+  }
+}
+
+/* The whole pipeline on a real clip: hub -> pool -> decode -> motion ->
+ * detector (scripted) -> tracker -> bus; then frames that arrive too late
+ * are skipped and counted. */
+static void test_pipeline_end_to_end(void **state) {
+  (void)state;
+  vg_clip_t *clip = pattern_clip(320, 240, 10);
+  vg_hub_t *hub = vg_hub_new("pcam");
+  assert_int_equal(vg_hub_register(hub), 0);
+  assert_int_equal(vg_hub_set_tracks(hub, clip->tracks, 1), 0);
+  vg_bus_t *bus;
+  assert_int_equal(vg_bus_new(&bus), 0);
+  vg_bus_sub_t *sub;
+  assert_int_equal(vg_bus_subscribe(bus, VG_ANALYTICS_TOPIC_META, NULL, on_meta, NULL, &sub), 0);
+
+  vg_analytics_node_config_t cfg;
+  vg_cfg_t c;
+  json_t *root;
+  assert_int_equal(parse("{\"analytics\": {\"enabled\": true, \"threads\": 1, \"model\": \"fake\","
+                         " \"full_frame_interval_s\": 0, \"max_lag_ms\": 500},"
+                         " \"cameras\": [{\"id\": \"pcam\", \"analytics\": {}}]}",
+                         &cfg, &c, &root),
+                   0);
+  assert_int_equal(vg_analytics_start_with_runner(&cfg, bus, &fake_runner, &fake_calls), 0);
+  int64_t utc = vg_time_utc_us();
+  push_clip(hub, clip, 0, utc, 0, 100000); /* real time: 10 fps */
+  for (int i = 0; i < 300 && atomic_load(&confirmed_metas) < 2; i++)
+    usleep(10000);
+  assert_true(atomic_load(&confirmed_metas) >= 2);
+  vg_analytics_camera_stats_t st;
+  assert_int_equal(vg_analytics_camera_stats("pcam", &st), 0);
+  assert_true(st.decoded >= (uint64_t)clip->video_frames / 2);
+  /* 10 fps analysed at 5: every other frame at most. */
+  assert_true(st.analysed >= 3 && st.analysed <= (uint64_t)clip->video_frames / 2 + 1);
+  assert_true(st.detected >= 3 && st.detected <= st.analysed);
+  assert_true(atomic_load(&fake_calls) >= 3);
+  assert_int_equal(st.skipped, 0);
+  assert_int_equal(st.tracked, 1);
+  json_t *j = vg_analytics_camera_json("pcam");
+  assert_non_null(j);
+  assert_int_equal(json_array_size(json_object_get(j, "objects")), 1);
+  json_decref(j);
+  assert_null(vg_analytics_camera_json("nope"));
+
+  /* The same clip again, but every frame arrived 2 s ago: all but the
+   * keyframes are skipped as lag. */
+  push_clip(hub, clip, clip->period_pts[0], utc + clip->period_us, 2000000, 10000);
+  for (int i = 0; i < 300; i++) {
+    vg_analytics_camera_stats("pcam", &st);
+    if (st.skipped >= (uint64_t)(clip->video_frames - clip->video_frames / 10)) break;
+    usleep(10000);
+  }
+  assert_int_equal(st.skipped, clip->video_frames - clip->video_frames / 10);
+
+  vg_analytics_stop();
+  assert_int_equal(vg_analytics_camera_stats("pcam", &st), VG_ENOTFOUND);
+  vg_analytics_node_config_free(&cfg);
+  json_decref(root);
+  vg_bus_unsubscribe(&sub);
+  vg_bus_free(&bus);
+  vg_hub_end(hub);
+  vg_hub_unregister(hub);
+  vg_hub_unref(&hub);
+  vg_clip_free(&clip);
+}
+
 int main(void) {
   av_log_set_level(AV_LOG_ERROR);
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_decode_scales_every_frame),
       cmocka_unit_test(test_decode_keyframes_only_and_bad_input),
       cmocka_unit_test(test_config),
+      cmocka_unit_test(test_pipeline_end_to_end),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

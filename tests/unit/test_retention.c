@@ -328,6 +328,11 @@ static void test_triggers(void **state) {
   /* Marks: the manual one from its pre-roll to the end of its post-roll; the event's. */
   vg_rec_index_t *ix = vg_record_thread_index();
   assert_non_null(ix);
+  /* Queued until the retention thread (here: the test) stores them. */
+  marks_t none = {0};
+  assert_int_equal(vg_rec_index_marks(ix, "cam", 0, INT64_MAX, got_mark, &none), 0);
+  assert_int_equal(vg_record_flush_marks(ix), 5);
+  assert_int_equal(vg_record_flush_marks(ix), 0);
   marks_t ms = {0};
   assert_true(vg_rec_index_marks(ix, "cam", 0, INT64_MAX, got_mark, &ms) >= 1);
   assert_int_equal(ms.marks[0].kind, VG_REC_MARK_MANUAL);
