@@ -8,9 +8,9 @@
  * A user sees the events of the cameras they may see (vg_api_camera_allowed
  * with perm 0), decided with a copy of the user taken when the stream
  * opens: a permission change applies from the next connection.
- * Reconnects: the Last-Event-ID header is not among those the server
- * copies, so the id to resume after is the query parameter last_event_id
- * (the web app passes the last id it saw when it reconnects).
+ * Reconnects: the id to resume after is the Last-Event-ID header (which
+ * EventSource sends by itself when it reconnects) or, for a new
+ * EventSource, the query parameter last_event_id.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -72,7 +72,11 @@ static int copy_user(const vg_user_t *from, vg_user_t *to) {
 static int get_stream(const vg_http_request_t *req, vg_http_response_t *res) {
   char last[32] = "";
   uint64_t last_id = 0;
-  if (vg_http_query(req, "last_event_id", last, sizeof(last)) > 0) last_id = strtoull(last, NULL, 10);
+  const char *header = vg_http_header(req, VG_HTTP_HDR_LAST_EVENT_ID);
+  if (header)
+    last_id = strtoull(header, NULL, 10);
+  else if (vg_http_query(req, "last_event_id", last, sizeof(last)) > 0)
+    last_id = strtoull(last, NULL, 10);
   viewer_t *v = calloc(1, sizeof(*v));
   if (!v) return VG_ENOMEM;
   if (req->user) {
@@ -108,4 +112,5 @@ static int get_stream(const vg_http_request_t *req, vg_http_response_t *res) {
 const vg_http_route_t vg_events_stream_routes[] = {
     {"GET", "/api/v1/events/stream", get_stream, "live event changes as Server-Sent Events"},
 };
-const size_t vg_events_stream_route_count = sizeof(vg_events_stream_routes) / sizeof(vg_events_stream_routes[0]);
+const size_t vg_events_stream_route_count =
+    sizeof(vg_events_stream_routes) / sizeof(vg_events_stream_routes[0]);

@@ -339,6 +339,16 @@ static void copy_request_headers(struct lws *wsi, vg_http_request_t *req, char *
   };
   size_t used = 0;
   for (int h = 0; h < VG_HTTP_HDR__COUNT; h++) {
+    if (h == VG_HTTP_HDR_LAST_EVENT_ID) {
+      /* Not one of lws's known tokens: a custom header. */
+      static const char name[] = "last-event-id:";
+      int n = lws_hdr_custom_length(wsi, name, (int)sizeof(name) - 1);
+      if (n <= 0 || used + (size_t)n + 1 > size) continue;
+      if (lws_hdr_custom_copy(wsi, buf + used, (int)(size - used), name, (int)sizeof(name) - 1) < 0) continue;
+      req->headers[h] = buf + used;
+      used += strlen(buf + used) + 1;
+      continue;
+    }
     int n = lws_hdr_total_length(wsi, tokens[h]);
     if (n <= 0 || used + (size_t)n + 1 > size) continue;
     if (lws_hdr_copy(wsi, buf + used, (int)(size - used), tokens[h]) < 0) continue;

@@ -44,6 +44,7 @@ typedef enum {
   VG_HTTP_HDR_CONTENT_TYPE,
   VG_HTTP_HDR_USER_AGENT,
   VG_HTTP_HDR_ORIGIN,
+  VG_HTTP_HDR_LAST_EVENT_ID, /* Server-Sent Events reconnects */
   VG_HTTP_HDR__COUNT
 } vg_http_header_t;
 

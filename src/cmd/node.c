@@ -41,11 +41,10 @@ struct vg_node {
 static const char *const level_names[] = {"error", "warn", "info", "debug", "trace", NULL};
 
 int vg_node_config_load(vg_cfg_t *c, const char *file, vg_node_config_t *out) {
-  static const char *const keys[] = {"log_level",   "workers",    "cameras", "rtsp_server",
-                                     "rtmp_server", "srt_server", "http",    "record",
-                                     "database",    "onvif",      "auth",    "analytics",
-                                     "events",      "mqtt",       "webhooks", "notify",
-                                     NULL};
+  static const char *const keys[] = {"log_level",  "workers",   "cameras", "rtsp_server", "rtmp_server",
+                                     "srt_server", "http",      "record",  "database",    "onvif",
+                                     "auth",       "analytics", "events",  "mqtt",        "webhooks",
+                                     "notify",     NULL};
   json_t *root;
   long long v;
   memset(out, 0, sizeof(*out));

@@ -18,11 +18,21 @@
 /* ---- configuration ---- */
 
 static void parse_mqtt(vg_cfg_t *c, json_t *obj, vg_mqtt_config_t *m) {
-  static const char *const keys[] = {"enabled",      "host",         "port",
-                                     "username",     "password",     "client_id",
-                                     "topic_prefix", "discovery_prefix", "tls",
-                                     "tls_ca_file",  "tls_insecure", "keepalive_s",
-                                     "reconnect_min_ms", "reconnect_max_ms", "queue_max",
+  static const char *const keys[] = {"enabled",
+                                     "host",
+                                     "port",
+                                     "username",
+                                     "password",
+                                     "client_id",
+                                     "topic_prefix",
+                                     "discovery_prefix",
+                                     "tls",
+                                     "tls_ca_file",
+                                     "tls_insecure",
+                                     "keepalive_s",
+                                     "reconnect_min_ms",
+                                     "reconnect_max_ms",
+                                     "queue_max",
                                      NULL};
   long long v;
   if (obj && !json_is_object(obj)) {
@@ -63,7 +73,8 @@ static void parse_mqtt(vg_cfg_t *c, json_t *obj, vg_mqtt_config_t *m) {
 }
 
 /* A list of strings into rows of a fixed width. */
-static void parse_list(vg_cfg_t *c, json_t *obj, const char *key, char *rows, size_t width, int max, int *count) {
+static void parse_list(vg_cfg_t *c, json_t *obj, const char *key, char *rows, size_t width, int max,
+                       int *count) {
   json_t *arr = vg_cfg_array(c, obj, key, 0);
   *count = 0;
   if (!arr) return;
@@ -91,7 +102,8 @@ static void parse_filter(vg_cfg_t *c, json_t *obj, vg_notify_filter_t *f) {
     return;
   }
   vg_cfg_check_keys(c, obj, keys);
-  parse_list(c, obj, "cameras", &f->cameras[0][0], sizeof(f->cameras[0]), VG_NOTIFY_FILTER_MAX, &f->camera_count);
+  parse_list(c, obj, "cameras", &f->cameras[0][0], sizeof(f->cameras[0]), VG_NOTIFY_FILTER_MAX,
+             &f->camera_count);
   parse_list(c, obj, "kinds", &f->kinds[0][0], sizeof(f->kinds[0]), VG_NOTIFY_FILTER_MAX, &f->kind_count);
   parse_list(c, obj, "labels", &f->labels[0][0], sizeof(f->labels[0]), VG_NOTIFY_FILTER_MAX, &f->label_count);
   parse_list(c, obj, "types", &f->types[0][0], sizeof(f->types[0]), 3, &f->type_count);
@@ -107,8 +119,8 @@ static void parse_filter(vg_cfg_t *c, json_t *obj, vg_notify_filter_t *f) {
 }
 
 static void parse_webhook(vg_cfg_t *c, json_t *obj, vg_webhook_config_t *w) {
-  static const char *const keys[] = {"id",          "url",            "secret",         "events", "timeout_ms",
-                                     "max_retries", "backoff_min_ms", "backoff_max_ms", NULL};
+  static const char *const keys[] = {
+      "id", "url", "secret", "events", "timeout_ms", "max_retries", "backoff_min_ms", "backoff_max_ms", NULL};
   long long v;
   if (!json_is_object(obj)) {
     vg_cfg_fail(c, NULL, "must be an object");
@@ -131,8 +143,8 @@ static void parse_webhook(vg_cfg_t *c, json_t *obj, vg_webhook_config_t *w) {
   vg_cfg_int(c, obj, "backoff_max_ms", 300000, 10, 86400000, &v);
   w->backoff_max_ms = (int)v;
   if (c->failed) return;
-  if (!w->id[0] || strspn(w->id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") !=
-                       strlen(w->id))
+  if (!w->id[0] ||
+      strspn(w->id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") != strlen(w->id))
     vg_cfg_fail(c, "id", "required: letters, digits, '_', '-' and '.'");
   else if (strncmp(w->url, "http://", 7) && strncmp(w->url, "https://", 8))
     vg_cfg_fail(c, "url", "required: an http:// or https:// URL");
@@ -195,7 +207,8 @@ static bool in_list(const char *rows, size_t width, int count, const char *value
 }
 
 bool vg_notify_filter_match(const vg_notify_filter_t *f, const char *type, const vg_event_t *ev) {
-  return ev->severity >= f->min_severity && in_list(&f->types[0][0], sizeof(f->types[0]), f->type_count, type) &&
+  return ev->severity >= f->min_severity &&
+         in_list(&f->types[0][0], sizeof(f->types[0]), f->type_count, type) &&
          in_list(&f->cameras[0][0], sizeof(f->cameras[0]), f->camera_count, ev->camera) &&
          in_list(&f->kinds[0][0], sizeof(f->kinds[0]), f->kind_count, ev->kind) &&
          in_list(&f->labels[0][0], sizeof(f->labels[0]), f->label_count, ev->label);

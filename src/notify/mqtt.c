@@ -55,8 +55,8 @@ struct vg__mqtt {
 
 /* ---- pure parts ---- */
 
-void vg__mqtt_state_update(vg__mqtt_camera_state_t *st, const vg_analytics_meta_t *meta, vg__mqtt_emit_fn emit,
-                           void *opaque) {
+void vg__mqtt_state_update(vg__mqtt_camera_state_t *st, const vg_analytics_meta_t *meta,
+                           vg__mqtt_emit_fn emit, void *opaque) {
   char cam[64], suffix[160], payload[16];
   vg_notify_topic_level(st->camera, cam, sizeof(cam));
   if (!st->known_motion || st->motion != meta->motion) {
@@ -109,8 +109,8 @@ static void object_id(const char *in, char *out, size_t size) {
 
 int vg__mqtt_discovery(const vg_mqtt_config_t *cfg, const char *camera, const char *label, char *topic,
                        size_t topic_size, vg_strbuf_t *payload) {
-  char cam_id[64], label_id[32] = "", cam_level[64], label_level[32] = "", unique[128], state[256], avail[128],
-                                      name[128];
+  char cam_id[64], label_id[32] = "", cam_level[64], label_level[32] = "", unique[128], state[256],
+                   avail[128], name[128];
   object_id(camera, cam_id, sizeof(cam_id));
   vg_notify_topic_level(camera, cam_level, sizeof(cam_level));
   if (label) {
@@ -266,8 +266,9 @@ static void *mqtt_thread(void *arg) {
   while (!atomic_load(&m->stopping)) {
     int rc = mosquitto_connect(m->mosq, cfg->host, cfg->port, cfg->keepalive_s);
     if (rc != MOSQ_ERR_SUCCESS) {
-      if (!warned) vg_log_warn(&lg, "broker %s:%d not reachable (%s); retrying", cfg->host, cfg->port,
-                               rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
+      if (!warned)
+        vg_log_warn(&lg, "broker %s:%d not reachable (%s); retrying", cfg->host, cfg->port,
+                    rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
       warned = true;
       sleep_unless_stopping(m, delay);
       delay = delay * 2 > cfg->reconnect_max_ms ? cfg->reconnect_max_ms : delay * 2;
@@ -286,7 +287,8 @@ static void *mqtt_thread(void *arg) {
   return NULL;
 }
 
-int vg__mqtt_start(const vg_mqtt_config_t *cfg, const char *const *cameras, int camera_count, vg__mqtt_t **out) {
+int vg__mqtt_start(const vg_mqtt_config_t *cfg, const char *const *cameras, int camera_count,
+                   vg__mqtt_t **out) {
   *out = NULL;
   if (!cfg->enabled) return 0;
   mosquitto_lib_init();
@@ -302,8 +304,9 @@ int vg__mqtt_start(const vg_mqtt_config_t *cfg, const char *const *cameras, int 
   m->mosq = mosquitto_new(cfg->client_id, true, m);
   int err = m->mosq ? 0 : VG_ENOMEM;
   if (!err && cfg->username[0])
-    err = mosquitto_username_pw_set(m->mosq, cfg->username, cfg->password[0] ? cfg->password : NULL) ? VG_EINVAL
-                                                                                                       : 0;
+    err = mosquitto_username_pw_set(m->mosq, cfg->username, cfg->password[0] ? cfg->password : NULL)
+              ? VG_EINVAL
+              : 0;
   if (!err && cfg->tls) {
     if (mosquitto_tls_set(m->mosq, cfg->tls_ca_file[0] ? cfg->tls_ca_file : NULL,
                           cfg->tls_ca_file[0] ? NULL : "/etc/ssl/certs", NULL, NULL, NULL) ||
@@ -319,7 +322,8 @@ int vg__mqtt_start(const vg_mqtt_config_t *cfg, const char *const *cameras, int 
   mosquitto_connect_callback_set(m->mosq, on_connect);
   mosquitto_disconnect_callback_set(m->mosq, on_disconnect);
   mosquitto_log_callback_set(m->mosq, on_log);
-  unsigned min_s = (unsigned)(cfg->reconnect_min_ms + 999) / 1000, max_s = (unsigned)(cfg->reconnect_max_ms + 999) / 1000;
+  unsigned min_s = (unsigned)(cfg->reconnect_min_ms + 999) / 1000,
+           max_s = (unsigned)(cfg->reconnect_max_ms + 999) / 1000;
   mosquitto_reconnect_delay_set(m->mosq, min_s, max_s < min_s ? min_s : max_s, true);
   mosquitto_threaded_set(m->mosq, true);
   /* A broker that is down now is not an error: the thread keeps trying. */
@@ -415,7 +419,10 @@ static void emit_state(void *opaque, const char *suffix, const char *payload, bo
 void vg__mqtt_meta(vg__mqtt_t *m, const vg_analytics_meta_t *meta) {
   if (!m) return;
   pthread_mutex_lock(&m->lock);
+  int known = m->cam_count;
   vg__mqtt_camera_state_t *st = camera_state(m, meta->camera);
+  /* A camera added after the start gets its motion sensor announced. */
+  if (st && m->cam_count > known && m->connected) publish_discovery(m, meta->camera, NULL);
   emit_ctx_t ctx = {m, meta->camera};
   if (st) vg__mqtt_state_update(st, meta, emit_state, &ctx);
   pthread_mutex_unlock(&m->lock);

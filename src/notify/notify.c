@@ -80,7 +80,8 @@ static void on_meta(void *opaque, const vg_bus_msg_t *msg) {
   if (msg->data) vg__mqtt_meta(svc.mqtt, msg->data);
 }
 
-static void counters_sample(vg_strbuf_t *out, const char *channel, const char *target, vg__notify_counters_t *c) {
+static void counters_sample(vg_strbuf_t *out, const char *channel, const char *target,
+                            vg__notify_counters_t *c) {
   const char *labels[] = {"channel", channel, "target", target, NULL};
   vg_metrics_sample_u64(out, "vigil_notify_sent_total", labels, atomic_load(&c->sent));
   vg_metrics_sample_u64(out, "vigil_notify_failed_total", labels, atomic_load(&c->failed));
@@ -97,7 +98,8 @@ static void collect(void *opaque, vg_strbuf_t *out) {
   } families[] = {
       {"vigil_notify_sent_total", "counter", "Notifications delivered, by channel and target."},
       {"vigil_notify_failed_total", "counter", "Notifications given up (dropped), by channel and target."},
-      {"vigil_notify_retries_total", "counter", "Notification attempts that failed and were scheduled again."},
+      {"vigil_notify_retries_total", "counter",
+       "Notification attempts that failed and were scheduled again."},
       {"vigil_notify_queue_length", "gauge", "Notifications waiting to be delivered."},
   };
   for (size_t f = 0; f < sizeof(families) / sizeof(families[0]); f++) {
@@ -115,7 +117,8 @@ static void collect(void *opaque, vg_strbuf_t *out) {
     for (char *line = tmp.data; line && *line;) {
       char *eol = strchr(line, '\n');
       size_t len = eol ? (size_t)(eol - line + 1) : strlen(line);
-      if (!strncmp(line, families[f].name, name_len) && line[name_len] == '{') vg_strbuf_append(out, line, len);
+      if (!strncmp(line, families[f].name, name_len) && line[name_len] == '{')
+        vg_strbuf_append(out, line, len);
       line += len;
     }
     vg_strbuf_free(&tmp);
@@ -133,9 +136,11 @@ static void collect(void *opaque, vg_strbuf_t *out) {
                           q > 0 ? (uint64_t)q : 0);
     failed += atomic_load(&c->failed);
   }
-  vg_metrics_family(out, "vigil_notifications_failed_total", "counter", "Notifications given up, all channels.");
+  vg_metrics_family(out, "vigil_notifications_failed_total", "counter",
+                    "Notifications given up, all channels.");
   vg_metrics_sample_u64(out, "vigil_notifications_failed_total", NULL, failed);
-  vg_metrics_family(out, "vigil_notify_sse_clients", "gauge", "Open event streams (GET /api/v1/events/stream).");
+  vg_metrics_family(out, "vigil_notify_sse_clients", "gauge",
+                    "Open event streams (GET /api/v1/events/stream).");
   vg_metrics_sample_u64(out, "vigil_notify_sse_clients", NULL, (uint64_t)vg__sse_clients());
 }
 
@@ -153,7 +158,8 @@ int vg_notify_start(const vg_notify_config_t *cfg, const char *db_path, vg_bus_t
   if (!err) err = vg__mqtt_start(&cfg->mqtt, cameras, camera_count, &svc.mqtt);
   vg_bus_sub_opts_t opts = {.queue_len = BUS_QUEUE};
   if (!err && bus) err = vg_bus_subscribe(bus, "event.*", &opts, on_event, NULL, &svc.event_sub);
-  if (!err && bus && svc.mqtt) err = vg_bus_subscribe(bus, VG_ANALYTICS_TOPIC_META, &opts, on_meta, NULL, &svc.meta_sub);
+  if (!err && bus && svc.mqtt)
+    err = vg_bus_subscribe(bus, VG_ANALYTICS_TOPIC_META, &opts, on_meta, NULL, &svc.meta_sub);
   if (err) {
     vg_log_error(&lg, "notifications not started: %s", vg_strerror(err));
     vg_notify_stop();

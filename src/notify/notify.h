@@ -37,21 +37,21 @@
 #define VG_NOTIFY_FILTER_MAX 16
 
 typedef struct {
-  bool enabled;            /* default false */
-  char host[256];          /* default "127.0.0.1" */
-  int port;                /* default 1883 (8883 with tls) */
-  char username[128];      /* "" none */
-  char password[128];      /* "" none */
-  char client_id[128];     /* default "vigil-<hostname>" */
-  char topic_prefix[64];   /* default "vigil" */
+  bool enabled;              /* default false */
+  char host[256];            /* default "127.0.0.1" */
+  int port;                  /* default 1883 (8883 with tls) */
+  char username[128];        /* "" none */
+  char password[128];        /* "" none */
+  char client_id[128];       /* default "vigil-<hostname>" */
+  char topic_prefix[64];     /* default "vigil" */
   char discovery_prefix[64]; /* default "homeassistant"; "" no discovery */
-  bool tls;                /* default false */
-  char tls_ca_file[512];   /* "" the system's CAs */
-  bool tls_insecure;       /* do not check the broker's host name (default false) */
-  int keepalive_s;         /* default 30 */
-  int reconnect_min_ms;    /* default 1000 */
-  int reconnect_max_ms;    /* default 30000 */
-  int queue_max;           /* events kept in memory while the broker is away (default 1000) */
+  bool tls;                  /* default false */
+  char tls_ca_file[512];     /* "" the system's CAs */
+  bool tls_insecure;         /* do not check the broker's host name (default false) */
+  int keepalive_s;           /* default 30 */
+  int reconnect_min_ms;      /* default 1000 */
+  int reconnect_max_ms;      /* default 30000 */
+  int queue_max;             /* events kept in memory while the broker is away (default 1000) */
 } vg_mqtt_config_t;
 
 /* Which events an endpoint gets: empty lists match everything. */
@@ -70,12 +70,12 @@ typedef struct {
 typedef struct {
   char id[64];
   char url[1024];
-  char secret[256];     /* "" unsigned (not recommended) */
+  char secret[256]; /* "" unsigned (not recommended) */
   vg_notify_filter_t events;
-  int timeout_ms;       /* whole request, default 10000 */
-  int max_retries;      /* after the first attempt, default 20; -1 forever */
-  int backoff_min_ms;   /* default 1000 */
-  int backoff_max_ms;   /* default 300000 */
+  int timeout_ms;     /* whole request, default 10000 */
+  int max_retries;    /* after the first attempt, default 20; -1 forever */
+  int backoff_min_ms; /* default 1000 */
+  int backoff_max_ms; /* default 300000 */
 } vg_webhook_config_t;
 
 typedef struct {

@@ -43,15 +43,16 @@ typedef struct {
  * is new (its discovery config is due). */
 typedef void (*vg__mqtt_emit_fn)(void *opaque, const char *suffix, const char *payload, bool new_label);
 /* Updates st from one analytics meta and emits what changed. Pure. */
-void vg__mqtt_state_update(vg__mqtt_camera_state_t *st, const vg_analytics_meta_t *meta, vg__mqtt_emit_fn emit,
-                           void *opaque);
+void vg__mqtt_state_update(vg__mqtt_camera_state_t *st, const vg_analytics_meta_t *meta,
+                           vg__mqtt_emit_fn emit, void *opaque);
 /* Home Assistant discovery: the config topic and payload of the motion
  * binary sensor (label NULL) or of a label's count sensor. */
 int vg__mqtt_discovery(const vg_mqtt_config_t *cfg, const char *camera, const char *label, char *topic,
                        size_t topic_size, vg_strbuf_t *payload);
 
 typedef struct vg__mqtt vg__mqtt_t;
-int vg__mqtt_start(const vg_mqtt_config_t *cfg, const char *const *cameras, int camera_count, vg__mqtt_t **out);
+int vg__mqtt_start(const vg_mqtt_config_t *cfg, const char *const *cameras, int camera_count,
+                   vg__mqtt_t **out);
 /* Publishes "offline", disconnects, joins the thread. */
 void vg__mqtt_stop(vg__mqtt_t **m);
 /* An event message for PREFIX/events (bus thread). */
@@ -70,7 +71,7 @@ typedef struct {
   char type[8];
   char *body; /* malloc'd */
   size_t len;
-  int attempts; /* made so far */
+  int attempts;    /* made so far */
   int64_t next_us; /* not before this (wall clock) */
 } vg__notify_item_t;
 

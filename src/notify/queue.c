@@ -85,8 +85,9 @@ int vg__queue_push(vg__notify_queue_t *q, const char *endpoint, const char *deli
 
 int vg__queue_peek(vg__notify_queue_t *q, const char *endpoint, vg__notify_item_t *out) {
   memset(out, 0, sizeof(*out));
-  sqlite3_stmt *st = prepare(q, "SELECT id, delivery, type, body, attempts, next_us FROM notify_webhook_queue "
-                                "WHERE endpoint = ? ORDER BY id LIMIT 1");
+  sqlite3_stmt *st =
+      prepare(q, "SELECT id, delivery, type, body, attempts, next_us FROM notify_webhook_queue "
+                 "WHERE endpoint = ? ORDER BY id LIMIT 1");
   if (!st) return VG_EDB;
   sqlite3_bind_text(st, 1, endpoint, -1, SQLITE_STATIC);
   int rc = sqlite3_step(st), err = 0;

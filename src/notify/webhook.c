@@ -132,7 +132,8 @@ static void wait_for_work(endpoint_t *ep, int64_t until_us) {
 }
 
 /* Settles item after an attempt with verdict (see post_once). */
-static void settle(endpoint_t *ep, vg__notify_queue_t *q, vg__notify_item_t *item, int verdict, const char *why) {
+static void settle(endpoint_t *ep, vg__notify_queue_t *q, vg__notify_item_t *item, int verdict,
+                   const char *why) {
   const vg_webhook_config_t *cfg = ep->cfg;
   int attempts = item->attempts + 1;
   if (verdict == 1) {

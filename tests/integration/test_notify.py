@@ -456,3 +456,60 @@ def test_sse_event_stream_and_replay(vigil_bin, tmp_path, vigil_node):
     replay = [q2.get(timeout=5)[1] for _ in range(len(ids) - 1)]
     assert [int(m["id"]) for m in replay] == ids[1:]
     stop2.set()
+    # The same with the header EventSource sends when it reconnects.
+    q3, stop3 = queue.Queue(), threading.Event()
+    req = urllib.request.Request(url, headers={"Last-Event-ID": str(ids[0])})
+    threading.Thread(target=read_sse, args=(req, q3, stop3), daemon=True).start()
+    q3.get(timeout=10)
+    replay = [q3.get(timeout=5)[1] for _ in range(len(ids) - 1)]
+    assert [int(m["id"]) for m in replay] == ids[1:]
+    stop3.set()
+
+
+def test_sse_stream_follows_camera_permissions(vigil_bin, tmp_path, vigil_node, monkeypatch):
+    import base64
+    monkeypatch.setenv("VIGIL_ADMIN_PASSWORD", "admin password 1")
+    http_port = free_port()
+    cfg = node_config(tmp_path, http_port, cameras=[DEAD_CAMERA, dict(DEAD_CAMERA, id="cam2")],
+                      auth={"enabled": True, "argon2_t_cost": 1, "argon2_m_kib": 4096,
+                            "secret_key_file": str(tmp_path / "secret.key")})
+    vigil_node(cfg)
+    base = f"http://127.0.0.1:{http_port}/api/v1"
+
+    def basic(user, pw):
+        return "Basic " + base64.b64encode(f"{user}:{pw}".encode()).decode()
+
+    def call(method, path, body, auth):
+        req = urllib.request.Request(base + path, data=json.dumps(body).encode(), method=method,
+                                     headers={"Content-Type": "application/json", "Authorization": auth})
+        try:
+            with urllib.request.urlopen(req, timeout=20) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, None
+
+    admin = basic("admin", "admin password 1")
+    assert call("POST", "/users", {"name": "vic", "password": "vic password", "role": "viewer",
+                                   "permissions": {"cam2": ["live"]}}, admin)[0] == 201
+    # No credentials: 401, like every other route.
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(base + "/events/stream", timeout=10)
+    assert e.value.code == 401
+    q, stop = queue.Queue(), threading.Event()
+    req = urllib.request.Request(base + "/events/stream", headers={"Authorization": basic("vic", "vic password")})
+    threading.Thread(target=read_sse, args=(req, q, stop), daemon=True).start()
+    q.get(timeout=10)
+    st, ev1 = call("POST", "/events", {"camera": "cam1", "duration_s": 1}, admin)
+    assert st in (200, 201)
+    st, ev2 = call("POST", "/events", {"camera": "cam2", "duration_s": 1}, admin)
+    assert st in (200, 201)
+    seen = []
+    deadline = time.time() + 10 * SLOW
+    while time.time() < deadline and not any(b["type"] == "end" for b in seen):
+        try:
+            seen.append(json.loads(q.get(timeout=1)[1]["data"]))
+        except queue.Empty:
+            pass
+    assert seen and {b["after"]["camera"] for b in seen} == {"cam2"}, seen
+    assert {b["after"]["id"] for b in seen} == {ev2["id"]}
+    stop.set()

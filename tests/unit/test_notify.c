@@ -215,7 +215,8 @@ typedef struct {
 static void record_emit(void *opaque, const char *suffix, const char *payload, bool new_label) {
   emitted_t *e = opaque;
   if (e->count < 32)
-    snprintf(e->lines[e->count++], sizeof(e->lines[0]), "%s=%s%s", suffix, payload, new_label ? " (new)" : "");
+    snprintf(e->lines[e->count++], sizeof(e->lines[0]), "%s=%s%s", suffix, payload,
+             new_label ? " (new)" : "");
 }
 
 static void add_object(vg_analytics_meta_t *m, const char *cls, bool confirmed) {
