@@ -1,6 +1,7 @@
 /*
  * node.h: one vigil node, everything `vigil run` starts, in order:
- * workers, the event bus, camera sources, cameras, analytics, events, the RTSP server,
+ * workers, the event bus, camera sources, cameras, analytics, events,
+ * notifications (MQTT, webhooks, the event stream), the RTSP server,
  * the RTMP server (when enabled), the HTTP API. Stopped
  * in reverse. The node's configuration is the whole JSON file.
  */
