@@ -202,7 +202,9 @@ static int send_response(struct lws *wsi, vg_http_server_t *srv, http_session_t 
   size_t len = 0;
   char *body = res->stream ? NULL : vg_strbuf_steal(&res->body, &len);
   int open_ended = res->stream && res->stream->length == VG_HTTP_STREAM_OPEN && !head_only;
-  if (res->stream) len = open_ended ? LWS_ILLEGAL_HTTP_CONTENT_LEN : res->stream->length;
+  /* An open stream has no length, also when HEAD only asks for its headers. */
+  if (res->stream)
+    len = res->stream->length == VG_HTTP_STREAM_OPEN ? LWS_ILLEGAL_HTTP_CONTENT_LEN : res->stream->length;
   if (lws_add_http_common_headers(wsi, (unsigned)res->status, res->content_type, len, &p, end) ||
       add_extra_headers(wsi, &res->headers, &p, end) ||
       (res->allow[0] &&

@@ -448,6 +448,10 @@ def test_sse_event_stream_and_replay(vigil_bin, tmp_path, vigil_node):
     ids = [int(m["id"]) for m in got]
     assert ids == sorted(ids) and len(set(ids)) == len(ids)
     assert metric(http_port, "vigil_notify_sse_clients") == 1
+    # HEAD: the headers of the stream, no body, and the connection ends.
+    head = urllib.request.Request(url, method="HEAD")
+    with urllib.request.urlopen(head, timeout=10) as r:
+        assert r.headers.get("Content-Type").startswith("text/event-stream") and r.read() == b""
     stop.set()
     # Reconnecting after the first message replays the rest.
     q2, stop2 = queue.Queue(), threading.Event()
