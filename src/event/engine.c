@@ -42,7 +42,13 @@ typedef struct {
   int64_t fixed_end_us;        /* manual events: when it ends */
   int64_t last_snap_us;
   float snap_score;
+  /* Waiting for the metadata of the frame that triggered (published after
+   * the trigger), to take the object's box there: 0 once it is known. */
+  int64_t box_frame_us;
 } candidate_t;
+
+/* How long a candidate waits for its trigger frame's metadata. */
+#define BOX_WAIT_US 2000000
 
 typedef struct {
   char camera[64], sensor[64], label[64];
@@ -186,7 +192,7 @@ static void refresh_scores(candidate_t *c, const track_t *t) {
 }
 
 static void try_start(vg_event_engine_t *e, candidate_t *c, int64_t now_us) {
-  if (c->started || c->manual) return;
+  if (c->started || c->manual || c->box_frame_us) return;
   track_t *t = find_track(e, c->ev.camera, c->ev.track_id);
   refresh_scores(c, t);
   bool conf_ok =
@@ -242,6 +248,23 @@ static candidate_t *new_candidate(vg_event_engine_t *e) {
   return NULL;
 }
 
+static void suppressed(vg_event_engine_t *e, const char *camera, const char *reason);
+
+/* The object's box in the frame that triggered is where the event
+ * happened: it is kept, and a candidate whose box lies on the learned
+ * false-positive mask of its camera and class is dropped. t may be NULL
+ * (the object was never seen: nothing to check). */
+static void place_candidate(vg_event_engine_t *e, candidate_t *c, const track_t *t, int64_t utc_us) {
+  c->box_frame_us = 0;
+  if (!t) return;
+  memcpy(c->ev.trigger_box, t->last_box, sizeof(c->ev.trigger_box));
+  if (c->ev.label[0] && strcmp(c->ev.label, c->ev.kind) != 0 &&
+      vg_fpmask_score(e->fp, c->ev.camera, c->ev.label, t->last_box, utc_us) >= e->cfg->fp_threshold) {
+    suppressed(e, c->ev.camera, "false_positive");
+    c->used = false;
+  }
+}
+
 /* ---- inputs ---- */
 
 void vg_event_engine_meta(vg_event_engine_t *e, const vg_analytics_meta_t *m) {
@@ -270,6 +293,10 @@ void vg_event_engine_meta(vg_event_engine_t *e, const vg_analytics_meta_t *m) {
       if (!c->used || c->manual || c->ev.track_id != o->track_id || strcmp(c->ev.camera, m->camera) != 0)
         continue;
       if (m->utc_us > c->last_us) c->last_us = m->utc_us;
+      if (c->box_frame_us && m->utc_us >= c->box_frame_us) {
+        place_candidate(e, c, t, m->utc_us);
+        if (!c->used) continue;
+      }
       if (!c->started) {
         try_start(e, c, m->utc_us);
       } else {
@@ -319,11 +346,6 @@ void vg_event_engine_trigger(vg_event_engine_t *e, const vg_analytics_trigger_t 
     return;
   }
   track_t *tr = find_track(e, t->camera, t->track_id);
-  if (tr && *label &&
-      vg_fpmask_score(e->fp, t->camera, label, tr->last_box, t->utc_us) >= e->cfg->fp_threshold) {
-    suppressed(e, t->camera, "false_positive");
-    return;
-  }
   if (!(c = new_candidate(e))) return;
   c->rule = rule;
   c->first_us = c->last_us = t->utc_us;
@@ -338,8 +360,13 @@ void vg_event_engine_trigger(vg_event_engine_t *e, const vg_analytics_trigger_t 
   ev->start_utc_us = ev->update_utc_us = t->utc_us;
   ev->track_id = t->track_id;
   ev->triggers = 1;
-  if (tr) memcpy(ev->trigger_box, tr->last_box, sizeof(ev->trigger_box));
-  try_start(e, c, t->utc_us);
+  int64_t frame_us = t->frame_utc_us ? t->frame_utc_us : t->utc_us;
+  if (t->track_id && (!tr || tr->last_us < frame_us)) {
+    c->box_frame_us = frame_us; /* decided when that frame's metadata comes */
+    return;
+  }
+  place_candidate(e, c, tr, t->utc_us);
+  if (c->used) try_start(e, c, t->utc_us);
 }
 
 void vg_event_engine_tick(vg_event_engine_t *e, int64_t now_us) {
@@ -351,6 +378,10 @@ void vg_event_engine_tick(vg_event_engine_t *e, int64_t now_us) {
       continue;
     }
     bool quiet = now_us - c->last_us > e->cfg->group_window_us;
+    if (c->box_frame_us && now_us - c->first_us > BOX_WAIT_US) {
+      place_candidate(e, c, find_track(e, c->ev.camera, c->ev.track_id), now_us);
+      if (!c->used) continue;
+    }
     if (!c->started) {
       try_start(e, c, now_us);
       if (!c->used || c->started || !quiet) continue;

@@ -31,14 +31,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       if (q.has_cursor && (q.offset || q.cursor_id < 1)) abort();
       if (q.start_us && q.end_us && q.end_us <= q.start_us) abort();
       if (q.min_severity > 4 || q.false_positive > 1) abort();
-      if (strnlen(q.text, sizeof(q.text)) == sizeof(q.text) || strnlen(q.camera, sizeof(q.camera)) == sizeof(q.camera))
+      if (strnlen(q.text, sizeof(q.text)) == sizeof(q.text) ||
+          strnlen(q.camera, sizeof(q.camera)) == sizeof(q.camera))
         abort();
     }
     free(query);
   } else {
     vg_manual_event_t m;
     if (vg_events_api_parse_manual(rest, len, 1795000000000000LL, &m, err, sizeof(err)) == 0) {
-      if (!m.camera[0] || !m.label[0] || m.end_us <= m.start_us || m.end_us - m.start_us > 86400000000LL) abort();
+      if (!m.camera[0] || !m.label[0] || m.end_us <= m.start_us || m.end_us - m.start_us > 86400000000LL)
+        abort();
       if (m.severity < 0 || m.severity > 4) abort();
     }
   }

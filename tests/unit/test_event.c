@@ -135,6 +135,7 @@ static void test_grouping_and_end(void **state) {
   assert_int_equal(r.ended[0].triggers, 3);
   assert_int_equal(r.ended[0].end_utc_us, T0 + 6 * SEC);
   /* Past the window, the same object makes a new event. */
+  meta(e, 7, 0.8f, BOX_A, T0 + 20 * SEC);
   t = trig("zone1", "enter", 7, T0 + 20 * SEC);
   vg_event_engine_trigger(e, &t);
   assert_int_equal(r.starts, 2);
@@ -167,6 +168,14 @@ static void test_sightings_keep_event_open(void **state) {
   vg_event_engine_tick(e, T0 + 14 * SEC);
   assert_int_equal(r.ends, 1);
   assert_int_equal(r.ended[0].end_utc_us, T0 + 10 * SEC);
+  /* An object whose frame's metadata never comes is decided without its
+   * box after two seconds. */
+  t = trig("zone1", "enter", 42, T0 + 20 * SEC);
+  vg_event_engine_trigger(e, &t);
+  vg_event_engine_tick(e, T0 + 21 * SEC);
+  assert_int_equal(r.starts, 1);
+  vg_event_engine_tick(e, T0 + 22 * SEC + 1);
+  assert_int_equal(r.starts, 2);
   vg_event_engine_free(&e);
 }
 
@@ -178,21 +187,25 @@ static void test_cooldown(void **state) {
   cfg.cooldown_us = 30 * SEC;
   rec_t r;
   vg_event_engine_t *e = engine(&cfg, &r);
+  meta(e, 1, 0.8f, BOX_A, T0);
   vg_analytics_trigger_t t = trig("line1", "line_cross", 1, T0);
   vg_event_engine_trigger(e, &t);
   vg_event_engine_tick(e, T0 + 3 * SEC);
   assert_int_equal(r.ends, 1);
   /* Another object on the same line and class 10 s later: cooling down. */
+  meta(e, 2, 0.8f, BOX_A, T0 + 10 * SEC);
   t = trig("line1", "line_cross", 2, T0 + 10 * SEC);
   vg_event_engine_trigger(e, &t);
   assert_int_equal(r.starts, 1);
   assert_int_equal(r.suppressed, 1);
   assert_string_equal(r.last_reason, "cooldown");
   /* Another sensor is not cooling down. */
+  meta(e, 3, 0.8f, BOX_B, T0 + 10 * SEC);
   t = trig("zone1", "enter", 3, T0 + 10 * SEC);
   vg_event_engine_trigger(e, &t);
   assert_int_equal(r.starts, 2);
   /* After the cool-down (from the end at T0), the line starts events again. */
+  meta(e, 4, 0.8f, BOX_A, T0 + 31 * SEC);
   t = trig("line1", "line_cross", 4, T0 + 31 * SEC);
   vg_event_engine_trigger(e, &t);
   assert_int_equal(r.starts, 3);
@@ -234,7 +247,7 @@ static void test_median_confidence(void **state) {
   float good[] = {0.7f, 0.72f, 0.1f, 0.69f, 0.71f};
   for (int i = 0; i < 5; i++)
     meta(e, 6, good[i], BOX_A, T0 + 5 * SEC + i * 200000);
-  t = trig("zone1", "enter", 6, T0 + 6 * SEC);
+  t = trig("zone1", "enter", 6, T0 + 5 * SEC + 800000); /* the last frame's trigger */
   vg_event_engine_trigger(e, &t);
   assert_int_equal(r.starts, 1);
   assert_true(r.started[0].median_score > 0.69f && r.started[0].median_score < 0.71f);
@@ -297,12 +310,12 @@ static void test_schedule(void **state) {
   rec_t r;
   vg_event_engine_t *e = engine(&cfg, &r);
   int64_t midnight = T0 - T0 % (86400 * SEC);
-  vg_analytics_trigger_t t = trig("zone1", "enter", 1, midnight + 12 * 3600 * SEC); /* noon: off */
+  vg_analytics_trigger_t t = trig("zone1", "enter", 0, midnight + 12 * 3600 * SEC); /* noon: off */
   vg_event_engine_trigger(e, &t);
   assert_int_equal(r.starts, 0);
-  t = trig("zone1", "enter", 2, midnight + 23 * 3600 * SEC); /* 23:00: on */
+  t = trig("zone1", "enter", 0, midnight + 23 * 3600 * SEC); /* 23:00: on */
   vg_event_engine_trigger(e, &t);
-  t = trig("zone1", "enter", 3, midnight + 86400 * SEC + 5 * 3600 * SEC); /* 05:00 next day: on */
+  t = trig("zone2", "enter", 0, midnight + 86400 * SEC + 5 * 3600 * SEC); /* 05:00 next day: on */
   vg_event_engine_trigger(e, &t);
   assert_int_equal(r.starts, 2);
   vg_event_engine_free(&e);
@@ -386,16 +399,21 @@ static void run_scene(vg_event_engine_t *e, rec_t *r, int64_t from, int loops, i
     int64_t t0 = from + i * 20 * SEC;
     int before = r->starts;
     uint32_t ta = next_track++, tb = next_track++;
-    for (int k = 0; k < 5; k++) {
+    for (int k = 0; k < 4; k++) {
       meta(e, ta, 0.6f, BOX_A, t0 + k * 200000);
       meta(e, tb, 0.6f, BOX_B, t0 + k * 200000);
     }
-    vg_analytics_trigger_t t = trig("line1", "line_cross", ta, t0 + SEC);
+    /* Each trigger comes from a frame before that frame's metadata, whose
+     * box decides. */
+    vg_analytics_trigger_t t = trig("line1", "line_cross", ta, t0 + 800000);
     vg_event_engine_trigger(e, &t);
+    t = trig("line2", "line_cross", tb, t0 + 800000);
+    vg_event_engine_trigger(e, &t);
+    assert_int_equal(r->starts, before);
+    meta(e, ta, 0.6f, BOX_A, t0 + 800000);
     *events_a += r->starts - before;
     before = r->starts;
-    t = trig("line2", "line_cross", tb, t0 + SEC);
-    vg_event_engine_trigger(e, &t);
+    meta(e, tb, 0.6f, BOX_B, t0 + 800000);
     *events_b += r->starts - before;
     vg_event_engine_tick(e, t0 + 15 * SEC);
   }
