@@ -14,6 +14,7 @@
 #include "base/secret.h"
 #include "base/log.h"
 #include "base/metrics.h"
+#include "event/service.h"
 #include "api/api.h"
 #include "ingest/http_source.h"
 #include "live/ws_live.h"
@@ -22,6 +23,7 @@
 #include "ingest/rtsp_source.h"
 #include "ingest/srt_ingest.h"
 #include "net/worker.h"
+#include "notify/notify.h"
 #include "record/index.h"
 #include "record/playback.h"
 #include "record/recovery.h"
@@ -47,7 +49,8 @@ static const char *const level_names[] = {"error", "warn", "info", "debug", "tra
 int vg_node_config_load(vg_cfg_t *c, const char *file, vg_node_config_t *out) {
   static const char *const keys[] = {"log_level",  "workers",   "cameras", "rtsp_server", "rtmp_server",
                                      "srt_server", "http",      "record",  "database",    "onvif",
-                                     "auth",       "analytics", NULL};
+                                     "auth",       "analytics", "events",  "mqtt",        "webhooks",
+                                     "notify",     NULL};
   json_t *root;
   long long v;
   memset(out, 0, sizeof(*out));
@@ -95,6 +98,8 @@ int vg_node_config_load(vg_cfg_t *c, const char *file, vg_node_config_t *out) {
   /* The recorder's writer indexes into the node's database. */
   snprintf(out->record.db_path, sizeof(out->record.db_path), "%s", out->database.path);
 
+  vg_notify_config_parse(c, root, &out->notify);
+
   /* cameras[].record settings are remembered per camera by the record
    * module while the cameras are parsed. */
   vg_record_camera_configs_clear();
@@ -118,6 +123,8 @@ int vg_node_config_load(vg_cfg_t *c, const char *file, vg_node_config_t *out) {
   /* Takes each camera's "analytics" object out before the cameras are read. */
   json_t *analytics = vg_cfg_object(c, root, "analytics", 0);
   int aerr = vg_analytics_node_config_parse(c, analytics, cams, &out->analytics);
+  /* Likewise each camera's "events" object (the event rules). */
+  if (!aerr) aerr = vg_event_config_parse(c, vg_cfg_object(c, root, "events", 0), cams, &out->events);
   if (aerr) {
     json_decref(root);
     return aerr;
@@ -152,6 +159,7 @@ void vg_node_config_free(vg_node_config_t *cfg) {
   vg_analytics_node_config_free(&cfg->analytics);
   json_decref(cfg->doc);
   cfg->doc = NULL;
+  vg_event_config_free(&cfg->events);
   free(cfg->cameras);
   cfg->cameras = NULL;
   cfg->camera_count = 0;
@@ -354,6 +362,17 @@ static void forward_meta(void *opaque, const vg_bus_msg_t *msg) {
   json_decref(meta);
 }
 
+/* Notifications (MQTT, webhooks, the event stream) from the event bus. */
+static int start_notify(const vg_node_config_t *cfg, vg_bus_t *bus) {
+  const char **ids = calloc((size_t)cfg->camera_count + 1, sizeof(*ids));
+  if (!ids) return VG_ENOMEM;
+  for (int i = 0; i < cfg->camera_count; i++)
+    ids[i] = cfg->cameras[i].id;
+  int err = vg_notify_start(&cfg->notify, cfg->database.path, bus, ids, cfg->camera_count);
+  free(ids);
+  return err;
+}
+
 int vg_node_start(const vg_node_config_t *cfg, vg_node_t **out) {
   vg_log_ctx_t lg = VG_LOG_CTX("vigil", NULL);
   vg_node_t *node = calloc(1, sizeof(*node));
@@ -402,6 +421,14 @@ int vg_node_start(const vg_node_config_t *cfg, vg_node_t **out) {
     vg_node_stop(&node);
     return err;
   }
+  if ((err = vg_event_service_start(&cfg->events, cfg->database.path, node->bus))) {
+    vg_node_stop(&node);
+    return err;
+  }
+  if ((err = start_notify(cfg, node->bus))) {
+    vg_node_stop(&node);
+    return err;
+  }
   err = vg_rtsp_server_start(&rtsp_cfg, &node->rtsp);
   if (!err) {
     vg_metrics_register("rtsp_server", collect_rtsp_metrics, node->rtsp);
@@ -427,6 +454,8 @@ void vg_node_stop(vg_node_t **np) {
   if (!node) return;
   *np = NULL;
   vg_http_server_stop(&node->http);
+  vg_notify_stop();
+  vg_event_service_stop();
   vg_metrics_unregister("rtsp_server");
   if (node->rtmp) {
     vg_metrics_unregister("rtmp_server");
