@@ -496,6 +496,16 @@ const cases = {
       if (await opens("cam2")) throw new Error("the viewer's live WebSocket to cam2 opens");
     }
     if ((await api("/api/v1/users")) !== 403) throw new Error("a viewer may list users");
+    // Events: cam2's are neither listed nor readable, on the page or through the API.
+    const secret = await adminApi(node, "POST", "/api/v1/events", { camera: "cam2", label: "cam2-only", duration_s: 1 });
+    if (secret.status === 201) {
+      const evs = await (await page.request.get(`${node.base}/api/v1/events?limit=1000`)).json();
+      if (evs.events.some((e) => e.camera === "cam2")) throw new Error("the viewer's event list has cam2's events");
+      if ((await api(`/api/v1/events/${secret.json.id}`)) !== 404) throw new Error("the viewer reads an event of cam2");
+      await page.goto(`${node.base}/#/events`);
+      await page.waitForSelector(".events-total");
+      if (/cam2-only/.test(await page.content())) throw new Error("the viewer's events page shows cam2's event");
+    }
     await logout(page);
     return "viewer1 sees cam1 only (live grid, playback, API, live WebSocket); cam2's routes answer 404 and its WebSocket is refused";
   },
@@ -510,6 +520,10 @@ const cases = {
     await page.goto(`${node.base}/#/system`);
     await page.waitForSelector(".health-status");
     if ((await page.textContent(".health-status")) !== "ok") throw new Error("health is not ok");
+    // The audit log (vigil serves no process log): this session's login is in it.
+    await page.waitForSelector('table.audit tr[data-action="login.success"]');
+    const actions = await page.$$eval("table.audit tr[data-action]", (rs) => [...new Set(rs.map((r) => r.dataset.action))]);
+    await page.$eval("table.audit", (t) => t.scrollIntoView());
     await shot(page, "system");
     await page.goto(`${node.base}/#/config/users`);
     await page.waitForSelector('tr[data-user="admin"]');
@@ -520,7 +534,7 @@ const cases = {
     if (m.display !== "standalone" || !m.icons?.length) throw new Error("manifest is incomplete");
     const sw = await page.evaluate(() => navigator.serviceWorker.ready.then((r) => !!r.active));
     if (!sw) throw new Error("no active service worker");
-    return `events page: "${title || "a list"}"; system and users pages; manifest and service worker active`;
+    return `events page: "${title || "a list"}"; system page with the audit log (${actions.join(", ")}); users page; manifest and service worker active`;
   },
 
   async phone({ browser, node }) {

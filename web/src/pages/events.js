@@ -240,7 +240,7 @@ export function EventDetail({ id }) {
       <tr><th>Started</th><td>${dateTime(ev.start_ms)}</td></tr>
       <tr><th>Ended</th><td>${ev.end_ms ? `${dateTime(ev.end_ms)} (${duration((ev.end_ms - ev.start_ms) / 1000)})` : "still active"}</td></tr>
       ${ev.sensor && html`<tr><th>Sensor</th><td>${ev.sensor}${ev.direction ? ` (${ev.direction})` : ""}</td></tr>`}
-      <tr><th>Kind</th><td>${ev.kind}${ev.manual ? " (manual)" : ""}</td></tr>
+      <tr><th>Kind</th><td>${ev.kind}${ev.manual && ev.kind !== "manual" ? " (manual)" : ""}</td></tr>
       ${ev.best_score > 0 && html`<tr><th>Score</th><td>best ${ev.best_score.toFixed(2)}, median ${ev.median_score.toFixed(2)}</td></tr>`}
       ${ev.triggers > 0 && html`<tr><th>Triggers</th><td>${ev.triggers}</td></tr>`}
       ${ev.labels && ev.labels.length > 0 && html`<tr><th>Labels</th><td>${ev.labels.join(", ")}</td></tr>`}

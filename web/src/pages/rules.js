@@ -68,7 +68,7 @@ function RecordingSettings({ id, camera, canEdit, onSaved }) {
     setSaved("");
     try {
       await patch(cameraPath(id), { record: recordPatch(f, camera.record) });
-      setSaved("Recording settings saved; the recorder uses them now.");
+      setSaved("Recording settings saved.");
       onSaved();
     } catch (err) {
       setError(err);
@@ -173,7 +173,7 @@ function Rules({ id, analytics, canEdit, onSaved }) {
     });
     try {
       await put(cameraPath(id, "/analytics"), { ...a, rules: clean });
-      setSaved("Rules saved; the camera's analytics use them now.");
+      setSaved("Rules saved.");
       onSaved();
     } catch (e) {
       setError(e);
