@@ -51,7 +51,7 @@ typedef struct {
   int keepalive_s;           /* default 30 */
   int reconnect_min_ms;      /* default 1000 */
   int reconnect_max_ms;      /* default 30000 */
-  int queue_max;             /* events kept in memory while the broker is away (default 1000) */
+  int queue_max;             /* event messages queued (on disk) for the broker at most (default 10000) */
 } vg_mqtt_config_t;
 
 /* Which events an endpoint gets: empty lists match everything. */
