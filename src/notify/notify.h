@@ -3,7 +3,8 @@
  * on the bus) and analytics (analytics.h, "analytics.meta") report, sent
  * on to the outside world (docs/EVENTS.md, "Notifications"):
  *
- *  - MQTT (libmosquitto), topics modelled on Frigate's: PREFIX/events,
+ *  - MQTT (libmosquitto), topics modelled on Frigate's: PREFIX/events
+ *    (queued on disk like webhooks, sent with QoS 1 until acknowledged),
  *    PREFIX/<camera>/motion, PREFIX/<camera>/<label> (object counts),
  *    PREFIX/available (with a last will), Home Assistant discovery.
  *  - Webhooks: signed HTTP POSTs (libcurl), one thread and one durable
