@@ -62,7 +62,7 @@ static void parse_mqtt(vg_cfg_t *c, json_t *obj, vg_mqtt_config_t *m) {
   m->reconnect_min_ms = (int)v;
   vg_cfg_int(c, obj, "reconnect_max_ms", 30000, 100, 3600000, &v);
   m->reconnect_max_ms = (int)v;
-  vg_cfg_int(c, obj, "queue_max", 1000, 0, 1000000, &v);
+  vg_cfg_int(c, obj, "queue_max", 10000, 0, 10000000, &v);
   m->queue_max = (int)v;
   if (!c->failed && (!m->topic_prefix[0] || strpbrk(m->topic_prefix, "+#")))
     vg_cfg_fail(c, "topic_prefix", "must be a non-empty topic without wildcards");

@@ -5,15 +5,19 @@
  * exponential backoff while the broker is down, also at start, which
  * mosquitto_loop_start does not do after a refused first connect) and
  * then runs mosquitto_loop_forever, which reconnects with libmosquitto's
- * exponential backoff (reconnect_min_ms to reconnect_max_ms) after a drop. The broker
- * keeps PREFIX/available at "offline" through the last will if vigil dies.
- * On every (re)connect vigil says "online" and republishes the retained
- * state (discovery configs, motion, counts), so a broker that restarted
- * without persistence is whole again. Event messages published while
- * there is no connection wait in a bounded memory queue (queue_max) and go
- * out, in order, after the next connect; overflow is counted failed.
- * mosquitto_publish is thread-safe with the threaded loop, so the bus
- * thread publishes directly.
+ * exponential backoff (reconnect_min_ms to reconnect_max_ms) after a drop.
+ * The broker keeps PREFIX/available at "offline" through the last will if
+ * vigil dies. On every (re)connect vigil says "online" and republishes the
+ * retained state (discovery configs, motion, counts), so a broker
+ * restarted without persistence is whole again.
+ *
+ * Event messages go through the same durable queue as webhooks (queue.c,
+ * endpoint "@mqtt", which no webhook id can be): the bus thread writes the
+ * row, a sender thread publishes the oldest with QoS 1 and deletes it once
+ * the broker's PUBACK arrived (on_publish), so messages wait out a broker
+ * that is down and a vigil restart, and go out in order, at least once.
+ * State messages (motion, counts) are published directly from the bus
+ * thread (mosquitto_publish is thread-safe with a threaded loop).
  */
 #include <errno.h>
 #include <mosquitto.h>
@@ -24,16 +28,15 @@
 
 #include "base/error.h"
 #include "base/log.h"
+#include "base/time.h"
 #include "notify/notify_internal.h"
 
 static const vg_log_ctx_t lg = {"mqtt", NULL};
 
 #define MAX_CAMERAS 256
 
-typedef struct pending {
-  struct pending *next;
-  char text[];
-} pending_t;
+#define MQTT_QUEUE "@mqtt"
+#define PUBACK_WAIT_MS 10000
 
 struct vg__mqtt {
   const vg_mqtt_config_t *cfg;
@@ -42,8 +45,14 @@ struct vg__mqtt {
   bool connected;
   vg__mqtt_camera_state_t cams[MAX_CAMERAS];
   int cam_count;
-  pending_t *head, *tail;
-  int pending;
+  /* The durable queue: the bus thread's connection, and the sender. */
+  vg__notify_queue_t *enqueue_q;
+  char db_path[512];
+  pthread_t sender;
+  int sender_started;
+  pthread_mutex_t send_lock; /* guards the three below */
+  pthread_cond_t send_cond;
+  int send_signaled, waiting_mid, acked;
   vg__notify_counters_t counters;
   char available_topic[128];
   pthread_t thread;
@@ -172,19 +181,98 @@ static void publish_discovery(vg__mqtt_t *m, const char *camera, const char *lab
   vg_strbuf_free(&payload);
 }
 
-/* Sends the pending events; with the lock held. */
-static void flush_pending(vg__mqtt_t *m) {
-  while (m->head && m->connected) {
-    pending_t *p = m->head;
-    if (publish(m, "events", p->text, 1, false) != MOSQ_ERR_SUCCESS) break;
-    m->head = p->next;
-    if (!m->head) m->tail = NULL;
-    m->pending--;
-    atomic_fetch_sub(&m->counters.queued, 1);
-    atomic_fetch_add(&m->counters.sent, 1);
-    atomic_fetch_add(&m->counters.retries, 1);
-    free(p);
+/* Wakes the sender (something queued, connected, acknowledged, stop). */
+static void signal_sender(vg__mqtt_t *m) {
+  pthread_mutex_lock(&m->send_lock);
+  m->send_signaled = 1;
+  pthread_cond_broadcast(&m->send_cond);
+  pthread_mutex_unlock(&m->send_lock);
+}
+
+static void on_publish(struct mosquitto *mosq, void *opaque, int mid) {
+  vg__mqtt_t *m = opaque;
+  pthread_mutex_lock(&m->send_lock);
+  if (mid == m->waiting_mid) m->acked = 1;
+  pthread_cond_broadcast(&m->send_cond);
+  pthread_mutex_unlock(&m->send_lock);
+}
+
+/* Waits until signaled or ms pass; with send_lock held. */
+static void sender_wait(vg__mqtt_t *m, int64_t ms) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  int64_t ns = ts.tv_nsec + ms * 1000000;
+  ts.tv_sec += ns / 1000000000;
+  ts.tv_nsec = ns % 1000000000;
+  if (!m->send_signaled && !atomic_load(&m->stopping))
+    pthread_cond_timedwait(&m->send_cond, &m->send_lock, &ts);
+  m->send_signaled = 0;
+}
+
+static bool is_connected(vg__mqtt_t *m) {
+  pthread_mutex_lock(&m->lock);
+  bool c = m->connected;
+  pthread_mutex_unlock(&m->lock);
+  return c;
+}
+
+/* Publishes item with QoS 1 and waits for its PUBACK. Returns 1 when the
+ * broker acknowledged it. */
+static int publish_and_wait(vg__mqtt_t *m, const vg__notify_item_t *item) {
+  char topic[128];
+  snprintf(topic, sizeof(topic), "%s/events", m->cfg->topic_prefix);
+  int mid = 0, acked = 0;
+  /* send_lock is held across the publish so that on_publish cannot see
+   * the PUBACK before the message id is recorded. */
+  pthread_mutex_lock(&m->send_lock);
+  int rc = mosquitto_publish(m->mosq, &mid, topic, (int)item->len, item->body, 1, false);
+  if (rc == MOSQ_ERR_SUCCESS) {
+    m->waiting_mid = mid;
+    m->acked = 0;
+    int64_t deadline = vg_time_mono_us() + PUBACK_WAIT_MS * 1000LL;
+    while (!m->acked && !atomic_load(&m->stopping) && vg_time_mono_us() < deadline)
+      sender_wait(m, 200);
+    acked = m->acked;
+    m->waiting_mid = 0;
   }
+  pthread_mutex_unlock(&m->send_lock);
+  return acked;
+}
+
+/* Sends the queue in order while connected. */
+static void *sender_thread(void *arg) {
+  vg__mqtt_t *m = arg;
+  vg__notify_queue_t *q = NULL;
+  if (vg__queue_open(m->db_path, &q) != 0) {
+    vg_log_error(&lg, "event messages not sent: no database");
+    return NULL;
+  }
+  while (!atomic_load(&m->stopping)) {
+    vg__notify_item_t item;
+    int err = is_connected(m) ? vg__queue_peek(q, MQTT_QUEUE, &item) : VG_ENOTFOUND;
+    if (err) {
+      pthread_mutex_lock(&m->send_lock);
+      sender_wait(m, 1000);
+      pthread_mutex_unlock(&m->send_lock);
+      continue;
+    }
+    if (publish_and_wait(m, &item)) {
+      vg__queue_done(q, item.row);
+      atomic_fetch_add(&m->counters.sent, 1);
+      atomic_fetch_sub(&m->counters.queued, 1);
+    } else if (!atomic_load(&m->stopping)) {
+      /* Not acknowledged (the connection went, or the broker is slow):
+       * the row stays and is published again, with the same content. */
+      vg__queue_retry(q, item.row, item.attempts + 1, 0);
+      atomic_fetch_add(&m->counters.retries, 1);
+      pthread_mutex_lock(&m->send_lock);
+      sender_wait(m, 500);
+      pthread_mutex_unlock(&m->send_lock);
+    }
+    free(item.body);
+  }
+  vg__queue_close(&q);
+  return NULL;
 }
 
 typedef struct {
@@ -219,8 +307,8 @@ static void on_connect(struct mosquitto *mosq, void *opaque, int rc) {
       publish(m, suffix, payload, 1, true);
     }
   }
-  flush_pending(m);
   pthread_mutex_unlock(&m->lock);
+  signal_sender(m);
 }
 
 static void on_disconnect(struct mosquitto *mosq, void *opaque, int rc) {
@@ -230,6 +318,7 @@ static void on_disconnect(struct mosquitto *mosq, void *opaque, int rc) {
   m->connected = false;
   pthread_mutex_unlock(&m->lock);
   if (was && rc != 0) vg_log_warn(&lg, "lost the broker %s:%d; reconnecting", m->cfg->host, m->cfg->port);
+  signal_sender(m);
 }
 
 static void on_log(struct mosquitto *mosq, void *opaque, int level, const char *text) {
@@ -287,8 +376,8 @@ static void *mqtt_thread(void *arg) {
   return NULL;
 }
 
-int vg__mqtt_start(const vg_mqtt_config_t *cfg, const char *const *cameras, int camera_count,
-                   vg__mqtt_t **out) {
+int vg__mqtt_start(const vg_mqtt_config_t *cfg, const char *db_path, const char *const *cameras,
+                   int camera_count, vg__mqtt_t **out) {
   *out = NULL;
   if (!cfg->enabled) return 0;
   mosquitto_lib_init();
@@ -298,6 +387,18 @@ int vg__mqtt_start(const vg_mqtt_config_t *cfg, const char *const *cameras, int 
   pthread_mutex_init(&m->lock, NULL);
   pthread_mutex_init(&m->stop_lock, NULL);
   pthread_cond_init(&m->stop_cond, NULL);
+  pthread_mutex_init(&m->send_lock, NULL);
+  pthread_cond_init(&m->send_cond, NULL);
+  snprintf(m->db_path, sizeof(m->db_path), "%s", db_path);
+  int qerr = vg__queue_open(db_path, &m->enqueue_q);
+  if (qerr) {
+    vg_log_error(&lg, "MQTT not started: the queue's database: %s", vg_strerror(qerr));
+    vg__mqtt_stop(&m);
+    return qerr;
+  }
+  long queued = vg__queue_count(m->enqueue_q, MQTT_QUEUE);
+  atomic_store(&m->counters.queued, queued > 0 ? queued : 0);
+  if (queued > 0) vg_log_info(&lg, "%ld event messages queued from before", queued);
   snprintf(m->available_topic, sizeof(m->available_topic), "%s/available", cfg->topic_prefix);
   for (int i = 0; i < camera_count; i++)
     camera_state(m, cameras[i]);
@@ -321,6 +422,7 @@ int vg__mqtt_start(const vg_mqtt_config_t *cfg, const char *const *cameras, int 
   }
   mosquitto_connect_callback_set(m->mosq, on_connect);
   mosquitto_disconnect_callback_set(m->mosq, on_disconnect);
+  mosquitto_publish_callback_set(m->mosq, on_publish);
   mosquitto_log_callback_set(m->mosq, on_log);
   unsigned min_s = (unsigned)(cfg->reconnect_min_ms + 999) / 1000,
            max_s = (unsigned)(cfg->reconnect_max_ms + 999) / 1000;
@@ -333,6 +435,11 @@ int vg__mqtt_start(const vg_mqtt_config_t *cfg, const char *const *cameras, int 
     return -rc;
   }
   m->thread_started = 1;
+  if ((rc = pthread_create(&m->sender, NULL, sender_thread, m)) != 0) {
+    vg__mqtt_stop(&m);
+    return -rc;
+  }
+  m->sender_started = 1;
   vg_log_info(&lg, "publishing to %s:%d under %s/", cfg->host, cfg->port, cfg->topic_prefix);
   *out = m;
   return 0;
@@ -342,6 +449,11 @@ void vg__mqtt_stop(vg__mqtt_t **mp) {
   vg__mqtt_t *m = *mp;
   if (!m) return;
   *mp = NULL;
+  if (m->sender_started) {
+    atomic_store(&m->stopping, 1);
+    signal_sender(m);
+    pthread_join(m->sender, NULL);
+  }
   if (m->mosq) {
     pthread_mutex_lock(&m->lock);
     bool connected = m->connected;
@@ -360,44 +472,35 @@ void vg__mqtt_stop(vg__mqtt_t **mp) {
     if (m->thread_started) pthread_join(m->thread, NULL);
     mosquitto_destroy(m->mosq);
   }
-  while (m->head) {
-    pending_t *p = m->head;
-    m->head = p->next;
-    free(p);
-  }
+  vg__queue_close(&m->enqueue_q);
   pthread_mutex_destroy(&m->lock);
   pthread_mutex_destroy(&m->stop_lock);
   pthread_cond_destroy(&m->stop_cond);
+  pthread_mutex_destroy(&m->send_lock);
+  pthread_cond_destroy(&m->send_cond);
   free(m);
   mosquitto_lib_cleanup();
 }
 
-void vg__mqtt_event(vg__mqtt_t *m, const char *json_text) {
+void vg__mqtt_event(vg__mqtt_t *m, const char *type, const char *json_text) {
   if (!m) return;
-  pthread_mutex_lock(&m->lock);
-  if (m->connected && !m->head && publish(m, "events", json_text, 1, false) == MOSQ_ERR_SUCCESS) {
-    atomic_fetch_add(&m->counters.sent, 1);
-  } else if (m->pending >= m->cfg->queue_max) {
+  if (atomic_load(&m->counters.queued) >= m->cfg->queue_max) {
     atomic_fetch_add(&m->counters.failed, 1);
-    vg_log_warn(&lg, "an event message was dropped: %d are waiting for the broker", m->pending);
-  } else {
-    size_t n = strlen(json_text);
-    pending_t *p = malloc(sizeof(*p) + n + 1);
-    if (p) {
-      memcpy(p->text, json_text, n + 1);
-      p->next = NULL;
-      if (m->tail)
-        m->tail->next = p;
-      else
-        m->head = p;
-      m->tail = p;
-      m->pending++;
-      atomic_fetch_add(&m->counters.queued, 1);
-    } else {
-      atomic_fetch_add(&m->counters.failed, 1);
-    }
+    vg_log_warn(&lg, "an event message was dropped: %ld are waiting for the broker",
+                (long)atomic_load(&m->counters.queued));
+    return;
   }
-  pthread_mutex_unlock(&m->lock);
+  char id[37];
+  vg_notify_uuid(id);
+  int err =
+      vg__queue_push(m->enqueue_q, MQTT_QUEUE, id, type, json_text, strlen(json_text), vg_time_utc_us());
+  if (err) {
+    atomic_fetch_add(&m->counters.failed, 1);
+    vg_log_error(&lg, "an event message was not queued: %s", vg_strerror(err));
+    return;
+  }
+  atomic_fetch_add(&m->counters.queued, 1);
+  signal_sender(m);
 }
 
 static void emit_state(void *opaque, const char *suffix, const char *payload, bool new_label) {

@@ -70,7 +70,7 @@ static void on_event(void *opaque, const vg_bus_msg_t *msg) {
     vg_log_error(&lg, "event %lld not announced: no memory", (long long)ev->id);
     return;
   }
-  vg__mqtt_event(svc.mqtt, text);
+  vg__mqtt_event(svc.mqtt, type, text);
   vg__webhooks_enqueue(svc.webhooks, type, ev, text);
   vg__sse_publish(ev->camera, text);
   free(text);
@@ -155,7 +155,7 @@ int vg_notify_start(const vg_notify_config_t *cfg, const char *db_path, vg_bus_t
   svc.running = true;
   int err = vg__sse_start(cfg->sse_queue, cfg->sse_replay);
   if (!err) err = vg__webhooks_start(cfg, db_path, &svc.webhooks);
-  if (!err) err = vg__mqtt_start(&cfg->mqtt, cameras, camera_count, &svc.mqtt);
+  if (!err) err = vg__mqtt_start(&cfg->mqtt, db_path, cameras, camera_count, &svc.mqtt);
   vg_bus_sub_opts_t opts = {.queue_len = BUS_QUEUE};
   if (!err && bus) err = vg_bus_subscribe(bus, "event.*", &opts, on_event, NULL, &svc.event_sub);
   if (!err && bus && svc.mqtt)

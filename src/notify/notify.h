@@ -3,7 +3,8 @@
  * on the bus) and analytics (analytics.h, "analytics.meta") report, sent
  * on to the outside world (docs/EVENTS.md, "Notifications"):
  *
- *  - MQTT (libmosquitto), topics modelled on Frigate's: PREFIX/events,
+ *  - MQTT (libmosquitto), topics modelled on Frigate's: PREFIX/events
+ *    (queued on disk like webhooks, sent with QoS 1 until acknowledged),
  *    PREFIX/<camera>/motion, PREFIX/<camera>/<label> (object counts),
  *    PREFIX/available (with a last will), Home Assistant discovery.
  *  - Webhooks: signed HTTP POSTs (libcurl), one thread and one durable
@@ -51,7 +52,7 @@ typedef struct {
   int keepalive_s;           /* default 30 */
   int reconnect_min_ms;      /* default 1000 */
   int reconnect_max_ms;      /* default 30000 */
-  int queue_max;             /* events kept in memory while the broker is away (default 1000) */
+  int queue_max;             /* event messages queued (on disk) for the broker at most (default 10000) */
 } vg_mqtt_config_t;
 
 /* Which events an endpoint gets: empty lists match everything. */

@@ -51,12 +51,13 @@ int vg__mqtt_discovery(const vg_mqtt_config_t *cfg, const char *camera, const ch
                        size_t topic_size, vg_strbuf_t *payload);
 
 typedef struct vg__mqtt vg__mqtt_t;
-int vg__mqtt_start(const vg_mqtt_config_t *cfg, const char *const *cameras, int camera_count,
-                   vg__mqtt_t **out);
+/* db_path: the node's database (the event messages' queue). */
+int vg__mqtt_start(const vg_mqtt_config_t *cfg, const char *db_path, const char *const *cameras,
+                   int camera_count, vg__mqtt_t **out);
 /* Publishes "offline", disconnects, joins the thread. */
 void vg__mqtt_stop(vg__mqtt_t **m);
-/* An event message for PREFIX/events (bus thread). */
-void vg__mqtt_event(vg__mqtt_t *m, const char *json_text);
+/* Queues an event message for PREFIX/events (bus thread). */
+void vg__mqtt_event(vg__mqtt_t *m, const char *type, const char *json_text);
 /* Motion and counts from an analytics meta (bus thread). */
 void vg__mqtt_meta(vg__mqtt_t *m, const vg_analytics_meta_t *meta);
 vg__notify_counters_t *vg__mqtt_counters(vg__mqtt_t *m);

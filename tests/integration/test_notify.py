@@ -559,3 +559,33 @@ def test_mqtt_motion_counts_and_scene_events(vigil_bin, tmp_path, broker, start_
         assert evs[0]["after"]["camera"] == "cam1" and evs[0]["after"]["label"] == "person"
     finally:
         sub.stop()
+
+
+@pytest.mark.skipif(not HAVE_MOSQUITTO, reason="mosquitto not installed")
+def test_mqtt_events_wait_on_disk_across_a_restart(vigil_bin, tmp_path, broker):
+    mqtt_port = free_port()
+    http_port = free_port()
+    broker(mqtt_port)
+    sub = Subscriber(mqtt_port)
+    gate = Gate(mqtt_port)
+    cfg = node_config(tmp_path, http_port, mqtt={"port": gate.port, "reconnect_min_ms": 200,
+                                                 "reconnect_max_ms": 500})
+    p = start_vigil(vigil_bin, tmp_path, cfg)
+    try:
+        ev = manual_event(http_port, duration_s=1)
+        wait_for(lambda: metric(http_port, "vigil_notify_queue_length", channel="mqtt",
+                                target=f"127.0.0.1:{gate.port}") == 2, 10, what="new and end queued")
+        assert stop_vigil(p) == 0
+        p = start_vigil(vigil_bin, tmp_path, cfg, name="vigil2")
+        time.sleep(1)
+        assert not sub.events()
+        gate.open = True
+        got = wait_for(lambda: [e for e in sub.events() if e["after"]["id"] == ev["id"]] if any(
+            e["type"] == "end" for e in sub.events()) else None, 15, what="the queued messages")
+        assert [e["type"] for e in got] == ["new", "end"]
+        wait_for(lambda: metric(http_port, "vigil_notify_queue_length", channel="mqtt",
+                                target=f"127.0.0.1:{gate.port}") == 0, 5, what="an empty queue")
+    finally:
+        sub.stop()
+        gate.close()
+        assert stop_vigil(p) == 0
