@@ -557,10 +557,24 @@ const cases = {
       await page.goto(`${node.base}/#/playback/cam1?window=10m`);
       await page.waitForSelector(".timeline");
       await shot(page, "phone-playback");
+      // The events list and an event's page fit the phone too.
+      await page.goto(`${node.base}/#/events`);
+      await page.waitForSelector(".events li, .empty h3");
+      const wide = await page.evaluate(() => document.documentElement.scrollWidth - innerWidth);
+      await shot(page, "phone-events");
+      if (wide > 1) throw new Error(`the events page is ${wide}px wider than the phone`);
+      const first = await page.$(".events li a");
+      if (first) {
+        await first.click();
+        await page.waitForSelector(".event-detail");
+        const w2 = await page.evaluate(() => document.documentElement.scrollWidth - innerWidth);
+        await shot(page, "phone-event");
+        if (w2 > 1) throw new Error(`an event's page is ${w2}px wider than the phone`);
+      }
     } finally {
       await ctx.close();
     }
-    return "390x844: bottom tab bar, no horizontal overflow";
+    return "390x844: bottom tab bar, no horizontal overflow (live, playback, events, an event)";
   },
 };
 
