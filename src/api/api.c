@@ -8,8 +8,8 @@
 #include <strings.h>
 
 #include "api/cameras_api.h"
-#include "api/metrics.h"
 #include "api/events_api.h"
+#include "api/metrics.h"
 #include "api/record_api.h"
 #include "base/error.h"
 #include "proto/auth.h"

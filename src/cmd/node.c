@@ -411,17 +411,14 @@ int vg_node_start(const vg_node_config_t *cfg, vg_node_t **out) {
     vg_log_error(&lg, "ONVIF events not started: %s", vg_strerror(err));
   if (vg_bus_subscribe(node->bus, VG_ANALYTICS_TOPIC_META, NULL, forward_meta, NULL, &node->meta_sub) != 0)
     vg_log_warn(&lg, "analytics metadata will not reach live viewers");
-  if ((err = vg_analytics_start(&cfg->analytics, node->bus))) {
+  if ((err = vg_analytics_start(&cfg->analytics, node->bus)) ||
+      (err = vg_event_service_start(&cfg->events, cfg->database.path, node->bus))) {
     vg_node_stop(&node);
     return err;
   }
   vg_rtsp_server_config_t rtsp_cfg = cfg->rtsp_server;
   err = start_auth(node, cfg, &rtsp_cfg, &lg);
   if (err) {
-    vg_node_stop(&node);
-    return err;
-  }
-  if ((err = vg_event_service_start(&cfg->events, cfg->database.path, node->bus))) {
     vg_node_stop(&node);
     return err;
   }

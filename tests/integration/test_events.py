@@ -227,6 +227,7 @@ def test_manual_event_records_and_retained_lock_outlives_retention(vigil_bin, st
         "record": {"enabled": True, "root": root, "segment_s": 2, "fragment_ms": 500, "retention_interval_s": 1,
                    "max_age_s": 8},
         "events": {"evidence_dir": str(tmp_path / "evidence"), "pre_capture_s": 1, "post_capture_s": 1},
+        "database": {"path": str(tmp_path / "vigil.db")},
         "cameras": [{"id": "cam1", "url": f"rtsp://127.0.0.1:{sim}/cam1"},
                     {"id": "cam2", "url": f"rtsp://127.0.0.1:{sim}/cam1",
                      "record": {"mode": "events", "pre_roll_s": 1, "post_roll_s": 1}}],
