@@ -70,6 +70,9 @@ extern const vg_http_route_t vg_api_playback_routes[];  /* api/playback.c */
 extern const vg_http_route_t vg_api_analytics_routes[]; /* api/analytics_api.c */
 extern const size_t vg_api_analytics_route_count;
 extern const size_t vg_api_playback_route_count;
+extern const vg_http_route_t vg_events_stream_routes[]; /* api/events_stream.c */
+extern const size_t vg_events_stream_route_count;
+
 static const struct {
   const vg_http_route_t *routes;
   const size_t *count;
@@ -79,11 +82,13 @@ static const struct {
     {vg_auth_routes, &vg_auth_route_count},
     {vg_record_api_routes, &vg_record_api_route_count},
     {vg_api_playback_routes, &vg_api_playback_route_count},
+    /* Before the events routes: "stream" would match /api/v1/events/{id}. */
+    {vg_events_stream_routes, &vg_events_stream_route_count},
+    {vg_events_api_routes, &vg_events_api_route_count},
     {vg_api_analytics_routes, &vg_api_analytics_route_count},
     {vg_live_routes, &vg_live_route_count},
     {vg_api_camera_routes, &vg_api_camera_route_count},
     {vg_api_system_routes, &vg_api_system_route_count},
-    {vg_events_api_routes, &vg_events_api_route_count},
 };
 
 void vg_api_foreach_route(void (*fn)(const vg_http_route_t *route, void *opaque), void *opaque) {

@@ -75,10 +75,16 @@ struct vg_http_server {
   atomic_int stopping;
   /* requests answered, by status code, for /metrics */
   atomic_uint_fast64_t requests[600];
+  /* Open-ended streams (router.h's VG_HTTP_STREAM_OPEN), touched only on
+   * the server's thread; wake_lock keeps a stream's wake from another
+   * thread off the context while it is being destroyed. */
+  struct http_session *open_streams;
+  pthread_mutex_t wake_lock;
+  int context_alive;
 };
 
 /* Per-connection state; lws zeroes it. */
-typedef struct {
+typedef struct http_session {
   char method[8];
   char *path, *query; /* kept while a request body arrives */
   vg_strbuf_t body_in;
@@ -88,10 +94,26 @@ typedef struct {
   vg_http_stream_t *stream; /* or a streamed body, of out_len bytes */
   int status;
   void *live; /* a live-view WebSocket's viewer (live/ws_live.h) */
+  /* An open-ended stream: linked into srv->open_streams. */
+  int open_ended;
+  struct lws *wsi;
+  vg_http_server_t *srv;
+  struct http_session *next_open;
 } http_session_t;
+
+static void unlink_open_stream(http_session_t *s) {
+  if (!s->open_ended) return;
+  for (http_session_t **p = &s->srv->open_streams; *p; p = &(*p)->next_open)
+    if (*p == s) {
+      *p = s->next_open;
+      break;
+    }
+  s->open_ended = 0;
+}
 
 static void session_reset(http_session_t *s) {
   void *live = s->live;
+  unlink_open_stream(s);
   free(s->path);
   free(s->query);
   free(s->out);
@@ -178,6 +200,31 @@ static int add_security_headers(struct lws *wsi, uint8_t **p, uint8_t *end) {
   return 0;
 }
 
+#define OPEN_STREAM_POLL_US (5 * 1000000) /* an open stream's read runs at least this often */
+
+/* Called by an open stream from any thread: the server's thread then
+ * asks every open stream for bytes (EVENT_WAIT_CANCELLED). */
+static void wake_server(void *opaque) {
+  vg_http_server_t *srv = opaque;
+  pthread_mutex_lock(&srv->wake_lock);
+  if (srv->context_alive) lws_cancel_service(srv->context);
+  pthread_mutex_unlock(&srv->wake_lock);
+}
+
+/* An open-ended stream: no idle timeout, a poll timer for keep-alives, and
+ * the wake function. */
+static void start_open_stream(struct lws *wsi, vg_http_server_t *srv, http_session_t *s) {
+  s->open_ended = 1;
+  s->wsi = wsi;
+  s->srv = srv;
+  s->next_open = srv->open_streams;
+  srv->open_streams = s;
+  s->out_len = 0;
+  lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+  lws_set_timer_usecs(wsi, OPEN_STREAM_POLL_US);
+  if (s->stream->set_wake) s->stream->set_wake(s->stream, wake_server, srv);
+}
+
 /* Writes the status line and headers and queues the body for WRITEABLE.
  * Returns 0, or -1 to close the connection. */
 static int send_response(struct lws *wsi, vg_http_server_t *srv, http_session_t *s, vg_http_response_t *res,
@@ -185,7 +232,10 @@ static int send_response(struct lws *wsi, vg_http_server_t *srv, http_session_t 
   uint8_t buf[LWS_PRE + 8192], *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf) - 1;
   size_t len = 0;
   char *body = res->stream ? NULL : vg_strbuf_steal(&res->body, &len);
-  if (res->stream) len = res->stream->length;
+  int open_ended = res->stream && res->stream->length == VG_HTTP_STREAM_OPEN && !head_only;
+  /* An open stream has no length, also when HEAD only asks for its headers. */
+  if (res->stream)
+    len = res->stream->length == VG_HTTP_STREAM_OPEN ? LWS_ILLEGAL_HTTP_CONTENT_LEN : res->stream->length;
   if (lws_add_http_common_headers(wsi, (unsigned)res->status, res->content_type, len, &p, end) ||
       add_security_headers(wsi, &p, end) || add_extra_headers(wsi, &res->headers, &p, end) ||
       (res->allow[0] &&
@@ -210,6 +260,7 @@ static int send_response(struct lws *wsi, vg_http_server_t *srv, http_session_t 
   else if (res->stream)
     res->stream->close(res->stream);
   res->stream = NULL;
+  if (open_ended) start_open_stream(wsi, srv, s);
   lws_callback_on_writable(wsi);
   return 0;
 }
@@ -323,6 +374,16 @@ static void copy_request_headers(struct lws *wsi, vg_http_request_t *req, char *
   };
   size_t used = 0;
   for (int h = 0; h < VG_HTTP_HDR__COUNT; h++) {
+    if (h == VG_HTTP_HDR_LAST_EVENT_ID) {
+      /* Not one of lws's known tokens: a custom header. */
+      static const char name[] = "last-event-id:";
+      int n = lws_hdr_custom_length(wsi, name, (int)sizeof(name) - 1);
+      if (n <= 0 || used + (size_t)n + 1 > size) continue;
+      if (lws_hdr_custom_copy(wsi, buf + used, (int)(size - used), name, (int)sizeof(name) - 1) < 0) continue;
+      req->headers[h] = buf + used;
+      used += strlen(buf + used) + 1;
+      continue;
+    }
     int n = lws_hdr_total_length(wsi, tokens[h]);
     if (n <= 0 || used + (size_t)n + 1 > size) continue;
     if (lws_hdr_copy(wsi, buf + used, (int)(size - used), tokens[h]) < 0) continue;
@@ -408,8 +469,20 @@ static int on_http(struct lws *wsi, vg_http_server_t *srv, http_session_t *s, co
   return answer(wsi, srv, s, s->method, path, query);
 }
 
+/* An open stream's turn: as much as read gives now, in chunks. */
+static int write_open_stream(struct lws *wsi, http_session_t *s) {
+  uint8_t chunk[LWS_PRE + HTTP_WRITE_CHUNK];
+  long got = s->stream->read(s->stream, chunk + LWS_PRE, HTTP_WRITE_CHUNK);
+  if (got < 0) return -1; /* the stream ended: close the connection */
+  if (got == 0) return 0;
+  if (lws_write(wsi, chunk + LWS_PRE, (size_t)got, LWS_WRITE_HTTP) != (int)got) return -1;
+  lws_callback_on_writable(wsi);
+  return 0;
+}
+
 static int on_writeable(struct lws *wsi, vg_http_server_t *srv, http_session_t *s) {
   (void)srv;
+  if (s->open_ended && s->stream) return write_open_stream(wsi, s);
   if (!s->out && !s->stream && s->out_len) return 0;
   size_t left = s->out_len - s->out_off;
   if (left > 0) {
@@ -511,6 +584,20 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
 
   case LWS_CALLBACK_HTTP_WRITEABLE: return on_writeable(wsi, srv, s);
 
+  case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+    /* A stream's wake: every open stream gets a turn to read. */
+    for (http_session_t *o = srv ? srv->open_streams : NULL; o; o = o->next_open)
+      lws_callback_on_writable(o->wsi);
+    /* And the live view's muxing workers' wake-ups. */
+    return vg_live_ws_callback(wsi, (int)reason, s ? &s->live : NULL, in, len);
+
+  case LWS_CALLBACK_TIMER:
+    if (s && s->open_ended) {
+      lws_callback_on_writable(wsi);
+      lws_set_timer_usecs(wsi, OPEN_STREAM_POLL_US);
+    }
+    return 0;
+
   case LWS_CALLBACK_HTTP_FILE_COMPLETION:
     if (lws_http_transaction_completed(wsi)) return -1;
     return 0;
@@ -523,7 +610,6 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
   case LWS_CALLBACK_SERVER_WRITEABLE:
   case LWS_CALLBACK_RECEIVE:
   case LWS_CALLBACK_CLOSED:
-  case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
     return vg_live_ws_callback(wsi, (int)reason, s ? &s->live : NULL, in, len);
 
   case LWS_CALLBACK_CLOSED_HTTP:
@@ -580,6 +666,9 @@ static void *serve_thread(void *arg) {
   vg_http_server_t *srv = arg;
   while (!atomic_load(&srv->stopping))
     if (lws_service(srv->context, 0) < 0) break;
+  pthread_mutex_lock(&srv->wake_lock);
+  srv->context_alive = 0;
+  pthread_mutex_unlock(&srv->wake_lock);
   lws_context_destroy(srv->context);
   srv->context = NULL;
   return NULL;
@@ -658,6 +747,7 @@ int vg_http_server_start(const vg_http_config_t *cfg, vg_http_server_t **out) {
   vg_http_server_t *srv = calloc(1, sizeof(*srv));
   if (!srv) return VG_ENOMEM;
   srv->cfg = *cfg;
+  pthread_mutex_init(&srv->wake_lock, NULL);
   find_web_root(cfg, srv->web_root, sizeof(srv->web_root));
   lws_set_log_level(LLL_ERR | LLL_WARN | (vg_log_enabled(VG_LOG_DEBUG) ? LLL_NOTICE : 0), lws_log_emit);
   srv->context = create_context(srv);
@@ -668,6 +758,7 @@ int vg_http_server_start(const vg_http_config_t *cfg, vg_http_server_t **out) {
     free(srv);
     return VG_EIO;
   }
+  srv->context_alive = 1;
   int err = pthread_create(&srv->thread, NULL, serve_thread, srv);
   if (err) {
     lws_context_destroy(srv->context);
@@ -691,8 +782,9 @@ void vg_http_server_stop(vg_http_server_t **psrv) {
   vg_metrics_unregister("http_server");
   atomic_store(&srv->stopping, 1);
   /* Wakes the thread out of its poll; it sees stopping and leaves. */
-  lws_cancel_service(srv->context);
+  wake_server(srv);
   pthread_join(srv->thread, NULL);
   vg_live_stop();
+  pthread_mutex_destroy(&srv->wake_lock);
   free(srv);
 }

@@ -44,6 +44,7 @@ typedef enum {
   VG_HTTP_HDR_CONTENT_TYPE,
   VG_HTTP_HDR_USER_AGENT,
   VG_HTTP_HDR_ORIGIN,
+  VG_HTTP_HDR_LAST_EVENT_ID, /* Server-Sent Events reconnects */
   VG_HTTP_HDR__COUNT
 } vg_http_header_t;
 
@@ -72,10 +73,18 @@ typedef struct {
  * many (> 0), or a negative error, which closes the connection: the status
  * line has gone out already, so a failing stream must not be answered with
  * a JSON error. Called on the HTTP server's thread. */
+/* length VG_HTTP_STREAM_OPEN makes an open-ended stream (Server-Sent
+ * Events): no Content-Length, the connection closes when the stream ends.
+ * Its read may return 0 for "nothing now"; the server calls set_wake once,
+ * before the first read, with a function the stream calls (from any
+ * thread) when read has bytes again. The server also calls read every few
+ * seconds, so the stream can send keep-alives. */
+#define VG_HTTP_STREAM_OPEN UINT64_MAX
 typedef struct vg_http_stream {
-  uint64_t length; /* exact body length, sent as Content-Length */
+  uint64_t length; /* exact body length, sent as Content-Length, or VG_HTTP_STREAM_OPEN */
   long (*read)(struct vg_http_stream *st, uint8_t *dst, size_t cap);
   void (*close)(struct vg_http_stream *st);
+  void (*set_wake)(struct vg_http_stream *st, void (*wake)(void *), void *wake_opaque); /* open streams */
 } vg_http_stream_t;
 
 typedef struct {

@@ -47,8 +47,8 @@ typedef struct {
   fault_entry_t faults[MAX_FAULT_PATHS];
   int fault_count;
   vg_onvif_device_config_t onvif; /* port 0: no ONVIF devices */
-  const char *scene;              /* a scene file instead of the pattern or a video */
-  const char *ground_truth;       /* where the scene's ground truth goes */
+  const char *scene;        /* a scene file instead of the pattern or a video */
+  const char *ground_truth; /* where the scene's ground truth goes */
 } camsim_options_t;
 
 static void usage(FILE *out) {

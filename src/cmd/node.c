@@ -23,6 +23,7 @@
 #include "ingest/rtsp_source.h"
 #include "ingest/srt_ingest.h"
 #include "net/worker.h"
+#include "notify/notify.h"
 #include "record/index.h"
 #include "record/playback.h"
 #include "record/recovery.h"
@@ -48,7 +49,8 @@ static const char *const level_names[] = {"error", "warn", "info", "debug", "tra
 int vg_node_config_load(vg_cfg_t *c, const char *file, vg_node_config_t *out) {
   static const char *const keys[] = {"log_level",  "workers",   "cameras", "rtsp_server", "rtmp_server",
                                      "srt_server", "http",      "record",  "database",    "onvif",
-                                     "auth",       "analytics", "events",  NULL};
+                                     "auth",       "analytics", "events",  "mqtt",        "webhooks",
+                                     "notify",     NULL};
   json_t *root;
   long long v;
   memset(out, 0, sizeof(*out));
@@ -95,6 +97,8 @@ int vg_node_config_load(vg_cfg_t *c, const char *file, vg_node_config_t *out) {
   vg_cfg_leave(c);
   /* The recorder's writer indexes into the node's database. */
   snprintf(out->record.db_path, sizeof(out->record.db_path), "%s", out->database.path);
+
+  vg_notify_config_parse(c, root, &out->notify);
 
   /* cameras[].record settings are remembered per camera by the record
    * module while the cameras are parsed. */
@@ -153,9 +157,9 @@ int vg_node_config_load(vg_cfg_t *c, const char *file, vg_node_config_t *out) {
 
 void vg_node_config_free(vg_node_config_t *cfg) {
   vg_analytics_node_config_free(&cfg->analytics);
-  vg_event_config_free(&cfg->events);
   json_decref(cfg->doc);
   cfg->doc = NULL;
+  vg_event_config_free(&cfg->events);
   free(cfg->cameras);
   cfg->cameras = NULL;
   cfg->camera_count = 0;
@@ -395,6 +399,17 @@ static void forward_meta(void *opaque, const vg_bus_msg_t *msg) {
   json_decref(meta);
 }
 
+/* Notifications (MQTT, webhooks, the event stream) from the event bus. */
+static int start_notify(const vg_node_config_t *cfg, vg_bus_t *bus) {
+  const char **ids = calloc((size_t)cfg->camera_count + 1, sizeof(*ids));
+  if (!ids) return VG_ENOMEM;
+  for (int i = 0; i < cfg->camera_count; i++)
+    ids[i] = cfg->cameras[i].id;
+  int err = vg_notify_start(&cfg->notify, cfg->database.path, bus, ids, cfg->camera_count);
+  free(ids);
+  return err;
+}
+
 int vg_node_start(const vg_node_config_t *cfg, vg_node_t **out) {
   vg_log_ctx_t lg = VG_LOG_CTX("vigil", NULL);
   vg_node_t *node = calloc(1, sizeof(*node));
@@ -445,6 +460,10 @@ int vg_node_start(const vg_node_config_t *cfg, vg_node_t **out) {
     vg_node_stop(&node);
     return err;
   }
+  if ((err = start_notify(cfg, node->bus))) {
+    vg_node_stop(&node);
+    return err;
+  }
   err = vg_rtsp_server_start(&rtsp_cfg, &node->rtsp);
   if (!err) {
     vg_metrics_register("rtsp_server", collect_rtsp_metrics, node->rtsp);
@@ -470,6 +489,7 @@ void vg_node_stop(vg_node_t **np) {
   if (!node) return;
   *np = NULL;
   vg_http_server_stop(&node->http);
+  vg_notify_stop();
   vg_event_service_stop();
   vg_metrics_unregister("rtsp_server");
   if (node->rtmp) {

@@ -1,7 +1,8 @@
 /*
  * node.h: one vigil node, everything `vigil run` starts, in order:
- * workers, the event bus, camera sources, cameras, analytics, events, the
- * RTSP server, the RTMP server (when enabled), the HTTP API. Stopped
+ * workers, the event bus, camera sources, cameras, analytics, events,
+ * notifications (MQTT, webhooks, the event stream), the RTSP server,
+ * the RTMP server (when enabled), the HTTP API. Stopped
  * in reverse. The node's configuration is the whole JSON file.
  */
 #ifndef VG_CMD_NODE_H
@@ -17,6 +18,7 @@
 #include "ingest/rtmp_server.h"
 #include "ingest/srt_ingest.h"
 #include "live/rtsp_server.h"
+#include "notify/notify.h"
 #include "record/recorder.h"
 
 typedef struct {
@@ -33,8 +35,9 @@ typedef struct {
   vg_auth_config_t auth;
   vg_srt_server_config_t srt_server;
   vg_analytics_node_config_t analytics;
-  vg_event_config_t events;
   json_t *doc; /* the whole file as read (for the API's export and the cameras' "analytics") */
+  vg_event_config_t events;
+  vg_notify_config_t notify; /* "mqtt", "webhooks", "notify" */
 } vg_node_config_t;
 
 /* Loads and validates FILE. On error c names the field and the reason. */

@@ -19,6 +19,10 @@ export const webRoot = process.env.VG_WEB_ROOT || join(sourceDir, "web/dist");
 const SANITIZED = ["ON", "1", "TRUE"].includes(String(process.env.VG_SANITIZE || "").toUpperCase());
 export const SLOW = SANITIZED ? 3 : 1;
 export const ADMIN_PASSWORD = "browser-test-admin";
+// The detector's models (scripts/setup-models.sh); without them the node
+// runs no analytics and the cases that need it skip.
+export const modelsDir = [process.env.VIGIL_MODELS, join(sourceDir, "models")].find((d) => d && existsSync(join(d, "nanodet.json")));
+export const scenesDir = join(sourceDir, "tests/data/analytics");
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -90,6 +94,9 @@ export async function startNode() {
     auth: { enabled: true, argon2_m_kib: 256, argon2_t_cost: 1, secret_key_file: join(tmp, "secret.key") },
     database: { path: join(tmp, "vigil.db") },
     record: { enabled: true, root: join(tmp, "recordings"), segment_s: 4, fragment_ms: 500 },
+    // Manual events in the tests; the clip starts 5 s before (the default).
+    events: { pre_capture_s: 5, post_capture_s: 2 },
+    ...(modelsDir ? { analytics: { enabled: true, models_dir: modelsDir, detect_threads: 1, threads: 1 } } : {}),
     cameras: [
       { id: "cam1", name: "Front door", url: `rtsp://127.0.0.1:${camPort}/cam1` },
       { id: "cam2", name: "Back office", url: `rtsp://127.0.0.1:${camPort}/cam2` },
@@ -103,6 +110,15 @@ export async function startNode() {
   await waitFor(async () => (await fetch(`${base}/api/v1/health`)).ok, { timeout: 20000, what: "vigil's HTTP API" });
   const node = {
     tmp, base, camPort, httpPort, rtspPort, onvifPort, vigil, camsim,
+    // A camsim serving a scripted scene (people walking across the
+    // picture, docs/ANALYTICS.md) on a port of its own; stopped with the node.
+    async startScene(scene) {
+      const port = await freePort();
+      const p = new Proc("camsim-scene", [vigilBin, "camsim", "--port", String(port), "--cameras", "1", "--scene", join(scenesDir, scene)], {}, tmp);
+      procs.push(p);
+      await waitFor(() => p.log().includes("camsim: serving"), { timeout: 60000, what: "camsim's scene" });
+      return port;
+    },
     async stop() {
       for (const p of procs.reverse()) await p.stop();
       if (!process.env.VG_KEEP_TMP) rmSync(tmp, { recursive: true, force: true });

@@ -6,10 +6,11 @@ import { get, post, setUnauthorizedHandler } from "./api.js";
 import { html } from "./html.js";
 import { AnalyticsEditor } from "./pages/analytics.js";
 import { CameraForm, CamerasPage } from "./pages/cameras.js";
-import { EventsPage } from "./pages/events.js";
+import { EventDetail, EventsPage } from "./pages/events.js";
 import { LiveGrid, LiveSingle } from "./pages/live.js";
 import { LoginPage } from "./pages/login.js";
 import { PlaybackPage } from "./pages/playback.js";
+import { RulesPage } from "./pages/rules.js";
 import { SystemPage } from "./pages/system.js";
 import { UsersPage } from "./pages/users.js";
 import { navigate, route } from "./router.js";
@@ -24,10 +25,11 @@ function Page({ r }) {
     case "playback":
       return html`<${PlaybackPage} key=${b || ""} id=${b} query=${r.query} />`;
     case "events":
-      return html`<${EventsPage} />`;
+      return b ? html`<${EventDetail} key=${b} id=${b} />` : html`<${EventsPage} />`;
     case "config":
       if (b === "users") return html`<${UsersPage} />`;
       if (b === "cameras" && c === "new") return html`<${CameraForm} key="new" />`;
+      if (b === "cameras" && c && d === "rules") return html`<${RulesPage} key=${c} id=${c} />`;
       if (b === "cameras" && c && d === "analytics") return html`<${AnalyticsEditor} key=${c} id=${c} />`;
       if (b === "cameras" && c) return html`<${CameraForm} key=${c} id=${c} />`;
       return html`<${CamerasPage} />`;

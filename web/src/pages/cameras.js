@@ -81,6 +81,7 @@ export function CamerasPage() {
           <td>${c.type}</td><td class="url">${c.url}</td><td><${StateBadge} state=${c.state} reason=${c.reason} /></td>
           <td class="actions">
             <a href=${link("config", "cameras", c.id, "analytics")}>Zones & tripwires</a>
+            <a href=${link("config", "cameras", c.id, "rules")}>Recording & rules</a>
             ${readOnly(c) && html`<span class="muted" title="change it in the configuration file">configuration file</span>`}
             ${isAdmin() && !readOnly(c) && html`<button class="danger small" onClick=${async () => {
               if (!confirm(`Delete camera ${c.id}? Its recordings stay until retention removes them.`)) return;
@@ -176,7 +177,8 @@ export function CameraForm({ id }) {
 
   return html`<section>
     <div class="toolbar"><a href="#/config/cameras" class="back">← Cameras</a><h2>${editing ? `Camera ${id}` : "Add a camera"}</h2>
-      ${editing && html`<a class="button secondary" href=${link("config", "cameras", id, "analytics")}>Zones & tripwires</a>`}</div>
+      ${editing && html`<a class="button secondary" href=${link("config", "cameras", id, "analytics")}>Zones & tripwires</a>`}
+      ${editing && html`<a class="button secondary" href=${link("config", "cameras", id, "rules")}>Recording & rules</a>`}</div>
     ${locked && html`<p class="muted">This camera comes from the configuration file: change it there and restart vigil.</p>`}
     <form class="card form camera-form" onSubmit=${save}>
       <label>Id<input name="id" value=${form.id} onInput=${set("id")} required disabled=${editing} pattern="[A-Za-z0-9_.\\-]{1,63}"

@@ -2,13 +2,18 @@
 // (GET /api/v1/cameras/{id}/recordings); a click plays from there to the
 // end of the span through the HLS VOD playlist (vod.m3u8) with hls.js, at a
 // chosen speed; a range can be exported as an MP4 clip (clip.mp4).
+// Events of the range (GET /api/v1/events?camera=&start=&end=) are marked
+// on the timeline; a click on a mark plays from its pre-roll. vigil keeps
+// no history of motion that an endpoint exposes (only the present state,
+// .../analytics/status), so motion is not marked: events only.
 import { useEffect, useRef, useState } from "preact/hooks";
-import { cameraPath, get } from "../api.js";
+import { cameraPath, enc, get } from "../api.js";
 import { CameraSelect, Empty, ErrorText, useCameras, usePoll } from "../components.js";
 import { clock, duration, localInput } from "../format.js";
 import { html } from "../html.js";
 import { navigate } from "../router.js";
 import { can } from "../session.js";
+import { PRE_ROLL_MS } from "./events.js";
 
 const WINDOWS = [
   ["1m", "last minute", 60e3],
@@ -21,7 +26,7 @@ const SPEEDS = [0.5, 1, 2, 4, 8, 16];
 // One playlist covers at most this much, from the chosen point on.
 const MAX_PLAY_MS = 3600e3;
 
-function Timeline({ range, spans, cursor, selection, onPick }) {
+function Timeline({ range, spans, events, cursor, selection, onPick, onEvent }) {
   const ref = useRef(null);
   const len = range.end - range.start;
   const pos = (t) => `${((Math.min(Math.max(t, range.start), range.end) - range.start) / len) * 100}%`;
@@ -39,6 +44,14 @@ function Timeline({ range, spans, cursor, selection, onPick }) {
     ${spans.map(
       (s) => html`<div class="span" title=${`${clock(s.start_ms)}–${clock(s.end_ms)} (${duration(s.duration_s)})`}
         style=${`left:${pos(s.start_ms)};width:max(2px, calc(${pos(s.end_ms)} - ${pos(s.start_ms)}))`}></div>`,
+    )}
+    ${(events || []).slice().reverse().map(
+      // Oldest first, so that a newer event is drawn over an older one.
+      (ev) => html`<button type="button" class=${`event-mark severity-${ev.severity}${ev.false_positive ? " false-positive" : ""}`}
+        data-event=${ev.id} title=${`${ev.label || ev.kind} at ${clock(ev.start_ms)}: play from ${PRE_ROLL_MS / 1000} s before`}
+        aria-label=${`event ${ev.label || ev.kind} at ${clock(ev.start_ms)}`}
+        style=${`left:min(${pos(ev.start_ms)}, calc(100% - 6px));width:max(6px, calc(${pos(ev.end_ms || range.end)} - ${pos(ev.start_ms)}))`}
+        onClick=${(e) => (e.stopPropagation(), onEvent(ev))}></button>`,
     )}
     ${selection && html`<div class="selection" style=${`left:${pos(selection[0])};width:calc(${pos(selection[1])} - ${pos(selection[0])})`}></div>`}
     ${cursor && html`<div class="cursor" style=${`left:${pos(cursor)}`}></div>`}
@@ -83,12 +96,21 @@ export function PlaybackPage({ id, query }) {
   const [cameras, camError] = useCameras();
   const allowed = (cameras || []).filter((c) => can("recordings", c.id));
   const camera = id || (allowed[0] && allowed[0].id);
-  const [windowKey, setWindowKey] = useState(query.get("window") || "1h");
+  const atQuery = Number(query.get("at")) || 0;
+  // A window that holds ?at= (an hour for a recent one).
+  const fits = (w) => !atQuery || Date.now() - atQuery < w[2] * 0.9;
+  const [windowKey, setWindowKey] = useState(query.get("window") || (WINDOWS.slice(2).find(fits) || WINDOWS[WINDOWS.length - 1])[0]);
   const [now, setNow] = useState(Date.now());
   const span = WINDOWS.find((w) => w[0] === windowKey)[2];
   const range = { start: now - span, end: now };
   const [rec, recError, reload] = usePoll(
     () => (camera ? get(cameraPath(camera, `/recordings?start=${Math.floor(range.start)}&end=${Math.ceil(range.end)}`)) : Promise.resolve(null)),
+    [camera, now, span],
+  );
+  // The events of the range, when the node has them (a 404 leaves none).
+  const [events] = usePoll(
+    () => (camera ? get(`/api/v1/events?camera=${enc(camera)}&start=${Math.floor(range.start)}&end=${Math.ceil(range.end)}&limit=500`)
+      .then((r) => r.events || []).catch(() => []) : Promise.resolve([])),
     [camera, now, span],
   );
   const [play, setPlay] = useState(null); // [start, end] in ms
@@ -112,6 +134,11 @@ export function PlaybackPage({ id, query }) {
     setExportRange([start, Math.min(end, start + 60e3)]);
   };
   useEffect(() => setPlay(null), [camera]);
+  // ?at=<ms> (from an event's page) plays from there once the spans are in.
+  const at = Number(query.get("at")) || 0;
+  useEffect(() => {
+    if (at && spans.length && !play) pick(at);
+  }, [at, spans.length]);
 
   if (cameras && !allowed.length)
     return html`<${Empty} title="No recordings">You have no permission to see recordings of any camera.<//>`;
@@ -130,8 +157,9 @@ export function PlaybackPage({ id, query }) {
     </div>
     <${ErrorText} error=${camError || recError} />
     ${rec && html`<p class="muted">${spans.length} recorded span${spans.length === 1 ? "" : "s"}, ${duration(rec.recorded_s)} in ${duration(span / 1000)}
-      ${spans.length ? " · click the timeline to play" : ""}</p>`}
-    ${rec && html`<${Timeline} range=${range} spans=${spans} cursor=${cursor} selection=${exportRange} onPick=${pick} />`}
+      ${events && events.length ? `, ${events.length} event${events.length === 1 ? "" : "s"} marked` : ""}
+      ${spans.length ? " · click the timeline to play, an event mark to play from before it" : ""}</p>`}
+    ${rec && html`<${Timeline} range=${range} spans=${spans} events=${events} onEvent=${(ev) => pick(ev.start_ms - PRE_ROLL_MS)} cursor=${cursor} selection=${exportRange} onPick=${pick} />`}
     ${rec && !spans.length && html`<${Empty} title="Nothing recorded">No recordings of this camera in the ${WINDOWS.find((w) => w[0] === windowKey)[1]}.<//>`}
     ${vod && html`<${VodPlayer} src=${vod} speed=${speed} onTime=${setCursor} />`}
     ${vod && html`<div class="toolbar">

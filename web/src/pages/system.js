@@ -1,10 +1,14 @@
 // System: the node's health (GET /api/v1/health), every camera's state and
-// counters, and a few figures from /metrics (operators and admins).
+// counters, and a few figures from /metrics (operators and admins); for
+// admins the audit log (GET /api/v1/audit). vigil has no endpoint for its
+// process log (it goes to stderr or a file), so the audit log, the
+// security-relevant actions, is the log this page shows.
+import { useState } from "preact/hooks";
 import { get, parseMetrics } from "../api.js";
 import { ErrorText, StateBadge, useCameras, usePoll } from "../components.js";
 import { bytes, duration } from "../format.js";
 import { html } from "../html.js";
-import { isOperator } from "../session.js";
+import { isAdmin, isOperator } from "../session.js";
 
 const sum = (m, name, pred = () => true) => (m[name] || []).filter((s) => pred(s.labels)).reduce((a, s) => a + s.value, 0);
 
@@ -45,6 +49,27 @@ function NodeStatus() {
   </table>`;
 }
 
+// The audit log, newest first, a page at a time (?before= cursor).
+function AuditLog() {
+  const [pages, setPages] = useState([null]); // the "before" cursor of each page shown
+  const before = pages[pages.length - 1];
+  const [page, error] = usePoll(() => get(`/api/v1/audit?limit=50${before ? `&before=${before}` : ""}`), [before], before ? 0 : 10000);
+  if (error) return error.status === 404 ? html`<p class="muted">This node keeps no audit log.</p>` : html`<${ErrorText} error=${error} />`;
+  if (!page) return null;
+  const entries = page.entries || [];
+  return html`<div class="scroll"><table class="list audit">
+      <thead><tr><th>Time</th><th>User</th><th>Action</th><th>Target</th><th>From</th><th>Detail</th></tr></thead>
+      <tbody>${entries.map((e) => html`<tr key=${e.id} data-action=${e.action}>
+        <td>${new Date(e.time).toLocaleString()}</td><td>${e.user || ""}</td><td>${e.action}</td><td>${e.target || ""}</td>
+        <td>${e.peer || ""}</td><td class="detail">${e.detail || ""}</td></tr>`)}</tbody>
+    </table></div>
+    ${!entries.length && html`<p class="muted">No entries.</p>`}
+    <div class="toolbar">
+      ${pages.length > 1 && html`<button type="button" class="secondary" onClick=${() => setPages(pages.slice(0, -1))}>← Newer</button>`}
+      ${page.next_before && html`<button type="button" class="secondary" onClick=${() => setPages([...pages, page.next_before])}>Older →</button>`}
+    </div>`;
+}
+
 export function SystemPage() {
   const [health, healthError] = usePoll(() => get("/api/v1/health"), [], 5000);
   const [cameras, camError] = useCameras(5000);
@@ -66,5 +91,9 @@ export function SystemPage() {
         <td>${c.counters.reconnects}</td><td>${c.counters.errors}</td><td>${c.reason || c.last_error || ""}</td></tr>`)}</tbody>
     </table></div>
     ${isOperator() && html`<h3>Node</h3><${NodeStatus} /><${MetricsFigures} />`}
+    ${isAdmin() && html`<h3>Audit log</h3>
+      <p class="muted">Logins, configuration changes, exports, user changes and event flags. vigil's process log is not
+        served over HTTP: read it where vigil runs (stderr or its service's journal).</p>
+      <${AuditLog} />`}
   </section>`;
 }
