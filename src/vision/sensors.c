@@ -408,8 +408,14 @@ static void evaluate(vg_sensors_t *s, object_t *obj, const sighting_t *o, int64_
 }
 
 static void object_gone(vg_sensors_t *s, object_t *obj, int64_t ts_us) {
-  for (int z = 0; z < s->cfg.n_zones; z++)
-    if (obj->zones[z].inside) zone_emit(s, z, VG_TRIGGER_EXIT, obj, obj->last_us, ts_us, --s->occupancy[z]);
+  /* It left at its last sighting, or where it crossed the zone's edge when
+   * it was already seen outside (for fewer than inertia frames). */
+  for (int z = 0; z < s->cfg.n_zones; z++) {
+    const zone_state_t *st = &obj->zones[z];
+    if (st->inside)
+      zone_emit(s, z, VG_TRIGGER_EXIT, obj, st->run > 0 ? st->run_start_us : obj->last_us, ts_us,
+                --s->occupancy[z]);
+  }
   obj->id = 0;
 }
 

@@ -68,7 +68,7 @@ void vg_tracker_config_default(vg_tracker_config_t *cfg) {
   cfg->max_tracks = 128;
   cfg->stationary_s = 10;
   cfg->stationary_frac = 0.15f;
-  cfg->center_gate = 1.0f;
+  cfg->center_gate = 1.5f;
 }
 
 static bool config_valid(const vg_tracker_config_t *c) {

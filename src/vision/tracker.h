@@ -46,7 +46,7 @@ typedef struct {
                           */
   /* Fallback gate when a detection does not overlap a track: the largest
    * centre distance, per axis in track widths and heights, 0..10; 0 turns
-   * the fallback off (default 1). */
+   * the fallback off (default 1.5). */
   float center_gate;
 } vg_tracker_config_t;
 
