@@ -18,6 +18,8 @@
 #define MEAS_STD_FRAC 0.05f
 #define ACCEL_STD_FRAC 1.0f
 #define INIT_VEL_STD_FRAC 2.0f
+/* The fastest relative size change predicted, per second. */
+#define MAX_SIZE_RATE 0.5f
 
 /* One position/velocity pair with its 2x2 covariance. */
 typedef struct {
@@ -149,6 +151,15 @@ static void track_publish_box(track_t *tr) {
 
 static void track_predict(track_t *tr, int64_t ts_us) {
   float dt = (float)(ts_us - tr->ts_us) / 1e6f;
+  /* A real object's size changes by less than half per second, and an
+   * unseen one keeps its size. A size that was changing fast when the
+   * object went out of sight (partly hidden behind something, so the last
+   * boxes shrank) would otherwise shrink the prediction to nothing, and
+   * the object would not be recognized when it comes out. */
+  for (int i = 2; i < 4; i++) {
+    float limit = tr->pub.misses > 0 ? 0 : MAX_SIZE_RATE * fmaxf(tr->ax[i].p, 1);
+    tr->ax[i].v = fminf(fmaxf(tr->ax[i].v, -limit), limit);
+  }
   if (dt > 0) {
     float w = fmaxf(tr->ax[2].p, 1), h = fmaxf(tr->ax[3].p, 1);
     axis_predict(&tr->ax[0], dt, w);

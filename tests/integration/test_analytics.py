@@ -101,7 +101,7 @@ def read_triggers(path):
 # vertical: one person walks down from a doorway through a zone and over a
 # horizontal tripwire while another comes up from the bottom edge, through
 # a zone it enters just after appearing, over the same line, and turns off.
-SCENE_FILES = ["crossing.json", "diagonal.json", "vertical.json"]
+SCENE_FILES = ["crossing.json", "diagonal.json", "occlusion.json", "vertical.json"]
 # Every zone also has a loitering time; a visit longer than it by more than
 # the tolerance must give one loiter trigger, at entry + LOITER_S.
 LOITER_S = 1.5

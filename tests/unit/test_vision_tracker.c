@@ -248,6 +248,40 @@ static void test_center_gate_respects_size_and_distance(void **state) {
   vg_tracker_destroy(&t);
 }
 
+/* A walker goes behind a low obstacle: the last boxes lose the legs, then
+ * nothing is detected for a second. The prediction keeps about the size it
+ * had (a size changes by at most half per second, and not at all while
+ * unseen) instead of shrinking to nothing, so the person coming out can
+ * still be matched to it. */
+static void test_unseen_track_keeps_its_size(void **state) {
+  (void)state;
+  vg_tracker_t *t = make(10, 3);
+  int f = 0;
+  for (; f < 6; f++) {
+    vg_detection_t d = det(100 + 10.0f * f, 200, 40, 100, PERSON, 0.8f);
+    vg_tracker_update(t, &d, 1, (int64_t)f * FRAME_US);
+  }
+  uint32_t id = track_of_det(t, 0)->id;
+  /* Only the upper body for two frames: the box shrinks towards the top. */
+  for (int k = 0; k < 2; k++, f++) {
+    float h = k == 0 ? 70 : 45;
+    vg_detection_t d = det(100 + 10.0f * f, 150 + h / 2, 40, h, PERSON, 0.8f);
+    vg_tracker_update(t, &d, 1, (int64_t)f * FRAME_US);
+    assert_int_equal(track_of_det(t, 0)->id, id);
+  }
+  float seen_h = 0;
+  for (int k = 0; k < 5; k++, f++) {
+    vg_tracker_update(t, NULL, 0, (int64_t)f * FRAME_US);
+    const vg_vtrack_t *tr;
+    assert_int_equal(vg_tracker_tracks(t, &tr), 1);
+    float h = tr[0].box.y2 - tr[0].box.y1, w = tr[0].box.x2 - tr[0].box.x1;
+    if (k == 0) seen_h = h;
+    assert_true(h > 35 && fabsf(h - seen_h) < 0.01f);
+    assert_true(w > 35 && w < 45);
+  }
+  vg_tracker_destroy(&t);
+}
+
 static void test_classes_never_associate(void **state) {
   (void)state;
   vg_tracker_t *t = make(10, 1);
@@ -350,6 +384,7 @@ int main(void) {
       cmocka_unit_test(test_second_hit_sets_velocity),
       cmocka_unit_test(test_center_gate_keeps_a_fast_walker),
       cmocka_unit_test(test_center_gate_respects_size_and_distance),
+      cmocka_unit_test(test_unseen_track_keeps_its_size),
       cmocka_unit_test(test_classes_never_associate),
       cmocka_unit_test(test_score_history_and_median),
       cmocka_unit_test(test_stationary_flag),
