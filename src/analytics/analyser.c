@@ -11,9 +11,6 @@
 #include "vision/tamper.h"
 #include "vision/tracker.h"
 
-/* vision's tracked object; one name to change if vision renames it. */
-typedef vg_track_t vision_track_t;
-
 #define PENDING_MAX 64
 
 struct vg_analyser {
@@ -115,7 +112,7 @@ int vg_analyser_frame(vg_analyser_t *a, const uint8_t *luma, int w, int h, int64
 }
 
 int vg_analyser_tracks(const vg_analyser_t *a, vg_box_t *boxes, int max) {
-  const vision_track_t *tracks;
+  const vg_vtrack_t *tracks;
   int n = vg_tracker_tracks(a->tracker, &tracks);
   if (!boxes) return n;
   for (int i = 0; i < n && i < max; i++)
@@ -124,7 +121,7 @@ int vg_analyser_tracks(const vg_analyser_t *a, vg_box_t *boxes, int max) {
 }
 
 int vg_analyser_confirmed(const vg_analyser_t *a) {
-  const vision_track_t *tracks;
+  const vg_vtrack_t *tracks;
   int n = vg_tracker_tracks(a->tracker, &tracks), c = 0;
   for (int i = 0; i < n; i++)
     c += tracks[i].confirmed;
@@ -138,7 +135,7 @@ int vg_analyser_detections(vg_analyser_t *a, vg_detection_t *dets, int n, int w,
   n = vg_detection_filter_apply(&a->cfg->filter, dets, n, w, h);
   int live = vg_tracker_update(a->tracker, dets, n, ts_us);
   if (live < 0) return live;
-  const vision_track_t *tracks;
+  const vg_vtrack_t *tracks;
   int nt = vg_tracker_tracks(a->tracker, &tracks);
   int nk = vg_sensors_update(a->sensors, tracks, nt, w, h, ts_us, a->scratch, PENDING_MAX);
   for (int i = 0; i < nk; i++)
@@ -148,7 +145,7 @@ int vg_analyser_detections(vg_analyser_t *a, vg_detection_t *dets, int n, int w,
   meta->detected = true;
   meta->n_objects = 0;
   for (int i = 0; i < nt && meta->n_objects < VG_ANALYTICS_MAX_OBJECTS; i++) {
-    const vision_track_t *t = &tracks[i];
+    const vg_vtrack_t *t = &tracks[i];
     vg_analytics_object_t *o = &meta->objects[meta->n_objects++];
     memset(o, 0, sizeof(*o));
     o->track_id = t->id;

@@ -152,19 +152,10 @@ static int read_each(vg_cfg_t *c, json_t *obj, const char *key, int max, element
 /* --- sections --- */
 
 static void read_motion(vg_cfg_t *c, json_t *obj, vg_motion_config_t *m) {
-  static const char *const keys[] = {"work_width",
-                                     "threshold",
-                                     "learn_rate",
-                                     "min_area",
-                                     "merge_gap",
-                                     "region_pad",
-                                     "lighting_fraction",
-                                     "on_fraction",
-                                     "off_fraction",
-                                     "on_frames",
-                                     "off_frames",
-                                     "masks",
-                                     NULL};
+  static const char *const keys[] = {"work_width",    "threshold",  "learn_rate",        "min_area",
+                                     "merge_gap",     "region_pad", "lighting_fraction", "on_fraction",
+                                     "off_fraction",  "on_frames",  "off_frames",        "masks",
+                                     "absorb_frames", NULL};
   vg_motion_config_t d;
   vg_motion_config_default(&d);
   if (!obj) return;
@@ -181,6 +172,7 @@ static void read_motion(vg_cfg_t *c, json_t *obj, vg_motion_config_t *m) {
   read_float(c, obj, "off_fraction", d.off_fraction, 0, 1, &m->off_fraction);
   read_int(c, obj, "on_frames", d.on_frames, 1, 1000, &m->on_frames);
   read_int(c, obj, "off_frames", d.off_frames, 1, 10000, &m->off_frames);
+  read_int(c, obj, "absorb_frames", d.absorb_frames, 0, 60000, &m->absorb_frames);
   if (!c->failed && m->off_fraction > m->on_fraction)
     vg_cfg_fail(c, "off_fraction", "must not exceed on_fraction");
   read_polygons(c, obj, "masks", VG_MOTION_MAX_MASKS, m->masks, &m->n_masks);
@@ -188,8 +180,8 @@ static void read_motion(vg_cfg_t *c, json_t *obj, vg_motion_config_t *m) {
 }
 
 static void read_tracker(vg_cfg_t *c, json_t *obj, vg_tracker_config_t *t) {
-  static const char *const keys[] = {
-      "max_age", "min_hits", "iou_threshold", "max_tracks", "stationary_s", "stationary_frac", NULL};
+  static const char *const keys[] = {"max_age",      "min_hits",        "iou_threshold", "max_tracks",
+                                     "stationary_s", "stationary_frac", "center_gate",   NULL};
   vg_tracker_config_t d;
   vg_tracker_config_default(&d);
   if (!obj) return;
@@ -201,6 +193,7 @@ static void read_tracker(vg_cfg_t *c, json_t *obj, vg_tracker_config_t *t) {
   read_int(c, obj, "max_tracks", d.max_tracks, 1, VG_TRACKER_MAX_TRACKS, &t->max_tracks);
   read_float(c, obj, "stationary_s", d.stationary_s, 0.1, 86400, &t->stationary_s);
   read_float(c, obj, "stationary_frac", d.stationary_frac, 0, 10, &t->stationary_frac);
+  read_float(c, obj, "center_gate", d.center_gate, 0, 10, &t->center_gate);
   vg_cfg_leave(c);
 }
 

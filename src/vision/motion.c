@@ -16,6 +16,8 @@ struct vg_motion {
   uint8_t *small;   /* the downscaled, blurred frame */
   uint8_t *tmp;
   uint16_t *bg;    /* background, 8.8 fixed point */
+  uint8_t *prev;   /* the previous frame's small picture */
+  uint16_t *still; /* consecutive frames a cell was foreground and unchanged */
   uint8_t *fg;     /* foreground after cleaning: 255 moving */
   uint8_t *ignore; /* 1 where a motion mask covers the grid */
   int *queue;      /* flood fill work list */
@@ -38,6 +40,7 @@ void vg_motion_config_default(vg_motion_config_t *cfg) {
   cfg->off_fraction = 0.001f;
   cfg->on_frames = 2;
   cfg->off_frames = 10;
+  cfg->absorb_frames = 25;
 }
 
 static bool config_valid(const vg_motion_config_t *c) {
@@ -45,7 +48,8 @@ static bool config_valid(const vg_motion_config_t *c) {
          c->learn_rate >= 0.001f && c->learn_rate <= 1 && c->min_area >= 0 && c->min_area <= 1 &&
          c->merge_gap >= 0 && c->region_pad >= 0 && c->lighting_fraction > 0 && c->lighting_fraction <= 1 &&
          c->on_fraction >= 0 && c->off_fraction >= 0 && c->off_fraction <= c->on_fraction &&
-         c->on_frames >= 1 && c->off_frames >= 1 && c->n_masks >= 0 && c->n_masks <= VG_MOTION_MAX_MASKS;
+         c->on_frames >= 1 && c->off_frames >= 1 && c->n_masks >= 0 && c->n_masks <= VG_MOTION_MAX_MASKS &&
+         c->absorb_frames >= 0 && c->absorb_frames <= 60000;
 }
 
 int vg_motion_create(const vg_motion_config_t *cfg, vg_motion_t **out) {
@@ -63,11 +67,14 @@ static void free_buffers(vg_motion_t *m) {
   free(m->small);
   free(m->tmp);
   free(m->bg);
+  free(m->prev);
+  free(m->still);
   free(m->fg);
   free(m->ignore);
   free(m->queue);
   m->x0 = m->y0 = NULL;
-  m->small = m->tmp = m->fg = m->ignore = NULL;
+  m->small = m->tmp = m->fg = m->ignore = m->prev = NULL;
+  m->still = NULL;
   m->bg = NULL;
   m->queue = NULL;
   m->src_w = m->src_h = 0;
@@ -97,10 +104,13 @@ static int alloc_buffers(vg_motion_t *m, int width, int height) {
   m->small = malloc(cells);
   m->tmp = malloc(cells);
   m->bg = malloc(cells * sizeof(uint16_t));
+  m->prev = malloc(cells);
+  m->still = calloc(cells, sizeof(uint16_t));
   m->fg = calloc(cells, 1);
   m->ignore = calloc(cells, 1);
   m->queue = malloc(cells * sizeof(int));
-  if (!m->x0 || !m->y0 || !m->small || !m->tmp || !m->bg || !m->fg || !m->ignore || !m->queue) {
+  if (!m->x0 || !m->y0 || !m->small || !m->tmp || !m->bg || !m->prev || !m->still || !m->fg || !m->ignore ||
+      !m->queue) {
     free_buffers(m);
     return VG_ENOMEM;
   }
@@ -202,7 +212,26 @@ static void learn_background(vg_motion_t *m, bool use_fg) {
    * but an object that stays for good joins the background eventually. */
   int slow = rate / 8 > 0 ? rate / 8 : 1;
   int cells = m->ww * m->wh;
+  /* A cell that has been foreground without changing for absorb_frames
+   * frames is not something moving but a difference from a wrong
+   * background: the ghost of a person who stood there when the model was
+   * seeded and has left, or an object that arrived and stays. It is taken
+   * into the background at once, instead of fading over hundreds of
+   * frames at the slow rate. "Unchanged" allows half the threshold of
+   * noise between two frames; anything moving over the cell resets it. */
+  int steady = m->cfg.threshold / 2 > 2 ? m->cfg.threshold / 2 : 2;
   for (int i = 0; i < cells; i++) {
+    int step = (int)m->small[i] - (int)m->prev[i];
+    m->prev[i] = m->small[i];
+    if (use_fg && m->fg[i] && m->cfg.absorb_frames > 0 && step <= steady && step >= -steady) {
+      if (++m->still[i] >= m->cfg.absorb_frames) {
+        m->bg[i] = (uint16_t)(m->small[i] << 8);
+        m->still[i] = 0;
+        continue;
+      }
+    } else {
+      m->still[i] = 0;
+    }
     int r = use_fg && m->fg[i] ? slow : rate;
     int cur = m->bg[i];
     int diff = ((int)m->small[i] << 8) - cur;
@@ -214,6 +243,8 @@ static void seed_background(vg_motion_t *m) {
   int cells = m->ww * m->wh;
   for (int i = 0; i < cells; i++)
     m->bg[i] = (uint16_t)(m->small[i] << 8);
+  memcpy(m->prev, m->small, (size_t)cells);
+  memset(m->still, 0, (size_t)cells * sizeof(uint16_t));
 }
 
 static vg_rect_t to_source(const vg_motion_t *m, int x1, int y1, int x2, int y2) {

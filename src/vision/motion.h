@@ -9,6 +9,12 @@
  * min_area become motion boxes in source pixels; boxes closer than
  * merge_gap are merged and padded into regions for the detector.
  *
+ * Ghosts: where the background was learned with an object in it (vigil
+ * started while a person stood in the picture), the object's absence is a
+ * difference that never moves. A per-cell counter of consecutive
+ * foreground frames without change absorbs such cells into the background
+ * after absorb_frames frames.
+ *
  * A global lighting change is not motion. A uniform brightness shift (the
  * median difference to the background) is subtracted before thresholding,
  * so it never shows; when even so at least lighting_fraction of the frame
@@ -48,7 +54,12 @@ typedef struct {
   float off_fraction;      /* below this counts toward inactive (default 0.001) */
   int on_frames;           /* default 2 */
   int off_frames;          /* default 10 */
-  int n_masks;             /* polygons (normalized) where motion is ignored */
+  /* Foreground that stays unchanged for this many frames joins the
+   * background at once (a ghost of what stood there when the background
+   * was learned, or an object that stays); 0 = only the slow learning.
+   * 0..60000 (default 25: five seconds at 5 fps). */
+  int absorb_frames;
+  int n_masks; /* polygons (normalized) where motion is ignored */
   vg_polygon_t masks[VG_MOTION_MAX_MASKS];
 } vg_motion_config_t;
 

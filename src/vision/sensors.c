@@ -19,18 +19,43 @@ typedef struct {
 
 /* What one object has done with respect to one tripwire. */
 typedef struct {
-  int side;             /* established side: -1 left, +1 right of A->B, 0 not yet */
-  vg_point_t side_pos;  /* the last position on that side beyond the margin */
-  int64_t raw_cross_us; /* first frame in the dead band on the other side, 0 = none */
+  int side;            /* established side: -1 left, +1 right of A->B, 0 not yet */
+  vg_point_t side_pos; /* the last position on that side beyond the margin */
+  /* When the path last went from the established side to the other, the
+   * time interpolated at the line; 0 = it has not (or came back). */
+  int64_t cross_us;
+  /* The last sighting off the line itself: its signed distance and time. */
+  bool have_last;
+  float last_dist;
+  int64_t last_us;
 } wire_state_t;
+
+/* One matched position of an object, as the sensors use it. */
+typedef struct {
+  int label;
+  vg_point_t foot;
+  float area;  /* fraction of the frame */
+  float score; /* the median of its recent scores: one low frame does not drop it */
+  int64_t ts_us;
+} sighting_t;
+
+/* Sightings kept while a track is tentative, evaluated in order when it is
+ * confirmed (min_hits above this keeps the latest ones). */
+#define HISTORY_MAX 32
 
 typedef struct {
   uint32_t id; /* 0: free slot */
   int label;
   bool seen;
-  bool fresh;            /* no frame of it evaluated yet */
+  bool fresh;            /* no sighting of it evaluated yet */
   int64_t first_seen_us; /* the track's first detection */
   int64_t last_us;
+  /* The last evaluated sighting's position and time: zone entries and
+   * exits are interpolated between it and the next. */
+  vg_point_t prev_foot;
+  int64_t prev_us;
+  int n_history;
+  sighting_t history[HISTORY_MAX];
   zone_state_t zones[VG_SENSORS_MAX_ZONES];
   wire_state_t wires[VG_SENSORS_MAX_TRIPWIRES];
 } object_t;
@@ -131,19 +156,11 @@ void vg_sensors_destroy(vg_sensors_t **s) {
 
 /* --- filters and gates --- */
 
-/* What the sensors need to know about one object in this frame. */
-typedef struct {
-  const vg_track_t *track;
-  vg_point_t foot;
-  float area;  /* fraction of the frame */
-  float score; /* the median of its recent scores: one low frame does not drop it */
-} sighting_t;
-
 static bool rules_allow_object(const vg_sensors_t *s, uint32_t rules, const sighting_t *o) {
   for (int r = 0; r < s->cfg.n_rules; r++) {
     if (!(rules >> r & 1)) continue;
     const vg_rule_config_t *rule = &s->cfg.rules[r];
-    if (!vg_class_set_allows(&rule->classes, o->track->label) || o->score < rule->min_score ||
+    if (!vg_class_set_allows(&rule->classes, o->label) || o->score < rule->min_score ||
         o->area < rule->min_area)
       return false;
   }
@@ -208,28 +225,54 @@ static void zone_emit(vg_sensors_t *s, int z, vg_trigger_kind_t kind, const obje
 
 static bool zone_counts(const vg_sensors_t *s, int z, const sighting_t *o) {
   const vg_zone_config_t *zc = &s->cfg.zones[z];
-  return vg_class_set_allows(&zc->classes, o->track->label) && o->score >= zc->min_score &&
+  return vg_class_set_allows(&zc->classes, o->label) && o->score >= zc->min_score &&
          o->area >= zc->min_area && (zc->max_area <= 0 || o->area <= zc->max_area) &&
          rules_allow_object(s, s->zone_rules[z], o);
 }
 
-static void zone_step(vg_sensors_t *s, int z, object_t *obj, bool inside_now, int64_t ts_us) {
+/* When the foot crossed the polygon's boundary on its way from p0 (at t0)
+ * to p1 (at t1), moving in a straight line at constant speed between two
+ * sightings: found by bisection on the containment test (exact to 1/4096
+ * of the step, whatever the polygon's shape). t1 when both lie on the same
+ * side (the state changed for another reason: class, score, size). */
+static int64_t boundary_time(const vg_polygon_t *poly, vg_point_t p0, int64_t t0, vg_point_t p1, int64_t t1) {
+  bool in1 = vg_polygon_contains(poly, p1);
+  if (vg_polygon_contains(poly, p0) == in1 || t1 <= t0) return t1;
+  float lo = 0, hi = 1; /* lo on p0's side, hi on p1's */
+  for (int i = 0; i < 12; i++) {
+    float mid = (lo + hi) / 2;
+    vg_point_t q = {p0.x + (p1.x - p0.x) * mid, p0.y + (p1.y - p0.y) * mid};
+    if (vg_polygon_contains(poly, q) == in1)
+      hi = mid;
+    else
+      lo = mid;
+  }
+  return t0 + llround((double)(lo + hi) / 2 * (double)(t1 - t0));
+}
+
+static void zone_step(vg_sensors_t *s, int z, object_t *obj, bool inside_now, const sighting_t *o,
+                      int64_t frame_ts_us) {
   const vg_zone_config_t *zc = &s->cfg.zones[z];
   zone_state_t *st = &obj->zones[z];
+  int64_t ts_us = o->ts_us;
   if (inside_now != st->inside) {
     /* An object that is inside at its very first sighting (it came into
-     * the picture there) has been inside since the tracker first saw it,
-     * before it was confirmed. */
-    if (st->run == 0) st->run_start_us = obj->fresh && inside_now ? obj->first_seen_us : ts_us;
+     * the picture there) has been inside since the tracker first saw it.
+     * Otherwise the run starts where the path between the previous
+     * sighting and this one crossed the zone's edge. */
+    if (st->run == 0)
+      st->run_start_us = obj->fresh
+                             ? (inside_now ? obj->first_seen_us : ts_us)
+                             : boundary_time(&zc->polygon, obj->prev_foot, obj->prev_us, o->foot, ts_us);
     if (++st->run >= zc->inertia) {
       st->inside = inside_now;
       st->run = 0;
       if (inside_now) {
         st->inside_since_us = st->run_start_us;
         st->loitered = false;
-        zone_emit(s, z, VG_TRIGGER_ENTER, obj, st->run_start_us, ts_us, ++s->occupancy[z]);
+        zone_emit(s, z, VG_TRIGGER_ENTER, obj, st->run_start_us, frame_ts_us, ++s->occupancy[z]);
       } else {
-        zone_emit(s, z, VG_TRIGGER_EXIT, obj, st->run_start_us, ts_us, --s->occupancy[z]);
+        zone_emit(s, z, VG_TRIGGER_EXIT, obj, st->run_start_us, frame_ts_us, --s->occupancy[z]);
       }
     }
   } else {
@@ -239,7 +282,7 @@ static void zone_step(vg_sensors_t *s, int z, object_t *obj, bool inside_now, in
     int64_t loiter_us = (int64_t)llround(zc->loiter_s * 1e6);
     if (ts_us - st->inside_since_us >= loiter_us) {
       st->loitered = true;
-      zone_emit(s, z, VG_TRIGGER_LOITER, obj, st->inside_since_us + loiter_us, ts_us,
+      zone_emit(s, z, VG_TRIGGER_LOITER, obj, st->inside_since_us + loiter_us, frame_ts_us,
                 (int)((ts_us - st->inside_since_us) / 1000000));
     }
   }
@@ -272,43 +315,54 @@ static void zone_report_counts(vg_sensors_t *s, int z, int64_t ts_us) {
 
 static bool wire_counts(const vg_sensors_t *s, int w, const sighting_t *o) {
   const vg_tripwire_config_t *wc = &s->cfg.tripwires[w];
-  return vg_class_set_allows(&wc->classes, o->track->label) && o->score >= wc->min_score &&
+  return vg_class_set_allows(&wc->classes, o->label) && o->score >= wc->min_score &&
          rules_allow_object(s, s->wire_rules[w], o);
 }
 
-static void wire_step(vg_sensors_t *s, int w, object_t *obj, vg_point_t foot, int64_t ts_us) {
+static void wire_step(vg_sensors_t *s, int w, object_t *obj, vg_point_t foot, int64_t ts_us,
+                      int64_t frame_ts_us) {
   const vg_tripwire_config_t *wc = &s->cfg.tripwires[w];
   wire_state_t *st = &obj->wires[w];
   float len = hypotf(wc->b.x - wc->a.x, wc->b.y - wc->a.y);
   float dist = vg_line_side(wc->a, wc->b, foot) / len;
   int raw = dist > 0 ? 1 : dist < 0 ? -1 : 0;
-  if (fabsf(dist) <= wc->margin) {
-    /* In the dead band: remember when the object first reached the far
-     * side, which is the crossing time if it goes on. */
-    if (st->side != 0 && raw == -st->side && st->raw_cross_us == 0) st->raw_cross_us = ts_us;
-    if (raw == st->side) st->raw_cross_us = 0;
-    return;
+  /* The moment the path went over the line: between the last sighting
+   * off the line and this one, where the signed distance (linear along a
+   * straight path) reaches zero. Kept while the object stays on the far
+   * side, forgotten when it comes back; the crossing counts only once it
+   * is established beyond the margin. */
+  if (raw != 0) {
+    int last_raw = st->last_dist > 0 ? 1 : -1;
+    if (st->side != 0 && st->have_last && raw != last_raw && raw == -st->side) {
+      double f = (double)st->last_dist / ((double)st->last_dist - (double)dist);
+      st->cross_us = st->last_us + llround(f * (double)(ts_us - st->last_us));
+    }
+    if (raw == st->side) st->cross_us = 0;
+    st->have_last = true;
+    st->last_dist = dist;
+    st->last_us = ts_us;
   }
+  if (fabsf(dist) <= wc->margin) return; /* in the dead band: jitter never counts */
   if (st->side == 0 || raw == st->side) {
     st->side = raw;
     st->side_pos = foot;
-    st->raw_cross_us = 0;
+    st->cross_us = 0;
     return;
   }
   /* The established side flipped: a crossing if the path went through the
    * segment itself, not past one of its ends. */
   bool through = vg_segments_intersect(st->side_pos, foot, wc->a, wc->b);
-  int64_t cross_us = st->raw_cross_us ? st->raw_cross_us : ts_us;
+  int64_t cross_us = st->cross_us ? st->cross_us : ts_us;
   vg_direction_t dir = st->side < 0 ? VG_DIR_A_TO_B : VG_DIR_B_TO_A;
   st->side = raw;
   st->side_pos = foot;
-  st->raw_cross_us = 0;
+  st->cross_us = 0;
   if (!through) return;
   int label = obj->label >= 0 && obj->label < VG_CLASS_MAX ? obj->label : 0;
   int64_t count = ++s->counts[w][label][dir == VG_DIR_A_TO_B ? 0 : 1];
   if (wc->direction != VG_DIR_BOTH && wc->direction != dir) return;
-  if (!rules_allow_trigger(s, s->wire_rules[w], ts_us)) return;
-  vg_trigger_t t = trigger_new(VG_TRIGGER_LINE_CROSS, wc->id, w, ts_us);
+  if (!rules_allow_trigger(s, s->wire_rules[w], frame_ts_us)) return;
+  vg_trigger_t t = trigger_new(VG_TRIGGER_LINE_CROSS, wc->id, w, frame_ts_us);
   t.track_id = obj->id;
   t.label = obj->label;
   t.direction = dir;
@@ -319,7 +373,7 @@ static void wire_step(vg_sensors_t *s, int w, object_t *obj, vg_point_t foot, in
 
 /* --- per frame --- */
 
-static object_t *object_for(vg_sensors_t *s, const vg_track_t *tr) {
+static object_t *object_for(vg_sensors_t *s, const vg_vtrack_t *tr) {
   object_t *free_slot = NULL;
   for (int i = 0; i < VG_TRACKER_MAX_TRACKS; i++) {
     if (s->objects[i].id == tr->id) return &s->objects[i];
@@ -335,13 +389,37 @@ static object_t *object_for(vg_sensors_t *s, const vg_track_t *tr) {
   return free_slot;
 }
 
+/* Moves one object through every sensor: sighting o (taken at o->ts_us,
+ * earlier than the frame for a replayed tentative sighting) decided by
+ * the frame at frame_ts_us. */
+static void evaluate(vg_sensors_t *s, object_t *obj, const sighting_t *o, int64_t frame_ts_us) {
+  obj->last_us = o->ts_us;
+  bool ignored = ignored_by_masks(s, o->foot);
+  for (int z = 0; z < s->cfg.n_zones; z++) {
+    bool inside = !ignored && zone_counts(s, z, o) && vg_polygon_contains(&s->cfg.zones[z].polygon, o->foot);
+    zone_step(s, z, obj, inside, o, frame_ts_us);
+  }
+  obj->fresh = false;
+  obj->prev_foot = o->foot;
+  obj->prev_us = o->ts_us;
+  if (ignored) return;
+  for (int w = 0; w < s->cfg.n_tripwires; w++)
+    if (wire_counts(s, w, o)) wire_step(s, w, obj, o->foot, o->ts_us, frame_ts_us);
+}
+
 static void object_gone(vg_sensors_t *s, object_t *obj, int64_t ts_us) {
-  for (int z = 0; z < s->cfg.n_zones; z++)
-    if (obj->zones[z].inside) zone_emit(s, z, VG_TRIGGER_EXIT, obj, obj->last_us, ts_us, --s->occupancy[z]);
+  /* It left at its last sighting, or where it crossed the zone's edge when
+   * it was already seen outside (for fewer than inertia frames). */
+  for (int z = 0; z < s->cfg.n_zones; z++) {
+    const zone_state_t *st = &obj->zones[z];
+    if (st->inside)
+      zone_emit(s, z, VG_TRIGGER_EXIT, obj, st->run > 0 ? st->run_start_us : obj->last_us, ts_us,
+                --s->occupancy[z]);
+  }
   obj->id = 0;
 }
 
-int vg_sensors_update(vg_sensors_t *s, const vg_track_t *tracks, int n_tracks, int frame_w, int frame_h,
+int vg_sensors_update(vg_sensors_t *s, const vg_vtrack_t *tracks, int n_tracks, int frame_w, int frame_h,
                       int64_t ts_us, vg_trigger_t *out, int max_out) {
   if (!s || n_tracks < 0 || (n_tracks > 0 && !tracks) || frame_w <= 0 || frame_h <= 0 || max_out < 0 ||
       (max_out > 0 && !out))
@@ -353,27 +431,33 @@ int vg_sensors_update(vg_sensors_t *s, const vg_track_t *tracks, int n_tracks, i
     s->objects[i].seen = false;
 
   for (int k = 0; k < n_tracks; k++) {
-    const vg_track_t *tr = &tracks[k];
-    if (!tr->confirmed || tr->id == 0) continue;
+    const vg_vtrack_t *tr = &tracks[k];
+    if (tr->id == 0) continue;
     object_t *obj = object_for(s, tr);
     if (!obj) continue;
     obj->seen = true;
     if (!tr->matched) continue; /* a predicted position moves nothing */
-    obj->last_us = ts_us;
     obj->label = tr->label;
-    sighting_t o = {.track = tr, .foot = vg_box_foot(&tr->box, frame_w, frame_h)};
+    sighting_t o = {.label = tr->label, .foot = vg_box_foot(&tr->box, frame_w, frame_h), .ts_us = ts_us};
     o.area = (tr->box.x2 - tr->box.x1) * (tr->box.y2 - tr->box.y1) / ((float)frame_w * (float)frame_h);
-    o.score = vg_track_score_median(tr);
-    bool ignored = ignored_by_masks(s, o.foot);
-    for (int z = 0; z < s->cfg.n_zones; z++) {
-      bool inside =
-          !ignored && zone_counts(s, z, &o) && vg_polygon_contains(&s->cfg.zones[z].polygon, o.foot);
-      zone_step(s, z, obj, inside, ts_us);
+    o.score = vg_vtrack_score_median(tr);
+    if (!tr->confirmed) {
+      /* Not yet an object for the sensors (it may be a one-off false
+       * detection), but what it did meanwhile counts once it is confirmed:
+       * a person confirmed just past a line crossed it while tentative. */
+      if (obj->n_history == HISTORY_MAX) {
+        memmove(obj->history, obj->history + 1, sizeof(obj->history[0]) * (HISTORY_MAX - 1));
+        obj->n_history--;
+      }
+      obj->history[obj->n_history++] = o;
+      continue;
     }
-    obj->fresh = false;
-    if (ignored) continue;
-    for (int w = 0; w < s->cfg.n_tripwires; w++)
-      if (wire_counts(s, w, &o)) wire_step(s, w, obj, o.foot, ts_us);
+    for (int i = 0; i < obj->n_history; i++) {
+      obj->history[i].label = tr->label;
+      evaluate(s, obj, &obj->history[i], ts_us);
+    }
+    obj->n_history = 0;
+    evaluate(s, obj, &o, ts_us);
   }
   for (int i = 0; i < VG_TRACKER_MAX_TRACKS; i++)
     if (s->objects[i].id != 0 && !s->objects[i].seen) object_gone(s, &s->objects[i], ts_us);

@@ -5,10 +5,11 @@
  *  - Zones: polygons. An object is inside when the bottom centre of its box
  *    (where it touches the ground) is inside. Entry counts after `inertia`
  *    consecutive analysed frames inside, exit after `inertia` frames outside
- *    (or when its track ends); the trigger's ts_us is the first frame of
- *    that run, so the reported time is the true crossing frame (an object
- *    inside at its first sighting dates from the track's first_seen_us,
- *    since it came into the picture there). Triggers:
+ *    (or when its track ends); the trigger's ts_us is when the run began:
+ *    the moment the straight path between the last sighting before the
+ *    run and its first one crossed the polygon's edge, interpolated (an
+ *    object inside at its first sighting dates from the track's
+ *    first_seen_us, since it came into the picture there). Triggers:
  *    enter, exit, loiter (inside for loiter_s, once per visit), occupancy
  *    (the count of objects inside changed), overcrowd (occupancy rose above
  *    `overcrowd`; cleared when it falls back to it or below).
@@ -16,7 +17,9 @@
  *    once it is more than `margin` (normalized) from the line; a crossing
  *    counts when the established side flips and the path between the two
  *    established positions intersects the segment. Jitter within the margin
- *    never counts, and one crossing counts once. Direction: a_to_b is a
+ *    never counts, and one crossing counts once. Its ts_us is interpolated
+ *    where the path between the two sightings either side of the line
+ *    meets it. Direction: a_to_b is a
  *    crossing from the left of A->B to its right as seen on screen (for A
  *    on the left and B on the right of a horizontal line: moving down).
  *    Counters per class and direction.
@@ -30,8 +33,12 @@
  *    counting while disarmed, so occupancy is right when re-armed). Every
  *    rule naming a sensor must allow.
  *
- * Only confirmed tracks, and only frames where the track matched a
- * detection, move an object; a missed frame keeps its last state.
+ * Only frames where the track matched a detection move an object; a missed
+ * frame keeps its last state. A tentative track's sightings are kept (the
+ * last 32) and evaluated in order when it is confirmed, so an entry or a
+ * crossing made before confirmation counts, with its own time; a track
+ * that is never confirmed triggers nothing. A trigger's frame_ts_us is the
+ * frame that decided it; rules and schedules are checked at that time.
  *
  * One vg_sensors_t per camera, used by one thread at a time. Memory is
  * allocated at creation; updates allocate nothing.
@@ -145,7 +152,7 @@ void vg_sensors_destroy(vg_sensors_t **s);
  * (pixels of a frame_w x frame_h frame), ts_us its UTC time. Writes at most
  * max_out triggers, in order of decision; further ones are counted as
  * dropped. Returns the number written, or VG_EINVAL. */
-int vg_sensors_update(vg_sensors_t *s, const vg_track_t *tracks, int n_tracks, int frame_w, int frame_h,
+int vg_sensors_update(vg_sensors_t *s, const vg_vtrack_t *tracks, int n_tracks, int frame_w, int frame_h,
                       int64_t ts_us, vg_trigger_t *out, int max_out);
 /* Turns tamper changes into triggers (gated by the rules naming "tamper").
  * Returns the number written. */

@@ -18,6 +18,8 @@
 #define MEAS_STD_FRAC 0.05f
 #define ACCEL_STD_FRAC 1.0f
 #define INIT_VEL_STD_FRAC 2.0f
+/* The fastest relative size change predicted, per second. */
+#define MAX_SIZE_RATE 0.5f
 
 /* One position/velocity pair with its 2x2 covariance. */
 typedef struct {
@@ -26,13 +28,21 @@ typedef struct {
 } axis_t;
 
 typedef struct {
-  vg_track_t pub;
+  vg_vtrack_t pub;
   axis_t ax[4];  /* cx, cy, w, h */
   int64_t ts_us; /* time the filter state refers to */
+  /* The first detection's centre and time: the second hit sets the
+   * velocity from the displacement since, instead of letting the filter
+   * creep up from zero over several frames. */
+  float first_cx, first_cy;
 } track_t;
 
+/* A candidate association. score is the IoU for an overlap at least
+ * iou_threshold, and minus the normalized centre distance for the
+ * fallback gate, so every overlap ranks before every fallback and a
+ * closer fallback before a farther one. */
 typedef struct {
-  float iou;
+  float score;
   int track, det;
 } pair_t;
 
@@ -41,7 +51,7 @@ struct vg_tracker {
   uint32_t next_id;
   int n;
   track_t tracks[VG_TRACKER_MAX_TRACKS];
-  vg_track_t view[VG_TRACKER_MAX_TRACKS];
+  vg_vtrack_t view[VG_TRACKER_MAX_TRACKS];
   int n_deleted;
   uint32_t deleted[VG_TRACKER_MAX_TRACKS];
   int n_pairs;
@@ -60,12 +70,14 @@ void vg_tracker_config_default(vg_tracker_config_t *cfg) {
   cfg->max_tracks = 128;
   cfg->stationary_s = 10;
   cfg->stationary_frac = 0.15f;
+  cfg->center_gate = 1.5f;
 }
 
 static bool config_valid(const vg_tracker_config_t *c) {
   return c->max_age >= 0 && c->max_age <= 1000 && c->min_hits >= 1 && c->min_hits <= 100 &&
          c->iou_threshold >= 0.01f && c->iou_threshold <= 1 && c->max_tracks >= 1 &&
-         c->max_tracks <= VG_TRACKER_MAX_TRACKS && c->stationary_s > 0 && c->stationary_frac >= 0;
+         c->max_tracks <= VG_TRACKER_MAX_TRACKS && c->stationary_s > 0 && c->stationary_frac >= 0 &&
+         c->center_gate >= 0 && c->center_gate <= 10;
 }
 
 int vg_tracker_create(const vg_tracker_config_t *cfg, vg_tracker_t **out) {
@@ -139,6 +151,15 @@ static void track_publish_box(track_t *tr) {
 
 static void track_predict(track_t *tr, int64_t ts_us) {
   float dt = (float)(ts_us - tr->ts_us) / 1e6f;
+  /* A real object's size changes by less than half per second, and an
+   * unseen one keeps its size. A size that was changing fast when the
+   * object went out of sight (partly hidden behind something, so the last
+   * boxes shrank) would otherwise shrink the prediction to nothing, and
+   * the object would not be recognized when it comes out. */
+  for (int i = 2; i < 4; i++) {
+    float limit = tr->pub.misses > 0 ? 0 : MAX_SIZE_RATE * fmaxf(tr->ax[i].p, 1);
+    tr->ax[i].v = fminf(fmaxf(tr->ax[i].v, -limit), limit);
+  }
   if (dt > 0) {
     float w = fmaxf(tr->ax[2].p, 1), h = fmaxf(tr->ax[3].p, 1);
     axis_predict(&tr->ax[0], dt, w);
@@ -150,16 +171,16 @@ static void track_predict(track_t *tr, int64_t ts_us) {
   track_publish_box(tr);
 }
 
-static void push_score(vg_track_t *p, float score) {
+static void push_score(vg_vtrack_t *p, float score) {
   p->score = score;
   p->scores[p->score_head] = score;
-  p->score_head = (p->score_head + 1) % VG_TRACK_SCORE_HISTORY;
-  if (p->n_scores < VG_TRACK_SCORE_HISTORY) p->n_scores++;
+  p->score_head = (p->score_head + 1) % VG_VTRACK_SCORE_HISTORY;
+  if (p->n_scores < VG_VTRACK_SCORE_HISTORY) p->n_scores++;
 }
 
 /* Stationary: the centre has stayed within stationary_frac of the box
  * diagonal of where it was stationary_s ago. */
-static void update_stationary(const vg_tracker_config_t *cfg, vg_track_t *p, int64_t ts_us) {
+static void update_stationary(const vg_tracker_config_t *cfg, vg_vtrack_t *p, int64_t ts_us) {
   float cx = (p->box.x1 + p->box.x2) / 2, cy = (p->box.y1 + p->box.y2) / 2;
   float w = p->box.x2 - p->box.x1, h = p->box.y2 - p->box.y1;
   float limit = cfg->stationary_frac * sqrtf(w * w + h * h);
@@ -174,15 +195,37 @@ static void update_stationary(const vg_tracker_config_t *cfg, vg_track_t *p, int
   }
 }
 
+/* The second hit of a track: the centre's velocity is the displacement
+ * since the first detection over the time between them, with the
+ * variance of a difference of two measurements, and the position is the
+ * new measurement. At 5 fps a walking person moves half their width per
+ * frame: starting from zero velocity the prediction would lag a whole
+ * width behind by the third frame. */
+static void axis_init_velocity(axis_t *a, float z, float z0, float dt, float size) {
+  float r = MEAS_STD_FRAC * size;
+  a->p = z;
+  a->v = (z - z0) / dt;
+  a->P00 = r * r;
+  a->P01 = r * r / dt;
+  a->P11 = 2 * r * r / (dt * dt);
+}
+
 static void track_correct(vg_tracker_t *t, track_t *tr, const vg_detection_t *d, int det_index,
                           int64_t ts_us) {
   float w = fmaxf(d->x2 - d->x1, 1), h = fmaxf(d->y2 - d->y1, 1);
-  axis_correct(&tr->ax[0], (d->x1 + d->x2) / 2, w);
-  axis_correct(&tr->ax[1], (d->y1 + d->y2) / 2, h);
+  float cx = (d->x1 + d->x2) / 2, cy = (d->y1 + d->y2) / 2;
+  float dt = (float)(ts_us - tr->pub.first_seen_us) / 1e6f;
+  if (tr->pub.hits == 1 && dt > 0) {
+    axis_init_velocity(&tr->ax[0], cx, tr->first_cx, dt, w);
+    axis_init_velocity(&tr->ax[1], cy, tr->first_cy, dt, h);
+  } else {
+    axis_correct(&tr->ax[0], cx, w);
+    axis_correct(&tr->ax[1], cy, h);
+  }
   axis_correct(&tr->ax[2], w, w);
   axis_correct(&tr->ax[3], h, h);
   track_publish_box(tr);
-  vg_track_t *p = &tr->pub;
+  vg_vtrack_t *p = &tr->pub;
   push_score(p, d->score);
   p->last_seen_us = ts_us;
   p->hits++;
@@ -202,8 +245,10 @@ static void track_start(vg_tracker_t *t, const vg_detection_t *d, int det_index,
   axis_init(&tr->ax[2], w, w);
   axis_init(&tr->ax[3], h, h);
   tr->ts_us = ts_us;
+  tr->first_cx = tr->ax[0].p;
+  tr->first_cy = tr->ax[1].p;
   track_publish_box(tr);
-  vg_track_t *p = &tr->pub;
+  vg_vtrack_t *p = &tr->pub;
   p->id = t->next_id++;
   if (t->next_id == 0) t->next_id = 1; /* after 4 billion tracks: never hand out 0 */
   p->label = d->label;
@@ -223,24 +268,40 @@ static void track_start(vg_tracker_t *t, const vg_detection_t *d, int det_index,
 static void add_candidate(vg_tracker_t *t, pair_t *slots, int *n_slots, pair_t cand) {
   int n = *n_slots;
   if (n == CANDIDATES_PER_DET) {
-    if (cand.iou <= slots[n - 1].iou) return;
+    if (cand.score <= slots[n - 1].score) return;
     n--;
   }
   int i = n;
-  for (; i > 0 && slots[i - 1].iou < cand.iou; i--)
+  for (; i > 0 && slots[i - 1].score < cand.score; i--)
     slots[i] = slots[i - 1];
   slots[i] = cand;
   *n_slots = n + 1;
   (void)t;
 }
 
-/* Best IoU first; ties broken by track then detection order, so that the
+/* Best score first; ties broken by track then detection order, so that the
  * result never depends on qsort's instability. */
 static int pair_cmp(const void *a, const void *b) {
   const pair_t *x = a, *y = b;
-  if (x->iou != y->iou) return x->iou > y->iou ? -1 : 1;
+  if (x->score != y->score) return x->score > y->score ? -1 : 1;
   if (x->track != y->track) return x->track - y->track;
   return x->det - y->det;
+}
+
+/* The fallback gate for a detection that does not overlap a track enough:
+ * the distance between the detection's centre and the track's predicted
+ * centre, per axis in units of the track's width and height, must be at
+ * most center_gate, and the sizes must agree within a factor of two (a
+ * person does not double in size between two frames). Returns the
+ * normalized distance, or -1 when outside the gate. */
+static float center_distance(const vg_tracker_t *t, const vg_box_t *tb, const vg_box_t *db) {
+  float tw = fmaxf(tb->x2 - tb->x1, 1), th = fmaxf(tb->y2 - tb->y1, 1);
+  float dw = fmaxf(db->x2 - db->x1, 1), dh = fmaxf(db->y2 - db->y1, 1);
+  if (dw > 2 * tw || tw > 2 * dw || dh > 2 * th || th > 2 * dh) return -1;
+  float dx = ((db->x1 + db->x2) - (tb->x1 + tb->x2)) / 2 / tw;
+  float dy = ((db->y1 + db->y2) - (tb->y1 + tb->y2)) / 2 / th;
+  float dist = sqrtf(dx * dx + dy * dy);
+  return dist <= t->cfg.center_gate ? dist : -1;
 }
 
 static void associate(vg_tracker_t *t, const vg_detection_t *dets, int n, int64_t ts_us) {
@@ -252,7 +313,17 @@ static void associate(vg_tracker_t *t, const vg_detection_t *dets, int n, int64_
     for (int k = 0; k < t->n; k++) {
       if (t->tracks[k].pub.label != dets[d].label) continue;
       float iou = vg_box_iou(&t->tracks[k].pub.box, &db);
-      if (iou >= t->cfg.iou_threshold) add_candidate(t, slots, &n_slots, (pair_t){iou, k, d});
+      if (iou >= t->cfg.iou_threshold) {
+        add_candidate(t, slots, &n_slots, (pair_t){iou, k, d});
+      } else if (t->cfg.center_gate > 0) {
+        /* Too little overlap, or none: the object outran the prediction
+         * (a new track has no velocity yet, a missed frame doubles the
+         * step). Such pairs rank after every real overlap, so a person
+         * beside another never takes the other's detection while it
+         * overlaps its own track well. */
+        float dist = center_distance(t, &t->tracks[k].pub.box, &db);
+        if (dist >= 0) add_candidate(t, slots, &n_slots, (pair_t){-dist, k, d});
+      }
     }
     t->n_pairs += n_slots;
   }
@@ -304,7 +375,7 @@ int vg_tracker_update(vg_tracker_t *t, const vg_detection_t *dets, int n, int64_
   return t->n;
 }
 
-int vg_tracker_tracks(const vg_tracker_t *t, const vg_track_t **tracks) {
+int vg_tracker_tracks(const vg_tracker_t *t, const vg_vtrack_t **tracks) {
   *tracks = t->view;
   return t->n;
 }
@@ -314,10 +385,10 @@ int vg_tracker_deleted(const vg_tracker_t *t, const uint32_t **ids) {
   return t->n_deleted;
 }
 
-float vg_track_score_median(const vg_track_t *tr) {
+float vg_vtrack_score_median(const vg_vtrack_t *tr) {
   int n = tr->n_scores;
   if (n <= 0) return 0;
-  float v[VG_TRACK_SCORE_HISTORY];
+  float v[VG_VTRACK_SCORE_HISTORY];
   for (int i = 0; i < n; i++)
     v[i] = tr->scores[i];
   for (int i = 1; i < n; i++) {

@@ -5,9 +5,14 @@
  * size (four independent position/velocity pairs: cx, cy, w, h), advanced
  * by the real time between frames. Per frame: every track is predicted to
  * the frame's time, detections are associated to tracks of the same class
- * by IoU (greedy, best pair first, at least iou_threshold), matched tracks
+ * by IoU (greedy, best pair first, at least iou_threshold; a detection
+ * that overlaps a track less may still match it when its centre
+ * is within center_gate track sizes of the predicted centre and its size
+ * agrees, ranked after every overlap), matched tracks
  * are corrected, unmatched detections start tentative tracks, and tracks
- * missed for more than max_age consecutive frames are deleted. A track is
+ * missed for more than max_age consecutive frames are deleted. The second
+ * hit of a track sets its velocity from the displacement since the first,
+ * so that the third frame is already predicted where the object went. A track is
  * confirmed after min_hits matches (and stays confirmed); a tentative track
  * that misses a frame is deleted at once (a one-off false detection must
  * not linger). Ids are never reused (they count up from 1).
@@ -26,7 +31,7 @@
 #include "vision/geom.h"
 
 #define VG_TRACKER_MAX_TRACKS 256
-#define VG_TRACK_SCORE_HISTORY 16
+#define VG_VTRACK_SCORE_HISTORY 16
 /* Detections beyond this many per update are ignored (detector output is
  * best first). */
 #define VG_TRACKER_MAX_DETECTIONS 256
@@ -39,6 +44,10 @@ typedef struct {
   float stationary_s;    /* seconds of little movement before a track is stationary (default 10) */
   float stationary_frac; /* "little": the centre stays within this fraction of the box diagonal (default 0.15)
                           */
+  /* Fallback gate when a detection does not overlap a track: the largest
+   * centre distance, per axis in track widths and heights, 0..10; 0 turns
+   * the fallback off (default 1.5). */
+  float center_gate;
 } vg_tracker_config_t;
 
 typedef struct {
@@ -47,9 +56,9 @@ typedef struct {
   vg_box_t box; /* filter's box in source pixels: corrected when matched, predicted when missed */
   float vx, vy; /* centre velocity, pixels per second */
   float score;  /* the last matched detection's score */
-  /* The last VG_TRACK_SCORE_HISTORY scores, a ring: scores[(score_head -
+  /* The last VG_VTRACK_SCORE_HISTORY scores, a ring: scores[(score_head -
    * 1 - i) mod N] is the i-th most recent, n_scores are valid. */
-  float scores[VG_TRACK_SCORE_HISTORY];
+  float scores[VG_VTRACK_SCORE_HISTORY];
   int n_scores, score_head;
   int64_t first_seen_us, last_seen_us; /* times of the first and last matched frame */
   int hits;                            /* matched frames in total */
@@ -62,7 +71,7 @@ typedef struct {
    * the stationary test, readable). */
   float still_cx, still_cy;
   int64_t still_since_us;
-} vg_track_t;
+} vg_vtrack_t;
 
 typedef struct vg_tracker vg_tracker_t;
 
@@ -82,13 +91,13 @@ int vg_tracker_update(vg_tracker_t *t, const vg_detection_t *dets, int n, int64_
 
 /* The live tracks (tentative ones included; check confirmed), valid until
  * the next update or reset. Returns their count. */
-int vg_tracker_tracks(const vg_tracker_t *t, const vg_track_t **tracks);
+int vg_tracker_tracks(const vg_tracker_t *t, const vg_vtrack_t **tracks);
 
 /* Ids of the tracks deleted by the last update (they no longer appear in
  * vg_tracker_tracks); returns their count. Confirmed ones only. */
 int vg_tracker_deleted(const vg_tracker_t *t, const uint32_t **ids);
 
 /* The median of a track's score history (0 when it has none). */
-float vg_track_score_median(const vg_track_t *tr);
+float vg_vtrack_score_median(const vg_vtrack_t *tr);
 
 #endif

@@ -29,7 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       if (vg_sensors_create(&cfg.sensors, &s) != 0 || vg_motion_create(&cfg.motion, &m) != 0 ||
           vg_tracker_create(&cfg.tracker, &t) != 0 || vg_tamper_create(&cfg.tamper, &tp) != 0)
         abort();
-      vg_track_t tr;
+      vg_vtrack_t tr;
       memset(&tr, 0, sizeof(tr));
       tr.id = 1;
       tr.box = (vg_box_t){100, 100, 140, 200};

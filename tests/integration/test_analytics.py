@@ -2,10 +2,10 @@
 vtest.avi walking across a tripwire and through a zone) and writes its
 ground truth; `vigil run` with analytics decodes, detects, tracks and
 evaluates the sensors; the triggers it logs must match the ground truth:
-exact counts per sensor, kind and direction, zone entries and exits within
-0.5 s.
-Also: the people of vtest.avi are detected and tracked, and a starved
-analytics pool leaves recording and live view untouched.
+exact counts per sensor, kind and direction, line crossings, zone entries,
+exits and loitering within 0.5 s, over four scenes.
+Also: the people of vtest.avi are detected and tracked with stable ids, and
+a starved analytics pool leaves recording and live view untouched.
 
 Triggers are observed through the analytics "trigger_log" (one JSON line
 per trigger, written by a bus subscriber) and the /metrics counters.
@@ -95,27 +95,65 @@ def read_triggers(path):
 # diagonal: a near, large person walks in, stops inside a zone for two
 # seconds and walks on across a slanted tripwire; then a far, small one
 # walks diagonally up through two overlapping zones.
-@pytest.mark.parametrize("scene", ["crossing.json", "diagonal.json"])
+# occlusion: a person walks behind a pillar (drawn in front of them) and
+# crosses a tripwire just after coming out; then a small, fast one (more
+# than half their width per analysed frame) crosses back further up.
+# vertical: one person walks down from a doorway through a zone and over a
+# horizontal tripwire while another comes up from the bottom edge, through
+# a zone it enters just after appearing, over the same line, and turns off.
+SCENE_FILES = ["crossing.json", "diagonal.json", "occlusion.json", "vertical.json"]
+# Every zone also has a loitering time; a visit longer than it by more than
+# the tolerance must give one loiter trigger, at entry + LOITER_S.
+LOITER_S = 1.5
+TOLERANCE_S = 0.5
+
+
+def expected_events(truth):
+    """The ground truth's events, plus the loiter triggers its visits imply.
+    Visits within the tolerance of LOITER_S are ambiguous: (None, ...)."""
+    want = [dict(e) for e in truth["events"]]
+    ambiguous = []
+    entered = {}
+    for e in truth["events"]:
+        key = (e["sensor"], e["sprite"])
+        if e["kind"] == "enter":
+            entered[key] = e["t"]
+        elif e["kind"] == "exit" and key in entered:
+            t_in = entered.pop(key)
+            if e["t"] - t_in > LOITER_S + TOLERANCE_S:
+                want.append({"kind": "loiter", "sensor": e["sensor"], "sprite": e["sprite"], "t": t_in + LOITER_S})
+            elif e["t"] - t_in >= LOITER_S - TOLERANCE_S:
+                ambiguous.append(e["sensor"])
+    return sorted(want, key=lambda e: e["t"]), ambiguous
+
+
+@pytest.mark.parametrize("scene", SCENE_FILES)
 def test_scene_triggers_match_ground_truth(vigil_bin, start_process, vigil_node, tmp_path, scene):
     gt_path = str(tmp_path / "truth.json")
     sim = start_camsim(start_process, vigil_bin, ["--scene", os.path.join(SCENES, scene), "--ground-truth", gt_path])
     truth = json.load(open(gt_path))
-    # At 5 analysed frames per second (fewer while the shared machine is
-    # busy) a walking person moves about half their width between detector
-    # results: a looser overlap links them, and two hits confirm a track.
-    sensors = {"classes": ["person"], "zones": truth["zones"], "tripwires": truth["tripwires"],
-               "tracker": {"min_hits": 2, "iou_threshold": 0.1}}
+    # Entries and exits count after two analysed frames on the new side:
+    # this machine, shared and loaded, analyses 2 to 5 frames a second, and
+    # the scenes' shortest visits last about two seconds.
+    zones = [dict(z, loiter_s=LOITER_S, inertia=2) for z in truth["zones"]]
+    # The tracker's and the filter's defaults (3 hits to confirm, IoU 0.25
+    # with the centre-distance fallback; a person scores at least 0.4):
+    # what a deployment runs.
+    sensors = {"classes": ["person"], "zones": zones, "tripwires": truth["tripwires"]}
     cfg = analytics_config(tmp_path, [{"id": "cam1", "url": f"rtsp://127.0.0.1:{sim}/cam1",
                                        "analytics": sensors}])
     _, http, _ = vigil_node(cfg)
     period_us = int(truth["period_s"] * 1e6)
     start = truth["start_utc_us"]
-    # The first whole loop that vigil sees from its start (the scene opens
+    # The first whole loop that vigil sees from its start (every scene opens
     # with a second of empty stage, so a loop just begun is fine too).
     now = int(time.time() * 1e6)
     loop = (now - start + period_us // 2) // period_us + 1 if now - start > period_us // 2 else 0
     loop_start = start + loop * period_us
-    wait_for(lambda: time.time() * 1e6 > loop_start + period_us + 3e6 * SLOW, truth["period_s"] * 3,
+    analysed_before = analysed_frames(http, "cam1")
+    # Exits of objects that vanish are decided when their track ends, up to
+    # max_age analysed frames later.
+    wait_for(lambda: time.time() * 1e6 > loop_start + period_us + 5e6 * SLOW, truth["period_s"] * 3,
              interval=0.5, what="the scene's loop to pass")
     ms = metrics(http)
     assert metric(ms, "vigil_detect_frames_total", camera="cam1") > 0
@@ -125,24 +163,29 @@ def test_scene_triggers_match_ground_truth(vigil_bin, start_process, vigil_node,
         # Detection runs several times slower under the sanitizers; the
         # pipeline is exercised, the timing comparison is not meaningful.
         return
+    # The times are compared as a deployment sees them: each trigger's time
+    # is interpolated between the analysed frames around the event, so it
+    # stays within the tolerance while the loaded machine analyses fewer
+    # than 5 frames a second; the rate reached is reported on failure.
+    rate = (analysed_frames(http, "cam1") - analysed_before) / (time.time() - now / 1e6)
     got = [t for t in read_triggers(cfg["analytics"]["trigger_log"])
-           if t["kind"] in ("enter", "exit", "line_cross") and loop_start <= t["utc_us"] < loop_start + period_us]
-    want = truth["events"]
-    summary = "\nwant: " + "; ".join(f'{e["t"]:.2f} {e["kind"]} {e["sensor"]} {e.get("direction", "")}'
+           if t["kind"] in ("enter", "exit", "loiter", "line_cross")
+           and loop_start <= t["utc_us"] < loop_start + period_us]
+    want, ambiguous = expected_events(truth)
+    got = [t for t in got if not (t["kind"] == "loiter" and t["sensor"] in ambiguous)]
+    summary = f"\nanalysed {rate:.1f} frames/s" + \
+              "\nwant: " + "; ".join(f'{e["t"]:.2f} {e["kind"]} {e["sensor"]} {e.get("direction", "")}'
                                       for e in want) + \
               "\ngot:  " + "; ".join(f'{(t["utc_us"] - loop_start) / 1e6:.2f} {t["kind"]} {t["sensor"]} '
-                                     f'{t["direction"]}' for t in got)
+                                     f'{t["direction"]} #{t.get("track", "")}' for t in got)
     assert len(got) == len(want), "trigger counts differ" + summary
     unmatched = list(got)
     for e in want:
-        # Zone entries and exits within 0.5 s; a crossing is pinned by its
-        # count and direction, its time only has to identify it (the sensor
-        # decides on the first detected frame past the line, so its time
-        # moves with the detector's pace on a loaded machine).
-        tolerance = 1.5 if e["kind"] == "line_cross" else 0.5
+        # Every kind within 0.5 s: crossings and zone edges are interpolated
+        # between the analysed frames either side, as the ground truth is.
         match = [t for t in unmatched if t["kind"] == e["kind"] and t["sensor"] == e["sensor"]
                  and t["direction"] == e.get("direction", "")
-                 and abs((t["utc_us"] - loop_start) / 1e6 - e["t"]) <= tolerance]
+                 and abs((t["utc_us"] - loop_start) / 1e6 - e["t"]) <= TOLERANCE_S]
         assert match, f"no trigger for {e}" + summary
         unmatched.remove(match[0])
     # The same triggers are counted on /metrics (over every loop so far).
@@ -153,13 +196,29 @@ def test_scene_triggers_match_ground_truth(vigil_bin, start_process, vigil_node,
                   kind="line_cross") >= crossings > 0
 
 
+def analysed_frames(http_port, camera):
+    with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/api/v1/cameras/{camera}/analytics",
+                                timeout=5) as r:
+        return json.loads(r.read())["analysed_frames"]
+
+
+# vtest.avi's first 20 s (the loop camsim serves): counted on frames every
+# 3 s, about 16 different people walk through the hall's square, often in
+# pairs and small groups, some passing the lamp post. Each confirmed track
+# gets one "enter" of a zone covering the whole picture; ids that break at
+# every pass behind the post or every missed detection would give several
+# times as many.
+VTEST_PEOPLE = 16
+
+
 def test_vtest_people_detected_and_tracked(vigil_bin, start_process, vigil_node, tmp_path):
     if not os.path.exists(VTEST):
         pytest.skip("vtest.avi (opencv-doc) missing")
     sim = start_camsim(start_process, vigil_bin, ["--source", VTEST, "--size", "768x576", "--fps", "10",
-                                                  "--gop", "10", "--duration-s", "8"])
+                                                  "--gop", "10", "--duration-s", "20"])
+    everywhere = {"id": "all", "polygon": [[0, 0], [1, 0], [1, 1], [0, 1]], "inertia": 1}
     cfg = analytics_config(tmp_path, [{"id": "hall", "url": f"rtsp://127.0.0.1:{sim}/cam1",
-                                       "analytics": {"classes": ["person"]}}])
+                                       "analytics": {"classes": ["person"], "zones": [everywhere]}}])
     _, http, _ = vigil_node(cfg)
     seen = {}
 
@@ -172,9 +231,19 @@ def test_vtest_people_detected_and_tracked(vigil_bin, start_process, vigil_node,
     wait_for(people_tracked, 40, interval=0.5, what=f"people detected and tracked ({seen})")
     ms = metrics(http)
     assert metric(ms, "vigil_decode_frames_total", camera="hall") > 0
-    # People keep moving in vtest.avi: the camera is never idle for long,
-    # so most decoded frames are not keyframes-only.
     assert metric(ms, "vigil_motion_active", camera="hall") in (0.0, 1.0)
+    if SANITIZED:
+        return
+    # 20 s of tracking from the first confirmed person on.
+    entries = [t for t in read_triggers(cfg["analytics"]["trigger_log"]) if t["kind"] == "enter"]
+    t0 = min(t["utc_us"] for t in entries) if entries else time.time() * 1e6
+    wait_for(lambda: time.time() * 1e6 > t0 + 20e6 + 2e6 * SLOW, 30, interval=0.5, what="20 s of tracking")
+    ids = {t["track"] for t in read_triggers(cfg["analytics"]["trigger_log"])
+           if t["kind"] == "enter" and t0 <= t["utc_us"] < t0 + 20e6}
+    # Most people are found (some walk only along the far edge, small), and
+    # each keeps its id: at most twice as many ids as people, the loop's
+    # restart (everyone jumps back) included.
+    assert VTEST_PEOPLE // 2 <= len(ids) <= 2 * VTEST_PEOPLE, f"{len(ids)} confirmed ids in 20 s"
 
 
 def test_starved_analytics_keeps_recording_and_live(vigil_bin, start_process, vigil_node, tmp_path):

@@ -1,8 +1,7 @@
 /* Unit tests for the analytics pipeline's pieces: the decode stage on a
  * real H.264 clip (full and keyframe-only) and the configuration (top level
- * and per camera, errors that name the field). The analyser has its own
- * program (test_analytics_analyser.c): vision's tracker.h and media's
- * track.h both define vg_track_t today. */
+ * and per camera, errors that name the field). The analyser's tests are
+ * in test_analytics_analyser.c. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

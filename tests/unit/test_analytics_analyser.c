@@ -1,7 +1,6 @@
 /* Unit tests for the analytics analyser: detections -> filter -> tracker
  * -> sensors -> bus-shaped metadata and triggers, and motion on a luma
- * plane. A program of its own because vision's tracker.h and media's
- * track.h both define vg_track_t (see test_analytics.c). */
+ * plane. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -222,6 +222,52 @@ static void test_lighting_changes_are_not_motion(void **state) {
   frame_free(f);
 }
 
+/* vigil started while a person stood in the picture, who then left: the
+ * background learned from the first frame holds the person, and the empty
+ * floor where they stood differs from it without moving. That ghost is
+ * absorbed after absorb_frames frames; without absorption it lingers. A
+ * person walking about never is. Returns the first frame after the person
+ * left without a motion box, or -1 within 60 frames. */
+static int ghost_gone_after(int absorb_frames) {
+  frame_t *f = frame_new();
+  vg_motion_config_t cfg;
+  vg_motion_config_default(&cfg);
+  cfg.absorb_frames = absorb_frames;
+  vg_motion_t *m = make(&cfg);
+  vg_motion_result_t r;
+  render_background(f, 1, 0, 6);
+  render_rect(f, 300, 120, 340, 240, 220);
+  assert_int_equal(vg_motion_process(m, f->pix, W, H, STRIDE, &r), 0);
+  assert_true(r.warming_up);
+  int gone = -1;
+  for (int i = 0; i < 60 && gone < 0; i++) {
+    render_background(f, 1, 0, 6);
+    /* Someone else walks about at the left the whole time. */
+    int x = 40 + 6 * i;
+    render_rect(f, x, 200, x + 30, 300, 230);
+    assert_int_equal(vg_motion_process(m, f->pix, W, H, STRIDE, &r), 0);
+    bool ghost = false, walker = false;
+    for (int b = 0; b < r.n_boxes; b++) {
+      ghost |= covers(&r.boxes[b], 310, 130, 330, 230, 0);
+      walker |= covers(&r.boxes[b], x + 5, 205, x + 25, 295, 0);
+    }
+    assert_true(walker);
+    if (!ghost) gone = i;
+  }
+  vg_motion_destroy(&m);
+  frame_free(f);
+  return gone;
+}
+
+static void test_ghost_of_the_first_frame_is_absorbed(void **state) {
+  (void)state;
+  int gone = ghost_gone_after(25);
+  /* Absorbed after 25 steady frames (the first comparison is frame 0). */
+  assert_true(gone >= 24 && gone <= 26);
+  assert_int_equal(ghost_gone_after(10) <= 11, true);
+  assert_int_equal(ghost_gone_after(0), -1);
+}
+
 static void test_size_change_and_invalid_arguments(void **state) {
   (void)state;
   frame_t *f = frame_new();
@@ -250,6 +296,7 @@ int main(void) {
       cmocka_unit_test(test_far_objects_give_two_regions_near_objects_one),
       cmocka_unit_test(test_small_blobs_and_masks_are_ignored),
       cmocka_unit_test(test_lighting_changes_are_not_motion),
+      cmocka_unit_test(test_ghost_of_the_first_frame_is_absorbed),
       cmocka_unit_test(test_size_change_and_invalid_arguments),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

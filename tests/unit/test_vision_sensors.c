@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -32,8 +33,8 @@ static vg_polygon_t rect_poly(float x1, float y1, float x2, float y2) {
 }
 
 /* A confirmed, matched track whose bottom centre is at normalized (fx, fy). */
-static vg_track_t foot_track(uint32_t id, int label, float fx, float fy) {
-  vg_track_t t;
+static vg_vtrack_t foot_track(uint32_t id, int label, float fx, float fy) {
+  vg_vtrack_t t;
   memset(&t, 0, sizeof(t));
   t.id = id;
   t.label = label;
@@ -69,7 +70,7 @@ static vg_sensors_config_t *wire_config(vg_direction_t dir) {
 static int run_path(vg_sensors_t *s, float x, const float *ys, int n, vg_trigger_t *crossings, int max) {
   int found = 0;
   for (int f = 0; f < n; f++) {
-    vg_track_t t = foot_track(7, PERSON, x, ys[f]);
+    vg_vtrack_t t = foot_track(7, PERSON, x, ys[f]);
     vg_trigger_t out[8];
     int k = vg_sensors_update(s, &t, 1, W, H, (int64_t)f * FRAME_US, out, 8);
     assert_true(k >= 0);
@@ -84,12 +85,14 @@ static void test_tripwire_direction_and_time(void **state) {
   vg_sensors_t *s = NULL;
   assert_int_equal(vg_sensors_create(wire_config(VG_DIR_BOTH), &s), 0);
   /* Walking down the picture across a left-to-right line: a_to_b. The foot
-   * passes y = 0.5 between frames 4 (0.46) and 5 (0.52). */
+   * passes y = 0.5 between frames 4 (0.46) and 5 (0.52), two thirds of the
+   * way: the crossing time is interpolated there. */
   float down[] = {0.30f, 0.34f, 0.38f, 0.42f, 0.46f, 0.52f, 0.56f, 0.60f};
   vg_trigger_t c[4];
   assert_int_equal(run_path(s, 0.5f, down, 8, c, 4), 1);
   assert_int_equal(c[0].direction, VG_DIR_A_TO_B);
-  assert_int_equal(c[0].ts_us, 5 * FRAME_US);
+  assert_true(llabs(c[0].ts_us - (4 * FRAME_US + 2 * FRAME_US / 3)) < 10);
+  assert_int_equal(c[0].frame_ts_us, 5 * FRAME_US);
   assert_int_equal(c[0].track_id, 7);
   assert_int_equal(c[0].label, PERSON);
   assert_int_equal(c[0].count, 1);
@@ -101,8 +104,9 @@ static void test_tripwire_direction_and_time(void **state) {
   float up[] = {0.60f, 0.56f, 0.52f, 0.505f, 0.495f, 0.46f, 0.40f};
   assert_int_equal(run_path(s, 0.5f, up, 7, c, 4), 1);
   assert_int_equal(c[0].direction, VG_DIR_B_TO_A);
-  /* Frame 4 is the first on the far side (inside the dead band). */
-  assert_int_equal(c[0].ts_us, 4 * FRAME_US);
+  /* The line is passed half way between frames 3 (0.505) and 4 (0.495),
+   * both inside the dead band; the established side flips at frame 5. */
+  assert_true(llabs(c[0].ts_us - (3 * FRAME_US + FRAME_US / 2)) < 10);
   assert_int_equal(c[0].frame_ts_us, 5 * FRAME_US);
   assert_int_equal(vg_sensors_tripwire_count(s, 0, -1, VG_DIR_B_TO_A), 1);
   assert_int_equal(vg_sensors_tripwire_count(s, 0, -1, VG_DIR_A_TO_B), 0);
@@ -178,7 +182,7 @@ static void test_tripwire_through_tracker_counts_per_class(void **state) {
     };
     int nd = f < 24 ? 3 : 2; /* the car leaves the picture */
     vg_tracker_update(trk, d, nd, (int64_t)f * FRAME_US);
-    const vg_track_t *tracks;
+    const vg_vtrack_t *tracks;
     int n = vg_tracker_tracks(trk, &tracks);
     vg_trigger_t out[16];
     int k = vg_sensors_update(s, tracks, n, W, H, (int64_t)f * FRAME_US, out, 16);
@@ -231,7 +235,7 @@ static void test_zone_enter_loiter_exit_times(void **state) {
   int occupancy_events = 0, last_occupancy = -1;
   for (int f = 0; f < 35; f++) {
     float x = f < 5 ? 0.1f + 0.04f * f : f < 25 ? 0.5f : 0.8f;
-    vg_track_t t = foot_track(3, PERSON, x, 0.5f);
+    vg_vtrack_t t = foot_track(3, PERSON, x, 0.5f);
     vg_trigger_t out[8];
     int64_t ts = (int64_t)f * FRAME_US;
     int k = vg_sensors_update(s, &t, 1, W, H, ts, out, 8);
@@ -256,10 +260,13 @@ static void test_zone_enter_loiter_exit_times(void **state) {
       assert_int_equal(vg_sensors_track_zones(s, 3), 1);
     }
   }
-  assert_int_equal(enter_us, 5 * FRAME_US);
+  /* The foot went from x 0.26 (frame 4) to 0.5 (frame 5) over the edge at
+   * 0.3: a sixth of the way, at frame 4 + 1/6. Out from 0.5 (frame 24) to
+   * 0.8 (frame 25) over the edge at 0.7: frame 24 + 2/3. */
+  assert_true(llabs(enter_us - (4 * FRAME_US + FRAME_US / 6)) < 100);
   assert_int_equal(enter_decided, 7 * FRAME_US); /* after 3 frames of inertia */
-  assert_int_equal(loiter_us, 5 * FRAME_US + 2000000);
-  assert_int_equal(exit_us, 25 * FRAME_US);
+  assert_int_equal(loiter_us, enter_us + 2000000);
+  assert_true(llabs(exit_us - (24 * FRAME_US + 2 * FRAME_US / 3)) < 100);
   assert_int_equal(occupancy_events, 2);
   assert_int_equal(last_occupancy, 0);
   assert_int_equal(vg_sensors_zone_occupancy(s, 0), 0);
@@ -273,18 +280,18 @@ static void test_zone_inertia_ignores_flicker_and_track_end_exits(void **state) 
   vg_trigger_t out[8];
   /* On the edge, in and out every frame: never entered. */
   for (int f = 0; f < 10; f++) {
-    vg_track_t t = foot_track(1, PERSON, f % 2 ? 0.31f : 0.29f, 0.5f);
+    vg_vtrack_t t = foot_track(1, PERSON, f % 2 ? 0.31f : 0.29f, 0.5f);
     assert_int_equal(vg_sensors_update(s, &t, 1, W, H, (int64_t)f * FRAME_US, out, 8), 0);
   }
   /* Settles inside; a missed detection (predicted position outside) moves
    * nothing; then the track ends: exit at its last sighting. */
   int64_t ts = 10 * FRAME_US;
   for (int f = 0; f < 5; f++, ts += FRAME_US) {
-    vg_track_t t = foot_track(1, PERSON, 0.5f, 0.5f);
+    vg_vtrack_t t = foot_track(1, PERSON, 0.5f, 0.5f);
     vg_sensors_update(s, &t, 1, W, H, ts, out, 8);
   }
   int64_t last_seen = ts - FRAME_US;
-  vg_track_t missed = foot_track(1, PERSON, 0.9f, 0.9f);
+  vg_vtrack_t missed = foot_track(1, PERSON, 0.9f, 0.9f);
   missed.matched = false;
   assert_int_equal(vg_sensors_update(s, &missed, 1, W, H, ts, out, 8), 0);
   assert_int_equal(vg_sensors_zone_occupancy(s, 0), 1);
@@ -306,7 +313,7 @@ static void test_zone_entry_of_an_object_appearing_inside(void **state) {
   assert_int_equal(vg_sensors_create(zone_config(), &s), 0);
   int64_t enter_us = -1;
   for (int f = 2; f < 8; f++) {
-    vg_track_t t = foot_track(5, PERSON, 0.5f, 0.5f);
+    vg_vtrack_t t = foot_track(5, PERSON, 0.5f, 0.5f);
     t.first_seen_us = 0;
     vg_trigger_t out[8];
     int k = vg_sensors_update(s, &t, 1, W, H, (int64_t)f * FRAME_US, out, 8);
@@ -314,6 +321,72 @@ static void test_zone_entry_of_an_object_appearing_inside(void **state) {
     if (i >= 0) enter_us = out[i].ts_us;
   }
   assert_int_equal(enter_us, 0);
+  vg_sensors_destroy(&s);
+}
+
+/* A tentative sighting: what the tracker reports before min_hits. */
+static vg_vtrack_t tentative_track(uint32_t id, float fx, float fy) {
+  vg_vtrack_t t = foot_track(id, PERSON, fx, fy);
+  t.confirmed = false;
+  return t;
+}
+
+/* The tracker confirms a walker only on its third detection, by then past
+ * the line and inside the zone: the crossing and the entry made while it
+ * was tentative still count, once, with their interpolated times. */
+static void test_tentative_history_counts_once_confirmed(void **state) {
+  (void)state;
+  static vg_sensors_config_t cfg;
+  vg_sensors_config_default(&cfg);
+  cfg.n_tripwires = 1;
+  vg_tripwire_config_t *w = &cfg.tripwires[0];
+  snprintf(w->id, sizeof(w->id), "gate");
+  w->a = (vg_point_t){0.4f, 0.1f};
+  w->b = (vg_point_t){0.4f, 0.9f};
+  w->margin = 0.01f;
+  cfg.n_zones = 1;
+  vg_zone_config_t *z = &cfg.zones[0];
+  snprintf(z->id, sizeof(z->id), "inner");
+  z->polygon = rect_poly(0.45f, 0.2f, 0.9f, 0.8f);
+  z->inertia = 1;
+  z->max_area = 1;
+  vg_sensors_t *s = NULL;
+  assert_int_equal(vg_sensors_create(&cfg, &s), 0);
+  vg_trigger_t out[8];
+  /* Frames 0, 1 tentative at x 0.3 and 0.5: over the line at 0.4 half way,
+   * into the zone at 0.45 three quarters of the way. */
+  vg_vtrack_t t = tentative_track(9, 0.3f, 0.5f);
+  assert_int_equal(vg_sensors_update(s, &t, 1, W, H, 0, out, 8), 0);
+  t = tentative_track(9, 0.5f, 0.5f);
+  assert_int_equal(vg_sensors_update(s, &t, 1, W, H, FRAME_US, out, 8), 0);
+  assert_int_equal(vg_sensors_zone_occupancy(s, 0), 0);
+  t = foot_track(9, PERSON, 0.6f, 0.5f); /* confirmed */
+  int k = vg_sensors_update(s, &t, 1, W, H, 2 * FRAME_US, out, 8);
+  int ic = find(out, k, VG_TRIGGER_LINE_CROSS), ie = find(out, k, VG_TRIGGER_ENTER);
+  assert_true(ic >= 0 && ie >= 0);
+  /* Crossing left to right over a top-to-bottom line: b_to_a. */
+  assert_int_equal(out[ic].direction, VG_DIR_B_TO_A);
+  assert_true(llabs(out[ic].ts_us - FRAME_US / 2) < 10);
+  assert_int_equal(out[ic].frame_ts_us, 2 * FRAME_US);
+  assert_true(llabs(out[ie].ts_us - 3 * FRAME_US / 4) < 100);
+  assert_int_equal(out[ie].frame_ts_us, 2 * FRAME_US);
+  assert_int_equal(vg_sensors_tripwire_count(s, 0, -1, VG_DIR_BOTH), 1);
+  /* Walking on inside: nothing more. */
+  t = foot_track(9, PERSON, 0.7f, 0.5f);
+  assert_int_equal(vg_sensors_update(s, &t, 1, W, H, 3 * FRAME_US, out, 8), 0);
+  assert_int_equal(vg_sensors_tripwire_count(s, 0, -1, VG_DIR_BOTH), 1);
+  assert_int_equal(vg_sensors_zone_occupancy(s, 0), 1);
+
+  /* A track that is never confirmed (a false detection sweeping across)
+   * triggers nothing, and its end triggers nothing either. */
+  t = tentative_track(10, 0.3f, 0.4f);
+  vg_vtrack_t both[2] = {foot_track(9, PERSON, 0.7f, 0.5f), t};
+  assert_int_equal(vg_sensors_update(s, both, 2, W, H, 4 * FRAME_US, out, 8), 0);
+  both[1] = tentative_track(10, 0.6f, 0.4f);
+  assert_int_equal(vg_sensors_update(s, both, 2, W, H, 5 * FRAME_US, out, 8), 0);
+  assert_int_equal(vg_sensors_update(s, both, 1, W, H, 6 * FRAME_US, out, 8), 0);
+  assert_int_equal(vg_sensors_tripwire_count(s, 0, -1, VG_DIR_BOTH), 1);
+  assert_int_equal(vg_sensors_zone_occupancy(s, 0), 1);
   vg_sensors_destroy(&s);
 }
 
@@ -326,8 +399,8 @@ static void test_zone_overcrowd_and_class_filter(void **state) {
   vg_sensors_t *s = NULL;
   assert_int_equal(vg_sensors_create(cfg, &s), 0);
   vg_trigger_t out[16];
-  vg_track_t t[4] = {foot_track(1, PERSON, 0.4f, 0.5f), foot_track(2, PERSON, 0.5f, 0.5f),
-                     foot_track(3, CAR, 0.6f, 0.5f), foot_track(4, PERSON, 0.6f, 0.6f)};
+  vg_vtrack_t t[4] = {foot_track(1, PERSON, 0.4f, 0.5f), foot_track(2, PERSON, 0.5f, 0.5f),
+                      foot_track(3, CAR, 0.6f, 0.5f), foot_track(4, PERSON, 0.6f, 0.6f)};
   assert_true(vg_sensors_update(s, t, 3, W, H, 0, out, 16) >= 2);
   assert_int_equal(vg_sensors_zone_occupancy(s, 0), 2); /* the car does not count */
   int k = vg_sensors_update(s, t, 4, W, H, FRAME_US, out, 16);
@@ -353,9 +426,9 @@ static void test_aoi_and_exclusions(void **state) {
   vg_sensors_t *s = NULL;
   assert_int_equal(vg_sensors_create(cfg, &s), 0);
   vg_trigger_t out[8];
-  vg_track_t t[3] = {foot_track(1, PERSON, 0.65f, 0.5f),  /* in the zone, outside the AOI */
-                     foot_track(2, PERSON, 0.35f, 0.35f), /* in the zone, excluded */
-                     foot_track(3, PERSON, 0.5f, 0.5f)};  /* counts */
+  vg_vtrack_t t[3] = {foot_track(1, PERSON, 0.65f, 0.5f),  /* in the zone, outside the AOI */
+                      foot_track(2, PERSON, 0.35f, 0.35f), /* in the zone, excluded */
+                      foot_track(3, PERSON, 0.5f, 0.5f)};  /* counts */
   vg_sensors_update(s, t, 3, W, H, 0, out, 8);
   assert_int_equal(vg_sensors_zone_occupancy(s, 0), 1);
   assert_int_equal(vg_sensors_track_zones(s, 3), 1);
@@ -380,16 +453,16 @@ static void test_rules_arm_schedule_and_filters(void **state) {
   assert_int_equal(vg_sensors_create(cfg, &s), 0);
   vg_trigger_t out[8];
   /* Disarmed: counted, but silent. */
-  vg_track_t t = foot_track(1, PERSON, 0.5f, 0.5f);
+  vg_vtrack_t t = foot_track(1, PERSON, 0.5f, 0.5f);
   assert_int_equal(vg_sensors_update(s, &t, 1, W, H, 0, out, 8), 0);
   assert_int_equal(vg_sensors_zone_occupancy(s, 0), 1);
   /* Armed: a second person entering is reported. */
   vg_sensors_set_armed(s, "yard", true);
-  vg_track_t two[2] = {t, foot_track(2, PERSON, 0.6f, 0.5f)};
+  vg_vtrack_t two[2] = {t, foot_track(2, PERSON, 0.6f, 0.5f)};
   int k = vg_sensors_update(s, two, 2, W, H, FRAME_US, out, 8);
   assert_true(find(out, k, VG_TRIGGER_ENTER) >= 0);
   /* Too small for the rule's min_area: ignored. */
-  vg_track_t tiny[3] = {two[0], two[1], foot_track(3, PERSON, 0.4f, 0.5f)};
+  vg_vtrack_t tiny[3] = {two[0], two[1], foot_track(3, PERSON, 0.4f, 0.5f)};
   tiny[2].box.x1 = tiny[2].box.x2 - 5;
   tiny[2].box.y1 = tiny[2].box.y2 - 5;
   k = vg_sensors_update(s, tiny, 3, W, H, 2 * FRAME_US, out, 8);
@@ -405,7 +478,7 @@ static void test_rules_arm_schedule_and_filters(void **state) {
   int64_t monday = 1795392000LL * 1000000; /* 2026-11-23T00:00:00Z */
   k = vg_sensors_update(s, &t, 1, W, H, monday + 8LL * 3600 * 1000000, out, 8);
   assert_int_equal(find(out, k, VG_TRIGGER_ENTER), -1);
-  vg_track_t later = foot_track(2, PERSON, 0.5f, 0.5f);
+  vg_vtrack_t later = foot_track(2, PERSON, 0.5f, 0.5f);
   k = vg_sensors_update(s, &later, 1, W, H, monday + 10LL * 3600 * 1000000, out, 8);
   assert_true(find(out, k, VG_TRIGGER_ENTER) >= 0);
   vg_sensors_destroy(&s);
@@ -428,8 +501,8 @@ static void test_tamper_triggers_and_output_bound(void **state) {
   assert_string_equal(out[0].sensor_id, "tamper");
   assert_false(out[0].cleared);
   /* Three people enter at once: 3 enters + 1 occupancy, room for 2. */
-  vg_track_t t[3] = {foot_track(1, PERSON, 0.4f, 0.5f), foot_track(2, PERSON, 0.5f, 0.5f),
-                     foot_track(3, PERSON, 0.6f, 0.5f)};
+  vg_vtrack_t t[3] = {foot_track(1, PERSON, 0.4f, 0.5f), foot_track(2, PERSON, 0.5f, 0.5f),
+                      foot_track(3, PERSON, 0.6f, 0.5f)};
   assert_int_equal(vg_sensors_update(s, t, 3, W, H, 0, out, 2), 2);
   assert_int_equal(vg_sensors_dropped(s), 2);
   assert_int_equal(vg_sensors_zone_occupancy(s, 0), 3);
@@ -464,6 +537,7 @@ int main(void) {
       cmocka_unit_test(test_zone_enter_loiter_exit_times),
       cmocka_unit_test(test_zone_inertia_ignores_flicker_and_track_end_exits),
       cmocka_unit_test(test_zone_entry_of_an_object_appearing_inside),
+      cmocka_unit_test(test_tentative_history_counts_once_confirmed),
       cmocka_unit_test(test_zone_overcrowd_and_class_filter),
       cmocka_unit_test(test_aoi_and_exclusions),
       cmocka_unit_test(test_rules_arm_schedule_and_filters),
