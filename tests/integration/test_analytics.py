@@ -197,7 +197,7 @@ def test_scene_triggers_match_ground_truth(vigil_bin, start_process, vigil_node,
 
 
 def analysed_frames(http_port, camera):
-    with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/api/v1/cameras/{camera}/analytics",
+    with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/api/v1/cameras/{camera}/analytics/status",
                                 timeout=5) as r:
         return json.loads(r.read())["analysed_frames"]
 
