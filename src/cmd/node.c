@@ -4,6 +4,8 @@
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <strings.h>
+#include <ctype.h>
 #include <string.h>
 
 #include "api/api.h"
@@ -13,6 +15,7 @@
 #include "base/error.h"
 #include "base/secret.h"
 #include "base/log.h"
+#include "base/time.h"
 #include "base/metrics.h"
 #include "event/service.h"
 #include "api/api.h"
@@ -46,6 +49,26 @@ struct vg_node {
 
 static const char *const level_names[] = {"error", "warn", "info", "debug", "trace", NULL};
 
+/* Parses the top-level object key with fn(c, obj, out), obj NULL when the
+ * key is absent, errors named under key. */
+#define PARSE_SECTION(c, root, key, fn, out)                                                                 \
+  do {                                                                                                       \
+    json_t *obj_ = vg_cfg_object(c, root, key, 0);                                                           \
+    vg_cfg_enter(c, key);                                                                                    \
+    fn(c, obj_, out);                                                                                        \
+    vg_cfg_leave(c);                                                                                         \
+  } while (0)
+
+/* "onvif": {"discovery_interface": IPv4 address}; iface holds 64 bytes. */
+static int parse_onvif(vg_cfg_t *c, json_t *obj, char *iface) {
+  struct in_addr addr;
+  if (obj) vg_cfg_check_keys(c, obj, (const char *const[]){"discovery_interface", NULL});
+  vg_cfg_str(c, obj, "discovery_interface", "0.0.0.0", iface, 64);
+  if (!c->failed && inet_pton(AF_INET, iface, &addr) != 1)
+    vg_cfg_fail(c, "discovery_interface", "must be an IPv4 address (the interface to probe from)");
+  return c->failed ? VG_ECONFIG : 0;
+}
+
 int vg_node_config_load(vg_cfg_t *c, const char *file, vg_node_config_t *out) {
   static const char *const keys[] = {"log_level",  "workers",   "cameras", "rtsp_server", "rtmp_server",
                                      "srt_server", "http",      "record",  "database",    "onvif",
@@ -66,58 +89,20 @@ int vg_node_config_load(vg_cfg_t *c, const char *file, vg_node_config_t *out) {
   vg_cfg_int(c, root, "workers", 0, 0, 256, &v);
   out->workers = (int)v;
 
-  json_t *rtsp = vg_cfg_object(c, root, "rtsp_server", 0);
-  vg_cfg_enter(c, "rtsp_server");
-  vg_rtsp_server_config_parse(c, rtsp, &out->rtsp_server);
-  vg_cfg_leave(c);
-
-  json_t *rtmp = vg_cfg_object(c, root, "rtmp_server", 0);
-  vg_cfg_enter(c, "rtmp_server");
-  vg_rtmp_server_config_parse(c, rtmp, &out->rtmp_server);
-  vg_cfg_leave(c);
-
-  json_t *http = vg_cfg_object(c, root, "http", 0);
-  vg_cfg_enter(c, "http");
-  vg_http_config_parse(c, http, &out->http);
-  vg_cfg_leave(c);
-
-  json_t *record = vg_cfg_object(c, root, "record", 0);
-  vg_cfg_enter(c, "record");
-  vg_rec_node_config_parse(c, record, &out->record);
-  vg_cfg_leave(c);
-
-  json_t *srt = vg_cfg_object(c, root, "srt_server", 0);
-  vg_cfg_enter(c, "srt_server");
-  vg_srt_server_config_parse(c, srt, &out->srt_server);
-  vg_cfg_leave(c);
-
-  json_t *database = vg_cfg_object(c, root, "database", 0);
-  vg_cfg_enter(c, "database");
-  vg_db_config_parse(c, database, &out->database);
-  vg_cfg_leave(c);
+  PARSE_SECTION(c, root, "rtsp_server", vg_rtsp_server_config_parse, &out->rtsp_server);
+  PARSE_SECTION(c, root, "rtmp_server", vg_rtmp_server_config_parse, &out->rtmp_server);
+  PARSE_SECTION(c, root, "srt_server", vg_srt_server_config_parse, &out->srt_server);
+  PARSE_SECTION(c, root, "http", vg_http_config_parse, &out->http);
+  PARSE_SECTION(c, root, "record", vg_rec_node_config_parse, &out->record);
+  PARSE_SECTION(c, root, "database", vg_db_config_parse, &out->database);
+  PARSE_SECTION(c, root, "onvif", parse_onvif, out->onvif_discovery_interface);
+  PARSE_SECTION(c, root, "auth", vg_auth_config_parse, &out->auth);
   /* The recorder's writer indexes into the node's database. */
   snprintf(out->record.db_path, sizeof(out->record.db_path), "%s", out->database.path);
-
   vg_notify_config_parse(c, root, &out->notify);
-
   /* cameras[].record settings are remembered per camera by the record
    * module while the cameras are parsed. */
   vg_record_camera_configs_clear();
-
-  json_t *onvif = vg_cfg_object(c, root, "onvif", 0);
-  vg_cfg_enter(c, "onvif");
-  if (onvif) vg_cfg_check_keys(c, onvif, (const char *const[]){"discovery_interface", NULL});
-  vg_cfg_str(c, onvif, "discovery_interface", "0.0.0.0", out->onvif_discovery_interface,
-             sizeof(out->onvif_discovery_interface));
-  struct in_addr ifaddr;
-  if (!c->failed && inet_pton(AF_INET, out->onvif_discovery_interface, &ifaddr) != 1)
-    vg_cfg_fail(c, "discovery_interface", "must be an IPv4 address (the interface to probe from)");
-  vg_cfg_leave(c);
-
-  json_t *auth = vg_cfg_object(c, root, "auth", 0);
-  vg_cfg_enter(c, "auth");
-  vg_auth_config_parse(c, auth, &out->auth);
-  vg_cfg_leave(c);
 
   json_t *cams = vg_cfg_array(c, root, "cameras", 0);
   /* Takes each camera's "analytics" object out before the cameras are read. */
@@ -377,6 +362,31 @@ static int start_auth(vg_node_t *node, const vg_node_config_t *cfg, vg_rtsp_serv
   return 0;
 }
 
+/* A camera's own events (ONVIF PullPoint notifications) become triggers like
+ * the analytics pipeline's, so that the event engine's rules, grouping and
+ * evidence apply to them: sensor "onvif", kind "onvif", the topic's last
+ * part as the label ("motion" for .../CellMotionDetector/Motion), cleared
+ * when the notification's data is false. Runs on the camera's event thread. */
+static void onvif_to_trigger(void *opaque, const char *camera, const vg_onvif_event_t *ev) {
+  vg_bus_t *bus = opaque;
+  vg_analytics_trigger_t *t = calloc(1, sizeof(*t));
+  if (!t) return;
+  snprintf(t->camera, sizeof(t->camera), "%s", camera);
+  snprintf(t->sensor, sizeof(t->sensor), "onvif");
+  snprintf(t->kind, sizeof(t->kind), "onvif");
+  const char *tail = strrchr(ev->topic, '/');
+  tail = tail ? tail + 1 : ev->topic;
+  size_t i = 0;
+  for (; tail[i] && i + 1 < sizeof(t->class_name); i++)
+    t->class_name[i] = (char)tolower((unsigned char)tail[i]);
+  t->class_name[i] = '\0';
+  t->label = -1;
+  t->cleared = !strcasecmp(ev->data_value, "false") || !strcmp(ev->data_value, "0");
+  /* The device's clock may be off: the arrival time is the trustworthy one. */
+  t->utc_us = t->frame_utc_us = vg_time_utc_us();
+  vg_bus_publish(bus, VG_ANALYTICS_TOPIC_TRIGGER, t, free);
+}
+
 /* Analytics metadata (one message per analysed frame) to the camera's live
  * viewers, as {"utc_ms", "motion", "objects": [{"id", "class", "score",
  * "box": [x1, y1, x2, y2] (0..1), "stationary"}]}. Runs on the bus's
@@ -444,6 +454,7 @@ int vg_node_start(const vg_node_config_t *cfg, vg_node_t **out) {
   if (cfg->record.enabled) start_recording(node, cfg, &lg);
   vg_camera_hooks_add(&(vg_camera_hooks_t){camera_added, camera_removed, node});
   start_cameras(node, cfg, &lg);
+  vg_onvif_set_event_sink(onvif_to_trigger, node->bus);
   if ((err = vg_onvif_events_start(cfg->cameras, cfg->camera_count)) != 0)
     vg_log_error(&lg, "ONVIF events not started: %s", vg_strerror(err));
   if (vg_bus_subscribe(node->bus, VG_ANALYTICS_TOPIC_META, NULL, forward_meta, NULL, &node->meta_sub) != 0)
@@ -499,6 +510,7 @@ void vg_node_stop(vg_node_t **np) {
   vg_rtsp_server_stop(&node->rtsp);
   vg_recorders_stop();
   vg_onvif_events_stop();
+  vg_onvif_set_event_sink(NULL, NULL);
   vg_retention_stop();
   vg_cameras_api_on_analytics(NULL, NULL);
   vg_analytics_stop();

@@ -2,7 +2,8 @@
 independent client (npm "onvif"), then vigil's own client against them:
 WS-Discovery over loopback multicast, probing a device, a camera added by
 its ONVIF address (its stream found through the device), PTZ through the
-API reaching the device, and the device's events arriving in vigil."""
+API reaching the device, and the device's events arriving in vigil as
+triggers that become events."""
 import json
 import os
 import shutil
@@ -134,3 +135,6 @@ def test_vigil_discovers_probes_adds_and_moves(onvif_camsim, vigil_node):
     assert ev["subscribed"] and "Motion" in ev["last"]["topic"] and ev["last"]["name"] == "IsMotion"
     _, _, metrics = http_get(f"http://127.0.0.1:{http}/metrics")
     assert 'vigil_onvif_events_total{camera="door"}' in metrics.decode()
+    # ... and become vigil events (sensor "onvif", labelled by the topic).
+    evs = wait_for(lambda: http_get_json(f"{api}/events?camera=door")["events"], 20, what="events from ONVIF")
+    assert evs[0]["kind"] == "onvif" and evs[0]["sensor"] == "onvif" and evs[0]["label"] == "motion", evs[0]
