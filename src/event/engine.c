@@ -42,6 +42,9 @@ typedef struct {
   int64_t fixed_end_us;        /* manual events: when it ends */
   int64_t last_snap_us;
   float snap_score;
+  /* The last snapshot could not be taken at the best frame (gone from the
+   * stream's cache): the next one is taken at the latest analysed frame. */
+  bool snap_latest;
   /* Waiting for the metadata of the frame that triggered (published after
    * the trigger), to take the object's box there: 0 once it is known. */
   int64_t box_frame_us;
@@ -173,11 +176,25 @@ static void suppressed(vg_event_engine_t *e, const char *camera, const char *rea
 }
 
 static void request_snapshot(vg_event_engine_t *e, candidate_t *c, const track_t *t, int64_t now_us) {
-  if (!c->started || !t || t->best <= c->snap_score) return;
+  if (!c->started || !t || (!c->snap_latest && t->best <= c->snap_score)) return;
   if (c->last_snap_us && now_us - c->last_snap_us < e->cfg->min_gap_snap_us) return;
   c->last_snap_us = now_us;
   c->snap_score = t->best;
-  if (e->cbs.snapshot) e->cbs.snapshot(e->opaque, &c->ev, t->best_utc_us);
+  if (!c->snap_latest) {
+    if (e->cbs.snapshot) e->cbs.snapshot(e->opaque, &c->ev, t->best_utc_us);
+    return;
+  }
+  /* The picture and its box come from the same (latest) frame. */
+  c->snap_latest = false;
+  memcpy(c->ev.box, t->last_box, sizeof(c->ev.box));
+  if (e->cbs.snapshot) e->cbs.snapshot(e->opaque, &c->ev, t->last_us);
+}
+
+void vg_event_engine_snapshot_failed(vg_event_engine_t *e, int64_t id) {
+  for (int i = 0; i < MAX_CANDIDATES; i++) {
+    candidate_t *c = &e->cands[i];
+    if (c->used && c->started && c->ev.id == id) c->snap_latest = true;
+  }
 }
 
 /* Copies the object's figures into the event. */

@@ -66,6 +66,10 @@ void vg_event_engine_meta(vg_event_engine_t *e, const vg_analytics_meta_t *m);
 void vg_event_engine_trigger(vg_event_engine_t *e, const vg_analytics_trigger_t *t);
 /* Ends what has gone quiet and decides pending candidates at now_us. */
 void vg_event_engine_tick(vg_event_engine_t *e, int64_t now_us);
+/* The snapshot asked for event id could not be taken (its moment is gone
+ * from the stream's cache): the next one is asked for at the object's
+ * latest analysed frame, with that frame's box. */
+void vg_event_engine_snapshot_failed(vg_event_engine_t *e, int64_t id);
 
 /* A manual event of camera with label, severity, labels (comma-separated,
  * may be ""), from start_us to end_us (> start_us); an end in the future

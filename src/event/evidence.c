@@ -15,6 +15,10 @@
 #include "event/rules.h"
 #include "stream/hub.h"
 
+/* A picture later than the analysed frame by more than this shows another
+ * moment (a frame and a half at 12.5 fps). */
+#define GRAB_STALE_US 120000
+
 /* Frames a grab reads at most: a long GOP at a high frame rate. */
 #define GRAB_MAX_FRAMES 1024
 /* The largest picture decoded for a snapshot. */
@@ -150,17 +154,27 @@ int vg_evidence_grab(const char *camera, int64_t frame_utc_us, vg_rgb_image_t *o
   /* The cached GOP first, then whatever arrived meanwhile: keep decoding
    * while pictures are not later than the analysed frame. */
   int have = 0, frames = 0;
+  int64_t pic_utc_us = 0;
   vg_frame_t f;
   while (frames++ < GRAB_MAX_FRAMES && vg_hub_read(r, &f) == 0) {
     int later = have && f.utc_us > frame_utc_us;
     if (f.track == video && !later) {
-      if (grab_dec_unit(&d, &f) == 1) have = 1;
+      if (grab_dec_unit(&d, &f) == 1) {
+        have = 1;
+        pic_utc_us = f.utc_us;
+      }
     }
     vg_frame_unref(&f);
     if (later) break;
   }
   vg_hub_close_reader(&r);
-  err = have ? to_rgb(d.best, out) : VG_ENOTFOUND;
+  /* The analysed frame is older than the cached GOP (analytics lagged past
+   * a keyframe): the picture would show another moment than the object's
+   * box, so there is none to give. */
+  if (have && pic_utc_us > frame_utc_us + GRAB_STALE_US)
+    have = 0, err = VG_ENODATA;
+  else
+    err = have ? to_rgb(d.best, out) : VG_ENOTFOUND;
   grab_dec_close(&d);
   return err;
 }

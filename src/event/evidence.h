@@ -35,7 +35,9 @@ typedef struct {
 /* Decodes the picture of camera's hub closest to (at or before, else the
  * first after) frame_utc_us among the cached GOP and what follows it at
  * once. Returns 0 and *out, VG_ENOTFOUND (no hub, no video track, no
- * picture yet), VG_EUNSUPPORTED (a codec we do not decode). */
+ * picture yet), VG_ENODATA (the cached pictures all come more than a frame
+ * or so after frame_utc_us: that moment is gone), VG_EUNSUPPORTED (a codec
+ * we do not decode). */
 int vg_evidence_grab(const char *camera, int64_t frame_utc_us, vg_rgb_image_t *out);
 void vg_rgb_image_free(vg_rgb_image_t *img);
 

@@ -331,6 +331,15 @@ static void take_snapshot(service_t *s, const snap_request_t *r) {
   else if (found)
     s->snapshots++;
   pthread_mutex_unlock(&s->m_mutex);
+  if (err == VG_ENODATA) {
+    /* Analytics lagged past a keyframe: ask again at the latest frame. */
+    vg_log_debug(&lg, "event %lld: the best frame of %s is gone; the next snapshot is of the latest",
+                 (long long)r->id, r->camera);
+    pthread_mutex_lock(&s->mutex);
+    vg_event_engine_snapshot_failed(s->engine, r->id);
+    pthread_mutex_unlock(&s->mutex);
+    return;
+  }
   if (err) {
     vg_log_warn(&lg, "event %lld: no snapshot of %s: %s", (long long)r->id, r->camera, vg_strerror(err));
     return;

@@ -31,6 +31,15 @@ SCENES = os.path.join(HERE, "..", "data", "analytics")
 VTEST = "/usr/share/doc/opencv-doc/examples/data/vtest.avi"
 
 
+def iou(a, b):
+    """Intersection over union of two [x1, y1, x2, y2] boxes."""
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = w * h
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
 def models_dir():
     for d in (os.environ.get("VIGIL_MODELS"), os.path.join(HERE, "..", "..", "models"), "/work/main/models"):
         if d and os.path.exists(os.path.join(d, "nanodet.json")):
@@ -157,6 +166,23 @@ def test_scene_events_evidence_filters_clip_and_false_positive(vigil_bin, start_
     st, jpeg, hdrs = request("GET", f"{base}/events/{ev['id']}/snapshot.jpg", raw=True)
     assert st == 200 and hdrs["Content-Type"] == "image/jpeg" and jpeg[:2] == b"\xff\xd8"
     assert image_size(jpeg) == ("mjpeg", 640, 360)
+    # The snapshot holds the object: vigil's own detector, run on the JPEG
+    # around the event's box (padded by the box's size, as the analytics
+    # pipeline crops its regions), finds a person there.
+    snap = tmp_path / "snapshot.jpg"
+    snap.write_bytes(jpeg)
+    bx1, by1, bx2, by2 = ev["box"][0] * 640, ev["box"][1] * 360, ev["box"][2] * 640, ev["box"][3] * 360
+    cx1, cy1 = max(0, int(bx1 - (bx2 - bx1))), max(0, int(by1 - (by2 - by1) / 2))
+    cx2, cy2 = min(640, int(bx2 + (bx2 - bx1))), min(360, int(by2 + (by2 - by1) / 2))
+    crop = tmp_path / "crop.png"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(snap), "-vf", f"crop={cx2 - cx1}:{cy2 - cy1}:{cx1}:{cy1}",
+                    str(crop)], check=True, timeout=60)
+    found = json.loads(subprocess.run([vigil_bin, "infer", "--model", "nanodet", "--models-dir", models_dir(),
+                                       "--image", str(crop), "--json", "--score", "0.3"],
+                                      capture_output=True, text=True, timeout=120, check=True).stdout)
+    people = [[(d["box"][0] + cx1) / 640, (d["box"][1] + cy1) / 360, (d["box"][2] + cx1) / 640,
+               (d["box"][3] + cy1) / 360] for d in found["detections"] if d["label"] == "person"]
+    assert any(iou(p, ev["box"]) > 0.3 for p in people), (people, ev["box"])
     st, thumb, _ = request("GET", f"{base}/events/{ev['id']}/thumbnail.jpg", raw=True)
     assert st == 200 and image_size(thumb) == ("mjpeg", 320, 180)
     assert len(thumb) < len(jpeg)
