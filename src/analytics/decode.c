@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "media/nal.h"
 
 struct vg_vdec {
   AVCodecContext *ctx;
@@ -22,20 +23,6 @@ struct vg_vdec {
   uint8_t *luma;
   size_t luma_cap;
 };
-
-/* Length-prefixed NAL units -> Annex B: the 4-byte lengths become 4-byte
- * start codes, so the size does not change. Returns 0 or VG_EPROTO. */
-static int lp_to_annexb(const uint8_t *src, size_t len, uint8_t *dst) {
-  size_t pos = 0;
-  while (pos + 4 <= len) {
-    size_t n = (size_t)src[pos] << 24 | (size_t)src[pos + 1] << 16 | (size_t)src[pos + 2] << 8 | src[pos + 3];
-    if (n > len - pos - 4) return VG_EPROTO;
-    memcpy(dst + pos, "\0\0\0\1", 4);
-    memcpy(dst + pos + 4, src + pos + 4, n);
-    pos += 4 + n;
-  }
-  return pos == len ? 0 : VG_EPROTO;
-}
 
 int vg_vdec_open(const vg_track_t *track, int detect_width, vg_vdec_t **out) {
   enum AVCodecID id;
@@ -64,7 +51,7 @@ int vg_vdec_open(const vg_track_t *track, int detect_width, vg_vdec_t **out) {
   if (track->extradata && track->extradata->len && track->codec != VG_CODEC_JPEG) {
     d->param_len = track->extradata->len;
     if (!(d->param_sets = malloc(d->param_len))) goto nomem;
-    if (lp_to_annexb(track->extradata->data, d->param_len, d->param_sets)) {
+    if (vg_nal_lp_to_annexb_into(track->extradata->data, d->param_len, d->param_sets)) {
       free(d->param_sets);
       d->param_sets = NULL;
       d->param_len = 0;
@@ -106,7 +93,7 @@ int vg_vdec_decode(vg_vdec_t *d, const vg_frame_t *f) {
   if (prefix) memcpy(d->pkt->data, d->param_sets, prefix);
   if (d->codec == VG_CODEC_JPEG)
     memcpy(d->pkt->data, f->data, f->len);
-  else if (lp_to_annexb(f->data, f->len, d->pkt->data + prefix))
+  else if (vg_nal_lp_to_annexb_into(f->data, f->len, d->pkt->data + prefix))
     return VG_EPROTO;
   d->pkt->pts = f->pts;
   if (key) d->pkt->flags |= AV_PKT_FLAG_KEY;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "base/error.h"
+#include "media/nal.h"
 #include "event/rules.h"
 #include "stream/hub.h"
 
@@ -30,19 +31,6 @@ void vg_rgb_image_free(vg_rgb_image_t *img) {
 }
 
 /* ---- grabbing ---- */
-
-/* Length-prefixed NAL units -> Annex B (same size). */
-static int lp_to_annexb(const uint8_t *src, size_t len, uint8_t *dst) {
-  size_t pos = 0;
-  while (pos + 4 <= len) {
-    size_t n = (size_t)src[pos] << 24 | (size_t)src[pos + 1] << 16 | (size_t)src[pos + 2] << 8 | src[pos + 3];
-    if (n > len - pos - 4) return VG_EPROTO;
-    memcpy(dst + pos, "\0\0\0\1", 4);
-    memcpy(dst + pos + 4, src + pos + 4, n);
-    pos += 4 + n;
-  }
-  return pos == len ? 0 : VG_EPROTO;
-}
 
 typedef struct {
   AVCodecContext *ctx;
@@ -80,7 +68,7 @@ static int grab_dec_open(grab_dec_t *d, const vg_track_t *track) {
   if (track->extradata && track->extradata->len && track->codec != VG_CODEC_JPEG) {
     d->params_len = track->extradata->len;
     if (!(d->params = malloc(d->params_len))) return VG_ENOMEM;
-    if (lp_to_annexb(track->extradata->data, d->params_len, d->params)) d->params_len = 0;
+    if (vg_nal_lp_to_annexb_into(track->extradata->data, d->params_len, d->params)) d->params_len = 0;
   }
   return avcodec_open2(d->ctx, codec, NULL) < 0 ? VG_EUNSUPPORTED : 0;
 }
@@ -95,7 +83,7 @@ static int grab_dec_unit(grab_dec_t *d, const vg_frame_t *f) {
   if (prefix) memcpy(d->pkt->data, d->params, prefix);
   if (d->codec == VG_CODEC_JPEG)
     memcpy(d->pkt->data, f->data, f->len);
-  else if (lp_to_annexb(f->data, f->len, d->pkt->data + prefix))
+  else if (vg_nal_lp_to_annexb_into(f->data, f->len, d->pkt->data + prefix))
     return VG_EPROTO;
   if (key) d->pkt->flags |= AV_PKT_FLAG_KEY;
   if (avcodec_send_packet(d->ctx, d->pkt) < 0) return VG_EPROTO;

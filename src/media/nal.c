@@ -115,6 +115,18 @@ int vg_nal_lp_to_annexb(const uint8_t *au, size_t len, vg_buf_t **out) {
   return 0;
 }
 
+int vg_nal_lp_to_annexb_into(const uint8_t *au, size_t len, uint8_t *dst) {
+  size_t pos = 0;
+  while (len - pos >= 4) {
+    size_t n = read_be32(au + pos);
+    if (n > len - pos - 4) return VG_EPROTO;
+    memcpy(dst + pos, "\0\0\0\1", 4);
+    memcpy(dst + pos + 4, au + pos + 4, n);
+    pos += 4 + n;
+  }
+  return pos == len ? 0 : VG_EPROTO;
+}
+
 int vg_nal_unescape(const uint8_t *src, size_t len, uint8_t *dst, size_t cap) {
   size_t o = 0;
   int zeros = 0;

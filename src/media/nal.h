@@ -45,6 +45,11 @@ int vg_nal_annexb_to_lp(const uint8_t *data, size_t len, vg_buf_t **out);
 /* Length-prefixed -> Annex B with 4-byte start codes, into a new buffer.
  * Returns 0, VG_EPROTO (bad lengths), VG_ETOOBIG or VG_ENOMEM. */
 int vg_nal_lp_to_annexb(const uint8_t *au, size_t len, vg_buf_t **out);
+/* The same into caller memory of len bytes, for decoders that fill their
+ * own packets: each 4-byte length becomes a 4-byte start code, so the size
+ * does not change (a zero-length unit leaves a bare start code). Returns 0
+ * or VG_EPROTO (a length runs past the end). */
+int vg_nal_lp_to_annexb_into(const uint8_t *au, size_t len, uint8_t *dst);
 
 /* Removes emulation-prevention bytes (00 00 03 -> 00 00) from src into dst
  * (cap bytes; dst may not alias src). Returns the output length, or

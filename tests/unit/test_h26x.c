@@ -98,6 +98,9 @@ static void test_annexb_lp_round_trip(void **state) {
   assert_int_equal(vg_nal_lp_to_annexb(lp->data, lp->len, &back), 0);
   const uint8_t want_b[] = {0, 0, 0, 1, 0x67, 1, 2, 0, 0, 0, 1, 0x68, 0, 0, 3, 1, 0, 0, 0, 1, 0x65, 9, 9};
   assert_memory_equal(back->data, want_b, sizeof(want_b));
+  uint8_t into[sizeof(want_b)];
+  assert_int_equal(vg_nal_lp_to_annexb_into(lp->data, lp->len, into), 0);
+  assert_memory_equal(into, want_b, sizeof(want_b));
   assert_int_equal(vg_nal_au_is_keyframe(VG_CODEC_H264, lp->data, lp->len), 1);
   vg_buf_unref(&lp);
   vg_buf_unref(&back);
@@ -105,6 +108,8 @@ static void test_annexb_lp_round_trip(void **state) {
   const uint8_t bad_lp[] = {0, 0, 0, 9, 0x65};
   assert_int_equal(vg_nal_lp_to_annexb(bad_lp, sizeof(bad_lp), &back), VG_EPROTO);
   assert_null(back);
+  uint8_t scratch[sizeof(bad_lp)];
+  assert_int_equal(vg_nal_lp_to_annexb_into(bad_lp, sizeof(bad_lp), scratch), VG_EPROTO);
 }
 
 static void test_unescape(void **state) {
