@@ -98,6 +98,21 @@ def wait_text(path, text, timeout):
     return False
 
 
+def wait_online(http_port, n, timeout=120):
+    """Waits until n cameras are online (or the timeout); returns how many are."""
+    deadline = time.time() + timeout
+    online = 0
+    while time.time() < deadline:
+        try:
+            online, _ = cameras_online(http_port)
+            if online == n:
+                break
+        except OSError:
+            pass
+        time.sleep(0.5)
+    return online
+
+
 def start_camsim(vigil, n, port, log_path, workers):
     log = open(log_path, "w")
     p = start([vigil, "camsim", "--bind", "127.0.0.1", "--port", str(port), "--cameras", str(n),
@@ -121,17 +136,7 @@ def start_node(vigil, n, sim_port, tmp, workers, extra_cams=()):
         json.dump(cfg, f)
     log_path = os.path.join(tmp, "vigil.log")
     p = start([vigil, "run", "-c", path], open(log_path, "w"))
-    deadline = time.time() + 120
-    online = 0
-    while time.time() < deadline:
-        try:
-            online, total = cameras_online(http_port)
-            if online == n:
-                break
-        except OSError:
-            pass
-        time.sleep(0.5)
-    return p, http_port, rtsp_port, online
+    return p, http_port, rtsp_port, wait_online(http_port, n)
 
 
 def bench_vigil(vigil, n, duration, tmp, workers):

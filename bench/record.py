@@ -30,7 +30,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ingest import (PAGE, cameras_online, cpu_seconds, free_port, metrics, msum, rss_bytes,  # noqa: E402
+from ingest import (PAGE, wait_online, cpu_seconds, free_port, metrics, msum, rss_bytes,  # noqa: E402
                     start, start_camsim, stop)
 
 
@@ -55,17 +55,7 @@ def start_recording_node(vigil, n, sim_port, tmp, workers):
     with open(path, "w") as f:
         json.dump(cfg, f)
     p = start([vigil, "run", "-c", path], open(os.path.join(tmp, "vigil.log"), "w"))
-    deadline = time.time() + 120
-    online = 0
-    while time.time() < deadline:
-        try:
-            online, _ = cameras_online(http_port)
-            if online == n:
-                break
-        except OSError:
-            pass
-        time.sleep(0.5)
-    return p, http_port, online, root
+    return p, http_port, wait_online(http_port, n), root
 
 
 def bench_vigil(vigil, n, duration, tmp, workers):
