@@ -394,15 +394,12 @@ static void handle_command(rtmp_conn_t *c, const vg_rtmp_msg_t *msg) {
 
 static void handle_message(rtmp_conn_t *c, const vg_rtmp_msg_t *msg) {
   switch (msg->type) {
-  case VG_RTMP_MSG_USER_CONTROL:
-    if (msg->buf->len >= 6 && msg->buf->data[0] == 0 && msg->buf->data[1] == VG_RTMP_UC_PING_REQUEST) {
-      const uint8_t *d = msg->buf->data + 2;
-      uint32_t v = (uint32_t)d[0] << 24 | (uint32_t)d[1] << 16 | (uint32_t)d[2] << 8 | d[3];
-      uint8_t out[64];
-      int n = vg_rtmp_write_user_control(&c->wr, VG_RTMP_UC_PING_RESPONSE, v, 0, out, sizeof(out));
-      if (n > 0) conn_send(c, out, (size_t)n);
-    }
+  case VG_RTMP_MSG_USER_CONTROL: {
+    uint8_t out[64];
+    int n = vg_rtmp_answer_ping(&c->wr, msg, out, sizeof(out));
+    if (n > 0) conn_send(c, out, (size_t)n);
     break;
+  }
   case VG_RTMP_MSG_COMMAND_AMF0:
   case VG_RTMP_MSG_COMMAND_AMF3: handle_command(c, msg); break;
   case VG_RTMP_MSG_DATA_AMF0:

@@ -345,6 +345,15 @@ int vg_rtmp_write_user_control(vg_rtmp_writer_t *w, uint16_t event, uint32_t val
   return vg_rtmp_write(w, VG_RTMP_CSID_CONTROL, VG_RTMP_MSG_USER_CONTROL, 0, 0, p, n, out, cap);
 }
 
+int vg_rtmp_answer_ping(vg_rtmp_writer_t *w, const vg_rtmp_msg_t *msg, uint8_t *out, size_t cap) {
+  if (msg->type != VG_RTMP_MSG_USER_CONTROL || msg->buf->len < 6 || msg->buf->data[0] != 0 ||
+      msg->buf->data[1] != VG_RTMP_UC_PING_REQUEST)
+    return 0;
+  const uint8_t *d = msg->buf->data + 2;
+  uint32_t v = (uint32_t)d[0] << 24 | (uint32_t)d[1] << 16 | (uint32_t)d[2] << 8 | d[3];
+  return vg_rtmp_write_user_control(w, VG_RTMP_UC_PING_RESPONSE, v, 0, out, cap);
+}
+
 /* ---- commands ---- */
 
 int vg_rtmp_command_parse(const uint8_t *p, size_t len, int is_data, vg_rtmp_command_t *cmd) {

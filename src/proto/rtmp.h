@@ -155,6 +155,10 @@ int vg_rtmp_write_peer_bw(vg_rtmp_writer_t *w, uint32_t window, uint8_t limit, u
  * Length, ignored otherwise). */
 int vg_rtmp_write_user_control(vg_rtmp_writer_t *w, uint16_t event, uint32_t value, uint32_t value2,
                                uint8_t *out, size_t cap);
+/* When msg is a user control Ping Request, writes its Ping Response into
+ * out and returns the length; returns 0 for any other message (or an
+ * error from the writer). Both ends of a connection answer pings. */
+int vg_rtmp_answer_ping(vg_rtmp_writer_t *w, const vg_rtmp_msg_t *msg, uint8_t *out, size_t cap);
 
 /* ---- commands ---- */
 

@@ -369,9 +369,31 @@ static void test_urls(void **state) {
     assert_int_equal(vg_rtmp_url_parse(bad[i], &u), VG_EINVAL);
 }
 
+static void test_answer_ping(void **state) {
+  (void)state;
+  vg_rtmp_writer_t w;
+  vg_rtmp_writer_init(&w);
+  vg_buf_t *b = vg_buf_alloc(6);
+  static const uint8_t ping[6] = {0, VG_RTMP_UC_PING_REQUEST, 0, 0, 1, 42};
+  memcpy(b->data, ping, 6);
+  b->len = 6;
+  vg_rtmp_msg_t msg = {.type = VG_RTMP_MSG_USER_CONTROL, .buf = b};
+  uint8_t out[64];
+  int n = vg_rtmp_answer_ping(&w, &msg, out, sizeof(out));
+  assert_true(n > 6);
+  static const uint8_t pong[6] = {0, VG_RTMP_UC_PING_RESPONSE, 0, 0, 1, 42};
+  assert_memory_equal(out + n - 6, pong, 6);
+  b->data[1] = 3; /* Set Buffer Length: nothing to answer */
+  assert_int_equal(vg_rtmp_answer_ping(&w, &msg, out, sizeof(out)), 0);
+  msg.type = VG_RTMP_MSG_AUDIO;
+  assert_int_equal(vg_rtmp_answer_ping(&w, &msg, out, sizeof(out)), 0);
+  vg_buf_unref(&b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_handshake),
+      cmocka_unit_test(test_answer_ping),
       cmocka_unit_test(test_real_publish_session),
       cmocka_unit_test(test_write_read_round_trip),
       cmocka_unit_test(test_fmt3_new_message_and_abort),
