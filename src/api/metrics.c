@@ -101,16 +101,16 @@ static void render_cameras(vg_strbuf_t *out) {
 static void render_process(vg_strbuf_t *out) {
   vg_process_stats_t ps;
   vg_process_get_stats(&ps);
-  vg_metrics_family(out, "vigil_process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
-  vg_metrics_sample_u64(out, "vigil_process_resident_memory_bytes", NULL, ps.resident_bytes);
+  vg_metrics_single_u64(out, "vigil_process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
+                        ps.resident_bytes);
   vg_metrics_family(out, "vigil_process_cpu_seconds_total", "counter", "User and system CPU time spent.");
   vg_metrics_sample(out, "vigil_process_cpu_seconds_total", NULL, ps.cpu_seconds);
   vg_metrics_family(out, "vigil_process_start_time_seconds", "gauge",
                     "Start time of the process, Unix time.");
   vg_metrics_sample(out, "vigil_process_start_time_seconds", NULL, ps.start_time_s);
   if (ps.open_fds >= 0) {
-    vg_metrics_family(out, "vigil_process_open_fds", "gauge", "Open file descriptors.");
-    vg_metrics_sample_u64(out, "vigil_process_open_fds", NULL, (uint64_t)ps.open_fds);
+    vg_metrics_single_u64(out, "vigil_process_open_fds", "gauge", "Open file descriptors.",
+                          (uint64_t)ps.open_fds);
   }
   vg_metrics_family(out, "vigil_build_info", "gauge", "Always 1; the version label names the build.");
   const char *labels[] = {"version", VG_VERSION, NULL};
@@ -120,16 +120,13 @@ static void render_process(vg_strbuf_t *out) {
 static void render_buffers(vg_strbuf_t *out) {
   vg_buf_stats_t bs;
   vg_buf_get_stats(&bs);
-  vg_metrics_family(out, "vigil_buffer_allocs_total", "counter", "Media buffers allocated.");
-  vg_metrics_sample_u64(out, "vigil_buffer_allocs_total", NULL, bs.allocs);
-  vg_metrics_family(out, "vigil_buffer_pool_hits_total", "counter",
-                    "Media buffer allocations served from a pool's free list.");
-  vg_metrics_sample_u64(out, "vigil_buffer_pool_hits_total", NULL, bs.pool_hits);
-  vg_metrics_family(out, "vigil_buffer_live_bytes", "gauge", "Capacity of media buffers in use.");
-  vg_metrics_sample_u64(out, "vigil_buffer_live_bytes", NULL, bs.bytes_live);
-  vg_metrics_family(out, "vigil_buffer_pooled_bytes", "gauge",
-                    "Capacity of free media buffers kept in pools.");
-  vg_metrics_sample_u64(out, "vigil_buffer_pooled_bytes", NULL, bs.bytes_pooled);
+  vg_metrics_single_u64(out, "vigil_buffer_allocs_total", "counter", "Media buffers allocated.", bs.allocs);
+  vg_metrics_single_u64(out, "vigil_buffer_pool_hits_total", "counter",
+                        "Media buffer allocations served from a pool's free list.", bs.pool_hits);
+  vg_metrics_single_u64(out, "vigil_buffer_live_bytes", "gauge", "Capacity of media buffers in use.",
+                        bs.bytes_live);
+  vg_metrics_single_u64(out, "vigil_buffer_pooled_bytes", "gauge",
+                        "Capacity of free media buffers kept in pools.", bs.bytes_pooled);
 }
 
 int vg_metrics_render(vg_strbuf_t *out) {

@@ -91,6 +91,12 @@ void vg_metrics_family(vg_strbuf_t *out, const char *name, const char *type, con
   vg_strbuf_printf(out, "\n# TYPE %s %s\n", name, type);
 }
 
+void vg_metrics_single_u64(vg_strbuf_t *out, const char *name, const char *type, const char *help,
+                           uint64_t value) {
+  vg_metrics_family(out, name, type, help);
+  vg_metrics_sample_u64(out, name, NULL, value);
+}
+
 static void append_labels(vg_strbuf_t *out, const char *const *labels) {
   if (!labels || !labels[0]) return;
   vg_strbuf_puts(out, "{");

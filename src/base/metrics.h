@@ -44,6 +44,10 @@ void vg_metrics_family(struct vg_strbuf *out, const char *name, const char *type
 void vg_metrics_sample(struct vg_strbuf *out, const char *name, const char *const *labels, double value);
 void vg_metrics_sample_u64(struct vg_strbuf *out, const char *name, const char *const *labels,
                            uint64_t value);
+/* A family with one sample and no labels: its HELP and TYPE lines, then
+ * the value. */
+void vg_metrics_single_u64(struct vg_strbuf *out, const char *name, const char *type, const char *help,
+                           uint64_t value);
 /* Appends a label value with \, " and newline escaped. */
 void vg_metrics_escape_label(struct vg_strbuf *out, const char *value);
 

@@ -155,17 +155,16 @@ static void collect_rtsp_metrics(void *opaque, vg_strbuf_t *out) {
   vg_rtsp_server_t *srv = opaque;
   vg_rtsp_server_stats_t st;
   vg_rtsp_server_get_stats(srv, &st);
-  vg_metrics_family(out, "vigil_rtsp_sessions", "gauge",
-                    "Open RTSP server connections (readers and publishers).");
-  vg_metrics_sample_u64(out, "vigil_rtsp_sessions", NULL, st.sessions);
-  vg_metrics_family(out, "vigil_rtsp_sessions_total", "counter", "RTSP server connections accepted.");
-  vg_metrics_sample_u64(out, "vigil_rtsp_sessions_total", NULL, st.sessions_total);
-  vg_metrics_family(out, "vigil_rtsp_publishers", "gauge", "Publishers pushing a stream in.");
-  vg_metrics_sample_u64(out, "vigil_rtsp_publishers", NULL, st.publishers);
-  vg_metrics_family(out, "vigil_rtsp_sent_bytes_total", "counter", "Bytes the RTSP server sent.");
-  vg_metrics_sample_u64(out, "vigil_rtsp_sent_bytes_total", NULL, st.bytes_out);
-  vg_metrics_family(out, "vigil_rtsp_auth_failures_total", "counter", "Rejected RTSP credentials.");
-  vg_metrics_sample_u64(out, "vigil_rtsp_auth_failures_total", NULL, st.auth_failures);
+  vg_metrics_single_u64(out, "vigil_rtsp_sessions", "gauge",
+                        "Open RTSP server connections (readers and publishers).", st.sessions);
+  vg_metrics_single_u64(out, "vigil_rtsp_sessions_total", "counter", "RTSP server connections accepted.",
+                        st.sessions_total);
+  vg_metrics_single_u64(out, "vigil_rtsp_publishers", "gauge", "Publishers pushing a stream in.",
+                        st.publishers);
+  vg_metrics_single_u64(out, "vigil_rtsp_sent_bytes_total", "counter", "Bytes the RTSP server sent.",
+                        st.bytes_out);
+  vg_metrics_single_u64(out, "vigil_rtsp_auth_failures_total", "counter", "Rejected RTSP credentials.",
+                        st.auth_failures);
   double p50, p99;
   if (vg_rtsp_server_latency(srv, &p50, &p99) == 0) {
     vg_metrics_family(out, "vigil_rtsp_egress_latency_seconds", "summary",
@@ -181,37 +180,35 @@ static void collect_rtsp_metrics(void *opaque, vg_strbuf_t *out) {
 static void collect_rtmp_metrics(void *opaque, vg_strbuf_t *out) {
   vg_rtmp_server_stats_t st;
   vg_rtmp_server_get_stats(opaque, &st);
-  vg_metrics_family(out, "vigil_rtmp_connections", "gauge", "Open RTMP server connections.");
-  vg_metrics_sample_u64(out, "vigil_rtmp_connections", NULL, st.connections);
-  vg_metrics_family(out, "vigil_rtmp_connections_total", "counter", "RTMP server connections accepted.");
-  vg_metrics_sample_u64(out, "vigil_rtmp_connections_total", NULL, st.connections_total);
-  vg_metrics_family(out, "vigil_rtmp_publishers", "gauge", "RTMP publishers pushing a stream in.");
-  vg_metrics_sample_u64(out, "vigil_rtmp_publishers", NULL, st.publishers);
-  vg_metrics_family(out, "vigil_rtmp_received_bytes_total", "counter", "Bytes the RTMP server received.");
-  vg_metrics_sample_u64(out, "vigil_rtmp_received_bytes_total", NULL, st.bytes_in);
-  vg_metrics_family(out, "vigil_rtmp_errors_total", "counter",
-                    "RTMP connections closed for malformed input.");
-  vg_metrics_sample_u64(out, "vigil_rtmp_errors_total", NULL, st.errors);
-  vg_metrics_family(out, "vigil_rtmp_auth_failures_total", "counter", "Refused RTMP publisher credentials.");
-  vg_metrics_sample_u64(out, "vigil_rtmp_auth_failures_total", NULL, st.auth_failures);
+  vg_metrics_single_u64(out, "vigil_rtmp_connections", "gauge", "Open RTMP server connections.",
+                        st.connections);
+  vg_metrics_single_u64(out, "vigil_rtmp_connections_total", "counter", "RTMP server connections accepted.",
+                        st.connections_total);
+  vg_metrics_single_u64(out, "vigil_rtmp_publishers", "gauge", "RTMP publishers pushing a stream in.",
+                        st.publishers);
+  vg_metrics_single_u64(out, "vigil_rtmp_received_bytes_total", "counter", "Bytes the RTMP server received.",
+                        st.bytes_in);
+  vg_metrics_single_u64(out, "vigil_rtmp_errors_total", "counter",
+                        "RTMP connections closed for malformed input.", st.errors);
+  vg_metrics_single_u64(out, "vigil_rtmp_auth_failures_total", "counter",
+                        "Refused RTMP publisher credentials.", st.auth_failures);
 }
 
 /* SRT connections and MPEG-TS errors on /metrics. */
 static void collect_srt_metrics(void *opaque, vg_strbuf_t *out) {
   vg_srt_stats_t st;
   vg_srt_get_stats(&st);
-  vg_metrics_family(out, "vigil_srt_connections", "gauge", "Open SRT connections (publishers and callers).");
-  vg_metrics_sample_u64(out, "vigil_srt_connections", NULL, st.connections);
-  vg_metrics_family(out, "vigil_srt_connections_total", "counter", "SRT connections established.");
-  vg_metrics_sample_u64(out, "vigil_srt_connections_total", NULL, st.connections_total);
-  vg_metrics_family(out, "vigil_srt_rejected_total", "counter",
-                    "SRT publishers refused (bad or busy stream id, not MPEG-TS).");
-  vg_metrics_sample_u64(out, "vigil_srt_rejected_total", NULL, st.rejected_total);
-  vg_metrics_family(out, "vigil_srt_received_bytes_total", "counter", "MPEG-TS bytes received over SRT.");
-  vg_metrics_sample_u64(out, "vigil_srt_received_bytes_total", NULL, st.bytes_total);
-  vg_metrics_family(out, "vigil_mpegts_errors_total", "counter",
-                    "MPEG-TS errors: lost sync, continuity gaps, bad CRCs, malformed PES.");
-  vg_metrics_sample_u64(out, "vigil_mpegts_errors_total", NULL, st.ts_errors_total);
+  vg_metrics_single_u64(out, "vigil_srt_connections", "gauge",
+                        "Open SRT connections (publishers and callers).", st.connections);
+  vg_metrics_single_u64(out, "vigil_srt_connections_total", "counter", "SRT connections established.",
+                        st.connections_total);
+  vg_metrics_single_u64(out, "vigil_srt_rejected_total", "counter",
+                        "SRT publishers refused (bad or busy stream id, not MPEG-TS).", st.rejected_total);
+  vg_metrics_single_u64(out, "vigil_srt_received_bytes_total", "counter", "MPEG-TS bytes received over SRT.",
+                        st.bytes_total);
+  vg_metrics_single_u64(out, "vigil_mpegts_errors_total", "counter",
+                        "MPEG-TS errors: lost sync, continuity gaps, bad CRCs, malformed PES.",
+                        st.ts_errors_total);
 }
 
 /* Reconciles the index with the files of every root before anything

@@ -112,17 +112,16 @@ static void collect_metrics(void *opaque, vg_strbuf_t *out) {
     const char *labels[] = {"camera", s->suppressed[i].camera, "reason", s->suppressed[i].kind, NULL};
     vg_metrics_sample_u64(out, "vigil_events_suppressed_total", labels, s->suppressed[i].count);
   }
-  vg_metrics_family(out, "vigil_event_snapshots_total", "counter", "Event snapshots written.");
-  vg_metrics_sample_u64(out, "vigil_event_snapshots_total", NULL, s->snapshots);
-  vg_metrics_family(out, "vigil_event_snapshot_failures_total", "counter",
-                    "Event snapshots that could not be taken (no picture, decode or write error).");
-  vg_metrics_sample_u64(out, "vigil_event_snapshot_failures_total", NULL, s->snapshot_failures);
+  vg_metrics_single_u64(out, "vigil_event_snapshots_total", "counter", "Event snapshots written.",
+                        s->snapshots);
+  vg_metrics_single_u64(out, "vigil_event_snapshot_failures_total", "counter",
+                        "Event snapshots that could not be taken (no picture, decode or write error).",
+                        s->snapshot_failures);
   pthread_mutex_unlock(&s->m_mutex);
   pthread_mutex_lock(&s->mutex);
   int active = s->active;
   pthread_mutex_unlock(&s->mutex);
-  vg_metrics_family(out, "vigil_events_active", "gauge", "Events in progress.");
-  vg_metrics_sample_u64(out, "vigil_events_active", NULL, (uint64_t)active);
+  vg_metrics_single_u64(out, "vigil_events_active", "gauge", "Events in progress.", (uint64_t)active);
 }
 
 /* ---- publishing and locks (mutex held) ---- */

@@ -230,9 +230,8 @@ static void collect_live_metrics(void *opaque, vg_strbuf_t *out) {
     vg_metrics_sample(out, "vigil_live_latency_seconds", labels,
                       vg_live_latency_quantile(atof(quantiles[q])));
   }
-  vg_metrics_family(out, "vigil_live_latency_observations_total", "counter",
-                    "Frames whose live-view latency was measured.");
-  vg_metrics_sample_u64(out, "vigil_live_latency_observations_total", NULL, atomic_load(&latency_count));
+  vg_metrics_single_u64(out, "vigil_live_latency_observations_total", "counter",
+                        "Frames whose live-view latency was measured.", atomic_load(&latency_count));
 }
 
 /* ---- the viewer core ---- */

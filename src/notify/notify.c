@@ -136,12 +136,10 @@ static void collect(void *opaque, vg_strbuf_t *out) {
                           q > 0 ? (uint64_t)q : 0);
     failed += atomic_load(&c->failed);
   }
-  vg_metrics_family(out, "vigil_notifications_failed_total", "counter",
-                    "Notifications given up, all channels.");
-  vg_metrics_sample_u64(out, "vigil_notifications_failed_total", NULL, failed);
-  vg_metrics_family(out, "vigil_notify_sse_clients", "gauge",
-                    "Open event streams (GET /api/v1/events/stream).");
-  vg_metrics_sample_u64(out, "vigil_notify_sse_clients", NULL, (uint64_t)vg__sse_clients());
+  vg_metrics_single_u64(out, "vigil_notifications_failed_total", "counter",
+                        "Notifications given up, all channels.", failed);
+  vg_metrics_single_u64(out, "vigil_notify_sse_clients", "gauge",
+                        "Open event streams (GET /api/v1/events/stream).", (uint64_t)vg__sse_clients());
 }
 
 int vg_notify_start(const vg_notify_config_t *cfg, const char *db_path, vg_bus_t *bus,

@@ -818,12 +818,10 @@ static void collect(void *opaque, vg_strbuf_t *out) {
   pthread_mutex_unlock(&W.lock);
   vg_recorder_writer_stats_t ws;
   vg_recorder_get_writer_stats(&ws);
-  vg_metrics_family(out, "vigil_record_index_writes_total", "counter",
-                    "Rows the recorder wrote to the index.");
-  vg_metrics_sample_u64(out, "vigil_record_index_writes_total", NULL, ws.index_writes);
-  vg_metrics_family(out, "vigil_record_index_errors_total", "counter",
-                    "Failed writes to the recording index.");
-  vg_metrics_sample_u64(out, "vigil_record_index_errors_total", NULL, ws.index_errors);
+  vg_metrics_single_u64(out, "vigil_record_index_writes_total", "counter",
+                        "Rows the recorder wrote to the index.", ws.index_writes);
+  vg_metrics_single_u64(out, "vigil_record_index_errors_total", "counter",
+                        "Failed writes to the recording index.", ws.index_errors);
   if (ws.frames_written) {
     vg_metrics_family(out, "vigil_record_write_latency_seconds", "summary",
                       "Time from a frame's arrival to its bytes handed to the kernel.");

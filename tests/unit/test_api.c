@@ -123,6 +123,9 @@ static void test_metrics_escaping_and_format(void **state) {
                       "vigil_y +Inf\n"
                       "vigil_y 3\n");
   vg_strbuf_free(&sb);
+  vg_metrics_single_u64(&sb, "vigil_z", "gauge", "One value.", 7);
+  assert_string_equal(sb.data, "# HELP vigil_z One value.\n# TYPE vigil_z gauge\nvigil_z 7\n");
+  vg_strbuf_free(&sb);
 }
 
 static void collect_a(void *opaque, vg_strbuf_t *out) {
