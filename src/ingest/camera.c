@@ -428,13 +428,27 @@ void vg_cameras_foreach(void (*fn)(const vg_camera_info_t *info, void *opaque), 
   free(list);
 }
 
-int vg_camera_get_info(const char *id, vg_camera_info_t *info) {
+vg_camera_t *vg_camera_get(const char *id) {
   vg_camera_t *cam = NULL;
   pthread_mutex_lock(&cameras_lock);
   for (size_t i = 0; i < camera_count && !cam; i++)
     if (strcmp(cameras[i]->cfg.id, id) == 0) cam = cameras[i];
   if (cam) camera_ref(cam);
   pthread_mutex_unlock(&cameras_lock);
+  return cam;
+}
+
+vg_camera_t *vg_camera_hold(vg_camera_t *cam) {
+  camera_ref(cam);
+  return cam;
+}
+
+void vg_camera_put(vg_camera_t *cam) {
+  if (cam) camera_unref(cam);
+}
+
+int vg_camera_get_info(const char *id, vg_camera_info_t *info) {
+  vg_camera_t *cam = vg_camera_get(id);
   if (!cam) return VG_ENOTFOUND;
   fill_info(cam, info);
   camera_unref(cam);

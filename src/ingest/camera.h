@@ -122,6 +122,14 @@ int vg_camera_add(const vg_camera_config_t *cfg, vg_camera_t **out);
  * thread, so a pointer found there stays valid until that thread removes
  * the camera (other threads use the snapshots below). */
 vg_camera_t *vg_camera_find(const char *id);
+/* The camera with this id with a reference the caller owns, or NULL: for
+ * threads other than the remover's (a publisher's worker). The camera's
+ * memory stays valid until vg_camera_put(), even if it is removed
+ * meanwhile (it is then stopped: cam->priv says so to the camera module). */
+vg_camera_t *vg_camera_get(const char *id);
+/* Another reference to a camera the caller already holds one of. */
+vg_camera_t *vg_camera_hold(vg_camera_t *cam);
+void vg_camera_put(vg_camera_t *cam);
 /* How many cameras there are. */
 size_t vg_cameras_count(void);
 /* Stops one camera and removes it: its on_removed hooks run first (so that

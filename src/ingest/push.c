@@ -9,7 +9,7 @@
 #include "ingest/camera.h"
 
 struct vg_push {
-  vg_camera_t *cam; /* NULL once the camera detached us (under push_lock) */
+  vg_camera_t *cam; /* our reference; NULL once the camera detached us (under push_lock) */
   vg_hub_t *hub;    /* our own reference: frames keep flowing even if the camera detaches */
   int got_media;
 };
@@ -25,25 +25,32 @@ typedef struct {
   char reason[200];
 } cam_event_t;
 
+/* The task holds a reference: the camera may be removed before it runs
+ * (then its state changes on a stopped camera, which nobody sees). */
 static void cam_online_task(void *arg) {
   cam_event_t *e = arg;
   vg_camera_source_online(e->cam);
+  vg_camera_put(e->cam);
   free(e);
 }
 
 static void cam_failed_task(void *arg) {
   cam_event_t *e = arg;
   vg_camera_source_failed(e->cam, e->err, "%s", e->reason);
+  vg_camera_put(e->cam);
   free(e);
 }
 
 static void post_cam_event(vg_camera_t *cam, int online, int err, const char *reason) {
   cam_event_t *e = calloc(1, sizeof(*e));
   if (!e) return;
-  e->cam = cam;
+  e->cam = vg_camera_hold(cam);
   e->err = err;
   snprintf(e->reason, sizeof(e->reason), "%s", reason ? reason : "");
-  if (vg_worker_post(cam->worker, online ? cam_online_task : cam_failed_task, e) != 0) free(e);
+  if (vg_worker_post(cam->worker, online ? cam_online_task : cam_failed_task, e) != 0) {
+    vg_camera_put(cam);
+    free(e);
+  }
 }
 
 /* The camera module stops a PUSH camera: detach its publisher, which keeps
@@ -56,6 +63,7 @@ static void push_source_stop(vg_camera_t *cam, void (*done)(vg_camera_t *cam)) {
   if (p) p->cam = NULL;
   pthread_mutex_unlock(&push_lock);
   done(cam);
+  if (p) vg_camera_put(cam); /* the publisher's reference; the stopper holds its own */
 }
 
 static const vg_source_ops_t push_ops = {"push", NULL, push_source_stop};
@@ -76,12 +84,13 @@ static int valid_path(const char *p) {
 
 int vg_push_check(const char *path) {
   if (!valid_path(path)) return VG_EINVAL;
-  vg_camera_t *cam = vg_camera_find(path);
+  vg_camera_t *cam = vg_camera_get(path);
   int ok = 1;
   if (cam) {
     pthread_mutex_lock(&push_lock);
     ok = cam->cfg.kind == VG_SOURCE_PUSH && cam->source == NULL;
     pthread_mutex_unlock(&push_lock);
+    vg_camera_put(cam);
   } else {
     vg_hub_t *hub = vg_hub_find(path);
     if (hub) ok = 0; /* a stream that is not a camera (camsim's) */
@@ -95,7 +104,9 @@ int vg_push_open(const char *path, const char *url, vg_push_t **out) {
   if (!valid_path(path)) return VG_EINVAL;
   vg_push_t *p = calloc(1, sizeof(*p));
   if (!p) return VG_ENOMEM;
-  vg_camera_t *cam = vg_camera_find(path);
+  /* Publishers run on workers, where a camera found by id may be removed
+   * by the API at any moment: hold a reference for as long as we use it. */
+  vg_camera_t *cam = vg_camera_get(path);
   if (!cam) {
     vg_camera_config_t cfg;
     memset(&cfg, 0, sizeof(cfg));
@@ -110,14 +121,14 @@ int vg_push_open(const char *path, const char *url, vg_push_t **out) {
     cfg.snapshot_interval_ms = 1000;
     cfg.backoff_min_ms = 500;
     cfg.backoff_max_ms = 30000;
-    int r = vg_camera_add(&cfg, &cam);
+    int r = vg_camera_add(&cfg, NULL);
     /* Another publisher may have created it in the meantime; the claim
      * below then decides. A name taken by a stream that is not a camera
      * also answers VG_EEXIST, and finds no camera. */
-    if (r == VG_EEXIST) cam = vg_camera_find(path);
+    if (r == 0 || r == VG_EEXIST) cam = vg_camera_get(path);
     if (!cam) {
       free(p);
-      return r == VG_EEXIST ? VG_EBUSY : r;
+      return r == 0 || r == VG_EEXIST ? VG_EBUSY : r;
     }
   }
   pthread_mutex_lock(&push_lock);
@@ -128,6 +139,7 @@ int vg_push_open(const char *path, const char *url, vg_push_t **out) {
   }
   pthread_mutex_unlock(&push_lock);
   if (!ok) {
+    vg_camera_put(cam);
     free(p);
     return VG_EBUSY;
   }
@@ -179,6 +191,7 @@ void vg_push_close(vg_push_t **pp, const char *why) {
     post_cam_event(cam, 0, VG_ECLOSED, why);
   }
   pthread_mutex_unlock(&push_lock);
+  vg_camera_put(cam);
   vg_hub_unref(&p->hub);
   free(p);
 }

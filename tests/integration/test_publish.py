@@ -86,3 +86,36 @@ def test_garbage_from_a_publisher_closes_only_it(start_process, vigil_bin, tmp_p
     rc, err, frames = rs.decode(f"rtsp://127.0.0.1:{port}/good", "tcp", 2)
     assert rc == 0 and frames >= 40, err
     assert proc.alive()
+
+
+def test_publish_to_a_deleted_cameras_path(vigil_node, start_process):
+    """A path that a configured camera holds refuses publishers; once the
+    camera is deleted through the API (on the HTTP thread, while the
+    publisher's attempts run on I/O workers), the next publisher makes it a
+    camera of its own and vigil keeps running."""
+    from test_crud import call
+
+    proc, http, rtsp = vigil_node({"rtsp_server": {"allow_publish": True}})
+    base = f"http://127.0.0.1:{http}"
+    status, _, body = call(base, "POST", "/api/v1/cameras",
+                           {"id": "churn", "url": f"rtsp://127.0.0.1:{rtsp}/nothing-here"})
+    assert status == 201, body
+    sdp = b"v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=x\r\nt=0 0\r\nm=video 0 RTP/AVP 96\r\n" \
+          b"a=rtpmap:96 H264/90000\r\na=control:streamid=0\r\n"
+    st, _, _ = rs.rtsp_request(rtsp, "ANNOUNCE", "churn", {"Content-Type": "application/sdp"}, sdp)
+    assert st == 403
+    pub = start_process(["sh", "-c", "while :; do ffmpeg -hide_banner -v error -re " +
+                         " ".join(rs.VIDEO_H264) + " -t 20 -c:v libx264 -preset ultrafast -g 25 -f rtsp "
+                         f"-rtsp_transport tcp rtsp://127.0.0.1:{rtsp}/churn; sleep 0.2; done"], "publisher")
+    time.sleep(1)
+    status, _, _ = call(base, "DELETE", "/api/v1/cameras/churn")
+    assert status == 204
+
+    def state():
+        status, _, body = call(base, "GET", "/api/v1/cameras/churn")
+        return (body.get("type"), body.get("state")) if status == 200 else None
+
+    wait_for(lambda: state() == ("push", "online"), 20, what="the publisher's camera online")
+    pub.stop()
+    assert proc.alive()
+    assert call(base, "GET", "/api/v1/health")[0] == 200

