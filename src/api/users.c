@@ -25,7 +25,8 @@ static const vg_log_ctx_t lg = {"users", NULL};
 #define ENCODED_MAX 192
 #define CACHE_SLOTS 64
 #define LIMIT_SLOTS 256
-#define PEER_FACTOR 4 /* a peer address may be shared: it gets this many times max_failures */
+#define AUDIT_PRUNE_EVERY 1000 /* audit rows between two prunes */
+#define PEER_FACTOR 4          /* a peer address may be shared: it gets this many times max_failures */
 
 /* ---- small helpers ---- */
 
@@ -91,12 +92,14 @@ void vg_auth_config_defaults(vg_auth_config_t *cfg) {
   cfg->argon2_t_cost = 2;
   cfg->argon2_m_kib = 19456;
   snprintf(cfg->secret_key_file, sizeof(cfg->secret_key_file), "var/secret.key");
+  cfg->audit_max_age_days = 365;
+  cfg->audit_max_rows = 1000000;
 }
 
 int vg_auth_config_parse(vg_cfg_t *c, json_t *obj, vg_auth_config_t *out) {
-  static const char *const keys[] = {"enabled",      "session_ttl_s",   "idle_timeout_s",
-                                     "max_failures", "lockout_s",       "argon2_t_cost",
-                                     "argon2_m_kib", "secret_key_file", NULL};
+  static const char *const keys[] = {
+      "enabled",      "session_ttl_s",   "idle_timeout_s",     "max_failures",   "lockout_s", "argon2_t_cost",
+      "argon2_m_kib", "secret_key_file", "audit_max_age_days", "audit_max_rows", NULL};
   long long v;
   vg_auth_config_defaults(out);
   if (obj && !json_is_object(obj)) return vg_cfg_fail(c, NULL, "must be an object");
@@ -115,6 +118,10 @@ int vg_auth_config_parse(vg_cfg_t *c, json_t *obj, vg_auth_config_t *out) {
   vg_cfg_int(c, obj, "argon2_m_kib", out->argon2_m_kib, 64, 4 * 1024 * 1024, &v);
   out->argon2_m_kib = (int)v;
   vg_cfg_str(c, obj, "secret_key_file", "var/secret.key", out->secret_key_file, sizeof(out->secret_key_file));
+  vg_cfg_int(c, obj, "audit_max_age_days", out->audit_max_age_days, 1, 100 * 365, &v);
+  out->audit_max_age_days = (int)v;
+  vg_cfg_int(c, obj, "audit_max_rows", out->audit_max_rows, 100, 1000000000, &v);
+  out->audit_max_rows = (int)v;
   return c->failed ? VG_ECONFIG : 0;
 }
 
@@ -242,6 +249,7 @@ struct vg_users {
   vg_auth_config_t cfg;
   pthread_mutex_t lock;
   char dummy_hash[ENCODED_MAX]; /* verified against for unknown users, to take as long */
+  unsigned audit_since_prune;   /* rows written since the last prune (under lock) */
 };
 
 static const vg_db_migration_t migrations[] = {
@@ -295,6 +303,7 @@ int vg_users_open(const char *db_path, const vg_auth_config_t *cfg, vg_users_t *
     sodium_bin2hex(random, sizeof(random), raw, sizeof(raw));
     err = hash_password(&u->cfg, random, u->dummy_hash, sizeof(u->dummy_hash));
   }
+  if (!err) vg_audit_prune(u, now_utc());
   if (err) {
     vg_users_close(&u);
     return err;
@@ -814,8 +823,26 @@ int vg_audit_log(vg_users_t *u, const char *user, const char *peer, const char *
                            "INSERT INTO audit(time_us, user, peer, action, target, detail) "
                            "VALUES(?, ?, ?, ?, ?, ?)",
                            "isssss", now_utc(), user, peer, action, target, detail));
+  int prune = ++u->audit_since_prune >= AUDIT_PRUNE_EVERY;
   pthread_mutex_unlock(&u->lock);
+  if (prune) vg_audit_prune(u, now_utc());
   return err < 0 ? err : 0;
+}
+
+/* Rows are appended in time order, so both limits delete a prefix of ids:
+ * the scan stops at the first row that stays. */
+int vg_audit_prune(vg_users_t *u, int64_t now_us) {
+  int64_t cutoff = now_us - (int64_t)u->cfg.audit_max_age_days * 24 * 3600 * 1000000;
+  pthread_mutex_lock(&u->lock);
+  u->audit_since_prune = 0;
+  int gone = run(u, prepare(u,
+                            "DELETE FROM audit WHERE id < COALESCE((SELECT id FROM audit WHERE time_us >= ? "
+                            "ORDER BY id LIMIT 1), (SELECT MAX(id) + 1 FROM audit)) "
+                            "OR id <= (SELECT MAX(id) FROM audit) - ?",
+                            "ii", cutoff, (int64_t)u->cfg.audit_max_rows));
+  pthread_mutex_unlock(&u->lock);
+  if (gone > 0) vg_log_info(&lg, "audit: pruned %d old rows", gone);
+  return gone;
 }
 
 int vg_audit_foreach(vg_users_t *u, int64_t before_id, int limit, int offset,

@@ -105,6 +105,8 @@ typedef struct {
   int argon2_t_cost;         /* default 2 */
   int argon2_m_kib;          /* default 19456 */
   char secret_key_file[512]; /* default "var/secret.key" (base/secret.h) */
+  int audit_max_age_days;    /* audit rows older than this are deleted, default 365 */
+  int audit_max_rows;        /* and beyond this many, the oldest, default 1,000,000 */
 } vg_auth_config_t;
 
 void vg_auth_config_defaults(vg_auth_config_t *cfg);
@@ -210,6 +212,10 @@ typedef struct {
  * a secret). Also logged at info level. Returns 0 or VG_EDB. */
 int vg_audit_log(vg_users_t *u, const char *user, const char *peer, const char *action, const char *target,
                  const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+/* Deletes the rows older than the configured age and the oldest beyond the
+ * configured count (vg_audit_log also does this every 1,000 rows and the
+ * open at start). Returns how many rows went, or VG_EDB. */
+int vg_audit_prune(vg_users_t *u, int64_t now_us);
 /* Rows newest first, with id < before_id (0: from the newest), at most
  * limit rows after skipping offset. Calls fn per row; returns the count. */
 int vg_audit_foreach(vg_users_t *u, int64_t before_id, int limit, int offset,

@@ -19,6 +19,7 @@
 #include "base/base64.h"
 #include "base/error.h"
 #include "base/secret.h"
+#include "base/time.h"
 
 static vg_auth_config_t test_config(void) {
   vg_auth_config_t cfg;
@@ -210,6 +211,28 @@ static void test_audit_rows(void **state) {
   p.count = 0;
   assert_int_equal(vg_audit_foreach(u, l.rows[1].id, 10, 0, collect_audit, &p), 1);
   assert_string_equal(p.rows[0].action, "login.success");
+}
+
+static void test_audit_prune(void **state) {
+  (void)state;
+  vg_auth_config_t cfg = test_config();
+  cfg.audit_max_rows = 100;
+  cfg.audit_max_age_days = 30;
+  vg_users_t *u;
+  assert_int_equal(vg_users_open(":memory:", &cfg, &u), 0);
+  for (int i = 0; i < 250; i++)
+    assert_int_equal(vg_audit_log(u, "alice", "", "login.success", "alice", "%d", i), 0);
+  /* By count: the oldest 150 go, the newest 100 stay. */
+  assert_int_equal(vg_audit_prune(u, vg_time_utc_us()), 150);
+  audit_list_t l = {0};
+  assert_int_equal(vg_audit_foreach(u, 0, 1000, 0, collect_audit, &l), 100);
+  assert_string_equal(l.rows[0].detail, "249");
+  assert_int_equal(vg_audit_prune(u, vg_time_utc_us()), 0);
+  /* By age: 31 days on, every row is too old. */
+  assert_int_equal(vg_audit_prune(u, vg_time_utc_us() + 31LL * 24 * 3600 * 1000000), 100);
+  l.count = 0;
+  assert_int_equal(vg_audit_foreach(u, 0, 1000, 0, collect_audit, &l), 0);
+  vg_users_close(&u);
 }
 
 static void test_roles_and_permissions(void **state) {
@@ -508,6 +531,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_tokens_revoke, setup, teardown),
       cmocka_unit_test_setup_teardown(test_lockout, setup, teardown),
       cmocka_unit_test_setup_teardown(test_audit_rows, setup, teardown),
+      cmocka_unit_test(test_audit_prune),
       cmocka_unit_test_setup_teardown(test_roles_and_permissions, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bootstrap, setup, teardown),
       cmocka_unit_test_setup_teardown(test_dispatch_access, setup, teardown),
