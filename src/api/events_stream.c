@@ -6,12 +6,14 @@
  * HTTP server keeps it open (router.h's VG_HTTP_STREAM_OPEN).
  *
  * A user sees the events of the cameras they may see (vg_api_camera_allowed
- * with perm 0), decided with a copy of the user taken when the stream
- * opens: a permission change applies from the next connection.
+ * with perm 0), decided with a copy of the user that is reloaded when the
+ * users change (vg_users_generation): a permission change applies to the
+ * open stream, and the stream of a deleted user ends.
  * Reconnects: the id to resume after is the Last-Event-ID header (which
  * EventSource sends by itself when it reconnects) or, for a new
  * EventSource, the query parameter last_event_id.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,31 +24,66 @@
 extern const vg_http_route_t vg_events_stream_routes[];
 extern const size_t vg_events_stream_route_count;
 
+/* Who the stream is for: a copy of the request's user, reloaded when the
+ * users' generation moves. The filter runs on the notifier's thread, the
+ * reads on the HTTP server's: the lock orders them. */
+typedef struct {
+  pthread_mutex_t lock;
+  vg_user_t user;
+  bool has_user;
+  bool gone; /* the user was deleted: the stream ends */
+  unsigned generation;
+} viewer_t;
+
 typedef struct {
   vg_http_stream_t base;
   vg_sse_client_t *client;
+  viewer_t *viewer; /* owned by the client (freed by its close) */
 } sse_stream_t;
 
-/* Who the stream is for: a copy of the request's user. */
-typedef struct {
-  vg_user_t user;
-  bool has_user;
-} viewer_t;
+/* Under v->lock. */
+static void viewer_refresh(viewer_t *v) {
+  vg_users_t *users = vg_api_users();
+  if (!v->has_user || !users || v->gone) return;
+  unsigned gen = vg_users_generation(users);
+  if (gen == v->generation) return;
+  vg_user_t fresh;
+  int err = vg_users_get(users, v->user.name, &fresh);
+  if (err == VG_ENOTFOUND) {
+    v->gone = true;
+  } else if (!err) {
+    vg_user_clear(&v->user);
+    v->user = fresh;
+  }
+  v->generation = gen;
+}
 
 static bool viewer_may_see(void *opaque, const char *camera) {
   viewer_t *v = opaque;
+  pthread_mutex_lock(&v->lock);
+  viewer_refresh(v);
   vg_http_request_t req = {.user = v->has_user ? &v->user : NULL};
-  return vg_api_camera_allowed(&req, camera, 0);
+  bool ok = !v->gone && vg_api_camera_allowed(&req, camera, 0);
+  pthread_mutex_unlock(&v->lock);
+  return ok;
 }
 
 static void viewer_free(void *opaque) {
   viewer_t *v = opaque;
   if (v->has_user) vg_user_clear(&v->user);
+  pthread_mutex_destroy(&v->lock);
   free(v);
 }
 
+/* The server also reads every few seconds: a deleted user's stream ends
+ * then even when no event comes. */
 static long stream_read(vg_http_stream_t *st, uint8_t *dst, size_t cap) {
-  return vg_sse_read(((sse_stream_t *)st)->client, dst, cap);
+  sse_stream_t *s = (sse_stream_t *)st;
+  pthread_mutex_lock(&s->viewer->lock);
+  viewer_refresh(s->viewer);
+  bool gone = s->viewer->gone;
+  pthread_mutex_unlock(&s->viewer->lock);
+  return gone ? -1 : vg_sse_read(s->client, dst, cap);
 }
 
 static void stream_close(vg_http_stream_t *st) {
@@ -79,9 +116,11 @@ static int get_stream(const vg_http_request_t *req, vg_http_response_t *res) {
     last_id = strtoull(last, NULL, 10);
   viewer_t *v = calloc(1, sizeof(*v));
   if (!v) return VG_ENOMEM;
+  pthread_mutex_init(&v->lock, NULL);
+  if (vg_api_users()) v->generation = vg_users_generation(vg_api_users());
   if (req->user) {
     if (copy_user(req->user, &v->user)) {
-      free(v);
+      viewer_free(v);
       return VG_ENOMEM;
     }
     v->has_user = true;
@@ -99,6 +138,7 @@ static int get_stream(const vg_http_request_t *req, vg_http_response_t *res) {
       return vg_http_reply_error(res, 503, "unavailable", "notifications are not running");
     return err;
   }
+  st->viewer = v;
   st->base.length = VG_HTTP_STREAM_OPEN;
   st->base.read = stream_read;
   st->base.close = stream_close;

@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <sodium.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -250,6 +251,7 @@ struct vg_users {
   pthread_mutex_t lock;
   char dummy_hash[ENCODED_MAX]; /* verified against for unknown users, to take as long */
   unsigned audit_since_prune;   /* rows written since the last prune (under lock) */
+  atomic_uint generation;       /* vg_users_generation */
 };
 
 static const vg_db_migration_t migrations[] = {
@@ -507,6 +509,7 @@ int vg_users_update(vg_users_t *u, const char *name, const vg_role_t *role, cons
     else
       vg_db_rollback(u->db);
   }
+  if (err >= 0) atomic_fetch_add(&u->generation, 1);
   pthread_mutex_unlock(&u->lock);
   sodium_memzero(hash, sizeof(hash));
   return err;
@@ -531,9 +534,12 @@ int vg_users_delete(vg_users_t *u, const char *name) {
     else
       vg_db_rollback(u->db);
   }
+  if (err >= 0) atomic_fetch_add(&u->generation, 1);
   pthread_mutex_unlock(&u->lock);
   return err;
 }
+
+unsigned vg_users_generation(vg_users_t *u) { return atomic_load(&u->generation); }
 
 int vg_users_get(vg_users_t *u, const char *name, vg_user_t *out) {
   memset(out, 0, sizeof(*out));

@@ -145,6 +145,9 @@ int vg_users_update(vg_users_t *u, const char *name, const vg_role_t *role, cons
 /* Deletes a user with their sessions and tokens. VG_ENOTFOUND; VG_ESTATE when
  * it is the last admin. */
 int vg_users_delete(vg_users_t *u, const char *name);
+/* A number that changes whenever a user is updated or deleted, for holders
+ * of a user copy (an open event stream) to know when to reload it. */
+unsigned vg_users_generation(vg_users_t *u);
 /* Fills *out (clear it with vg_user_clear). VG_ENOTFOUND. */
 int vg_users_get(vg_users_t *u, const char *name, vg_user_t *out);
 /* Calls fn for each user, by name. Returns the count or an error. */

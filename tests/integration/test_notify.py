@@ -501,7 +501,8 @@ def test_sse_stream_follows_camera_permissions(vigil_bin, tmp_path, vigil_node, 
     assert e.value.code == 401
     q, stop = queue.Queue(), threading.Event()
     req = urllib.request.Request(base + "/events/stream", headers={"Authorization": basic("vic", "vic password")})
-    threading.Thread(target=read_sse, args=(req, q, stop), daemon=True).start()
+    reader = threading.Thread(target=read_sse, args=(req, q, stop), daemon=True)
+    reader.start()
     q.get(timeout=10)
     st, ev1 = call("POST", "/events", {"camera": "cam1", "duration_s": 1}, admin)
     assert st in (200, 201)
@@ -516,6 +517,22 @@ def test_sse_stream_follows_camera_permissions(vigil_bin, tmp_path, vigil_node, 
             pass
     assert seen and {b["after"]["camera"] for b in seen} == {"cam2"}, seen
     assert {b["after"]["id"] for b in seen} == {ev2["id"]}
+    # A permission granted while the stream is open applies to it at once.
+    assert call("PUT", "/users/vic", {"permissions": {"cam1": ["live"], "cam2": ["live"]}}, admin)[0] == 200
+    st, ev3 = call("POST", "/events", {"camera": "cam1", "duration_s": 1}, admin)
+    assert st in (200, 201)
+    seen = []
+    deadline = time.time() + 10 * SLOW
+    while time.time() < deadline and not any(b["type"] == "end" for b in seen):
+        try:
+            seen.append(json.loads(q.get(timeout=1)[1]["data"]))
+        except queue.Empty:
+            pass
+    assert seen and {b["after"]["id"] for b in seen} == {ev3["id"]}, seen
+    # Deleting the user ends their open stream (within the server's periodic read).
+    assert reader.is_alive()
+    assert call("DELETE", "/users/vic", {}, admin)[0] in (200, 204)
+    wait_for(lambda: not reader.is_alive(), 15 * SLOW, what="the deleted user's event stream to end")
     stop.set()
 
 
