@@ -116,6 +116,13 @@ static int match_route(vg_http_request_t *req, const vg_http_route_t **route, ch
   return result;
 }
 
+int vg_api_route_slow(const char *method, const char *path) {
+  vg_http_request_t req = {.method = strcmp(method, "HEAD") == 0 ? "GET" : method, .path = path};
+  const vg_http_route_t *route = NULL;
+  char allow[64];
+  return match_route(&req, &route, allow, sizeof(allow)) == 0 && (route->flags & VG_ROUTE_SLOW);
+}
+
 /* ---- access control ---- */
 
 static struct {

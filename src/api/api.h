@@ -50,6 +50,8 @@ void vg_api_foreach_route(void (*fn)(const vg_http_route_t *route, void *opaque)
 /* Whether path belongs to the API (under /api/, or /metrics) rather than
  * to the static web files. */
 int vg_api_owns_path(const char *path);
+/* Whether the route of method and path is marked VG_ROUTE_SLOW (router.h). */
+int vg_api_route_slow(const char *method, const char *path);
 /* Answers an API request: a route's handler, or a JSON 404/405/500.
  * HEAD is answered as GET (the server drops the body). Always fills res. */
 void vg_api_dispatch(vg_http_request_t *req, vg_http_response_t *res);

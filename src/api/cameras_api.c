@@ -906,7 +906,7 @@ const vg_http_route_t vg_api_camera_routes[] = {
      "the cameras the user may see, with state, tracks and counters (limit, offset; ETag)"},
     {"POST", "/api/v1/cameras", post_camera, "create a camera (applied at once, persisted)", VG_ACCESS_ADMIN},
     {"POST", "/api/v1/cameras/probe", post_probe, "connect to a URL once and report its codecs",
-     VG_ACCESS_ADMIN},
+     VG_ACCESS_ADMIN, VG_ROUTE_SLOW},
     {"GET", "/api/v1/cameras/{id}", get_camera, "one camera"},
     {"PUT", "/api/v1/cameras/{id}", put_camera, "replace a camera's configuration", VG_ACCESS_ADMIN},
     {"PATCH", "/api/v1/cameras/{id}", patch_camera, "change part of a camera's configuration (merge patch)",

@@ -33,6 +33,8 @@
 #define HTTP_MAX_QUERY 2048
 #define HTTP_WRITE_CHUNK 16384 /* body bytes handed to lws per WRITEABLE */
 #define HTTP_STOP_WAIT_MS 3000 /* how long stop waits for lws's async close */
+#define SLOW_THREADS 4         /* threads for slow routes (router.h's VG_ROUTE_SLOW) */
+#define SLOW_MAX_PENDING 64    /* slow requests queued or running before 503 */
 
 static const vg_log_ctx_t lg = {"http", NULL};
 
@@ -81,6 +83,13 @@ struct vg_http_server {
   struct http_session *open_streams;
   pthread_mutex_t wake_lock;
   int context_alive;
+  /* Slow requests: queued for the slow threads, then done for the server's
+   * thread to send; both lists and every job's session under slow_lock. */
+  pthread_mutex_t slow_lock;
+  pthread_cond_t slow_cond;
+  struct slow_job *slow_queue, *slow_done;
+  int slow_pending, slow_stop, slow_threads;
+  pthread_t slow_thread[SLOW_THREADS];
 };
 
 /* Per-connection state; lws zeroes it. */
@@ -99,7 +108,40 @@ typedef struct http_session {
   struct lws *wsi;
   vg_http_server_t *srv;
   struct http_session *next_open;
+  struct slow_job *slow; /* a request running on a slow thread */
 } http_session_t;
+
+/* A request on a slow route with everything it points to, owned by the
+ * job: the connection may go away while it runs (session is then NULL). */
+typedef struct slow_job {
+  struct slow_job *next;
+  http_session_t *session;
+  struct lws *wsi;
+  int head_only;
+  char method[8];
+  char *path, *query, *body;
+  size_t body_len;
+  char header_buf[8192];
+  vg_http_request_t req;
+  vg_http_response_t res;
+} slow_job_t;
+
+static void slow_job_free(slow_job_t *job) {
+  vg_http_response_free(&job->res);
+  free(job->path);
+  free(job->query);
+  free(job->body);
+  free(job);
+}
+
+/* The connection of a running slow job closed: the job finds no session. */
+static void slow_detach(http_session_t *s) {
+  if (!s->slow) return;
+  pthread_mutex_lock(&s->srv->slow_lock);
+  s->slow->session = NULL;
+  pthread_mutex_unlock(&s->srv->slow_lock);
+  s->slow = NULL;
+}
 
 static void unlink_open_stream(http_session_t *s) {
   if (!s->open_ended) return;
@@ -113,6 +155,7 @@ static void unlink_open_stream(http_session_t *s) {
 
 static void session_reset(http_session_t *s) {
   void *live = s->live;
+  slow_detach(s);
   unlink_open_stream(s);
   free(s->path);
   free(s->query);
@@ -393,9 +436,136 @@ static void copy_request_headers(struct lws *wsi, vg_http_request_t *req, char *
   lws_get_peer_simple(wsi, req->peer, sizeof(req->peer));
 }
 
+/* ---- slow routes ---- */
+
+static char *dup_or_empty(const char *text) { return strdup(text ? text : ""); }
+
+/* Queues a request on a slow route for the slow threads; the answer goes
+ * out from complete_slow_jobs(). */
+static int start_slow(struct lws *wsi, vg_http_server_t *srv, http_session_t *s, const char *method,
+                      const char *path, const char *query) {
+  slow_job_t *job = calloc(1, sizeof(*job));
+  if (!job) return send_error(wsi, srv, s, 503, "unavailable", "out of memory", 0);
+  snprintf(job->method, sizeof(job->method), "%s", method);
+  job->path = dup_or_empty(path);
+  job->query = dup_or_empty(query);
+  job->body_len = s->body_in.len;
+  job->body = malloc(job->body_len + 1);
+  if (!job->path || !job->query || !job->body) {
+    slow_job_free(job);
+    return send_error(wsi, srv, s, 503, "unavailable", "out of memory", 0);
+  }
+  if (job->body_len) memcpy(job->body, s->body_in.data, job->body_len);
+  job->body[job->body_len] = '\0';
+  job->req = (vg_http_request_t){.method = job->method,
+                                 .path = job->path,
+                                 .query = job->query,
+                                 .body = job->body_len ? job->body : NULL,
+                                 .body_len = job->body_len};
+  copy_request_headers(wsi, &job->req, job->header_buf, sizeof(job->header_buf));
+  vg_http_response_init(&job->res);
+  job->head_only = strcmp(method, "HEAD") == 0;
+  job->wsi = wsi;
+  pthread_mutex_lock(&srv->slow_lock);
+  int full = srv->slow_pending >= SLOW_MAX_PENDING || !srv->slow_threads;
+  if (!full) {
+    job->session = s;
+    s->slow = job;
+    s->srv = srv;
+    job->next = srv->slow_queue;
+    srv->slow_queue = job;
+    srv->slow_pending++;
+    pthread_cond_signal(&srv->slow_cond);
+  }
+  pthread_mutex_unlock(&srv->slow_lock);
+  if (full) {
+    slow_job_free(job);
+    return send_error(wsi, srv, s, 503, "busy", "too many slow requests (camera probes, PTZ) at once", 0);
+  }
+  /* The answer may take a camera's timeout: lws's request timeout must not
+   * close the connection meanwhile. */
+  lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+  return 0;
+}
+
+static void *slow_thread(void *arg) {
+  vg_http_server_t *srv = arg;
+  pthread_mutex_lock(&srv->slow_lock);
+  for (;;) {
+    while (!srv->slow_queue && !srv->slow_stop)
+      pthread_cond_wait(&srv->slow_cond, &srv->slow_lock);
+    if (srv->slow_stop) break;
+    /* Oldest first: the queue is pushed at its head. */
+    slow_job_t **last = &srv->slow_queue;
+    while ((*last)->next)
+      last = &(*last)->next;
+    slow_job_t *job = *last;
+    *last = NULL;
+    pthread_mutex_unlock(&srv->slow_lock);
+    vg_api_dispatch(&job->req, &job->res);
+    pthread_mutex_lock(&srv->slow_lock);
+    job->next = srv->slow_done;
+    srv->slow_done = job;
+    wake_server(srv);
+  }
+  pthread_mutex_unlock(&srv->slow_lock);
+  return NULL;
+}
+
+/* On the server's thread: sends the answers of finished slow jobs whose
+ * connections are still there. */
+static void complete_slow_jobs(vg_http_server_t *srv) {
+  pthread_mutex_lock(&srv->slow_lock);
+  slow_job_t *done = srv->slow_done;
+  srv->slow_done = NULL;
+  for (slow_job_t *j = done; j; j = j->next) {
+    srv->slow_pending--;
+    if (j->session) j->session->slow = NULL;
+  }
+  pthread_mutex_unlock(&srv->slow_lock);
+  while (done) {
+    slow_job_t *job = done;
+    done = job->next;
+    if (job->session) {
+      vg_log_debug(&lg, "%s %s -> %d (slow route)", job->method, job->path, job->res.status);
+      if (send_response(job->wsi, srv, job->session, &job->res, job->head_only, 0) != 0)
+        lws_set_timeout(job->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+    }
+    slow_job_free(job);
+  }
+}
+
+static void slow_threads_start(vg_http_server_t *srv) {
+  pthread_mutex_init(&srv->slow_lock, NULL);
+  pthread_cond_init(&srv->slow_cond, NULL);
+  for (int i = 0; i < SLOW_THREADS; i++)
+    if (pthread_create(&srv->slow_thread[srv->slow_threads], NULL, slow_thread, srv) == 0)
+      srv->slow_threads++;
+}
+
+/* After the server's thread has ended: a slow thread finishes the request
+ * it is running (at most a camera's timeout), queued ones are dropped. */
+static void slow_threads_stop(vg_http_server_t *srv) {
+  pthread_mutex_lock(&srv->slow_lock);
+  srv->slow_stop = 1;
+  pthread_cond_broadcast(&srv->slow_cond);
+  pthread_mutex_unlock(&srv->slow_lock);
+  for (int i = 0; i < srv->slow_threads; i++)
+    pthread_join(srv->slow_thread[i], NULL);
+  for (slow_job_t *lists[2] = {srv->slow_queue, srv->slow_done}, **l = lists; l < lists + 2; l++)
+    while (*l) {
+      slow_job_t *job = *l;
+      *l = job->next;
+      slow_job_free(job);
+    }
+  pthread_cond_destroy(&srv->slow_cond);
+  pthread_mutex_destroy(&srv->slow_lock);
+}
+
 static int answer(struct lws *wsi, vg_http_server_t *srv, http_session_t *s, const char *method,
                   const char *path, const char *query) {
   if (!vg_api_owns_path(path)) return serve_static(wsi, srv, s, method, path);
+  if (vg_api_route_slow(method, path)) return start_slow(wsi, srv, s, method, path, query);
   vg_http_request_t req = {
       .method = method,
       .path = path,
@@ -585,6 +755,7 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
   case LWS_CALLBACK_HTTP_WRITEABLE: return on_writeable(wsi, srv, s);
 
   case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+    if (srv) complete_slow_jobs(srv);
     /* A stream's wake: every open stream gets a turn to read. */
     for (http_session_t *o = srv ? srv->open_streams : NULL; o; o = o->next_open)
       lws_callback_on_writable(o->wsi);
@@ -609,8 +780,7 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
   case LWS_CALLBACK_ESTABLISHED:
   case LWS_CALLBACK_SERVER_WRITEABLE:
   case LWS_CALLBACK_RECEIVE:
-  case LWS_CALLBACK_CLOSED:
-    return vg_live_ws_callback(wsi, (int)reason, s ? &s->live : NULL, in, len);
+  case LWS_CALLBACK_CLOSED: return vg_live_ws_callback(wsi, (int)reason, s ? &s->live : NULL, in, len);
 
   case LWS_CALLBACK_CLOSED_HTTP:
   case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
@@ -759,8 +929,10 @@ int vg_http_server_start(const vg_http_config_t *cfg, vg_http_server_t **out) {
     return VG_EIO;
   }
   srv->context_alive = 1;
+  slow_threads_start(srv);
   int err = pthread_create(&srv->thread, NULL, serve_thread, srv);
   if (err) {
+    slow_threads_stop(srv);
     lws_context_destroy(srv->context);
     free(srv);
     return -err;
@@ -784,6 +956,7 @@ void vg_http_server_stop(vg_http_server_t **psrv) {
   /* Wakes the thread out of its poll; it sees stopping and leaves. */
   wake_server(srv);
   pthread_join(srv->thread, NULL);
+  slow_threads_stop(srv);
   vg_live_stop();
   pthread_mutex_destroy(&srv->wake_lock);
   free(srv);

@@ -264,11 +264,13 @@ static int get_onvif_events(const vg_http_request_t *req, vg_http_response_t *re
 
 const vg_http_route_t vg_api_onvif_routes[] = {
     {"GET", "/api/v1/onvif/discover", get_discover, "ONVIF devices answering a WS-Discovery probe",
-     VG_ACCESS_ADMIN},
+     VG_ACCESS_ADMIN, VG_ROUTE_SLOW},
     {"POST", "/api/v1/onvif/probe", post_probe, "an ONVIF device's information, profiles and stream URIs",
-     VG_ACCESS_ADMIN},
-    {"GET", "/api/v1/cameras/{id}/ptz", get_ptz, "PTZ position and presets of an ONVIF camera"},
-    {"POST", "/api/v1/cameras/{id}/ptz", post_ptz, "move an ONVIF camera's PTZ head or use its presets"},
+     VG_ACCESS_ADMIN, VG_ROUTE_SLOW},
+    {"GET", "/api/v1/cameras/{id}/ptz", get_ptz, "PTZ position and presets of an ONVIF camera",
+     VG_ACCESS_USER, VG_ROUTE_SLOW},
+    {"POST", "/api/v1/cameras/{id}/ptz", post_ptz, "move an ONVIF camera's PTZ head or use its presets",
+     VG_ACCESS_USER, VG_ROUTE_SLOW},
     {"GET", "/api/v1/cameras/{id}/onvif/events", get_onvif_events, "an ONVIF camera's event subscription"},
 };
 const size_t vg_api_onvif_route_count = sizeof(vg_api_onvif_routes) / sizeof(vg_api_onvif_routes[0]);

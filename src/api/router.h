@@ -115,12 +115,20 @@ typedef enum {
  * the files that include this header (on purpose: the zero is the default). */
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 
+/* Route flags. VG_ROUTE_SLOW: the handler may wait on the network for
+ * seconds (it talks to a camera); the server runs the whole request,
+ * authentication included, on a thread of its own instead of the HTTP
+ * thread, which keeps serving everyone else. Such a handler must not rely
+ * on running on the HTTP thread (use vg_camera_get, not vg_camera_find). */
+#define VG_ROUTE_SLOW 1u
+
 typedef struct {
   const char *method;
   const char *pattern;
   vg_http_handler_fn fn;
   const char *summary; /* one line, for docs and logs */
   vg_access_t access;  /* who may call it; see vg_access_t */
+  unsigned flags;      /* VG_ROUTE_* */
 } vg_http_route_t;
 
 /* Finds the route for req->method and req->path and fills req->params.

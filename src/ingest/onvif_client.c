@@ -636,18 +636,22 @@ int vg_onvif_event_stats(const char *camera, vg_onvif_event_stats_t *out) {
 
 int vg_onvif_camera_ptz(const char *camera, vg_ptz_cmd_t *cmd, vg_onvif_preset_t *presets, int max_presets,
                         double status[3], char *error, size_t error_size) {
-  vg_camera_t *cam = vg_camera_find(camera);
+  /* The API runs this off its own thread (a slow route): the camera may be
+   * removed meanwhile, so its settings are copied under a reference. */
+  vg_camera_t *cam = vg_camera_get(camera);
   error[0] = '\0';
   if (!cam) return VG_ENOTFOUND;
-  if (cam->cfg.kind != VG_SOURCE_ONVIF) {
+  vg_camera_config_t cfg = cam->cfg;
+  vg_camera_put(cam);
+  if (cfg.kind != VG_SOURCE_ONVIF) {
     snprintf(error, error_size, "camera '%s' is not an ONVIF camera", camera);
     return VG_EUNSUPPORTED;
   }
   vg_onvif_dev_t *dev = calloc(1, sizeof(*dev));
   if (!dev) return VG_ENOMEM;
   char token[64];
-  int err = vg_onvif_connect(dev, cam->cfg.url, NULL, NULL, cam->cfg.connect_timeout_ms);
-  if (!err) err = pick_profile(dev, cam->cfg.profile, token, sizeof(token));
+  int err = vg_onvif_connect(dev, cfg.url, NULL, NULL, cfg.connect_timeout_ms);
+  if (!err) err = pick_profile(dev, cfg.profile, token, sizeof(token));
   if (!err) err = vg_onvif_ptz(dev, token, cmd, presets, max_presets, status);
   if (err < 0) snprintf(error, error_size, "%s", dev->last_error[0] ? dev->last_error : vg_strerror(err));
   free(dev);

@@ -203,3 +203,40 @@ def test_probe_import_export(node):
     assert status == 400 and body["error"]["field"].startswith("analytics.zones")
     status, _, sysinfo = call(base, "GET", "/api/v1/system", headers=h)
     assert status == 200 and sysinfo["cameras"]["total"] == 2 and sysinfo["process"]["resident_bytes"] > 0
+
+
+def test_slow_probe_does_not_stall_the_api(node):
+    """A probe of a camera that accepts the connection and never answers
+    waits out its timeout on a thread of its own: meanwhile the rest of the
+    API answers at once."""
+    import threading
+    import time
+    base = node["base"]
+    h = login(base, "admin", ADMIN_PW)
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # connections complete in the backlog; nothing is ever read or written
+    port = silent.getsockname()[1]
+    result = {}
+
+    def probe():
+        t0 = time.monotonic()
+        result["status"] = call(base, "POST", "/api/v1/cameras/probe", {"url": f"rtsp://127.0.0.1:{port}/x"}, h)[0]
+        result["took"] = time.monotonic() - t0
+
+    t = threading.Thread(target=probe)
+    t.start()
+    time.sleep(0.5)
+    try:
+        worst = 0.0
+        while t.is_alive():
+            t0 = time.monotonic()
+            status, _, body = call(base, "GET", "/api/v1/cameras", headers=h)
+            worst = max(worst, time.monotonic() - t0)
+            assert status == 200, body
+            time.sleep(0.2)
+        t.join()
+    finally:
+        silent.close()
+    assert result["status"] in (502, 504) and result["took"] >= 2, result
+    assert worst < 1.0 * SLOW, worst
