@@ -37,11 +37,11 @@
 #define VG_HLS_WINDOW 6
 #define VG_HLS_IDLE_S 30
 /* The longest part (EXT-X-PART-INF's PART-TARGET): parts are cut at the
- * last frame that fits, about 0.3 s at 25 or 30 fps. */
-#define VG_HLS_PART_TARGET_MS 330
+ * last frame that fits: 0.2 s at 10, 15, 25 or 30 fps. */
+#define VG_HLS_PART_TARGET_MS 200
 /* Parts per segment: a GOP longer than this many parts (or than 10 s) is
  * cut into several segments anyway. */
-#define VG_HLS_MAX_PARTS 32
+#define VG_HLS_MAX_PARTS 50
 /* How long the first playlist request of a session waits for its first
  * segment (it is normally there within milliseconds: the GOP cache). */
 #define VG_HLS_FIRST_WAIT_MS 1500

@@ -268,7 +268,7 @@ export class LiveSession {
     const { default: Hls } = await import("hls.js/light");
     if (this.stopped) return;
     const v = this.video;
-    v.addEventListener("playing", () => this.status("playing", this.stats.mode === "ll-hls" ? "LL-HLS" : "HLS"), { once: true });
+    v.addEventListener("playing", () => this.status("playing"), { once: true });
     if (Hls.isSupported()) {
       // lowLatencyMode: blocking playlist reloads, parts, and a target
       // latency of the playlist's PART-HOLD-BACK (no liveSync* here: they
