@@ -14,6 +14,7 @@ import urllib.request
 import pytest
 
 from conftest import SLOW, http_get
+from test_auth import ADMIN_PW, AUTH, basic, call
 from test_live_ws import decode_errors, live_node, probe, wait_online  # noqa: F401 (live_node is a fixture)
 
 PLAYLIST = "/api/v1/cameras/cam1/live.m3u8"
@@ -199,3 +200,29 @@ def test_llhls_hinted_part_and_errors(live_node):
         with pytest.raises(urllib.error.HTTPError) as e:
             http_get(f"{base}/api/v1/cameras/cam1/live/{name}")
         assert e.value.code == 404, name
+
+
+def test_llhls_needs_the_live_permission(live_node, tmp_path, monkeypatch):
+    monkeypatch.setenv("VIGIL_ADMIN_PASSWORD", ADMIN_PW)
+    _, http, base = live_node(cfg={"auth": dict(AUTH, secret_key_file=str(tmp_path / "secret.key"))})
+    admin = basic("admin", ADMIN_PW)
+    wait_online(base, admin)
+    status, _, text = call(base, "GET", PLAYLIST, headers=admin)
+    assert status == 200 and "#EXT-X-PART-INF" in text, text
+    hint = parse(text)[3]
+    msn, part = (int(x) for x in re.match(r"live/(\d+)\.(\d+)\.m4s$", hint).groups())
+    status, _, body = call(base, "GET", f"/api/v1/cameras/cam1/live/{msn}.{part}.m4s", headers=admin)
+    assert status == 200 and len(body) > 0
+    blocking = f"{PLAYLIST}?_HLS_msn={msn}&_HLS_part={part}"
+    files = [f"/api/v1/cameras/cam1/live/{msn}.{part}.m4s", f"/api/v1/cameras/cam1/live/{msn}.m4s",
+             "/api/v1/cameras/cam1/live/init.mp4"]
+    # Without credentials: 401, a held request included (nothing is held).
+    for path in [PLAYLIST, blocking] + files:
+        assert call(base, "GET", path)[0] == 401, path
+    # A viewer without the live permission on cam1 sees no camera.
+    status, _, _ = call(base, "POST", "/api/v1/users", {"name": "eve", "password": "eve password",
+                        "role": "viewer", "permissions": {}}, headers=admin)
+    assert status in (200, 201)
+    eve = basic("eve", "eve password")
+    for path in [PLAYLIST, blocking] + files:
+        assert call(base, "GET", path, headers=eve)[0] == 404, path
