@@ -278,7 +278,17 @@ export class LiveSession {
       hls.on(Hls.Events.ERROR, (_, data) => {
         if (!data.fatal) return;
         const codec = /Incompatible|codec/i.test(data.details || "");
-        this.status("error", codec ? `this browser cannot play ${this.stats.codec || "this codec"}` : `HLS: ${data.details}`);
+        if (codec) return this.status("error", `this browser cannot play ${this.stats.codec || "this codec"}`);
+        // A camera that went away or a node that restarted: try again a
+        // little later, as the WebSocket path does; a decoding hiccup once.
+        this.stats.resets++;
+        if (data.type === Hls.ErrorTypes.MEDIA_ERROR && !this.hlsMediaRecovered) {
+          this.hlsMediaRecovered = true;
+          return hls.recoverMediaError();
+        }
+        this.status("reconnecting", `HLS: ${data.details}`);
+        clearTimeout(this.retryTimer);
+        this.retryTimer = setTimeout(() => !this.stopped && this.hls === hls && hls.startLoad(), 2000);
       });
       hls.on(Hls.Events.LEVEL_UPDATED, (_, data) => {
         const d = data.details;
@@ -290,6 +300,7 @@ export class LiveSession {
         this.stats.fragments++;
         this.stats.bytes += data.frag && data.frag.stats ? data.frag.stats.loaded : 0;
         if (data.part) this.stats.parts = (this.stats.parts || 0) + 1;
+        if (this.state === "reconnecting") this.status("playing");
       });
       hls.loadSource(url);
       hls.attachMedia(v);
