@@ -1,20 +1,33 @@
 /*
- * hls_live.h: the HLS fallback of the live view, for browsers without Media
- * Source Extensions (docs/LIVE.md).
+ * hls_live.h: the Low-Latency HLS fallback of the live view, for browsers
+ * without Media Source Extensions over WebSocket (docs/LIVE.md).
  *
  * Per camera, on demand: the first request for a camera's playlist starts an
  * HLS session, a hub reader drained on the camera's worker that muxes fMP4
- * (media/fmp4.h) and cuts a segment at every video keyframe (one GOP per
+ * (media/fmp4.h). A segment starts at every video keyframe (one GOP per
  * segment; the first segment is the cached GOP up to the live point, so a
- * player can start at once). The last VG_HLS_WINDOW segments are kept in
- * memory and served zero-copy (the response streams from the segment's
- * buffer). A session stops VG_HLS_IDLE_S after its last request. Plain HLS
- * (version 7, EXT-X-MAP), not LL-HLS: no partial segments.
+ * player can start at once) and is made of partial segments of at most
+ * VG_HLS_PART_TARGET_MS, each one moof + mdat published as soon as its last
+ * frame is in. A segment is the concatenation of its parts' bytes, so the
+ * parts are the only copy kept: the last VG_HLS_WINDOW segments, at most
+ * VG_HLS_MAX_PARTS parts each, are served zero-copy from memory. A session
+ * stops VG_HLS_IDLE_S after its last request.
  *
- * Threads: the handlers run on the HTTP server's thread (router.h); the
- * muxing runs on the camera's worker; they share each session's segment
- * list under its lock. vg_hls_stop_all from the thread that stops the HTTP
- * server, after it has stopped serving.
+ * The playlist is LL-HLS (RFC 8216bis): EXT-X-PART for the segments of the
+ * last three target durations, EXT-X-PRELOAD-HINT for the next part,
+ * EXT-X-SERVER-CONTROL with CAN-BLOCK-RELOAD, EXT-X-PROGRAM-DATE-TIME. A
+ * blocking reload (_HLS_msn, _HLS_part) that the playlist cannot answer yet,
+ * and a request for the hinted part, are answered with an open-ended
+ * response stream (router.h's VG_HTTP_STREAM_OPEN): the HTTP thread goes on
+ * serving, the stream's read renders the answer once the worker has
+ * published what it waits for (the worker wakes the server), or when its
+ * deadline passes. The status line of such a response has gone out already,
+ * so a deadline is answered with the current playlist, not a 503.
+ *
+ * Threads: the handlers and the waiting streams run on the HTTP server's
+ * thread (router.h); the muxing runs on the camera's worker; they share
+ * each session's segments and waiters under its lock. vg_hls_stop_all from
+ * the thread that stops the HTTP server, after it has stopped serving.
  */
 #ifndef VG_LIVE_HLS_LIVE_H
 #define VG_LIVE_HLS_LIVE_H
@@ -23,13 +36,22 @@
 
 #define VG_HLS_WINDOW 6
 #define VG_HLS_IDLE_S 30
+/* The longest part (EXT-X-PART-INF's PART-TARGET): parts are cut at the
+ * last frame that fits: 0.2 s at 10, 15, 25 or 30 fps. */
+#define VG_HLS_PART_TARGET_MS 200
+/* Parts per segment: a GOP longer than this many parts (or than 10 s) is
+ * cut into several segments anyway. */
+#define VG_HLS_MAX_PARTS 50
 /* How long the first playlist request of a session waits for its first
  * segment (it is normally there within milliseconds: the GOP cache). */
 #define VG_HLS_FIRST_WAIT_MS 1500
+/* A blocking reload or a hinted part is held at most this long. */
+#define VG_HLS_BLOCK_MAX_MS 6000
 
-/* GET /api/v1/cameras/{id}/live.m3u8 */
+/* GET /api/v1/cameras/{id}/live.m3u8[?_HLS_msn=M[&_HLS_part=P]] */
 int vg_hls_get_playlist(const vg_http_request_t *req, vg_http_response_t *res);
-/* GET /api/v1/cameras/{id}/live/{file}: "init.mp4" or "<sequence>.m4s". */
+/* GET /api/v1/cameras/{id}/live/{file}: "init.mp4", "<msn>.m4s" (a whole
+ * segment) or "<msn>.<part>.m4s" (one part). */
 int vg_hls_get_file(const vg_http_request_t *req, vg_http_response_t *res);
 /* Stops every session (their readers close on their workers). */
 void vg_hls_stop_all(void);

@@ -1,8 +1,10 @@
 // Live video of one camera in a <video>: fMP4 over WebSocket into Media
-// Source Extensions (docs/LIVE.md), with HLS through hls.js (or the
-// browser's own HLS) as the fallback when MSE is missing, the codec is not
-// playable through MSE, or the WebSocket cannot be opened. Analytics "meta"
-// messages are kept for the box overlay.
+// Source Extensions (docs/LIVE.md), with Low-Latency HLS through hls.js
+// (lowLatencyMode; or the browser's own HLS) as the fallback when MSE is
+// missing, the codec is not playable through MSE, appending fails, or the
+// WebSocket cannot be opened. "?live=hls" in the page's URL (before or
+// inside the #/ route) forces the fallback, for tests and for comparing.
+// Analytics "meta" messages are kept for the box overlay.
 //
 // Latency: the fragments carry the camera's media clock, not the wall
 // clock, so the player maps one to the other by the earliest arrival seen
@@ -10,6 +12,10 @@
 // through fastest) and reports how long ago, on that mapping, the picture
 // on screen arrived: the browser's share of the delay (network, buffering,
 // decoding). The server's share is vigil_live_latency_seconds on /metrics.
+// Over LL-HLS the playlist's EXT-X-PROGRAM-DATE-TIME is the wall clock at
+// which vigil received each segment's first frame, so the latency is now
+// minus hls.js's playingDate: vigil's muxing, the parts' cadence, the
+// playlist round trips and the player's hold-back together.
 
 import { cameraPath } from "./api.js";
 import { readFragmentTime, readInit } from "./mp4.js";
@@ -21,6 +27,14 @@ const MAX_BEHIND_S = 1.0;
 const CATCH_UP_S = 0.2;
 // Keep this much played video in the SourceBuffer.
 const KEEP_S = 10;
+
+// "?live=hls" (or "live=ll-hls") in the search part or in the hash route's
+// query forces LL-HLS.
+function forcedHls() {
+  const hashQuery = location.hash.includes("?") ? location.hash.slice(location.hash.indexOf("?") + 1) : "";
+  const want = new URLSearchParams(location.search).get("live") || new URLSearchParams(hashQuery).get("live");
+  return want === "hls" || want === "ll-hls";
+}
 
 // Every running session, by camera id, for the browser tests and the
 // System page (window.vigilLive).
@@ -43,7 +57,8 @@ export class LiveSession {
 
   start() {
     sessions.set(this.camera, this);
-    if (MS && window.WebSocket) this.startWebSocket();
+    if (forcedHls()) this.startHls("forced by ?live=hls");
+    else if (MS && window.WebSocket) this.startWebSocket();
     else this.startHls(MS ? "this browser has no WebSocket" : "this browser has no Media Source Extensions");
   }
 
@@ -51,6 +66,7 @@ export class LiveSession {
     this.stopped = true;
     if (sessions.get(this.camera) === this) sessions.delete(this.camera);
     clearTimeout(this.retryTimer);
+    clearInterval(this.hlsTimer);
     if (this.ws) this.ws.close();
     this.ws = null;
     if (this.hls) this.hls.destroy();
@@ -201,7 +217,7 @@ export class LiveSession {
         this.queue = [];
         this.trim(true);
       } else {
-        this.status("error", e.message);
+        this.startHls(`MSE append failed: ${e.message}`);
       }
     }
   }
@@ -235,33 +251,77 @@ export class LiveSession {
     return true;
   }
 
-  // ---- HLS fallback ----
+  // ---- LL-HLS fallback ----
 
   async startHls(why) {
+    // The WebSocket is dropped first (its onclose then sees another socket).
+    const ws = this.ws;
+    this.ws = null;
+    if (ws) ws.close();
+    clearTimeout(this.retryTimer);
     this.teardownMedia();
     this.mode = this.stats.mode = "hls";
     this.stats.fallbackReason = why;
+    this.stats.latencyMs = null;
     this.status("connecting", `HLS (${why})`);
     const url = cameraPath(this.camera, "/live.m3u8");
     const { default: Hls } = await import("hls.js/light");
     if (this.stopped) return;
     const v = this.video;
-    v.addEventListener("playing", () => this.status("playing", "HLS"), { once: true });
+    v.addEventListener("playing", () => this.status("playing"), { once: true });
     if (Hls.isSupported()) {
-      this.hls = new Hls({ liveSyncDurationCount: 2, maxLiveSyncPlaybackRate: 1.5, backBufferLength: KEEP_S });
-      this.hls.on(Hls.Events.ERROR, (_, data) => {
+      // lowLatencyMode: blocking playlist reloads, parts, and a target
+      // latency of the playlist's PART-HOLD-BACK (no liveSync* here: they
+      // would override it).
+      const hls = new Hls({ lowLatencyMode: true, maxLiveSyncPlaybackRate: 1.5, backBufferLength: KEEP_S });
+      this.hls = hls;
+      hls.on(Hls.Events.ERROR, (_, data) => {
         if (!data.fatal) return;
         const codec = /Incompatible|codec/i.test(data.details || "");
-        this.status("error", codec ? `this browser cannot play ${this.stats.codec || "this codec"}` : `HLS: ${data.details}`);
+        if (codec) return this.status("error", `this browser cannot play ${this.stats.codec || "this codec"}`);
+        // A camera that went away or a node that restarted: try again a
+        // little later, as the WebSocket path does; a decoding hiccup once.
+        this.stats.resets++;
+        if (data.type === Hls.ErrorTypes.MEDIA_ERROR && !this.hlsMediaRecovered) {
+          this.hlsMediaRecovered = true;
+          return hls.recoverMediaError();
+        }
+        this.status("reconnecting", `HLS: ${data.details}`);
+        clearTimeout(this.retryTimer);
+        this.retryTimer = setTimeout(() => !this.stopped && this.hls === hls && hls.startLoad(), 2000);
       });
-      this.hls.loadSource(url);
-      this.hls.attachMedia(v);
-      this.hls.on(Hls.Events.MANIFEST_PARSED, () => v.play().catch(() => {}));
+      hls.on(Hls.Events.LEVEL_UPDATED, (_, data) => {
+        const d = data.details;
+        this.mode = this.stats.mode = d && d.partTarget > 0 ? "ll-hls" : "hls";
+        this.stats.partTarget = d ? d.partTarget : 0;
+        this.stats.playlists = (this.stats.playlists || 0) + 1;
+      });
+      hls.on(Hls.Events.FRAG_BUFFERED, (_, data) => {
+        this.stats.fragments++;
+        this.stats.bytes += data.frag && data.frag.stats ? data.frag.stats.loaded : 0;
+        if (data.part) this.stats.parts = (this.stats.parts || 0) + 1;
+        if (this.state === "reconnecting") this.status("playing");
+      });
+      hls.loadSource(url);
+      hls.attachMedia(v);
+      hls.on(Hls.Events.MANIFEST_PARSED, () => v.play().catch(() => {}));
+      this.hlsTimer = setInterval(() => this.hlsLatency(), 250);
     } else if (v.canPlayType("application/vnd.apple.mpegurl")) {
       v.src = url;
       v.play().catch(() => {});
     } else {
       this.status("error", "this browser can play neither MSE nor HLS");
     }
+  }
+
+  // Latency over HLS: the wall clock now minus the program date of the
+  // picture on screen; without one, hls.js's distance to the live edge.
+  hlsLatency() {
+    const hls = this.hls;
+    if (!hls || this.video.paused) return;
+    const date = hls.playingDate;
+    if (date && date.getTime() > 0) this.stats.latencyMs = Math.max(0, Date.now() - date.getTime());
+    else if (Number.isFinite(hls.latency)) this.stats.latencyMs = hls.latency * 1000;
+    if (Number.isFinite(hls.latency)) this.stats.edgeLatencyMs = hls.latency * 1000;
   }
 }

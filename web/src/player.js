@@ -7,12 +7,15 @@ import { LiveSession } from "./live.js";
 
 // Boxes of a meta message stay on screen this long unless replaced.
 const META_HOLD_MS = 1000;
+// How the stats line names the live transports (live.js's stats.mode).
+const MODE_NAMES = { mse: "WebSocket", hls: "HLS", "ll-hls": "LL-HLS" };
 
 export function LivePlayer({ camera, boxes = true, audio = false, children }) {
   const videoRef = useRef(null);
   const canvasRef = useRef(null);
   const [status, setStatus] = useState({ state: "connecting", detail: "" });
   const [latency, setLatency] = useState(null);
+  const [mode, setMode] = useState("");
   // Turning the boxes on or off redraws; it does not reconnect.
   const boxesRef = useRef(boxes);
   boxesRef.current = boxes;
@@ -32,7 +35,10 @@ export function LivePlayer({ camera, boxes = true, audio = false, children }) {
       raf = requestAnimationFrame(draw);
     };
     raf = requestAnimationFrame(draw);
-    const timer = setInterval(() => setLatency(session.stats.latencyMs), 1000);
+    const timer = setInterval(() => {
+      setLatency(session.stats.latencyMs);
+      setMode(session.stats.mode);
+    }, 1000);
     return () => {
       cancelAnimationFrame(raf);
       clearInterval(timer);
@@ -45,6 +51,7 @@ export function LivePlayer({ camera, boxes = true, audio = false, children }) {
     <canvas class="overlay" ref=${canvasRef}></canvas>
     <div class="player-status">
       <span class=${`dot state-${status.state}`}></span>${status.state}${status.detail ? `: ${status.detail}` : ""}
+      ${mode && status.state === "playing" && html` · <span class="live-mode">${MODE_NAMES[mode] || mode}</span>`}
       ${latency !== null && status.state === "playing" && html` · <span class="latency">${Math.round(latency)} ms</span>`}
     </div>
     ${children}

@@ -1,0 +1,331 @@
+/*
+ * test_hls_live.c: the LL-HLS live view without sockets, on a real encoded
+ * clip with audio (H.264 + AAC) pushed into a registered hub: parts within
+ * the part target that add up to their segment in duration and bytes, the
+ * playlist's LL-HLS tags, a blocking reload held as an open stream until
+ * the worker publishes the part (and wakes the server), the hinted part
+ * held the same way, and the 400s of requests too far ahead.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api/api.h"
+#include "base/error.h"
+#include "base/time.h"
+#include "live/hls_live.h"
+#include "net/worker.h"
+#include "sim/clip.h"
+#include "stream/hub.h"
+
+#define CAM "camH"
+
+static vg_clip_t *clip;
+static vg_hub_t *hub;
+static int pushed; /* frames of the looped clip pushed so far */
+static atomic_int wakes;
+
+static void count_wake(void *opaque) {
+  (void)opaque;
+  atomic_fetch_add(&wakes, 1);
+}
+
+/* Pushes the next n frames of the clip, looped, at their due time's pace
+ * compressed to nothing (the hub does not care about wall time). */
+static void push(int n) {
+  for (int i = 0; i < n; i++, pushed++) {
+    size_t k = (size_t)pushed % clip->frame_count;
+    int64_t loop = pushed / (int64_t)clip->frame_count;
+    vg_frame_t f = clip->frames[k].frame;
+    f.pts += loop * clip->period_pts[f.track];
+    f.utc_us = vg_time_utc_us();
+    vg_hub_push(hub, &f);
+  }
+}
+
+/* GET path?query through the API's router; the body as text (a streamed
+ * body read to its end), the status in *status. */
+static char *get(const char *path, const char *query, int *status, size_t *len) {
+  vg_http_request_t req = {.method = "GET", .path = path, .query = query ? query : ""};
+  vg_http_response_t res;
+  vg_http_response_init(&res);
+  vg_api_dispatch(&req, &res);
+  *status = res.status;
+  size_t cap = 1 << 20, n = 0;
+  char *out = malloc(cap + 1);
+  assert_non_null(out);
+  if (res.stream && res.stream->length == VG_HTTP_STREAM_OPEN) {
+    /* A held request (the first playlist of a session): polled as the
+     * server would after a wake, until it ends. */
+    for (int i = 0; i < 3000; i++) {
+      long got = res.stream->read(res.stream, (uint8_t *)out + n, cap - n);
+      if (got < 0) break;
+      if (got == 0) usleep(1000);
+      n += (size_t)got;
+    }
+  } else if (res.stream) {
+    long got;
+    while (n < res.stream->length && (got = res.stream->read(res.stream, (uint8_t *)out + n, cap - n)) > 0)
+      n += (size_t)got;
+    assert_int_equal(n, res.stream->length);
+  } else {
+    memcpy(out, res.body.data ? res.body.data : "", res.body.len);
+    n = res.body.len;
+  }
+  out[n] = '\0';
+  if (len) *len = n;
+  vg_http_response_free(&res);
+  return out;
+}
+
+/* Waits (up to 5 s) until the playlist holds text. */
+static char *playlist_with(const char *text) {
+  for (int i = 0; i < 500; i++) {
+    int status;
+    char *p = get("/api/v1/cameras/" CAM "/live.m3u8", NULL, &status, NULL);
+    assert_int_equal(status, 200);
+    if (strstr(p, text)) return p;
+    free(p);
+    usleep(10000);
+  }
+  fail_msg("the playlist never held %s", text);
+  return NULL;
+}
+
+/* The playlist once the worker has muxed everything pushed (two reads
+ * 50 ms apart agree). */
+static char *settled_playlist(void) {
+  int status;
+  char *p = get("/api/v1/cameras/" CAM "/live.m3u8", NULL, &status, NULL);
+  for (int i = 0; i < 100; i++) {
+    usleep(50000);
+    char *again = get("/api/v1/cameras/" CAM "/live.m3u8", NULL, &status, NULL);
+    int same = strcmp(p, again) == 0;
+    free(p);
+    p = again;
+    if (same && strstr(p, "#EXT-X-PRELOAD-HINT")) return p;
+  }
+  fail_msg("the playlist did not settle");
+  return NULL;
+}
+
+/* The hint's msn and part. */
+static void hint_of(const char *playlist, unsigned long long *msn, int *part) {
+  const char *h = strstr(playlist, "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"live/");
+  assert_non_null(h);
+  assert_int_equal(sscanf(h + strlen("#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"live/"), "%llu.%d", msn, part), 2);
+}
+
+static void test_parts_add_up(void **state) {
+  (void)state;
+  push(40); /* the first keyframe and most of a GOP: the first segment */
+  char *p = playlist_with("#EXTINF:");
+  assert_non_null(strstr(p, "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=0.600\n"));
+  assert_non_null(strstr(p, "#EXT-X-PART-INF:PART-TARGET=0.200\n"));
+  assert_non_null(strstr(p, "#EXT-X-MAP:URI=\"live/init.mp4\"\n"));
+  assert_non_null(strstr(p, "#EXT-X-PROGRAM-DATE-TIME:"));
+  free(p);
+  push(220); /* about three more GOPs of 1 s with their audio */
+  p = playlist_with("live/3.m4s");
+  /* Every complete segment listed with its parts: durations within the
+   * target, their sum the segment's; its bytes its parts' bytes. */
+  int checked = 0;
+  for (const char *seg = strstr(p, "#EXT-X-PART:"); seg; seg = strstr(seg, "#EXT-X-PART:")) {
+    double sum = 0;
+    unsigned long long msn = 0;
+    int parts = 0;
+    size_t joined_len = 0;
+    char *joined = malloc(1 << 20);
+    while (strncmp(seg, "#EXT-X-PART:", 12) == 0) {
+      double d;
+      int part;
+      assert_int_equal(sscanf(seg, "#EXT-X-PART:DURATION=%lf,URI=\"live/%llu.%d.m4s\"", &d, &msn, &part), 3);
+      assert_int_equal(part, parts);
+      assert_true(d > 0 && d <= 0.2 + 1e-9);
+      sum += d;
+      char path[128];
+      snprintf(path, sizeof(path), "/api/v1/cameras/" CAM "/live/%llu.%d.m4s", msn, part);
+      int status;
+      size_t n;
+      char *b = get(path, NULL, &status, &n);
+      assert_int_equal(status, 200);
+      assert_memory_equal(b + 4, "moof", 4);
+      memcpy(joined + joined_len, b, n);
+      joined_len += n;
+      free(b);
+      parts++;
+      seg = strchr(seg, '\n') + 1;
+    }
+    if (strncmp(seg, "#EXTINF:", 8) == 0) {
+      double extinf = atof(seg + 8);
+      assert_true(extinf - sum < 1e-4 && sum - extinf < 1e-4);
+      char path[128];
+      snprintf(path, sizeof(path), "/api/v1/cameras/" CAM "/live/%llu.m4s", msn);
+      int status;
+      size_t n;
+      char *whole = get(path, NULL, &status, &n);
+      assert_int_equal(status, 200);
+      assert_int_equal(n, joined_len);
+      assert_memory_equal(whole, joined, n);
+      free(whole);
+      checked++;
+    }
+    free(joined);
+  }
+  assert_true(checked >= 2);
+  free(p);
+}
+
+static void test_blocking_reload(void **state) {
+  (void)state;
+  char *p = settled_playlist();
+  unsigned long long msn;
+  int part;
+  hint_of(p, &msn, &part);
+  free(p);
+  /* Asking for the hinted part: held as an open stream that has nothing
+   * to say until the part is published. */
+  char query[64];
+  snprintf(query, sizeof(query), "_HLS_msn=%llu&_HLS_part=%d", msn, part);
+  vg_http_request_t req = {.method = "GET", .path = "/api/v1/cameras/" CAM "/live.m3u8", .query = query};
+  vg_http_response_t res;
+  vg_http_response_init(&res);
+  vg_api_dispatch(&req, &res);
+  assert_int_equal(res.status, 200);
+  assert_non_null(res.stream);
+  assert_true(res.stream->length == VG_HTTP_STREAM_OPEN);
+  atomic_store(&wakes, 0);
+  res.stream->set_wake(res.stream, count_wake, NULL);
+  uint8_t buf[16384];
+  assert_int_equal(res.stream->read(res.stream, buf, sizeof(buf)), 0);
+  /* The hinted part itself, held the same way. */
+  char path[128];
+  snprintf(path, sizeof(path), "/api/v1/cameras/" CAM "/live/%llu.%d.m4s", msn, part);
+  vg_http_request_t preq = {.method = "GET", .path = path, .query = ""};
+  vg_http_response_t pres;
+  vg_http_response_init(&pres);
+  vg_api_dispatch(&preq, &pres);
+  assert_int_equal(pres.status, 200);
+  assert_non_null(pres.stream);
+  assert_true(pres.stream->length == VG_HTTP_STREAM_OPEN);
+  pres.stream->set_wake(pres.stream, count_wake, NULL);
+  assert_int_equal(pres.stream->read(pres.stream, buf, sizeof(buf)), 0);
+  /* Frames come: the worker wakes the server, and the read answers. */
+  long got = 0;
+  for (int i = 0; i < 500 && got == 0; i++) {
+    push(2);
+    usleep(10000);
+    if (atomic_load(&wakes) > 0) got = res.stream->read(res.stream, buf, sizeof(buf) - 1);
+  }
+  assert_true(got > 0);
+  buf[got] = 0;
+  char want[64];
+  snprintf(want, sizeof(want), "URI=\"live/%llu.%d.m4s\"", msn, part);
+  char next[64];
+  snprintf(next, sizeof(next), "live/%llu.m4s\n", msn);
+  assert_true(strstr((char *)buf, want) || strstr((char *)buf, next));
+  /* All sent: the stream ends (the server closes the connection). */
+  assert_true(res.stream->read(res.stream, buf, sizeof(buf)) < 0);
+  vg_http_response_free(&res);
+  /* The part: its bytes, or nothing when its segment ended before it. */
+  got = pres.stream->read(pres.stream, buf, sizeof(buf));
+  assert_true(got != 0);
+  if (got > 0) assert_memory_equal(buf + 4, "moof", 4);
+  vg_http_response_free(&pres);
+
+  /* A client that goes away while held: closing the stream unregisters it. */
+  p = settled_playlist();
+  hint_of(p, &msn, &part);
+  free(p);
+  snprintf(query, sizeof(query), "_HLS_msn=%llu&_HLS_part=%d", msn + 1, part);
+  vg_http_response_init(&res);
+  vg_api_dispatch(&req, &res);
+  assert_non_null(res.stream);
+  vg_http_response_free(&res);
+  push(10);
+}
+
+static void test_bad_requests(void **state) {
+  (void)state;
+  char *p = settled_playlist();
+  unsigned long long msn;
+  int part;
+  hint_of(p, &msn, &part);
+  free(p);
+  char far_msn[64], far_part[64];
+  snprintf(far_msn, sizeof(far_msn), "_HLS_msn=%llu", msn + 3);
+  snprintf(far_part, sizeof(far_part), "_HLS_msn=%llu&_HLS_part=%d", msn, part + 16);
+  const char *bad[] = {far_msn,
+                       far_part,
+                       "_HLS_part=1",
+                       "_HLS_msn=x",
+                       "_HLS_msn=1&_HLS_part=-2",
+                       "_HLS_msn=99999999999999999999"};
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    int status;
+    free(get("/api/v1/cameras/" CAM "/live.m3u8", bad[i], &status, NULL));
+    assert_int_equal(status, 400);
+  }
+  /* An old segment asked for answers at once with the playlist. */
+  int status;
+  p = get("/api/v1/cameras/" CAM "/live.m3u8", "_HLS_msn=0&_HLS_part=0", &status, NULL);
+  assert_int_equal(status, 200);
+  assert_non_null(strstr(p, "#EXTM3U"));
+  free(p);
+  const char *missing[] = {"live/999.0.m4s", "live/0.x.m4s", "live/7", "live/1.9999.m4s", "live/abc.m4s"};
+  for (size_t i = 0; i < sizeof(missing) / sizeof(missing[0]); i++) {
+    char path[128];
+    snprintf(path, sizeof(path), "/api/v1/cameras/" CAM "/%s", missing[i]);
+    free(get(path, NULL, &status, NULL));
+    assert_int_equal(status, 404);
+  }
+  free(get("/api/v1/cameras/nope/live.m3u8", NULL, &status, NULL));
+  assert_int_equal(status, 404);
+}
+
+static int setup(void **state) {
+  (void)state;
+  vg_clip_params_t p;
+  vg_clip_params_defaults(&p);
+  p.width = 320;
+  p.height = 240;
+  p.fps = 25;
+  p.gop = 25;
+  p.duration_s = 2;
+  p.bitrate_kbps = 300;
+  p.audio = VG_CODEC_AAC;
+  assert_int_equal(vg_clip_encode(&p, &clip), 0);
+  assert_int_equal(vg_workers_start(1), 0);
+  hub = vg_hub_new(CAM);
+  assert_int_equal(vg_hub_register(hub), 0);
+  assert_int_equal(vg_hub_set_tracks(hub, clip->tracks, clip->track_count), 0);
+  return 0;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  vg_hls_stop_all();
+  vg_workers_stop();
+  vg_hub_unregister(hub);
+  vg_hub_unref(&hub);
+  vg_clip_free(&clip);
+  return 0;
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_parts_add_up),
+      cmocka_unit_test(test_blocking_reload),
+      cmocka_unit_test(test_bad_requests),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}
