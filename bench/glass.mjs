@@ -12,7 +12,10 @@
 // Before measuring, the reader decodes a clip of known stamps (encoded
 // with the same settings) and must get every one exactly.
 //
-// Usage: node bench/glass.mjs [--seconds 30] [--warmup 5] [--modes mse,hls]
+// A third mode, rtsp, reads the same stamps from vigil's RTSP restream with
+// ffmpeg instead of a browser: the path without the browser's share.
+//
+// Usage: node bench/glass.mjs [--seconds 30] [--warmup 5] [--modes mse,hls,rtsp]
 //   (vigil from build/vigil or VIGIL_BIN, the web app from web/dist)
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -29,7 +32,7 @@ const args = Object.fromEntries(
 );
 const SECONDS = Number(args.seconds || 30);
 const WARMUP = Number(args.warmup || 5);
-const MODES = (args.modes || "mse,hls").split(",");
+const MODES = (args.modes || "mse,hls,rtsp").split(",");
 const vigilBin = process.env.VIGIL_BIN || join(root, "build/vigil");
 const webRoot = process.env.VG_WEB_ROOT || join(root, "web/dist");
 const chromiumPath = process.env.CHROMIUM || "/usr/bin/chromium";
@@ -174,7 +177,7 @@ async function measure(browser, base, camera, mode) {
     const appMode = await page.evaluate((c) => window.vigilLive?.get(c)?.stats?.mode, camera);
     await sleep(WARMUP * 1000);
     const result = await page.evaluate(
-      async ([sel, ms]) => {
+      async ([sel, ms, camera]) => {
         const video = document.querySelector(sel);
         const canvas = document.createElement("canvas");
         canvas.width = 1280;
@@ -183,6 +186,13 @@ async function measure(browser, base, camera, mode) {
         let unread = 0;
         let callbacks = 0;
         const end = Date.now() + ms;
+        // The app's own estimate of the browser's share (web/src/live.js),
+        // sampled alongside for comparison.
+        const appLat = [];
+        const sampler = setInterval(() => {
+          const l = window.vigilLive?.get(camera)?.stats?.latencyMs;
+          if (typeof l === "number") appLat.push(l);
+        }, 500);
         await new Promise((done) => {
           const onFrame = () => {
             const now = Date.now();
@@ -195,16 +205,30 @@ async function measure(browser, base, camera, mode) {
           };
           video.requestVideoFrameCallback(onFrame);
         });
+        clearInterval(sampler);
+        appLat.sort((a, b) => a - b);
         const q = video.getVideoPlaybackQuality ? video.getVideoPlaybackQuality() : {};
-        return { lat, unread, callbacks, dropped: q.droppedVideoFrames, total: q.totalVideoFrames, size: `${video.videoWidth}x${video.videoHeight}` };
+        return { lat, unread, callbacks, appLatP50: appLat.length ? appLat[appLat.length >> 1] : null, dropped: q.droppedVideoFrames, total: q.totalVideoFrames, size: `${video.videoWidth}x${video.videoHeight}` };
       },
-      [sel, SECONDS * 1000],
+      [sel, SECONDS * 1000, camera],
     );
     await page.screenshot({ path: join(process.env.GLASS_SHOTS || tmpdir(), `glass-${mode}.png`) }).catch(() => {});
     return { mode, appMode, ...result };
   } finally {
     await ctx.close();
   }
+}
+
+// The same stamps read without a browser: vigil's RTSP restream decoded by
+// ffmpeg (one thread, no input buffering) in glass_source.py --read.
+function readRtsp(url) {
+  const r = spawnSync("python3", [join(here, "glass_source.py"), "--read", url, "--seconds", String(SECONDS), "--warmup", String(WARMUP)], {
+    encoding: "utf8",
+    timeout: (SECONDS + WARMUP + 30) * 1000,
+  });
+  if (r.status !== 0) return { mode: "rtsp", error: `reader exited with ${r.status}: ${r.stderr}` };
+  const { lat, unread } = JSON.parse(r.stdout.trim().split("\n").pop());
+  return { mode: "rtsp", appMode: "ffmpeg", size: "1280x720", lat, unread, callbacks: lat.length + unread, appLatP50: null };
 }
 
 function quantile(sorted, q) {
@@ -254,7 +278,10 @@ try {
   const load0 = loadavg();
   console.log(`date ${new Date().toISOString()}, load average ${load0.map((x) => x.toFixed(2)).join(" ")}, ${SECONDS} s per mode after ${WARMUP} s warm-up`);
   for (const mode of MODES) {
-    const r = await measure(browser, base, "glass", mode).catch((e) => ({ mode, error: e.message }));
+    const r =
+      mode === "rtsp"
+        ? readRtsp(`rtsp://127.0.0.1:${rtspPort}/glass`)
+        : await measure(browser, base, "glass", mode).catch((e) => ({ mode, error: e.message }));
     if (r.error) {
       console.log(`${mode}: FAILED: ${r.error}`);
       code = 1;
@@ -263,8 +290,9 @@ try {
     const s = [...r.lat].sort((a, b) => a - b);
     console.log(
       `${mode} (app mode ${r.appMode}, ${r.size}): ${s.length} frames read, ${r.unread} unreadable, ` +
-        `${r.callbacks} frame callbacks, ${r.dropped ?? "?"} of ${r.total ?? "?"} frames dropped by the player; ` +
-        `latency p50 ${quantile(s, 0.5)} ms, p95 ${quantile(s, 0.95)} ms, max ${s[s.length - 1]} ms, min ${s[0]} ms`,
+        (r.mode === "rtsp" ? "" : `${r.callbacks} frame callbacks, ${r.dropped ?? "?"} of ${r.total ?? "?"} frames dropped by the player; `) +
+        `latency p50 ${quantile(s, 0.5)} ms, p95 ${quantile(s, 0.95)} ms, max ${s[s.length - 1]} ms, min ${s[0]} ms` +
+        (r.appLatP50 !== null ? `; the app's own estimate of the browser's share: p50 ${r.appLatP50.toFixed(0)} ms` : ""),
     );
     if (r.unread) code = 1;
   }
@@ -274,7 +302,7 @@ try {
   const quant = Object.fromEntries(
     [...metrics.matchAll(/vigil_live_latency_seconds\{quantile="([0-9.]+)"\}\s+(\S+)/g)].map((m) => [m[1], Number(m[2]) * 1000]),
   );
-  if (Object.keys(quant).length)
+  if (MODES.includes("mse") && Object.keys(quant).length)
     console.log(`vigil's part (arrival to WebSocket write): ${Object.entries(quant).map(([q, v]) => `q${q} ${v.toFixed(2)} ms`).join(", ")}`);
   console.log(`load average after: ${loadavg().map((x) => x.toFixed(2)).join(" ")}`);
   if (vigil.exited) throw new Error("vigil exited during the run");

@@ -20,6 +20,9 @@ Usage:
   glass_source.py --url rtsp://127.0.0.1:8554/glass [--seconds 60]
   glass_source.py --clip out.mp4 --stamps 0,4294967295,2779096485
       (one frame per stamp, same encoder settings: the decoder's self-test)
+  glass_source.py --read rtsp://127.0.0.1:8554/glass --seconds 30 --warmup 5
+      (a reader without a browser: ffmpeg decodes the stream, one thread,
+      no input buffering; prints the latencies as one JSON line)
 """
 import argparse
 import subprocess
@@ -121,6 +124,38 @@ def clip(path, stamps, bitrate):
     return enc.wait()
 
 
+def read(url, seconds, warmup):
+    """now - stamp for each frame ffmpeg decodes from url over seconds after
+    warmup; a JSON line with the sorted latencies and unreadable frames."""
+    import json
+    dec = subprocess.Popen(["ffmpeg", "-hide_banner", "-loglevel", "error", "-rtsp_transport", "tcp",
+                            "-fflags", "nobuffer", "-flags", "low_delay", "-threads", "1", "-i", url,
+                            "-f", "rawvideo", "-pix_fmt", "gray", "-"], stdout=subprocess.PIPE)
+    size = WIDTH * HEIGHT
+    lat, unread = [], 0
+    start = time.monotonic()
+    try:
+        while time.monotonic() - start < warmup + seconds:
+            raw = dec.stdout.read(size)
+            now = int(time.time() * 1000)
+            if len(raw) < size:
+                break
+            if time.monotonic() - start < warmup:
+                continue
+            stamp = decode_stamp(raw[:STAMP_ROWS * WIDTH])
+            if stamp is None:
+                unread += 1
+                continue
+            # The nearest past time with these 32 bits.
+            lat.append((now - stamp) % (1 << 32) if (now - stamp) % (1 << 32) < (1 << 31)
+                       else (now - stamp) % (1 << 32) - (1 << 32))
+    finally:
+        dec.kill()
+        dec.wait()
+    print(json.dumps({"lat": sorted(lat), "unread": unread}))
+    return 0 if lat else 1
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--url", help="publish to this rtsp:// URL")
@@ -128,6 +163,8 @@ def main():
     ap.add_argument("--bitrate", default="2M")
     ap.add_argument("--clip", help="write one frame per --stamps value to this file instead")
     ap.add_argument("--stamps", default="")
+    ap.add_argument("--read", help="read stamps from this rtsp:// URL instead")
+    ap.add_argument("--warmup", type=float, default=5)
     ap.add_argument("--check", action="store_true",
                     help="encode and decode known stamps with ffmpeg and check this decoder")
     a = ap.parse_args()
@@ -141,6 +178,8 @@ def main():
         got = [decode_stamp(raw[i * size:(i + 1) * size]) for i in range(len(raw) // size)]
         print("decoded", got, "expected", stamps)
         return 0 if got == stamps else 1
+    if a.read:
+        return read(a.read, a.seconds, a.warmup)
     if a.clip:
         return clip(a.clip, [int(s, 0) for s in a.stamps.split(",") if s], a.bitrate)
     if not a.url:
