@@ -1,9 +1,11 @@
 /* system_api.c: GET /api/v1/system, the node's health at a glance: version,
  * uptime, the process's CPU and memory, the workers, a per-camera health
- * summary and the recording storage. See cameras_api.h. */
+ * summary and the recording storage; GET /api/v1/system/logs, the recent
+ * lines of the process log (base/log.h's ring). See cameras_api.h. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -11,7 +13,10 @@
 #include "api/api.h"
 #include "api/cameras_api.h"
 #include "base/error.h"
+#include "api/record_api.h"
+#include "base/log.h"
 #include "base/metrics.h"
+#include "base/time.h"
 #include "net/worker.h"
 #include "record/roots.h"
 
@@ -100,8 +105,90 @@ static int get_system(const vg_http_request_t *req, vg_http_response_t *res) {
                 "storage", storage_json()));
 }
 
+/* A log message as a JSON string. Messages can quote bytes from the
+ * network, which json_string refuses when they are not UTF-8; such bytes
+ * are shown as '?'. */
+static json_t *text_json(const char *text) {
+  json_t *j = json_string(text);
+  if (j) return j;
+  char safe[VG_LOG_RING_MESSAGE];
+  size_t i = 0;
+  for (; text[i] && i < sizeof(safe) - 1; i++)
+    safe[i] = (unsigned char)text[i] < 0x80 ? text[i] : '?';
+  safe[i] = '\0';
+  return json_string(safe);
+}
+
+static json_t *entry_json(const vg_log_entry_t *e) {
+  char ts[40];
+  vg_time_format_utc(e->time_us, ts, sizeof(ts));
+  json_t *j = json_pack("{s:I,s:s,s:s,s:o,s:o}", "seq", (json_int_t)e->seq, "time", ts, "level",
+                        vg_log_level_name(e->level), "module", text_json(e->module), "message",
+                        text_json(e->message));
+  if (j && e->id[0]) json_object_set_new(j, "id", text_json(e->id));
+  return j;
+}
+
+#define LOGS_DEFAULT_LIMIT 200
+
+/* GET /api/v1/system/logs?level=&module=&since=&limit=: the newest lines
+ * (at most limit) that pass the filters, oldest first. since is either a
+ * sequence number (lines after it: a page polls with the "last_seq" of its
+ * previous answer) or an RFC 3339 time (lines at or after it). */
+static int get_system_logs(const vg_http_request_t *req, vg_http_response_t *res) {
+  vg_log_filter_t filter = {.max_level = VG_LOG_TRACE};
+  char text[64];
+  int n = vg_http_query(req, "level", text, sizeof(text));
+  if (n != VG_ENOTFOUND && (n <= 0 || vg_log_parse_level(text, &filter.max_level) != 0))
+    return vg_http_reply_error(res, 400, "invalid_query",
+                               "level: must be one of error, warn, info, debug, trace");
+  char module[VG_LOG_RING_MODULE];
+  n = vg_http_query(req, "module", module, sizeof(module));
+  if (n == VG_ENOTFOUND)
+    module[0] = '\0';
+  else if (n < 0)
+    return vg_http_reply_error(res, 400, "invalid_query", "module: at most %d characters",
+                               VG_LOG_RING_MODULE - 1);
+  filter.module = module;
+  n = vg_http_query(req, "since", text, sizeof(text));
+  if (n != VG_ENOTFOUND) {
+    char *end = NULL;
+    errno = 0;
+    unsigned long long seq = n > 0 && text[0] >= '0' && text[0] <= '9' ? strtoull(text, &end, 10) : 0;
+    if (end && !*end && errno != ERANGE)
+      filter.after_seq = seq;
+    else if (n <= 0 || vg_record_api_parse_time(text, &filter.since_us) != 0)
+      return vg_http_reply_error(res, 400, "invalid_query",
+                                 "since: must be a sequence number or an RFC 3339 time");
+  }
+  long limit = LOGS_DEFAULT_LIMIT;
+  n = vg_http_query(req, "limit", text, sizeof(text));
+  if (n != VG_ENOTFOUND) {
+    char *end = NULL;
+    limit = n > 0 ? strtol(text, &end, 10) : -1;
+    if (n <= 0 || *end || limit < 1 || limit > VG_LOG_RING_LINES)
+      return vg_http_reply_error(res, 400, "invalid_query", "limit: must be an integer from 1 to %d",
+                                 VG_LOG_RING_LINES);
+  }
+  vg_log_entry_t *lines = malloc(sizeof(*lines) * (size_t)limit);
+  if (!lines) return VG_ENOMEM;
+  uint64_t last_seq = 0;
+  int count = vg_log_ring_read(&filter, lines, (int)limit, &last_seq);
+  json_t *list = json_array();
+  for (int i = 0; list && i < count; i++)
+    json_array_append_new(list, entry_json(&lines[i]));
+  free(lines);
+  if (!list) return VG_ENOMEM;
+  return vg_http_reply_json(res, 200,
+                            json_pack("{s:o,s:I,s:i,s:s}", "lines", list, "last_seq", (json_int_t)last_seq,
+                                      "capacity", VG_LOG_RING_LINES, "log_level",
+                                      vg_log_level_name(vg_log_get_level())));
+}
+
 const vg_http_route_t vg_api_system_routes[] = {
     {"GET", "/api/v1/system", get_system,
      "version, uptime, CPU and memory, workers, camera health and recording storage", VG_ACCESS_OPERATOR},
+    {"GET", "/api/v1/system/logs", get_system_logs,
+     "the recent lines of the process log, oldest first (level, module, since, limit)", VG_ACCESS_ADMIN},
 };
 const size_t vg_api_system_route_count = sizeof(vg_api_system_routes) / sizeof(vg_api_system_routes[0]);

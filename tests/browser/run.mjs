@@ -577,7 +577,7 @@ const cases = {
     await page.goto(`${node.base}/#/system`);
     await page.waitForSelector(".health-status");
     if ((await page.textContent(".health-status")) !== "ok") throw new Error("health is not ok");
-    // The audit log (vigil serves no process log): this session's login is in it.
+    // The audit log: this session's login is in it.
     await page.waitForSelector('table.audit tr[data-action="login.success"]');
     const actions = await page.$$eval("table.audit tr[data-action]", (rs) => [...new Set(rs.map((r) => r.dataset.action))]);
     await page.$eval("table.audit", (t) => t.scrollIntoView());
@@ -592,6 +592,34 @@ const cases = {
     const sw = await page.evaluate(() => navigator.serviceWorker.ready.then((r) => !!r.active));
     if (!sw) throw new Error("no active service worker");
     return `events page: "${title || "a list"}"; system page with the audit log (${actions.join(", ")}); users page; manifest and service worker active`;
+  },
+
+  // The System page's log panel: a camera that cannot be reached (port 1
+  // refuses) logs a warning with its reason; the panel, filtered to
+  // warnings, shows it without a reload (auto-refresh).
+  async system_logs({ page, node }) {
+    await login(page, node, "admin", ADMIN_PASSWORD);
+    await page.goto(`${node.base}/#/system`);
+    await page.waitForSelector(".log-panel .log-line");
+    await page.selectOption('select[name="log-level"]', "warn");
+    await waitFor(async () => (await page.$$eval(".log-line .log-level", (ls) => ls.map((l) => l.textContent)))
+      .every((l) => l === "warn" || l === "error"), { what: "the level filter applied" });
+    const r = await adminApi(node, "POST", "/api/v1/cameras", { id: "logprobe", name: "Log probe",
+      url: "rtsp://probe:hidden-pw@127.0.0.1:1/nothing", backoff_min_ms: 60000, backoff_max_ms: 60000 });
+    if (r.status !== 201) throw new Error(`adding the camera: HTTP ${r.status} ${r.text}`);
+    try {
+      const line = await page.waitForSelector('.log-line.log-warn:has(.log-module:text-is("camera[logprobe]"))',
+        { timeout: 15000 * SLOW });
+      const text = await line.textContent();
+      if (!/offline/.test(text) || !/refused/i.test(text)) throw new Error(`unexpected line: ${text}`);
+      const all = await page.textContent(".log-lines");
+      if (all.includes("hidden-pw")) throw new Error("a camera password is shown in the log");
+      await line.scrollIntoViewIfNeeded();
+      await shot(page, "system-logs");
+      return `warning shown within seconds of the failure: "${text.replace(/\s+/g, " ").trim()}"`;
+    } finally {
+      await adminApi(node, "DELETE", "/api/v1/cameras/logprobe");
+    }
   },
 
   async phone({ browser, node }) {

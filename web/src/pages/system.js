@@ -1,10 +1,9 @@
 // System: the node's health (GET /api/v1/health), every camera's state and
 // counters, and a few figures from /metrics (operators and admins); for
-// admins the audit log (GET /api/v1/audit). vigil has no endpoint for its
-// process log (it goes to stderr or a file), so the audit log, the
-// security-relevant actions, is the log this page shows.
-import { useState } from "preact/hooks";
-import { get, parseMetrics } from "../api.js";
+// admins the recent lines of vigil's process log (GET /api/v1/system/logs,
+// followed incrementally) and the audit log (GET /api/v1/audit).
+import { useEffect, useRef, useState } from "preact/hooks";
+import { enc, get, parseMetrics } from "../api.js";
 import { ErrorText, StateBadge, useCameras, usePoll } from "../components.js";
 import { bytes, duration } from "../format.js";
 import { html } from "../html.js";
@@ -49,6 +48,85 @@ function NodeStatus() {
   </table>`;
 }
 
+const LOG_LEVELS = ["error", "warn", "info", "debug", "trace"];
+const LOG_KEEP = 1000; // lines the panel keeps; the node keeps 2000
+const LOG_EVERY_MS = 2000;
+
+// The process log: the newest lines at the chosen level or more severe,
+// then, while auto-refresh is on, only the lines after the newest one seen
+// (?since=<last_seq>), appended at the bottom.
+function LogPanel() {
+  const [level, setLevel] = useState("info");
+  const [module, setModule] = useState("");
+  const [auto, setAuto] = useState(true);
+  const [lines, setLines] = useState([]);
+  const [error, setError] = useState(null);
+  const [logLevel, setLogLevel] = useState("");
+  const cursor = useRef(0);
+  const box = useRef(null);
+
+  // A new filter starts over from the newest lines.
+  useEffect(() => {
+    cursor.current = 0;
+    setLines([]);
+  }, [level, module]);
+
+  useEffect(() => {
+    let live = true;
+    let timer = 0;
+    const load = () => {
+      const since = cursor.current ? `&since=${cursor.current}` : "";
+      const mod = module ? `&module=${enc(module)}` : "";
+      get(`/api/v1/system/logs?level=${level}${mod}&limit=500${since}`)
+        .then((r) => {
+          if (!live) return;
+          setError(null);
+          setLogLevel(r.log_level);
+          cursor.current = r.last_seq;
+          if (r.lines.length) {
+            const el = box.current;
+            const atBottom = !el || el.scrollHeight - el.scrollTop - el.clientHeight < 40;
+            setLines((old) => old.concat(r.lines).slice(-LOG_KEEP));
+            // Follow the log while the reader is at its end.
+            if (atBottom) requestAnimationFrame(() => el && (el.scrollTop = el.scrollHeight));
+          }
+        })
+        .catch((e) => live && setError(e))
+        .finally(() => live && auto && (timer = setTimeout(load, LOG_EVERY_MS)));
+    };
+    load();
+    return () => {
+      live = false;
+      clearTimeout(timer);
+    };
+  }, [level, module, auto]);
+
+  if (error && error.status === 404) return html`<p class="muted">This node does not serve its log.</p>`;
+  return html`<div class="log-panel">
+    <div class="toolbar">
+      <label class="inline">Level
+        <select name="log-level" value=${level} onChange=${(e) => setLevel(e.target.value)}>
+          ${LOG_LEVELS.map((l) => html`<option value=${l}>${l} and more severe</option>`)}
+        </select></label>
+      <label class="inline">Module
+        <input name="log-module" value=${module} placeholder="all" size="10" maxlength="23"
+          onChange=${(e) => setModule(e.target.value.trim())} /></label>
+      <label class="inline"><input type="checkbox" name="log-auto" checked=${auto}
+        onChange=${(e) => setAuto(e.target.checked)} /> Auto-refresh</label>
+      ${logLevel && html`<span class="muted">vigil logs at ${logLevel}</span>`}
+    </div>
+    <${ErrorText} error=${error} />
+    <div class="log-lines" ref=${box}>
+      ${lines.map((l) => html`<div key=${l.seq} class=${`log-line log-${l.level}`} data-seq=${l.seq}>
+        <span class="log-time">${new Date(l.time).toLocaleTimeString()}</span>
+        <span class="log-level">${l.level}</span>
+        <span class="log-module">${l.module}${l.id ? `[${l.id}]` : ""}</span>
+        <span class="log-message">${l.message}</span></div>`)}
+      ${!lines.length && html`<p class="muted">No lines.</p>`}
+    </div>
+  </div>`;
+}
+
 // The audit log, newest first, a page at a time (?before= cursor).
 function AuditLog() {
   const [pages, setPages] = useState([null]); // the "before" cursor of each page shown
@@ -91,9 +169,12 @@ export function SystemPage() {
         <td>${c.counters.reconnects}</td><td>${c.counters.errors}</td><td>${c.reason || c.last_error || ""}</td></tr>`)}</tbody>
     </table></div>
     ${isOperator() && html`<h3>Node</h3><${NodeStatus} /><${MetricsFigures} />`}
+    ${isAdmin() && html`<h3>Log</h3>
+      <p class="muted">vigil's recent log lines (the node keeps the last 2000; the full log is on its stderr or its
+        service's journal).</p>
+      <${LogPanel} />`}
     ${isAdmin() && html`<h3>Audit log</h3>
-      <p class="muted">Logins, configuration changes, exports, user changes and event flags. vigil's process log is not
-        served over HTTP: read it where vigil runs (stderr or its service's journal).</p>
+      <p class="muted">Logins, configuration changes, exports, user changes and event flags.</p>
       <${AuditLog} />`}
   </section>`;
 }
