@@ -330,15 +330,19 @@ static void q8_task(void *arg, int64_t blk) {
     A = buf;
   }
   int64_t pstride = c->K4 / 4 * VG_Q8_NR;
+  /* The common activations are applied in the GEMM's epilogue, the rest
+   * (sigmoid, hard-swish) on the block's rows after it. */
+  int in_epilogue = a->act == VG_ACT_NONE || a->act == VG_ACT_RELU || a->act == VG_ACT_RELU6 ||
+                    a->act == VG_ACT_LEAKY || a->act == VG_ACT_CLIP;
   for (int64_t p = 0; p < c->P; p += 2) {
     int np = c->P - p >= 2 ? 2 : 1;
     int64_t left = c->CO - p * VG_Q8_NR;
     int ncols = (int)(left < np * VG_Q8_NR ? left : np * VG_Q8_NR);
     vg_q8_gemm_vnni(mb, c->K4, A, c->K4, c->wq + p * pstride, pstride, np, c->q.zp, c->colsum + p * VG_Q8_NR,
                     j->mscale + p * VG_Q8_NR, c->bias + p * VG_Q8_NR, c->y + m0 * c->CO + p * VG_Q8_NR, c->CO,
-                    ncols);
+                    ncols, in_epilogue ? a->act : VG_ACT_NONE, a->alpha, a->beta);
   }
-  if (a->act != VG_ACT_NONE) j->s->act(c->y + m0 * c->CO, mb * c->CO, a->act, a->alpha, a->beta);
+  if (!in_epilogue) j->s->act(c->y + m0 * c->CO, mb * c->CO, a->act, a->alpha, a->beta);
 }
 
 static int k_q8_conv_vnni(const vg_node_t *n, vg_tensor_t *const *in, vg_tensor_t *const *out,

@@ -51,7 +51,7 @@ VNNI void vg_q8_quantize_vnni(const float *x, int64_t n, float inv, int32_t zp, 
 static inline __attribute__((always_inline)) VNNI void
 q8_tile(const int MR, const int NP, int64_t K4, const uint8_t *A, int64_t lda, const int32_t *B,
         int64_t pstride, int32_t zp, const int32_t *colsum, const float *mscale, const float *bias, float *C,
-        int64_t ldc, int ncols) {
+        int64_t ldc, int ncols, vg_act_t act, float alpha, float beta) {
   __m512i acc[12][2];
   for (int r = 0; r < MR; r++)
     for (int p = 0; p < NP; p++)
@@ -77,6 +77,15 @@ q8_tile(const int MR, const int NP, int64_t K4, const uint8_t *A, int64_t lda, c
     __m512 ms = _mm512_loadu_ps(mscale + p * VG_Q8_NR), bs = _mm512_loadu_ps(bias + p * VG_Q8_NR);
     for (int r = 0; r < MR; r++) {
       __m512 v = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(acc[r][p], corr)), ms, bs);
+      if (act == VG_ACT_RELU)
+        v = _mm512_max_ps(v, _mm512_setzero_ps());
+      else if (act == VG_ACT_LEAKY)
+        v = _mm512_mask_mul_ps(v, _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ), v,
+                               _mm512_set1_ps(alpha));
+      else if (act == VG_ACT_RELU6)
+        v = _mm512_min_ps(_mm512_max_ps(v, _mm512_setzero_ps()), _mm512_set1_ps(6.0f));
+      else if (act == VG_ACT_CLIP)
+        v = _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(alpha)), _mm512_set1_ps(beta));
       _mm512_mask_storeu_ps(C + r * ldc + p * VG_Q8_NR, k, v);
     }
   }
@@ -85,14 +94,15 @@ q8_tile(const int MR, const int NP, int64_t K4, const uint8_t *A, int64_t lda, c
 #define Q8_CASE(mr)                                                                                          \
   case mr:                                                                                                   \
     if (np > 1)                                                                                              \
-      q8_tile(mr, 2, K4, a, lda, B, pstride, zp, colsum, mscale, bias, c, ldc, ncols);                       \
+      q8_tile(mr, 2, K4, a, lda, B, pstride, zp, colsum, mscale, bias, c, ldc, ncols, act, alpha, beta);     \
     else                                                                                                     \
-      q8_tile(mr, 1, K4, a, lda, B, pstride, zp, colsum, mscale, bias, c, ldc, ncols);                       \
+      q8_tile(mr, 1, K4, a, lda, B, pstride, zp, colsum, mscale, bias, c, ldc, ncols, act, alpha, beta);     \
     break;
 
 VNNI void vg_q8_gemm_vnni(int64_t M, int64_t K4, const uint8_t *A, int64_t lda, const int32_t *B,
                           int64_t pstride, int np, int32_t zp, const int32_t *colsum, const float *mscale,
-                          const float *bias, float *C, int64_t ldc, int ncols) {
+                          const float *bias, float *C, int64_t ldc, int ncols, vg_act_t act, float alpha,
+                          float beta) {
   for (int64_t m = 0; m < M; m += 12) {
     int mr = M - m < 12 ? (int)(M - m) : 12;
     const uint8_t *a = A + m * lda;
@@ -123,9 +133,9 @@ void vg_q8_quantize_vnni(const float *x, int64_t n, float inv, int32_t zp, uint8
 }
 void vg_q8_gemm_vnni(int64_t M, int64_t K4, const uint8_t *A, int64_t lda, const int32_t *B, int64_t pstride,
                      int np, int32_t zp, const int32_t *colsum, const float *mscale, const float *bias,
-                     float *C, int64_t ldc, int ncols) {
-  (void)M, (void)K4, (void)A, (void)lda, (void)B, (void)pstride, (void)np, (void)zp, (void)colsum,
-      (void)mscale, (void)bias, (void)C, (void)ldc, (void)ncols;
+                     float *C, int64_t ldc, int ncols, vg_act_t act, float alpha, float beta) {
+  (void)act, (void)alpha, (void)beta, (void)M, (void)K4, (void)A, (void)lda, (void)B, (void)pstride, (void)np,
+      (void)zp, (void)colsum, (void)mscale, (void)bias, (void)C, (void)ldc, (void)ncols;
 }
 
 #endif

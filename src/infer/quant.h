@@ -64,11 +64,12 @@ void vg_q8_params(float lo, float hi, vg_q8_params_t *p);
 /* The AVX-512 VNNI pieces (cpu_int8_vnni.c; absent off x86-64). */
 void vg_q8_minmax_vnni(const float *x, int64_t n, float *lo, float *hi);
 void vg_q8_quantize_vnni(const float *x, int64_t n, float inv, int32_t zp, uint8_t *dst);
-/* C[m, 0..ncols) = (A[m,:] . B - zp * colsum) * mscale + bias for m < M:
+/* C[m, 0..ncols) = act((A[m,:] . B - zp * colsum) * mscale + bias) for m < M
+ * (act: NONE, RELU, RELU6, LEAKY or CLIP; the caller applies the others):
  * A is u8 (K4 bytes per row, lda apart), B np (1 or 2) consecutive packed
  * panels (pstride int32 words apart), ncols <= np * VG_Q8_NR. */
 void vg_q8_gemm_vnni(int64_t M, int64_t K4, const uint8_t *A, int64_t lda, const int32_t *B, int64_t pstride,
                      int np, int32_t zp, const int32_t *colsum, const float *mscale, const float *bias,
-                     float *C, int64_t ldc, int ncols);
+                     float *C, int64_t ldc, int ncols, vg_act_t act, float alpha, float beta);
 
 #endif
