@@ -92,6 +92,27 @@ static int skipped(const char *name) {
   return 0;
 }
 
+static int is_depthwise_conv(const vg_graph_t *g, const vg_node_t *n) {
+  return !n->dead && n->op == VG_OP_CONV && n->a.filter_layout == VG_FILTER_HWCM && n->n_in > 1 &&
+         n->in[1] >= 0 && g->values[n->in[1]].t.ndim == 4 && g->values[n->in[1]].t.dims[3] == 1;
+}
+
+/* A 1x1 convolution next to a depthwise one over a large tensor: the CPU
+ * backend fuses the pair so that the tensor between them never exists
+ * whole (cpu.c, fuse_expand_dw; CenterNet's 16 MiB expansion), which a
+ * quantized convolution would prevent, so those stay f32. */
+static int fused_with_depthwise(const vg_graph_t *g, const vg_node_t *c) {
+  const vg_tensor_t *w = &g->values[c->in[1]].t;
+  if (w->dims[0] != 1 || w->dims[1] != 1) return 0;
+  for (int i = 0; i < g->n_nodes; i++) {
+    const vg_node_t *d = &g->nodes[i];
+    if (!is_depthwise_conv(g, d)) continue;
+    if (d->in[0] == c->out[0] && vg_tensor_bytes(&g->values[c->out[0]].t) >= ((size_t)1 << 20)) return 1;
+    if (d->out[0] == c->in[0] && vg_tensor_bytes(&g->values[c->in[0]].t) >= ((size_t)1 << 20)) return 1;
+  }
+  return 0;
+}
+
 static int quantizable(const vg_graph_t *g, const vg_node_t *c) {
   if (c->dead || c->op != VG_OP_CONV || c->a.quant || c->a.fdw.on || c->a.winograd) return 0;
   if (c->a.layout != VG_LAYOUT_NHWC || c->a.filter_layout != VG_FILTER_HWIO || c->a.group != 1 ||
@@ -99,8 +120,8 @@ static int quantizable(const vg_graph_t *g, const vg_node_t *c) {
     return 0;
   if (!is_const_f32(g, c->in[1]) || (c->n_in > 2 && c->in[2] >= 0 && !is_const_f32(g, c->in[2]))) return 0;
   const vg_tensor_t *w = &g->values[c->in[1]].t, *x = &g->values[c->in[0]].t;
-  return w->ndim == 4 && x->ndim == 4 && x->dtype == VG_DT_F32 &&
-         (w->dims[2] > 4 || !getenv("VIGIL_INT8_NO_FIRST")) && w->dims[3] <= Q8_MAX_CO && !skipped(c->name);
+  return w->ndim == 4 && x->ndim == 4 && x->dtype == VG_DT_F32 && w->dims[3] <= Q8_MAX_CO &&
+         !skipped(c->name) && !fused_with_depthwise(g, c);
 }
 
 static int quantize_node(vg_graph_t *g, int i) {

@@ -3,8 +3,9 @@
  * weights and activations, behind vg_model_opts_t.precision.
  *
  * What is quantized: every dense NHWC convolution (group 1, dilation 1,
- * constant f32 HWIO filter) with more than 4 input channels; the RGB input
- * layer, depthwise convolutions and everything else stay f32. Weights are
+ * constant f32 HWIO filter), the RGB input layer included, except 1x1
+ * convolutions that the CPU backend fuses with a depthwise one to save
+ * memory; depthwise convolutions and everything else stay f32. Weights are
  * symmetric s8 with one scale per output channel, computed at load time.
  * Activations are quantized at run time per tensor (dynamic: the input's
  * min and max, always including 0 so that zero padding is exact) to u8 with
