@@ -169,12 +169,15 @@ static void quantize_matrix(const float *src, int64_t ks, int64_t ns, int64_t K,
 
 /* The CPU backend may run a 3x3 stride-1 convolution as Winograd F(2x2,
  * 3x3) on int8: 16 GEMMs of 4 output pixels per row instead of one of 1,
- * 2.25 times fewer multiplies. Where the transforms cost less than that
- * saves: enough channels on both sides (VIGIL_INT8_WINO_MIN_C, default
- * 64; 0 turns it off). */
+ * 2.25 times fewer multiplies, but the f32 transforms, the quantization of
+ * 16 matrices per block and 4 times the GEMM output cost about as much on
+ * NanoDet (docs/BENCHMARKS.md: within 3% either way for 64 or 128 channels
+ * and up, 15% slower from 32) and the outputs move further from f32's, so
+ * it is off unless VIGIL_INT8_WINO_MIN_C names the fewest input and output
+ * channels a convolution needs to get it. */
 static int int8_winograd_ok(const vg_graph_t *g, const vg_node_t *c) {
   const char *env = getenv("VIGIL_INT8_WINO_MIN_C");
-  int64_t min_c = env ? atoll(env) : 64;
+  int64_t min_c = env ? atoll(env) : 0;
   const vg_tensor_t *w = &g->values[c->in[1]].t;
   return min_c > 0 && w->dims[0] == 3 && w->dims[1] == 3 && c->a.strides[0] == 1 && c->a.strides[1] == 1 &&
          w->dims[2] % 4 == 0 && w->dims[2] >= min_c && w->dims[3] >= min_c;

@@ -53,7 +53,8 @@ int vg_int8_vnni_available(void);
 int vg_int8_quantize_graph(vg_graph_t *g);
 
 /* The same for the CPU backend, which may also run 3x3 stride-1
- * convolutions as Winograd F(2x2, 3x3) on int8 (a.quant 2; the
+ * convolutions as Winograd F(2x2, 3x3) on int8 where VIGIL_INT8_WINO_MIN_C
+ * asks for it (off by default: no faster on NanoDet; a.quant 2; the
  * transformed filter quantized per matrix and output channel, the
  * transformed input per matrix and block of tiles). */
 int vg_int8_quantize_graph_cpu(vg_graph_t *g);
