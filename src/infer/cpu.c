@@ -821,7 +821,7 @@ static int cpu_prepare_with(vg_graph_t *g, int (*quantize)(vg_graph_t *g)) {
 }
 
 static int cpu_prepare(vg_graph_t *g) { return cpu_prepare_with(g, NULL); }
-int vg_cpu_prepare_int8(vg_graph_t *g) { return cpu_prepare_with(g, vg_int8_quantize_graph_cpu); }
+int vg_cpu_prepare_int8(vg_graph_t *g) { return cpu_prepare_with(g, vg_int8_quantize_graph); }
 
 /* ---- kernels ------------------------------------------------------------------ */
 

@@ -124,105 +124,6 @@ static int quantizable(const vg_graph_t *g, const vg_node_t *c) {
          !skipped(c->name) && !fused_with_depthwise(g, c);
 }
 
-/* U = G g G^T of Winograd F(2x2, 3x3) for one (input, output) channel pair
- * of an HWIO filter: the transform the CPU backend's f32 kernels use. */
-static void wino2_filter(const float *src, int64_t cin, int64_t cout, int64_t ci, int64_t co, float u[16]) {
-  float gk[3][3], t[4][3];
-  for (int y = 0; y < 3; y++)
-    for (int x = 0; x < 3; x++)
-      gk[y][x] = src[((y * 3 + x) * cin + ci) * cout + co];
-  for (int x = 0; x < 3; x++) {
-    t[0][x] = gk[0][x];
-    t[1][x] = 0.5f * (gk[0][x] + gk[1][x] + gk[2][x]);
-    t[2][x] = 0.5f * (gk[0][x] - gk[1][x] + gk[2][x]);
-    t[3][x] = gk[2][x];
-  }
-  for (int y = 0; y < 4; y++) {
-    u[y * 4 + 0] = t[y][0];
-    u[y * 4 + 1] = 0.5f * (t[y][0] + t[y][1] + t[y][2]);
-    u[y * 4 + 2] = 0.5f * (t[y][0] - t[y][1] + t[y][2]);
-    u[y * 4 + 3] = t[y][2];
-  }
-}
-
-/* Quantizes a K x N matrix (element (k, n) at src[k * ks + n * ns]) into
- * packed panels at dst, with per-column scales and sums. */
-static void quantize_matrix(const float *src, int64_t ks, int64_t ns, int64_t K, int64_t N, int8_t *dst,
-                            float *scale, int32_t *colsum) {
-  int64_t K4 = (K + 3) & ~(int64_t)3;
-  for (int64_t n = 0; n < N; n++) {
-    float mx = 0;
-    for (int64_t k = 0; k < K; k++)
-      mx = fmaxf(mx, fabsf(src[k * ks + n * ns]));
-    float s = mx > 0 ? mx / 127.0f : 1.0f, inv = 1.0f / s;
-    int32_t sum = 0;
-    for (int64_t k = 0; k < K; k++) {
-      long q = lrintf(src[k * ks + n * ns] * inv);
-      q = q < -127 ? -127 : q > 127 ? 127 : q;
-      dst[((n / VG_Q8_NR * (K4 / 4) + k / 4) * VG_Q8_NR + n % VG_Q8_NR) * 4 + k % 4] = (int8_t)q;
-      sum += (int32_t)q;
-    }
-    scale[n] = s;
-    colsum[n] = sum;
-  }
-}
-
-/* The CPU backend may run a 3x3 stride-1 convolution as Winograd F(2x2,
- * 3x3) on int8: 16 GEMMs of 4 output pixels per row instead of one of 1,
- * 2.25 times fewer multiplies, but the f32 transforms, the quantization of
- * 16 matrices per block and 4 times the GEMM output cost about as much on
- * NanoDet (docs/BENCHMARKS.md: within 3% either way for 64 or 128 channels
- * and up, 15% slower from 32) and the outputs move further from f32's, so
- * it is off unless VIGIL_INT8_WINO_MIN_C names the fewest input and output
- * channels a convolution needs to get it. */
-static int int8_winograd_ok(const vg_graph_t *g, const vg_node_t *c) {
-  const char *env = getenv("VIGIL_INT8_WINO_MIN_C");
-  int64_t min_c = env ? atoll(env) : 0;
-  const vg_tensor_t *w = &g->values[c->in[1]].t;
-  return min_c > 0 && w->dims[0] == 3 && w->dims[1] == 3 && c->a.strides[0] == 1 && c->a.strides[1] == 1 &&
-         w->dims[2] % 4 == 0 && w->dims[2] >= min_c && w->dims[3] >= min_c;
-}
-
-static int quantize_node_winograd(vg_graph_t *g, int i) {
-  vg_node_t *c = &g->nodes[i];
-  const vg_tensor_t *w = &g->values[c->in[1]].t;
-  int64_t C = w->dims[2], N = w->dims[3], P = (N + VG_Q8_NR - 1) / VG_Q8_NR;
-  char base[512];
-  snprintf(base, sizeof(base), "%s", g->values[c->in[1]].name);
-  int64_t wd[4] = {16, P, C / 4, VG_Q8_NR}, nd[1] = {P * VG_Q8_NR}, kd[2] = {16, P * VG_Q8_NR};
-  int wv = new_const(g, base, VG_DT_I32, 4, wd);
-  int bv = wv < 0 ? wv : new_const(g, base, VG_DT_F32, 1, nd);
-  int sv = bv < 0 ? bv : new_const(g, base, VG_DT_F32, 2, kd);
-  int cv = sv < 0 ? sv : new_const(g, base, VG_DT_I32, 2, kd);
-  if (cv < 0) return cv;
-  c = &g->nodes[i];
-  float *u = malloc(sizeof(float) * 16 * (size_t)(C * N));
-  if (!u) return VG_ENOMEM;
-  const float *src = g->values[c->in[1]].t.data;
-  for (int64_t ci = 0; ci < C; ci++)
-    for (int64_t co = 0; co < N; co++)
-      wino2_filter(src, C, N, ci, co, u + (ci * N + co) * 16);
-  int8_t *dst = g->values[wv].t.data;
-  float *scale = g->values[sv].t.data;
-  int32_t *colsum = g->values[cv].t.data;
-  for (int k = 0; k < 16; k++)
-    quantize_matrix(u + k, N * 16, 16, C, N, dst + (int64_t)k * P * C * VG_Q8_NR, scale + k * P * VG_Q8_NR,
-                    colsum + k * P * VG_Q8_NR);
-  free(u);
-  if (c->n_in > 2 && c->in[2] >= 0)
-    memcpy(g->values[bv].t.data, g->values[c->in[2]].t.data, sizeof(float) * (size_t)N);
-  c->in[1] = wv;
-  c->in[2] = bv;
-  c->in[3] = sv;
-  c->in[4] = cv;
-  c->n_in = 5;
-  c->a.ksize[0] = c->a.ksize[1] = 3;
-  c->a.filter_layout = VG_FILTER_PACKED;
-  c->a.k = 0;
-  c->a.quant = 2;
-  return 0;
-}
-
 static int quantize_node(vg_graph_t *g, int i) {
   vg_node_t *c = &g->nodes[i];
   const vg_tensor_t *w = &g->values[c->in[1]].t;
@@ -241,7 +142,21 @@ static int quantize_node(vg_graph_t *g, int i) {
   int8_t *dst = g->values[wv].t.data;
   float *scale = g->values[sv].t.data, *bias = g->values[bv].t.data;
   int32_t *colsum = g->values[cv].t.data;
-  quantize_matrix(src, N, 1, K, N, dst, scale, colsum);
+  for (int64_t n = 0; n < N; n++) {
+    float mx = 0;
+    for (int64_t k = 0; k < K; k++)
+      mx = fmaxf(mx, fabsf(src[k * N + n]));
+    float s = mx > 0 ? mx / 127.0f : 1.0f, inv = 1.0f / s;
+    int32_t sum = 0;
+    for (int64_t k = 0; k < K; k++) {
+      long q = lrintf(src[k * N + n] * inv);
+      q = q < -127 ? -127 : q > 127 ? 127 : q;
+      dst[((n / VG_Q8_NR * (K4 / 4) + k / 4) * VG_Q8_NR + n % VG_Q8_NR) * 4 + k % 4] = (int8_t)q;
+      sum += (int32_t)q;
+    }
+    scale[n] = s;
+    colsum[n] = sum;
+  }
   if (c->n_in > 2 && c->in[2] >= 0) memcpy(bias, g->values[c->in[2]].t.data, sizeof(float) * (size_t)N);
   c->in[1] = wv;
   c->in[2] = bv;
@@ -256,18 +171,14 @@ static int quantize_node(vg_graph_t *g, int i) {
   return 0;
 }
 
-static int quantize_graph(vg_graph_t *g, int winograd) {
+int vg_int8_quantize_graph(vg_graph_t *g) {
   for (int i = 0; i < g->n_nodes; i++) {
     if (!quantizable(g, &g->nodes[i])) continue;
-    int err =
-        winograd && int8_winograd_ok(g, &g->nodes[i]) ? quantize_node_winograd(g, i) : quantize_node(g, i);
+    int err = quantize_node(g, i);
     if (err) return err;
   }
   return 0;
 }
-
-int vg_int8_quantize_graph(vg_graph_t *g) { return quantize_graph(g, 0); }
-int vg_int8_quantize_graph_cpu(vg_graph_t *g) { return quantize_graph(g, 1); }
 
 /* Shapes and pointers of one quantized convolution. */
 typedef struct {
@@ -350,13 +261,12 @@ static void q8_make_key(void) { pthread_key_create(&q8_key, q8_free_slots); }
 
 /* Per-thread memory, grown on demand and freed when the thread ends: slot
  * 0 holds the quantized input (the calling thread's, shared with the
- * workers for one kernel call), slot 1 a task's im2col rows, slot 2 a
- * Winograd task's matrices. */
+ * workers for one kernel call), slot 1 a task's im2col rows. */
 static uint8_t *q8_scratch(int slot, size_t bytes) {
   pthread_once(&q8_once, q8_make_key);
   size_t **slots = pthread_getspecific(q8_key);
   if (!slots) {
-    slots = calloc(4, sizeof(*slots));
+    slots = calloc(3, sizeof(*slots));
     if (!slots) return NULL;
     pthread_setspecific(q8_key, slots);
   }
@@ -372,7 +282,7 @@ static uint8_t *q8_scratch(int slot, size_t bytes) {
 
 static void q8_free_slots(void *p) {
   size_t **slots = p;
-  for (int i = 0; slots && i < 4; i++)
+  for (int i = 0; slots && i < 3; i++)
     free(slots[i]);
   free(slots);
 }
@@ -484,119 +394,16 @@ static int k_q8_conv_vnni(const vg_node_t *n, vg_tensor_t *const *in, vg_tensor_
   return j.failed ? VG_ENOMEM : 0;
 }
 
-/* ---- Winograd F(2x2, 3x3) on int8 --------------------------------------------- */
-
-#define Q8W_TILES 48 /* output tiles per task */
-
-typedef struct {
-  const vg_node_t *n;
-  const vg_cpu_simd_t *s;
-  const float *x, *bias, *wscale;
-  const int32_t *wq, *colsum;
-  float *y;
-  int64_t H, W, C, OH, OW, CO, TW, TH, T, P;
-  int failed;
-} q8w_job_t;
-
-/* One block of tiles: the f32 input transform into 16 matrices V_k (tiles x
- * C), each quantized with its own range (V_k's ranges differ by the
- * transform's row, and a block's own range is tighter than the tensor's),
- * 16 int8 GEMMs against the quantized transformed filter into f32 M_k, and
- * the f32 output transform with bias and activation. */
-static void q8w_task(void *arg, int64_t blk) {
-  q8w_job_t *j = arg;
-  const vg_attrs_t *a = &j->n->a;
-  int64_t t0 = blk * Q8W_TILES, nt = j->T - t0 < Q8W_TILES ? j->T - t0 : Q8W_TILES;
-  int64_t C = j->C, CO = j->CO, P = j->P, NP16 = P * VG_Q8_NR;
-  size_t fbytes = sizeof(float) * (size_t)(16 * nt * C + 16 * nt * CO + NP16);
-  uint8_t *mem = q8_scratch(2, fbytes + (size_t)(nt * C));
-  if (!mem) {
-    j->failed = 1;
-    return;
-  }
-  float *V = (float *)mem, *M = V + 16 * nt * C, *ms = M + 16 * nt * CO;
-  uint8_t *Vq = mem + fbytes;
-  int64_t per_img = j->TW * j->TH;
-  for (int64_t t = 0; t < nt; t++) {
-    int64_t tile = t0 + t, b = tile / per_img, r = tile % per_img;
-    int64_t iy0 = (r / j->TW) * 2 - a->pads[0], ix0 = (r % j->TW) * 2 - a->pads[1];
-    const float *rows[16];
-    for (int yy = 0; yy < 4; yy++)
-      for (int xx = 0; xx < 4; xx++) {
-        int64_t iy = iy0 + yy, ix = ix0 + xx;
-        rows[yy * 4 + xx] =
-            iy < 0 || iy >= j->H || ix < 0 || ix >= j->W ? NULL : j->x + ((b * j->H + iy) * j->W + ix) * C;
-      }
-    j->s->wino_input(rows, C, V + t * C, nt * C);
-  }
-  int64_t pstride = C / 4 * VG_Q8_NR;
-  for (int k = 0; k < 16; k++) {
-    const float *Vk = V + k * nt * C;
-    float lo, hi;
-    vg_q8_minmax_vnni(Vk, nt * C, &lo, &hi);
-    vg_q8_params_t q;
-    vg_q8_params(lo, hi, &q);
-    vg_q8_quantize_vnni(Vk, nt * C, q.inv, q.zp, Vq);
-    const float *sw = j->wscale + k * NP16;
-    for (int64_t co = 0; co < NP16; co++)
-      ms[co] = q.scale * sw[co];
-    static const float zero[2 * VG_Q8_NR];
-    for (int64_t p = 0; p < P; p += 2) {
-      int np = P - p >= 2 ? 2 : 1;
-      int64_t left = CO - p * VG_Q8_NR;
-      int ncols = (int)(left < np * VG_Q8_NR ? left : np * VG_Q8_NR);
-      vg_q8_gemm_vnni(nt, C, Vq, C, j->wq + (k * P + p) * pstride, pstride, np, q.zp,
-                      j->colsum + k * NP16 + p * VG_Q8_NR, ms + p * VG_Q8_NR, zero,
-                      M + k * nt * CO + p * VG_Q8_NR, CO, ncols, VG_ACT_NONE, 0, 0);
-    }
-  }
-  for (int64_t t = 0; t < nt; t++) {
-    int64_t tile = t0 + t, b = tile / per_img, r = tile % per_img;
-    int64_t oy0 = (r / j->TW) * 2, ox0 = (r % j->TW) * 2;
-    const float *mk[16];
-    for (int k = 0; k < 16; k++)
-      mk[k] = M + (k * nt + t) * CO;
-    float *o[4];
-    for (int yy = 0; yy < 2; yy++)
-      for (int xx = 0; xx < 2; xx++)
-        o[yy * 2 + xx] = oy0 + yy < j->OH && ox0 + xx < j->OW
-                             ? j->y + ((b * j->OH + oy0 + yy) * j->OW + ox0 + xx) * CO
-                             : NULL;
-    j->s->wino_output(mk, CO, j->bias, o, a->act, a->alpha, a->beta);
-  }
-}
-
-static int k_q8_conv_winograd(const vg_node_t *n, vg_tensor_t *const *in, vg_tensor_t *const *out,
-                              vg_exec_ctx_t *ctx) {
-  const vg_tensor_t *x = in[0], *y = out[0];
-  q8w_job_t j = {.n = n,
-                 .s = vg_cpu_simd(),
-                 .x = x->data,
-                 .wq = in[1]->data,
-                 .bias = in[2]->data,
-                 .wscale = in[3]->data,
-                 .colsum = in[4]->data,
-                 .y = y->data};
-  j.H = x->dims[1], j.W = x->dims[2], j.C = x->dims[3];
-  j.OH = y->dims[1], j.OW = y->dims[2], j.CO = y->dims[3];
-  j.TW = (j.OW + 1) / 2;
-  j.TH = (j.OH + 1) / 2;
-  j.T = x->dims[0] * j.TW * j.TH;
-  j.P = (j.CO + VG_Q8_NR - 1) / VG_Q8_NR;
-  vg_parallel_for(ctx->pool, (j.T + Q8W_TILES - 1) / Q8W_TILES, q8w_task, &j);
-  return j.failed ? VG_ENOMEM : 0;
-}
-
 /* ---- backends -------------------------------------------------------------------- */
 
 static vg_kernel_fn cpu_int8_kernel(const vg_graph_t *g, const vg_node_t *n) {
-  if (n->op == VG_OP_CONV && n->a.quant) return n->a.quant == 2 ? k_q8_conv_winograd : k_q8_conv_vnni;
+  if (n->op == VG_OP_CONV && n->a.quant) return k_q8_conv_vnni;
   return vg_backend_cpu.kernel(g, n);
 }
 
 static vg_kernel_fn ref_int8_kernel(const vg_graph_t *g, const vg_node_t *n) {
   (void)g;
-  return n->op == VG_OP_CONV && n->a.quant == 1 ? k_q8_conv_ref : NULL;
+  return n->op == VG_OP_CONV && n->a.quant ? k_q8_conv_ref : NULL;
 }
 
 static const vg_backend_t backend_cpu_int8 = {"cpu-int8", vg_cpu_prepare_int8, cpu_int8_kernel};

@@ -52,13 +52,6 @@ int vg_int8_vnni_available(void);
  * VIGIL_INT8_SKIP=name1,name2 keeps the named convolutions f32. */
 int vg_int8_quantize_graph(vg_graph_t *g);
 
-/* The same for the CPU backend, which may also run 3x3 stride-1
- * convolutions as Winograd F(2x2, 3x3) on int8 where VIGIL_INT8_WINO_MIN_C
- * asks for it (off by default: no faster on NanoDet; a.quant 2; the
- * transformed filter quantized per matrix and output channel, the
- * transformed input per matrix and block of tiles). */
-int vg_int8_quantize_graph_cpu(vg_graph_t *g);
-
 /* The CPU backend's own pipeline with the quantization pass in it. */
 int vg_cpu_prepare_int8(vg_graph_t *g);
 
