@@ -15,15 +15,20 @@
  * vector lives on the kernel's stack). */
 #define Q8_MAX_CO 4096
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+static pthread_once_t vnni_once = PTHREAD_ONCE_INIT;
+static int vnni_cpu;
+static void probe_vnni(void) {
+  __builtin_cpu_init();
+  vnni_cpu = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+             __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
+}
+#endif
+
 int vg_int8_vnni_available(void) {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-  static int avail = -1;
-  if (avail < 0) {
-    __builtin_cpu_init();
-    avail = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-            __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
-  }
-  return avail && !getenv("VIGIL_NO_VNNI");
+  pthread_once(&vnni_once, probe_vnni);
+  return vnni_cpu && !getenv("VIGIL_NO_VNNI");
 #else
   return 0;
 #endif
@@ -38,8 +43,6 @@ int vg_precision_parse(const char *name, vg_precision_t *out) {
     return VG_EINVAL;
   return 0;
 }
-
-const char *vg_precision_name(vg_precision_t p) { return p == VG_PRECISION_INT8 ? "int8" : "f32"; }
 
 void vg_q8_params(float lo, float hi, vg_q8_params_t *p) {
   /* The range always holds 0, so that 0 (zero padding, a ReLU's floor)
@@ -120,6 +123,8 @@ static int quantizable(const vg_graph_t *g, const vg_node_t *c) {
     return 0;
   if (!is_const_f32(g, c->in[1]) || (c->n_in > 2 && c->in[2] >= 0 && !is_const_f32(g, c->in[2]))) return 0;
   const vg_tensor_t *w = &g->values[c->in[1]].t, *x = &g->values[c->in[0]].t;
+  /* 255 * 127 per product: s32 sums stay exact up to K = 2^16. */
+  if (w->ndim == 4 && w->dims[0] * w->dims[1] * w->dims[2] > ((int64_t)1 << 16)) return 0;
   return w->ndim == 4 && x->ndim == 4 && x->dtype == VG_DT_F32 && w->dims[3] <= Q8_MAX_CO &&
          !skipped(c->name) && !fused_with_depthwise(g, c);
 }

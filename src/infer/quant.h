@@ -42,7 +42,6 @@
 const vg_backend_t *vg_int8_backend(const vg_backend_t *base);
 /* "f32" or "int8" into *out; VG_EINVAL for anything else. */
 int vg_precision_parse(const char *name, vg_precision_t *out);
-const char *vg_precision_name(vg_precision_t p);
 /* 1 when this CPU runs the VNNI kernel (VIGIL_NO_VNNI=1 pretends not). */
 int vg_int8_vnni_available(void);
 
