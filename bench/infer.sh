@@ -7,7 +7,12 @@
 #
 # Needs scripts/setup-models.sh (models and TF.js). Keep RUNS modest on a
 # shared machine; every figure is a median (and p99) over RUNS runs after a
-# warm-up run.
+# warm-up run. Each model and thread count gets one row per precision
+# (f32, and int8 where the CPU has AVX-512 VNNI; see src/infer/quant.h),
+# against the same TF.js run. A second table gives the CPU time per
+# inference on one thread (user + system time of --bench 21 minus that of
+# --bench 1, over 20), which a busy machine inflates far less than wall
+# time: CPU_ROUNDS alternating rounds (default 3), the median.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VIGIL=${1:-build/vigil}
@@ -27,21 +32,28 @@ field() { sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p"; }
 echo "CPU: $(awk -F: '/model name/ {print $2; exit}' /proc/cpuinfo | sed 's/^ *//'), $CORES cores, ${MHZ} MHz;" \
      "per-core f32 peak ${PEAK} GFLOP/s (${LANES}-lane FMA x2)"
 echo
-echo "| model | threads | vigil median ms | vigil p99 ms | GFLOP/s | % of peak | TF.js wasm median ms | TF.js p99 ms | speed-up |"
-echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+PRECISIONS="f32"
+grep -qw avx512_vnni /proc/cpuinfo && PRECISIONS="f32 int8"
+CPU_ROUNDS=${CPU_ROUNDS:-3}
+echo "| model | threads | precision | vigil median ms | vigil p99 ms | GFLOP/s | % of f32 peak | TF.js wasm median ms | TF.js p99 ms | speed-up |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 for model in nanodet centernet; do
   "$VIGIL" infer --model "$model" --image "$IMAGE" --dump-input "$TMP/$model.in" >/dev/null
   for threads in 1 "$CORES"; do
-    v=$("$VIGIL" infer --model "$model" --image "$IMAGE" --threads "$threads" --bench "$RUNS" --json)
     t=$(cd tests/infer && node reference.js --model "../../models/$model.json" --input "$TMP/$model.in" \
           --backend wasm --threads "$threads" --bench "$RUNS" 2>/dev/null | tail -1)
-    vm=$(echo "$v" | field median_ms); vp=$(echo "$v" | field p99_ms); gf=$(echo "$v" | field gflops)
     tm=$(echo "$t" | field median_ms); tp=$(echo "$t" | field p99_ms)
-    awk -v m="$model" -v th="$threads" -v vm="$vm" -v vp="$vp" -v gf="$gf" -v tm="$tm" -v tp="$tp" -v pk="$PEAK" \
-      'BEGIN {printf "| %s | %s | %.1f | %.1f | %.1f | %.0f%% | %.1f | %.1f | %.1fx |\n", m, th, vm, vp, gf,
-              100 * gf / (pk * th), tm, tp, tm / vm}'
+    for prec in $PRECISIONS; do
+      v=$("$VIGIL" infer --model "$model" --image "$IMAGE" --threads "$threads" --precision "$prec" \
+            --bench "$RUNS" --json)
+      vm=$(echo "$v" | field median_ms); vp=$(echo "$v" | field p99_ms); gf=$(echo "$v" | field gflops)
+      awk -v m="$model" -v th="$threads" -v pr="$prec" -v vm="$vm" -v vp="$vp" -v gf="$gf" -v tm="$tm" \
+        -v tp="$tp" -v pk="$PEAK" \
+        'BEGIN {printf "| %s | %s | %s | %.1f | %.1f | %.1f | %.0f%% | %.1f | %.1f | %.1fx |\n", m, th, pr, vm, vp,
+                gf, 100 * gf / (pk * th), tm, tp, tm / vm}'
+      if [ "$prec" = f32 ]; then echo "$v" > "$TMP/$model.json"; fi
+    done
   done
-  echo "$v" > "$TMP/$model.json"
 done
 echo
 for model in nanodet centernet; do
@@ -50,3 +62,32 @@ for model in nanodet centernet; do
        "planned activations $(( $(echo "$v" | field arena_bytes) / 1048576 )) MiB" \
        "(without reuse: $(( $(echo "$v" | field unplanned_bytes) / 1048576 )) MiB)"
 done
+
+# CPU time per inference, one thread, the precisions alternating.
+cpu_ms() {
+  local a b
+  a=$( { /usr/bin/time -f "%U %S" "$VIGIL" infer --model "$1" --image "$IMAGE" --precision "$2" --bench 21 \
+         >/dev/null; } 2>&1 | tail -1)
+  b=$( { /usr/bin/time -f "%U %S" "$VIGIL" infer --model "$1" --image "$IMAGE" --precision "$2" --bench 1 \
+         >/dev/null; } 2>&1 | tail -1)
+  echo "$a $b" | awk '{printf "%.1f", (($1 + $2) - ($3 + $4)) * 1000 / 20}'
+}
+echo
+echo "CPU ms per inference, 1 thread, median of $CPU_ROUNDS alternating rounds (the rounds in parentheses):"
+echo
+echo "| model | $(echo $PRECISIONS | sed 's/ / | /g') |"
+echo "| --- |$(for p in $PRECISIONS; do printf ' --- |'; done)"
+for model in nanodet centernet; do
+  row="| $model |"
+  for prec in $PRECISIONS; do : > "$TMP/cpu.$prec"; done
+  for r in $(seq "$CPU_ROUNDS"); do
+    for prec in $PRECISIONS; do cpu_ms "$model" "$prec" >> "$TMP/cpu.$prec"; echo >> "$TMP/cpu.$prec"; done
+  done
+  for prec in $PRECISIONS; do
+    med=$(sort -n "$TMP/cpu.$prec" | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}')
+    row="$row $med ms ($(paste -sd, "$TMP/cpu.$prec" | sed 's/,/, /g')) |"
+  done
+  echo "$row"
+done
+echo
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -680,8 +680,10 @@ static int cam_new(const vg_analytics_camera_config_t *cc, uint32_t index, acam_
 
 static int start_infer(void) {
   char err[256] = "";
-  g.model_ctx = (vg_infer_cpu_model_t){
-      .name_or_path = g.cfg.model, .models_dir = g.cfg.models_dir, .threads_per_instance = 1};
+  g.model_ctx = (vg_infer_cpu_model_t){.name_or_path = g.cfg.model,
+                                       .models_dir = g.cfg.models_dir,
+                                       .threads_per_instance = 1,
+                                       .precision = g.cfg.precision};
   int ret = vg_infer_server_create(&g.infer);
   if (ret) return ret;
   int dev = vg_infer_server_add_device(g.infer, "cpu", g.cfg.detect_threads);

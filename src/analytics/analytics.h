@@ -113,6 +113,7 @@ typedef struct {
   int max_lag_ms;            /* older frames are skipped to the next keyframe, 100..60000 (default 1000) */
   int queue_frames;          /* hub reader queue, 16..4096 (default 128) */
   char trigger_log[512];     /* "": none; else a file that gets one JSON line per trigger */
+  int precision;             /* the detector's vg_precision_t: "f32" (default) or "int8" */
   vg_analytics_camera_config_t *cameras; /* one per camera with an "analytics" object */
   int camera_count;
 } vg_analytics_node_config_t;

@@ -6,6 +6,7 @@
 
 #include "analytics/analytics.h"
 #include "base/error.h"
+#include "infer/quant.h"
 #include "vision/analytics_config.h"
 
 /* The pipeline's keys in a camera's "analytics" object; vision reads the rest. */
@@ -14,7 +15,8 @@ static const char *const camera_keys[] = {"substream", "detect_fps", "detect_wid
 static void parse_top(vg_cfg_t *c, json_t *top, vg_analytics_node_config_t *out) {
   static const char *const keys[] = {"enabled",    "detect_fps",   "detect_width",   "model",
                                      "models_dir", "threads",      "detect_threads", "full_frame_interval_s",
-                                     "max_lag_ms", "queue_frames", "trigger_log",    NULL};
+                                     "max_lag_ms", "queue_frames", "trigger_log",    "precision",
+                                     NULL};
   long long v;
   if (top) vg_cfg_check_keys(c, top, keys);
   vg_cfg_bool(c, top, "enabled", false, &out->enabled);
@@ -36,6 +38,11 @@ static void parse_top(vg_cfg_t *c, json_t *top, vg_analytics_node_config_t *out)
   vg_cfg_int(c, top, "queue_frames", 128, 16, 4096, &v);
   out->queue_frames = (int)v;
   vg_cfg_str(c, top, "trigger_log", "", out->trigger_log, sizeof(out->trigger_log));
+  char prec[16];
+  vg_cfg_str(c, top, "precision", "f32", prec, sizeof(prec));
+  vg_precision_t p = VG_PRECISION_F32;
+  if (vg_precision_parse(prec, &p)) vg_cfg_fail(c, "precision", "must be \"f32\" or \"int8\"");
+  out->precision = (int)p;
 }
 
 static void parse_camera_object(vg_cfg_t *c, const char *id, json_t *obj, vg_analytics_camera_config_t *out) {

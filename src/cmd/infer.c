@@ -14,6 +14,7 @@
 #include "base/error.h"
 #include "cmd/commands.h"
 #include "infer/detect.h"
+#include "infer/quant.h"
 
 static void usage(FILE *out) {
   fprintf(out, "usage: vigil infer --model NAME|PATH --image FILE [options]\n"
@@ -23,6 +24,8 @@ static void usage(FILE *out) {
                "  --json               print detections as JSON\n"
                "  --threads N          worker threads (default 1)\n"
                "  --backend ref|cpu    kernels: plain C reference or optimized (default cpu)\n"
+               "  --precision f32|int8 convolution arithmetic (default f32; int8 needs AVX-512\n"
+               "                       VNNI on the cpu backend, else runs f32)\n"
                "  --bench [RUNS]       time RUNS inferences (default 20): median, p99, GFLOP/s\n"
                "  --preprocess P       rgb01 | bgrnorm | rgb255 | bgr255 (default: the model's)\n"
                "  --score T            minimum score (default: the model's)\n"
@@ -78,11 +81,12 @@ int vg_cmd_infer(int argc, char **argv) {
                                            {"dump-outputs", required_argument, 0, 'O'},
                                            {"input", required_argument, 0, 'I'},
                                            {"frame", required_argument, 0, 'f'},
+                                           {"precision", required_argument, 0, 'P'},
                                            {"help", no_argument, 0, 'h'},
                                            {0, 0, 0, 0}};
   optind = 1;
   int c;
-  while ((c = getopt_long(argc, argv, "m:i:jt:b::B:p:s:M:D:O:I:f:h", longopts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "m:i:jt:b::B:p:s:M:D:O:I:f:P:h", longopts, NULL)) != -1) {
     switch (c) {
     case 'm': model = optarg; break;
     case 'i': image = optarg; break;
@@ -112,6 +116,12 @@ int vg_cmd_infer(int argc, char **argv) {
     case 'O': dump_out = optarg; break;
     case 'I': raw_in = optarg; break;
     case 'f': frame = atoi(optarg); break;
+    case 'P':
+      if (vg_precision_parse(optarg, &opts.precision)) {
+        usage(stderr);
+        return 2;
+      }
+      break;
     case 'h': usage(stdout); return 0;
     default: usage(stderr); return 2;
     }

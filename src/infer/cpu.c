@@ -26,6 +26,7 @@
 #include "base/error.h"
 #include "infer/cpu_simd.h"
 #include "infer/model.h"
+#include "infer/quant.h"
 
 /* ---- ISA dispatch ------------------------------------------------------------ */
 
@@ -806,17 +807,21 @@ static int fuse_expand_dw(vg_graph_t *g) {
   return 0;
 }
 
-static int cpu_prepare(vg_graph_t *g) {
+static int cpu_prepare_with(vg_graph_t *g, int (*quantize)(vg_graph_t *g)) {
   int err = sink_transposes(g);
   /* After sinking (which would push these transposes back down). */
   if (!err) err = hoist_transposes_over_pads(g);
   if (!err) err = fold_pads(g);
   if (!err) err = fuse_conv_chains(g);
   if (!err) err = fuse_hardswish(g);
+  if (!err && quantize) err = quantize(g);
   if (!err) err = pack_weights(g);
   if (!err && !getenv("VIGIL_NO_FUSE_DW")) err = fuse_expand_dw(g);
   return err;
 }
+
+static int cpu_prepare(vg_graph_t *g) { return cpu_prepare_with(g, NULL); }
+int vg_cpu_prepare_int8(vg_graph_t *g) { return cpu_prepare_with(g, vg_int8_quantize_graph); }
 
 /* ---- kernels ------------------------------------------------------------------ */
 

@@ -142,6 +142,10 @@ typedef struct {
   /* Set by the CPU backend: a 3x3 stride-1 convolution run as Winograd
    * with transformed, packed weights (2: F(2x2, 3x3), 4: F(4x4, 3x3)). */
   int winograd;
+  /* Set by the int8 pass (quant.h) on a convolution it quantized: inputs
+   * are x, the packed s8 weights, bias, per-channel weight scales and
+   * per-channel weight sums. */
+  int quant;
   /* Set by the CPU backend on a 1x1 convolution with a depthwise
    * convolution fused into it: inputs 3 and 4 are the depthwise filter
    * (HWCM) and bias (-1: none), fdw its window and activation. EXPAND: the

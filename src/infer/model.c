@@ -1,5 +1,6 @@
 /* model.c: from a loaded graph to a planned, runnable model. */
 #include "infer/model.h"
+#include "infer/quant.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -383,9 +384,10 @@ int vg_model_from_graph(vg_model_t **out, vg_graph_t *g, const vg_model_opts_t *
   }
   m->g = *g;
   memset(g, 0, sizeof(*g));
-  vg_model_opts_t def = {VG_BACKEND_CPU, 1, 0};
+  vg_model_opts_t def = {VG_BACKEND_CPU, 1, 0, VG_PRECISION_F32};
   if (!opts) opts = &def;
   m->backend = opts->backend == VG_BACKEND_REF ? &vg_backend_ref : &vg_backend_cpu;
+  if (opts->precision == VG_PRECISION_INT8) m->backend = vg_int8_backend(m->backend);
   int rc = infer_and_fold(&m->g, opts->max_tensor_bytes ? opts->max_tensor_bytes : (size_t)1 << 30);
   if (!rc && m->backend->prepare) rc = m->backend->prepare(&m->g);
   if (!rc) eliminate_dead(&m->g);

@@ -35,6 +35,9 @@
 #include "infer/tensor.h"
 
 typedef enum { VG_BACKEND_REF = 0, VG_BACKEND_CPU } vg_backend_kind_t;
+/* Arithmetic of the convolutions: f32, or int8 (quant.h: falls back to f32
+ * on a CPU without AVX-512 VNNI). */
+typedef enum { VG_PRECISION_F32 = 0, VG_PRECISION_INT8 } vg_precision_t;
 
 typedef struct {
   vg_backend_kind_t backend;
@@ -42,6 +45,7 @@ typedef struct {
   /* Largest tensor a model may have, in bytes (0: 1 GiB). A file that
    * declares more fails with VG_ETOOBIG instead of exhausting memory. */
   size_t max_tensor_bytes;
+  vg_precision_t precision;
 } vg_model_opts_t;
 
 /* A backend: rewrites the graph for itself and picks a kernel per node. */

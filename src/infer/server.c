@@ -428,7 +428,8 @@ static void *cpu_instantiate(void *ctx, char *err, size_t errlen) {
   vg_detector_t *d = calloc(1, sizeof(*d));
   if (!d) return NULL;
   vg_model_opts_t opts = {.backend = VG_BACKEND_CPU,
-                          .threads = m->threads_per_instance > 0 ? m->threads_per_instance : 1};
+                          .threads = m->threads_per_instance > 0 ? m->threads_per_instance : 1,
+                          .precision = (vg_precision_t)m->precision};
   if (vg_detector_open(d, m->name_or_path, m->models_dir, &opts, err, errlen)) {
     free(d);
     return NULL;

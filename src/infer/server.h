@@ -50,6 +50,7 @@ typedef struct {
   const char *name_or_path;
   const char *models_dir;
   int threads_per_instance; /* kernel threads inside one inference */
+  int precision;            /* vg_precision_t (model.h): f32 or int8 */
 } vg_infer_cpu_model_t;
 
 typedef struct {

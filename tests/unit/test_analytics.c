@@ -18,6 +18,7 @@
 #include "analytics/analytics.h"
 #include "analytics/decode.h"
 #include "analytics/runner.h"
+#include "infer/model.h"
 #include "base/time.h"
 #include "stream/hub.h"
 #include "base/error.h"
@@ -123,13 +124,14 @@ static void test_config(void **state) {
   assert_int_equal(cfg.detect_width, 640);
   assert_string_equal(cfg.model, "nanodet");
   assert_int_equal(cfg.full_frame_interval_s, 5);
+  assert_int_equal(cfg.precision, VG_PRECISION_F32);
   assert_int_equal(cfg.camera_count, 0);
   vg_analytics_node_config_free(&cfg);
   json_decref(root);
 
   assert_int_equal(
       parse("{\"analytics\": {\"enabled\": true, \"detect_fps\": 2, \"threads\": 3, \"model\": "
-            "\"centernet\", \"trigger_log\": \"/tmp/t.jsonl\"},"
+            "\"centernet\", \"trigger_log\": \"/tmp/t.jsonl\", \"precision\": \"int8\"},"
             " \"cameras\": [{\"id\": \"a\", \"url\": \"rtsp://x/a\"},"
             "  {\"id\": \"b\", \"url\": \"rtsp://x/b\", \"analytics\": {\"substream\": \"b_sub\", "
             "\"detect_width\": 320, \"zones\": [{\"id\": \"z\", \"polygon\": [[0,0],[1,0],[1,1]]}]}}]}",
@@ -140,6 +142,7 @@ static void test_config(void **state) {
   assert_int_equal(cfg.threads, 3);
   assert_string_equal(cfg.model, "centernet");
   assert_string_equal(cfg.trigger_log, "/tmp/t.jsonl");
+  assert_int_equal(cfg.precision, VG_PRECISION_INT8);
   assert_int_equal(cfg.camera_count, 1);
   assert_string_equal(cfg.cameras[0].camera, "b");
   assert_true(cfg.cameras[0].enabled);
@@ -151,6 +154,9 @@ static void test_config(void **state) {
   vg_analytics_node_config_free(&cfg);
   json_decref(root);
 
+  assert_int_equal(parse("{\"analytics\": {\"precision\": \"f16\"}}", &cfg, &c, &root), VG_ECONFIG);
+  assert_string_equal(c.err_path, "analytics.precision");
+  json_decref(root);
   assert_int_equal(parse("{\"analytics\": {\"detect_fps\": 0}}", &cfg, &c, &root), VG_ECONFIG);
   assert_string_equal(c.err_path, "analytics.detect_fps");
   json_decref(root);
