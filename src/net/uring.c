@@ -17,6 +17,20 @@
 #include <uv.h>
 
 #define BUF_GROUP 0
+/* Incremental buffer consumption (Linux 6.12): receives of many sockets
+ * fill one large buffer one after another, each from where the previous
+ * stopped; a completion with F_BUF_MORE leaves the buffer to the kernel.
+ * Constants from the kernel's uapi, which liburing 2.3 predates. */
+#ifndef IORING_CQE_F_BUF_MORE
+#define IORING_CQE_F_BUF_MORE (1U << 4)
+#endif
+#define VG_IOU_PBUF_RING_INC 2
+/* Incremental mode: 32 buffers of 64 KiB per worker. Packed, a quantum's
+ * data of a few hundred cameras takes a few of them, so the memory the
+ * kernel copies into and the parser reads stays in cache. */
+#define DEFAULT_INC_BUF_SIZE 65536
+#define DEFAULT_INC_BUF_COUNT 32
+/* Without it (older kernels), one buffer per receive. */
 #define DEFAULT_BUF_SIZE 16384
 #define MIN_BUF_SIZE 64
 #define MAX_BUF_SIZE (1 << 20)
@@ -52,6 +66,8 @@ typedef struct ring {
   size_t buf_size;
   unsigned buf_count; /* a power of two */
   unsigned returned;  /* buffers added to the ring since the last advance */
+  int incremental;
+  uint32_t *buf_off; /* incremental: bytes of each buffer already received into */
   int efd;
   uv_poll_t poll;
   struct vg_uring_sock *socks;
@@ -69,17 +85,17 @@ static int enabled(void) {
   return !e || strcmp(e, "0") != 0;
 }
 
-static size_t buf_size_setting(void) {
+static size_t buf_size_setting(int incremental) {
   const char *e = getenv("VIGIL_IO_URING_BUF");
-  long v = e ? atol(e) : DEFAULT_BUF_SIZE;
+  long v = e ? atol(e) : incremental ? DEFAULT_INC_BUF_SIZE : DEFAULT_BUF_SIZE;
   if (v < MIN_BUF_SIZE) v = MIN_BUF_SIZE;
   if (v > MAX_BUF_SIZE) v = MAX_BUF_SIZE;
   return (size_t)v;
 }
 
-static unsigned buf_count_setting(void) {
+static unsigned buf_count_setting(int incremental) {
   const char *e = getenv("VIGIL_IO_URING_BUFS");
-  long v = e ? atol(e) : DEFAULT_BUF_COUNT;
+  long v = e ? atol(e) : incremental ? DEFAULT_INC_BUF_COUNT : DEFAULT_BUF_COUNT;
   unsigned n = 8;
   while (n < (unsigned)v && n < 32768)
     n *= 2;
@@ -137,9 +153,18 @@ static void handle_cqe(ring_t *r, struct io_uring_cqe *cqe) {
   int more = (cqe->flags & IORING_CQE_F_MORE) != 0;
   if (!more) s->armed = 0;
   if (cqe->res > 0 && (cqe->flags & IORING_CQE_F_BUFFER)) {
-    unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
-    deliver(r, s, r->bufs + (size_t)bid * r->buf_size, (size_t)cqe->res, 0);
-    give_back(r, bid);
+    unsigned bid = (cqe->flags >> IORING_CQE_BUFFER_SHIFT) & (r->buf_count - 1);
+    size_t off = r->buf_off[bid], len = (size_t)cqe->res;
+    if (off + len <= r->buf_size)
+      deliver(r, s, r->bufs + (size_t)bid * r->buf_size + off, len, 0);
+    else
+      deliver(r, s, NULL, 0, VG_EIO); /* the kernel and we disagree: cannot happen */
+    if (cqe->flags & IORING_CQE_F_BUF_MORE) {
+      r->buf_off[bid] = (uint32_t)(off + len);
+    } else {
+      r->buf_off[bid] = 0;
+      give_back(r, bid);
+    }
   } else if (cqe->res > 0) {
     /* Data without a buffer cannot happen with buffer selection. */
     deliver(r, s, NULL, 0, VG_EIO);
@@ -215,6 +240,7 @@ static void free_ring(ring_t *r) {
   io_uring_queue_exit(&r->uring);
   if (r->br) munmap(r->br, r->br_bytes);
   if (r->bufs) munmap(r->bufs, (size_t)r->buf_count * r->buf_size);
+  free(r->buf_off);
   if (r->efd >= 0) close(r->efd);
   free(r);
 }
@@ -239,21 +265,35 @@ static ring_t *create_ring(vg_worker_t *w) {
     free(r);
     return NULL;
   }
-  r->buf_size = buf_size_setting();
-  r->buf_count = buf_count_setting();
-  r->br_bytes = r->buf_count * sizeof(struct io_uring_buf);
-  r->br = mmap(NULL, r->br_bytes, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+  const char *inc_env = getenv("VIGIL_IO_URING_INC");
+  const char *what = "buffer ring";
+  for (int inc = !inc_env || strcmp(inc_env, "0") != 0; inc >= 0; inc--) {
+    r->incremental = inc;
+    r->buf_size = buf_size_setting(inc);
+    r->buf_count = buf_count_setting(inc);
+    r->br_bytes = r->buf_count * sizeof(struct io_uring_buf);
+    r->br = mmap(NULL, r->br_bytes, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+    if (r->br == MAP_FAILED) {
+      r->br = NULL;
+      e = -ENOMEM;
+      goto fail;
+    }
+    io_uring_buf_ring_init(r->br);
+    struct io_uring_buf_reg reg = {
+        .ring_addr = (uintptr_t)r->br, .ring_entries = r->buf_count, .bgid = BUF_GROUP};
+    reg.pad = inc ? VG_IOU_PBUF_RING_INC : 0; /* the flags field of newer headers */
+    if ((e = io_uring_register_buf_ring(&r->uring, &reg, 0)) == 0) break;
+    munmap(r->br, r->br_bytes);
+    r->br = NULL;
+    if (!inc) goto fail;
+  }
+  what = "memory";
   r->bufs = mmap(NULL, (size_t)r->buf_count * r->buf_size, PROT_READ | PROT_WRITE,
                  MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
-  if (r->br == MAP_FAILED) r->br = NULL;
+  r->buf_off = calloc(r->buf_count, sizeof(*r->buf_off));
   if (r->bufs == MAP_FAILED) r->bufs = NULL;
-  const char *what = "memory";
-  if (!r->br || !r->bufs) goto fail;
-  io_uring_buf_ring_init(r->br);
-  struct io_uring_buf_reg reg = {
-      .ring_addr = (uintptr_t)r->br, .ring_entries = r->buf_count, .bgid = BUF_GROUP};
-  what = "buffer ring";
-  if ((e = io_uring_register_buf_ring(&r->uring, &reg, 0)) < 0) goto fail;
+  e = -ENOMEM;
+  if (!r->bufs || !r->buf_off) goto fail;
   for (unsigned i = 0; i < r->buf_count; i++)
     give_back(r, i);
   io_uring_buf_ring_advance(r->br, (int)r->returned);
@@ -267,15 +307,12 @@ static ring_t *create_ring(vg_worker_t *w) {
   uv_poll_start(&r->poll, UV_READABLE, on_ready);
   /* Sockets keep the loop alive, not the ring. */
   uv_unref((uv_handle_t *)&r->poll);
-  vg_log_info(&lg, "worker %d: receiving camera sockets through io_uring (%d buffers of %zu bytes)",
-              vg_worker_index(w), r->buf_count, r->buf_size);
+  vg_log_info(&lg, "worker %d: receiving camera sockets through io_uring (%u %sbuffers of %zu bytes)",
+              vg_worker_index(w), r->buf_count, r->incremental ? "incrementally filled " : "", r->buf_size);
   return r;
 fail:
   vg_log_info(&lg, "io_uring setup failed (%s: %s); sockets are read through libuv", what,
               strerror(e < 0 ? -e : ENOMEM));
-  if (r->efd >= 0) {
-    io_uring_unregister_eventfd(&r->uring);
-  }
   free_ring(r);
   return NULL;
 }

@@ -356,7 +356,7 @@ def test_tcp_ingest_through_small_receive_buffers(rtp, harness, tmp_path, monkey
         c = h.cam(cam)
         assert c["bad_au"] == 0 and c["errors"] == 0 and c["rtp_lost"] == 0 and c["reconnects"] == 0
     err = h.stop()
-    assert ("receiving camera sockets through io_uring (1024 buffers of 700 bytes)" in err) == (uring == "1")
+    assert ("through io_uring" in err and "buffers of 700 bytes" in err) == (uring == "1")
     out = subprocess.run(["ffprobe", "-v", "error", "-count_frames", "-show_entries",
                           "stream=codec_name,width,height,nb_read_frames", "-of", "json", str(dump)],
                          capture_output=True, text=True, timeout=30)
