@@ -41,9 +41,12 @@
 #define DEFAULT_BUF_COUNT 1024
 #define SQ_ENTRIES 256
 #define CQ_ENTRIES 8192
-/* Completion batches harvested per wake-up at most, so that one busy ring
- * cannot starve the rest of the loop. */
-#define MAX_ROUNDS 8
+/* Rounds of io_uring_enter + completions per wake-up at most. The kernel
+ * runs only about 20 deferred receives per io_uring_enter (Linux 6.10+), so
+ * a worker with 250 cameras needs a dozen rounds; at 8, one harvest in 20
+ * left receives for the next wake-up (a quantum later) at N=500. The bound
+ * only keeps a flood from starving the rest of the loop. */
+#define MAX_ROUNDS 64
 
 struct vg_uring_sock {
   struct vg_uring_sock *prev, *next; /* every socket of the ring */
@@ -195,7 +198,9 @@ static void rearm_pending(ring_t *r) {
   io_uring_submit(&r->uring);
 }
 
-static void harvest(ring_t *r) {
+/* Returns 1 when it stopped at MAX_ROUNDS with work perhaps left. */
+static int harvest(ring_t *r) {
+  int limited = 1;
   for (int round = 0; round < MAX_ROUNDS; round++) {
     /* With deferred task running this is where the kernel copies the
      * received bytes into buffers and posts their completions. */
@@ -211,9 +216,13 @@ static void harvest(ring_t *r) {
       io_uring_buf_ring_advance(r->br, (int)r->returned);
       r->returned = 0;
     }
-    if (n == 0) break;
+    if (n == 0) {
+      limited = 0;
+      break;
+    }
   }
   if (r->need_rearm > 0) rearm_pending(r);
+  return limited;
 }
 
 static void on_ready(uv_poll_t *p, int status, int events) {
@@ -223,9 +232,10 @@ static void on_ready(uv_poll_t *p, int status, int events) {
    * reset signal it again, so none is left unseen. */
   if (read(r->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
     vg_log_debug(&lg, "eventfd read: %s", strerror(errno));
-  harvest(r);
-  /* What is still pending after MAX_ROUNDS waits for the next wake-up. */
-  if (io_uring_cq_ready(&r->uring) > 0 || io_uring_cq_has_overflow(&r->uring)) {
+  int limited = harvest(r);
+  /* What is still pending after MAX_ROUNDS waits for the next wake-up: the
+   * kernel does not signal deferred work that it already knew of again. */
+  if (limited || io_uring_cq_ready(&r->uring) > 0 || io_uring_cq_has_overflow(&r->uring)) {
     v = 1;
     if (write(r->efd, &v, sizeof(v)) < 0) vg_log_debug(&lg, "eventfd write: %s", strerror(errno));
   }
