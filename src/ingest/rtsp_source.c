@@ -885,8 +885,8 @@ static void on_ring_data(void *opaque, const uint8_t *data, size_t len, int stat
   if (s->finishing != RUNNING) return;
   s->now_us = vg_time_mono_us();
   if (len) feed(s, data, len);
-  if (s->finishing != RUNNING) return;
   flush_counters(s);
+  if (s->finishing != RUNNING) return;
   if (status == VG_ECLOSED)
     fail(s, VG_ECLOSED, "the camera closed the connection");
   else if (status < 0)
