@@ -353,6 +353,11 @@ def test_tcp_ingest_through_small_receive_buffers(rtp, harness, tmp_path, monkey
                 dumps=[("cam1", str(dump))])
     for cam in ("cam1", "cam2"):
         wait_for(lambda: h.cam(cam).get("read_frames", 0) >= 50, 15, what=f"50 frames of {cam}")
+    # Keep-alive answers (the session timeout is 4 s) arrive between the
+    # interleaved frames, as text through the same small buffers.
+    wait_for(lambda: peer.methods.count("GET_PARAMETER") >= 4, 10, what="keep-alives of both cameras")
+    for cam in ("cam1", "cam2"):
+        frames_rising(h, cam, 25)
         c = h.cam(cam)
         assert c["bad_au"] == 0 and c["errors"] == 0 and c["rtp_lost"] == 0 and c["reconnects"] == 0
     err = h.stop()
