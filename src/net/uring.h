@@ -25,10 +25,15 @@
  *
  * Off switch: the environment variable VIGIL_IO_URING=0 (or a build without
  * liburing, or a kernel that refuses the ring) makes vg_uring_usable()
- * return 0, and callers keep their libuv read path. VIGIL_IO_URING_BUF sets
- * the size of one receive buffer in bytes (default 16384; tests use small
+ * return 0, and callers keep their libuv read path.
+ *
+ * Buffers: on Linux 6.12+ 32 buffers of 64 KiB per worker, each filled
+ * incrementally by the receives of many sockets one after another (so few
+ * buffers, warm in cache, carry a whole wake-up's data); on older kernels,
+ * or with VIGIL_IO_URING_INC=0, 1024 buffers of 16 KiB, one per receive.
+ * VIGIL_IO_URING_BUF sets the size of a buffer in bytes (tests use small
  * ones to split messages across buffers) and VIGIL_IO_URING_BUFS their
- * number per worker (default 1024, rounded up to a power of two).
+ * number (rounded up to a power of two).
  *
  * Threads: everything on the worker's own thread, except
  * vg_uring_worker_destroy (net/worker.c, after the thread has ended).
