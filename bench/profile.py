@@ -11,6 +11,10 @@ ingests the same cameras from the same camsim at the same time, so that an
 A/B comparison sees the same load on a shared machine:
 
     bench/profile.py --vigil build-old/vigil --b build/vigil --n 500 --duration 20
+
+or the same build with a setting changed for one node only:
+
+    bench/profile.py --b build/vigil --env-a VIGIL_IO_URING=0 --n 500
 """
 import argparse
 import os
@@ -48,6 +52,7 @@ def main():
     ap.add_argument("--workers", type=int, default=0)
     ap.add_argument("--record", action="store_true", help="record every camera too")
     ap.add_argument("--b", help="a second vigil binary measured side by side (A/B)")
+    ap.add_argument("--env-a", default="", help="NAME=VALUE[,NAME=VALUE] for the first node only")
     ap.add_argument("--env-b", default="", help="NAME=VALUE[,NAME=VALUE] for the second node only")
     ap.add_argument("--cmd", help="run this during the measurement; {pid} is the node's pid")
     a = ap.parse_args()
@@ -59,10 +64,9 @@ def main():
         ntmp = os.path.join(tmp, label)
         os.makedirs(ntmp)
         saved = dict(os.environ)
-        if label == "B":
-            for kv in filter(None, a.env_b.split(",")):
-                k, v = kv.split("=", 1)
-                os.environ[k] = v
+        for kv in filter(None, (a.env_b if label == "B" else a.env_a).split(",")):
+            k, v = kv.split("=", 1)
+            os.environ[k] = v
         if a.record:
             node, http_port, online, _ = start_recording_node(binary, a.n, sim_port, ntmp, a.workers)
         else:

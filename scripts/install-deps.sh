@@ -11,6 +11,7 @@ PKGS=(
   opencv-doc
   libonnx-testdata
   libargon2-dev libsodium-dev libsrt-openssl-dev srt-tools libcurl4-openssl-dev
+  liburing-dev
   libmosquitto-dev mosquitto mosquitto-clients nginx-light libnginx-mod-rtmp chromium
 )
 

@@ -12,6 +12,7 @@
 #include "base/time.h"
 #include "ingest/tcp_client.h"
 #include "media/nal.h"
+#include "net/uring.h"
 #include "proto/auth.h"
 #include "proto/rtcp.h"
 #include "proto/rtp.h"
@@ -76,6 +77,13 @@ struct rtsp_src {
    * a tenth of the ingest CPU at N=500). */
   uint64_t unflushed_packets, unflushed_frames, unflushed_bytes;
   int64_t play_us, last_media_us, last_keepalive_us, last_rr_us;
+  /* Receive through the worker's io_uring once playing over TCP (see
+   * switch_to_ring): the bytes of a message that a receive buffer ended in
+   * the middle of wait in the stash until the next buffer completes it. */
+  vg_uring_sock_t *ring_sock;
+  int want_ring;
+  uint8_t *stash;
+  size_t stash_len, stash_cap;
   track_t tracks[VG_MAX_TRACKS];
   vg_url_t url;
   char request_url[URL_MAX]; /* without credentials */
@@ -121,6 +129,7 @@ static void maybe_finish(rtsp_src_t *s) {
   finishing_t how = s->finishing;
   cam->source = NULL;
   free_tracks(s);
+  free(s->stash);
   if (how == STOPPING)
     s->done(cam);
   else if (how == RESTART_TCP)
@@ -157,6 +166,9 @@ static void close_udp(rtsp_src_t *s) {
 }
 
 static void close_all(rtsp_src_t *s) {
+  /* The ring's receive is cancelled before the socket is closed. */
+  vg_uring_recv_stop(s->ring_sock);
+  s->ring_sock = NULL;
   if (s->conn) vg_tcp_client_close(s->conn), s->conn = NULL;
   close_udp(s);
   if (s->tick_open && !uv_is_closing((uv_handle_t *)&s->tick))
@@ -686,6 +698,7 @@ static void handle_play(rtsp_src_t *s) {
     tracks[i] = s->tracks[i].track;
   vg_hub_set_tracks(s->cam->hub, tracks, s->n_tracks);
   s->state = ST_PLAYING;
+  s->want_ring = !s->udp;
   s->play_us = s->last_media_us = s->last_keepalive_us = s->last_rr_us = vg_time_mono_us();
   vg_log_info(&s->cam->log, "playing %d track(s) over %s", s->n_tracks, s->udp ? "UDP" : "TCP");
 }
@@ -767,21 +780,23 @@ static void handle_frame(rtsp_src_t *s, const vg_rtsp_frame_t *f) {
   /* A channel nobody set up: ignore it, as RFC 2326 §10.12 allows. */
 }
 
-static void on_read(vg_tcp_client_t *c, int status) {
-  rtsp_src_t *s = c->opaque;
-  if (s->finishing != RUNNING || c != s->conn) return;
-  s->now_us = vg_time_mono_us();
+/* Handles the complete messages and interleaved frames in data[0..len)
+ * and sets *used to the bytes they took (a partial one at the end is left).
+ * Returns -1 when the source stopped or failed meanwhile (the caller
+ * returns at once), else 0. */
+static int parse_units(rtsp_src_t *s, const uint8_t *data, size_t len, size_t *used) {
+  vg_tcp_client_t *conn = s->conn;
   size_t off = 0;
-  while (off < c->len) {
+  while (off < len) {
     vg_rtsp_frame_t frame;
-    size_t used = 0;
-    int r = vg_rtsp_parse(c->buf + off, c->len - off, NULL, &s->msg, &frame, &used);
+    size_t n = 0;
+    int r = vg_rtsp_parse(data + off, len - off, NULL, &s->msg, &frame, &n);
     if (r == VG_EINCOMPLETE) break;
     if (r < 0) {
       flush_counters(s);
       fail(s, r, "%s from the camera (%s)",
            r == VG_ETOOBIG ? "oversized RTSP message" : "malformed RTSP data", vg_strerror(r));
-      return;
+      return -1;
     }
     if (r == VG_RTSP_FRAME)
       handle_frame(s, &frame);
@@ -789,18 +804,132 @@ static void on_read(vg_tcp_client_t *c, int status) {
       handle_response(s);
     else
       answer_request(s);
-    if (s->finishing != RUNNING || c != s->conn) {
+    if (s->finishing != RUNNING || conn != s->conn) {
       flush_counters(s);
+      return -1;
+    }
+    off += n;
+  }
+  *used = off;
+  return 0;
+}
+
+static int stash_append(rtsp_src_t *s, const uint8_t *data, size_t len) {
+  if (s->stash_len + len > s->stash_cap) {
+    size_t cap = s->stash_cap ? s->stash_cap : 4096;
+    while (cap < s->stash_len + len)
+      cap *= 2;
+    if (cap > READ_BUF_MAX) {
+      if (s->stash_len + len > READ_BUF_MAX) return VG_ETOOBIG;
+      cap = READ_BUF_MAX;
+    }
+    uint8_t *grown = realloc(s->stash, cap);
+    if (!grown) return VG_ENOMEM;
+    s->stash = grown;
+    s->stash_cap = cap;
+  }
+  memcpy(s->stash + s->stash_len, data, len);
+  s->stash_len += len;
+  return 0;
+}
+
+/* How many more bytes the stash's first unit needs at most: the rest of an
+ * interleaved frame ('$', channel, 16-bit length, RFC 2326 §10.12), or, for
+ * an RTSP message, whose end only the parser finds, all there is. */
+static size_t stash_need(const rtsp_src_t *s, size_t avail) {
+  if (s->stash[0] != '$') return avail;
+  if (s->stash_len < 4) return 4 - s->stash_len;
+  size_t total = 4 + (((size_t)s->stash[2] << 8) | s->stash[3]);
+  return total > s->stash_len ? total - s->stash_len : 0;
+}
+
+/* Bytes from a receive buffer of the ring: complete the stashed partial
+ * unit with as few bytes as it needs, parse the rest in place, and stash
+ * what the buffer ends with, so only the pieces that straddle two buffers
+ * are copied. */
+static void feed(rtsp_src_t *s, const uint8_t *data, size_t len) {
+  while (len > 0 && s->stash_len > 0) {
+    size_t take = stash_need(s, len);
+    if (take > len) take = len;
+    int r = stash_append(s, data, take);
+    if (r < 0) {
+      fail(s, r, "oversized RTSP message from the camera (%s)", vg_strerror(r));
       return;
     }
-    off += used;
+    data += take;
+    len -= take;
+    size_t used = 0;
+    if (parse_units(s, s->stash, s->stash_len, &used) < 0) return;
+    if (used == s->stash_len)
+      s->stash_len = 0;
+    else if (used > 0) {
+      memmove(s->stash, s->stash + used, s->stash_len - used);
+      s->stash_len -= used;
+    } else if (take == 0) {
+      /* Nothing taken and nothing parsed: cannot happen for a frame whose
+       * length is known; guard against a loop anyway. */
+      break;
+    }
   }
+  if (len == 0) return;
+  size_t used = 0;
+  if (parse_units(s, data, len, &used) < 0) return;
+  if (used < len) {
+    int r = stash_append(s, data + used, len - used);
+    if (r < 0) fail(s, r, "oversized RTSP message from the camera (%s)", vg_strerror(r));
+  }
+}
+
+static void on_ring_data(void *opaque, const uint8_t *data, size_t len, int status) {
+  rtsp_src_t *s = opaque;
+  if (s->finishing != RUNNING) return;
+  s->now_us = vg_time_mono_us();
+  if (len) feed(s, data, len);
   flush_counters(s);
-  vg_tcp_client_consume(c, off);
+  if (s->finishing != RUNNING) return;
   if (status == VG_ECLOSED)
     fail(s, VG_ECLOSED, "the camera closed the connection");
   else if (status < 0)
     fail(s, status, "read failed: %s", vg_strerror(status));
+}
+
+/* Once playing over TCP, the connection's reads move from libuv to the
+ * worker's io_uring (net/uring.h): one wake-up then receives the data of
+ * many cameras without a read() each. Requests (keep-alives, receiver
+ * reports, TEARDOWN) are still written through the TCP client. What the
+ * client's buffer still holds (a partial frame) goes to the stash. */
+static void switch_to_ring(rtsp_src_t *s) {
+  vg_tcp_client_t *c = s->conn;
+  s->want_ring = 0;
+  if (!vg_uring_usable(s->cam->worker)) return;
+  uv_os_fd_t fd;
+  /* The TCP client has no call for this: its handle is used directly, to
+   * stop its reads and to find the socket. */
+  if (uv_fileno((uv_handle_t *)&c->tcp, &fd) != 0) return;
+  if (c->len > 0 && stash_append(s, c->buf, c->len) < 0) return;
+  uv_read_stop((uv_stream_t *)&c->tcp);
+  vg_tcp_client_consume(c, c->len);
+  int r = vg_uring_recv_start(s->cam->worker, fd, on_ring_data, s, &s->ring_sock);
+  if (r < 0) {
+    s->ring_sock = NULL;
+    fail(s, r, "cannot receive through io_uring: %s", vg_strerror(r));
+  }
+}
+
+static void on_read(vg_tcp_client_t *c, int status) {
+  rtsp_src_t *s = c->opaque;
+  if (s->finishing != RUNNING || c != s->conn) return;
+  s->now_us = vg_time_mono_us();
+  size_t used = 0;
+  if (parse_units(s, c->buf, c->len, &used) < 0) return;
+  flush_counters(s);
+  vg_tcp_client_consume(c, used);
+  if (status == VG_ECLOSED)
+    fail(s, VG_ECLOSED, "the camera closed the connection");
+  else if (status < 0)
+    fail(s, status, "read failed: %s", vg_strerror(status));
+  else if (s->want_ring)
+    switch_to_ring(s);
 }
 
 /* ---- timers and connection -------------------------------------------- */

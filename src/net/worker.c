@@ -10,6 +10,7 @@
 #include "base/error.h"
 #include "base/log.h"
 #include "base/time.h"
+#include "net/uring.h"
 
 typedef struct task {
   struct task *next;
@@ -29,6 +30,8 @@ struct vg_worker {
   pthread_mutex_t lock;
   task_t *head, *tail;
   int stopping;
+  /* io_uring receive state (net/uring.c), created on first use. */
+  void *uring;
 };
 
 static vg_worker_t *workers;
@@ -152,6 +155,7 @@ void vg_workers_stop(void) {
     pthread_join(workers[i].thread, NULL);
     run_tasks(&workers[i]);
     uv_loop_close(&workers[i].loop);
+    vg_uring_worker_destroy(workers[i].uring);
     pthread_mutex_destroy(&workers[i].lock);
   }
   free(workers);
@@ -167,6 +171,7 @@ vg_worker_t *vg_worker_next(void) {
 vg_worker_t *vg_worker_current(void) { return current_worker; }
 int vg_worker_index(const vg_worker_t *w) { return w->index; }
 uv_loop_t *vg_worker_loop(vg_worker_t *w) { return &w->loop; }
+void **vg_worker_uring_slot(vg_worker_t *w) { return &w->uring; }
 
 int vg_worker_post(vg_worker_t *w, vg_task_fn fn, void *arg) {
   task_t *t = malloc(sizeof(*t));

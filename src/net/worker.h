@@ -38,6 +38,8 @@ vg_worker_t *vg_worker_current(void);
 int vg_worker_index(const vg_worker_t *w);
 
 uv_loop_t *vg_worker_loop(vg_worker_t *w);
+/* The worker's io_uring state, for net/uring.c only (worker's thread). */
+void **vg_worker_uring_slot(vg_worker_t *w);
 /* Runs fn(arg) on w's thread, in posting order. Returns 0, or VG_ECANCELED
  * once the workers are stopping (then fn is not called). */
 int vg_worker_post(vg_worker_t *w, vg_task_fn fn, void *arg);

@@ -337,3 +337,34 @@ def test_malformed_rtp_is_dropped_not_fatal(rtp, harness):
     c = h.cam("cam1")
     assert c["state"] == "online" and c["reconnects"] == 0 and c["bad_au"] == 0
     h.stop()
+
+
+@pytest.mark.parametrize("uring", ["1", "0"])
+def test_tcp_ingest_through_small_receive_buffers(rtp, harness, tmp_path, monkeypatch, uring):
+    """Over TCP, a playing camera is received through the worker's io_uring
+    (or, with VIGIL_IO_URING=0, through libuv). With 700-byte receive buffers
+    every 1200-byte RTP packet straddles two buffers: every frame must still
+    arrive whole and decode."""
+    monkeypatch.setenv("VIGIL_IO_URING", uring)
+    monkeypatch.setenv("VIGIL_IO_URING_BUF", "700")
+    peer = RtspPeer(rtp)
+    dump = tmp_path / "cam.h264"
+    h = harness([camera("cam1", peer.url(), transport="tcp"), camera("cam2", peer.url(), transport="tcp")],
+                dumps=[("cam1", str(dump))])
+    for cam in ("cam1", "cam2"):
+        wait_for(lambda: h.cam(cam).get("read_frames", 0) >= 50, 15, what=f"50 frames of {cam}")
+    # Keep-alive answers (the session timeout is 4 s) arrive between the
+    # interleaved frames, as text through the same small buffers.
+    wait_for(lambda: peer.methods.count("GET_PARAMETER") >= 4, 10, what="keep-alives of both cameras")
+    for cam in ("cam1", "cam2"):
+        frames_rising(h, cam, 25)
+        c = h.cam(cam)
+        assert c["bad_au"] == 0 and c["errors"] == 0 and c["rtp_lost"] == 0 and c["reconnects"] == 0
+    err = h.stop()
+    assert ("through io_uring" in err and "buffers of 700 bytes" in err) == (uring == "1")
+    out = subprocess.run(["ffprobe", "-v", "error", "-count_frames", "-show_entries",
+                          "stream=codec_name,width,height,nb_read_frames", "-of", "json", str(dump)],
+                         capture_output=True, text=True, timeout=30)
+    s = json.loads(out.stdout)["streams"][0]
+    assert (s["codec_name"], s["width"], s["height"]) == ("h264", 320, 240)
+    assert int(s["nb_read_frames"]) >= 50
