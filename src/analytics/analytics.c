@@ -177,6 +177,8 @@ static bool cam_run(acam_t *cam);
 
 static void *pool_main(void *arg) {
   (void)arg;
+  /* For top, perf and bench/analytics.py, which splits vigil's CPU by thread. */
+  pthread_setname_np(pthread_self(), "vg-analytics");
   pthread_mutex_lock(&g.pool_lock);
   while (!g.stop) {
     acam_t *cam = g.head;
