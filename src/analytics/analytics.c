@@ -10,13 +10,13 @@
 #include <unistd.h>
 
 #include "analytics/analyser.h"
-#include "analytics/decode.h"
 #include "analytics/runner.h"
 #include "base/error.h"
 #include "base/log.h"
 #include "base/metrics.h"
 #include "base/time.h"
 #include "infer/server.h"
+#include "media/vdec.h"
 #include "stream/hub.h"
 
 /* Frames one pool turn takes from a camera before the next camera's turn. */
@@ -46,6 +46,7 @@ struct acam {
   char hub_name[64]; /* the camera's own, or its substream's */
   uint32_t index;    /* the inference server's camera number */
   int detect_fps, detect_width;
+  vg_hwaccel_t hwaccel;
   vg_hub_t *hub;
   vg_hub_reader_t *reader;
   vg_analyser_t *an;
@@ -94,8 +95,11 @@ struct acam {
   atomic_bool motion;
   atomic_int tracked;
 
-  /* The latest metadata and sensor figures, under snap_lock. */
+  /* The latest metadata and sensor figures, and the decoder in use (its
+   * backend and why it is not the one asked for), under snap_lock. */
   pthread_mutex_t snap_lock;
+  const char *decoder; /* a static name; NULL before the first decoder */
+  char decoder_why[256];
   vg_analytics_meta_t last_meta;
   json_t *sensors;
   trigger_counter_t counters[MAX_TRIGGER_COUNTERS];
@@ -173,6 +177,8 @@ static bool cam_run(acam_t *cam);
 
 static void *pool_main(void *arg) {
   (void)arg;
+  /* For top, perf and bench/analytics.py, which splits vigil's CPU by thread. */
+  pthread_setname_np(pthread_self(), "vg-analytics");
   pthread_mutex_lock(&g.pool_lock);
   while (!g.stop) {
     acam_t *cam = g.head;
@@ -397,7 +403,8 @@ static int64_t frame_time(acam_t *cam, const vg_frame_t *f) {
 static void analyse(acam_t *cam, const vg_frame_t *f) {
   vg_image_t rgb;
   const uint8_t *luma;
-  if (vg_vdec_picture(cam->dec, &rgb, &luma) != 0) return;
+  if (vg_vdec_picture(cam->dec, cam->detect_width, &rgb.width, &rgb.height, &rgb.rgb, &luma) != 0) return;
+  rgb.stride = rgb.width * 3;
   int64_t ts = frame_time(cam, f);
   vg_analyser_motion_t m;
   if (vg_analyser_frame(cam->an, luma, rgb.width, rgb.height, ts, &m) != 0) {
@@ -452,6 +459,25 @@ static void analyse(acam_t *cam, const vg_frame_t *f) {
   cam->has_waiting = true;
 }
 
+/* Shows the decoder's backend in the status and the metrics; one log line
+ * when it changes (the first decoder, or hardware given up on its first
+ * unit), naming why the hwaccel asked for is not in use. */
+static void note_decoder(acam_t *cam) {
+  const char *backend = vg_vdec_backend(cam->dec), *why = vg_vdec_fallback(cam->dec);
+  pthread_mutex_lock(&cam->snap_lock);
+  bool same = cam->decoder == backend && strcmp(cam->decoder_why, why) == 0;
+  cam->decoder = backend;
+  snprintf(cam->decoder_why, sizeof(cam->decoder_why), "%s", why);
+  pthread_mutex_unlock(&cam->snap_lock);
+  if (same) return;
+  if (!*why)
+    vg_log_info(&cam->log, "decoding with %s (hwaccel %s)", backend, vg_hwaccel_name(cam->hwaccel));
+  else if (cam->hwaccel == VG_HWACCEL_AUTO)
+    vg_log_info(&cam->log, "decoding with %s (hwaccel auto): %s", backend, why);
+  else
+    vg_log_warn(&cam->log, "decoding with %s, not %s: %s", backend, vg_hwaccel_name(cam->hwaccel), why);
+}
+
 static void open_decoder(acam_t *cam) {
   vg_track_t tracks[VG_MAX_TRACKS];
   int n = vg_hub_reader_tracks(cam->reader, tracks, VG_MAX_TRACKS);
@@ -459,11 +485,14 @@ static void open_decoder(acam_t *cam) {
   cam->video_track = -1;
   for (int i = 0; i < n; i++) {
     if (cam->video_track < 0 && vg_codec_is_video(tracks[i].codec)) {
-      int err = vg_vdec_open(&tracks[i], cam->detect_width, &cam->dec);
-      if (err)
+      vg_vdec_opts_t opts = {.hwaccel = cam->hwaccel, .fast = true};
+      int err = vg_vdec_open(&tracks[i], &opts, &cam->dec);
+      if (err) {
         vg_log_warn(&cam->log, "cannot decode %s: %s", vg_codec_name(tracks[i].codec), vg_strerror(err));
-      else
+      } else {
         cam->video_track = i, cam->clock_rate = tracks[i].clock_rate ? tracks[i].clock_rate : 90000;
+        note_decoder(cam);
+      }
     }
     vg_track_clear(&tracks[i]);
   }
@@ -491,7 +520,10 @@ static void handle_frame(acam_t *cam, const vg_frame_t *f) {
     return;
   }
   cam->need_key = false;
+  const char *backend = vg_vdec_backend(cam->dec);
   int got = vg_vdec_decode(cam->dec, f);
+  /* Hardware that opened may give up on the first unit. */
+  if (vg_vdec_backend(cam->dec) != backend) note_decoder(cam);
   if (got < 0) {
     vg_vdec_flush(cam->dec);
     cam->need_key = true;
@@ -592,6 +624,17 @@ static void collect_metrics(void *opaque, vg_strbuf_t *out) {
   for (int i = 0; i < g.cam_count; i++)
     vg_metrics_sample_u64(out, "vigil_tracked_objects", (const char *const[]){"camera", g.cams[i]->id, NULL},
                           (uint64_t)atomic_load(&g.cams[i]->tracked));
+  vg_metrics_family(out, "vigil_analytics_decoder", "gauge",
+                    "The decoder a camera's analytics uses (label decoder: software, vaapi, cuda, v4l2m2m); "
+                    "always 1.");
+  for (int i = 0; i < g.cam_count; i++) {
+    acam_t *c = g.cams[i];
+    pthread_mutex_lock(&c->snap_lock);
+    if (c->decoder)
+      vg_metrics_sample_u64(out, "vigil_analytics_decoder",
+                            (const char *const[]){"camera", c->id, "decoder", c->decoder, NULL}, 1);
+    pthread_mutex_unlock(&c->snap_lock);
+  }
   vg_metrics_family(out, "vigil_sensor_triggers_total", "counter", "Virtual sensor triggers.");
   for (int i = 0; i < g.cam_count; i++) {
     acam_t *c = g.cams[i];
@@ -667,6 +710,8 @@ static int cam_new(const vg_analytics_camera_config_t *cc, uint32_t index, acam_
   cam->video_track = -1;
   cam->detect_fps = cc->detect_fps ? cc->detect_fps : g.cfg.detect_fps;
   cam->detect_width = cc->detect_width ? cc->detect_width : g.cfg.detect_width;
+  cam->hwaccel = VG_HWACCEL_AUTO;
+  vg_hwaccel_parse(cc->hwaccel[0] ? cc->hwaccel : g.cfg.hwaccel, &cam->hwaccel);
   int err = vg_analyser_create(cam->id, cc->vision, &cam->an);
   if (err) {
     cam_free(cam);
@@ -836,7 +881,10 @@ static int apply_wanted(const wanted_t *w) {
   acam_t *cam = find_cam(cc->camera);
   const char *hub_name = cc->substream[0] ? cc->substream : cc->camera;
   int width = cc->detect_width ? cc->detect_width : g.cfg.detect_width;
-  if (cam && (!cc->enabled || strcmp(cam->hub_name, hub_name) != 0 || cam->detect_width != width)) {
+  vg_hwaccel_t hwaccel = VG_HWACCEL_AUTO;
+  vg_hwaccel_parse(cc->hwaccel[0] ? cc->hwaccel : g.cfg.hwaccel, &hwaccel);
+  if (cam && (!cc->enabled || strcmp(cam->hub_name, hub_name) != 0 || cam->detect_width != width ||
+              cam->hwaccel != hwaccel)) {
     stop_cam(cam);
     cam = NULL;
   }
@@ -1026,6 +1074,12 @@ int vg_analytics_camera_stats(const char *camera, vg_analytics_camera_stats_t *o
                                          .triggers = atomic_load(&c->triggers),
                                          .motion = atomic_load(&c->motion),
                                          .tracked = atomic_load(&c->tracked)};
+  if (c) {
+    pthread_mutex_lock(&c->snap_lock);
+    snprintf(out->decoder, sizeof(out->decoder), "%s", c->decoder ? c->decoder : "");
+    snprintf(out->decoder_why, sizeof(out->decoder_why), "%s", c->decoder_why);
+    pthread_mutex_unlock(&c->snap_lock);
+  }
   pthread_mutex_unlock(&g.cams_lock);
   return c ? 0 : VG_ENOTFOUND;
 }
@@ -1046,6 +1100,8 @@ json_t *vg_analytics_camera_json(const char *camera) {
                 "skipped_frames", (json_int_t)st.skipped, "idle_frames", (json_int_t)st.idle_skipped,
                 "triggers", (json_int_t)st.triggers, "motion", st.motion, "tracked_objects", st.tracked);
   if (!root) return NULL;
+  json_object_set_new(root, "decoder", json_string(st.decoder));
+  json_object_set_new(root, "decoder_fallback", json_string(st.decoder_why));
   pthread_mutex_lock(&g.cams_lock);
   acam_t *c = find_cam(camera);
   if (c) {

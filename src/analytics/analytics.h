@@ -97,6 +97,7 @@ typedef struct {
   char substream[64]; /* "": the camera's own stream; else the id of the camera to analyse instead */
   int detect_fps;     /* 0: the node's */
   int detect_width;   /* 0: the node's */
+  char hwaccel[16];   /* "": the node's; else auto, none, vaapi, cuda or v4l2m2m (media/vdec.h) */
   void *vision;       /* the vision parser's vg_analytics_config_t (zones, tripwires, rules, ...) */
 } vg_analytics_camera_config_t;
 
@@ -104,6 +105,7 @@ typedef struct {
   bool enabled;              /* default false */
   int detect_fps;            /* analysed frames per second per camera, 1..30 (default 5) */
   int detect_width;          /* width of the analysed picture, 64..1920 (default 640) */
+  char hwaccel[16];          /* decoder: auto (default), none, vaapi, cuda or v4l2m2m (media/vdec.h) */
   char model[256];           /* "nanodet" (default), "centernet" or a model.json path */
   char models_dir[256];      /* default: $VIGIL_MODELS, else "models" */
   int threads;               /* decode/analysis pool threads; 0: one per core */
@@ -167,7 +169,7 @@ void vg_analytics_stop(void);
  *    turn, between two frames; motion, tamper and the tracker keep what
  *    they learned (track ids, positions) when their own parameters did not
  *    change; the sensors always start afresh;
- *  - substream or detect_width changed: the pipeline restarts;
+ *  - substream, detect_width or hwaccel changed: the pipeline restarts;
  *  - none: the pipeline stops.
  * When the node's analytics.enabled is false nothing runs: the
  * configuration is only kept. The same configuration again changes
@@ -192,12 +194,14 @@ typedef struct {
   uint64_t idle_skipped; /* non-key frames not decoded while idle */
   uint64_t triggers;
   bool motion;
-  int tracked; /* confirmed tracks now */
+  int tracked;           /* confirmed tracks now */
+  char decoder[16];      /* the decoder in use: software, vaapi, cuda or v4l2m2m; "" before the first */
+  char decoder_why[256]; /* why the hwaccel asked for is not in use; "" when it is */
 } vg_analytics_camera_stats_t;
 
 /* VG_ENOTFOUND when the camera has no analytics. */
 int vg_analytics_camera_stats(const char *camera, vg_analytics_camera_stats_t *out);
-/* A JSON object for GET /api/v1/cameras/{id}/analytics: counters, motion,
+/* A JSON object for GET /api/v1/cameras/{id}/analytics/status: the decoder, counters, motion,
  * the latest tracks and the sensors' trigger counts. Returns a new
  * reference, or NULL when the camera has no analytics. */
 json_t *vg_analytics_camera_json(const char *camera);

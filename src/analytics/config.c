@@ -7,16 +7,28 @@
 #include "analytics/analytics.h"
 #include "base/error.h"
 #include "infer/quant.h"
+#include "media/vdec.h"
 #include "vision/analytics_config.h"
 
 /* The pipeline's keys in a camera's "analytics" object; vision reads the rest. */
-static const char *const camera_keys[] = {"substream", "detect_fps", "detect_width", NULL};
+static const char *const camera_keys[] = {"substream", "detect_fps", "detect_width", "hwaccel", NULL};
+
+/* Reads "hwaccel" into out (def when absent); names the field when it is no decoder choice. */
+static void parse_hwaccel(vg_cfg_t *c, json_t *obj, const char *def, char *out, size_t size) {
+  vg_cfg_str(c, obj, "hwaccel", def, out, size);
+  vg_hwaccel_t h;
+  if (*out && vg_hwaccel_parse(out, &h) != 0)
+    vg_cfg_fail(c, "hwaccel", "must be auto, none, vaapi, cuda or v4l2m2m");
+}
 
 static void parse_top(vg_cfg_t *c, json_t *top, vg_analytics_node_config_t *out) {
-  static const char *const keys[] = {"enabled",    "detect_fps",   "detect_width",   "model",
-                                     "models_dir", "threads",      "detect_threads", "full_frame_interval_s",
-                                     "max_lag_ms", "queue_frames", "trigger_log",    "precision",
-                                     NULL};
+  static const char *const keys[] = {"enabled",        "detect_fps",
+                                     "detect_width",   "model",
+                                     "models_dir",     "threads",
+                                     "detect_threads", "full_frame_interval_s",
+                                     "max_lag_ms",     "queue_frames",
+                                     "trigger_log",    "precision",
+                                     "hwaccel",        NULL};
   long long v;
   if (top) vg_cfg_check_keys(c, top, keys);
   vg_cfg_bool(c, top, "enabled", false, &out->enabled);
@@ -24,6 +36,7 @@ static void parse_top(vg_cfg_t *c, json_t *top, vg_analytics_node_config_t *out)
   out->detect_fps = (int)v;
   vg_cfg_int(c, top, "detect_width", 640, 64, 1920, &v);
   out->detect_width = (int)v;
+  parse_hwaccel(c, top, "auto", out->hwaccel, sizeof(out->hwaccel));
   vg_cfg_str(c, top, "model", "nanodet", out->model, sizeof(out->model));
   const char *env = getenv("VIGIL_MODELS");
   vg_cfg_str(c, top, "models_dir", env && *env ? env : "models", out->models_dir, sizeof(out->models_dir));
@@ -62,6 +75,7 @@ static void parse_camera_object(vg_cfg_t *c, const char *id, json_t *obj, vg_ana
   vg_cfg_int(c, obj, "detect_width", 0, 0, 1920, &n);
   out->detect_width = (int)n;
   if (out->detect_width && out->detect_width < 64) vg_cfg_fail(c, "detect_width", "must be 0 or 64..1920");
+  parse_hwaccel(c, obj, "", out->hwaccel, sizeof(out->hwaccel));
 }
 
 static void parse_camera(vg_cfg_t *c, json_t *cam, json_t *obj, vg_analytics_camera_config_t *out) {
@@ -95,7 +109,7 @@ bool vg_analytics_camera_config_equal(const vg_analytics_camera_config_t *a,
                                       const vg_analytics_camera_config_t *b) {
   if (a->enabled != b->enabled || strcmp(a->camera, b->camera) != 0 ||
       strcmp(a->substream, b->substream) != 0 || a->detect_fps != b->detect_fps ||
-      a->detect_width != b->detect_width)
+      a->detect_width != b->detect_width || strcmp(a->hwaccel, b->hwaccel) != 0)
     return false;
   if (!a->vision || !b->vision) return a->vision == b->vision;
   /* Both come from the parser, which starts from memset defaults, so

@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libavcodec/avcodec.h>
 #include <libswscale/swscale.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +11,7 @@
 #include <unistd.h>
 
 #include "base/error.h"
-#include "media/nal.h"
+#include "media/vdec.h"
 #include "event/rules.h"
 #include "stream/hub.h"
 
@@ -22,8 +21,6 @@
 
 /* Frames a grab reads at most: a long GOP at a high frame rate. */
 #define GRAB_MAX_FRAMES 1024
-/* The largest picture decoded for a snapshot. */
-#define MAX_PIXELS (8192 * 8192)
 
 void vg_rgb_image_free(vg_rgb_image_t *img) {
   free(img->rgb);
@@ -32,87 +29,14 @@ void vg_rgb_image_free(vg_rgb_image_t *img) {
 
 /* ---- grabbing ---- */
 
-typedef struct {
-  AVCodecContext *ctx;
-  AVPacket *pkt;
-  AVFrame *pic, *best;
-  vg_codec_t codec;
-  uint8_t *params; /* Annex B parameter sets, before each keyframe */
-  size_t params_len;
-} grab_dec_t;
-
-static void grab_dec_close(grab_dec_t *d) {
-  av_frame_free(&d->pic);
-  av_frame_free(&d->best);
-  av_packet_free(&d->pkt);
-  avcodec_free_context(&d->ctx);
-  free(d->params);
-}
-
-static int grab_dec_open(grab_dec_t *d, const vg_track_t *track) {
-  memset(d, 0, sizeof(*d));
-  enum AVCodecID id = track->codec == VG_CODEC_H264   ? AV_CODEC_ID_H264
-                      : track->codec == VG_CODEC_H265 ? AV_CODEC_ID_HEVC
-                      : track->codec == VG_CODEC_JPEG ? AV_CODEC_ID_MJPEG
-                                                      : AV_CODEC_ID_NONE;
-  const AVCodec *codec = id != AV_CODEC_ID_NONE ? avcodec_find_decoder(id) : NULL;
-  if (!codec) return VG_EUNSUPPORTED;
-  d->codec = track->codec;
-  d->ctx = avcodec_alloc_context3(codec);
-  d->pkt = av_packet_alloc();
-  d->pic = av_frame_alloc();
-  d->best = av_frame_alloc();
-  if (!d->ctx || !d->pkt || !d->pic || !d->best) return VG_ENOMEM;
-  d->ctx->thread_count = 1;
-  d->ctx->flags |= AV_CODEC_FLAG_LOW_DELAY;
-  if (track->extradata && track->extradata->len && track->codec != VG_CODEC_JPEG) {
-    d->params_len = track->extradata->len;
-    if (!(d->params = malloc(d->params_len))) return VG_ENOMEM;
-    if (vg_nal_lp_to_annexb_into(track->extradata->data, d->params_len, d->params)) d->params_len = 0;
-  }
-  return avcodec_open2(d->ctx, codec, NULL) < 0 ? VG_EUNSUPPORTED : 0;
-}
-
-/* Decodes one access unit; returns 1 when a picture came out (in d->pic). */
-static int grab_dec_unit(grab_dec_t *d, const vg_frame_t *f) {
-  int key = (f->flags & VG_FRAME_KEY) != 0;
-  size_t prefix = key && d->codec != VG_CODEC_JPEG ? d->params_len : 0;
-  if (f->len > (1u << 28)) return VG_ETOOBIG;
-  av_packet_unref(d->pkt);
-  if (av_new_packet(d->pkt, (int)(prefix + f->len)) < 0) return VG_ENOMEM;
-  if (prefix) memcpy(d->pkt->data, d->params, prefix);
-  if (d->codec == VG_CODEC_JPEG)
-    memcpy(d->pkt->data, f->data, f->len);
-  else if (vg_nal_lp_to_annexb_into(f->data, f->len, d->pkt->data + prefix))
-    return VG_EPROTO;
-  if (key) d->pkt->flags |= AV_PKT_FLAG_KEY;
-  if (avcodec_send_packet(d->ctx, d->pkt) < 0) return VG_EPROTO;
-  int got = 0;
-  while (avcodec_receive_frame(d->ctx, d->pic) == 0) {
-    got = 1;
-    av_frame_unref(d->best);
-    av_frame_move_ref(d->best, d->pic);
-  }
-  return got;
-}
-
-static int to_rgb(const AVFrame *p, vg_rgb_image_t *out) {
-  if (p->width < 16 || p->height < 16 || (int64_t)p->width * p->height > MAX_PIXELS) return VG_EPROTO;
-  struct SwsContext *sws = sws_getContext(p->width, p->height, p->format, p->width, p->height,
-                                          AV_PIX_FMT_RGB24, SWS_BILINEAR, NULL, NULL, NULL);
-  if (!sws) return VG_EUNSUPPORTED;
-  out->width = p->width;
-  out->height = p->height;
-  out->stride = p->width * 3;
-  out->rgb = malloc((size_t)out->stride * (size_t)out->height);
-  if (!out->rgb) {
-    sws_freeContext(sws);
-    return VG_ENOMEM;
-  }
-  uint8_t *dst[4] = {out->rgb, NULL, NULL, NULL};
-  int dst_stride[4] = {out->stride, 0, 0, 0};
-  sws_scale(sws, (const uint8_t *const *)p->data, p->linesize, 0, p->height, dst, dst_stride);
-  sws_freeContext(sws);
+/* The newest decoded picture as full-size RGB. Snapshots are rare and one
+ * GOP long: software decoding (hwaccel "none") spares a device's set-up. */
+static int to_rgb(vg_vdec_t *d, vg_rgb_image_t *out) {
+  int w, h;
+  uint8_t *rgb;
+  int err = vg_vdec_picture(d, 0, &w, &h, &rgb, NULL);
+  if (err) return err == VG_ENODATA ? VG_ENOTFOUND : err;
+  *out = (vg_rgb_image_t){.width = w, .height = h, .stride = w * 3, .rgb = rgb};
   return 0;
 }
 
@@ -130,12 +54,12 @@ int vg_evidence_grab(const char *camera, int64_t frame_utc_us, vg_rgb_image_t *o
   int video = -1;
   for (int i = 0; i < n; i++)
     if (video < 0 && vg_codec_is_video(tracks[i].codec)) video = i;
-  grab_dec_t d;
-  err = video < 0 ? VG_ENOTFOUND : grab_dec_open(&d, &tracks[video]);
+  vg_vdec_t *d = NULL;
+  vg_vdec_opts_t dopts = {.hwaccel = VG_HWACCEL_NONE};
+  err = video < 0 ? VG_ENOTFOUND : vg_vdec_open(&tracks[video], &dopts, &d);
   for (int i = 0; i < n; i++)
     vg_track_clear(&tracks[i]);
   if (err) {
-    if (video >= 0) grab_dec_close(&d);
     vg_hub_close_reader(&r);
     return err;
   }
@@ -147,7 +71,7 @@ int vg_evidence_grab(const char *camera, int64_t frame_utc_us, vg_rgb_image_t *o
   while (frames++ < GRAB_MAX_FRAMES && vg_hub_read(r, &f) == 0) {
     int later = have && f.utc_us > frame_utc_us;
     if (f.track == video && !later) {
-      if (grab_dec_unit(&d, &f) == 1) {
+      if (vg_vdec_decode(d, &f) == 1) {
         have = 1;
         pic_utc_us = f.utc_us;
       }
@@ -162,8 +86,8 @@ int vg_evidence_grab(const char *camera, int64_t frame_utc_us, vg_rgb_image_t *o
   if (have && pic_utc_us > frame_utc_us + GRAB_STALE_US)
     have = 0, err = VG_ENODATA;
   else
-    err = have ? to_rgb(d.best, out) : VG_ENOTFOUND;
-  grab_dec_close(&d);
+    err = have ? to_rgb(d, out) : VG_ENOTFOUND;
+  vg_vdec_close(&d);
   return err;
 }
 

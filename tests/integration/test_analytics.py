@@ -218,7 +218,8 @@ def test_vtest_people_detected_and_tracked(vigil_bin, start_process, vigil_node,
                                                   "--gop", "10", "--duration-s", "20"])
     everywhere = {"id": "all", "polygon": [[0, 0], [1, 0], [1, 1], [0, 1]], "inertia": 1}
     cfg = analytics_config(tmp_path, [{"id": "hall", "url": f"rtsp://127.0.0.1:{sim}/cam1",
-                                       "analytics": {"classes": ["person"], "zones": [everywhere]}}])
+                                       "analytics": {"classes": ["person"], "zones": [everywhere],
+                                                     "hwaccel": "vaapi"}}])
     _, http, _ = vigil_node(cfg)
     seen = {}
 
@@ -232,6 +233,15 @@ def test_vtest_people_detected_and_tracked(vigil_bin, start_process, vigil_node,
     ms = metrics(http)
     assert metric(ms, "vigil_decode_frames_total", camera="hall") > 0
     assert metric(ms, "vigil_motion_active", camera="hall") in (0.0, 1.0)
+    # VAAPI was asked for; without a render node (here, CI) the camera
+    # decodes in software, says why, and was analysed all the same.
+    with urllib.request.urlopen(f"http://127.0.0.1:{http}/api/v1/cameras/hall/analytics/status", timeout=5) as r:
+        status = json.loads(r.read())
+    if status["decoder"] == "software":
+        assert status["decoder_fallback"].startswith("vaapi: "), status["decoder_fallback"]
+    else:
+        assert status["decoder"] == "vaapi" and status["decoder_fallback"] == ""
+    assert metric(ms, "vigil_analytics_decoder", camera="hall", decoder=status["decoder"]) == 1
     if SANITIZED:
         return
     # 20 s of tracking from the first confirmed person on.
