@@ -52,6 +52,11 @@ typedef struct {
   int (*prepare)(vg_graph_t *g);
   /* The kernel for a node of g, or NULL to fall back to the reference kernel. */
   vg_kernel_fn (*kernel)(const vg_graph_t *g, const vg_node_t *n);
+  /* Whether node n's kernel honours n->a.out_pitch (may be NULL: none do).
+   * The planner then lets n write its output straight into its channel
+   * slice of a concatenation's buffer, and the concatenation copies nothing
+   * for it. */
+  int (*writes_pitched)(const vg_graph_t *g, const vg_node_t *n);
 } vg_backend_t;
 
 extern const vg_backend_t vg_backend_ref;
@@ -84,7 +89,8 @@ int vg_model_find_output(const vg_model_t *m, const char *name);
 int vg_model_run(vg_model_t *m, const vg_tensor_t *inputs, int n);
 
 typedef struct {
-  size_t weight_bytes;    /* constants kept for running */
+  size_t weight_bytes;      /* constants kept for running (packed, transformed) */
+  size_t file_weight_bytes; /* constants as the file gives them, widened to f32: "the weights" */
   size_t arena_bytes;     /* planned activation memory */
   size_t unplanned_bytes; /* activations if every tensor had its own buffer */
   size_t peak_live_bytes; /* most activation bytes alive at one time: the arena's lower bound */
