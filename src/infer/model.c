@@ -21,7 +21,7 @@ struct vg_model {
   vg_kernel_fn *kernels; /* per position in order */
   uint8_t *arena;
   size_t arena_bytes, unplanned_bytes, peak_live_bytes;
-  int *alias;       /* per value: the value whose storage it shares, or itself */
+  int *alias;        /* per value: the value whose storage it shares, or itself */
   size_t *alias_off; /* per value: its byte offset in alias[v]'s storage */
   vg_thread_pool_t *pool;
   vg_exec_ctx_t ctx;
@@ -265,8 +265,8 @@ static void alias_concat_inputs(vg_model_t *m, const char *allow) {
     for (int k = 0; k < n->a.k && k < n->n_in; off += g->values[n->in[k]].t.dims[n->a.axis] * inner, k++) {
       int x = n->in[k];
       vg_value_t *xv = &g->values[x];
-      if (!allow[x] || x == y || xv->is_const || xv->is_input || xv->is_output || xv->n_uses != 1 || m->alias[x] != x ||
-          xv->producer < 0)
+      if (!allow[x] || x == y || xv->is_const || xv->is_input || xv->is_output || xv->n_uses != 1 ||
+          m->alias[x] != x || xv->producer < 0)
         continue;
       vg_node_t *pn = &g->nodes[xv->producer];
       if (pn->n_out != 1 || is_view_op(pn->op) || xv->t.dtype != yt->dtype) continue;
@@ -645,6 +645,86 @@ void vg_model_get_stats(const vg_model_t *m, vg_model_stats_t *st) {
   st->flops = m->flops;
   st->nodes = m->n_order;
   st->backend = m->backend->name;
+}
+
+const vg_tensor_t *vg_model_value(const vg_model_t *m, const char *name) {
+  int v = vg_graph_find_value(&m->g, name);
+  return v >= 0 ? &m->g.values[v].t : NULL;
+}
+
+static int is_ancestor(const vg_model_t *m, int anc, int v) {
+  for (; m->alias[v] != v; v = m->alias[v])
+    if (m->alias[v] == anc) return 1;
+  return 0;
+}
+
+/* The bytes a value's data spans in the arena: dense, or every out_pitch
+ * elements one row of its last dimension (a concatenation's slice). */
+static void value_extent(const vg_model_t *m, int v, size_t *start, size_t *len, size_t *row, size_t *pitch) {
+  const vg_value_t *val = &m->g.values[v];
+  size_t es = vg_dtype_size(val->t.dtype);
+  int64_t inner = val->t.ndim ? val->t.dims[val->t.ndim - 1] : 1;
+  int64_t p = val->producer >= 0 ? m->g.nodes[val->producer].a.out_pitch : 0;
+  *start = (size_t)((const uint8_t *)val->t.data - m->arena);
+  *row = *pitch = 0;
+  *len = vg_tensor_bytes(&val->t);
+  if (p > 0 && inner > 0 && *len > 0) {
+    int64_t rows = vg_tensor_numel(&val->t) / inner;
+    *row = (size_t)inner * es;
+    *pitch = (size_t)p * es;
+    *len = (size_t)(rows - 1) * *pitch + *row;
+  }
+}
+
+int vg_model_check_plan(const vg_model_t *m) {
+  const vg_graph_t *g = &m->g;
+  int nv = g->n_values, rc = 0;
+  int *first = malloc(sizeof(int) * (size_t)(nv ? nv : 1)),
+      *last = malloc(sizeof(int) * (size_t)(nv ? nv : 1));
+  if (!first || !last) {
+    free(first);
+    free(last);
+    return VG_ENOMEM;
+  }
+  for (int v = 0; v < nv; v++) {
+    first[v] = g->values[v].is_input ? 0 : -1;
+    last[v] = g->values[v].is_output ? m->n_order : -1;
+  }
+  for (int p = 0; p < m->n_order; p++) {
+    const vg_node_t *n = &g->nodes[m->order[p]];
+    for (int k = 0; k < n->n_out; k++)
+      if (first[n->out[k]] < 0) first[n->out[k]] = p;
+    for (int k = 0; k < n->n_in; k++)
+      if (n->in[k] >= 0 && last[n->in[k]] < p) last[n->in[k]] = p;
+  }
+  for (int u = 0; u < nv && !rc; u++) {
+    const vg_value_t *a = &g->values[u];
+    if (!is_planned(a) || first[u] < 0 || !a->t.data) continue;
+    size_t as, al, ar, ap;
+    value_extent(m, u, &as, &al, &ar, &ap);
+    if ((const uint8_t *)a->t.data < m->arena || as + al > m->arena_bytes) rc = VG_ESTATE;
+    int ul = last[u] < first[u] ? first[u] : last[u];
+    for (int v = u + 1; v < nv && !rc; v++) {
+      const vg_value_t *b = &g->values[v];
+      if (!is_planned(b) || first[v] < 0 || !b->t.data) continue;
+      int vl = last[v] < first[v] ? first[v] : last[v];
+      if (vl < first[u] || ul < first[v]) continue;
+      size_t bs, bl, br, bp;
+      value_extent(m, v, &bs, &bl, &br, &bp);
+      if (bs + bl <= as || as + al <= bs || is_ancestor(m, u, v) || is_ancestor(m, v, u)) continue;
+      /* Two slices of one concatenation: interleaved, each its own
+       * columns of the rows. */
+      int ra = find_root(m, u, NULL), rb = find_root(m, v, NULL);
+      if (ap && ap == bp && ra == rb) {
+        size_t base = g->values[ra].offset, ca = (as - base) % ap, cb = (bs - base) % bp;
+        if (ca + ar <= cb || cb + br <= ca) continue;
+      }
+      rc = VG_ESTATE;
+    }
+  }
+  free(first);
+  free(last);
+  return rc;
 }
 
 void vg_model_set_profiling(vg_model_t *m, int on) {
