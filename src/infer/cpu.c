@@ -926,6 +926,7 @@ static void conv_task(void *arg, int64_t blk) {
 }
 
 #define WINO_TILES 48 /* output tiles per task, F(2x2) */
+#define WINO_SCRATCH_BYTES ((int64_t)1 << 20)
 #ifndef WINO4_TILES
 #define WINO4_TILES 24 /* F(4x4): 4x the pixels per tile, 2.25x the matrices */
 #endif
@@ -1008,6 +1009,13 @@ static int k_conv_winograd(const vg_node_t *n, vg_tensor_t *const *in, vg_tensor
   j.TH = (j.OH + j.m - 1) / j.m;
   j.T = x->dims[0] * j.TW * j.TH;
   j.per_task = j.m == 4 ? WINO4_TILES : WINO_TILES;
+  /* Each thread's scratch holds a task's transformed tiles in and out:
+   * fewer tiles per task where the channels are many keeps it within
+   * WINO_SCRATCH_BYTES (at 12 to 96 tiles per task the speed is the same). */
+  int64_t per_tile = (int64_t)(j.m + 2) * (j.m + 2) * (j.C + j.CO) * (int64_t)sizeof(float);
+  int64_t fit = WINO_SCRATCH_BYTES / (per_tile ? per_tile : 1);
+  if (fit < 12) fit = 12;
+  if (j.per_task > fit) j.per_task = fit;
   if (j.s->nr != n->a.k) return VG_ESTATE; /* packed for another ISA */
   vg_parallel_for(ctx->pool, (j.T + j.per_task - 1) / j.per_task, wino_task, &j);
   return j.failed ? VG_ENOMEM : 0;
