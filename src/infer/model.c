@@ -12,6 +12,7 @@
 #include "base/error.h"
 
 #define ARENA_ALIGN 64
+#define MAX_CONCAT_TRIES 256
 
 struct vg_model {
   vg_graph_t g;
@@ -249,32 +250,48 @@ static int is_planned(const vg_value_t *v) { return !v->is_const && !(v->is_inpu
  * contiguous block and any producer can do it; otherwise (NHWC channels) the
  * slice is strided and only a producer whose backend kernel writes through a
  * pitch (vg_backend_t.writes_pitched) can. Records the aliases. */
+/* Whether concatenation n's input k can be written in place: only n reads
+ * it, and its producer writes it whole, through a pitch where the slice is
+ * strided (*pitch: the elements between its rows, 0 when dense). */
+static int concat_slice_ok(const vg_model_t *m, const vg_node_t *n, int k, int64_t *pitch) {
+  const vg_graph_t *g = &m->g;
+  int x = n->in[k], y = n->out[0];
+  const vg_tensor_t *yt = &g->values[y].t;
+  if (n->n_out != 1 || x < 0 || x == y || !is_planned(&g->values[y]) || n->a.axis < 0 ||
+      n->a.axis >= yt->ndim)
+    return 0;
+  const vg_value_t *xv = &g->values[x];
+  if (xv->is_const || xv->is_input || xv->is_output || xv->n_uses != 1 || xv->producer < 0 ||
+      xv->t.dtype != yt->dtype)
+    return 0;
+  const vg_node_t *pn = &g->nodes[xv->producer];
+  if (pn->n_out != 1 || is_view_op(pn->op)) return 0;
+  int64_t outer = 1;
+  for (int i = 0; i < n->a.axis; i++)
+    outer *= yt->dims[i];
+  *pitch = 0;
+  if (outer == 1) return 1;
+  if (n->a.axis != yt->ndim - 1 || !m->backend->writes_pitched || !m->backend->writes_pitched(g, pn))
+    return 0;
+  *pitch = yt->dims[n->a.axis];
+  return 1;
+}
+
 static void alias_concat_inputs(vg_model_t *m, const char *allow) {
   vg_graph_t *g = &m->g;
   for (int p = 0; p < m->n_order; p++) {
     vg_node_t *n = &g->nodes[m->order[p]];
     if (n->op != VG_OP_CONCAT || n->n_out != 1) continue;
-    int y = n->out[0];
-    const vg_tensor_t *yt = &g->values[y].t;
-    if (!is_planned(&g->values[y]) || n->a.axis < 0 || n->a.axis >= yt->ndim) continue;
-    int64_t outer = 1, inner = 1, es = (int64_t)vg_dtype_size(yt->dtype), off = 0;
-    for (int i = 0; i < n->a.axis; i++)
-      outer *= yt->dims[i];
+    const vg_tensor_t *yt = &g->values[n->out[0]].t;
+    if (n->a.axis < 0 || n->a.axis >= yt->ndim) continue;
+    int64_t inner = 1, es = (int64_t)vg_dtype_size(yt->dtype), off = 0, pitch;
     for (int i = (int)n->a.axis + 1; i < yt->ndim; i++)
       inner *= yt->dims[i];
     for (int k = 0; k < n->a.k && k < n->n_in; off += g->values[n->in[k]].t.dims[n->a.axis] * inner, k++) {
       int x = n->in[k];
-      vg_value_t *xv = &g->values[x];
-      if (!allow[x] || x == y || xv->is_const || xv->is_input || xv->is_output || xv->n_uses != 1 ||
-          m->alias[x] != x || xv->producer < 0)
-        continue;
-      vg_node_t *pn = &g->nodes[xv->producer];
-      if (pn->n_out != 1 || is_view_op(pn->op) || xv->t.dtype != yt->dtype) continue;
-      if (outer > 1) {
-        if (inner != 1 || !m->backend->writes_pitched || !m->backend->writes_pitched(g, pn)) continue;
-        pn->a.out_pitch = yt->dims[n->a.axis];
-      }
-      m->alias[x] = y;
+      if (x < 0 || !allow[x] || m->alias[x] != x || !concat_slice_ok(m, n, k, &pitch)) continue;
+      if (pitch) g->nodes[g->values[x].producer].a.out_pitch = pitch;
+      m->alias[x] = n->out[0];
       m->alias_off[x] = (size_t)(off * es);
     }
   }
@@ -437,12 +454,17 @@ static int plan_memory(vg_model_t *m) {
   }
   /* First only what makes the arena smaller, then what keeps it as it is
    * (which still saves a copy). */
-  int64_t total = plan_offsets(m, allow);
+  int64_t total = plan_offsets(m, allow), pitch;
+  /* Each try is a whole plan: a graph with very many candidates (a fuzzed
+   * file) tries only the first MAX_CONCAT_TRIES. */
+  int tries = 0;
   for (int pass = 0; pass < 2; pass++)
     for (int p = 0; total >= 0 && p < m->n_order; p++) {
       const vg_node_t *n = &g->nodes[m->order[p]];
-      for (int k = 0; n->op == VG_OP_CONCAT && total >= 0 && k < n->n_in; k++) {
-        if (n->in[k] < 0 || allow[n->in[k]]) continue;
+      for (int k = 0; n->op == VG_OP_CONCAT && total >= 0 && k < n->a.k && k < n->n_in; k++) {
+        if (n->in[k] < 0 || allow[n->in[k]] || !concat_slice_ok(m, n, k, &pitch) ||
+            ++tries > MAX_CONCAT_TRIES)
+          continue;
         allow[n->in[k]] = 1;
         int64_t t = plan_offsets(m, allow);
         if (t >= 0 && (pass ? t <= total : t < total) && m->alias[n->in[k]] != n->in[k])
