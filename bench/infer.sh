@@ -61,6 +61,6 @@ echo
 for model in nanodet centernet; do
   v=$(cat "$TMP/$model.json")
   echo "$model: $(echo "$v" | field gflop) GFLOP per run; weights $(( $(echo "$v" | field weights_bytes) / 1048576 )) MiB," \
-       "planned activations $(( $(echo "$v" | field arena_bytes) / 1048576 )) MiB" \
+       "planned arena (inputs, activations, outputs) $(( $(echo "$v" | field arena_bytes) / 1048576 )) MiB" \
        "(without reuse: $(( $(echo "$v" | field unplanned_bytes) / 1048576 )) MiB)"
 done

@@ -13,8 +13,10 @@
  * Loading parses the file (TF.js graph model, or ONNX), infers shapes for
  * the declared input shape, folds constants, lets the backend rewrite the
  * graph (fusion, batch-norm folding, weight packing), drops dead nodes and
- * plans activation memory into one arena with buffers reused once their last
- * reader has run. A run allocates nothing.
+ * plans the inputs, activations and outputs into one arena with buffers
+ * reused once their last reader has run (outputs stay until the next run; a
+ * concatenation's inputs may be written straight into its buffer). A run
+ * allocates nothing.
  *
  * Backends are function tables (vg_backend_t): the reference backend (plain
  * C, the correctness oracle) and the optimized CPU backend (SIMD with run-time
@@ -91,9 +93,9 @@ int vg_model_run(vg_model_t *m, const vg_tensor_t *inputs, int n);
 typedef struct {
   size_t weight_bytes;      /* constants kept for running (packed, transformed) */
   size_t file_weight_bytes; /* constants as the file gives them, widened to f32: "the weights" */
-  size_t arena_bytes;       /* planned activation memory */
-  size_t unplanned_bytes;   /* activations if every tensor had its own buffer */
-  size_t peak_live_bytes;   /* most activation bytes alive at one time: the arena's lower bound */
+  size_t arena_bytes;       /* planned memory: inputs, activations and outputs */
+  size_t unplanned_bytes;   /* the same if every tensor had its own buffer */
+  size_t peak_live_bytes;   /* most planned bytes alive at one time: the arena's lower bound */
   double flops;             /* per run; a multiply-add counts 2 */
   int nodes;                /* nodes executed per run */
   const char *backend;
