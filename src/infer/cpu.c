@@ -655,9 +655,10 @@ static int pack_winograd(vg_graph_t *g, int i, int nr, int tile) {
  * filter memory ((36 - 16) / 9 of the original 3x3 weights) stays within
  * a quarter of the graph's constant bytes; the rest get F(2x2). A quarter
  * runs NanoDet as fast as a half did (the layers past it are at 13x13 and
- * 26x26, where F(4x4) gains little) with 3.1 MiB less; that keeps the
- * process's whole memory within 3x the file weights (docs/BENCHMARKS.md). VIGIL_WINOGRAD=2 or 4 forces one
- * for all. Sets each chosen node's a.winograd to the tile size. */
+ * 26x26, where F(4x4) gains little) with 3.1 MiB less, which keeps its
+ * whole process within 3x its file weights (docs/BENCHMARKS.md).
+ * VIGIL_WINOGRAD=2 or 4 forces one for all. Sets each chosen node's
+ * a.winograd to the tile size. */
 static void choose_winograd(vg_graph_t *g) {
   const char *force = getenv("VIGIL_WINOGRAD");
   /* The constants live nodes read (each once). */
