@@ -56,10 +56,24 @@ for model in nanodet centernet; do
   done
 done
 echo
+echo "Memory (the runs on $CORES threads; MiB; weights: the file's weights as f32; engine: weights as kept"
+echo "plus the planned arena of inputs, activations and outputs; process: peak resident set of vigil"
+echo "infer from after decoding the image to the end of the runs, less the resident set then):"
+echo
+echo "| model | weights | kept weights | arena | engine | engine / weights | process | process / weights |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
+for model in nanodet centernet; do
+  v=$(cat "$TMP/$model.json")
+  awk -v m="$model" -v fw="$(echo "$v" | field file_weights_bytes)" -v w="$(echo "$v" | field weights_bytes)" \
+      -v a="$(echo "$v" | field arena_bytes)" -v r="$(echo "$v" | field rss_added_kib)" \
+    'BEGIN {M = 1048576; printf "| %s | %.1f | %.1f | %.1f | %.1f | %.2fx | %.1f | %.2fx |\n", m, fw / M, w / M, a / M,
+            (w + a) / M, (w + a) / fw, r / 1024, r * 1024 / fw}'
+done
+echo
 for model in nanodet centernet; do
   v=$(cat "$TMP/$model.json")
   echo "$model: $(echo "$v" | field gflop) GFLOP per run; weights $(( $(echo "$v" | field weights_bytes) / 1048576 )) MiB," \
-       "planned activations $(( $(echo "$v" | field arena_bytes) / 1048576 )) MiB" \
+       "planned arena (inputs, activations, outputs) $(( $(echo "$v" | field arena_bytes) / 1048576 )) MiB" \
        "(without reuse: $(( $(echo "$v" | field unplanned_bytes) / 1048576 )) MiB)"
 done
 

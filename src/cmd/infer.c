@@ -35,6 +35,27 @@ static void usage(FILE *out) {
                "  --dump-outputs DIR   write each output as DIR/<index>.f32\n");
 }
 
+/* A /proc/self/status field in KiB (VmRSS:, VmHWM:), or -1. */
+static long proc_status_kib(const char *key) {
+  FILE *f = fopen("/proc/self/status", "r");
+  char line[256];
+  long v = -1;
+  size_t kl = strlen(key);
+  while (f && fgets(line, sizeof(line), f))
+    if (!strncmp(line, key, kl)) v = atol(line + kl);
+  if (f) fclose(f);
+  return v;
+}
+
+/* Resets the peak resident set (VmHWM) to the current one (Linux 4.0 and
+ * later); returns 1 when it did. */
+static int reset_peak_rss(void) {
+  FILE *f = fopen("/proc/self/clear_refs", "w");
+  if (!f) return 0;
+  int ok = fputs("5", f) >= 0;
+  return fclose(f) == 0 && ok;
+}
+
 static double now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -65,7 +86,7 @@ static int read_raw(const char *path, void *data, size_t len) {
 int vg_cmd_infer(int argc, char **argv) {
   const char *model = NULL, *image = NULL, *pre = NULL, *dump_in = NULL, *dump_out = NULL, *raw_in = NULL;
   const char *models_dir = getenv("VIGIL_MODELS");
-  int json = 0, threads = 1, bench = 0, frame = 0;
+  int json = 0, threads = 1, bench = 0, frame = 0, rc0;
   float score = -1;
   vg_model_opts_t opts = {.backend = VG_BACKEND_CPU, .threads = 1};
   static const struct option longopts[] = {{"model", required_argument, 0, 'm'},
@@ -133,10 +154,21 @@ int vg_cmd_infer(int argc, char **argv) {
   opts.threads = threads;
   char err[1024] = "";
   vg_detector_t d;
+  /* The image is decoded before the model is loaded, so that the memory
+   * figures of --bench (the peak resident set from here on, less the
+   * resident set here) count the model and its detector only. */
+  vg_image_t img = {0};
+  if (!raw_in && (rc0 = vg_image_load(&img, image, frame))) {
+    fprintf(stderr, "vigil infer: cannot decode %s: %s\n", image, vg_strerror(rc0));
+    return 1;
+  }
+  long rss_base = proc_status_kib("VmRSS:");
+  int hwm_reset = reset_peak_rss();
   double t0 = now_ms();
   int rc = vg_detector_open(&d, model, models_dir, &opts, err, sizeof(err));
   if (rc) {
     fprintf(stderr, "vigil infer: %s\n", err[0] ? err : vg_strerror(rc));
+    vg_image_free(&img);
     return 1;
   }
   double load_ms = now_ms() - t0;
@@ -152,11 +184,11 @@ int vg_cmd_infer(int argc, char **argv) {
     else {
       fprintf(stderr, "vigil infer: unknown preprocessing '%s'\n", pre);
       vg_detector_close(&d);
+      vg_image_free(&img);
       return 2;
     }
   }
   if (score >= 0) d.score_threshold = score;
-  vg_image_t img = {0};
   if (raw_in) {
     if (read_raw(raw_in, d.input.data, vg_tensor_bytes(&d.input))) {
       fprintf(stderr, "vigil infer: %s is not a raw f32 tensor of the model's input size\n", raw_in);
@@ -166,11 +198,6 @@ int vg_cmd_infer(int argc, char **argv) {
     img.width = d.in_w;
     img.height = d.in_h;
   } else {
-    if ((rc = vg_image_load(&img, image, frame))) {
-      fprintf(stderr, "vigil infer: cannot decode %s: %s\n", image, vg_strerror(rc));
-      vg_detector_close(&d);
-      return 1;
-    }
     vg_detector_preprocess(&d, &img);
   }
   if (dump_in && write_raw(dump_in, d.input.data, vg_tensor_bytes(&d.input))) {
@@ -211,13 +238,17 @@ int vg_cmd_infer(int argc, char **argv) {
     if (ms) {
       qsort(ms, (size_t)bench, sizeof(double), cmp_double);
       double med = ms[bench / 2], p99 = ms[(int)((bench - 1) * 0.99 + 0.5)];
+      long rss_peak = proc_status_kib("VmHWM:");
+      long rss_added = hwm_reset && rss_peak >= rss_base ? rss_peak - rss_base : -1;
       if (json)
         printf("{\"model\":\"%s\",\"backend\":\"%s\",\"threads\":%d,\"runs\":%d,\"median_ms\":%.3f,\"p99_"
                "ms\":%.3f,"
                "\"min_ms\":%.3f,\"gflop\":%.4f,\"gflops\":%.2f,\"weights_bytes\":%zu,\"arena_bytes\":%zu,"
-               "\"unplanned_bytes\":%zu,\"load_ms\":%.1f}\n",
+               "\"unplanned_bytes\":%zu,\"file_weights_bytes\":%zu,\"rss_base_kib\":%ld,\"rss_peak_kib\":%ld,"
+               "\"rss_added_kib\":%ld,\"load_ms\":%.1f}\n",
                model, st.backend, threads, bench, med, p99, ms[0], st.flops / 1e9, st.flops / 1e6 / med,
-               st.weight_bytes, st.arena_bytes, st.unplanned_bytes, load_ms);
+               st.weight_bytes, st.arena_bytes, st.unplanned_bytes, st.file_weight_bytes, rss_base, rss_peak,
+               rss_added, load_ms);
       else
         printf("%s (%s, %d thread%s): median %.2f ms, p99 %.2f ms, min %.2f ms over %d runs; %.3f GFLOP per "
                "run, "

@@ -109,6 +109,19 @@ static int new_const(vg_graph_t *g, const char *base, int ndim, const int64_t *d
   return v;
 }
 
+/* Frees a constant's data once no live node reads it (a filter just packed
+ * into another layout), so the original and its packed copy never both stay:
+ * loading then peaks at the packed weights plus one layer's original rather
+ * than at both sets. */
+static void release_const(vg_graph_t *g, int v) {
+  if (v < 0) return;
+  vg_value_t *val = &g->values[v];
+  if (!val->is_const || val->is_output || !val->t.owned || consumers(g, v, NULL, 0) > 0) return;
+  free(val->t.data);
+  val->t.data = NULL;
+  val->t.owned = 0;
+}
+
 static int is_const_f32(const vg_graph_t *g, int v) {
   return v >= 0 && g->values[v].is_const && g->values[v].t.dtype == VG_DT_F32 && g->values[v].t.data;
 }
@@ -419,9 +432,12 @@ static int own_params(vg_graph_t *g, int i) {
   c = &g->nodes[i];
   if (c->n_in > 2 && c->in[2] >= 0)
     memcpy(g->values[bv].t.data, g->values[c->in[2]].t.data, sizeof(float) * (size_t)cout);
+  int old_w = c->in[1], old_b = c->n_in > 2 ? c->in[2] : -1;
   c->in[1] = wv;
   c->in[2] = bv;
   c->n_in = 3;
+  release_const(g, old_w);
+  release_const(g, old_b);
   return 0;
 }
 
@@ -622,12 +638,15 @@ static int pack_winograd(vg_graph_t *g, int i, int nr, int tile) {
     }
   if (c->n_in > 2 && c->in[2] >= 0)
     memcpy(g->values[bv].t.data, g->values[c->in[2]].t.data, sizeof(float) * (size_t)N);
+  int old_w = c->in[1], old_b = c->n_in > 2 ? c->in[2] : -1;
   c->in[1] = pv;
   c->in[2] = bv;
   c->n_in = 3;
   c->a.filter_layout = VG_FILTER_PACKED;
   c->a.k = nr;
   c->a.winograd = tile;
+  release_const(g, old_w);
+  release_const(g, old_b);
   return 0;
 }
 
@@ -635,10 +654,12 @@ static int pack_winograd(vg_graph_t *g, int i, int nr, int tile) {
  * saves the most where there are many output pixels per weight, so the
  * convolutions go in order of output pixels, largest first, while the extra
  * filter memory ((36 - 16) / 9 of the original 3x3 weights) stays within
- * half of the graph's constant bytes; the rest get F(2x2). That keeps the
- * model's weights plus activations within 3x its file weights (NanoDet:
- * see docs/BENCHMARKS.md). VIGIL_WINOGRAD=2 or 4 forces one for all. Sets
- * each chosen node's a.winograd to the tile size. */
+ * a quarter of the graph's constant bytes; the rest get F(2x2). A quarter
+ * runs NanoDet as fast as a half did (the layers past it are at 13x13 and
+ * 26x26, where F(4x4) gains little) with 3.1 MiB less, which keeps its
+ * whole process within 3x its file weights (docs/BENCHMARKS.md).
+ * VIGIL_WINOGRAD=2 or 4 forces one for all. Sets each chosen node's
+ * a.winograd to the tile size. */
 static void choose_winograd(vg_graph_t *g) {
   const char *force = getenv("VIGIL_WINOGRAD");
   /* The constants live nodes read (each once). */
@@ -653,7 +674,7 @@ static void choose_winograd(vg_graph_t *g) {
     }
   }
   free(seen);
-  int64_t budget = consts / 2;
+  int64_t budget = consts / 4;
   for (;;) {
     int best = -1;
     int64_t best_px = 0;
@@ -721,11 +742,14 @@ static int pack_weights(vg_graph_t *g) {
           dst[(p * K + k) * nr + j] = col < N ? src[k * N + col] : 0.0f;
         }
     if (c->n_in > 2 && c->in[2] >= 0) memcpy(bias, g->values[c->in[2]].t.data, sizeof(float) * (size_t)N);
+    int old_w = c->in[1], old_b = c->n_in > 2 ? c->in[2] : -1;
     c->in[1] = pv;
     c->in[2] = bv;
     c->n_in = 3;
     c->a.filter_layout = VG_FILTER_PACKED;
     c->a.k = nr;
+    release_const(g, old_w);
+    release_const(g, old_b);
   }
   return 0;
 }
@@ -861,6 +885,7 @@ typedef struct {
   const float *x, *wp, *bias;
   float *y;
   int64_t H, W, C, OH, OW, CO, KH, KW, K, M;
+  int64_t ldy; /* elements from one output pixel to the next (CO, or a concatenation's width) */
   int direct, failed;
 } conv_job_t;
 
@@ -901,12 +926,13 @@ static void conv_task(void *arg, int64_t blk) {
   int nr = j->s->nr;
   for (int64_t p = 0; p * nr < j->CO; p++) {
     int ncols = (int)(j->CO - p * nr < nr ? j->CO - p * nr : nr);
-    j->s->gemm_panel(mb, j->K, A, lda, j->wp + p * j->K * nr, j->bias + p * nr, j->y + m0 * j->CO + p * nr,
-                     j->CO, ncols, a->act, a->alpha, a->beta);
+    j->s->gemm_panel(mb, j->K, A, lda, j->wp + p * j->K * nr, j->bias + p * nr, j->y + m0 * j->ldy + p * nr,
+                     j->ldy, ncols, a->act, a->alpha, a->beta);
   }
 }
 
 #define WINO_TILES 48 /* output tiles per task, F(2x2) */
+#define WINO_SCRATCH_BYTES ((int64_t)1 << 20)
 #ifndef WINO4_TILES
 #define WINO4_TILES 24 /* F(4x4): 4x the pixels per tile, 2.25x the matrices */
 #endif
@@ -916,7 +942,7 @@ typedef struct {
   const vg_cpu_simd_t *s;
   const float *x, *up, *bias;
   float *y;
-  int64_t H, W, C, OH, OW, CO, TW, TH, T, per_task;
+  int64_t H, W, C, OH, OW, CO, TW, TH, T, per_task, ldy;
   int m, failed; /* m: output tile size, 2 or 4 */
 } wino_job_t;
 
@@ -967,7 +993,7 @@ static void wino_task(void *arg, int64_t blk) {
     for (int yy = 0; yy < m; yy++)
       for (int xx = 0; xx < m; xx++)
         o[yy * m + xx] = oy0 + yy < j->OH && ox0 + xx < j->OW
-                             ? j->y + ((b * j->OH + oy0 + yy) * j->OW + ox0 + xx) * CO
+                             ? j->y + ((b * j->OH + oy0 + yy) * j->OW + ox0 + xx) * j->ldy
                              : NULL;
     if (m == 4)
       j->s->wino4_output(mk, CO, j->bias, o, a->act, a->alpha, a->beta);
@@ -984,10 +1010,18 @@ static int k_conv_winograd(const vg_node_t *n, vg_tensor_t *const *in, vg_tensor
   j.m = n->a.winograd == 4 ? 4 : 2;
   j.H = x->dims[1], j.W = x->dims[2], j.C = x->dims[3];
   j.OH = y->dims[1], j.OW = y->dims[2], j.CO = y->dims[3];
+  j.ldy = n->a.out_pitch ? n->a.out_pitch : j.CO;
   j.TW = (j.OW + j.m - 1) / j.m;
   j.TH = (j.OH + j.m - 1) / j.m;
   j.T = x->dims[0] * j.TW * j.TH;
   j.per_task = j.m == 4 ? WINO4_TILES : WINO_TILES;
+  /* Each thread's scratch holds a task's transformed tiles in and out:
+   * fewer tiles per task where the channels are many keeps it within
+   * WINO_SCRATCH_BYTES (at 12 to 96 tiles per task the speed is the same). */
+  int64_t per_tile = (int64_t)(j.m + 2) * (j.m + 2) * (j.C + j.CO) * (int64_t)sizeof(float);
+  int64_t fit = WINO_SCRATCH_BYTES / (per_tile ? per_tile : 1);
+  if (fit < 12) fit = 12;
+  if (j.per_task > fit) j.per_task = fit;
   if (j.s->nr != n->a.k) return VG_ESTATE; /* packed for another ISA */
   vg_parallel_for(ctx->pool, (j.T + j.per_task - 1) / j.per_task, wino_task, &j);
   return j.failed ? VG_ENOMEM : 0;
@@ -1000,6 +1034,7 @@ static int k_conv_gemm(const vg_node_t *n, vg_tensor_t *const *in, vg_tensor_t *
       .n = n, .s = vg_cpu_simd(), .x = x->data, .wp = in[1]->data, .bias = in[2]->data, .y = y->data};
   j.H = x->dims[1], j.W = x->dims[2], j.C = x->dims[3];
   j.OH = y->dims[1], j.OW = y->dims[2], j.CO = y->dims[3];
+  j.ldy = n->a.out_pitch ? n->a.out_pitch : j.CO;
   j.KH = n->a.ksize[0], j.KW = n->a.ksize[1];
   j.K = j.KH * j.KW * j.C;
   j.M = x->dims[0] * j.OH * j.OW;
@@ -1015,7 +1050,7 @@ typedef struct {
   const vg_cpu_simd_t *s;
   const float *x, *wp, *bias, *wdw, *bdw;
   float *y;
-  int64_t H, W, C, E, CO, OH, OW, band, bands;
+  int64_t H, W, C, E, CO, OH, OW, band, bands, ldy;
   int failed;
 } fdw_job_t;
 
@@ -1049,7 +1084,8 @@ static void fdw_project_task(void *arg, int64_t t) {
   for (int64_t p = 0; p * nr < CO; p++) {
     int ncols = (int)(CO - p * nr < nr ? CO - p * nr : nr);
     j->s->gemm_panel((oy1 - oy0) * j->OW, E, buf, E, j->wp + p * E * nr, j->bias + p * nr,
-                     j->y + (b * j->OH + oy0) * j->OW * CO + p * nr, CO, ncols, a->act, a->alpha, a->beta);
+                     j->y + (b * j->OH + oy0) * j->OW * j->ldy + p * nr, j->ldy, ncols, a->act, a->alpha,
+                     a->beta);
   }
 }
 
@@ -1103,6 +1139,7 @@ static int k_conv_1x1_dw(const vg_node_t *n, vg_tensor_t *const *in, vg_tensor_t
                  .y = y->data};
   j.H = x->dims[1], j.W = x->dims[2], j.C = x->dims[3];
   j.CO = y->dims[3], j.OH = y->dims[1], j.OW = y->dims[2];
+  j.ldy = n->a.out_pitch ? n->a.out_pitch : j.CO;
   if (j.s->nr != n->a.k) return VG_ESTATE; /* packed for another ISA */
   int project = n->a.fdw.on == VG_FDW_PROJECT;
   j.E = project ? j.C : j.CO;
@@ -1427,4 +1464,16 @@ static vg_kernel_fn cpu_kernel(const vg_graph_t *g, const vg_node_t *n) {
   return NULL;
 }
 
-const vg_backend_t vg_backend_cpu = {"cpu", cpu_prepare, cpu_kernel};
+/* The packed convolutions (GEMM, Winograd, depthwise then 1x1) write each
+ * output pixel's channels through a pitch, so their result can be a channel
+ * slice of a concatenation's buffer; the fused 1x1 then depthwise one and
+ * the other kernels write dense rows. Asked of the kernel actually chosen,
+ * so that a new kernel for these nodes is not assumed to honour the pitch. */
+static int cpu_writes_pitched(const vg_graph_t *g, const vg_node_t *n) {
+  vg_kernel_fn k = cpu_kernel(g, n);
+  return n->n_out == 1 &&
+         (k == k_conv_gemm || k == k_conv_winograd || (k == k_conv_1x1_dw && n->a.fdw.on == VG_FDW_PROJECT));
+}
+
+const vg_backend_t vg_backend_cpu = {
+    .name = "cpu", .prepare = cpu_prepare, .kernel = cpu_kernel, .writes_pitched = cpu_writes_pitched};

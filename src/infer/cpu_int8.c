@@ -411,8 +411,20 @@ static vg_kernel_fn ref_int8_kernel(const vg_graph_t *g, const vg_node_t *n) {
   return n->op == VG_OP_CONV && n->a.quant ? k_q8_conv_ref : NULL;
 }
 
-static const vg_backend_t backend_cpu_int8 = {"cpu-int8", vg_cpu_prepare_int8, cpu_int8_kernel};
-static const vg_backend_t backend_ref_int8 = {"ref-int8", vg_int8_quantize_graph, ref_int8_kernel};
+/* The int8 convolution writes dense rows; the f32 kernels it leaves in
+ * place write through a pitch as the CPU backend says (model.h). */
+static int cpu_int8_writes_pitched(const vg_graph_t *g, const vg_node_t *n) {
+  if (n->op == VG_OP_CONV && n->a.quant) return 0;
+  return vg_backend_cpu.writes_pitched(g, n);
+}
+
+static const vg_backend_t backend_cpu_int8 = {.name = "cpu-int8",
+                                              .prepare = vg_cpu_prepare_int8,
+                                              .kernel = cpu_int8_kernel,
+                                              .writes_pitched = cpu_int8_writes_pitched};
+/* The reference backend writes every output dense. */
+static const vg_backend_t backend_ref_int8 = {
+    .name = "ref-int8", .prepare = vg_int8_quantize_graph, .kernel = ref_int8_kernel};
 
 const vg_backend_t *vg_int8_backend(const vg_backend_t *base) {
   if (base == &vg_backend_ref) return &backend_ref_int8;

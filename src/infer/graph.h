@@ -153,6 +153,11 @@ typedef struct {
    * depthwise output; PROJECT: the depthwise one reads input 0 and this
    * node's 1x1 reads its result. The tensor between the two never exists
    * whole (see cpu.c). */
+  /* Set by the memory planner on a node whose backend kernel writes
+   * pitched output (vg_backend_t.writes_pitched): its output's innermost
+   * rows are out_pitch elements apart, because the output is a slice of a
+   * concatenation's buffer. 0: dense. */
+  int64_t out_pitch;
   struct {
     int on; /* 0, VG_FDW_EXPAND or VG_FDW_PROJECT */
     int64_t ksize[2], strides[2], pads[4], dilations[2];

@@ -4,12 +4,16 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <string.h>
 #include <time.h>
 
 #include "base/error.h"
 
 #define ARENA_ALIGN 64
+#define MAX_CONCAT_TRIES 256
 
 struct vg_model {
   vg_graph_t g;
@@ -19,10 +23,12 @@ struct vg_model {
   vg_kernel_fn *kernels; /* per position in order */
   uint8_t *arena;
   size_t arena_bytes, unplanned_bytes, peak_live_bytes;
-  int *alias; /* per value: the value whose storage it shares, or itself */
+  int *alias;        /* per value: the value whose storage it shares, or itself */
+  size_t *alias_off; /* per value: its byte offset in alias[v]'s storage */
   vg_thread_pool_t *pool;
   vg_exec_ctx_t ctx;
   double flops;
+  size_t file_weight_bytes;
   int profiling;
   double *node_ms; /* per position in order, while profiling */
 };
@@ -165,6 +171,27 @@ static int infer_and_fold(vg_graph_t *g, size_t max_bytes) {
   return err;
 }
 
+/* Frees the data of constants no live node reads any more (folded into
+ * other constants), before the backend makes its own copies. */
+static void release_unread_consts(vg_graph_t *g) {
+  char *read = calloc((size_t)g->n_values + 1, 1);
+  if (!read) return;
+  for (int i = 0; i < g->n_nodes; i++) {
+    const vg_node_t *n = &g->nodes[i];
+    for (int k = 0; !n->dead && k < n->n_in; k++)
+      if (n->in[k] >= 0) read[n->in[k]] = 1;
+  }
+  for (int v = 0; v < g->n_values; v++) {
+    vg_value_t *val = &g->values[v];
+    if (val->is_const && !read[v] && !val->is_output && val->t.owned) {
+      free(val->t.data);
+      val->t.data = NULL;
+      val->t.owned = 0;
+    }
+  }
+  free(read);
+}
+
 /* Marks nodes that no graph output depends on as dead and counts uses. */
 static void eliminate_dead(vg_graph_t *g) {
   int changed = 1;
@@ -199,29 +226,93 @@ static void eliminate_dead(vg_graph_t *g) {
   }
 }
 
-static int find_root(int *alias, int v) {
-  while (alias[v] != v)
-    v = alias[v];
+/* The value whose storage v lives in (its storage group's root), with v's
+ * byte offset in it (non-zero for a slice of a concatenation). */
+static int find_root(const vg_model_t *m, int v, size_t *at) {
+  size_t off = 0;
+  while (m->alias[v] != v) {
+    off += m->alias_off[v];
+    v = m->alias[v];
+  }
+  if (at) *at = off;
   return v;
 }
 
-/* Assigns arena offsets: each planned value lives from its producer's position
- * to its last reader's; values are placed largest first at the lowest offset
- * that overlaps no live-at-the-same-time value (greedy by size). */
-static int plan_memory(vg_model_t *m) {
+/* Values the arena holds: every non-constant, inputs and outputs included (an
+ * input is needed until its last reader, an output until the next run). A
+ * value that is both an input and an output keeps its own buffer. */
+static int is_planned(const vg_value_t *v) { return !v->is_const && !(v->is_input && v->is_output); }
+
+/* A concatenation copies its inputs into its output; instead, an input whose
+ * only reader is the concatenation can be written by its producer straight
+ * into its slice of the output's buffer, and the concatenation then copies
+ * nothing for it (the kernels skip an input already in place). Where every
+ * dimension before the axis is 1 (batch 1, NCHW channels) a slice is one
+ * contiguous block and any producer can do it; otherwise (NHWC channels) the
+ * slice is strided and only a producer whose backend kernel writes through a
+ * pitch (vg_backend_t.writes_pitched) can. Records the aliases. */
+/* Whether concatenation n's input k can be written in place: only n reads
+ * it, and its producer writes it whole, through a pitch where the slice is
+ * strided (*pitch: the elements between its rows, 0 when dense). */
+static int concat_slice_ok(const vg_model_t *m, const vg_node_t *n, int k, int64_t *pitch) {
+  const vg_graph_t *g = &m->g;
+  int x = n->in[k], y = n->out[0];
+  const vg_tensor_t *yt = &g->values[y].t;
+  if (n->n_out != 1 || x < 0 || x == y || !is_planned(&g->values[y]) || n->a.axis < 0 ||
+      n->a.axis >= yt->ndim)
+    return 0;
+  const vg_value_t *xv = &g->values[x];
+  if (xv->is_const || xv->is_input || xv->is_output || xv->n_uses != 1 || xv->producer < 0 ||
+      xv->t.dtype != yt->dtype)
+    return 0;
+  const vg_node_t *pn = &g->nodes[xv->producer];
+  if (pn->n_out != 1 || is_view_op(pn->op)) return 0;
+  int64_t outer = 1;
+  for (int i = 0; i < n->a.axis; i++)
+    outer *= yt->dims[i];
+  *pitch = 0;
+  if (outer == 1) return 1;
+  if (n->a.axis != yt->ndim - 1 || !m->backend->writes_pitched || !m->backend->writes_pitched(g, pn))
+    return 0;
+  *pitch = yt->dims[n->a.axis];
+  return 1;
+}
+
+static void alias_concat_inputs(vg_model_t *m, const char *allow) {
+  vg_graph_t *g = &m->g;
+  for (int p = 0; p < m->n_order; p++) {
+    vg_node_t *n = &g->nodes[m->order[p]];
+    if (n->op != VG_OP_CONCAT || n->n_out != 1) continue;
+    const vg_tensor_t *yt = &g->values[n->out[0]].t;
+    if (n->a.axis < 0 || n->a.axis >= yt->ndim) continue;
+    int64_t inner = 1, es = (int64_t)vg_dtype_size(yt->dtype), off = 0, pitch;
+    for (int i = (int)n->a.axis + 1; i < yt->ndim; i++)
+      inner *= yt->dims[i];
+    for (int k = 0; k < n->a.k && k < n->n_in; off += g->values[n->in[k]].t.dims[n->a.axis] * inner, k++) {
+      int x = n->in[k];
+      if (x < 0 || !allow[x] || m->alias[x] != x || !concat_slice_ok(m, n, k, &pitch)) continue;
+      if (pitch) g->nodes[g->values[x].producer].a.out_pitch = pitch;
+      m->alias[x] = n->out[0];
+      m->alias_off[x] = (size_t)(off * es);
+    }
+  }
+}
+
+/* Assigns arena offsets: each storage group lives from its first producer's
+ * position to its last reader's (outputs: to the end of the run); groups
+ * are placed largest first at the lowest offset that overlaps no
+ * live-at-the-same-time group (greedy by size). Returns the arena size, or
+ * a negative code. Concatenation inputs whose allow[] is set are written in
+ * place where they can be (see alias_concat_inputs). */
+static int64_t plan_offsets(vg_model_t *m, const char *allow) {
   vg_graph_t *g = &m->g;
   int nv = g->n_values;
-  m->alias = malloc(sizeof(int) * (size_t)(nv ? nv : 1));
-  int *list = malloc(sizeof(int) * (size_t)(nv ? nv : 1));
-  if (!m->alias || !list) {
-    free(list);
-    return VG_ENOMEM;
-  }
+  size_t cnt = (size_t)(nv ? nv : 1);
+  int *list = malloc(sizeof(int) * cnt);
   /* lastv: each value's last reader; group_last: the same for a storage
    * group (a value and the views and in-place results sharing it). */
-  int *lastv = malloc(sizeof(int) * (size_t)(nv ? nv : 1)),
-      *group_last = malloc(sizeof(int) * (size_t)(nv ? nv : 1));
-  if (!lastv || !group_last) {
+  int *lastv = malloc(sizeof(int) * cnt), *group_last = malloc(sizeof(int) * cnt);
+  if (!list || !lastv || !group_last) {
     free(lastv);
     free(group_last);
     free(list);
@@ -229,10 +320,13 @@ static int plan_memory(vg_model_t *m) {
   }
   for (int v = 0; v < nv; v++) {
     m->alias[v] = v;
-    g->values[v].first = -1;
+    m->alias_off[v] = 0;
+    g->values[v].first = g->values[v].is_input && is_planned(&g->values[v]) ? 0 : -1;
     g->values[v].last = -1;
     lastv[v] = -1;
   }
+  for (int i = 0; i < g->n_nodes; i++)
+    g->nodes[i].a.out_pitch = 0;
   for (int p = 0; p < m->n_order; p++) {
     vg_node_t *n = &g->nodes[m->order[p]];
     for (int k = 0; k < n->n_in; k++)
@@ -240,6 +334,7 @@ static int plan_memory(vg_model_t *m) {
   }
   for (int v = 0; v < nv; v++)
     group_last[v] = g->values[v].is_output ? m->n_order : lastv[v];
+  alias_concat_inputs(m, allow);
   for (int p = 0; p < m->n_order; p++) {
     vg_node_t *n = &g->nodes[m->order[p]];
     int share = -1;
@@ -252,28 +347,40 @@ static int plan_memory(vg_model_t *m) {
       if (x < 0) continue;
       vg_value_t *src = &g->values[x], *dst = &g->values[n->out[0]];
       if (src->t.dtype == dst->t.dtype && vg_tensor_same_shape(&src->t, &dst->t) &&
-          group_last[find_root(m->alias, x)] <= p)
+          group_last[find_root(m, x, NULL)] <= p)
         share = x;
     }
-    if (share >= 0) {
+    /* A value already placed in a concatenation's buffer stays there. */
+    if (share >= 0 && m->alias[n->out[0]] == n->out[0]) {
       vg_value_t *src = &g->values[share], *dst = &g->values[n->out[0]];
-      int r = find_root(m->alias, share);
-      if (!src->is_const && !src->is_input && !dst->is_output && !g->values[r].is_output &&
-          !g->values[r].is_input && !g->values[r].is_const) {
+      size_t at;
+      int r = find_root(m, share, &at);
+      /* A graph output may take over the storage of the value it copies
+       * (an Identity at the end of the graph) when nothing else needs it:
+       * the root then lives to the end of the run. */
+      if (is_planned(src) && is_planned(dst) && is_planned(&g->values[r]) && !g->values[r].is_output &&
+          !(dst->is_output && (at != 0 || group_last[r] > p))) {
         m->alias[n->out[0]] = share;
         if (group_last[n->out[0]] > group_last[r]) group_last[r] = group_last[n->out[0]];
       }
     }
     for (int k = 0; k < n->n_out; k++) {
-      int r = find_root(m->alias, n->out[k]);
+      int r = find_root(m, n->out[k], NULL);
       if (g->values[r].first < 0) g->values[r].first = p;
       if (g->values[r].last < p) g->values[r].last = p;
     }
     for (int k = 0; k < n->n_in; k++) {
       if (n->in[k] < 0) continue;
-      int r = find_root(m->alias, n->in[k]);
+      int r = find_root(m, n->in[k], NULL);
       if (g->values[r].last < p) g->values[r].last = p;
     }
+  }
+  for (int v = 0; v < nv; v++) {
+    vg_value_t *val = &g->values[v];
+    int r = find_root(m, v, NULL);
+    if (val->is_output && is_planned(val) && g->values[r].first >= 0) g->values[r].last = m->n_order;
+    if (g->values[r].first >= 0 && g->values[r].last < g->values[r].first)
+      g->values[r].last = g->values[r].first;
   }
   free(lastv);
   free(group_last);
@@ -281,9 +388,9 @@ static int plan_memory(vg_model_t *m) {
   m->unplanned_bytes = 0;
   for (int v = 0; v < nv; v++) {
     vg_value_t *val = &g->values[v];
-    if (val->is_const || val->is_input || val->is_output || m->alias[v] != v || val->first < 0) continue;
-    list[nl++] = v;
+    if (!is_planned(val) || val->first < 0) continue;
     m->unplanned_bytes += vg_tensor_bytes(&val->t);
+    if (m->alias[v] == v) list[nl++] = v;
   }
   /* Sort by size, descending (insertion sort: a few hundred values). */
   for (int i = 1; i < nl; i++) {
@@ -327,24 +434,66 @@ static int plan_memory(vg_model_t *m) {
     if (live > m->peak_live_bytes) m->peak_live_bytes = live;
   }
   free(list);
-  m->arena_bytes = total;
-  m->arena = aligned_alloc(ARENA_ALIGN, total ? total : ARENA_ALIGN);
+  return (int64_t)total;
+}
+
+/* Writing a concatenation's input in place saves the copy and the input's
+ * own buffer, but the concatenation's whole buffer then lives from that
+ * input's producer on, which costs more than it saves where the input is a
+ * long skip connection. So each candidate input is tried on its own, in
+ * graph order, and kept where the arena does not grow (a greedy search: a
+ * few plans of a few hundred values each). */
+static int plan_memory(vg_model_t *m) {
+  vg_graph_t *g = &m->g;
+  int nv = g->n_values;
+  m->alias = malloc(sizeof(int) * (size_t)(nv ? nv : 1));
+  m->alias_off = malloc(sizeof(size_t) * (size_t)(nv ? nv : 1));
+  char *allow = calloc((size_t)nv + 1, 1);
+  if (!m->alias || !m->alias_off || !allow) {
+    free(allow);
+    return VG_ENOMEM;
+  }
+  /* First only what makes the arena smaller, then what keeps it as it is
+   * (which still saves a copy). */
+  int64_t total = plan_offsets(m, allow), pitch;
+  /* Each try is a whole plan: a graph with very many candidates (a fuzzed
+   * file) tries only the first MAX_CONCAT_TRIES. */
+  int tries = 0;
+  for (int pass = 0; pass < 2; pass++)
+    for (int p = 0; total >= 0 && p < m->n_order; p++) {
+      const vg_node_t *n = &g->nodes[m->order[p]];
+      for (int k = 0; n->op == VG_OP_CONCAT && total >= 0 && k < n->a.k && k < n->n_in; k++) {
+        if (n->in[k] < 0 || allow[n->in[k]] || !concat_slice_ok(m, n, k, &pitch) ||
+            ++tries > MAX_CONCAT_TRIES)
+          continue;
+        allow[n->in[k]] = 1;
+        int64_t t = plan_offsets(m, allow);
+        if (t >= 0 && (pass ? t <= total : t < total) && m->alias[n->in[k]] != n->in[k])
+          total = t;
+        else
+          allow[n->in[k]] = 0;
+        if (t < 0) total = t;
+      }
+    }
+  /* Again with the final choice: the last plan tried may have been undone. */
+  if (total >= 0) total = plan_offsets(m, allow);
+  free(allow);
+  if (total < 0) return (int)total;
+  m->arena_bytes = (size_t)total;
+  m->arena = aligned_alloc(ARENA_ALIGN, total ? (size_t)total : ARENA_ALIGN);
   if (!m->arena) return VG_ENOMEM;
   for (int v = 0; v < nv; v++) {
     vg_value_t *val = &g->values[v];
     if (val->is_const) continue;
-    if (val->is_input || val->is_output) {
+    if (!is_planned(val)) {
       int err = vg_tensor_alloc(&val->t);
       if (err) return err;
+      continue;
     }
-  }
-  for (int v = 0; v < nv; v++) {
-    vg_value_t *val = &g->values[v];
-    if (val->is_const || val->is_input || val->is_output) continue;
-    int r = find_root(m->alias, v);
-    if (g->values[r].first < 0 && !g->values[r].is_input) continue;
-    val->t.data = g->values[r].is_input || g->values[r].is_output ? g->values[r].t.data
-                                                                  : m->arena + g->values[r].offset;
+    size_t at;
+    int r = find_root(m, v, &at);
+    if (g->values[r].first < 0) continue;
+    val->t.data = m->arena + g->values[r].offset + at;
     val->t.owned = 0;
   }
   return 0;
@@ -388,7 +537,11 @@ int vg_model_from_graph(vg_model_t **out, vg_graph_t *g, const vg_model_opts_t *
   if (!opts) opts = &def;
   m->backend = opts->backend == VG_BACKEND_REF ? &vg_backend_ref : &vg_backend_cpu;
   if (opts->precision == VG_PRECISION_INT8) m->backend = vg_int8_backend(m->backend);
+  for (int v = 0; v < m->g.n_values; v++)
+    if (m->g.values[v].is_const && m->g.values[v].t.data)
+      m->file_weight_bytes += vg_tensor_bytes(&m->g.values[v].t);
   int rc = infer_and_fold(&m->g, opts->max_tensor_bytes ? opts->max_tensor_bytes : (size_t)1 << 30);
+  if (!rc) release_unread_consts(&m->g);
   if (!rc && m->backend->prepare) rc = m->backend->prepare(&m->g);
   if (!rc) eliminate_dead(&m->g);
   if (!rc) rc = toposort(&m->g, &m->order, &m->n_order);
@@ -413,6 +566,11 @@ int vg_model_from_graph(vg_model_t **out, vg_graph_t *g, const vg_model_opts_t *
     vg_model_free(&m);
     return rc;
   }
+#ifdef __GLIBC__
+  /* Loading freed the file's bytes, the parse tree and the weights that
+   * packing replaced; glibc keeps freed heap pages resident unless asked. */
+  malloc_trim(0);
+#endif
   *out = m;
   return 0;
 }
@@ -445,6 +603,7 @@ void vg_model_free(vg_model_t **mp) {
   free(m->order);
   free(m->kernels);
   free(m->alias);
+  free(m->alias_off);
   free(m->node_ms);
   free(m);
   *mp = NULL;
@@ -503,12 +662,93 @@ void vg_model_get_stats(const vg_model_t *m, vg_model_stats_t *st) {
     const vg_value_t *val = &m->g.values[v];
     if (val->is_const && val->t.data) st->weight_bytes += vg_tensor_bytes(&val->t);
   }
+  st->file_weight_bytes = m->file_weight_bytes;
   st->arena_bytes = m->arena_bytes;
   st->unplanned_bytes = m->unplanned_bytes;
   st->peak_live_bytes = m->peak_live_bytes;
   st->flops = m->flops;
   st->nodes = m->n_order;
   st->backend = m->backend->name;
+}
+
+const vg_tensor_t *vg_model_value(const vg_model_t *m, const char *name) {
+  int v = vg_graph_find_value(&m->g, name);
+  return v >= 0 ? &m->g.values[v].t : NULL;
+}
+
+static int is_ancestor(const vg_model_t *m, int anc, int v) {
+  for (; m->alias[v] != v; v = m->alias[v])
+    if (m->alias[v] == anc) return 1;
+  return 0;
+}
+
+/* The bytes a value's data spans in the arena: dense, or every out_pitch
+ * elements one row of its last dimension (a concatenation's slice). */
+static void value_extent(const vg_model_t *m, int v, size_t *start, size_t *len, size_t *row, size_t *pitch) {
+  const vg_value_t *val = &m->g.values[v];
+  size_t es = vg_dtype_size(val->t.dtype);
+  int64_t inner = val->t.ndim ? val->t.dims[val->t.ndim - 1] : 1;
+  int64_t p = val->producer >= 0 ? m->g.nodes[val->producer].a.out_pitch : 0;
+  *start = (size_t)((const uint8_t *)val->t.data - m->arena);
+  *row = *pitch = 0;
+  *len = vg_tensor_bytes(&val->t);
+  if (p > 0 && inner > 0 && *len > 0) {
+    int64_t rows = vg_tensor_numel(&val->t) / inner;
+    *row = (size_t)inner * es;
+    *pitch = (size_t)p * es;
+    *len = (size_t)(rows - 1) * *pitch + *row;
+  }
+}
+
+int vg_model_check_plan(const vg_model_t *m) {
+  const vg_graph_t *g = &m->g;
+  int nv = g->n_values, rc = 0;
+  int *first = malloc(sizeof(int) * (size_t)(nv ? nv : 1)),
+      *last = malloc(sizeof(int) * (size_t)(nv ? nv : 1));
+  if (!first || !last) {
+    free(first);
+    free(last);
+    return VG_ENOMEM;
+  }
+  for (int v = 0; v < nv; v++) {
+    first[v] = g->values[v].is_input ? 0 : -1;
+    last[v] = g->values[v].is_output ? m->n_order : -1;
+  }
+  for (int p = 0; p < m->n_order; p++) {
+    const vg_node_t *n = &g->nodes[m->order[p]];
+    for (int k = 0; k < n->n_out; k++)
+      if (first[n->out[k]] < 0) first[n->out[k]] = p;
+    for (int k = 0; k < n->n_in; k++)
+      if (n->in[k] >= 0 && last[n->in[k]] < p) last[n->in[k]] = p;
+  }
+  for (int u = 0; u < nv && !rc; u++) {
+    const vg_value_t *a = &g->values[u];
+    if (!is_planned(a) || first[u] < 0 || !a->t.data) continue;
+    size_t as, al, ar, ap;
+    value_extent(m, u, &as, &al, &ar, &ap);
+    if ((const uint8_t *)a->t.data < m->arena || as + al > m->arena_bytes) rc = VG_ESTATE;
+    int ul = last[u] < first[u] ? first[u] : last[u];
+    for (int v = u + 1; v < nv && !rc; v++) {
+      const vg_value_t *b = &g->values[v];
+      if (!is_planned(b) || first[v] < 0 || !b->t.data) continue;
+      int vl = last[v] < first[v] ? first[v] : last[v];
+      if (vl < first[u] || ul < first[v]) continue;
+      size_t bs, bl, br, bp;
+      value_extent(m, v, &bs, &bl, &br, &bp);
+      if (bs + bl <= as || as + al <= bs || is_ancestor(m, u, v) || is_ancestor(m, v, u)) continue;
+      /* Two slices of one concatenation: interleaved, each its own
+       * columns of the rows. */
+      int ra = find_root(m, u, NULL), rb = find_root(m, v, NULL);
+      if (ap && ap == bp && ra == rb) {
+        size_t base = g->values[ra].offset, ca = (as - base) % ap, cb = (bs - base) % bp;
+        if (ca + ar <= cb || cb + br <= ca) continue;
+      }
+      rc = VG_ESTATE;
+    }
+  }
+  free(first);
+  free(last);
+  return rc;
 }
 
 void vg_model_set_profiling(vg_model_t *m, int on) {
@@ -527,4 +767,4 @@ int vg_model_profile(const vg_model_t *m, vg_model_prof_t *out, int max) {
   return m->n_order;
 }
 
-const vg_backend_t vg_backend_ref = {"ref", NULL, NULL};
+const vg_backend_t vg_backend_ref = {.name = "ref"};

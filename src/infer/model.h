@@ -13,8 +13,10 @@
  * Loading parses the file (TF.js graph model, or ONNX), infers shapes for
  * the declared input shape, folds constants, lets the backend rewrite the
  * graph (fusion, batch-norm folding, weight packing), drops dead nodes and
- * plans activation memory into one arena with buffers reused once their last
- * reader has run. A run allocates nothing.
+ * plans the inputs, activations and outputs into one arena with buffers
+ * reused once their last reader has run (outputs stay until the next run; a
+ * concatenation's inputs may be written straight into its buffer). A run
+ * allocates nothing.
  *
  * Backends are function tables (vg_backend_t): the reference backend (plain
  * C, the correctness oracle) and the optimized CPU backend (SIMD with run-time
@@ -56,6 +58,11 @@ typedef struct {
   int (*prepare)(vg_graph_t *g);
   /* The kernel for a node of g, or NULL to fall back to the reference kernel. */
   vg_kernel_fn (*kernel)(const vg_graph_t *g, const vg_node_t *n);
+  /* Whether node n's kernel honours n->a.out_pitch (may be NULL: none do).
+   * The planner then lets n write its output straight into its channel
+   * slice of a concatenation's buffer, and the concatenation copies nothing
+   * for it. */
+  int (*writes_pitched)(const vg_graph_t *g, const vg_node_t *n);
 } vg_backend_t;
 
 extern const vg_backend_t vg_backend_ref;
@@ -88,15 +95,28 @@ int vg_model_find_output(const vg_model_t *m, const char *name);
 int vg_model_run(vg_model_t *m, const vg_tensor_t *inputs, int n);
 
 typedef struct {
-  size_t weight_bytes;    /* constants kept for running */
-  size_t arena_bytes;     /* planned activation memory */
-  size_t unplanned_bytes; /* activations if every tensor had its own buffer */
-  size_t peak_live_bytes; /* most activation bytes alive at one time: the arena's lower bound */
-  double flops;           /* per run; a multiply-add counts 2 */
-  int nodes;              /* nodes executed per run */
+  size_t weight_bytes;      /* constants kept for running (packed, transformed) */
+  size_t file_weight_bytes; /* constants as the file gives them, widened to f32: "the weights" */
+  size_t arena_bytes;       /* planned memory: inputs, activations and outputs */
+  size_t unplanned_bytes;   /* the same if every tensor had its own buffer */
+  size_t peak_live_bytes;   /* most planned bytes alive at one time: the arena's lower bound */
+  double flops;             /* per run; a multiply-add counts 2 */
+  int nodes;                /* nodes executed per run */
   const char *backend;
 } vg_model_stats_t;
 void vg_model_get_stats(const vg_model_t *m, vg_model_stats_t *st);
+
+/* The tensor of the value named name (an input, an output or an
+ * intermediate), or NULL. An intermediate's data points into the arena and
+ * holds its result only from its producer to its last reader; a slice of a
+ * concatenation (see vg_backend_t.writes_pitched) is not dense. For tests
+ * and debugging. */
+const vg_tensor_t *vg_model_value(const vg_model_t *m, const char *name);
+/* Checks the memory plan: no two values alive at the same time share a
+ * byte unless one is stored inside the other (a view, an in-place result, a
+ * concatenation input written into its slice), and every value lies within
+ * the arena. Returns 0 or VG_ESTATE. */
+int vg_model_check_plan(const vg_model_t *m);
 
 /* Per-node timing, collected while profiling is on (off by default; it adds
  * two clock reads per node). */

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "base/error.h"
 #include "infer/model.h"
@@ -583,7 +584,29 @@ static int read_file(const char *path, size_t max, uint8_t **data, size_t *len) 
   if (!f) return vg_err_from_errno();
   uint8_t *buf = NULL;
   size_t n = 0, cap = 0;
+  int sized = 0;
+  /* A regular file's size is known: one buffer of exactly that size (plus
+   * the terminating NUL) instead of doubling, which would leave up to twice
+   * the file resident while loading. The loop below still bounds the read
+   * should the file grow meanwhile. */
+  struct stat st;
+  if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 && (uint64_t)st.st_size < max) {
+    cap = (size_t)st.st_size;
+    sized = 1;
+    buf = malloc(cap + 1);
+    if (!buf) {
+      fclose(f);
+      return VG_ENOMEM;
+    }
+  }
   for (;;) {
+    if (n == cap && sized) {
+      /* Filled as sized: done unless the file grew. */
+      int c = fgetc(f);
+      if (c == EOF) break;
+      ungetc(c, f);
+      sized = 0;
+    }
     if (n == cap) {
       if (cap >= max) {
         free(buf);
@@ -653,6 +676,12 @@ int vg_tfjs_load(vg_graph_t *g, const char *json_path) {
         free(part);
         err = vg_graph_fail(g, VG_ETOOBIG, "weights too large");
         break;
+      }
+      if (!blob) {
+        /* The first (often the only) file is the blob: no copy. */
+        blob = part;
+        blob_len = plen;
+        continue;
       }
       uint8_t *nb = realloc(blob, blob_len + plen + 1);
       if (!nb) {

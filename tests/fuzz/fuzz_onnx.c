@@ -15,7 +15,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
           .backend = backend ? VG_BACKEND_CPU : VG_BACKEND_REF, .threads = 1, .max_tensor_bytes = 1 << 20};
       vg_model_t *m = NULL;
       char err[256];
-      if (vg_model_from_graph(&m, &g, &opts, err, sizeof(err)) == 0) vg_model_free(&m);
+      if (vg_model_from_graph(&m, &g, &opts, err, sizeof(err)) == 0) {
+        /* The memory plan never lets two live buffers overlap. */
+        if (vg_model_check_plan(m) != 0) __builtin_trap();
+        vg_model_free(&m);
+      }
     }
     vg_graph_free(&g);
   }
