@@ -37,11 +37,17 @@
 /* Jobs handled per wake-up of the writer, all their index rows in one
  * transaction: bounds how long one transaction holds the write lock. */
 #define WRITER_MAX_BATCH 1024
+/* A writer woken by a job waits this long for more before it writes them,
+ * unless the queue fills faster (WRITER_BATCH_JOBS): one wake-up and one
+ * index transaction per batch instead of per fragment. It adds at most
+ * this much to the time from a fragment's completion to its write. */
+#define WRITER_BATCH_US 100000
+#define WRITER_BATCH_JOBS 256
 /* How often the writer refreshes per-root usage from the index. */
 #define USED_REFRESH_US (10 * 1000000LL)
 #define LATENCY_BUCKETS 128
 /* How often a recorder drains its hub reader on its worker. */
-#define DRAIN_INTERVAL_MS 100
+#define DRAIN_INTERVAL_MS 250
 /* A substream silent for this long is taken for gone: idle footage falls
  * back to the main stream's keyframes. */
 #define SUB_STALE_US 3000000
@@ -235,6 +241,7 @@ static int writer_push(job_t *j) {
     return VG_EAGAIN;
   }
   j->next = NULL;
+  if (!j->queued_us) j->queued_us = vg_time_mono_us();
   if (w->tail)
     w->tail->next = j;
   else
@@ -242,9 +249,10 @@ static int writer_push(job_t *j) {
   w->tail = j;
   w->jobs++;
   w->bytes += j->bytes;
-  /* A writer that is busy takes this job with its next batch: only a
-   * sleeping one costs a wake-up. */
-  if (w->waiting) pthread_cond_signal(&w->cond);
+  /* A writer that is busy, or already gathering a batch, takes this job
+   * with its next batch: only the first job into an empty queue costs a
+   * wake-up. */
+  if ((w->waiting && w->jobs == 1) || w->jobs == WRITER_BATCH_JOBS) pthread_cond_signal(&w->cond);
   pthread_mutex_unlock(&w->lock);
   return 0;
 }
@@ -541,6 +549,19 @@ static void *writer_main(void *arg) {
       w->waiting = 1;
       pthread_cond_timedwait(&w->cond, &w->lock, &ts);
       w->waiting = 0;
+    }
+    /* Gather a batch: wait for more jobs after the first one. */
+    if (w->head && !w->quit && w->jobs < WRITER_BATCH_JOBS) {
+      int64_t until = w->head->queued_us + WRITER_BATCH_US;
+      while (w->head && !w->quit && w->jobs < WRITER_BATCH_JOBS && vg_time_mono_us() < until) {
+        int64_t left = until - vg_time_mono_us();
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += (long)(left % 1000000) * 1000;
+        ts.tv_sec += left / 1000000 + ts.tv_nsec / 1000000000;
+        ts.tv_nsec %= 1000000000;
+        pthread_cond_timedwait(&w->cond, &w->lock, &ts);
+      }
     }
     /* Take up to WRITER_MAX_BATCH jobs at once. */
     job_t *list = w->head, *last = NULL;
