@@ -84,6 +84,7 @@ typedef struct {
   vg_rec_index_t *ix;
   int64_t used_refresh_at;
   int no_root_logged; /* "no storage root can take a segment" was logged */
+  job_t *current;     /* the job whose file work runs now */
 } writer_t;
 
 /* The writer running on this thread (NULL elsewhere). */
@@ -118,8 +119,14 @@ struct job {
   int64_t frag_start_us;       /* JOB_FRAGMENT: UTC start, from the segment's anchor and media time */
   int64_t frag_duration_us;
   bool frag_key;     /* its first video sample is a keyframe */
-  int64_t queued_us; /* JOB_FRAGMENT: when the recorder handed it to the writer */
+  int64_t queued_us; /* when the recorder handed it to the writer */
   uint64_t bytes;
+  /* Writer thread: the index work the job's file work left for the batch's
+   * transaction (run after every file write of the batch). */
+  bool ix_add;      /* add the segment's row */
+  bool ix_fragment; /* add frag_row (segment_id filled then) */
+  bool ix_finish;   /* close (or delete) the segment's row */
+  vg_rec_fragment_t frag_row;
 };
 
 struct vg_recorder {
@@ -286,19 +293,15 @@ static void latency_record(atomic_uint_fast64_t *hist, int64_t us) {
   atomic_fetch_add_explicit(&hist[b], 1, memory_order_relaxed);
 }
 
-/* Marks the segment's row closed at its last complete fragment; a segment
- * without any complete fragment has nothing to play: its file and row go. */
+/* The segment's file is done with (closed, or failed): its row is closed
+ * at the last complete fragment by the batch's transaction. A segment
+ * without any complete fragment has nothing to play: its file goes now and
+ * its row with the transaction. */
 static void segment_finish_index(segment_t *s) {
   if (s->index_closed) return;
   s->index_closed = 1;
-  if (s->fragments == 0) {
-    if (s->path[0] && s->root >= 0) unlink(s->path);
-    if (WR->ix && s->id && vg_rec_index_delete_segment(WR->ix, s->id) != 0) index_error();
-    return;
-  }
-  if (WR->ix && s->id) {
-    if (vg_rec_index_close_segment(WR->ix, s->id, s->end_us, s->offset) != 0) index_error();
-  }
+  if (s->fragments == 0 && s->path[0] && s->root >= 0) unlink(s->path);
+  WR->current->ix_finish = true;
 }
 
 /* A write to the file failed: the file is cut back to its last complete
@@ -427,17 +430,7 @@ static void run_open(job_t *j) {
   vg_roots_add_used(s->root, s->offset);
   atomic_fetch_add(&rec->segments, 1);
   atomic_fetch_add(&rec->bytes, s->offset);
-  if (WR->ix) {
-    vg_rec_segment_t row = {
-        .start_us = s->start_us, .end_us = s->start_us, .bytes = s->offset, .quality = s->quality};
-    snprintf(row.camera, sizeof(row.camera), "%s", rec->camera);
-    snprintf(row.root, sizeof(row.root), "%s", vg_roots_path(s->root));
-    snprintf(row.path, sizeof(row.path), "%s", s->path + strlen(row.root) + 1);
-    if (vg_rec_index_add_segment(WR->ix, &row) == 0)
-      s->id = row.id;
-    else
-      index_error();
-  }
+  j->ix_add = true;
   vg_log_debug(&rec->log, "segment %s opened", s->path);
 }
 
@@ -459,18 +452,16 @@ static void run_fragment(job_t *j) {
   vg_roots_report_ok(s->root);
   vg_roots_add_used(s->root, j->fragment.size);
   atomic_fetch_add(&rec->bytes, j->fragment.size);
-  /* The row follows the bytes: a crash may leave bytes without a row
-   * (recovery indexes them), never a row without bytes. */
-  if (WR->ix && s->id) {
-    vg_rec_fragment_t row = {.segment_id = s->id,
-                             .offset = s->offset,
-                             .size = j->fragment.size,
-                             .start_us = j->frag_start_us,
-                             .duration_us = j->frag_duration_us,
-                             .key = j->frag_key,
-                             .samples = (uint32_t)j->fragment.sample_count};
-    if (vg_rec_index_append_fragment(WR->ix, &row) != 0) index_error();
-  }
+  /* The row follows the bytes (in the batch's transaction, after every
+   * write of the batch): a crash may leave bytes without a row (recovery
+   * indexes them), never a row without bytes. */
+  j->frag_row = (vg_rec_fragment_t){.offset = s->offset,
+                                    .size = j->fragment.size,
+                                    .start_us = j->frag_start_us,
+                                    .duration_us = j->frag_duration_us,
+                                    .key = j->frag_key,
+                                    .samples = (uint32_t)j->fragment.sample_count};
+  j->ix_fragment = true;
   s->offset += j->fragment.size;
   s->fragments++;
   if (j->frag_start_us + j->frag_duration_us > s->end_us) s->end_us = j->frag_start_us + j->frag_duration_us;
@@ -483,7 +474,7 @@ static void run_close(job_t *j) {
   if (s->fd >= 0) close(s->fd);
   s->fd = -1;
   segment_finish_index(s);
-  free(s);
+  /* The segment is freed once the batch's index work is done. */
 }
 
 static void run_job(job_t *j) {
@@ -516,8 +507,45 @@ static void writer_tick(void) {
   }
 }
 
-/* Runs a batch of jobs; their index rows form one transaction. */
+/* The index work of a job, in the batch's transaction. */
+static void index_job(job_t *j) {
+  segment_t *s = j->seg;
+  vg_rec_index_t *ix = WR->ix;
+  if (ix && j->ix_add) {
+    vg_rec_segment_t row = {
+        .start_us = s->start_us, .end_us = s->start_us, .bytes = j->init->len, .quality = s->quality};
+    snprintf(row.camera, sizeof(row.camera), "%s", s->rec->camera);
+    snprintf(row.root, sizeof(row.root), "%s", vg_roots_path(s->root));
+    snprintf(row.path, sizeof(row.path), "%s", s->path + strlen(row.root) + 1);
+    if (vg_rec_index_add_segment(ix, &row) == 0)
+      s->id = row.id;
+    else
+      index_error();
+  }
+  if (ix && j->ix_fragment && s->id) {
+    j->frag_row.segment_id = s->id;
+    if (vg_rec_index_append_fragment(ix, &j->frag_row) != 0) index_error();
+  }
+  if (ix && j->ix_finish && s->id) {
+    int err = s->fragments == 0 ? vg_rec_index_delete_segment(ix, s->id)
+                                : vg_rec_index_close_segment(ix, s->id, s->end_us, s->offset);
+    if (err != 0) index_error();
+  }
+  if (j->kind == JOB_CLOSE) free(s);
+}
+
+/* Runs a batch of jobs: first every file write, then all their index rows
+ * in one transaction. The transaction (which holds the database's write
+ * lock, shared by all writers) is never open across a write or an
+ * fdatasync(), so writers do not wait on each other's disks. */
 static void run_batch(job_t *list) {
+  for (job_t *j = list; j; j = j->next) {
+    WR->current = j;
+    run_job(j);
+    /* The bytes are in the kernel: the frames' buffers can go back now. */
+    vg_fmp4_fragment_release(&j->fragment);
+  }
+  WR->current = NULL;
   int batched = 0;
   if (WR->ix) {
     if (vg_rec_index_begin(WR->ix) == 0)
@@ -529,7 +557,7 @@ static void run_batch(job_t *list) {
   while (list) {
     job_t *j = list;
     list = j->next;
-    run_job(j);
+    index_job(j);
     job_free(j);
   }
   if (batched && vg_rec_index_commit(WR->ix) != 0) index_error();
