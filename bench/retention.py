@@ -125,7 +125,8 @@ def main():
             if not line and sub_sim.poll() is not None:
                 sys.exit("camsim (substream) failed")
     root = os.path.join(tmp, "rec")
-    cfg = {"http": {"bind": "127.0.0.1", "port": http}, "rtsp_server": {"bind": "127.0.0.1", "port": vrtsp},
+    cfg = {"auth": {"enabled": False}, "http": {"bind": "127.0.0.1", "port": http},
+           "rtsp_server": {"bind": "127.0.0.1", "port": vrtsp},
            "database": {"path": os.path.join(tmp, "vigil.db")}, "log_level": "warn",
            "record": {"enabled": True, "root": root, "segment_s": 60},
            "cameras": [{"id": "continuous", "url": url, "record": {"mode": "continuous"}},
