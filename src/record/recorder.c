@@ -152,6 +152,7 @@ struct vg_recorder {
   vg_preroll_t sub_delay;
   int64_t sub_seen_us;   /* vg_time_mono_us() of the last substream frame */
   int64_t sub_lookup_us; /* when the substream's hub was last looked for */
+  int sub_misses;        /* lookups in a row that did not find it */
   rec_source_t *cur;     /* the source of the segment being written */
   vg_fmp4_t *mux;
   segment_t *seg;
@@ -878,7 +879,13 @@ static void sub_open(vg_recorder_t *rec) {
   if (rec->sub_reader || !rec->gate.policy.substream[0] || now - rec->sub_lookup_us < 1000000) return;
   rec->sub_lookup_us = now;
   if (!rec->sub_hub) rec->sub_hub = vg_hub_find(rec->gate.policy.substream);
-  if (!rec->sub_hub) return;
+  if (!rec->sub_hub) {
+    if (++rec->sub_misses == 10)
+      vg_log_warn(&rec->log, "substream \"%s\" is not a running camera: idle footage keeps the keyframes",
+                  rec->gate.policy.substream);
+    return;
+  }
+  rec->sub_misses = 0;
   vg_hub_reader_opts_t o = {.queue_frames = REC_QUEUE_FRAMES, .notify = NULL, .opaque = rec};
   if (vg_hub_open_reader(rec->sub_hub, &o, &rec->sub_reader) != 0) {
     vg_hub_unref(&rec->sub_hub);
