@@ -84,8 +84,10 @@ def test_idle_keyframes_play_in_real_time(vigil_bin, start_process, vigil_node, 
         # Each keyframe lasts until the next one (a GOP), not one frame time.
         durations = sample_durations(os.path.join(r, path))
         assert len(durations) == len(packets) and all(abs(d - GOP_S) < 0.1 for d in durations), durations
-        # The file plays for the wall-clock time it covers.
-        assert abs(duration - wall) < 0.15, (duration, wall)
+        # The file plays for the wall-clock time it covers (within what the index start may be moved
+        # forward so as not to overlap the previous segment; one frame time per keyframe would be 0.96 s
+        # short here).
+        assert abs(duration - wall) < 0.4, (duration, wall)
         assert duration >= 5 * GOP_S - 0.1, duration
         checked += 1
     assert checked >= 1
@@ -108,6 +110,9 @@ def test_substream_while_idle_full_when_triggered(vigil_bin, start_process, vigi
     wait_for(lambda: [q for _, _, q, _, _ in rows(tmp_path, "cam1")][-1:] == ["substream"]
              and "full" in [q for _, _, q, _, _ in rows(tmp_path, "cam1")], 60, what="substream after the trigger")
     segs = rows(tmp_path, "cam1")
+    # Until the substream's camera is online the main stream's keyframes are kept; from then on
+    # the substream replaces them.
+    segs = segs[[q for _, _, q, _, _ in segs].index("substream"):]
     qualities = [q for _, _, q, _, _ in segs]
     assert "keyframes" not in qualities, qualities
     first_full, last_full = qualities.index("full"), len(qualities) - 1 - qualities[::-1].index("full")
@@ -119,7 +124,7 @@ def test_substream_while_idle_full_when_triggered(vigil_bin, start_process, vigi
         assert width == (160 if quality == "substream" else 320), (path, quality, width)
         # Every frame of either stream, not only keyframes.
         assert any(not f.startswith("K") for _, _, f in packets), (path, quality)
-        assert abs(duration - (end_us - start_us) / 1e6) < 0.2, (path, duration, start_us, end_us)
+        assert abs(duration - (end_us - start_us) / 1e6) < 0.4, (path, duration, start_us, end_us)
         if quality == "full":
             full_frames += len(packets)
     # The trigger's 6 s, the 2 s pre-roll and 1 s post-roll at 25 fps (within a GOP).
@@ -132,7 +137,7 @@ def test_substream_while_idle_full_when_triggered(vigil_bin, start_process, vigi
 
     # VOD across idle and active footage: one init per file, discontinuities between
     # them; ffmpeg decodes it through both resolutions without an error.
-    start_ms, end_ms = segs[0][3] // 1000, segs[-1][4] // 1000
+    start_ms, end_ms = (segs[0][3] + 999) // 1000, segs[-1][4] // 1000
     vod = f"{base}/cameras/cam1/vod.m3u8?start={start_ms}&end={end_ms}"
     with urllib.request.urlopen(vod, timeout=30) as r:
         playlist = r.read().decode()
