@@ -1200,6 +1200,9 @@ int vg_recorder_add(const char *camera, vg_hub_t *hub, vg_worker_t *worker) {
   rec->cur = &rec->main;
   pthread_mutex_init(&rec->lock, NULL);
   pthread_cond_init(&rec->cond, NULL);
+  char pinned[VG_RECORD_ROOT_PATH_MAX];
+  vg_record_camera_root(rec->camera, pinned, sizeof(pinned));
+  int pinned_root = pinned[0] ? vg_roots_find(pinned) : -1;
   pthread_mutex_lock(&W.lock);
   if (W.rec_count >= MAX_RECORDERS) {
     pthread_mutex_unlock(&W.lock);
@@ -1207,8 +1210,10 @@ int vg_recorder_add(const char *camera, vg_hub_t *hub, vg_worker_t *worker) {
     free(rec);
     return VG_ETOOBIG;
   }
-  /* Cameras are dealt out to the writers in turn. */
-  rec->writer = &W.writers[W.rec_count % W.writer_count];
+  /* A camera pinned to a root goes to that root's writer (with one writer
+   * per root, a slow disk then holds up only its own cameras); the others
+   * are dealt out to the writers in turn. */
+  rec->writer = &W.writers[(pinned_root >= 0 ? pinned_root : W.rec_count) % W.writer_count];
   W.recs[W.rec_count++] = rec;
   pthread_mutex_unlock(&W.lock);
   int err = vg_worker_post(worker, open_task, rec);
@@ -1217,9 +1222,7 @@ int vg_recorder_add(const char *camera, vg_hub_t *hub, vg_worker_t *worker) {
     rec->stopped = 1;
     return err;
   }
-  char pinned[VG_RECORD_ROOT_PATH_MAX];
-  vg_record_camera_root(rec->camera, pinned, sizeof(pinned));
-  if (pinned[0] && vg_roots_find(pinned) < 0)
+  if (pinned[0] && pinned_root < 0)
     vg_log_warn(&rec->log,
                 "record.root \"%s\" is not one of record.roots: the camera is spread like the others",
                 pinned);
