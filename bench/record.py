@@ -41,6 +41,22 @@ def quantile(m, name, q):
     return None
 
 
+def writer_cpu(pid):
+    """CPU seconds of the node's recording writer threads (named rec-writer*), per thread."""
+    out = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                name = f.read().strip()
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if name.startswith("rec-writer"):
+            out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return out
+
+
 def start_recording_node(vigil, n, sim_port, tmp, workers):
     http_port = free_port()
     root = os.path.join(tmp, "rec")
@@ -63,9 +79,10 @@ def bench_vigil(vigil, n, duration, tmp, workers):
     sim = start_camsim(vigil, n, sim_port, os.path.join(tmp, f"camsim-{n}.log"), workers)
     node, http_port, online, root = start_recording_node(vigil, n, sim_port, tmp, workers)
     time.sleep(5)
-    m0, c0, t0 = metrics(http_port), cpu_seconds(node.pid), time.time()
+    m0, c0, w0, t0 = metrics(http_port), cpu_seconds(node.pid), writer_cpu(node.pid), time.time()
     time.sleep(duration)
-    m1, c1, t1 = metrics(http_port), cpu_seconds(node.pid), time.time()
+    m1, c1, w1, t1 = metrics(http_port), cpu_seconds(node.pid), writer_cpu(node.pid), time.time()
+    load = os.getloadavg()
     rss = rss_bytes(node.pid)
     stop(node)
     elapsed = t1 - t0
@@ -79,6 +96,8 @@ def bench_vigil(vigil, n, duration, tmp, workers):
         "vigil_cpu_s": round(c1 - c0, 2),
         "vigil_cpu_s_per_stream_min": (c1 - c0) / n / (elapsed / 60),
         "vigil_rss_mib": rss / 2**20,
+        "writer_threads_cpu_s": {k: round(v - w0.get(k, 0.0), 2) for k, v in sorted(w1.items())},
+        "load_avg_1_5_15": [round(x, 2) for x in load],
         "frames_received": delta("vigil_camera_frames_total"),
         "frames_expected": n * 25 * elapsed,
         "bytes_received": received,

@@ -5,7 +5,11 @@ of the same stream, over a simulated day compressed in time.
 One `vigil camsim` camera (camsim's real bitrate, 2 Mbps, 25 fps, GOP 50 by
 default) is recorded twice by one `vigil run` node, as two cameras reading
 the same RTSP URL: "continuous" (mode continuous) and "intelligent" (mode
-intelligent, pre-roll 5 s, post-roll 5 s). For DURATION seconds, manual triggers
+intelligent, pre-roll 5 s, post-roll 5 s). With --sub-size, a second camsim
+serves a low-resolution version of the stream (--sub-size, --sub-bitrate,
+same GOP), configured as camera "sub" (mode off), and a third camera,
+"intelligent_sub", records the main stream like "intelligent" but with
+"substream": "sub": every frame of the substream while idle. For DURATION seconds, manual triggers
 (POST /api/v1/cameras/intelligent/record) make the intelligent camera full
 quality EVENT_FRACTION of the time, in events of EVENT_S seconds placed at
 random (seeded) without overlap: a day with events 10% of the time, played
@@ -90,6 +94,8 @@ def main():
     ap.add_argument("--source", default="/usr/share/doc/opencv-doc/examples/data/vtest.avi",
                     help="camsim source: a video file, or 'pattern'")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--sub-size", default="", help="also measure idle recording of a substream of this size")
+    ap.add_argument("--sub-bitrate", default="256k")
     ap.add_argument("--keep", action="store_true", help="keep the recordings directory")
     a = ap.parse_args()
     if a.source != "pattern" and not os.path.exists(a.source):
@@ -106,13 +112,33 @@ def main():
         if not line and sim.poll() is not None:
             sys.exit("camsim failed")
     url = f"rtsp://127.0.0.1:{rtsp}/cam1"
+    sub_sim = None
+    if a.sub_size:
+        sub_rtsp = free_port()
+        sub_sim = subprocess.Popen([a.vigil, "camsim", "--port", str(sub_rtsp), "--cameras", "1", "--bitrate",
+                                    a.sub_bitrate, "--size", a.sub_size, "--gop", str(a.gop), "--source", a.source,
+                                    "--duration-s", "20", "--workers", "1"], stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, text=True)
+        line = ""
+        while "serving" not in line:
+            line = sub_sim.stdout.readline()
+            if not line and sub_sim.poll() is not None:
+                sys.exit("camsim (substream) failed")
     root = os.path.join(tmp, "rec")
-    cfg = {"http": {"bind": "127.0.0.1", "port": http}, "rtsp_server": {"bind": "127.0.0.1", "port": vrtsp},
+    cfg = {"auth": {"enabled": False}, "http": {"bind": "127.0.0.1", "port": http},
+           "rtsp_server": {"bind": "127.0.0.1", "port": vrtsp},
            "database": {"path": os.path.join(tmp, "vigil.db")}, "log_level": "warn",
            "record": {"enabled": True, "root": root, "segment_s": 60},
            "cameras": [{"id": "continuous", "url": url, "record": {"mode": "continuous"}},
                        {"id": "intelligent", "url": url,
                         "record": {"mode": "intelligent", "pre_roll_s": 5, "post_roll_s": 5}}]}
+    cams = ["continuous", "intelligent"]
+    if sub_sim:
+        cams.append("intelligent_sub")
+        cfg["cameras"] += [{"id": "sub", "url": f"rtsp://127.0.0.1:{sub_rtsp}/cam1", "record": {"mode": "off"}},
+                           {"id": "intelligent_sub", "url": url,
+                            "record": {"mode": "intelligent", "pre_roll_s": 5, "post_roll_s": 5,
+                                       "substream": "sub"}}]
     with open(os.path.join(tmp, "vigil.json"), "w") as f:
         json.dump(cfg, f)
     node = subprocess.Popen([a.vigil, "run", "-c", os.path.join(tmp, "vigil.json")],
@@ -125,6 +151,10 @@ def main():
         time.sleep(max(0, t0 + s - time.time()))
         st, body = post(f"http://127.0.0.1:{http}/api/v1/cameras/intelligent/record", {"duration_s": a.event_s})
         assert st == 202, body
+        if sub_sim:
+            st2, body2 = post(f"http://127.0.0.1:{http}/api/v1/cameras/intelligent_sub/record",
+                              {"duration_s": a.event_s})
+            assert st2 == 202, body2
         # The trigger as the server set it: [until - duration, until).
         until = datetime.datetime.strptime(body["until"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(
             tzinfo=datetime.timezone.utc).timestamp()
@@ -134,41 +164,55 @@ def main():
     node.wait(60)
     sim.terminate()
     sim.wait(30)
+    if sub_sim:
+        sub_sim.terminate()
+        sub_sim.wait(30)
 
     db = sqlite3.connect(os.path.join(tmp, "vigil.db"))
     rows = db.execute("SELECT camera, root, path, quality, start_us, end_us, bytes FROM rec_segments "
                       "ORDER BY camera, start_us").fetchall()
     stored = {}
-    for cam in ("continuous", "intelligent"):
+    for cam in cams:
         stored[cam] = sum(os.path.getsize(f) for f in glob.glob(os.path.join(root, cam, "*/*/*/*/*.mp4")))
     saving = 1 - stored["intelligent"] / stored["continuous"]
 
-    # Every second of every trigger inside full-quality footage: the parts of
-    # each trigger's range that no full segment's [start, end) covers.
-    full = sorted((s / 1e6, e / 1e6) for c, _, _, q, s, e, _ in rows if c == "intelligent" and q == "full")
-    uncovered = 0.0
-    for ts, te in triggers:
-        t = ts
-        for s, e in full:
-            if e <= t or s >= te:
+    def check(camera):
+        """(uncovered trigger seconds, full fps, idle frames, non-keyframes among idle keyframes-only frames,
+        idle media seconds) of camera."""
+        # Every second of every trigger inside full-quality footage: the parts of
+        # each trigger's range that no full segment's [start, end) covers.
+        full = sorted((s / 1e6, e / 1e6) for c, _, _, q, s, e, _ in rows if c == camera and q == "full")
+        uncovered = 0.0
+        for ts, te in triggers:
+            t = ts
+            for s, e in full:
+                if e <= t or s >= te:
+                    continue
+                if s > t:
+                    uncovered += s - t
+                t = max(t, e)
+            uncovered += max(0.0, te - t)
+        # Full segments hold every frame; keyframes segments only keyframes.
+        nonkey_in_keyframes, idle_frames, full_frames, full_media_s, idle_media_s = 0, 0, 0, 0.0, 0.0
+        for c, r, p, q, s, e, _ in rows:
+            if c != camera:
                 continue
-            if s > t:
-                uncovered += s - t
-            t = max(t, e)
-        uncovered += max(0.0, te - t)
-    # Full segments hold every frame; keyframes segments only keyframes.
-    fps_full, nonkey_in_keyframes, keyframes_frames, full_frames, full_media_s = [], 0, 0, 0, 0.0
-    for c, r, p, q, s, e, _ in rows:
-        if c != "intelligent":
-            continue
-        flags = video_flags(os.path.join(r, p))
-        if q == "full":
-            full_frames += len(flags)
-            full_media_s += (e - s) / 1e6
-        else:
-            keyframes_frames += len(flags)
-            nonkey_in_keyframes += sum(1 for f in flags if not f.startswith("K"))
-    fps = full_frames / full_media_s if full_media_s else 0
+            flags = video_flags(os.path.join(r, p))
+            if q == "full":
+                full_frames += len(flags)
+                full_media_s += (e - s) / 1e6
+            else:
+                idle_frames += len(flags)
+                idle_media_s += (e - s) / 1e6
+                if q == "keyframes":
+                    nonkey_in_keyframes += sum(1 for f in flags if not f.startswith("K"))
+        fps = full_frames / full_media_s if full_media_s else 0
+        return uncovered, fps, idle_frames, nonkey_in_keyframes, idle_media_s
+
+    uncovered, fps, keyframes_frames, nonkey_in_keyframes, _ = check("intelligent")
+    if sub_sim:
+        sub_uncovered, sub_fps, sub_frames, _, sub_media_s = check("intelligent_sub")
+        sub_saving = 1 - stored["intelligent_sub"] / stored["continuous"]
 
     event_s = sum(te - ts for ts, te in triggers)
     cpu = platform.processor() or platform.machine()
@@ -180,7 +224,9 @@ def main():
     print(f"Date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC; machine: {cpu}, "
           f"{os.cpu_count()} cores; command: bench/retention.py --duration {a.duration} "
           f"--event-fraction {a.event_fraction} --event-s {a.event_s} --bitrate {a.bitrate} --size {a.size} "
-          f"--gop {a.gop} --source {os.path.basename(a.source)} --seed {a.seed}")
+          f"--gop {a.gop} --source {os.path.basename(a.source)} --seed {a.seed}"
+          + (f" --sub-size {a.sub_size} --sub-bitrate {a.sub_bitrate}" if sub_sim else "")
+          + f"; load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     print()
     print("| figure | value |")
     print("| --- | --- |")
@@ -193,11 +239,21 @@ def main():
     print(f"| trigger time outside full-quality segments | {uncovered:.3f} s of {event_s:.0f} s |")
     print(f"| full-quality segments: video frames per second of media | {fps:.2f} (stream: 25) |")
     print(f"| keyframes-only segments: frames / non-keyframes among them | {keyframes_frames} / {nonkey_in_keyframes} |")
+    if sub_sim:
+        print(f"| intelligent with a {a.sub_size} substream at {a.sub_bitrate}: bytes stored | "
+              f"{stored['intelligent_sub']:,} |")
+        print(f"| **saving with the substream** | **{100 * sub_saving:.1f}%** |")
+        print(f"| substream: trigger time outside full-quality segments | {sub_uncovered:.3f} s of {event_s:.0f} s |")
+        print(f"| substream: full-quality video frames per second of media | {sub_fps:.2f} |")
+        print(f"| substream segments: video frames per second of media | "
+              f"{sub_frames / sub_media_s if sub_media_s else 0:.2f} ({sub_media_s:.0f} s) |")
     if not a.keep:
         subprocess.run(["rm", "-rf", tmp])
     else:
         print(f"\nrecordings kept in {tmp}")
     ok = saving >= 0.5 and uncovered == 0 and nonkey_in_keyframes == 0 and fps >= 24
+    if sub_sim:
+        ok = ok and sub_saving >= 0.5 and sub_uncovered == 0 and sub_fps >= 24
     return 0 if ok else 1
 
 

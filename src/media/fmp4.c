@@ -93,6 +93,8 @@ typedef struct {
   int64_t origin;    /* pts at decode time 0 */
   int64_t last_pts;  /* of the last frame added */
   int has_last;
+  int64_t end_pts; /* vg_fmp4_set_end: where the last queued sample ends */
+  int has_end;
 } mux_track_t;
 
 struct vg_fmp4 {
@@ -539,6 +541,13 @@ int vg_fmp4_init_segment(vg_fmp4_t *m, vg_buf_t **out) {
 
 /* ---- fragments ---------------------------------------------------------- */
 
+int vg_fmp4_set_end(vg_fmp4_t *m, int track, int64_t end_pts) {
+  if (!m || track < 0 || track >= m->track_count) return VG_EINVAL;
+  m->tracks[track].end_pts = end_pts;
+  m->tracks[track].has_end = 1;
+  return 0;
+}
+
 int vg_fmp4_queued(const vg_fmp4_t *m) { return m ? m->queued : 0; }
 
 /* The decode-time origin of a track's first frame: 0 for the first track to
@@ -595,6 +604,8 @@ static uint32_t sample_flags(const mux_track_t *t, const vg_frame_t *f) {
 /* Durations of a track's samples in this fragment (see fmp4.h). */
 static uint32_t sample_duration(const mux_track_t *t, vg_frame_t *const *s, int i, int n) {
   if (i + 1 < n) return (uint32_t)(s[i + 1]->pts - s[i]->pts);
+  if (t->has_end && t->end_pts > s[i]->pts && t->end_pts - s[i]->pts <= (int64_t)UINT32_MAX)
+    return (uint32_t)(t->end_pts - s[i]->pts);
   if (n >= 2) return (uint32_t)(s[n - 1]->pts - s[n - 2]->pts);
   if (t->info.codec == VG_CODEC_PCMU || t->info.codec == VG_CODEC_PCMA)
     return s[i]->len / (uint32_t)(t->info.channels > 1 ? t->info.channels : 1);
@@ -716,6 +727,8 @@ int vg_fmp4_flush_fragment(vg_fmp4_t *m, vg_fmp4_fragment_t *out) {
   out->sample_count = n;
   out->sequence = sequence;
   m->sequence = sequence;
+  for (int t = 0; t < m->track_count; t++)
+    m->tracks[t].has_end = 0;
   m->queued = 0;
   m->queued_bytes = 0;
   return 0;

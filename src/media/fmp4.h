@@ -17,7 +17,9 @@
  * sample rate for audio). A sample lasts until the next sample of its track;
  * the last sample of a fragment gets the duration of the sample before it,
  * or the track's nominal duration (1/fps, 1024 AAC samples, 20 ms of Opus,
- * the G.711 frame's own length) when it is alone. The decode timeline of
+ * the G.711 frame's own length) when it is alone, unless the caller says
+ * where it ends (vg_fmp4_set_end: e.g. a keyframes-only recording, whose
+ * keyframes each last until the next one). The decode timeline of
  * each track starts at 0 at its first frame; a track that starts later than
  * the first one is placed at its wall-clock offset (vg_frame_t.utc_us) when
  * both frames carry one. tfdt is pts minus that origin, so it continues
@@ -98,6 +100,11 @@ int vg_fmp4_init_segment(vg_fmp4_t *m, vg_buf_t **out);
  * (the fragment is full: flush, then add again). On failure nothing is
  * queued. */
 int vg_fmp4_add_frame(vg_fmp4_t *m, const vg_frame_t *frame);
+/* Says that the last sample of track queued for the next fragment lasts
+ * until end_pts (in the track's clock; ignored unless after that sample's
+ * pts and within 2^32 ticks of it). Holds for the next flush only. Returns
+ * 0 or VG_EINVAL. */
+int vg_fmp4_set_end(vg_fmp4_t *m, int track, int64_t end_pts);
 /* Number of frames queued for the next fragment. */
 int vg_fmp4_queued(const vg_fmp4_t *m);
 

@@ -76,7 +76,7 @@ struct vg_rec_index {
 };
 
 const char *vg_rec_quality_name(vg_rec_quality_t q) {
-  return q == VG_REC_QUALITY_KEYFRAMES ? "keyframes" : "full";
+  return q == VG_REC_QUALITY_KEYFRAMES ? "keyframes" : q == VG_REC_QUALITY_SUBSTREAM ? "substream" : "full";
 }
 
 int vg_rec_quality_parse(const char *name, vg_rec_quality_t *out) {
@@ -84,6 +84,8 @@ int vg_rec_quality_parse(const char *name, vg_rec_quality_t *out) {
     *out = VG_REC_QUALITY_FULL;
   else if (name && strcmp(name, "keyframes") == 0)
     *out = VG_REC_QUALITY_KEYFRAMES;
+  else if (name && strcmp(name, "substream") == 0)
+    *out = VG_REC_QUALITY_SUBSTREAM;
   else
     return VG_EINVAL;
   return 0;

@@ -45,9 +45,16 @@
 #define VG_REC_TIER_MAX 16
 #define VG_REC_REASON_MAX 256
 
-/* What a segment holds: every frame, or only the video keyframes
- * (intelligent retention while idle). Stored as "full" / "keyframes". */
-typedef enum { VG_REC_QUALITY_FULL = 0, VG_REC_QUALITY_KEYFRAMES = 1 } vg_rec_quality_t;
+/* What a segment holds: every frame, only the video keyframes
+ * (intelligent retention while idle), or every frame of the camera's
+ * low-resolution substream (intelligent retention while idle, with
+ * cameras[].record.substream). Stored as "full" / "keyframes" /
+ * "substream". */
+typedef enum {
+  VG_REC_QUALITY_FULL = 0,
+  VG_REC_QUALITY_KEYFRAMES = 1,
+  VG_REC_QUALITY_SUBSTREAM = 2
+} vg_rec_quality_t;
 
 typedef struct {
   int64_t id;                     /* set by vg_rec_index_add_segment */

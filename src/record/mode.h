@@ -8,7 +8,9 @@
  *                post-roll), preceded by pre_roll_s of footage kept in
  *                memory;
  *   intelligent  full quality while a trigger is active, only the video
- *                keyframes while idle (a small fraction of the bytes);
+ *                keyframes while idle (a small fraction of the bytes), or,
+ *                with a substream, every frame of that low-resolution
+ *                stream while idle (recorder.c reads it);
  *   off          nothing.
  * A schedule (weekdays and time ranges of the node's local time) may select
  * another mode for part of the week; outside every entry the camera's own
@@ -110,7 +112,7 @@ typedef struct {
   int64_t event_max_age_s; /* footage overlapping event/manual marks; 0: max_age_s applies */
   vg_rec_schedule_entry_t schedule[VG_REC_MAX_SCHEDULE];
   int schedule_count;
-  char substream[64]; /* a low-resolution camera id for idle recording (documented: not used yet) */
+  char substream[64]; /* intelligent: a low-resolution camera id recorded (all frames) while idle */
 } vg_rec_policy_t;
 
 /* The defaults above. */

@@ -27,25 +27,68 @@
 /* The hub queue of a recorder: deep, because recording must not lose frames
  * while its worker is busy for a moment. */
 #define REC_QUEUE_FRAMES 2048
-/* Bounds of the writer's queue; beyond them fragments are dropped (and
- * counted) rather than letting memory grow while a disk stalls. */
+/* Bounds of the writers' queues (the bytes shared out among the writers);
+ * beyond them fragments are dropped (and counted) rather than letting memory
+ * grow while a disk stalls. */
 #define WRITER_MAX_JOBS 4096
 #define WRITER_MAX_BYTES (256u << 20)
+#define MAX_WRITERS 32
 #define MAX_RECORDERS 1024
 /* Jobs handled per wake-up of the writer, all their index rows in one
  * transaction: bounds how long one transaction holds the write lock. */
 #define WRITER_MAX_BATCH 1024
+/* A writer woken by a job waits this long for more before it writes them,
+ * unless the queue fills faster (WRITER_BATCH_JOBS): one wake-up and one
+ * index transaction per batch instead of per fragment. It adds at most
+ * this much to the time from a fragment's completion to its write. */
+#define WRITER_BATCH_US 100000
+#define WRITER_BATCH_JOBS 256
 /* How often the writer refreshes per-root usage from the index. */
 #define USED_REFRESH_US (10 * 1000000LL)
 #define LATENCY_BUCKETS 128
 /* How often a recorder drains its hub reader on its worker. */
-#define DRAIN_INTERVAL_MS 100
+#define DRAIN_INTERVAL_MS 250
+/* A substream silent for this long is taken for gone: idle footage falls
+ * back to the main stream's keyframes. */
+#define SUB_STALE_US 3000000
 
 #ifndef IOV_MAX
 #define IOV_MAX 1024
 #endif
 
 typedef struct vg_recorder vg_recorder_t;
+
+/* A stream a recorder writes segments of: its tracks, as its hub gave them. */
+typedef struct {
+  vg_track_t tracks[VG_MAX_TRACKS];
+  int track_count;
+  int key_track; /* the first video track, or 0 */
+  int usable;    /* the muxer accepts these tracks */
+} rec_source_t;
+typedef struct job job_t;
+
+/* One writer thread and the queue of the cameras assigned to it. A camera's
+ * jobs all go to one writer, so they are written in the order queued. */
+typedef struct {
+  int index;
+  pthread_t thread;
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  job_t *head, *tail;
+  size_t jobs;
+  uint64_t bytes, max_bytes;
+  int waiting; /* asleep on cond: a push must wake it */
+  int quit;
+  /* Its thread only (handed over at start, taken back after the join). */
+  vg_db_t *db;
+  vg_rec_index_t *ix;
+  int64_t used_refresh_at;
+  int no_root_logged; /* "no storage root can take a segment" was logged */
+  job_t *current;     /* the job whose file work runs now */
+} writer_t;
+
+/* The writer running on this thread (NULL elsewhere). */
+static __thread writer_t *WR;
 
 /* One segment file; created by the recorder (OPEN job), owned by the writer
  * from then on and freed by it on the CLOSE job. */
@@ -67,7 +110,7 @@ typedef struct {
 
 enum { JOB_OPEN, JOB_FRAGMENT, JOB_CLOSE };
 
-typedef struct job {
+struct job {
   struct job *next;
   int kind;
   segment_t *seg;
@@ -76,28 +119,46 @@ typedef struct job {
   int64_t frag_start_us;       /* JOB_FRAGMENT: UTC start, from the segment's anchor and media time */
   int64_t frag_duration_us;
   bool frag_key;     /* its first video sample is a keyframe */
-  int64_t queued_us; /* JOB_FRAGMENT: when the recorder handed it to the writer */
+  int64_t queued_us; /* when the recorder handed it to the writer */
   uint64_t bytes;
-} job_t;
+  /* Writer thread: the index work the job's file work left for the batch's
+   * transaction (run after every file write of the batch). */
+  bool ix_add;      /* add the segment's row */
+  bool ix_fragment; /* add frag_row (segment_id filled then) */
+  bool ix_finish;   /* close (or delete) the segment's row */
+  vg_rec_fragment_t frag_row;
+};
 
 struct vg_recorder {
   char camera[64];
   vg_log_ctx_t log;
   vg_hub_t *hub;
   vg_worker_t *worker;
+  writer_t *writer;        /* the writer thread its segments go to */
   vg_hub_reader_t *reader; /* worker thread only */
   uv_timer_t drain_timer;  /* worker thread: drains the reader every DRAIN_INTERVAL_MS */
   int timer_started;
 
   /* Worker thread only. */
-  vg_track_t tracks[VG_MAX_TRACKS];
-  int track_count;
-  int key_track; /* the first video track, or 0 */
-  int usable;    /* the muxer accepts these tracks */
+  rec_source_t main;
+  /* Intelligent mode with a substream (policy.substream): the substream
+   * camera's stream, recorded instead of the main stream's keyframes while
+   * idle. sub_delay holds its frames for pre_roll_s, as the main stream's
+   * pre-roll does, so that what it writes and the full-quality footage
+   * that follows (pre-roll first) do not overlap in time. */
+  rec_source_t sub;
+  vg_hub_t *sub_hub;
+  vg_hub_reader_t *sub_reader;
+  vg_preroll_t sub_delay;
+  int64_t sub_seen_us;   /* vg_time_mono_us() of the last substream frame */
+  int64_t sub_lookup_us; /* when the substream's hub was last looked for */
+  int sub_misses;        /* lookups in a row that did not find it */
+  rec_source_t *cur;     /* the source of the segment being written */
   vg_fmp4_t *mux;
   segment_t *seg;
   int64_t seg_start_pts, frag_start_pts;
   int64_t prev_key_pts;     /* pts of the previous frame of the key track */
+  int64_t prev_key_gap;     /* from the frame of the key track before it, 0 if none */
   int64_t seg_anchor_utc;   /* the wall clock of the segment's first frame as the camera gave it */
   int clock_jumped;         /* the wall clock jumped: cut at the next keyframe */
   int64_t last_end_us;      /* UTC reached by the last recorded frame: segments never go back before it */
@@ -120,33 +181,24 @@ struct vg_recorder {
 static struct {
   int started;
   vg_record_config_t cfg;
-  pthread_t thread;
-  pthread_mutex_t lock;
-  pthread_cond_t cond;
-  job_t *head, *tail;
-  size_t jobs;
-  uint64_t bytes;
-  int quit;
+  pthread_mutex_t lock; /* the list of recorders */
+  writer_t writers[MAX_WRITERS];
+  int writer_count;
   vg_recorder_t *recs[MAX_RECORDERS];
   int rec_count;
-  /* Writer thread only (handed over at start, taken back after the join). */
-  vg_db_t *db;
-  vg_rec_index_t *ix;
-  int64_t used_refresh_at;
-  int no_root_logged; /* "no storage root can take a segment" was logged */
   /* Read by the collector. */
   atomic_uint_fast64_t index_writes, index_errors, frames_written;
   atomic_uint_fast64_t latency_hist[LATENCY_BUCKETS];
   atomic_uint_fast64_t queue_hist[LATENCY_BUCKETS]; /* fragment handed to the writer -> written */
-} W = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+} W = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static const vg_log_ctx_t record_log = {"record", NULL};
 
 /* --- configuration and paths --- */
 
 int vg_record_config_parse(vg_cfg_t *c, json_t *obj, vg_record_config_t *out) {
-  static const char *const keys[] = {"enabled",   "root",        "roots", "root_retry_s",
-                                     "segment_s", "fragment_ms", NULL};
+  static const char *const keys[] = {"enabled",   "root",        "roots",          "root_retry_s",
+                                     "segment_s", "fragment_ms", "writer_threads", NULL};
   long long v;
   memset(out, 0, sizeof(*out));
   if (obj) vg_cfg_check_keys(c, obj, keys);
@@ -159,6 +211,8 @@ int vg_record_config_parse(vg_cfg_t *c, json_t *obj, vg_record_config_t *out) {
   out->segment_s = (int)v;
   vg_cfg_int(c, obj, "fragment_ms", 1000, 100, 10000, &v);
   out->fragment_ms = (int)v;
+  vg_cfg_int(c, obj, "writer_threads", 0, 0, MAX_WRITERS, &v);
+  out->writer_threads = (int)v;
   return c->failed ? VG_ECONFIG : 0;
 }
 
@@ -188,21 +242,26 @@ static void job_free(job_t *j) {
 /* Queues a job; fragments are refused (VG_EAGAIN) when the queue is full,
  * opens and closes never, so that every segment gets closed. */
 static int writer_push(job_t *j) {
-  pthread_mutex_lock(&W.lock);
-  if (j->kind == JOB_FRAGMENT && (W.jobs >= WRITER_MAX_JOBS || W.bytes + j->bytes > WRITER_MAX_BYTES)) {
-    pthread_mutex_unlock(&W.lock);
+  writer_t *w = j->seg->rec->writer;
+  pthread_mutex_lock(&w->lock);
+  if (j->kind == JOB_FRAGMENT && (w->jobs >= WRITER_MAX_JOBS || w->bytes + j->bytes > w->max_bytes)) {
+    pthread_mutex_unlock(&w->lock);
     return VG_EAGAIN;
   }
   j->next = NULL;
-  if (W.tail)
-    W.tail->next = j;
+  if (!j->queued_us) j->queued_us = vg_time_mono_us();
+  if (w->tail)
+    w->tail->next = j;
   else
-    W.head = j;
-  W.tail = j;
-  W.jobs++;
-  W.bytes += j->bytes;
-  pthread_cond_signal(&W.cond);
-  pthread_mutex_unlock(&W.lock);
+    w->head = j;
+  w->tail = j;
+  w->jobs++;
+  w->bytes += j->bytes;
+  /* A writer that is busy, or already gathering a batch, takes this job
+   * with its next batch: only the first job into an empty queue costs a
+   * wake-up. */
+  if ((w->waiting && w->jobs == 1) || w->jobs == WRITER_BATCH_JOBS) pthread_cond_signal(&w->cond);
+  pthread_mutex_unlock(&w->lock);
   return 0;
 }
 
@@ -235,19 +294,15 @@ static void latency_record(atomic_uint_fast64_t *hist, int64_t us) {
   atomic_fetch_add_explicit(&hist[b], 1, memory_order_relaxed);
 }
 
-/* Marks the segment's row closed at its last complete fragment; a segment
- * without any complete fragment has nothing to play: its file and row go. */
+/* The segment's file is done with (closed, or failed): its row is closed
+ * at the last complete fragment by the batch's transaction. A segment
+ * without any complete fragment has nothing to play: its file goes now and
+ * its row with the transaction. */
 static void segment_finish_index(segment_t *s) {
   if (s->index_closed) return;
   s->index_closed = 1;
-  if (s->fragments == 0) {
-    if (s->path[0] && s->root >= 0) unlink(s->path);
-    if (W.ix && s->id && vg_rec_index_delete_segment(W.ix, s->id) != 0) index_error();
-    return;
-  }
-  if (W.ix && s->id) {
-    if (vg_rec_index_close_segment(W.ix, s->id, s->end_us, s->offset) != 0) index_error();
-  }
+  if (s->fragments == 0 && s->path[0] && s->root >= 0) unlink(s->path);
+  WR->current->ix_finish = true;
 }
 
 /* A write to the file failed: the file is cut back to its last complete
@@ -362,31 +417,21 @@ static void run_open(job_t *j) {
   }
   if (s->fd < 0) {
     atomic_fetch_add(&rec->write_errors, 1);
-    if (!W.no_root_logged)
+    if (!WR->no_root_logged)
       vg_log_error(&rec->log, "no storage root can take a segment (%s); retrying at the next keyframes",
                    vg_strerror(err));
-    W.no_root_logged = 1;
+    WR->no_root_logged = 1;
     s->failed = 1;
     s->index_closed = 1;
     atomic_fetch_add(&rec->error_epoch, 1);
     return;
   }
-  W.no_root_logged = 0;
+  WR->no_root_logged = 0;
   vg_roots_camera_on(rec->camera, s->root);
   vg_roots_add_used(s->root, s->offset);
   atomic_fetch_add(&rec->segments, 1);
   atomic_fetch_add(&rec->bytes, s->offset);
-  if (W.ix) {
-    vg_rec_segment_t row = {
-        .start_us = s->start_us, .end_us = s->start_us, .bytes = s->offset, .quality = s->quality};
-    snprintf(row.camera, sizeof(row.camera), "%s", rec->camera);
-    snprintf(row.root, sizeof(row.root), "%s", vg_roots_path(s->root));
-    snprintf(row.path, sizeof(row.path), "%s", s->path + strlen(row.root) + 1);
-    if (vg_rec_index_add_segment(W.ix, &row) == 0)
-      s->id = row.id;
-    else
-      index_error();
-  }
+  j->ix_add = true;
   vg_log_debug(&rec->log, "segment %s opened", s->path);
 }
 
@@ -408,18 +453,16 @@ static void run_fragment(job_t *j) {
   vg_roots_report_ok(s->root);
   vg_roots_add_used(s->root, j->fragment.size);
   atomic_fetch_add(&rec->bytes, j->fragment.size);
-  /* The row follows the bytes: a crash may leave bytes without a row
-   * (recovery indexes them), never a row without bytes. */
-  if (W.ix && s->id) {
-    vg_rec_fragment_t row = {.segment_id = s->id,
-                             .offset = s->offset,
-                             .size = j->fragment.size,
-                             .start_us = j->frag_start_us,
-                             .duration_us = j->frag_duration_us,
-                             .key = j->frag_key,
-                             .samples = (uint32_t)j->fragment.sample_count};
-    if (vg_rec_index_append_fragment(W.ix, &row) != 0) index_error();
-  }
+  /* The row follows the bytes (in the batch's transaction, after every
+   * write of the batch): a crash may leave bytes without a row (recovery
+   * indexes them), never a row without bytes. */
+  j->frag_row = (vg_rec_fragment_t){.offset = s->offset,
+                                    .size = j->fragment.size,
+                                    .start_us = j->frag_start_us,
+                                    .duration_us = j->frag_duration_us,
+                                    .key = j->frag_key,
+                                    .samples = (uint32_t)j->fragment.sample_count};
+  j->ix_fragment = true;
   s->offset += j->fragment.size;
   s->fragments++;
   if (j->frag_start_us + j->frag_duration_us > s->end_us) s->end_us = j->frag_start_us + j->frag_duration_us;
@@ -432,7 +475,7 @@ static void run_close(job_t *j) {
   if (s->fd >= 0) close(s->fd);
   s->fd = -1;
   segment_finish_index(s);
-  free(s);
+  /* The segment is freed once the batch's index work is done. */
 }
 
 static void run_job(job_t *j) {
@@ -453,73 +496,128 @@ static int set_used(void *opaque, const vg_rec_root_total_t *t) {
 /* Once a second: roots (retries, free space) and, less often, per-root
  * usage from the index (retention deletes through its own connection). */
 static void writer_tick(void) {
+  /* Shared state: the first writer keeps it up to date for all. */
+  if (WR->index != 0) return;
   vg_roots_tick();
   int64_t now = vg_time_mono_us();
-  if (W.ix && now >= W.used_refresh_at) {
-    W.used_refresh_at = now + USED_REFRESH_US;
+  if (WR->ix && now >= WR->used_refresh_at) {
+    WR->used_refresh_at = now + USED_REFRESH_US;
     for (int i = 0; i < vg_roots_count(); i++)
       vg_roots_set_used(i, 0);
-    if (vg_rec_index_root_totals(W.ix, set_used, NULL) < 0) index_error();
+    if (vg_rec_index_root_totals(WR->ix, set_used, NULL) < 0) index_error();
   }
 }
 
-/* Runs a batch of jobs; their index rows form one transaction. */
+/* The index work of a job, in the batch's transaction. */
+static void index_job(job_t *j) {
+  segment_t *s = j->seg;
+  vg_rec_index_t *ix = WR->ix;
+  if (ix && j->ix_add) {
+    vg_rec_segment_t row = {
+        .start_us = s->start_us, .end_us = s->start_us, .bytes = j->init->len, .quality = s->quality};
+    snprintf(row.camera, sizeof(row.camera), "%s", s->rec->camera);
+    snprintf(row.root, sizeof(row.root), "%s", vg_roots_path(s->root));
+    snprintf(row.path, sizeof(row.path), "%s", s->path + strlen(row.root) + 1);
+    if (vg_rec_index_add_segment(ix, &row) == 0)
+      s->id = row.id;
+    else
+      index_error();
+  }
+  if (ix && j->ix_fragment && s->id) {
+    j->frag_row.segment_id = s->id;
+    if (vg_rec_index_append_fragment(ix, &j->frag_row) != 0) index_error();
+  }
+  if (ix && j->ix_finish && s->id) {
+    int err = s->fragments == 0 ? vg_rec_index_delete_segment(ix, s->id)
+                                : vg_rec_index_close_segment(ix, s->id, s->end_us, s->offset);
+    if (err != 0) index_error();
+  }
+  if (j->kind == JOB_CLOSE) free(s);
+}
+
+/* Runs a batch of jobs: first every file write, then all their index rows
+ * in one transaction. The transaction (which holds the database's write
+ * lock, shared by all writers) is never open across a write or an
+ * fdatasync(), so writers do not wait on each other's disks. */
 static void run_batch(job_t *list) {
+  for (job_t *j = list; j; j = j->next) {
+    WR->current = j;
+    run_job(j);
+    /* The bytes are in the kernel: the frames' buffers can go back now. */
+    vg_fmp4_fragment_release(&j->fragment);
+  }
+  WR->current = NULL;
   int batched = 0;
-  if (W.ix) {
-    if (vg_rec_index_begin(W.ix) == 0)
+  if (WR->ix) {
+    if (vg_rec_index_begin(WR->ix) == 0)
       batched = 1;
     else
       index_error();
   }
-  uint64_t before = W.ix ? vg_rec_index_writes(W.ix) : 0;
+  uint64_t before = WR->ix ? vg_rec_index_writes(WR->ix) : 0;
   while (list) {
     job_t *j = list;
     list = j->next;
-    run_job(j);
+    index_job(j);
     job_free(j);
   }
-  if (batched && vg_rec_index_commit(W.ix) != 0) index_error();
-  if (W.ix) atomic_fetch_add(&W.index_writes, vg_rec_index_writes(W.ix) - before);
+  if (batched && vg_rec_index_commit(WR->ix) != 0) index_error();
+  if (WR->ix) atomic_fetch_add(&W.index_writes, vg_rec_index_writes(WR->ix) - before);
 }
 
 static void *writer_main(void *arg) {
-  (void)arg;
+  writer_t *w = arg;
+  WR = w;
   int64_t next_tick = vg_time_mono_us();
-  pthread_mutex_lock(&W.lock);
+  pthread_mutex_lock(&w->lock);
   for (;;) {
-    while (!W.head && !W.quit && vg_time_mono_us() < next_tick) {
+    while (!w->head && !w->quit && vg_time_mono_us() < next_tick) {
       struct timespec ts;
       clock_gettime(CLOCK_REALTIME, &ts);
       ts.tv_sec += 1;
-      pthread_cond_timedwait(&W.cond, &W.lock, &ts);
+      w->waiting = 1;
+      pthread_cond_timedwait(&w->cond, &w->lock, &ts);
+      w->waiting = 0;
+    }
+    /* Gather a batch: wait for more jobs after the first one. */
+    if (w->head && !w->quit && w->jobs < WRITER_BATCH_JOBS) {
+      int64_t until = w->head->queued_us + WRITER_BATCH_US;
+      while (w->head && !w->quit && w->jobs < WRITER_BATCH_JOBS && vg_time_mono_us() < until) {
+        int64_t left = until - vg_time_mono_us();
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += (long)(left % 1000000) * 1000;
+        ts.tv_sec += left / 1000000 + ts.tv_nsec / 1000000000;
+        ts.tv_nsec %= 1000000000;
+        pthread_cond_timedwait(&w->cond, &w->lock, &ts);
+      }
     }
     /* Take up to WRITER_MAX_BATCH jobs at once. */
-    job_t *list = W.head, *last = NULL;
+    job_t *list = w->head, *last = NULL;
     int n = 0;
-    for (job_t *j = W.head; j && n < WRITER_MAX_BATCH; j = j->next, n++) {
-      W.jobs--;
-      W.bytes -= j->bytes;
+    for (job_t *j = w->head; j && n < WRITER_MAX_BATCH; j = j->next, n++) {
+      w->jobs--;
+      w->bytes -= j->bytes;
       last = j;
     }
     if (last) {
-      W.head = last->next;
-      if (!W.head) W.tail = NULL;
+      w->head = last->next;
+      if (!w->head) w->tail = NULL;
       last->next = NULL;
     } else {
       list = NULL;
     }
-    int quit = W.quit && !W.head;
-    pthread_mutex_unlock(&W.lock);
+    int quit = w->quit && !w->head;
+    pthread_mutex_unlock(&w->lock);
     if (list) run_batch(list);
     if (vg_time_mono_us() >= next_tick) {
       writer_tick();
       next_tick = vg_time_mono_us() + 1000000;
     }
-    pthread_mutex_lock(&W.lock);
-    if (quit && !W.head) break;
+    pthread_mutex_lock(&w->lock);
+    if (quit && !w->head) break;
   }
-  pthread_mutex_unlock(&W.lock);
+  pthread_mutex_unlock(&w->lock);
   return NULL;
 }
 
@@ -551,11 +649,12 @@ static void flush_fragment(vg_recorder_t *rec) {
   j->bytes = j->fragment.size;
   j->queued_us = vg_time_mono_us();
   /* Index times: the segment's wall-clock anchor plus media time. */
-  uint32_t clock = j->fragment.track < rec->track_count ? rec->tracks[j->fragment.track].clock_rate : 90000;
+  uint32_t clock =
+      j->fragment.track < rec->cur->track_count ? rec->cur->tracks[j->fragment.track].clock_rate : 90000;
   j->frag_start_us = rec->seg->start_us + ticks_to_us((int64_t)j->fragment.start_time, clock);
   j->frag_duration_us = ticks_to_us((int64_t)j->fragment.duration, clock);
   for (int k = 0; k < j->fragment.sample_count; k++) {
-    if (j->fragment.frames[k].track != rec->key_track) continue;
+    if (j->fragment.frames[k].track != rec->cur->key_track) continue;
     j->frag_key = (j->fragment.frames[k].flags & VG_FRAME_KEY) != 0;
     break;
   }
@@ -581,6 +680,22 @@ static void end_segment(vg_recorder_t *rec) {
   vg_fmp4_free(&rec->mux);
 }
 
+/* Ends the segment before next (a frame of the same stream that will not be
+ * in it, or NULL). The last video sample lasts until next's pts; without
+ * one, a keyframes-only segment's last keyframe lasts as long as the gap
+ * before it, so that idle footage plays in real time up to its end. */
+static void end_segment_before(vg_recorder_t *rec, const vg_frame_t *next) {
+  if (!rec->seg || !rec->mux) {
+    end_segment(rec);
+    return;
+  }
+  if (next && next->track == rec->cur->key_track)
+    vg_fmp4_set_end(rec->mux, rec->cur->key_track, next->pts);
+  else if (!next && rec->seg->quality == VG_REC_QUALITY_KEYFRAMES && rec->prev_key_gap > 0)
+    vg_fmp4_set_end(rec->mux, rec->cur->key_track, rec->prev_key_pts + rec->prev_key_gap);
+  end_segment(rec);
+}
+
 static int start_segment(vg_recorder_t *rec, const vg_frame_t *f) {
   segment_t *s = calloc(1, sizeof(*s));
   job_t *j = calloc(1, sizeof(*j));
@@ -596,7 +711,7 @@ static int start_segment(vg_recorder_t *rec, const vg_frame_t *f) {
   /* Real time only moves forward: a camera clock that jumped back must not
    * make this segment overlap the previous one in the index. */
   if (s->start_us < rec->last_end_us) s->start_us = rec->last_end_us;
-  err = vg_fmp4_create(rec->tracks, rec->track_count, &rec->mux);
+  err = vg_fmp4_create(rec->cur->tracks, rec->cur->track_count, &rec->mux);
   if (err) goto fail;
   err = vg_fmp4_init_segment(rec->mux, &j->init);
   if (err < 0) goto fail;
@@ -606,6 +721,9 @@ static int start_segment(vg_recorder_t *rec, const vg_frame_t *f) {
   writer_push(j);
   rec->seg = s;
   rec->seg_start_pts = rec->frag_start_pts = f->pts;
+  /* The previous segment may be of another stream, with another clock. */
+  rec->prev_key_pts = INT64_MIN;
+  rec->prev_key_gap = 0;
   rec->clock_jumped = 0;
   rec->seen_error_epoch = atomic_load(&rec->error_epoch);
   return 0;
@@ -617,25 +735,29 @@ fail:
   return err;
 }
 
-/* The tracks changed (or the first ones arrived): a new generation. */
-static void load_tracks(vg_recorder_t *rec) {
-  end_segment(rec);
-  for (int i = 0; i < rec->track_count; i++)
-    vg_track_clear(&rec->tracks[i]);
-  rec->track_count = vg_hub_reader_tracks(rec->reader, rec->tracks, VG_MAX_TRACKS);
-  rec->key_track = 0;
-  for (int i = rec->track_count - 1; i >= 0; i--)
-    if (vg_codec_is_video(rec->tracks[i].codec)) rec->key_track = i;
-  vg_rec_gate_reset(&rec->gate, rec->key_track);
+/* The tracks of src changed (or the first ones arrived): a new generation. */
+static void load_source(vg_recorder_t *rec, rec_source_t *src, vg_hub_reader_t *reader, const char *what) {
+  if (rec->cur == src) end_segment(rec);
+  for (int i = 0; i < src->track_count; i++)
+    vg_track_clear(&src->tracks[i]);
+  src->track_count = vg_hub_reader_tracks(reader, src->tracks, VG_MAX_TRACKS);
+  src->key_track = 0;
+  for (int i = src->track_count - 1; i >= 0; i--)
+    if (vg_codec_is_video(src->tracks[i].codec)) src->key_track = i;
   /* Try the tracks once now so that an unrecordable stream (e.g. JPEG) is
    * reported once rather than at every keyframe. */
   vg_fmp4_t *probe = NULL;
-  int err = rec->track_count > 0 ? vg_fmp4_create(rec->tracks, rec->track_count, &probe) : VG_EINVAL;
+  int err = src->track_count > 0 ? vg_fmp4_create(src->tracks, src->track_count, &probe) : VG_EINVAL;
   vg_fmp4_free(&probe);
-  rec->usable = err == 0;
-  if (err && rec->track_count > 0)
-    vg_log_warn(&rec->log, "this stream cannot be recorded (%s): %s", vg_codec_name(rec->tracks[0].codec),
+  src->usable = err == 0;
+  if (err && src->track_count > 0)
+    vg_log_warn(&rec->log, "this %s cannot be recorded (%s): %s", what, vg_codec_name(src->tracks[0].codec),
                 vg_strerror(err));
+}
+
+static void load_tracks(vg_recorder_t *rec) {
+  load_source(rec, &rec->main, rec->reader, "stream");
+  vg_rec_gate_reset(&rec->gate, rec->main.key_track);
 }
 
 /* The segment keeps its wall-clock anchor and counts media time from it;
@@ -659,23 +781,25 @@ static void check_clock(vg_recorder_t *rec, const vg_frame_t *f, uint32_t clock)
 }
 
 static void on_frame(vg_recorder_t *rec, vg_frame_t *f) {
-  if (!rec->usable || f->track >= rec->track_count) return;
-  const vg_track_t *kt = &rec->tracks[rec->key_track];
-  int is_key = f->track == rec->key_track && (f->flags & VG_FRAME_KEY);
+  if (!rec->cur->usable || f->track >= rec->cur->track_count) return;
+  const vg_track_t *kt = &rec->cur->tracks[rec->cur->key_track];
+  int is_key = f->track == rec->cur->key_track && (f->flags & VG_FRAME_KEY);
   uint32_t clock = kt->clock_rate ? kt->clock_rate : 90000;
   if (rec->seg && rec->seen_error_epoch != atomic_load(&rec->error_epoch)) end_segment(rec);
-  if (rec->seg && f->track == rec->key_track) check_clock(rec, f, clock);
+  if (rec->seg && f->track == rec->cur->key_track) check_clock(rec, f, clock);
   if (rec->seg && is_key &&
       (rec->clock_jumped || f->pts - rec->seg_start_pts >= (int64_t)W.cfg.segment_s * clock))
-    end_segment(rec);
+    end_segment_before(rec, rec->clock_jumped ? NULL : f);
   if (!rec->seg) {
     if (!is_key || start_segment(rec, f) != 0) return;
-  } else if (f->track == rec->key_track &&
+  } else if (f->track == rec->cur->key_track &&
              f->pts - rec->frag_start_pts >= (int64_t)W.cfg.fragment_ms * clock / 1000) {
+    /* The fragment's last video frame lasts until this one. */
+    vg_fmp4_set_end(rec->mux, rec->cur->key_track, f->pts);
     flush_fragment(rec);
     rec->frag_start_pts = f->pts;
   }
-  if (f->track == rec->key_track) {
+  if (f->track == rec->cur->key_track) {
     /* Where this frame ends in the index: like the muxer, a frame lasts as
      * long as the one before it. */
     int64_t at = rec->seg->start_us + ticks_to_us(f->pts - rec->seg_start_pts, clock);
@@ -683,10 +807,14 @@ static void on_frame(vg_recorder_t *rec, vg_frame_t *f) {
                       ? ticks_to_us(f->pts - rec->prev_key_pts, clock)
                       : 0;
     rec->last_end_us = at + dur;
+    rec->prev_key_gap = f->pts > rec->prev_key_pts && rec->prev_key_pts >= rec->seg_start_pts
+                            ? f->pts - rec->prev_key_pts
+                            : 0;
     rec->prev_key_pts = f->pts;
   }
   int err = vg_fmp4_add_frame(rec->mux, f);
   if (err == VG_ETOOBIG) {
+    if (f->track == rec->cur->key_track) vg_fmp4_set_end(rec->mux, rec->cur->key_track, f->pts);
     flush_fragment(rec);
     rec->frag_start_pts = f->pts;
     err = vg_fmp4_add_frame(rec->mux, f);
@@ -700,17 +828,105 @@ static void on_frame(vg_recorder_t *rec, vg_frame_t *f) {
   }
 }
 
+/* Whether the substream delivered a frame lately: while it does, idle
+ * footage comes from it, otherwise from the main stream's keyframes. */
+static bool sub_live(const vg_recorder_t *rec) {
+  return rec->sub_reader && rec->sub.usable && vg_time_mono_us() - rec->sub_seen_us < SUB_STALE_US;
+}
+
 /* The gate's output (record/mode.h): a frame to write at a quality, or the
  * end of what was being written. Each segment holds one quality, so a change
  * of quality ends the segment; the next one starts at the frame, which the
- * gate makes a keyframe (the head of the pre-roll, or an idle keyframe). */
+ * gate makes a keyframe (the head of the pre-roll, or an idle keyframe).
+ * Idle keyframes are not written while a live substream is recorded
+ * instead. */
 static void write_gated(void *opaque, vg_frame_t *f, vg_rec_action_t action) {
   vg_recorder_t *rec = opaque;
+  if (f && action == VG_REC_KEYFRAMES && sub_live(rec)) return;
   vg_rec_quality_t q = action == VG_REC_KEYFRAMES ? VG_REC_QUALITY_KEYFRAMES : VG_REC_QUALITY_FULL;
-  if (!f || q != rec->quality) end_segment(rec);
+  if (!f || q != rec->quality || rec->cur != &rec->main)
+    end_segment_before(rec, f && rec->cur == &rec->main ? f : NULL);
   if (!f) return;
   rec->quality = q;
+  rec->cur = &rec->main;
   on_frame(rec, f);
+}
+
+/* A substream frame leaving its delay buffer: written while the camera is
+ * idle in intelligent mode, from its first keyframe after the last footage
+ * written (the main stream's full quality ends there). */
+static void write_sub(vg_recorder_t *rec, vg_frame_t *f) {
+  bool idle =
+      rec->gate.mode == VG_REC_MODE_INTELLIGENT && !rec->gate.active && rec->gate.writing != VG_REC_FULL;
+  bool writing_sub = rec->seg && rec->cur == &rec->sub;
+  if (!idle || !rec->sub.usable) {
+    if (writing_sub) end_segment(rec);
+    return;
+  }
+  if (!writing_sub) {
+    if (f->track != rec->sub.key_track || !(f->flags & VG_FRAME_KEY) || f->utc_us < rec->last_end_us) return;
+    end_segment(rec);
+  }
+  rec->quality = VG_REC_QUALITY_SUBSTREAM;
+  rec->cur = &rec->sub;
+  on_frame(rec, f);
+}
+
+/* Opens the substream's reader once its camera's hub exists (looked for
+ * once a second: cameras start in any order, and come and go). */
+static void sub_open(vg_recorder_t *rec) {
+  int64_t now = vg_time_mono_us();
+  if (rec->sub_reader || !rec->gate.policy.substream[0] || now - rec->sub_lookup_us < 1000000) return;
+  rec->sub_lookup_us = now;
+  if (!rec->sub_hub) rec->sub_hub = vg_hub_find(rec->gate.policy.substream);
+  if (!rec->sub_hub) {
+    if (++rec->sub_misses == 10)
+      vg_log_warn(&rec->log, "substream \"%s\" is not a running camera: idle footage keeps the keyframes",
+                  rec->gate.policy.substream);
+    return;
+  }
+  rec->sub_misses = 0;
+  vg_hub_reader_opts_t o = {.queue_frames = REC_QUEUE_FRAMES, .notify = NULL, .opaque = rec};
+  if (vg_hub_open_reader(rec->sub_hub, &o, &rec->sub_reader) != 0) {
+    vg_hub_unref(&rec->sub_hub);
+    return;
+  }
+  vg_log_info(&rec->log, "idle footage comes from the substream %s", rec->gate.policy.substream);
+}
+
+static void sub_close(vg_recorder_t *rec) {
+  if (rec->cur == &rec->sub) end_segment(rec);
+  vg_hub_close_reader(&rec->sub_reader);
+  vg_hub_unref(&rec->sub_hub);
+  vg_preroll_free(&rec->sub_delay);
+  rec->sub.usable = 0;
+}
+
+static void drain_sub(vg_recorder_t *rec) {
+  sub_open(rec);
+  while (rec->sub_reader) {
+    vg_frame_t f, held;
+    int r = vg_hub_read(rec->sub_reader, &f);
+    if (r == VG_EAGAIN) break;
+    if (r == VG_ESTATE) {
+      load_source(rec, &rec->sub, rec->sub_reader, "substream");
+      vg_preroll_free(&rec->sub_delay);
+      vg_preroll_init(&rec->sub_delay, (int64_t)rec->gate.policy.pre_roll_s * 1000000, rec->sub.key_track);
+      continue;
+    }
+    if (r < 0) {
+      /* The substream's camera went away: looked for again later. */
+      sub_close(rec);
+      break;
+    }
+    rec->sub_seen_us = vg_time_mono_us();
+    if (rec->sub.usable && vg_preroll_push(&rec->sub_delay, &f) < 0) vg_preroll_clear(&rec->sub_delay);
+    vg_frame_unref(&f);
+    while (vg_preroll_evict(&rec->sub_delay, &held)) {
+      write_sub(rec, &held);
+      vg_frame_unref(&held);
+    }
+  }
 }
 
 static void drain(void *arg) {
@@ -733,6 +949,7 @@ static void drain(void *arg) {
     vg_rec_gate_frame(&rec->gate, &f, write_gated, rec);
     vg_frame_unref(&f);
   }
+  if (rec->gate.policy.substream[0]) drain_sub(rec);
   vg_hub_reader_stats_t st;
   vg_hub_reader_stats(rec->reader, &st);
   atomic_store(&rec->dropped, st.dropped + rec->own_drops);
@@ -774,7 +991,8 @@ static void stop_task(void *arg) {
   vg_recorder_t *rec = arg;
   /* What the reader still holds is recorded before the segment ends. */
   if (rec->reader) drain(rec);
-  end_segment(rec);
+  end_segment_before(rec, NULL);
+  sub_close(rec);
   vg_hub_close_reader(&rec->reader);
   if (rec->timer_started) {
     /* The recorder is freed only once the loop has let go of its timer. */
@@ -888,6 +1106,23 @@ int vg_recorder_get_stats(const char *camera, vg_recorder_stats_t *out) {
 
 /* --- lifecycle --- */
 
+/* Lets every writer drain its queue, joins it and closes its index. */
+static void writers_join(void) {
+  for (int i = 0; i < W.writer_count; i++) {
+    writer_t *w = &W.writers[i];
+    pthread_mutex_lock(&w->lock);
+    w->quit = 1;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+    pthread_join(w->thread, NULL);
+    vg_rec_index_close(&w->ix);
+    vg_db_close(&w->db);
+    pthread_mutex_destroy(&w->lock);
+    pthread_cond_destroy(&w->cond);
+  }
+  W.writer_count = 0;
+}
+
 int vg_recorders_start(const vg_record_config_t *cfg) {
   if (W.started) return VG_EBUSY;
   W.cfg = *cfg;
@@ -899,9 +1134,6 @@ int vg_recorders_start(const vg_record_config_t *cfg) {
   }
   int err = vg_roots_start(W.cfg.roots, W.cfg.root_count, W.cfg.root_retry_s);
   if (err) return err;
-  W.quit = 0;
-  W.no_root_logged = 0;
-  W.used_refresh_at = 0;
   atomic_store(&W.index_writes, 0);
   atomic_store(&W.index_errors, 0);
   atomic_store(&W.frames_written, 0);
@@ -909,21 +1141,45 @@ int vg_recorders_start(const vg_record_config_t *cfg) {
     atomic_store(&W.latency_hist[i], 0);
     atomic_store(&W.queue_hist[i], 0);
   }
-  if (W.cfg.db_path[0]) {
-    /* The writer's own connection, handed to its thread. */
-    if (vg_db_open(W.cfg.db_path, &W.db) != 0 || vg_rec_index_open(W.db, &W.ix) != 0) {
+  /* One writer per root (the disks are written in parallel), at least two
+   * (one camera's slow fdatasync does not hold up the others). */
+  int count = W.cfg.writer_threads > 0 ? W.cfg.writer_threads : W.cfg.root_count;
+  if (W.cfg.writer_threads <= 0 && count < 2) count = 2;
+  if (count > MAX_WRITERS) count = MAX_WRITERS;
+  W.writer_count = 0;
+  for (int i = 0; i < count && !err; i++) {
+    writer_t *w = &W.writers[i];
+    memset(w, 0, sizeof(*w));
+    w->index = i;
+    w->max_bytes = WRITER_MAX_BYTES / (unsigned)count;
+    pthread_mutex_init(&w->lock, NULL);
+    pthread_cond_init(&w->cond, NULL);
+    /* Each writer's own connection, handed to its thread: SQLite's WAL
+     * serialises their short transactions. */
+    if (W.cfg.db_path[0] &&
+        (vg_db_open(W.cfg.db_path, &w->db) != 0 || vg_rec_index_open(w->db, &w->ix) != 0)) {
       vg_log_error(&record_log, "the recording index at %s cannot be used: recording goes on without it",
                    W.cfg.db_path);
-      vg_db_close(&W.db);
+      vg_rec_index_close(&w->ix);
+      vg_db_close(&w->db);
     }
+    err = -pthread_create(&w->thread, NULL, writer_main, w);
+    if (err) {
+      vg_rec_index_close(&w->ix);
+      vg_db_close(&w->db);
+      pthread_mutex_destroy(&w->lock);
+      pthread_cond_destroy(&w->cond);
+      break;
+    }
+    char name[16];
+    snprintf(name, sizeof(name), "rec-writer-%d", i);
+    pthread_setname_np(w->thread, name); /* for top and perf */
+    W.writer_count++;
   }
-  err = pthread_create(&W.thread, NULL, writer_main, NULL);
-  if (!err) pthread_setname_np(W.thread, "rec-writer"); /* for top and perf */
   if (err) {
-    vg_rec_index_close(&W.ix);
-    vg_db_close(&W.db);
+    writers_join();
     vg_roots_stop();
-    return -err;
+    return err;
   }
   W.started = 1;
   vg_metrics_register("record", collect, NULL);
@@ -941,8 +1197,12 @@ int vg_recorder_add(const char *camera, vg_hub_t *hub, vg_worker_t *worker) {
   rec->log = VG_LOG_CTX("record", rec->camera);
   rec->hub = vg_hub_ref(hub);
   rec->worker = worker;
+  rec->cur = &rec->main;
   pthread_mutex_init(&rec->lock, NULL);
   pthread_cond_init(&rec->cond, NULL);
+  char pinned[VG_RECORD_ROOT_PATH_MAX];
+  vg_record_camera_root(rec->camera, pinned, sizeof(pinned));
+  int pinned_root = pinned[0] ? vg_roots_find(pinned) : -1;
   pthread_mutex_lock(&W.lock);
   if (W.rec_count >= MAX_RECORDERS) {
     pthread_mutex_unlock(&W.lock);
@@ -950,6 +1210,10 @@ int vg_recorder_add(const char *camera, vg_hub_t *hub, vg_worker_t *worker) {
     free(rec);
     return VG_ETOOBIG;
   }
+  /* A camera pinned to a root goes to that root's writer (with one writer
+   * per root, a slow disk then holds up only its own cameras); the others
+   * are dealt out to the writers in turn. */
+  rec->writer = &W.writers[(pinned_root >= 0 ? pinned_root : W.rec_count) % W.writer_count];
   W.recs[W.rec_count++] = rec;
   pthread_mutex_unlock(&W.lock);
   int err = vg_worker_post(worker, open_task, rec);
@@ -958,9 +1222,7 @@ int vg_recorder_add(const char *camera, vg_hub_t *hub, vg_worker_t *worker) {
     rec->stopped = 1;
     return err;
   }
-  char pinned[VG_RECORD_ROOT_PATH_MAX];
-  vg_record_camera_root(rec->camera, pinned, sizeof(pinned));
-  if (pinned[0] && vg_roots_find(pinned) < 0)
+  if (pinned[0] && pinned_root < 0)
     vg_log_warn(&rec->log,
                 "record.root \"%s\" is not one of record.roots: the camera is spread like the others",
                 pinned);
@@ -1006,19 +1268,15 @@ void vg_recorders_stop(void) {
       pthread_cond_wait(&rec->cond, &rec->lock);
     pthread_mutex_unlock(&rec->lock);
   }
-  pthread_mutex_lock(&W.lock);
-  W.quit = 1;
-  pthread_cond_signal(&W.cond);
-  pthread_mutex_unlock(&W.lock);
-  pthread_join(W.thread, NULL);
-  vg_rec_index_close(&W.ix);
-  vg_db_close(&W.db);
+  writers_join();
   vg_roots_stop();
   pthread_mutex_lock(&W.lock);
   for (int i = 0; i < W.rec_count; i++) {
     vg_recorder_t *rec = W.recs[i];
-    for (int t = 0; t < rec->track_count; t++)
-      vg_track_clear(&rec->tracks[t]);
+    for (int t = 0; t < rec->main.track_count; t++)
+      vg_track_clear(&rec->main.tracks[t]);
+    for (int t = 0; t < rec->sub.track_count; t++)
+      vg_track_clear(&rec->sub.tracks[t]);
     vg_fmp4_free(&rec->mux);
     vg_rec_gate_free(&rec->gate);
     vg_hub_unref(&rec->hub);

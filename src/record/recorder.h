@@ -4,16 +4,24 @@
  * (record/roots.h).
  *
  * Per camera a recorder reads the camera's stream hub on the camera's
- * worker, muxes the frames with media/fmp4.h and hands the bytes to one
- * writer thread shared by all cameras, so that disk writes never block an
- * I/O loop. Files are laid out as
+ * worker, muxes the frames with media/fmp4.h and hands the bytes to a
+ * writer thread, so that disk writes never block an I/O loop. There are
+ * several writers (record.writer_threads; by default one per storage root,
+ * at least two); the cameras are dealt out among them, and each writes the
+ * fragments of its cameras in batches, with one index transaction per
+ * batch on its own database connection. Files are laid out as
  *   ROOT/<camera>/YYYY/MM/DD/HH/<camera>-YYYYMMDDTHHMMSSZ.mp4
  * (UTC of the segment's first frame); each holds an init segment and
  * fragments. A segment starts on a video keyframe, ends at the first
  * keyframe after segment_s, on a track change, on a jump of the camera's
  * wall clock of more than VG_RECORD_CLOCK_JUMP_US, or when the stream ends;
  * a fragment is flushed once fragment_ms of media has queued, so a crash
- * loses at most about that much.
+ * loses at most about that much. A video sample lasts until the next one;
+ * in keyframes-only segments that is the next keyframe, so idle footage
+ * plays in real time. In intelligent mode with a substream (mode.h), the
+ * recorder also reads the substream camera's hub and, while idle, writes
+ * its frames (segments of quality "substream", with that stream's own init
+ * segment) instead of the main stream's keyframes.
  *
  * The writer picks the segment's root when it opens the file, adds the
  * segment's index row once the init segment is written, a fragment's row
@@ -31,7 +39,7 @@
  * Threads: vg_record_config_parse and vg_record_segment_path are pure.
  * vg_recorders_start, vg_recorder_add and vg_recorders_stop are called from
  * the main thread, with the workers running (stop before the cameras and the
- * workers stop). The writer thread owns its own database connection.
+ * workers stop). Each writer thread owns its own database connection.
  * Counters are published on /metrics by a collector.
  */
 #ifndef VG_RECORD_RECORDER_H
@@ -59,6 +67,9 @@ typedef struct {
   int root_retry_s; /* retry interval of a failed root, default 30 (1..3600) */
   int segment_s;    /* segment length target, default 60 (1..3600) */
   int fragment_ms;  /* fragment flush interval, default 1000 (100..10000) */
+  /* Writer threads, each writing the segments of its share of the cameras;
+   * 0 (default): one per root, at least 2 (0..32). */
+  int writer_threads;
   /* Not configuration of its own: the database file the writer indexes
    * into (the node copies "database.path" here); empty: no index. */
   char db_path[512];

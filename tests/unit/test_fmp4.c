@@ -276,6 +276,45 @@ static void test_h264_keyframe_fragments(void **state) {
   vg_clip_free(&clip);
 }
 
+/* Keyframes alone in their fragments (as intelligent recording writes them
+ * while idle): vg_fmp4_set_end makes each last until the next keyframe
+ * instead of one frame time, and holds for one flush only. */
+static void test_set_end_keyframes(void **state) {
+  vg_clip_t *clip = encode(VG_CODEC_H264, 25, 3.0, VG_CODEC_NONE);
+  vg_fmp4_t *m = NULL;
+  assert_int_equal(vg_fmp4_create(clip->tracks, clip->track_count, &m), 0);
+  assert_int_equal(vg_fmp4_set_end(m, 5, 0), VG_EINVAL);
+  const vg_frame_t *keys[3];
+  int nkeys = 0;
+  for (size_t i = 0; i < clip->frame_count && nkeys < 3; i++)
+    if (clip->frames[i].frame.track == 0 && (clip->frames[i].frame.flags & VG_FRAME_KEY))
+      keys[nkeys++] = &clip->frames[i].frame;
+  assert_int_equal(nkeys, 3);
+  uint32_t durations[3];
+  for (int k = 0; k < 3; k++) {
+    assert_int_equal(vg_fmp4_add_frame(m, keys[k]), 0);
+    /* The last one gets no end: one frame time (90000 / 25). */
+    if (k < 2) assert_int_equal(vg_fmp4_set_end(m, 0, keys[k + 1]->pts), 0);
+    vg_fmp4_fragment_t frag;
+    assert_int_equal(vg_fmp4_flush_fragment(m, &frag), 0);
+    const uint8_t *moof = frag.header->data;
+    const uint8_t *traf = child(moof + 8, moof + rd32(moof), "traf");
+    assert_non_null(traf);
+    const uint8_t *trun = child(traf + 8, traf + rd32(traf), "trun");
+    assert_non_null(trun);
+    assert_int_equal(rd32(trun + 12), 1);
+    durations[k] = rd32(trun + 20);
+    assert_int_equal(frag.duration, durations[k]);
+    vg_fmp4_fragment_release(&frag);
+  }
+  assert_int_equal(durations[0], (uint32_t)(keys[1]->pts - keys[0]->pts));
+  assert_int_equal(durations[0], 90000);
+  assert_int_equal(durations[1], 90000);
+  assert_int_equal(durations[2], 3600);
+  vg_fmp4_free(&m);
+  vg_clip_free(&clip);
+}
+
 static void test_h265(void **state) {
   vg_clip_t *clip = encode(VG_CODEC_H265, 25, 2.0, VG_CODEC_NONE);
   char path[128];
@@ -387,6 +426,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_h264_keyframe_fragments),
       cmocka_unit_test(test_h265),
+      cmocka_unit_test(test_set_end_keyframes),
       cmocka_unit_test(test_h264_mid_gop_fragments),
       cmocka_unit_test(test_h264_aac),
       cmocka_unit_test(test_h264_pcmu),

@@ -40,6 +40,11 @@ static void test_config(void **state) {
   assert_string_equal(rc.root, "var/recordings");
   assert_int_equal(rc.segment_s, 60);
   assert_int_equal(rc.fragment_ms, 1000);
+  assert_int_equal(rc.writer_threads, 0); /* one per root, at least 2 */
+  assert_int_equal(parse("{\"writer_threads\":4}", &rc, &c), 0);
+  assert_int_equal(rc.writer_threads, 4);
+  assert_int_equal(parse("{\"writer_threads\":33}", &rc, &c), VG_ECONFIG);
+  assert_string_equal(c.err_path, "record.writer_threads");
   assert_int_equal(
       parse("{\"enabled\":true,\"root\":\"/srv/rec\",\"segment_s\":2,\"fragment_ms\":500}", &rc, &c), 0);
   assert_true(rc.enabled);
