@@ -86,8 +86,9 @@ typedef struct {
  * calls set_wake once (as for an open stream), then settle on each wake
  * and at least every VG_HTTP_SETTLE_POLL_MS, so deadlines are kept without
  * a wake. settle returns 0 while the answer is not ready; 1 once it is,
- * after setting the final status, content_type (a static string) and the
- * exact length; or a negative error, which closes the connection. After 1
+ * after setting *status, *content_type (a static string) and st->length
+ * (the body's exact length); or a negative error, which closes the
+ * connection. The handler's res->status and content_type are not used. After 1
  * the stream is a plain one of that length: the server sends a normal
  * response with Content-Length (the handler's extra headers included),
  * the body from read, and keeps the connection alive for the next request.
