@@ -77,9 +77,10 @@ struct vg_http_server {
   atomic_int stopping;
   /* requests answered, by status code, for /metrics */
   atomic_uint_fast64_t requests[600];
-  /* Open-ended streams (router.h's VG_HTTP_STREAM_OPEN), touched only on
-   * the server's thread; wake_lock keeps a stream's wake from another
-   * thread off the context while it is being destroyed. */
+  /* Waiting streams: open-ended ones (router.h's VG_HTTP_STREAM_OPEN)
+   * and deferred answers (VG_HTTP_STREAM_DEFERRED), touched only on the
+   * server's thread; wake_lock keeps a stream's wake from another thread
+   * off the context while it is being destroyed. */
   struct http_session *open_streams;
   pthread_mutex_t wake_lock;
   int context_alive;
@@ -103,8 +104,12 @@ typedef struct http_session {
   vg_http_stream_t *stream; /* or a streamed body, of out_len bytes */
   int status;
   void *live; /* a live-view WebSocket's viewer (live/ws_live.h) */
-  /* An open-ended stream: linked into srv->open_streams. */
-  int open_ended;
+  /* An open-ended stream or a deferred answer: linked into
+   * srv->open_streams while it waits. A deferred answer keeps the
+   * handler's header lines and whether only the head was asked for. */
+  int open_ended, deferred, linked;
+  int head_only;
+  vg_strbuf_t held_headers;
   struct lws *wsi;
   vg_http_server_t *srv;
   struct http_session *next_open;
@@ -144,13 +149,13 @@ static void slow_detach(http_session_t *s) {
 }
 
 static void unlink_open_stream(http_session_t *s) {
-  if (!s->open_ended) return;
+  if (!s->linked) return;
   for (http_session_t **p = &s->srv->open_streams; *p; p = &(*p)->next_open)
     if (*p == s) {
       *p = s->next_open;
       break;
     }
-  s->open_ended = 0;
+  s->linked = 0;
 }
 
 static void session_reset(http_session_t *s) {
@@ -162,6 +167,7 @@ static void session_reset(http_session_t *s) {
   free(s->out);
   if (s->stream) s->stream->close(s->stream);
   vg_strbuf_free(&s->body_in);
+  vg_strbuf_free(&s->held_headers);
   memset(s, 0, sizeof(*s));
   s->live = live;
 }
@@ -243,7 +249,8 @@ static int add_security_headers(struct lws *wsi, uint8_t **p, uint8_t *end) {
   return 0;
 }
 
-#define OPEN_STREAM_POLL_US (5 * 1000000) /* an open stream's read runs at least this often */
+#define OPEN_STREAM_POLL_US (5 * 1000000)              /* an open stream's read runs at least this often */
+#define SETTLE_POLL_US (VG_HTTP_SETTLE_POLL_MS * 1000) /* and a deferred answer's settle */
 
 /* Called by an open stream from any thread: the server's thread then
  * asks every open stream for bytes (EVENT_WAIT_CANCELLED). */
@@ -254,24 +261,51 @@ static void wake_server(void *opaque) {
   pthread_mutex_unlock(&srv->wake_lock);
 }
 
-/* An open-ended stream: no idle timeout, a poll timer for keep-alives, and
- * the wake function. */
-static void start_open_stream(struct lws *wsi, vg_http_server_t *srv, http_session_t *s) {
-  s->open_ended = 1;
+/* An open-ended stream or a deferred answer waits: no idle timeout, a
+ * poll timer (keep-alives, deadlines), and the wake function. */
+static void start_waiting(struct lws *wsi, vg_http_server_t *srv, http_session_t *s, lws_usec_t poll_us) {
+  s->linked = 1;
   s->wsi = wsi;
   s->srv = srv;
   s->next_open = srv->open_streams;
   srv->open_streams = s;
   s->out_len = 0;
   lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
-  lws_set_timer_usecs(wsi, OPEN_STREAM_POLL_US);
+  lws_set_timer_usecs(wsi, poll_us);
   if (s->stream->set_wake) s->stream->set_wake(s->stream, wake_server, srv);
+}
+
+/* A deferred answer (router.h's VG_HTTP_STREAM_DEFERRED): nothing goes
+ * out until its settle says what to send (settle_deferred). Returns 0, or
+ * -1 to close the connection. */
+static int defer_response(struct lws *wsi, vg_http_server_t *srv, http_session_t *s, vg_http_response_t *res,
+                          int head_only) {
+  vg_http_stream_t *st = res->stream;
+  res->stream = NULL;
+  if (!st->settle) {
+    st->close(st);
+    return -1;
+  }
+  free(s->out);
+  s->out = NULL;
+  if (s->stream) s->stream->close(s->stream);
+  s->stream = st;
+  s->deferred = 1;
+  s->head_only = head_only;
+  vg_strbuf_free(&s->held_headers);
+  s->held_headers = res->headers; /* moved: res keeps an empty one */
+  vg_strbuf_init(&res->headers, 8192);
+  start_waiting(wsi, srv, s, SETTLE_POLL_US);
+  lws_callback_on_writable(wsi); /* it may be ready at once */
+  return 0;
 }
 
 /* Writes the status line and headers and queues the body for WRITEABLE.
  * Returns 0, or -1 to close the connection. */
 static int send_response(struct lws *wsi, vg_http_server_t *srv, http_session_t *s, vg_http_response_t *res,
                          int head_only, int cacheable) {
+  if (res->stream && res->stream->length == VG_HTTP_STREAM_DEFERRED)
+    return defer_response(wsi, srv, s, res, head_only);
   uint8_t buf[LWS_PRE + 8192], *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf) - 1;
   size_t len = 0;
   char *body = res->stream ? NULL : vg_strbuf_steal(&res->body, &len);
@@ -303,7 +337,10 @@ static int send_response(struct lws *wsi, vg_http_server_t *srv, http_session_t 
   else if (res->stream)
     res->stream->close(res->stream);
   res->stream = NULL;
-  if (open_ended) start_open_stream(wsi, srv, s);
+  if (open_ended) {
+    s->open_ended = 1;
+    start_waiting(wsi, srv, s, OPEN_STREAM_POLL_US);
+  }
   lws_callback_on_writable(wsi);
   return 0;
 }
@@ -650,8 +687,35 @@ static int write_open_stream(struct lws *wsi, http_session_t *s) {
   return 0;
 }
 
+/* A deferred answer's turn: once settle has it, the response goes out as
+ * a plain one (headers now, the body on the next WRITEABLE). */
+static int settle_deferred(struct lws *wsi, vg_http_server_t *srv, http_session_t *s) {
+  int status = 200;
+  const char *type = "text/plain; charset=utf-8";
+  int rc = s->stream->settle(s->stream, &status, &type);
+  if (rc < 0) return -1;
+  if (rc == 0) return 0;
+  uint64_t length = s->stream->length;
+  if (length == VG_HTTP_STREAM_DEFERRED || length == VG_HTTP_STREAM_OPEN) return -1;
+  unlink_open_stream(s);
+  s->deferred = 0;
+  lws_set_timer_usecs(wsi, LWS_SET_TIMER_USEC_CANCEL);
+  vg_http_response_t res;
+  vg_http_response_init(&res);
+  res.status = status;
+  res.content_type = type;
+  res.stream = s->stream;
+  s->stream = NULL;
+  vg_strbuf_free(&res.headers);
+  res.headers = s->held_headers;
+  memset(&s->held_headers, 0, sizeof(s->held_headers));
+  rc = send_response(wsi, srv, s, &res, s->head_only, 0);
+  vg_http_response_free(&res);
+  return rc;
+}
+
 static int on_writeable(struct lws *wsi, vg_http_server_t *srv, http_session_t *s) {
-  (void)srv;
+  if (s->deferred && s->stream) return settle_deferred(wsi, srv, s);
   if (s->open_ended && s->stream) return write_open_stream(wsi, s);
   if (!s->out && !s->stream && s->out_len) return 0;
   size_t left = s->out_len - s->out_off;
@@ -763,9 +827,9 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void
     return vg_live_ws_callback(wsi, (int)reason, s ? &s->live : NULL, in, len);
 
   case LWS_CALLBACK_TIMER:
-    if (s && s->open_ended) {
+    if (s && (s->open_ended || s->deferred)) {
       lws_callback_on_writable(wsi);
-      lws_set_timer_usecs(wsi, OPEN_STREAM_POLL_US);
+      lws_set_timer_usecs(wsi, s->deferred ? SETTLE_POLL_US : OPEN_STREAM_POLL_US);
     }
     return 0;
 

@@ -80,11 +80,29 @@ typedef struct {
  * thread) when read has bytes again. The server also calls read every few
  * seconds, so the stream can send keep-alives. */
 #define VG_HTTP_STREAM_OPEN UINT64_MAX
+/* length VG_HTTP_STREAM_DEFERRED makes a deferred answer: one whose status
+ * and body are not known yet (an LL-HLS blocking reload waits for the next
+ * part). The server sends nothing at first and keeps the connection; it
+ * calls set_wake once (as for an open stream), then settle on each wake
+ * and at least every VG_HTTP_SETTLE_POLL_MS, so deadlines are kept without
+ * a wake. settle returns 0 while the answer is not ready; 1 once it is,
+ * after setting *status, *content_type (a static string) and st->length
+ * (the body's exact length); or a negative error, which closes the
+ * connection. The handler's res->status and content_type are not used. After 1
+ * the stream is a plain one of that length: the server sends a normal
+ * response with Content-Length (the handler's extra headers included),
+ * the body from read, and keeps the connection alive for the next request.
+ * HEAD also waits for settle, then sends the headers only. A client that
+ * goes away while the answer is held gets close, as any stream. settle and
+ * read run on the HTTP server's thread and must not block. */
+#define VG_HTTP_STREAM_DEFERRED (UINT64_MAX - 1)
+#define VG_HTTP_SETTLE_POLL_MS 250
 typedef struct vg_http_stream {
-  uint64_t length; /* exact body length, sent as Content-Length, or VG_HTTP_STREAM_OPEN */
+  uint64_t length; /* exact body length, sent as Content-Length, or VG_HTTP_STREAM_OPEN/_DEFERRED */
   long (*read)(struct vg_http_stream *st, uint8_t *dst, size_t cap);
   void (*close)(struct vg_http_stream *st);
-  void (*set_wake)(struct vg_http_stream *st, void (*wake)(void *), void *wake_opaque); /* open streams */
+  void (*set_wake)(struct vg_http_stream *st, void (*wake)(void *), void *wake_opaque); /* open, deferred */
+  int (*settle)(struct vg_http_stream *st, int *status, const char **content_type);     /* deferred */
 } vg_http_stream_t;
 
 typedef struct {

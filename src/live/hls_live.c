@@ -85,7 +85,9 @@ typedef struct hls_session {
 } hls_session_t;
 
 /* A held request: a blocking playlist reload, the first playlist of a
- * session, or the hinted part. An open-ended response stream (router.h). */
+ * session, or the hinted part. A deferred response (router.h's
+ * VG_HTTP_STREAM_DEFERRED): settle decides the status and renders the
+ * body, read sends it. */
 enum { WAIT_PLAYLIST, WAIT_PART };
 
 struct hls_wait {
@@ -99,7 +101,8 @@ struct hls_wait {
   void *wake_opaque;
   hls_wait_t *next; /* the session's waiters, under its lock */
   int linked, ready;
-  vg_strbuf_t text; /* the playlist to send */
+  const char *type; /* the content type of a 200 */
+  vg_strbuf_t text; /* the playlist or the JSON error to send */
   vg_buf_t *buf;    /* or the part */
   size_t off;
 };
@@ -467,33 +470,72 @@ static void wait_unlink(hls_wait_t *w) {
   w->linked = 0;
 }
 
+/* The answer of a request that cannot be met: a JSON error as
+ * vg_http_reply_error() writes it (the messages hold no quotes). */
+static void wait_error(hls_wait_t *w, int status, const char *code, const char *message, int *out_status,
+                       const char **type) {
+  vg_strbuf_printf(&w->text, "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}", code, message);
+  *out_status = status;
+  *type = "application/json";
+}
+
+/* Called by the HTTP server on each wake and every VG_HTTP_SETTLE_POLL_MS:
+ * whether what the request waits for is there, or its deadline has
+ * passed. A blocking reload or a hinted part that cannot be served in
+ * time is answered 503, as RFC 8216bis 6.2.5.2 asks of a server that
+ * cannot satisfy a blocking request; a hinted part whose segment ended
+ * before it (it will never exist) is 404. The first playlist of a session
+ * is no blocking request: after its wait it gets the playlist as it is. */
+static int wait_settle(vg_http_stream_t *st, int *status, const char **type) {
+  hls_wait_t *w = (hls_wait_t *)st;
+  if (w->ready) return 1;
+  hls_session_t *s = w->s;
+  pthread_mutex_lock(&s->lock);
+  int expired = vg_time_mono_us() >= w->deadline_us;
+  if (w->kind == WAIT_PLAYLIST) {
+    if (playlist_has(s, w->msn, w->part) || (w->msn < 0 && (s->stopped || expired))) {
+      render_playlist(s, &w->text);
+      *status = 200;
+      *type = w->type;
+      w->ready = 1;
+    } else if (s->stopped || expired) {
+      wait_error(w, 503, "unavailable", "the playlist did not reach the requested segment or part in time",
+                 status, type);
+      w->ready = 1;
+    }
+  } else {
+    w->buf = find_part(s, (uint64_t)w->msn, w->part);
+    if (w->buf) {
+      *status = 200;
+      *type = w->type;
+      w->ready = 1;
+    } else if ((uint64_t)w->msn < s->cur.seq || s->stopped) {
+      /* Gone by: the segment ended before the hinted part. */
+      wait_error(w, 404, "not_found", "the hinted part was not made: its segment ended before it", status,
+                 type);
+      w->ready = 1;
+    } else if (expired) {
+      wait_error(w, 503, "unavailable", "the hinted part was not published in time", status, type);
+      w->ready = 1;
+    }
+  }
+  if (w->ready) {
+    s->last_access_us = vg_time_mono_us();
+    wait_unlink(w);
+  }
+  pthread_mutex_unlock(&s->lock);
+  if (!w->ready) return 0;
+  st->length = w->buf ? w->buf->len : w->text.len;
+  return 1;
+}
+
+/* After settle: the body, of exactly st->length bytes. */
 static long wait_read(vg_http_stream_t *st, uint8_t *dst, size_t cap) {
   hls_wait_t *w = (hls_wait_t *)st;
-  if (!w->ready) {
-    hls_session_t *s = w->s;
-    pthread_mutex_lock(&s->lock);
-    int expired = vg_time_mono_us() >= w->deadline_us;
-    if (w->kind == WAIT_PLAYLIST) {
-      if (s->stopped || expired || playlist_has(s, w->msn, w->part)) {
-        render_playlist(s, &w->text);
-        w->ready = 1;
-      }
-    } else {
-      w->buf = find_part(s, (uint64_t)w->msn, w->part);
-      /* Gone by: the segment ended before the hinted part. */
-      int missed = (uint64_t)w->msn < s->cur.seq;
-      if (w->buf || missed || s->stopped || expired) w->ready = 1;
-    }
-    if (w->ready) {
-      s->last_access_us = vg_time_mono_us();
-      wait_unlink(w);
-    }
-    pthread_mutex_unlock(&s->lock);
-    if (!w->ready) return 0;
-  }
+  if (!w->ready) return VG_EINVAL;
   const uint8_t *src = w->buf ? w->buf->data : (const uint8_t *)w->text.data;
   size_t len = w->buf ? w->buf->len : w->text.len;
-  if (w->off >= len) return VG_ECLOSED; /* all sent: the connection closes */
+  if (w->off >= len) return VG_ECLOSED;
   size_t n = len - w->off < cap ? len - w->off : cap;
   memcpy(dst, src + w->off, n);
   w->off += n;
@@ -525,10 +567,12 @@ static int hold(hls_session_t *s, vg_http_response_t *res, int kind, int64_t msn
                 const char *type) {
   hls_wait_t *w = calloc(1, sizeof(*w));
   if (!w) return VG_ENOMEM;
-  w->st.length = VG_HTTP_STREAM_OPEN;
+  w->st.length = VG_HTTP_STREAM_DEFERRED;
   w->st.read = wait_read;
   w->st.close = wait_close;
   w->st.set_wake = wait_set_wake;
+  w->st.settle = wait_settle;
+  w->type = type;
   w->s = s;
   w->kind = kind;
   w->msn = msn;

@@ -17,12 +17,13 @@
  * last three target durations, EXT-X-PRELOAD-HINT for the next part,
  * EXT-X-SERVER-CONTROL with CAN-BLOCK-RELOAD, EXT-X-PROGRAM-DATE-TIME. A
  * blocking reload (_HLS_msn, _HLS_part) that the playlist cannot answer yet,
- * and a request for the hinted part, are answered with an open-ended
- * response stream (router.h's VG_HTTP_STREAM_OPEN): the HTTP thread goes on
- * serving, the stream's read renders the answer once the worker has
- * published what it waits for (the worker wakes the server), or when its
- * deadline passes. The status line of such a response has gone out already,
- * so a deadline is answered with the current playlist, not a 503.
+ * and a request for the hinted part, are answered with a deferred response
+ * (router.h's VG_HTTP_STREAM_DEFERRED): the HTTP thread goes on serving,
+ * and the stream's settle decides the answer once the worker has published
+ * what it waits for (the worker wakes the server) or its deadline passes:
+ * 200 with the playlist or the part, 503 past VG_HLS_BLOCK_MAX_MS, 404 for
+ * a hinted part whose segment ended before it. The answer then goes out
+ * with a Content-Length, on a connection that stays open.
  *
  * Threads: the handlers and the waiting streams run on the HTTP server's
  * thread (router.h); the muxing runs on the camera's worker; they share

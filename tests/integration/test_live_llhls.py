@@ -1,10 +1,13 @@
 """Low-Latency HLS live view (docs/LIVE.md) against a real vigil fed by
 camsim: the playlist's LL-HLS tags, parts that add up to their segments
 byte for byte and in duration, blocking playlist reloads (held without
-holding up the HTTP server), the hinted part, and FFmpeg reading and
-decoding it all.
+holding up the HTTP server, answered with a Content-Length on a kept-alive
+connection, 503 when the camera sends nothing in time), the hinted part,
+and FFmpeg reading and decoding it all.
 """
+import http.client
 import re
+import signal
 import subprocess
 import threading
 import time
@@ -13,7 +16,7 @@ import urllib.request
 
 import pytest
 
-from conftest import SLOW, http_get
+from conftest import SLOW, free_port, http_get
 from test_auth import ADMIN_PW, AUTH, basic, call
 from test_live_ws import decode_errors, live_node, probe, wait_online  # noqa: F401 (live_node is a fixture)
 
@@ -179,11 +182,15 @@ def test_llhls_hinted_part_and_errors(live_node):
         text = get_playlist(base)
         hint = parse(text)[3]
         t0 = time.monotonic()
-        body = http_get(f"{base}/api/v1/cameras/cam1/{hint}", timeout=10 * SLOW)[2]
+        try:
+            status, hdrs, body = http_get(f"{base}/api/v1/cameras/cam1/{hint}", timeout=10 * SLOW)
+        except urllib.error.HTTPError as e:  # 404 when the segment ended before the hinted part
+            assert e.code == 404, e.code
+            continue
         took = time.monotonic() - t0
-        if body:  # empty when the segment ended before the hinted part
-            got = (hint, body, took)
-            break
+        assert int(hdrs["Content-Length"]) == len(body) > 0
+        got = (hint, body, took)
+        break
     assert got, "no hinted part arrived"
     hint, body, took = got
     assert body[4:8] == b"moof" and took < 1.5 * SLOW, (body[:16], took)
@@ -226,3 +233,79 @@ def test_llhls_needs_the_live_permission(live_node, tmp_path, monkeypatch):
     eve = basic("eve", "eve password")
     for path in [PLAYLIST, blocking] + files:
         assert call(base, "GET", path, headers=eve)[0] == 404, path
+
+
+def test_llhls_blocking_reloads_keep_alive(live_node):
+    """Held reloads are deferred answers: a normal response with a
+    Content-Length once ready, so one connection serves one after another."""
+    _, port, base = live_node()
+    wait_online(base)
+    time.sleep(1)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10 * SLOW)
+    try:
+        conn.request("GET", PLAYLIST)
+        r = conn.getresponse()
+        text = r.read().decode()
+        assert r.status == 200 and not r.will_close
+        sock = conn.sock
+        msn, part = (int(x) for x in re.match(r"live/(\d+)\.(\d+)\.m4s$", parse(text)[3]).groups())
+        waits = []
+        for i in range(3):
+            t0 = time.monotonic()
+            conn.request("GET", f"{PLAYLIST}?_HLS_msn={msn}&_HLS_part={part}")
+            r = conn.getresponse()
+            body = r.read()
+            waits.append(time.monotonic() - t0)
+            assert r.status == 200 and r.getheader("Content-Type") == "application/vnd.apple.mpegurl"
+            assert int(r.getheader("Content-Length")) == len(body) and not r.will_close
+            assert conn.sock is sock, "the connection was not kept alive"
+            text = body.decode()
+            assert f'URI="live/{msn}.{part}.m4s"' in text or f"live/{msn}.m4s\n" in text, text
+            msn, part = (int(x) for x in re.match(r"live/(\d+)\.(\d+)\.m4s$", parse(text)[3]).groups())
+        # HEAD of a held reload waits the same, then sends the head only.
+        conn.request("HEAD", f"{PLAYLIST}?_HLS_msn={msn}&_HLS_part={part}")
+        r = conn.getresponse()
+        assert r.status == 200 and r.read() == b"" and int(r.getheader("Content-Length")) > 0
+        # And the connection still serves a plain request after it.
+        conn.request("GET", "/api/v1/cameras/cam1")
+        r = conn.getresponse()
+        assert r.status == 200 and r.read() and conn.sock is sock
+    finally:
+        conn.close()
+    print(f"blocking reloads on one connection answered in {', '.join(f'{w * 1000:.0f}' for w in waits)} ms")
+
+
+def test_llhls_held_reload_503_when_the_camera_stops(vigil_bin, start_process, vigil_node):
+    """A camera that stops sending (camsim paused): a held reload is answered
+    503 by its deadline (VG_HLS_BLOCK_MAX_MS, 6 s), not later."""
+    sim_port = free_port()
+    sim = start_process([vigil_bin, "camsim", "--bind", "127.0.0.1", "--port", str(sim_port), "--cameras", "1",
+                         "--size", "320x240", "--fps", "25", "--bitrate", "300k", "--gop", "25", "--workers", "1",
+                         "--cache-dir", "none"], "camsim")
+    sim.wait_output("camsim: serving", 120)
+    _, port, _ = vigil_node({"cameras": [{"id": "cam1", "url": f"rtsp://127.0.0.1:{sim_port}/cam1"}]})
+    base = f"http://127.0.0.1:{port}"
+    wait_online(base)
+    get_playlist(base)
+    time.sleep(1)
+    sim.p.send_signal(signal.SIGSTOP)
+    try:
+        time.sleep(0.3)  # what was on its way is in
+        msn, _ = next_part(base)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=15 * SLOW)
+        t0 = time.monotonic()
+        conn.request("GET", f"{PLAYLIST}?_HLS_msn={msn + 1}")
+        r = conn.getresponse()
+        body = r.read()
+        took = time.monotonic() - t0
+        assert r.status == 503, (r.status, body)
+        assert int(r.getheader("Content-Length")) == len(body) and b'"unavailable"' in body
+        assert took < 6 + 1 * SLOW, f"the 503 came after {took:.2f} s"
+        # The connection goes on: the playlist as it stands, at once.
+        conn.request("GET", PLAYLIST)
+        r = conn.getresponse()
+        assert r.status == 200 and r.read().startswith(b"#EXTM3U")
+        conn.close()
+        print(f"a held reload for a paused camera was answered 503 after {took:.2f} s")
+    finally:
+        sim.p.send_signal(signal.SIGCONT)
