@@ -470,6 +470,18 @@ def test_sse_event_stream_and_replay(vigil_bin, tmp_path, vigil_node):
     stop3.set()
 
 
+def messages_until_end(q, timeout=10 * SLOW):
+    """The event bodies read off an SSE reader's queue until one ends an event."""
+    seen = []
+    deadline = time.time() + timeout
+    while time.time() < deadline and not any(b["type"] == "end" for b in seen):
+        try:
+            seen.append(json.loads(q.get(timeout=1)[1]["data"]))
+        except queue.Empty:
+            pass
+    return seen
+
+
 def test_sse_stream_follows_camera_permissions(vigil_bin, tmp_path, vigil_node, monkeypatch):
     import base64
     monkeypatch.setenv("VIGIL_ADMIN_PASSWORD", "admin password 1")
@@ -508,26 +520,14 @@ def test_sse_stream_follows_camera_permissions(vigil_bin, tmp_path, vigil_node, 
     assert st in (200, 201)
     st, ev2 = call("POST", "/events", {"camera": "cam2", "duration_s": 1}, admin)
     assert st in (200, 201)
-    seen = []
-    deadline = time.time() + 10 * SLOW
-    while time.time() < deadline and not any(b["type"] == "end" for b in seen):
-        try:
-            seen.append(json.loads(q.get(timeout=1)[1]["data"]))
-        except queue.Empty:
-            pass
+    seen = messages_until_end(q)
     assert seen and {b["after"]["camera"] for b in seen} == {"cam2"}, seen
     assert {b["after"]["id"] for b in seen} == {ev2["id"]}
     # A permission granted while the stream is open applies to it at once.
     assert call("PUT", "/users/vic", {"permissions": {"cam1": ["live"], "cam2": ["live"]}}, admin)[0] == 200
     st, ev3 = call("POST", "/events", {"camera": "cam1", "duration_s": 1}, admin)
     assert st in (200, 201)
-    seen = []
-    deadline = time.time() + 10 * SLOW
-    while time.time() < deadline and not any(b["type"] == "end" for b in seen):
-        try:
-            seen.append(json.loads(q.get(timeout=1)[1]["data"]))
-        except queue.Empty:
-            pass
+    seen = messages_until_end(q)
     assert seen and {b["after"]["id"] for b in seen} == {ev3["id"]}, seen
     # Deleting the user ends their open stream (within the server's periodic read).
     assert reader.is_alive()
