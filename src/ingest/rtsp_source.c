@@ -902,12 +902,9 @@ static void switch_to_ring(rtsp_src_t *s) {
   vg_tcp_client_t *c = s->conn;
   s->want_ring = 0;
   if (!vg_uring_usable(s->cam->worker)) return;
-  uv_os_fd_t fd;
-  /* The TCP client has no call for this: its handle is used directly, to
-   * stop its reads and to find the socket. */
-  if (uv_fileno((uv_handle_t *)&c->tcp, &fd) != 0) return;
   if (c->len > 0 && stash_append(s, c->buf, c->len) < 0) return;
-  uv_read_stop((uv_stream_t *)&c->tcp);
+  int fd;
+  if (vg_tcp_client_stop_reading(c, &fd) != 0) return;
   vg_tcp_client_consume(c, c->len);
   int r = vg_uring_recv_start(s->cam->worker, fd, on_ring_data, s, &s->ring_sock);
   if (r < 0) {

@@ -193,6 +193,14 @@ void vg_tcp_client_consume(vg_tcp_client_t *c, size_t n) {
   c->len -= n;
 }
 
+int vg_tcp_client_stop_reading(vg_tcp_client_t *c, int *fd) {
+  uv_os_fd_t os_fd;
+  if (uv_fileno((uv_handle_t *)&c->tcp, &os_fd) != 0) return VG_ESTATE;
+  uv_read_stop((uv_stream_t *)&c->tcp);
+  *fd = os_fd;
+  return 0;
+}
+
 void vg_tcp_client_close(vg_tcp_client_t *c) {
   if (c->closing) return;
   c->closing = 1;

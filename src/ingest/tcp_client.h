@@ -63,6 +63,11 @@ int vg_tcp_client_connect(uv_loop_t *loop, const char *host, uint16_t port, int 
 int vg_tcp_client_write(vg_tcp_client_t *c, const void *data, size_t len);
 /* Drops n bytes from the front of the read buffer. */
 void vg_tcp_client_consume(vg_tcp_client_t *c, size_t n);
+/* Hands the connection's reading to someone else (the worker's io_uring,
+ * net/uring.h): stops reading into the buffer and gives the socket. Writes
+ * and close stay with the client; what the buffer holds stays there for the
+ * caller to take. Returns 0 or a negative error. */
+int vg_tcp_client_stop_reading(vg_tcp_client_t *c, int *fd);
 /* Closes everything; on_closed follows. Idempotent. */
 void vg_tcp_client_close(vg_tcp_client_t *c);
 /* The local and remote addresses (for UDP transport setup). 0 or an error. */
