@@ -268,6 +268,7 @@ export class LiveSession {
   // stats.latencyMs: see the header comment. latencySource says which
   // estimate it is ("prft" or "arrival").
   updateLatency() {
+    if (this.mode !== "mse") return; // HLS: hlsLatency()
     const now = this.video.currentTime, refs = this.referenceTimes;
     if (refs && refs.length) {
       // The last fragment at or before the playback position (the frame
@@ -306,6 +307,7 @@ export class LiveSession {
     this.mode = this.stats.mode = "hls";
     this.stats.fallbackReason = why;
     this.stats.latencyMs = null;
+    this.stats.latencySource = null;
     this.status("connecting", `HLS (${why})`);
     const url = cameraPath(this.camera, "/live.m3u8");
     const { default: Hls } = await import("hls.js/light");
@@ -363,8 +365,13 @@ export class LiveSession {
     const hls = this.hls;
     if (!hls || this.video.paused) return;
     const date = hls.playingDate;
-    if (date && date.getTime() > 0) this.stats.latencyMs = Math.max(0, Date.now() - date.getTime());
-    else if (Number.isFinite(hls.latency)) this.stats.latencyMs = hls.latency * 1000;
+    if (date && date.getTime() > 0) {
+      this.stats.latencyMs = Math.max(0, Date.now() - date.getTime());
+      this.stats.latencySource = "program-date-time";
+    } else if (Number.isFinite(hls.latency)) {
+      this.stats.latencyMs = hls.latency * 1000;
+      this.stats.latencySource = "live-edge";
+    }
     if (Number.isFinite(hls.latency)) this.stats.edgeLatencyMs = hls.latency * 1000;
   }
 }
