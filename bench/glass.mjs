@@ -197,7 +197,7 @@ async function measure(browser, base, camera, mode) {
         // frame read (recomputed for that moment) paired with its
         // glass-to-glass figure.
         const appLat = [];
-        const frameApp = [], gap = [];
+        const frameApp = [], gap = [], oldEstimate = [];
         let appSource = null;
         const sampler = setInterval(() => {
           const l = window.vigilLive?.get(camera)?.stats?.latencyMs;
@@ -220,6 +220,11 @@ async function measure(browser, base, camera, mode) {
                 frameApp.push(app);
                 gap.push(glass - app);
               }
+              // The estimate before prft (the browser's arrival times,
+              // mapped by the earliest arrival), which the session still
+              // keeps: same frames, for comparison.
+              if (session && Number.isFinite(session.clockOffset))
+                oldEstimate.push((performance.now() / 1000 - session.clockOffset - video.currentTime) * 1000);
             }
             if (Date.now() < end) video.requestVideoFrameCallback(onFrame);
             else done();
@@ -230,9 +235,10 @@ async function measure(browser, base, camera, mode) {
         appLat.sort((a, b) => a - b);
         frameApp.sort((a, b) => a - b);
         gap.sort((a, b) => a - b);
+        oldEstimate.sort((a, b) => a - b);
         const mid = (a) => (a.length ? a[a.length >> 1] : null);
         const q = video.getVideoPlaybackQuality ? video.getVideoPlaybackQuality() : {};
-        return { lat, unread, callbacks, appLatP50: mid(appLat), appSource, frameAppP50: mid(frameApp), gapP50: mid(gap), gapMin: gap.length ? gap[0] : null, gapMax: gap.length ? gap[gap.length - 1] : null, paired: gap.length, dropped: q.droppedVideoFrames, total: q.totalVideoFrames, size: `${video.videoWidth}x${video.videoHeight}` };
+        return { lat, unread, callbacks, appLatP50: mid(appLat), appSource, frameAppP50: mid(frameApp), gapP50: mid(gap), gapMin: gap.length ? gap[0] : null, gapMax: gap.length ? gap[gap.length - 1] : null, paired: gap.length, above: gap.filter((g) => g < 0).length, oldP50: mid(oldEstimate), dropped: q.droppedVideoFrames, total: q.totalVideoFrames, size: `${video.videoWidth}x${video.videoHeight}` };
       },
       [sel, SECONDS * 1000, camera],
     );
@@ -319,7 +325,9 @@ try {
         (r.appLatP50 !== null ? `; the app's own estimate (${r.appSource}): p50 ${r.appLatP50.toFixed(0)} ms every 500 ms` : "") +
         (r.gapP50 != null
           ? `, p50 ${r.frameAppP50.toFixed(0)} ms at the ${r.paired} frames read; glass-to-glass minus the estimate per frame: ` +
-            `p50 ${r.gapP50.toFixed(0)} ms, min ${r.gapMin.toFixed(0)} ms, max ${r.gapMax.toFixed(0)} ms`
+            `p50 ${r.gapP50.toFixed(0)} ms, min ${r.gapMin.toFixed(0)} ms, max ${r.gapMax.toFixed(0)} ms ` +
+            `(the estimate above glass-to-glass at ${r.above} frames)` +
+            (r.oldP50 != null ? `; the earliest-arrival estimate at the same frames: p50 ${r.oldP50.toFixed(0)} ms` : "")
           : ""),
     );
     if (r.unread) code = 1;
