@@ -12,6 +12,12 @@
 // Before measuring, the reader decodes a clip of known stamps (encoded
 // with the same settings) and must get every one exactly.
 //
+// Over the WebSocket the app estimates its own latency from the fragments'
+// prft boxes (web/src/live.js: how long ago vigil received the frame on
+// screen, which leaves out the camera's encoding and publishing); the bench
+// samples that estimate every 500 ms and at each frame it reads, and
+// reports glass-to-glass minus the estimate, frame by frame.
+//
 // A third mode, rtsp, reads the same stamps from vigil's RTSP restream with
 // ffmpeg instead of a browser: the path without the browser's share.
 //
@@ -186,9 +192,13 @@ async function measure(browser, base, camera, mode) {
         let unread = 0;
         let callbacks = 0;
         const end = Date.now() + ms;
-        // The app's own estimate of the browser's share (web/src/live.js),
-        // sampled alongside for comparison.
+        // The app's own estimate (web/src/live.js), sampled alongside for
+        // comparison: every 500 ms as the status line shows it, and at each
+        // frame read (recomputed for that moment) paired with its
+        // glass-to-glass figure.
         const appLat = [];
+        const frameApp = [], gap = [], oldEstimate = [];
+        let appSource = null;
         const sampler = setInterval(() => {
           const l = window.vigilLive?.get(camera)?.stats?.latencyMs;
           if (typeof l === "number") appLat.push(l);
@@ -198,8 +208,24 @@ async function measure(browser, base, camera, mode) {
             const now = Date.now();
             callbacks++;
             const stamp = window.glassRead(video, canvas);
+            const session = window.vigilLive?.get(camera);
+            if (session?.updateLatency) session.updateLatency();
+            const app = session?.stats?.latencyMs;
+            if (session?.stats?.latencySource) appSource = session.stats.latencySource;
             if (stamp === null) unread++;
-            else lat.push(now - window.glassUnwrap(stamp, now));
+            else {
+              const glass = now - window.glassUnwrap(stamp, now);
+              lat.push(glass);
+              if (typeof app === "number") {
+                frameApp.push(app);
+                gap.push(glass - app);
+              }
+              // The estimate before prft (the browser's arrival times,
+              // mapped by the earliest arrival), which the session still
+              // keeps: same frames, for comparison.
+              if (session && Number.isFinite(session.clockOffset))
+                oldEstimate.push((performance.now() / 1000 - session.clockOffset - video.currentTime) * 1000);
+            }
             if (Date.now() < end) video.requestVideoFrameCallback(onFrame);
             else done();
           };
@@ -207,8 +233,12 @@ async function measure(browser, base, camera, mode) {
         });
         clearInterval(sampler);
         appLat.sort((a, b) => a - b);
+        frameApp.sort((a, b) => a - b);
+        gap.sort((a, b) => a - b);
+        oldEstimate.sort((a, b) => a - b);
+        const mid = (a) => (a.length ? a[a.length >> 1] : null);
         const q = video.getVideoPlaybackQuality ? video.getVideoPlaybackQuality() : {};
-        return { lat, unread, callbacks, appLatP50: appLat.length ? appLat[appLat.length >> 1] : null, dropped: q.droppedVideoFrames, total: q.totalVideoFrames, size: `${video.videoWidth}x${video.videoHeight}` };
+        return { lat, unread, callbacks, appLatP50: mid(appLat), appSource, frameAppP50: mid(frameApp), gapP50: mid(gap), gapMin: gap.length ? gap[0] : null, gapMax: gap.length ? gap[gap.length - 1] : null, paired: gap.length, above: gap.filter((g) => g < 0).length, oldP50: mid(oldEstimate), dropped: q.droppedVideoFrames, total: q.totalVideoFrames, size: `${video.videoWidth}x${video.videoHeight}` };
       },
       [sel, SECONDS * 1000, camera],
     );
@@ -292,7 +322,13 @@ try {
       `${mode} (app mode ${r.appMode}, ${r.size}): ${s.length} frames read, ${r.unread} unreadable, ` +
         (r.mode === "rtsp" ? "" : `${r.callbacks} frame callbacks, ${r.dropped ?? "?"} of ${r.total ?? "?"} frames dropped by the player; `) +
         `latency p50 ${quantile(s, 0.5)} ms, p95 ${quantile(s, 0.95)} ms, max ${s[s.length - 1]} ms, min ${s[0]} ms` +
-        (r.appLatP50 !== null ? `; the app's own estimate of the browser's share: p50 ${r.appLatP50.toFixed(0)} ms` : ""),
+        (r.appLatP50 !== null ? `; the app's own estimate (${r.appSource}): p50 ${r.appLatP50.toFixed(0)} ms every 500 ms` : "") +
+        (r.gapP50 != null
+          ? `, p50 ${r.frameAppP50.toFixed(0)} ms at the ${r.paired} frames read; glass-to-glass minus the estimate per frame: ` +
+            `p50 ${r.gapP50.toFixed(0)} ms, min ${r.gapMin.toFixed(0)} ms, max ${r.gapMax.toFixed(0)} ms ` +
+            `(the estimate above glass-to-glass at ${r.above} frames)` +
+            (r.oldP50 != null ? `; the earliest-arrival estimate at the same frames: p50 ${r.oldP50.toFixed(0)} ms` : "")
+          : ""),
     );
     if (r.unread) code = 1;
   }

@@ -557,27 +557,43 @@ int vg_live_viewer_set_tracks(vg_live_viewer_t *v, const vg_track_t *tracks, int
 }
 
 /* Copies a flushed fragment into one message: the one copy of the media
- * that a WebSocket message (one contiguous payload for lws_write) needs. */
-static vg_live_msg_t *fragment_message(vg_fmp4_fragment_t *frag) {
-  vg_live_msg_t *m = msg_new((size_t)frag->size);
+ * that a WebSocket message (one contiguous payload for lws_write) needs.
+ * prft (NULL: none) goes in front of the moof. */
+static vg_live_msg_t *fragment_message(vg_fmp4_fragment_t *frag, const uint8_t *prft) {
+  size_t prft_len = prft ? VG_FMP4_PRFT_SIZE : 0;
+  vg_live_msg_t *m = msg_new(prft_len + (size_t)frag->size);
   if (!m) return NULL;
   uint8_t *p = m->buf->data + VG_LIVE_PRE;
+  if (prft) memcpy(p, prft, prft_len);
+  p += prft_len;
   for (int i = 0; i < frag->iov_count; i++) {
     memcpy(p, frag->iov[i].iov_base, frag->iov[i].iov_len);
     p += frag->iov[i].iov_len;
   }
-  m->buf->len += (size_t)frag->size;
+  m->buf->len += prft_len + (size_t)frag->size;
   m->media = 1;
   return m;
 }
 
 /* recv_us: when the fragment's video frame arrived from the camera. The
  * GOP cache's frames arrived before this viewer did: their age counts from
- * the viewer's start, and they are no measure of live latency. */
+ * the viewer's start, and they are no measure of live latency.
+ *
+ * A fragment with a video frame starts with a prft box: the UTC wall-clock
+ * time at which vigil received that frame (recv_us, a monotonic time, moved
+ * onto the wall clock now) and its decode time. The player reads it for
+ * an honest latency estimate (web/src/live.js); MSE skips the box. The GOP
+ * cache's frames carry their true arrival times too. */
 static void flush_fragment(vg_live_viewer_t *v, int64_t recv_us) {
   vg_fmp4_fragment_t frag;
   if (vg_fmp4_flush_fragment(v->mux, &frag) != 0) return;
-  vg_live_msg_t *m = fragment_message(&frag);
+  uint8_t prft[VG_FMP4_PRFT_SIZE];
+  int has_prft = 0;
+  if (recv_us > 0 && frag.track == 0) { /* the muxer's track 0 is the video */
+    int64_t arrived_utc_us = vg_time_utc_us() - (vg_time_mono_us() - recv_us);
+    has_prft = vg_fmp4_prft(prft, 1, arrived_utc_us, frag.start_time) == VG_FMP4_PRFT_SIZE;
+  }
+  vg_live_msg_t *m = fragment_message(&frag, has_prft ? prft : NULL);
   vg_fmp4_fragment_release(&frag);
   if (!m) return;
   int from_cache = recv_us > 0 && recv_us < v->start_us;

@@ -10,6 +10,7 @@
  *    WebSocket callbacks of its connections to vg_live_ws_callback().
  *  - Each viewer holds a stream hub reader drained on its camera's worker:
  *    the worker muxes one fMP4 fragment per video frame (media/fmp4.h),
+ *    puts a prft box with the frame's arrival (wall clock) in front of it,
  *    assembles it once into a message buffer (the only copy of the media),
  *    queues it on the viewer's bounded queue and wakes the lws thread with
  *    lws_cancel_service(). The worker never blocks on a viewer.

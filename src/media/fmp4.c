@@ -733,3 +733,26 @@ int vg_fmp4_flush_fragment(vg_fmp4_t *m, vg_fmp4_fragment_t *out) {
   m->queued_bytes = 0;
   return 0;
 }
+
+/* ---- producer reference time -------------------------------------------- */
+
+/* Seconds from the NTP epoch (1900-01-01) to the Unix epoch (1970-01-01). */
+#define NTP_UNIX_OFFSET_S UINT64_C(2208988800)
+
+int vg_fmp4_prft(uint8_t out[VG_FMP4_PRFT_SIZE], uint32_t track_id, int64_t utc_us, uint64_t media_time) {
+  if (!out || track_id == 0 || utc_us < 0) return VG_EINVAL;
+  /* NTP: whole seconds in the upper 32 bits, the fraction of a second in
+   * units of 2^-32 s in the lower 32 (RFC 5905's timestamp format). */
+  uint64_t seconds = (uint64_t)(utc_us / 1000000) + NTP_UNIX_OFFSET_S;
+  uint64_t fraction = ((uint64_t)(utc_us % 1000000) << 32) / 1000000;
+  uint64_t ntp = seconds << 32 | fraction;
+  write_be32_at(out, VG_FMP4_PRFT_SIZE);
+  memcpy(out + 4, "prft", 4);
+  write_be32_at(out + 8, UINT32_C(1) << 24); /* version 1 (64-bit media_time), flags 0 */
+  write_be32_at(out + 12, track_id);
+  write_be32_at(out + 16, (uint32_t)(ntp >> 32));
+  write_be32_at(out + 20, (uint32_t)ntp);
+  write_be32_at(out + 24, (uint32_t)(media_time >> 32));
+  write_be32_at(out + 28, (uint32_t)media_time);
+  return VG_FMP4_PRFT_SIZE;
+}

@@ -36,8 +36,13 @@
  * Opus (Opus + dOps), G.711 mu-law / A-law ('ulaw' / 'alaw' sample entries,
  * QuickTime-style: FFmpeg reads them, browsers' MSE does not).
  *
+ * Producer reference time: vg_fmp4_prft() writes a 'prft' box that a
+ * caller may put before a fragment's moof to tie that fragment's media time
+ * to the wall clock (the live view does, see docs/LIVE.md). It is
+ * independent of any muxer.
+ *
  * Threads: a muxer is used by one thread at a time. A flushed fragment is
- * independent of its muxer.
+ * independent of its muxer. vg_fmp4_prft() is pure.
  */
 #ifndef VG_MEDIA_FMP4_H
 #define VG_MEDIA_FMP4_H
@@ -115,5 +120,17 @@ int vg_fmp4_queued(const vg_fmp4_t *m);
 int vg_fmp4_flush_fragment(vg_fmp4_t *m, vg_fmp4_fragment_t *out);
 /* Drops the fragment's references and zeroes it. Safe on a zeroed fragment. */
 void vg_fmp4_fragment_release(vg_fmp4_fragment_t *f);
+
+/* Size of the ProducerReferenceTimeBox that vg_fmp4_prft() writes. */
+#define VG_FMP4_PRFT_SIZE 32
+
+/* Writes a version-1 ProducerReferenceTimeBox ('prft', ISO/IEC 14496-12
+ * 8.16.5) into out: reference_track_ID track_id (the muxer's track index
+ * plus 1), utc_us (microseconds since the Unix epoch) as a 64-bit NTP
+ * timestamp, and media_time in that track's timescale (a fragment's
+ * start_time for the track). flags are 0: the wall-clock time belongs to
+ * the sample at media_time. Returns VG_FMP4_PRFT_SIZE, or VG_EINVAL
+ * (no output, track 0, or a time before 1970). */
+int vg_fmp4_prft(uint8_t out[VG_FMP4_PRFT_SIZE], uint32_t track_id, int64_t utc_us, uint64_t media_time);
 
 #endif

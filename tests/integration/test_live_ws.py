@@ -120,7 +120,9 @@ def read_stream(ws, fragments):
     while len(frags) < fragments:
         kind, data = ws.recv()
         if kind == "binary":
-            assert data[4:8] == b"moof", data[:16]
+            # A prft (the frame's arrival on vigil's wall clock) leads each
+            # fragment; MSE and FFmpeg skip it.
+            assert data[4:8] == b"prft" and data[36:40] == b"moof", data[:48]
             frags.append(data)
         else:
             texts.append(data)
@@ -189,8 +191,18 @@ def test_ws_stream_decodes(live_node, tmp_path, codec, tag, mime):
     wait_online(base)
     ws = WsClient(http, "/api/v1/cameras/cam1/live.ws")
     codec_msg, init, frags, _ = read_stream(ws, 50)
+    received_at = time.time()
     ws.close()
     assert codec_msg["type"] == "codec" and codec_msg["camera"] == "cam1"
+    # prft: version 1, the video track, decode times going on one frame at a
+    # time, and the last frame's arrival on vigil's wall clock (the same
+    # machine's clock) a moment before it reached us.
+    prfts = [struct.unpack(">I4sIIQQ", f[:32]) for f in frags]
+    assert all(p[2] == 1 << 24 and p[3] == 1 for p in prfts), prfts[0]
+    media = [p[5] for p in prfts]
+    assert media == sorted(media) and len(set(media)) == 50, media
+    arrived = (prfts[-1][4] >> 32) - 2208988800 + (prfts[-1][4] & 0xFFFFFFFF) / 2**32
+    assert received_at - 2 * SLOW < arrived <= received_at + 0.01, (arrived, received_at)
     assert codec_msg["codecs"].startswith(mime), codec_msg
     assert codec_msg["mime"] == f'video/mp4; codecs="{codec_msg["codecs"]}"'
     video = codec_msg["tracks"][0]

@@ -20,6 +20,7 @@
 
 #include "base/error.h"
 #include "media/fmp4.h"
+#include "proto/rtcp.h"
 #include "sim/clip.h"
 
 /* libx265 leaks a few small allocations per encoder (x265 3.5); see
@@ -422,6 +423,63 @@ static void test_errors(void **state) {
   vg_clip_free(&clip);
 }
 
+/* The prft box byte by byte: a known wall-clock time and media time. */
+static void test_prft_bytes(void **state) {
+  (void)state;
+  uint8_t box[VG_FMP4_PRFT_SIZE];
+  int64_t utc_us = INT64_C(1763683200123456); /* 2025-11-21T00:00:00.123456Z */
+  assert_int_equal(vg_fmp4_prft(box, 1, utc_us, UINT64_C(0x123456789)), VG_FMP4_PRFT_SIZE);
+  static const uint8_t want[VG_FMP4_PRFT_SIZE] = {
+      0x00, 0x00, 0x00, 0x20, 'p',  'r',  'f',  't',  /* size 32, type */
+      0x01, 0x00, 0x00, 0x00,                         /* version 1, flags 0 */
+      0x00, 0x00, 0x00, 0x01,                         /* reference_track_ID */
+      0xec, 0xca, 0x2a, 0x00, 0x1f, 0x9a, 0xcf, 0xfa, /* NTP: 3972672000 s + 0.123456 s */
+      0x00, 0x00, 0x00, 0x01, 0x23, 0x45, 0x67, 0x89, /* media_time, 64 bits */
+  };
+  assert_memory_equal(box, want, sizeof want);
+  /* The same NTP timestamp as RTCP's sender reports carry. */
+  assert_int_equal(rd64(box + 16), vg_ntp_from_utc_us(utc_us));
+  assert_int_equal(vg_fmp4_prft(box, 2, 0, 0), VG_FMP4_PRFT_SIZE);
+  assert_int_equal(rd32(box + 12), 2);
+  assert_int_equal(rd64(box + 16), UINT64_C(2208988800) << 32);
+  assert_int_equal(vg_fmp4_prft(box, 0, utc_us, 0), VG_EINVAL);
+  assert_int_equal(vg_fmp4_prft(box, 1, -1, 0), VG_EINVAL);
+  assert_int_equal(vg_fmp4_prft(NULL, 1, utc_us, 0), VG_EINVAL);
+}
+
+/* A prft before every fragment (one per video frame, as the live view
+ * sends them) leaves the file readable: FFmpeg decodes all of it. */
+static void test_prft_in_file(void **state) {
+  vg_clip_t *clip = encode(VG_CODEC_H264, 25, 1.0, VG_CODEC_NONE);
+  char path[128];
+  snprintf(path, sizeof path, "%s/prft.mp4", tmpdir);
+  vg_fmp4_t *m = NULL;
+  assert_int_equal(vg_fmp4_create(clip->tracks, clip->track_count, &m), 0);
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  assert_true(fd >= 0);
+  vg_buf_t *init = NULL;
+  assert_true(vg_fmp4_init_segment(m, &init) > 0);
+  assert_int_equal(write(fd, init->data, init->len), (ssize_t)init->len);
+  vg_buf_unref(&init);
+  for (size_t i = 0; i < clip->frame_count; i++) {
+    assert_int_equal(vg_fmp4_add_frame(m, &clip->frames[i].frame), 0);
+    vg_fmp4_fragment_t frag;
+    assert_int_equal(vg_fmp4_flush_fragment(m, &frag), 0);
+    assert_int_equal(frag.track, 0);
+    assert_int_equal(frag.start_time, (uint64_t)(clip->frames[i].frame.pts - clip->frames[0].frame.pts));
+    uint8_t box[VG_FMP4_PRFT_SIZE];
+    assert_int_equal(vg_fmp4_prft(box, 1, INT64_C(1763683200000000) + (int64_t)i * 40000, frag.start_time),
+                     VG_FMP4_PRFT_SIZE);
+    assert_int_equal(write(fd, box, sizeof box), (ssize_t)sizeof box);
+    write_all(fd, frag.iov, frag.iov_count);
+    vg_fmp4_fragment_release(&frag);
+  }
+  close(fd);
+  vg_fmp4_free(&m);
+  check_video(path, "h264", "avc1", (int)clip->frame_count);
+  vg_clip_free(&clip);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_h264_keyframe_fragments),
@@ -431,6 +489,8 @@ int main(void) {
       cmocka_unit_test(test_h264_aac),
       cmocka_unit_test(test_h264_pcmu),
       cmocka_unit_test(test_errors),
+      cmocka_unit_test(test_prft_bytes),
+      cmocka_unit_test(test_prft_in_file),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -100,6 +100,11 @@ static void count_wake(void *opaque) {
   wakes++;
 }
 
+static uint32_t rd32(const uint8_t *p) {
+  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+static uint64_t rd64(const uint8_t *p) { return (uint64_t)rd32(p) << 32 | rd32(p + 4); }
+
 static int is_box(const vg_live_msg_t *m, const char *type) {
   return !m->text && payload_len(m) >= 8 && memcmp(payload(m) + 4, type, 4) == 0;
 }
@@ -148,8 +153,23 @@ static void test_viewer_sequence(void **state) {
   assert_int_equal(st.skips, 0);
   int frags = 0;
   vg_live_msg_t *m;
+  int64_t now_utc = vg_time_utc_us();
   while ((m = vg_live_viewer_pop(v))) {
-    assert_true(is_box(m, "moof"));
+    /* prft (the frame's arrival on the wall clock, its decode time), then
+     * the moof. */
+    assert_true(is_box(m, "prft"));
+    const uint8_t *p = payload(m);
+    assert_true(payload_len(m) > 40);
+    assert_int_equal(rd32(p), 32);
+    assert_int_equal(p[8], 1);         /* version 1 */
+    assert_int_equal(rd32(p + 12), 1); /* the video track */
+    uint64_t ntp = rd64(p + 16);
+    int64_t arrived_us = ((int64_t)(ntp >> 32) - INT64_C(2208988800)) * 1000000 +
+                         (int64_t)(((ntp & 0xffffffffu) * 1000000) >> 32);
+    assert_true(arrived_us <= now_utc + 1000 && arrived_us > now_utc - 5000000);
+    /* One video frame per fragment: decode times go on at 1/25 s. */
+    assert_int_equal(rd64(p + 24), (uint64_t)frags * 3600);
+    assert_memory_equal(p + 36, "moof", 4);
     assert_true(m->media);
     assert_true(m->recv_us == now);
     frags++;
@@ -207,9 +227,11 @@ static void test_viewer_skips(void **state) {
   int queued_before = 0, fed_after = 0, loops = 0;
   int64_t loop_pts = 2 * 90000; /* the clip lasts 2 s */
   /* Play the clip over and over (timestamps moving on) until the skip,
-   * then to the end of that loop. */
-  for (loops = 0; loops < 40; loops++) {
-    for (size_t i = 0; i < clip->frame_count; i++) {
+   * then until a keyframe has been fed since (the stream resumes there;
+   * where the skip falls in the GOP depends on the fragments' sizes). */
+  int resumed = 0;
+  for (loops = 0; loops < 40 && !resumed; loops++) {
+    for (size_t i = 0; i < clip->frame_count && !resumed; i++) {
       vg_frame_t f = clip->frames[i].frame;
       f.pts += loops * loop_pts;
       f.recv_us = vg_time_mono_us();
@@ -217,10 +239,13 @@ static void test_viewer_skips(void **state) {
       if (st.skips == 0) queued_before = st.queued_msgs;
       vg_live_viewer_feed(v, &f);
       vg_live_viewer_stats(v, &st);
-      if (st.skips == 1) fed_after++;
+      if (st.skips == 1) {
+        fed_after++;
+        resumed = (f.flags & VG_FRAME_KEY) != 0;
+      }
     }
-    if (st.skips) break;
   }
+  assert_true(resumed);
   assert_int_equal(st.skips, 1);
   assert_true(queued_before * 1400 > (int)VG_LIVE_WS_QUEUE_BYTES / 2);
   /* The queued fragments and the frames up to the next keyframe went. */
@@ -232,7 +257,8 @@ static void test_viewer_skips(void **state) {
   json_decref(skip);
   /* Then the stream goes on from a keyframe: the GOP's frames since. */
   vg_live_msg_t *m = vg_live_viewer_pop(v);
-  assert_true(is_box(m, "moof"));
+  assert_true(is_box(m, "prft"));
+  assert_memory_equal(payload(m) + 36, "moof", 4);
   vg_live_msg_free(m);
   vg_live_viewer_stats(v, &st);
   assert_int_equal((uint64_t)st.queued_msgs + 1 + st.dropped_frames - (uint64_t)queued_before,

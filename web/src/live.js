@@ -6,19 +6,31 @@
 // inside the #/ route) forces the fallback, for tests and for comparing.
 // Analytics "meta" messages are kept for the box overlay.
 //
-// Latency: the fragments carry the camera's media clock, not the wall
-// clock, so the player maps one to the other by the earliest arrival seen
-// (min over fragments of arrival − decode time: the frames that came
-// through fastest) and reports how long ago, on that mapping, the picture
-// on screen arrived: the browser's share of the delay (network, buffering,
-// decoding). The server's share is vigil_live_latency_seconds on /metrics.
+// Latency over the WebSocket: each fragment starts with a prft box, the
+// UTC wall-clock time at which vigil received that fragment's video frame
+// from the camera and the frame's decode time. The player keeps the recent
+// ones and reports Date.now() minus the arrival of the frame on screen
+// (the prft of the last fragment at or before video.currentTime, plus the
+// media time played since it): how long ago vigil received the picture
+// now shown. That covers vigil's muxing and queueing, the network, the
+// browser's buffering and decoding, but not the camera's own share (its
+// capture, encoding and sending to vigil), which no timestamp here sees.
+// It assumes the browser's clock agrees with the server's (NTP on both;
+// the same machine in the tests and benchmarks).
+// Without prft (an older server), the fallback maps the camera's media
+// clock to arrival times in the browser by the earliest arrival seen (min
+// over fragments of arrival − decode time: the frames that came through
+// fastest) and reports how long ago, on that mapping, the picture on
+// screen arrived: the browser's share only, and an overstatement when no
+// fragment came through fast. The server's share is
+// vigil_live_latency_seconds on /metrics.
 // Over LL-HLS the playlist's EXT-X-PROGRAM-DATE-TIME is the wall clock at
 // which vigil received each segment's first frame, so the latency is now
 // minus hls.js's playingDate: vigil's muxing, the parts' cadence, the
 // playlist round trips and the player's hold-back together.
 
 import { cameraPath } from "./api.js";
-import { readFragmentTime, readInit } from "./mp4.js";
+import { readFragmentTime, readInit, readProducerTime } from "./mp4.js";
 
 const MS = window.ManagedMediaSource || window.MediaSource;
 // Jump to the live edge when playback is further behind than this; between
@@ -27,6 +39,9 @@ const MAX_BEHIND_S = 1.0;
 const CATCH_UP_S = 0.2;
 // Keep this much played video in the SourceBuffer.
 const KEEP_S = 10;
+// prft entries kept (one per fragment): more than the buffer's frames at
+// 25 fps; the oldest go first.
+const MAX_REFERENCE_TIMES = 512;
 
 // "?live=hls" (or "live=ll-hls") in the search part or in the hash route's
 // query forces LL-HLS.
@@ -153,6 +168,7 @@ export class LiveSession {
     this.queue = [];
     this.track = null;
     this.clockOffset = Infinity;
+    this.referenceTimes = []; // {media: s, wallMs}, in media time order
     this.jumpToEdge = true;
     this.video.disableRemotePlayback = true; // ManagedMediaSource wants it
     this.objectUrl = URL.createObjectURL(ms);
@@ -195,6 +211,16 @@ export class LiveSession {
       // The first binary message after "codec" is the init segment.
       this.track = readInit(data) || { trackId: 1, timescale: 90000 };
     } else {
+      const prft = readProducerTime(data, this.track.trackId);
+      if (prft) {
+        const refs = this.referenceTimes;
+        const media = prft.mediaTime / this.track.timescale;
+        // A media time going back (should not happen within one init
+        // segment) starts the list afresh rather than unsort it.
+        if (refs.length && media < refs[refs.length - 1].media) refs.length = 0;
+        refs.push({ media, wallMs: prft.wallMs });
+        if (refs.length > MAX_REFERENCE_TIMES) refs.splice(0, refs.length - MAX_REFERENCE_TIMES);
+      }
       const t = readFragmentTime(data, this.track.trackId);
       if (t !== null) {
         const arrival = performance.now() / 1000 - t / this.track.timescale;
@@ -234,10 +260,28 @@ export class LiveSession {
       v.playbackRate = behind > CATCH_UP_S ? 1.1 : 1;
       if (v.paused) v.play().catch(() => {});
       if (this.state !== "playing") this.status("playing");
-      if (this.clockOffset !== Infinity)
-        this.stats.latencyMs = Math.max(0, (performance.now() / 1000 - this.clockOffset - v.currentTime) * 1000);
+      this.updateLatency();
     }
     if (!this.trim(false)) this.pump();
+  }
+
+  // stats.latencyMs: see the header comment. latencySource says which
+  // estimate it is ("prft" or "arrival").
+  updateLatency() {
+    if (this.mode !== "mse") return; // HLS: hlsLatency()
+    const now = this.video.currentTime, refs = this.referenceTimes;
+    if (refs && refs.length) {
+      // The last fragment at or before the playback position (the frame
+      // on screen); the first one when playback is before all of them.
+      let i = refs.length - 1;
+      while (i > 0 && refs[i].media > now) i--;
+      const shownArrivalMs = refs[i].wallMs + (now - refs[i].media) * 1000;
+      this.stats.latencyMs = Math.max(0, Date.now() - shownArrivalMs);
+      this.stats.latencySource = "prft";
+    } else if (this.clockOffset !== Infinity) {
+      this.stats.latencyMs = Math.max(0, (performance.now() / 1000 - this.clockOffset - now) * 1000);
+      this.stats.latencySource = "arrival";
+    }
   }
 
   // Removes played video older than KEEP_S; true when a removal started
@@ -263,6 +307,7 @@ export class LiveSession {
     this.mode = this.stats.mode = "hls";
     this.stats.fallbackReason = why;
     this.stats.latencyMs = null;
+    this.stats.latencySource = null;
     this.status("connecting", `HLS (${why})`);
     const url = cameraPath(this.camera, "/live.m3u8");
     const { default: Hls } = await import("hls.js/light");
@@ -320,8 +365,13 @@ export class LiveSession {
     const hls = this.hls;
     if (!hls || this.video.paused) return;
     const date = hls.playingDate;
-    if (date && date.getTime() > 0) this.stats.latencyMs = Math.max(0, Date.now() - date.getTime());
-    else if (Number.isFinite(hls.latency)) this.stats.latencyMs = hls.latency * 1000;
+    if (date && date.getTime() > 0) {
+      this.stats.latencyMs = Math.max(0, Date.now() - date.getTime());
+      this.stats.latencySource = "program-date-time";
+    } else if (Number.isFinite(hls.latency)) {
+      this.stats.latencyMs = hls.latency * 1000;
+      this.stats.latencySource = "live-edge";
+    }
     if (Number.isFinite(hls.latency)) this.stats.edgeLatencyMs = hls.latency * 1000;
   }
 }

@@ -1,7 +1,8 @@
 // Just enough ISO BMFF reading for the live player's clock: the video
 // track's id and timescale from the init segment (moov/trak/tkhd, mdhd,
-// hdlr) and a fragment's decode time (moof/traf/tfhd + tfdt). Bounded: a
-// box that claims to run past its parent ends the walk.
+// hdlr), a fragment's decode time (moof/traf/tfhd + tfdt) and the wall
+// clock the server stated for it (a top-level prft before the moof).
+// Bounded: a box that claims to run past its parent ends the walk.
 
 function* boxes(view, start, end) {
   let pos = start;
@@ -66,6 +67,28 @@ export function readFragmentTime(buffer, trackId) {
       if (tfdt.start + (v1 ? 12 : 8) > tfdt.end) return null;
       return v1 ? Number(view.getBigUint64(tfdt.start + 4)) : view.getUint32(tfdt.start + 4);
     }
+  }
+  return null;
+}
+
+// Seconds from the NTP epoch (1900) to the Unix epoch (1970).
+const NTP_UNIX_OFFSET_S = 2208988800;
+
+// The ProducerReferenceTimeBox (ISO/IEC 14496-12 8.16.5) for trackId in a
+// fragment message: {wallMs (the NTP timestamp as Unix milliseconds),
+// mediaTime (in the track's timescale)}, or null when there is none.
+export function readProducerTime(buffer, trackId) {
+  const view = new DataView(buffer);
+  for (const top of boxes(view, 0, view.byteLength)) {
+    if (top.type === "moof") break; // a prft belongs before its moof
+    if (top.type !== "prft") continue;
+    const v1 = view.getUint8(top.start) === 1;
+    if (top.start + (v1 ? 24 : 20) > top.end) return null;
+    if (view.getUint32(top.start + 4) !== trackId) continue;
+    const seconds = view.getUint32(top.start + 8), fraction = view.getUint32(top.start + 12);
+    const wallMs = (seconds - NTP_UNIX_OFFSET_S) * 1000 + (fraction / 2 ** 32) * 1000;
+    const mediaTime = v1 ? Number(view.getBigUint64(top.start + 16)) : view.getUint32(top.start + 16);
+    return { wallMs, mediaTime };
   }
   return null;
 }
