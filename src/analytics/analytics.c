@@ -502,8 +502,7 @@ static void analyse(acam_t *cam, const vg_frame_t *f) {
       /* The tracker and the sensors still see this frame, with every
        * object held where it stands (a loiter time runs out on time). A
        * result on its way will update them instead. */
-      if (!busy)
-        apply_detections(cam, NULL, 0, w, h, ts, f->pts, m.active, held, n_held);
+      if (!busy) apply_detections(cam, NULL, 0, w, h, ts, f->pts, m.active, held, n_held);
     }
     return;
   }

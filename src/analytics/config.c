@@ -11,8 +11,8 @@
 #include "vision/analytics_config.h"
 
 /* The pipeline's keys in a camera's "analytics" object; vision reads the rest. */
-static const char *const camera_keys[] = {"substream", "detect_fps", "detect_width", "hwaccel",
-                                          "stationary_interval_s", NULL};
+static const char *const camera_keys[] = {
+    "substream", "detect_fps", "detect_width", "hwaccel", "stationary_interval_s", NULL};
 
 /* Reads "hwaccel" into out (def when absent); names the field when it is no decoder choice. */
 static void parse_hwaccel(vg_cfg_t *c, json_t *obj, const char *def, char *out, size_t size) {
@@ -23,13 +23,20 @@ static void parse_hwaccel(vg_cfg_t *c, json_t *obj, const char *def, char *out, 
 }
 
 static void parse_top(vg_cfg_t *c, json_t *top, vg_analytics_node_config_t *out) {
-  static const char *const keys[] = {"enabled",        "detect_fps",
-                                     "detect_width",   "model",
-                                     "models_dir",     "threads",
-                                     "detect_threads", "full_frame_interval_s",
-                                     "max_lag_ms",     "queue_frames",
-                                     "trigger_log",    "precision",
-                                     "hwaccel",        "stationary_interval_s",
+  static const char *const keys[] = {"enabled",
+                                     "detect_fps",
+                                     "detect_width",
+                                     "model",
+                                     "models_dir",
+                                     "threads",
+                                     "detect_threads",
+                                     "full_frame_interval_s",
+                                     "max_lag_ms",
+                                     "queue_frames",
+                                     "trigger_log",
+                                     "precision",
+                                     "hwaccel",
+                                     "stationary_interval_s",
                                      NULL};
   long long v;
   if (top) vg_cfg_check_keys(c, top, keys);
@@ -115,7 +122,8 @@ bool vg_analytics_camera_config_equal(const vg_analytics_camera_config_t *a,
                                       const vg_analytics_camera_config_t *b) {
   if (a->enabled != b->enabled || strcmp(a->camera, b->camera) != 0 ||
       strcmp(a->substream, b->substream) != 0 || a->detect_fps != b->detect_fps ||
-      a->detect_width != b->detect_width || a->stationary_interval_s != b->stationary_interval_s || strcmp(a->hwaccel, b->hwaccel) != 0)
+      a->detect_width != b->detect_width || a->stationary_interval_s != b->stationary_interval_s ||
+      strcmp(a->hwaccel, b->hwaccel) != 0)
     return false;
   if (!a->vision || !b->vision) return a->vision == b->vision;
   /* Both come from the parser, which starts from memset defaults, so

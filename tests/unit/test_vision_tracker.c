@@ -375,7 +375,8 @@ static void test_held_track_survives_between_checks(void **state) {
     /* Only a check sees the standing person; every frame sees the walker. */
     vg_detection_t d[2] = {det(50 + 2.0f * (float)(f - 5), 100, 30, 60, PERSON, 0.7f),
                            det(300.5f, 200, 40, 90, PERSON, 0.8f)};
-    int n = vg_tracker_update_held(t, d, check ? 2 : 1, (int64_t)f * FRAME_US, check ? NULL : &id, check ? 0 : 1);
+    int n =
+        vg_tracker_update_held(t, d, check ? 2 : 1, (int64_t)f * FRAME_US, check ? NULL : &id, check ? 0 : 1);
     assert_int_equal(n, 2);
     const vg_vtrack_t *held = find_track(t, id);
     assert_non_null(held);
