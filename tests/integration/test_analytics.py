@@ -252,14 +252,16 @@ def test_stationary_object_rechecked_every_interval(vigil_bin, start_process, vi
     parked = b["vigil_analytics_stationary_skipped_frames_total"] - \
         a["vigil_analytics_stationary_skipped_frames_total"]
     window = last - first
-    # A check every 2 s (a little more: checks fall on analysed frames),
-    # one full-frame check every 15 s while something is tracked, and a
-    # check that misses the person looks on every frame until it finds
-    # them again; before, every analysed frame went to the detector.
+    # Before, every analysed frame went to the detector. Now: a check every
+    # 2 s (10 analysed frames), plus the full-frame check (every 15 s while
+    # something is tracked), whose false detections in the background start
+    # tentative tracks that the next frame looks for once, and a check that
+    # misses the person looks on every frame until it finds them again. A
+    # factor of 3 at least; 5 to 6 seen.
     figures = f"{window:.1f} s standing: {analysed:.0f} analysed, {detected:.0f} detected, {parked:.0f} parked"
     assert analysed >= 2 * window, figures
-    assert detected <= window / 2 + 4 and detected <= analysed / 4, figures
-    assert parked >= analysed - detected - 1, figures
+    assert detected <= analysed / 3, figures
+    assert parked >= analysed - detected - 1 and parked >= analysed / 2, figures
     got = check_triggers(cfg, truth, loop_start, (analysed_frames(http, "cam1") - analysed_before) /
                          (time.time() - now / 1e6))
     # One person, one track from the first crossing to the last.
