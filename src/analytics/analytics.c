@@ -158,15 +158,15 @@ static struct {
 
 /* ---- the pool ------------------------------------------------------------ */
 
-/* Puts cam at the back of the pool's queue unless it is queued already; a
- * camera being run is marked to run again. Any thread; also the hub's
- * notify, which holds the hub's lock: this only takes the pool's lock. */
 /* A camera's stationary re-detection interval: its own, else the node's. */
 static int64_t stationary_interval_us(const vg_analytics_camera_config_t *cc) {
   int s = cc->stationary_interval_s >= 0 ? cc->stationary_interval_s : g.cfg.stationary_interval_s;
   return (int64_t)s * 1000000;
 }
 
+/* Puts cam at the back of the pool's queue unless it is queued already; a
+ * camera being run is marked to run again. Any thread; also the hub's
+ * notify, which holds the hub's lock: this only takes the pool's lock. */
 static void pool_schedule(acam_t *cam) {
   pthread_mutex_lock(&g.pool_lock);
   if (!g.stop && !cam->removed) {
@@ -1183,6 +1183,7 @@ json_t *vg_analytics_camera_json(const char *camera) {
                 "skipped_frames", (json_int_t)st.skipped, "idle_frames", (json_int_t)st.idle_skipped,
                 "triggers", (json_int_t)st.triggers, "motion", st.motion, "tracked_objects", st.tracked);
   if (!root) return NULL;
+  json_object_set_new(root, "stationary_skipped_frames", json_integer((json_int_t)st.stationary_skipped));
   json_object_set_new(root, "decoder", json_string(st.decoder));
   json_object_set_new(root, "decoder_fallback", json_string(st.decoder_why));
   pthread_mutex_lock(&g.cams_lock);
