@@ -2,7 +2,7 @@
 """bench/analytics.py: analytics at the scale it is deployed at.
 
     bench/analytics.py [--vigil build/vigil] [--seconds 20] [--counts 1,2,4]
-                       [--parts cameras,decode,gating]
+                       [--parts cameras,decode,gating] [--gating-scenes vtest,floor,hall]
 
 cameras: N cameras, each a 1920x1080 2 Mbit/s main stream (camsim, vtest.avi
   scaled, 25 fps, GOP 50) that vigil records continuously, plus a 640x360
@@ -26,7 +26,12 @@ gating: detector calls per second with motion gating (the default: regions
   scripted scenes where one person walks through for 8 s of every 40 s
   (measured over at least one whole 40 s loop): an
   empty stretch of vtest.avi's floor, and the whole hall with people
-  standing in it (stationary tracked objects), one camera each.
+  standing in it (stationary tracked objects), one camera each. Each scene
+  runs in three modes: the default (stationary objects with no motion on
+  them re-detected every stationary_interval_s, 2 s), stationary_interval_s
+  0 (every analysed frame, as before stationary gating), and full frames.
+  The hall scene warms up for 15 s, past the tracker's stationary_s (10 s).
+  --gating-scenes picks scenes (vtest, floor, hall).
 
 Needs scripts/setup-models.sh (or VIGIL_MODELS) and opencv-doc (vtest.avi).
 Prints Markdown tables for docs/BENCHMARKS.md. The machine is shared: keep
@@ -160,7 +165,8 @@ def measure(p, http, seconds, warmup=5):
     dt = t1 - t0
     rate = {k: (mget(m1, k) - mget(m0, k)) / dt for k in (
         "vigil_decode_frames_total", "vigil_analytics_frames_total", "vigil_detect_frames_total",
-        "vigil_analytics_skipped_frames_total", "vigil_analytics_idle_frames_total", "vigil_record_bytes_total",
+        "vigil_analytics_skipped_frames_total", "vigil_analytics_idle_frames_total",
+        "vigil_analytics_stationary_skipped_frames_total", "vigil_record_bytes_total",
         "vigil_infer_run_seconds_total")}
     rate["cpu"] = (c1 - c0) / dt
     rate["pool_cpu"] = (a1 - a0) / dt
@@ -260,25 +266,33 @@ def part_decode(vigil, tmp):
         sys.stdout.flush()
 
 
-def part_gating(vigil, tmp, seconds):
+def part_gating(vigil, tmp, seconds, scenes):
     print("| 1 camera, 640x360, 5 fps | detector calls/s | frames decoded/s | analysed frames/s | "
-          "idle (undecoded) frames/s | CPU cores used |")
-    print("| --- | --- | --- | --- | --- | --- |")
-    for scene_label, args in (("vtest.avi", SUB),
-                              ("still floor, a person walks by 8 s in 40 s",
-                               ["--scene", still_scene(tmp, EMPTY_FLOOR)]),
-                              ("still hall with people standing, a person walks by 8 s in 40 s",
-                               ["--scene", still_scene(tmp, HALL_WITH_PEOPLE)])):
+          "idle (undecoded) frames/s | stationary-skipped frames/s | CPU cores used |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    # Modes: the default (motion gating, stationary objects re-checked every
+    # stationary_interval_s), stationary objects checked on every analysed
+    # frame (the behaviour before stationary gating), and full frames.
+    modes = (("motion-gated", {}),
+             ("motion-gated, stationary_interval_s 0", {"stationary_interval_s": 0}),
+             ("full frame, every analysed frame", {"full_frame_interval_s": 0, "stationary_interval_s": 0}))
+    for key, scene_label, args in (("vtest", "vtest.avi", SUB),
+                                   ("floor", "still floor, a person walks by 8 s in 40 s",
+                                    ["--scene", still_scene(tmp, EMPTY_FLOOR)]),
+                                   ("hall", "still hall with people standing, a person walks by 8 s in 40 s",
+                                    ["--scene", still_scene(tmp, HALL_WITH_PEOPLE)])):
+        if key not in scenes:
+            continue
         sim, port = start_camsim(vigil, tmp, "gating", 1, args)
-        for gated in (True, False):
+        for mode, analytics in modes:
             cams = [{"id": "cam1", "url": f"rtsp://127.0.0.1:{port}/cam1", "analytics": {"classes": ["person"]}}]
-            node, http = start_node(vigil, tmp, cams, {} if gated else {"full_frame_interval_s": 0})
-            r = measure(node, http, seconds if args is SUB else max(seconds, 40))
+            node, http = start_node(vigil, tmp, cams, analytics)
+            r = measure(node, http, seconds if args is SUB else max(seconds, 40), warmup=15 if key == "hall" else 5)
             stop(node)
-            mode = "motion-gated" if gated else "full frame, every analysed frame"
             print(f"| {scene_label}, {mode} | {r['vigil_detect_frames_total']:.2f} | "
                   f"{r['vigil_decode_frames_total']:.2f} | {r['vigil_analytics_frames_total']:.2f} | "
-                  f"{r['vigil_analytics_idle_frames_total']:.2f} | {r['cpu']:.2f} |")
+                  f"{r['vigil_analytics_idle_frames_total']:.2f} | "
+                  f"{r['vigil_analytics_stationary_skipped_frames_total']:.2f} | {r['cpu']:.2f} |")
             sys.stdout.flush()
         stop(sim)
 
@@ -289,6 +303,7 @@ def main():
     ap.add_argument("--seconds", type=int, default=20)
     ap.add_argument("--counts", default="1,2,4")
     ap.add_argument("--parts", default="cameras,decode,gating")
+    ap.add_argument("--gating-scenes", default="vtest,floor,hall", help="the gating part's scenes")
     a = ap.parse_args()
     if not os.path.exists(VTEST):
         sys.exit(f"{VTEST} missing (apt install opencv-doc)")
@@ -311,7 +326,7 @@ def main():
             part_decode(vigil, tmp)
             print()
         if "gating" in parts:
-            part_gating(vigil, tmp, a.seconds)
+            part_gating(vigil, tmp, a.seconds, a.gating_scenes.split(","))
             print()
     print(f"load average at end {os.getloadavg()[0]:.2f}")
 

@@ -24,6 +24,8 @@ struct vg_analyser {
   vg_analytics_trigger_t pending[PENDING_MAX];
   int n_pending;
   uint64_t lost_triggers;
+  /* The tracks as the sensors see them (held ones count as seen). */
+  vg_vtrack_t sensor_view[VG_TRACKER_MAX_TRACKS];
 };
 
 int vg_analyser_create(const char *camera, const void *vision_cfg, vg_analyser_t **out) {
@@ -128,16 +130,38 @@ int vg_analyser_confirmed(const vg_analyser_t *a) {
   return c;
 }
 
+int vg_analyser_track_list(const vg_analyser_t *a, vg_box_t *boxes, uint32_t *ids, bool *parkable, int max) {
+  const vg_vtrack_t *tracks;
+  int n = vg_tracker_tracks(a->tracker, &tracks);
+  if (n > max) n = max;
+  for (int i = 0; i < n; i++) {
+    boxes[i] = tracks[i].box;
+    ids[i] = tracks[i].id;
+    parkable[i] = tracks[i].confirmed && tracks[i].stationary && tracks[i].misses == 0;
+  }
+  return n;
+}
+
 static float clamp01(float v) { return v < 0 ? 0 : v > 1 ? 1 : v; }
 
 int vg_analyser_detections(vg_analyser_t *a, vg_detection_t *dets, int n, int w, int h, int64_t ts_us,
                            vg_analytics_meta_t *meta) {
+  return vg_analyser_detections_held(a, dets, n, w, h, ts_us, NULL, 0, meta);
+}
+
+int vg_analyser_detections_held(vg_analyser_t *a, vg_detection_t *dets, int n, int w, int h, int64_t ts_us,
+                                const uint32_t *held, int n_held, vg_analytics_meta_t *meta) {
   n = vg_detection_filter_apply(&a->cfg->filter, dets, n, w, h);
-  int live = vg_tracker_update(a->tracker, dets, n, ts_us);
+  int live = vg_tracker_update_held(a->tracker, dets, n, ts_us, held, n_held);
   if (live < 0) return live;
   const vg_vtrack_t *tracks;
   int nt = vg_tracker_tracks(a->tracker, &tracks);
-  int nk = vg_sensors_update(a->sensors, tracks, nt, w, h, ts_us, a->scratch, PENDING_MAX);
+  /* The sensors move an object only on a matched position; a held one is
+   * a stationary object's real position, so it counts as seen there. */
+  memcpy(a->sensor_view, tracks, (size_t)nt * sizeof(tracks[0]));
+  for (int i = 0; i < nt; i++)
+    if (a->sensor_view[i].held) a->sensor_view[i].matched = true;
+  int nk = vg_sensors_update(a->sensors, a->sensor_view, nt, w, h, ts_us, a->scratch, PENDING_MAX);
   for (int i = 0; i < nk; i++)
     queue_trigger(a, &a->scratch[i]);
   meta->width = w;

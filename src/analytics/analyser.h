@@ -50,6 +50,11 @@ int vg_analyser_frame(vg_analyser_t *a, const uint8_t *luma, int w, int h, int64
  * just the count). */
 int vg_analyser_tracks(const vg_analyser_t *a, vg_box_t *boxes, int max);
 int vg_analyser_confirmed(const vg_analyser_t *a);
+/* The same boxes with each track's id and whether it may be parked
+ * between stationary checks: confirmed, stationary and seen in the last
+ * frame that looked for it (a stationary track that missed a check is
+ * looked for on every frame until it is found again or ages out). */
+int vg_analyser_track_list(const vg_analyser_t *a, vg_box_t *boxes, uint32_t *ids, bool *parkable, int max);
 
 /* One detector result for the picture of w x h pixels taken at ts_us:
  * filters dets (in place), updates the tracker and the sensors, fills meta
@@ -57,6 +62,13 @@ int vg_analyser_confirmed(const vg_analyser_t *a);
  * triggers. Returns 0 or a negative error. */
 int vg_analyser_detections(vg_analyser_t *a, vg_detection_t *dets, int n, int w, int h, int64_t ts_us,
                            vg_analytics_meta_t *meta);
+/* The same where the n_held tracks in held (parked stationary objects) were
+ * not looked for: the tracker holds them where they stand without a miss,
+ * and the sensors see them there (a stationary object is where it was), so
+ * zone presence and loitering go on between checks. With n = 0 and every
+ * track held this is the update of a frame the detector did not run on. */
+int vg_analyser_detections_held(vg_analyser_t *a, vg_detection_t *dets, int n, int w, int h, int64_t ts_us,
+                                const uint32_t *held, int n_held, vg_analytics_meta_t *meta);
 /* Moves up to max pending triggers into out; returns their number. */
 int vg_analyser_take_triggers(vg_analyser_t *a, vg_analytics_trigger_t *out, int max);
 

@@ -38,6 +38,10 @@ typedef struct {
   vg_infer_request_t req;
   int64_t ts, pts;
   bool motion, full;
+  /* Parked stationary tracks this job does not look for (the tracker
+   * holds them); none: the job is also their stationary check. */
+  int n_held;
+  uint32_t held[MAX_TRACK_BOXES];
 } detect_job_t;
 
 typedef struct acam acam_t;
@@ -46,6 +50,7 @@ struct acam {
   char hub_name[64]; /* the camera's own, or its substream's */
   uint32_t index;    /* the inference server's camera number */
   int detect_fps, detect_width;
+  int64_t stationary_us; /* re-detection interval of parked stationary tracks; 0: every frame */
   vg_hwaccel_t hwaccel;
   vg_hub_t *hub;
   vg_hub_reader_t *reader;
@@ -66,6 +71,7 @@ struct acam {
   bool analysed_once;
   int64_t last_analysis_pts;
   int64_t last_full_us;
+  int64_t last_check_us; /* the last detection that looked for every track */
   int64_t last_ts;
   uint64_t reader_drops_seen;
   /* The newest frame that wanted the detector while it was busy; sent as
@@ -83,15 +89,18 @@ struct acam {
   int64_t det_ts, det_pts;
   int det_w, det_h;
   bool det_motion;
+  int det_n_held;
+  uint32_t det_held[MAX_TRACK_BOXES];
   int n_dets;
   vg_detection_t dets[MAX_DETS];
   /* A new configuration, under lock: built by vg_analytics_camera_set(),
    * swapped in by the camera's next pool turn, between frames. */
   vg_analyser_t *next_an;
   int next_detect_fps;
+  int64_t next_stationary_us;
 
   /* Counters for metrics and the API. */
-  atomic_uint_fast64_t decoded, analysed, detected, skipped, idle_skipped, triggers;
+  atomic_uint_fast64_t decoded, analysed, detected, skipped, idle_skipped, stationary_skipped, triggers;
   atomic_bool motion;
   atomic_int tracked;
 
@@ -148,6 +157,12 @@ static struct {
        .idle_cond = PTHREAD_COND_INITIALIZER};
 
 /* ---- the pool ------------------------------------------------------------ */
+
+/* A camera's stationary re-detection interval: its own, else the node's. */
+static int64_t stationary_interval_us(const vg_analytics_camera_config_t *cc) {
+  int s = cc->stationary_interval_s >= 0 ? cc->stationary_interval_s : g.cfg.stationary_interval_s;
+  return (int64_t)s * 1000000;
+}
 
 /* Puts cam at the back of the pool's queue unless it is queued already; a
  * camera being run is marked to run again. Any thread; also the hub's
@@ -273,6 +288,8 @@ static void submit_job(acam_t *cam, detect_job_t *job) {
   cam->det_w = job->req.image.width;
   cam->det_h = job->req.image.height;
   cam->det_motion = job->motion;
+  cam->det_n_held = job->n_held;
+  memcpy(cam->det_held, job->held, (size_t)job->n_held * sizeof(job->held[0]));
   pthread_mutex_unlock(&cam->lock);
   if (job->full) cam->last_full_us = job->ts;
   vg_log_debug(&cam->log, "t=%lld detect %s region %d,%d %dx%d", (long long)job->ts,
@@ -287,8 +304,12 @@ static void submit_job(acam_t *cam, detect_job_t *job) {
   atomic_fetch_add(&cam->detected, 1);
 }
 
+static void apply_detections(acam_t *cam, vg_detection_t *dets, int n, int w, int h, int64_t ts, int64_t pts,
+                             bool motion, const uint32_t *held, int n_held);
+
 static void apply_result(acam_t *cam) {
   vg_detection_t dets[MAX_DETS];
+  uint32_t held[MAX_TRACK_BOXES];
   pthread_mutex_lock(&cam->lock);
   if (!cam->result_ready) {
     pthread_mutex_unlock(&cam->lock);
@@ -297,7 +318,9 @@ static void apply_result(acam_t *cam) {
   int status = cam->result_status, n = cam->n_dets, w = cam->det_w, h = cam->det_h;
   int64_t ts = cam->det_ts, pts = cam->det_pts;
   bool motion = cam->det_motion;
+  int n_held = cam->det_n_held;
   memcpy(dets, cam->dets, (size_t)n * sizeof(dets[0]));
+  memcpy(held, cam->det_held, (size_t)n_held * sizeof(held[0]));
   cam->result_ready = false;
   cam->in_flight = false;
   pthread_mutex_unlock(&cam->lock);
@@ -309,13 +332,21 @@ static void apply_result(acam_t *cam) {
     if (status != VG_ECANCELED) vg_log_warn(&cam->log, "detection failed: %s", vg_strerror(status));
     return;
   }
+  apply_detections(cam, dets, n, w, h, ts, pts, motion, held, n_held);
+}
+
+/* A detector result (or, with n = 0 and every track held, a frame the
+ * detector was spared) through the tracker and the sensors, then out on
+ * the bus. */
+static void apply_detections(acam_t *cam, vg_detection_t *dets, int n, int w, int h, int64_t ts, int64_t pts,
+                             bool motion, const uint32_t *held, int n_held) {
   vg_analytics_meta_t *meta = calloc(1, sizeof(*meta));
   if (!meta) return;
   snprintf(meta->camera, sizeof(meta->camera), "%s", cam->id);
   meta->pts = pts;
   meta->utc_us = ts;
   meta->motion = motion;
-  if (vg_analyser_detections(cam->an, dets, n, w, h, ts, meta) != 0) {
+  if (vg_analyser_detections_held(cam->an, dets, n, w, h, ts, held, n_held, meta) != 0) {
     free(meta);
     return;
   }
@@ -392,6 +423,19 @@ static int detection_region(const vg_analyser_motion_t *m, const vg_box_t *boxes
 
 /* ---- per frame ----------------------------------------------------------- */
 
+/* Whether a motion region touches a track's box (padded a little: a
+ * standing person who starts to walk moves at its edge first). */
+static bool motion_on(const vg_analyser_motion_t *m, const vg_box_t *b) {
+  float pw = (b->x2 - b->x1) * 0.1f, ph = (b->y2 - b->y1) * 0.1f;
+  for (int i = 0; i < m->n_regions; i++) {
+    const vg_rect_t *r = &m->regions[i];
+    if ((float)r->x1 < b->x2 + pw && (float)r->x2 > b->x1 - pw && (float)r->y1 < b->y2 + ph &&
+        (float)r->y2 > b->y1 - ph)
+      return true;
+  }
+  return false;
+}
+
 static int64_t frame_time(acam_t *cam, const vg_frame_t *f) {
   int64_t ts = f->utc_us ? f->utc_us : vg_time_utc_us();
   /* The tracker needs time to move forward. */
@@ -416,23 +460,50 @@ static void analyse(acam_t *cam, const vg_frame_t *f) {
   publish_triggers(cam); /* tamper */
 
   vg_box_t boxes[MAX_TRACK_BOXES];
-  int nb = vg_analyser_tracks(cam->an, boxes, MAX_TRACK_BOXES);
+  uint32_t ids[MAX_TRACK_BOXES];
+  bool parkable[MAX_TRACK_BOXES];
+  int nt = vg_analyser_track_list(cam->an, boxes, ids, parkable, MAX_TRACK_BOXES);
   int64_t full_us = (int64_t)g.cfg.full_frame_interval_s * 1000000;
   /* A full-frame check finds what motion misses (objects standing still),
    * but at the detector's input size it also misses small objects that a
    * region shows large, and a miss costs the tracker a frame. So while
    * something moves or is tracked it waits, up to three intervals. */
-  bool busy_scene = m.moving || nb > 0;
+  bool busy_scene = m.moving || nt > 0;
   bool full_due = !cam->analysed_once || ts - cam->last_full_us >= (busy_scene ? 3 * full_us : full_us);
   cam->analysed_once = true;
-  /* Motion still "active" by hysteresis but without boxes has nothing to show the detector. */
-  bool want = m.moving || nb > 0 || full_due;
   pthread_mutex_lock(&cam->lock);
   bool busy = cam->in_flight;
   pthread_mutex_unlock(&cam->lock);
-  cam->active = m.active || m.moving || nb > 0 || busy;
+  /* Stationary gating: a stationary track with no motion on it is parked,
+   * left out of the detector's region and held by the tracker, until its
+   * check is due; motion on it brings it back at once. A waiting check
+   * that a newer frame replaces stays a check. */
+  bool check_due = full_due || cam->stationary_us <= 0 || ts - cam->last_check_us >= cam->stationary_us ||
+                   (cam->has_waiting && cam->waiting.n_held == 0);
+  uint32_t held[MAX_TRACK_BOXES];
+  int nb = 0, n_held = 0;
+  for (int i = 0; i < nt; i++) {
+    if (!check_due && parkable[i] && !motion_on(&m, &boxes[i]))
+      held[n_held++] = ids[i];
+    else
+      boxes[nb++] = boxes[i];
+  }
+  /* Motion still "active" by hysteresis but without boxes has nothing to show the detector. */
+  bool want = m.moving || nb > 0 || full_due;
+  /* Parked tracks keep the camera decoding every frame: keyframes only
+   * would see an object that starts moving up to a GOP late (see
+   * docs/ANALYTICS.md, "Stationary objects"). */
+  cam->active = m.active || m.moving || nt > 0 || busy;
   if (!want) {
+    int w = rgb.width, h = rgb.height;
     vg_image_free(&rgb);
+    if (n_held > 0) {
+      atomic_fetch_add(&cam->stationary_skipped, 1);
+      /* The tracker and the sensors still see this frame, with every
+       * object held where it stands (a loiter time runs out on time). A
+       * result on its way will update them instead. */
+      if (!busy) apply_detections(cam, NULL, 0, w, h, ts, f->pts, m.active, held, n_held);
+    }
     return;
   }
   cam->active = true;
@@ -444,7 +515,10 @@ static void analyse(acam_t *cam, const vg_frame_t *f) {
                               .opaque = cam},
                       .ts = ts,
                       .pts = f->pts,
-                      .motion = m.active};
+                      .motion = m.active,
+                      .n_held = n_held};
+  memcpy(job.held, held, (size_t)n_held * sizeof(held[0]));
+  if (n_held == 0) cam->last_check_us = ts;
   job.full = full_due || detection_region(&m, boxes, nb, rgb.width, rgb.height, &job.req.rx, &job.req.ry,
                                           &job.req.rw, &job.req.rh);
   if (job.full) job.req.rx = job.req.ry = job.req.rw = job.req.rh = 0;
@@ -547,6 +621,7 @@ static void take_new_config(acam_t *cam) {
   pthread_mutex_lock(&cam->lock);
   vg_analyser_t *an = cam->next_an;
   int fps = cam->next_detect_fps;
+  int64_t stationary_us = cam->next_stationary_us;
   cam->next_an = NULL;
   pthread_mutex_unlock(&cam->lock);
   if (!an) return;
@@ -554,6 +629,7 @@ static void take_new_config(acam_t *cam) {
   vg_analyser_destroy(&cam->an);
   cam->an = an;
   cam->detect_fps = fps;
+  cam->stationary_us = stationary_us;
   atomic_store(&cam->tracked, vg_analyser_confirmed(an));
   json_t *sensors = vg_analyser_sensors_json(an);
   pthread_mutex_lock(&cam->snap_lock);
@@ -616,6 +692,10 @@ static void collect_metrics(void *opaque, vg_strbuf_t *out) {
              offsetof(acam_t, skipped));
   metric_u64(out, "vigil_analytics_idle_frames_total", "counter",
              "Non-key frames not decoded while the camera was idle.", offsetof(acam_t, idle_skipped));
+  metric_u64(out, "vigil_analytics_stationary_skipped_frames_total", "counter",
+             "Analysed frames not sent to the detector because their only objects were stationary, between "
+             "their checks.",
+             offsetof(acam_t, stationary_skipped));
   vg_metrics_family(out, "vigil_motion_active", "gauge", "Whether the camera sees motion (1) or not (0).");
   for (int i = 0; i < g.cam_count; i++)
     vg_metrics_sample_u64(out, "vigil_motion_active", (const char *const[]){"camera", g.cams[i]->id, NULL},
@@ -710,6 +790,7 @@ static int cam_new(const vg_analytics_camera_config_t *cc, uint32_t index, acam_
   cam->video_track = -1;
   cam->detect_fps = cc->detect_fps ? cc->detect_fps : g.cfg.detect_fps;
   cam->detect_width = cc->detect_width ? cc->detect_width : g.cfg.detect_width;
+  cam->stationary_us = stationary_interval_us(cc);
   cam->hwaccel = VG_HWACCEL_AUTO;
   vg_hwaccel_parse(cc->hwaccel[0] ? cc->hwaccel : g.cfg.hwaccel, &cam->hwaccel);
   int err = vg_analyser_create(cam->id, cc->vision, &cam->an);
@@ -907,6 +988,7 @@ static int apply_wanted(const wanted_t *w) {
   vg_analyser_destroy(&cam->next_an); /* an older change not taken yet */
   cam->next_an = an;
   cam->next_detect_fps = cc->detect_fps ? cc->detect_fps : g.cfg.detect_fps;
+  cam->next_stationary_us = stationary_interval_us(cc);
   pthread_mutex_unlock(&cam->lock);
   pool_schedule(cam);
   return 0;
@@ -1071,6 +1153,7 @@ int vg_analytics_camera_stats(const char *camera, vg_analytics_camera_stats_t *o
                                          .detected = atomic_load(&c->detected),
                                          .skipped = atomic_load(&c->skipped),
                                          .idle_skipped = atomic_load(&c->idle_skipped),
+                                         .stationary_skipped = atomic_load(&c->stationary_skipped),
                                          .triggers = atomic_load(&c->triggers),
                                          .motion = atomic_load(&c->motion),
                                          .tracked = atomic_load(&c->tracked)};
@@ -1100,6 +1183,7 @@ json_t *vg_analytics_camera_json(const char *camera) {
                 "skipped_frames", (json_int_t)st.skipped, "idle_frames", (json_int_t)st.idle_skipped,
                 "triggers", (json_int_t)st.triggers, "motion", st.motion, "tracked_objects", st.tracked);
   if (!root) return NULL;
+  json_object_set_new(root, "stationary_skipped_frames", json_integer((json_int_t)st.stationary_skipped));
   json_object_set_new(root, "decoder", json_string(st.decoder));
   json_object_set_new(root, "decoder_fallback", json_string(st.decoder_why));
   pthread_mutex_lock(&g.cams_lock);

@@ -94,11 +94,12 @@ typedef struct {
 typedef struct {
   char camera[64];
   bool enabled;
-  char substream[64]; /* "": the camera's own stream; else the id of the camera to analyse instead */
-  int detect_fps;     /* 0: the node's */
-  int detect_width;   /* 0: the node's */
-  char hwaccel[16];   /* "": the node's; else auto, none, vaapi, cuda or v4l2m2m (media/vdec.h) */
-  void *vision;       /* the vision parser's vg_analytics_config_t (zones, tripwires, rules, ...) */
+  char substream[64];        /* "": the camera's own stream; else the id of the camera to analyse instead */
+  int detect_fps;            /* 0: the node's */
+  int detect_width;          /* 0: the node's */
+  int stationary_interval_s; /* -1: the node's; else as the node's key */
+  char hwaccel[16];          /* "": the node's; else auto, none, vaapi, cuda or v4l2m2m (media/vdec.h) */
+  void *vision;              /* the vision parser's vg_analytics_config_t (zones, tripwires, rules, ...) */
 } vg_analytics_camera_config_t;
 
 typedef struct {
@@ -112,6 +113,8 @@ typedef struct {
   int detect_threads;        /* inference workers (default 1) */
   int full_frame_interval_s; /* a full-frame detection at least this often, 0..3600 (default 5; 0: every
                                 analysed frame) */
+  int stationary_interval_s; /* parked stationary objects are re-detected this often, 0..3600 (default 2;
+                                0: on every analysed frame) */
   int max_lag_ms;            /* older frames are skipped to the next keyframe, 100..60000 (default 1000) */
   int queue_frames;          /* hub reader queue, 16..4096 (default 128) */
   char trigger_log[512];     /* "": none; else a file that gets one JSON line per trigger */
@@ -192,6 +195,8 @@ typedef struct {
   uint64_t detected;     /* frames sent to the detector */
   uint64_t skipped;      /* frames skipped because the pool was behind (or the hub reader dropped them) */
   uint64_t idle_skipped; /* non-key frames not decoded while idle */
+  uint64_t
+      stationary_skipped; /* analysed frames with no detector call because their only objects were parked */
   uint64_t triggers;
   bool motion;
   int tracked;           /* confirmed tracks now */

@@ -11,7 +11,8 @@
 #include "vision/analytics_config.h"
 
 /* The pipeline's keys in a camera's "analytics" object; vision reads the rest. */
-static const char *const camera_keys[] = {"substream", "detect_fps", "detect_width", "hwaccel", NULL};
+static const char *const camera_keys[] = {
+    "substream", "detect_fps", "detect_width", "hwaccel", "stationary_interval_s", NULL};
 
 /* Reads "hwaccel" into out (def when absent); names the field when it is no decoder choice. */
 static void parse_hwaccel(vg_cfg_t *c, json_t *obj, const char *def, char *out, size_t size) {
@@ -22,13 +23,21 @@ static void parse_hwaccel(vg_cfg_t *c, json_t *obj, const char *def, char *out, 
 }
 
 static void parse_top(vg_cfg_t *c, json_t *top, vg_analytics_node_config_t *out) {
-  static const char *const keys[] = {"enabled",        "detect_fps",
-                                     "detect_width",   "model",
-                                     "models_dir",     "threads",
-                                     "detect_threads", "full_frame_interval_s",
-                                     "max_lag_ms",     "queue_frames",
-                                     "trigger_log",    "precision",
-                                     "hwaccel",        NULL};
+  static const char *const keys[] = {"enabled",
+                                     "detect_fps",
+                                     "detect_width",
+                                     "model",
+                                     "models_dir",
+                                     "threads",
+                                     "detect_threads",
+                                     "full_frame_interval_s",
+                                     "max_lag_ms",
+                                     "queue_frames",
+                                     "trigger_log",
+                                     "precision",
+                                     "hwaccel",
+                                     "stationary_interval_s",
+                                     NULL};
   long long v;
   if (top) vg_cfg_check_keys(c, top, keys);
   vg_cfg_bool(c, top, "enabled", false, &out->enabled);
@@ -46,6 +55,8 @@ static void parse_top(vg_cfg_t *c, json_t *top, vg_analytics_node_config_t *out)
   out->detect_threads = (int)v;
   vg_cfg_int(c, top, "full_frame_interval_s", 5, 0, 3600, &v);
   out->full_frame_interval_s = (int)v;
+  vg_cfg_int(c, top, "stationary_interval_s", 2, 0, 3600, &v);
+  out->stationary_interval_s = (int)v;
   vg_cfg_int(c, top, "max_lag_ms", 1000, 100, 60000, &v);
   out->max_lag_ms = (int)v;
   vg_cfg_int(c, top, "queue_frames", 128, 16, 4096, &v);
@@ -74,6 +85,8 @@ static void parse_camera_object(vg_cfg_t *c, const char *id, json_t *obj, vg_ana
   out->detect_fps = (int)n;
   vg_cfg_int(c, obj, "detect_width", 0, 0, 1920, &n);
   out->detect_width = (int)n;
+  vg_cfg_int(c, obj, "stationary_interval_s", -1, -1, 3600, &n);
+  out->stationary_interval_s = (int)n;
   if (out->detect_width && out->detect_width < 64) vg_cfg_fail(c, "detect_width", "must be 0 or 64..1920");
   parse_hwaccel(c, obj, "", out->hwaccel, sizeof(out->hwaccel));
 }
@@ -109,7 +122,8 @@ bool vg_analytics_camera_config_equal(const vg_analytics_camera_config_t *a,
                                       const vg_analytics_camera_config_t *b) {
   if (a->enabled != b->enabled || strcmp(a->camera, b->camera) != 0 ||
       strcmp(a->substream, b->substream) != 0 || a->detect_fps != b->detect_fps ||
-      a->detect_width != b->detect_width || strcmp(a->hwaccel, b->hwaccel) != 0)
+      a->detect_width != b->detect_width || a->stationary_interval_s != b->stationary_interval_s ||
+      strcmp(a->hwaccel, b->hwaccel) != 0)
     return false;
   if (!a->vision || !b->vision) return a->vision == b->vision;
   /* Both come from the parser, which starts from memset defaults, so

@@ -337,14 +337,38 @@ static void associate(vg_tracker_t *t, const vg_detection_t *dets, int n, int64_
   }
 }
 
+static bool id_listed(uint32_t id, const uint32_t *ids, int n) {
+  for (int i = 0; i < n; i++)
+    if (ids[i] == id) return true;
+  return false;
+}
+
 int vg_tracker_update(vg_tracker_t *t, const vg_detection_t *dets, int n, int64_t ts_us) {
-  if (!t || n < 0 || (n > 0 && !dets) || (t->have_ts && ts_us < t->last_ts_us)) return VG_EINVAL;
+  return vg_tracker_update_held(t, dets, n, ts_us, NULL, 0);
+}
+
+int vg_tracker_update_held(vg_tracker_t *t, const vg_detection_t *dets, int n, int64_t ts_us,
+                           const uint32_t *held, int n_held) {
+  if (!t || n < 0 || (n > 0 && !dets) || (t->have_ts && ts_us < t->last_ts_us) || n_held < 0 ||
+      (n_held > 0 && !held))
+    return VG_EINVAL;
   if (n > VG_TRACKER_MAX_DETECTIONS) n = VG_TRACKER_MAX_DETECTIONS;
   t->have_ts = true;
   t->last_ts_us = ts_us;
   t->n_deleted = 0;
   for (int k = 0; k < t->n; k++) {
-    track_predict(&t->tracks[k], ts_us);
+    track_t *tr = &t->tracks[k];
+    tr->pub.held = id_listed(tr->pub.id, held, n_held);
+    if (tr->pub.held) {
+      /* A stationary object between checks: keep its box, and let the
+       * filter's clock jump over the gap rather than drift the box by a
+       * residual velocity (a correction ends the hold). */
+      tr->ts_us = ts_us;
+      tr->ax[0].v = tr->ax[1].v = 0;
+      track_publish_box(tr);
+    } else {
+      track_predict(tr, ts_us);
+    }
     t->tracks[k].pub.matched = false;
     t->tracks[k].pub.det_index = -1;
     t->track_used[k] = false;
@@ -356,7 +380,10 @@ int vg_tracker_update(vg_tracker_t *t, const vg_detection_t *dets, int n, int64_
   int kept = 0;
   for (int k = 0; k < t->n; k++) {
     track_t *tr = &t->tracks[k];
-    if (!t->track_used[k]) tr->pub.misses++;
+    if (t->track_used[k])
+      tr->pub.held = false;
+    else if (!tr->pub.held)
+      tr->pub.misses++;
     bool drop = tr->pub.confirmed ? tr->pub.misses > t->cfg.max_age : tr->pub.misses > 0;
     if (drop) {
       if (tr->pub.confirmed) t->deleted[t->n_deleted++] = tr->pub.id;

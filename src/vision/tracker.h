@@ -17,6 +17,13 @@
  * that misses a frame is deleted at once (a one-off false detection must
  * not linger). Ids are never reused (they count up from 1).
  *
+ * Held tracks: the caller may name tracks it did not look for in a frame
+ * (vg_tracker_update_held: a stationary object that the detector re-checks
+ * only every few seconds). A held track that no detection matches keeps
+ * its box where it was (it is not predicted: the object stands still) and
+ * does not count a miss, so max_age counts the frames that looked for it;
+ * a detection that matches it still corrects it as usual.
+ *
  * A vg_tracker_t belongs to one camera and is used by one thread at a time.
  * All memory is allocated at creation; updates allocate nothing.
  * Deterministic: the same detections give the same tracks.
@@ -66,6 +73,7 @@ typedef struct {
   bool confirmed;                      /* hits reached min_hits once */
   bool matched;                        /* matched a detection in the last update */
   int det_index;                       /* that detection's index in the last update's array, or -1 */
+  bool held;                           /* not looked for, and not matched, in the last update */
   bool stationary;
   /* Where the centre was when the current still period began (internal to
    * the stationary test, readable). */
@@ -88,6 +96,10 @@ void vg_tracker_reset(vg_tracker_t *t);
  * the live tracks): a frame it skipped is no evidence that objects left.
  * Returns the number of live tracks, or VG_EINVAL. */
 int vg_tracker_update(vg_tracker_t *t, const vg_detection_t *dets, int n, int64_t ts_us);
+/* The same, where the n_held tracks with ids in held were not looked for
+ * (see "Held tracks" above; unknown ids are ignored). */
+int vg_tracker_update_held(vg_tracker_t *t, const vg_detection_t *dets, int n, int64_t ts_us,
+                           const uint32_t *held, int n_held);
 
 /* The live tracks (tentative ones included; check confirmed), valid until
  * the next update or reset. Returns their count. */

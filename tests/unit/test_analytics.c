@@ -201,6 +201,7 @@ static void test_config(void **state) {
   assert_int_equal(cfg.detect_width, 640);
   assert_string_equal(cfg.model, "nanodet");
   assert_int_equal(cfg.full_frame_interval_s, 5);
+  assert_int_equal(cfg.stationary_interval_s, 2);
   assert_int_equal(cfg.precision, VG_PRECISION_F32);
   assert_string_equal(cfg.hwaccel, "auto");
   assert_int_equal(cfg.camera_count, 0);
@@ -209,10 +210,12 @@ static void test_config(void **state) {
 
   assert_int_equal(
       parse("{\"analytics\": {\"enabled\": true, \"detect_fps\": 2, \"threads\": 3, \"model\": "
-            "\"centernet\", \"trigger_log\": \"/tmp/t.jsonl\", \"precision\": \"int8\"},"
+            "\"centernet\", \"trigger_log\": \"/tmp/t.jsonl\", \"precision\": \"int8\", "
+            "\"stationary_interval_s\": 5},"
             " \"cameras\": [{\"id\": \"a\", \"url\": \"rtsp://x/a\"},"
             "  {\"id\": \"b\", \"url\": \"rtsp://x/b\", \"analytics\": {\"substream\": \"b_sub\", "
-            "\"detect_width\": 320, \"hwaccel\": \"vaapi\", \"zones\": [{\"id\": \"z\", \"polygon\": "
+            "\"detect_width\": 320, \"hwaccel\": \"vaapi\", \"stationary_interval_s\": 0, \"zones\": "
+            "[{\"id\": \"z\", \"polygon\": "
             "[[0,0],[1,0],[1,1]]}]}}]}",
             &cfg, &c, &root),
       0);
@@ -228,12 +231,17 @@ static void test_config(void **state) {
   assert_string_equal(cfg.cameras[0].substream, "b_sub");
   assert_int_equal(cfg.cameras[0].detect_width, 320);
   assert_string_equal(cfg.cameras[0].hwaccel, "vaapi");
+  assert_int_equal(cfg.stationary_interval_s, 5);
+  assert_int_equal(cfg.cameras[0].stationary_interval_s, 0);
   assert_non_null(cfg.cameras[0].vision);
   /* Taken out of the camera object, so that the camera parser accepts it. */
   assert_null(json_object_get(json_array_get(json_object_get(root, "cameras"), 1), "analytics"));
   vg_analytics_node_config_free(&cfg);
   json_decref(root);
 
+  assert_int_equal(parse("{\"analytics\": {\"stationary_interval_s\": -1}}", &cfg, &c, &root), VG_ECONFIG);
+  assert_string_equal(c.err_path, "analytics.stationary_interval_s");
+  json_decref(root);
   assert_int_equal(parse("{\"analytics\": {\"precision\": \"f16\"}}", &cfg, &c, &root), VG_ECONFIG);
   assert_string_equal(c.err_path, "analytics.precision");
   json_decref(root);

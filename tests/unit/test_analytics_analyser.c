@@ -137,11 +137,69 @@ static void test_per_camera_config_reaches_vision(void **state) {
   json_decref(root);
 }
 
+/* A person walks into a zone, stands still (stationary after 1 s) and is
+ * then held: only every 10th frame (2 s) gives the tracker a detection, the
+ * others hold the track with no detection at all. The track keeps its id,
+ * the zone keeps counting it, the loiter trigger fires on the first frame
+ * past loiter_s (held or not) with the exact time, and when the person
+ * walks out the exit comes as without holding. */
+static void test_held_stationary_object_keeps_zone_and_loiters(void **state) {
+  (void)state;
+  vg_analytics_config_t *v = vision_config(
+      "{\"classes\": [\"person\"], \"tracker\": {\"stationary_s\": 1},"
+      " \"zones\": [{\"id\": \"spot\", \"polygon\": [[0.4, 0.0], [0.8, 0.0], [0.8, 1.0], [0.4, 1.0]],"
+      " \"inertia\": 1, \"loiter_s\": 8}]}");
+  vg_analyser_t *a;
+  assert_int_equal(vg_analyser_create("cam1", v, &a), 0);
+  free(v);
+  vg_analytics_meta_t *meta = calloc(1, sizeof(*meta));
+  int64_t t0 = 1700000000000000, entered = 0, loitered = 0, exited = 0, loiter_frame = 0;
+  uint32_t id = 0;
+  for (int i = 0; i < 120; i++) {
+    /* Walks 60 px/s from x 200 to 380 (inside from 256, after frame 4), stands
+     * from frame 15 to 95, then walks out to the right (exit at 512). */
+    float cx = i < 15 ? 200.0f + (float)i * 12 : i < 95 ? 368 : 368.0f + (float)(i - 95) * 12;
+    vg_detection_t det = {cx - 20, 100, cx + 20, 260, 0.8f, 0};
+    int64_t ts = t0 + (int64_t)i * 200000;
+    uint32_t ids[4];
+    bool parkable[4];
+    vg_box_t boxes[4];
+    int nt = vg_analyser_track_list(a, boxes, ids, parkable, 4);
+    bool hold = nt == 1 && parkable[0] && i < 95 && i % 10 != 0;
+    if (hold)
+      assert_int_equal(vg_analyser_detections_held(a, NULL, 0, 640, 360, ts, ids, 1, meta), 0);
+    else
+      assert_int_equal(vg_analyser_detections(a, &det, 1, 640, 360, ts, meta), 0);
+    if (i == 41) assert_true(hold); /* stationary and held by then */
+    assert_int_equal(meta->n_objects, 1);
+    if (i >= 3) {
+      if (!id) id = meta->objects[0].track_id;
+      assert_int_equal(meta->objects[0].track_id, id);
+    }
+    vg_analytics_trigger_t t[8];
+    int n = vg_analyser_take_triggers(a, t, 8);
+    for (int k = 0; k < n; k++) {
+      if (strcmp(t[k].kind, "enter") == 0) entered = t[k].utc_us;
+      if (strcmp(t[k].kind, "loiter") == 0) loitered = t[k].utc_us, loiter_frame = i;
+      if (strcmp(t[k].kind, "exit") == 0) exited = t[k].utc_us;
+    }
+  }
+  assert_true(entered >= t0 + 4 * 200000 && entered <= t0 + 6 * 200000);
+  assert_int_equal(loitered, entered + 8000000);
+  /* Decided on the first analysed frame past it: a held one. */
+  assert_int_equal(loiter_frame, (int)((loitered - t0 + 199999) / 200000));
+  assert_true(loiter_frame % 10 != 0);
+  assert_true(exited >= t0 + 106 * 200000 && exited <= t0 + 108 * 200000);
+  free(meta);
+  vg_analyser_destroy(&a);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_analyser_tripwire_and_zone),
       cmocka_unit_test(test_analyser_motion_on_luma),
       cmocka_unit_test(test_per_camera_config_reaches_vision),
+      cmocka_unit_test(test_held_stationary_object_keeps_zone_and_loiters),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

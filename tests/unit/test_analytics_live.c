@@ -32,6 +32,7 @@
  * of the picture. */
 static atomic_int person_x = 200;
 static atomic_bool person_away;
+static atomic_bool person_still; /* the feeder leaves person_x alone */
 static atomic_int detect_sleep_us;
 static atomic_int detect_calls;
 
@@ -123,7 +124,8 @@ static void *feed_main(void *arg) {
       vg_hub_push(fd->hub, &f);
       vg_frame_unref(&f);
       int phase = (int)(n % 160);
-      atomic_store(&person_x, phase < 80 ? 150 + phase * 9 : 870 - (phase - 80) * 9);
+      if (!atomic_load(&person_still))
+        atomic_store(&person_x, phase < 80 ? 150 + phase * 9 : 870 - (phase - 80) * 9);
       usleep(50000);
     }
   }
@@ -148,21 +150,22 @@ static void feeder_stop(feeder_t *fd) {
   vg_clip_free(&fd->clip);
 }
 
-static int start_analytics(vg_bus_t *bus, bool enabled) {
+static int start_analytics_json(vg_bus_t *bus, const char *text) {
   vg_analytics_node_config_t cfg;
   vg_cfg_t c = {0};
   json_t *root;
-  assert_int_equal(vg_cfg_load_string(&c,
-                                      enabled ? "{\"enabled\": true, \"threads\": 1, \"model\": \"fake\", "
-                                                "\"full_frame_interval_s\": 0, \"max_lag_ms\": 2000}"
-                                              : "{}",
-                                      &root),
-                   0);
+  assert_int_equal(vg_cfg_load_string(&c, text, &root), 0);
   assert_int_equal(vg_analytics_node_config_parse(&c, root, NULL, &cfg), 0);
   int err = vg_analytics_start_with_runner(&cfg, bus, &fake_runner, &detect_calls);
   vg_analytics_node_config_free(&cfg);
   json_decref(root);
   return err;
+}
+
+static int start_analytics(vg_bus_t *bus, bool enabled) {
+  return start_analytics_json(bus, enabled ? "{\"enabled\": true, \"threads\": 1, \"model\": \"fake\", "
+                                             "\"full_frame_interval_s\": 0, \"max_lag_ms\": 2000}"
+                                           : "{}");
 }
 
 static int set_json(const char *camera, const char *text) {
@@ -373,12 +376,77 @@ static void test_changes_while_frames_flow(void **state) {
   feeder_stop(&fd);
 }
 
+/* Stationary gating through the whole pipeline: a person standing still
+ * (stationary after 1 s here) is looked for once a second
+ * (stationary_interval_s 1) instead of on every analysed frame, keeps its
+ * track id, and the metadata keeps coming on the frames in between. The
+ * test pattern moves, so motion is masked out: only the checks see the
+ * person start to walk, and from then on every frame goes to the detector
+ * again. */
+static void test_stationary_person_checked_every_interval(void **state) {
+  (void)state;
+  vg_bus_t *bus;
+  assert_int_equal(vg_bus_new(&bus), 0);
+  vg_bus_sub_t *msub;
+  assert_int_equal(vg_bus_subscribe(bus, VG_ANALYTICS_TOPIC_META, NULL, on_meta, NULL, &msub), 0);
+  atomic_store(&person_still, true);
+  atomic_store(&person_away, false);
+  atomic_store(&person_x, 500);
+  atomic_store(&last_track, 0);
+  feeder_t fd;
+  feeder_start(&fd, "scam");
+  assert_int_equal(start_analytics_json(bus, "{\"enabled\": true, \"threads\": 1, \"model\": \"fake\", "
+                                             "\"full_frame_interval_s\": 3600, \"max_lag_ms\": 2000}"),
+                   0);
+  assert_int_equal(set_json("scam", "{\"tracker\": {\"min_hits\": 2, \"max_age\": 2, \"stationary_s\": 1}, "
+                                    "\"stationary_interval_s\": 1, "
+                                    "\"motion\": {\"masks\": [[[0, 0], [1, 0], [1, 1], [0, 1]]]}}"),
+                   0);
+  assert_true(wait_for(tracking, 10000));
+  usleep(2500000); /* stationary by now */
+  unsigned id = atomic_load(&last_track);
+  vg_analytics_camera_stats_t a, b;
+  assert_int_equal(vg_analytics_camera_stats("scam", &a), 0);
+  atomic_store(&last_track, 0);
+  usleep(4000000);
+  assert_int_equal(vg_analytics_camera_stats("scam", &b), 0);
+  uint64_t analysed = b.analysed - a.analysed, detected = b.detected - a.detected;
+  uint64_t parked = b.stationary_skipped - a.stationary_skipped;
+  print_message("standing 4 s: %llu analysed, %llu detected, %llu parked\n", (unsigned long long)analysed,
+                (unsigned long long)detected, (unsigned long long)parked);
+  /* At most one check a second (a fifth when the window catches both
+   * ends), where every analysed frame went to the detector before. */
+  assert_true(analysed >= 6);
+  assert_true(detected <= 4 + 2);
+  assert_true(parked >= 2 && parked + detected + 1 >= analysed);
+  /* The frames in between published the same, held track. */
+  assert_int_equal(atomic_load(&last_track), id);
+
+  /* It walks: a check finds it moved, and every frame is looked at again. */
+  atomic_store(&person_still, false);
+  usleep(2000000);
+  assert_int_equal(vg_analytics_camera_stats("scam", &a), 0);
+  usleep(2000000);
+  assert_int_equal(vg_analytics_camera_stats("scam", &b), 0);
+  analysed = b.analysed - a.analysed, detected = b.detected - a.detected;
+  print_message("walking 2 s: %llu analysed, %llu detected\n", (unsigned long long)analysed,
+                (unsigned long long)detected);
+  assert_true(detected + 2 >= analysed);
+  assert_int_equal(b.stationary_skipped, a.stationary_skipped);
+
+  vg_analytics_stop();
+  feeder_stop(&fd);
+  vg_bus_unsubscribe(&msub);
+  vg_bus_free(&bus);
+}
+
 int main(void) {
   av_log_set_level(AV_LOG_ERROR);
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_stored_when_not_running),
       cmocka_unit_test(test_set_replace_remove),
       cmocka_unit_test(test_changes_while_frames_flow),
+      cmocka_unit_test(test_stationary_person_checked_every_interval),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -344,6 +344,69 @@ static void test_stationary_flag(void **state) {
   vg_tracker_destroy(&t);
 }
 
+static const vg_vtrack_t *find_track(const vg_tracker_t *t, uint32_t id) {
+  const vg_vtrack_t *tr;
+  int n = vg_tracker_tracks(t, &tr);
+  for (int k = 0; k < n; k++)
+    if (tr[k].id == id) return &tr[k];
+  return NULL;
+}
+
+/* A stationary person re-detected only every 2 s (10 frames at 5 fps) and
+ * held in between: the track keeps its id and its box over a minute, far
+ * longer than max_age frames, with no miss counted; a check that misses
+ * counts one miss, and once nobody holds it the track ages out after
+ * max_age frames as usual. A walking person beside it is tracked normally
+ * in the same updates. */
+static void test_held_track_survives_between_checks(void **state) {
+  (void)state;
+  vg_tracker_t *t = make(5, 3);
+  int f = 0;
+  for (; f < 5; f++) {
+    vg_detection_t d = det(300, 200, 40, 90, PERSON, 0.8f);
+    assert_int_equal(vg_tracker_update(t, &d, 1, (int64_t)f * FRAME_US), 1);
+  }
+  const vg_vtrack_t *tr;
+  assert_int_equal(vg_tracker_tracks(t, &tr), 1);
+  uint32_t id = tr[0].id;
+  vg_box_t box = tr[0].box;
+  for (; f < 5 + 300; f++) {
+    bool check = f % 10 == 0;
+    /* Only a check sees the standing person; every frame sees the walker. */
+    vg_detection_t d[2] = {det(50 + 2.0f * (float)(f - 5), 100, 30, 60, PERSON, 0.7f),
+                           det(300.5f, 200, 40, 90, PERSON, 0.8f)};
+    int n =
+        vg_tracker_update_held(t, d, check ? 2 : 1, (int64_t)f * FRAME_US, check ? NULL : &id, check ? 0 : 1);
+    assert_int_equal(n, 2);
+    const vg_vtrack_t *held = find_track(t, id);
+    assert_non_null(held);
+    assert_int_equal(held->misses, 0);
+    assert_int_equal(held->matched, check);
+    assert_int_equal(held->held, !check);
+    assert_true(fabsf(held->box.x1 - box.x1) < 1 && fabsf(held->box.y2 - box.y2) < 1);
+  }
+  /* A check that does not find it: one miss, and it is still held after.
+   * (The walker is gone from here on and ages out too.) */
+  assert_true(vg_tracker_update_held(t, NULL, 0, (int64_t)f++ * FRAME_US, NULL, 0) >= 1);
+  assert_non_null(find_track(t, id));
+  assert_int_equal(find_track(t, id)->misses, 1);
+  for (int i = 0; i < 20; i++)
+    assert_true(vg_tracker_update_held(t, NULL, 0, (int64_t)f++ * FRAME_US, &id, 1) >= 1);
+  assert_non_null(find_track(t, id));
+  assert_int_equal(find_track(t, id)->misses, 1);
+  /* Looked for on every frame now: gone after max_age (5) misses in all. */
+  for (int i = 0; i < 4; i++) {
+    vg_tracker_update(t, NULL, 0, (int64_t)f++ * FRAME_US);
+    assert_non_null(find_track(t, id));
+  }
+  assert_int_equal(vg_tracker_update(t, NULL, 0, (int64_t)f++ * FRAME_US), 0);
+  const uint32_t *gone;
+  assert_int_equal(vg_tracker_deleted(t, &gone), 1);
+  assert_int_equal(gone[0], id);
+  assert_int_equal(vg_tracker_update_held(t, NULL, 0, (int64_t)f * FRAME_US, NULL, 1), VG_EINVAL);
+  vg_tracker_destroy(&t);
+}
+
 static void test_invalid_arguments(void **state) {
   (void)state;
   vg_tracker_config_t cfg;
@@ -388,6 +451,7 @@ int main(void) {
       cmocka_unit_test(test_classes_never_associate),
       cmocka_unit_test(test_score_history_and_median),
       cmocka_unit_test(test_stationary_flag),
+      cmocka_unit_test(test_held_track_survives_between_checks),
       cmocka_unit_test(test_invalid_arguments),
       cmocka_unit_test(test_max_tracks_bounds_new_tracks),
   };
