@@ -613,6 +613,11 @@ int vg_model_input_count(const vg_model_t *m) { return m->g.n_inputs; }
 const vg_tensor_t *vg_model_input(const vg_model_t *m, int i) {
   return i >= 0 && i < m->g.n_inputs ? &m->g.values[m->g.inputs[i]].t : NULL;
 }
+vg_tensor_t *vg_model_input_buffer(vg_model_t *m, int i) {
+  if (i < 0 || i >= m->g.n_inputs) return NULL;
+  vg_tensor_t *t = &m->g.values[m->g.inputs[i]].t;
+  return t->data ? t : NULL;
+}
 const char *vg_model_input_name(const vg_model_t *m, int i) {
   return i >= 0 && i < m->g.n_inputs ? m->g.values[m->g.inputs[i]].name : NULL;
 }
@@ -632,10 +637,12 @@ int vg_model_find_output(const vg_model_t *m, const char *name) {
 int vg_model_run(vg_model_t *m, const vg_tensor_t *inputs, int n) {
   vg_graph_t *g = &m->g;
   if (n != g->n_inputs) return VG_EINVAL;
-  for (int i = 0; i < n; i++) {
+  /* Without inputs the caller has written them into vg_model_input_buffer();
+   * an input given in that very buffer needs no copy either. */
+  for (int i = 0; inputs && i < n; i++) {
     vg_tensor_t *t = &g->values[g->inputs[i]].t;
     if (!vg_tensor_same_shape(t, &inputs[i]) || t->dtype != inputs[i].dtype) return VG_EINVAL;
-    if (t->data) memcpy(t->data, inputs[i].data, vg_tensor_bytes(t));
+    if (t->data && t->data != inputs[i].data) memcpy(t->data, inputs[i].data, vg_tensor_bytes(t));
   }
   vg_tensor_t *in[VG_NODE_MAX_IN], *out[VG_NODE_MAX_OUT];
   for (int p = 0; p < m->n_order; p++) {

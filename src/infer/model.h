@@ -81,8 +81,15 @@ int vg_model_from_graph(vg_model_t **out, vg_graph_t *g, const vg_model_opts_t *
 void vg_model_free(vg_model_t **m);
 
 int vg_model_input_count(const vg_model_t *m);
-/* The input's dtype and shape (data NULL). */
+/* The input's dtype and shape. */
 const vg_tensor_t *vg_model_input(const vg_model_t *m, int i);
+/* The input's own buffer in the arena, for a caller that builds the input
+ * in place (vg_model_run with inputs NULL) instead of copying it in; NULL
+ * where the input has no buffer of its own (one that is also an output).
+ * The buffer is reused for activations once the input's readers have run:
+ * its contents are lost with every run and must be written again before
+ * the next. */
+vg_tensor_t *vg_model_input_buffer(vg_model_t *m, int i);
 const char *vg_model_input_name(const vg_model_t *m, int i);
 int vg_model_output_count(const vg_model_t *m);
 const vg_tensor_t *vg_model_output(const vg_model_t *m, int i);
@@ -90,8 +97,11 @@ const char *vg_model_output_name(const vg_model_t *m, int i);
 /* The index of the output named name, or -1. */
 int vg_model_find_output(const vg_model_t *m, const char *name);
 
-/* Runs the model on n inputs whose shapes must equal vg_model_input()'s.
- * Returns 0 or a negative code (VG_EINVAL on a shape mismatch). */
+/* Runs the model on n inputs whose shapes must equal vg_model_input()'s,
+ * copied into its input buffers; with inputs NULL (n still the input count)
+ * on what the caller wrote into vg_model_input_buffer(). Either way the
+ * input buffers' contents are consumed. Returns 0 or a negative code
+ * (VG_EINVAL on a shape mismatch). */
 int vg_model_run(vg_model_t *m, const vg_tensor_t *inputs, int n);
 
 typedef struct {
