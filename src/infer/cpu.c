@@ -1464,15 +1464,17 @@ static vg_kernel_fn cpu_kernel(const vg_graph_t *g, const vg_node_t *n) {
   return NULL;
 }
 
-/* The packed convolutions (GEMM, Winograd, depthwise then 1x1) write each
- * output pixel's channels through a pitch, so their result can be a channel
- * slice of a concatenation's buffer; the fused 1x1 then depthwise one and
- * the other kernels write dense rows. Asked of the kernel actually chosen,
- * so that a new kernel for these nodes is not assumed to honour the pitch. */
+/* The packed convolutions (GEMM, Winograd, depthwise then 1x1) and the
+ * reference NHWC resize write each output pixel's channels through a pitch,
+ * so their result can be a channel slice of a concatenation's buffer; the
+ * fused 1x1 then depthwise one and the other kernels write dense rows. Asked
+ * of the kernel actually chosen, so that a new kernel for these nodes is not
+ * assumed to honour the pitch. */
 static int cpu_writes_pitched(const vg_graph_t *g, const vg_node_t *n) {
   vg_kernel_fn k = cpu_kernel(g, n);
   return n->n_out == 1 &&
-         (k == k_conv_gemm || k == k_conv_winograd || (k == k_conv_1x1_dw && n->a.fdw.on == VG_FDW_PROJECT));
+         (k == k_conv_gemm || k == k_conv_winograd || (k == k_conv_1x1_dw && n->a.fdw.on == VG_FDW_PROJECT) ||
+          (!k && n->op == VG_OP_RESIZE && n->a.layout == VG_LAYOUT_NHWC));
 }
 
 const vg_backend_t vg_backend_cpu = {

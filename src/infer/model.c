@@ -437,6 +437,12 @@ static int64_t plan_offsets(vg_model_t *m, const char *allow) {
   return (int64_t)total;
 }
 
+/* The position in the execution order of value v's producer (-1: none);
+ * pos maps node indices to positions. */
+static int producer_pos(const vg_model_t *m, const int *pos, int v) {
+  return v < 0 || m->g.values[v].producer < 0 ? -1 : pos[m->g.values[v].producer];
+}
+
 /* Writing a concatenation's input in place saves the copy and the input's
  * own buffer, but the concatenation's whole buffer then lives from that
  * input's producer on, which costs more than it saves where the input is a
@@ -449,10 +455,16 @@ static int plan_memory(vg_model_t *m) {
   m->alias = malloc(sizeof(int) * (size_t)(nv ? nv : 1));
   m->alias_off = malloc(sizeof(size_t) * (size_t)(nv ? nv : 1));
   char *allow = calloc((size_t)nv + 1, 1);
-  if (!m->alias || !m->alias_off || !allow) {
+  int *pos = malloc(sizeof(int) * (size_t)(g->n_nodes + 1));
+  if (!m->alias || !m->alias_off || !allow || !pos) {
     free(allow);
+    free(pos);
     return VG_ENOMEM;
   }
+  for (int i = 0; i < g->n_nodes; i++)
+    pos[i] = -1;
+  for (int p = 0; p < m->n_order; p++)
+    pos[m->order[p]] = p;
   /* First only what makes the arena smaller, then what keeps it as it is
    * (which still saves a copy). */
   int64_t total = plan_offsets(m, allow), pitch;
@@ -462,7 +474,21 @@ static int plan_memory(vg_model_t *m) {
   for (int pass = 0; pass < 2; pass++)
     for (int p = 0; total >= 0 && p < m->n_order; p++) {
       const vg_node_t *n = &g->nodes[m->order[p]];
-      for (int k = 0; n->op == VG_OP_CONCAT && total >= 0 && k < n->a.k && k < n->n_in; k++) {
+      /* A concatenation's inputs from the one computed last to the one
+       * computed first: the later an input's producer, the less writing it
+       * in place stretches the concatenation's buffer's life, and once a
+       * long skip connection is in place a later input saves nothing more
+       * (CenterNet's concat_2: its upsampled input alone, 0.5 MiB less than
+       * its skip input alone or both). */
+      int ks[VG_NODE_MAX_IN], nk = 0;
+      for (int k = 0; n->op == VG_OP_CONCAT && k < n->a.k && k < n->n_in && k < VG_NODE_MAX_IN; k++) {
+        int at = nk++;
+        for (; at > 0 && producer_pos(m, pos, n->in[ks[at - 1]]) < producer_pos(m, pos, n->in[k]); at--)
+          ks[at] = ks[at - 1];
+        ks[at] = k;
+      }
+      for (int q = 0; total >= 0 && q < nk; q++) {
+        int k = ks[q];
         if (n->in[k] < 0 || allow[n->in[k]] || !concat_slice_ok(m, n, k, &pitch) ||
             ++tries > MAX_CONCAT_TRIES)
           continue;
@@ -478,6 +504,7 @@ static int plan_memory(vg_model_t *m) {
   /* Again with the final choice: the last plan tried may have been undone. */
   if (total >= 0) total = plan_offsets(m, allow);
   free(allow);
+  free(pos);
   if (total < 0) return (int)total;
   m->arena_bytes = (size_t)total;
   m->arena = aligned_alloc(ARENA_ALIGN, total ? (size_t)total : ARENA_ALIGN);
