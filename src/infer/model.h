@@ -63,6 +63,11 @@ typedef struct {
    * slice of a concatenation's buffer, and the concatenation copies nothing
    * for it. */
   int (*writes_pitched)(const vg_graph_t *g, const vg_node_t *n);
+  /* The scratch bytes one thread of node n's kernel may use (may be NULL:
+   * none). The planner then places threads times that in the arena, alive
+   * at n only (vg_exec_ctx_t.scratch), where that costs less than each
+   * thread's own scratch beside the arena. */
+  size_t (*scratch_bytes)(const vg_graph_t *g, const vg_node_t *n);
 } vg_backend_t;
 
 extern const vg_backend_t vg_backend_ref;
@@ -154,6 +159,10 @@ int vg_onnx_tensor(const uint8_t *data, size_t len, vg_tensor_t *t, char **name)
 vg_thread_pool_t *vg_thread_pool_create(int threads);
 void vg_thread_pool_destroy(vg_thread_pool_t *p);
 int vg_thread_pool_size(const vg_thread_pool_t *p);
+/* The calling thread's index among the threads of the pool it works for:
+ * 1 to size - 1 for a worker, 0 for any other thread (the caller of
+ * vg_parallel_for). */
+int vg_thread_pool_index(void);
 /* Calls fn(arg, i) for i in [0, count), spread over the pool's threads and the
  * caller; returns when all calls have returned. pool may be NULL. */
 void vg_parallel_for(vg_thread_pool_t *p, int64_t count, void (*fn)(void *arg, int64_t i), void *arg);
