@@ -8,7 +8,8 @@
  * and outputs) against the file's weights as f32. CenterNet's upsampled
  * input of its last concatenation is written into it by the resize, and a
  * detector builds its input in the model's arena (no buffer of its own),
- * which a run consumes.
+ * which a run consumes; with two threads, the kernels' scratch planned into
+ * the arena leaves the outputs bit for bit those of one thread.
  *
  * The whole process's peak (what bench/infer.sh reports) is not asserted
  * here: in a test program it depends on what earlier tests left in the
@@ -236,6 +237,40 @@ static void detector_input_is_in_the_arena(void **s) {
   (void)s;
 }
 
+/* With two threads the fused kernels' band scratch lies in the arena
+ * (vg_backend_t.scratch_bytes), shared by the threads, beside values that
+ * are alive: the outputs must be bit for bit those of one thread (whose
+ * results do not depend on how rows are split), twice in a row. */
+static void centernet_two_threads_same_outputs(void **s) {
+  char path[1200], err[512] = "";
+  if (!have_model("centernet", path, sizeof(path))) skip();
+  vg_model_t *m1 = NULL, *m2 = NULL;
+  vg_model_opts_t o1 = {.backend = VG_BACKEND_CPU, .threads = 1},
+                  o2 = {.backend = VG_BACKEND_CPU, .threads = 2};
+  assert_int_equal(vg_model_load(&m1, path, &o1, err, sizeof(err)), 0);
+  assert_int_equal(vg_model_load(&m2, path, &o2, err, sizeof(err)), 0);
+  assert_int_equal(vg_model_check_plan(m2), 0);
+  for (int run = 0; run < 2; run++) {
+    vg_tensor_t *a = vg_model_input_buffer(m1, 0), *b = vg_model_input_buffer(m2, 0);
+    assert_non_null(a);
+    assert_non_null(b);
+    float *ad = a->data, *bd = b->data;
+    for (int64_t i = 0; i < vg_tensor_numel(a); i++)
+      ad[i] = bd[i] = (float)((i * 7 + run * 13) % 256);
+    assert_int_equal(vg_model_run(m1, NULL, 1), 0);
+    assert_int_equal(vg_model_run(m2, NULL, 1), 0);
+    assert_int_equal(vg_model_output_count(m1), vg_model_output_count(m2));
+    for (int k = 0; k < vg_model_output_count(m1); k++) {
+      const vg_tensor_t *y1 = vg_model_output(m1, k), *y2 = vg_model_output(m2, k);
+      assert_int_equal(vg_tensor_bytes(y1), vg_tensor_bytes(y2));
+      assert_memory_equal(y1->data, y2->data, vg_tensor_bytes(y1));
+    }
+  }
+  vg_model_free(&m1);
+  vg_model_free(&m2);
+  (void)s;
+}
+
 static void nanodet_within_3x(void **s) { model_within_3x("nanodet"), (void)s; }
 static void centernet_within_3x(void **s) { model_within_3x("centernet"), (void)s; }
 
@@ -253,6 +288,7 @@ int main(void) {
       cmocka_unit_test(centernet_within_3x),
       cmocka_unit_test(centernet_resize_writes_into_concat),
       cmocka_unit_test(detector_input_is_in_the_arena),
+      cmocka_unit_test(centernet_two_threads_same_outputs),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
