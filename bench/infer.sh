@@ -12,7 +12,9 @@
 # against the same TF.js run. A second table gives the CPU time per
 # inference on one thread (user + system time of --bench 21 minus that of
 # --bench 1, over 20), which a busy machine inflates far less than wall
-# time: CPU_ROUNDS alternating rounds (default 3), the median.
+# time: CPU_ROUNDS alternating rounds (default 3), the median. Every run
+# includes writing its input (a run consumes it, see docs/INFERENCE.md):
+# preprocessing the image, about 2 ms for CenterNet, 1.7 ms for NanoDet.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VIGIL=${1:-build/vigil}

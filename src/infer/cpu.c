@@ -877,6 +877,16 @@ static float *thread_scratch(size_t floats) {
   return s->data;
 }
 
+/* A task's scratch: this thread's share of the node's scratch in the arena
+ * where the planner gave it some and the share is large enough (then it
+ * costs no memory beside the arena), else the thread's own. */
+static float *task_scratch(const vg_exec_ctx_t *ctx, size_t floats) {
+  int threads = vg_thread_pool_size(ctx->pool), idx = vg_thread_pool_index();
+  size_t share = ctx->scratch_floats / (size_t)threads & ~(size_t)15;
+  if (ctx->scratch && idx < threads && floats <= share) return ctx->scratch + (size_t)idx * share;
+  return thread_scratch(floats);
+}
+
 #define CONV_MB 48 /* output pixels per task: a multiple of VG_GEMM_MR */
 
 typedef struct {
@@ -887,6 +897,7 @@ typedef struct {
   int64_t H, W, C, OH, OW, CO, KH, KW, K, M;
   int64_t ldy; /* elements from one output pixel to the next (CO, or a concatenation's width) */
   int direct, failed;
+  const vg_exec_ctx_t *ctx;
 } conv_job_t;
 
 static void conv_task(void *arg, int64_t blk) {
@@ -899,7 +910,7 @@ static void conv_task(void *arg, int64_t blk) {
     A = j->x + m0 * j->C;
     lda = j->C;
   } else {
-    float *buf = thread_scratch((size_t)(mb * j->K));
+    float *buf = task_scratch(j->ctx, (size_t)(mb * j->K));
     if (!buf) {
       j->failed = 1;
       return;
@@ -944,6 +955,7 @@ typedef struct {
   float *y;
   int64_t H, W, C, OH, OW, CO, TW, TH, T, per_task, ldy;
   int m, failed; /* m: output tile size, 2 or 4 */
+  const vg_exec_ctx_t *ctx;
 } wino_job_t;
 
 /* One block of output tiles: input transform into n*n matrices V[k] (tiles
@@ -955,7 +967,7 @@ static void wino_task(void *arg, int64_t blk) {
   int m = j->m, tn = m + 2, nk = tn * tn;
   int64_t t0 = blk * j->per_task, nt = j->T - t0 < j->per_task ? j->T - t0 : j->per_task;
   int64_t C = j->C, CO = j->CO, nr = j->s->nr, panels = (CO + nr - 1) / nr;
-  float *buf = thread_scratch((size_t)(nk * nt * C + nk * nt * CO));
+  float *buf = task_scratch(j->ctx, (size_t)(nk * nt * C + nk * nt * CO));
   if (!buf) {
     j->failed = 1;
     return;
@@ -1005,8 +1017,13 @@ static void wino_task(void *arg, int64_t blk) {
 static int k_conv_winograd(const vg_node_t *n, vg_tensor_t *const *in, vg_tensor_t *const *out,
                            vg_exec_ctx_t *ctx) {
   const vg_tensor_t *x = in[0], *y = out[0];
-  wino_job_t j = {
-      .n = n, .s = vg_cpu_simd(), .x = x->data, .up = in[1]->data, .bias = in[2]->data, .y = y->data};
+  wino_job_t j = {.n = n,
+                  .s = vg_cpu_simd(),
+                  .x = x->data,
+                  .up = in[1]->data,
+                  .bias = in[2]->data,
+                  .y = y->data,
+                  .ctx = ctx};
   j.m = n->a.winograd == 4 ? 4 : 2;
   j.H = x->dims[1], j.W = x->dims[2], j.C = x->dims[3];
   j.OH = y->dims[1], j.OW = y->dims[2], j.CO = y->dims[3];
@@ -1030,8 +1047,13 @@ static int k_conv_winograd(const vg_node_t *n, vg_tensor_t *const *in, vg_tensor
 static int k_conv_gemm(const vg_node_t *n, vg_tensor_t *const *in, vg_tensor_t *const *out,
                        vg_exec_ctx_t *ctx) {
   const vg_tensor_t *x = in[0], *y = out[0];
-  conv_job_t j = {
-      .n = n, .s = vg_cpu_simd(), .x = x->data, .wp = in[1]->data, .bias = in[2]->data, .y = y->data};
+  conv_job_t j = {.n = n,
+                  .s = vg_cpu_simd(),
+                  .x = x->data,
+                  .wp = in[1]->data,
+                  .bias = in[2]->data,
+                  .y = y->data,
+                  .ctx = ctx};
   j.H = x->dims[1], j.W = x->dims[2], j.C = x->dims[3];
   j.OH = y->dims[1], j.OW = y->dims[2], j.CO = y->dims[3];
   j.ldy = n->a.out_pitch ? n->a.out_pitch : j.CO;
@@ -1052,6 +1074,7 @@ typedef struct {
   float *y;
   int64_t H, W, C, E, CO, OH, OW, band, bands, ldy;
   int failed;
+  const vg_exec_ctx_t *ctx;
 } fdw_job_t;
 
 /* One band of output rows of a fused 1x1 expansion + depthwise convolution:
@@ -1066,7 +1089,7 @@ static void fdw_project_task(void *arg, int64_t t) {
   int64_t b = t / j->bands, oy0 = (t % j->bands) * j->band;
   int64_t oy1 = oy0 + j->band < j->OH ? oy0 + j->band : j->OH, E = j->E, nr = j->s->nr;
   int64_t CO = j->CO, row = j->OW * E;
-  float *buf = thread_scratch((size_t)((oy1 - oy0) * row));
+  float *buf = task_scratch(j->ctx, (size_t)((oy1 - oy0) * row));
   if (!buf) {
     j->failed = 1;
     return;
@@ -1099,7 +1122,7 @@ static void fdw_task(void *arg, int64_t t) {
   if (lo < 0) lo = 0;
   if (hi > j->H - 1) hi = j->H - 1;
   int64_t nrows = hi >= lo ? hi - lo + 1 : 0, E = j->E, nr = j->s->nr;
-  float *buf = thread_scratch((size_t)((nrows ? nrows : 1) * j->W * E));
+  float *buf = task_scratch(j->ctx, (size_t)((nrows ? nrows : 1) * j->W * E));
   if (!buf) {
     j->failed = 1;
     return;
@@ -1125,6 +1148,30 @@ static void fdw_task(void *arg, int64_t t) {
 /* Bands hold about FDW_BAND_BYTES of expanded rows per thread (L2-sized, so
  * the depthwise pass reads what the GEMM just wrote). */
 #define FDW_BAND_BYTES ((int64_t)512 << 10)
+/* The same for a thread's own scratch, where the arena has no room. */
+#define FDW_OWN_BYTES ((int64_t)64 << 10)
+
+/* The rows of a band of a fused 1x1 + depthwise node (*band) and the
+ * channels of its scratch rows (*E); returns the most scratch floats a band
+ * needs. */
+static int64_t fdw_bands(const vg_node_t *n, const vg_tensor_t *x, const vg_tensor_t *y, int64_t *E,
+                         int64_t *band) {
+  int64_t H = x->dims[1], W = x->dims[2], OH = y->dims[1], OW = y->dims[2];
+  int project = n->a.fdw.on == VG_FDW_PROJECT;
+  int64_t span = (n->a.fdw.ksize[0] - 1) * n->a.fdw.dilations[0] + 1, sy = n->a.fdw.strides[0];
+  *E = project ? x->dims[3] : y->dims[3];
+  if (project) {
+    int64_t rows = FDW_BAND_BYTES / (OW * *E * (int64_t)sizeof(float));
+    *band = rows > 1 ? rows : 1;
+  } else {
+    int64_t rows = FDW_BAND_BYTES / (W * *E * (int64_t)sizeof(float));
+    *band = rows > span ? (rows - span) / sy + 1 : 1;
+  }
+  if (*band > OH) *band = OH;
+  if (project) return *band * OW * *E;
+  int64_t nrows = (*band - 1) * sy + span;
+  return (nrows < H ? nrows : H) * W * *E;
+}
 
 static int k_conv_1x1_dw(const vg_node_t *n, vg_tensor_t *const *in, vg_tensor_t *const *out,
                          vg_exec_ctx_t *ctx) {
@@ -1136,22 +1183,21 @@ static int k_conv_1x1_dw(const vg_node_t *n, vg_tensor_t *const *in, vg_tensor_t
                  .bias = in[2]->data,
                  .wdw = in[3]->data,
                  .bdw = n->in[4] >= 0 && in[4] ? in[4]->data : NULL,
-                 .y = y->data};
+                 .y = y->data,
+                 .ctx = ctx};
   j.H = x->dims[1], j.W = x->dims[2], j.C = x->dims[3];
   j.CO = y->dims[3], j.OH = y->dims[1], j.OW = y->dims[2];
   j.ldy = n->a.out_pitch ? n->a.out_pitch : j.CO;
   if (j.s->nr != n->a.k) return VG_ESTATE; /* packed for another ISA */
   int project = n->a.fdw.on == VG_FDW_PROJECT;
-  j.E = project ? j.C : j.CO;
-  if (project) {
-    int64_t rows = FDW_BAND_BYTES / (j.OW * j.E * (int64_t)sizeof(float));
-    j.band = rows > 1 ? rows : 1;
-  } else {
-    int64_t span = (n->a.fdw.ksize[0] - 1) * n->a.fdw.dilations[0] + 1, sy = n->a.fdw.strides[0];
-    int64_t rows = FDW_BAND_BYTES / (j.W * j.E * (int64_t)sizeof(float));
-    j.band = rows > span ? (rows - span) / sy + 1 : 1;
+  fdw_bands(n, x, y, &j.E, &j.band);
+  /* A 1x1 after the depthwise one recomputes nothing between bands, so
+   * where the arena had no room for its scratch (the node is at the arena's
+   * peak) smaller bands keep the threads' own scratch small. */
+  if (project && ctx->scratch_planned && !ctx->scratch) {
+    int64_t rows = FDW_OWN_BYTES / (j.OW * j.E * (int64_t)sizeof(float));
+    if (j.band > rows) j.band = rows > 1 ? rows : 1;
   }
-  if (j.band > j.OH) j.band = j.OH;
   j.bands = (j.OH + j.band - 1) / j.band;
   vg_parallel_for(ctx->pool, x->dims[0] * j.bands, project ? fdw_project_task : fdw_task, &j);
   return j.failed ? VG_ENOMEM : 0;
@@ -1464,16 +1510,33 @@ static vg_kernel_fn cpu_kernel(const vg_graph_t *g, const vg_node_t *n) {
   return NULL;
 }
 
-/* The packed convolutions (GEMM, Winograd, depthwise then 1x1) write each
- * output pixel's channels through a pitch, so their result can be a channel
- * slice of a concatenation's buffer; the fused 1x1 then depthwise one and
- * the other kernels write dense rows. Asked of the kernel actually chosen,
- * so that a new kernel for these nodes is not assumed to honour the pitch. */
+/* The packed convolutions (GEMM, Winograd, depthwise then 1x1) and the
+ * reference NHWC resize write each output pixel's channels through a pitch,
+ * so their result can be a channel slice of a concatenation's buffer; the
+ * fused 1x1 then depthwise one and the other kernels write dense rows. Asked
+ * of the kernel actually chosen, so that a new kernel for these nodes is not
+ * assumed to honour the pitch. */
+/* Scratch in the arena for the fused 1x1 + depthwise kernels, whose bands
+ * are the largest scratch (FDW_BAND_BYTES a thread); the others keep their
+ * threads' own. */
+static size_t cpu_scratch_bytes(const vg_graph_t *g, const vg_node_t *n) {
+  if (cpu_kernel(g, n) != k_conv_1x1_dw || n->n_out != 1 || n->in[0] < 0) return 0;
+  const vg_tensor_t *x = &g->values[n->in[0]].t, *y = &g->values[n->out[0]].t;
+  if (x->ndim != 4 || y->ndim != 4 || x->dims[2] < 1 || y->dims[2] < 1 || x->dims[3] < 1 || y->dims[3] < 1)
+    return 0;
+  int64_t E, band;
+  return (size_t)fdw_bands(n, x, y, &E, &band) * sizeof(float);
+}
+
 static int cpu_writes_pitched(const vg_graph_t *g, const vg_node_t *n) {
   vg_kernel_fn k = cpu_kernel(g, n);
   return n->n_out == 1 &&
-         (k == k_conv_gemm || k == k_conv_winograd || (k == k_conv_1x1_dw && n->a.fdw.on == VG_FDW_PROJECT));
+         (k == k_conv_gemm || k == k_conv_winograd || (k == k_conv_1x1_dw && n->a.fdw.on == VG_FDW_PROJECT) ||
+          (!k && n->op == VG_OP_RESIZE && n->a.layout == VG_LAYOUT_NHWC));
 }
 
-const vg_backend_t vg_backend_cpu = {
-    .name = "cpu", .prepare = cpu_prepare, .kernel = cpu_kernel, .writes_pitched = cpu_writes_pitched};
+const vg_backend_t vg_backend_cpu = {.name = "cpu",
+                                     .prepare = cpu_prepare,
+                                     .kernel = cpu_kernel,
+                                     .writes_pitched = cpu_writes_pitched,
+                                     .scratch_bytes = cpu_scratch_bytes};

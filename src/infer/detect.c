@@ -74,60 +74,111 @@ int vg_detector_open(vg_detector_t *d, const char *name_or_path, const char *mod
   int nchw = d->kind == VG_DET_NANODET;
   d->in_h = (int)(nchw ? in->dims[2] : in->dims[1]);
   d->in_w = (int)(nchw ? in->dims[3] : in->dims[2]);
-  if ((rc = vg_tensor_set_shape(&d->input, VG_DT_F32, 4, in->dims)) || (rc = vg_tensor_alloc(&d->input))) {
+  /* The input is built in the model's own buffer rather than in one of the
+   * detector's that a run would copy in: one input-sized buffer less (3 MiB
+   * for CenterNet-512) alive beside the arena. */
+  vg_tensor_t *buf = vg_model_input_buffer(d->model, 0);
+  if (!buf || buf->dtype != VG_DT_F32) {
+    if (err) snprintf(err, errlen, "%s: the input has no f32 buffer of its own", path);
     vg_model_free(&d->model);
-    return rc;
+    return VG_EUNSUPPORTED;
   }
+  d->input = *buf;
+  d->input.owned = 0;
   return 0;
 }
 
 void vg_detector_close(vg_detector_t *d) {
   vg_model_free(&d->model);
-  vg_tensor_clear(&d->input);
+  memset(&d->input, 0, sizeof(d->input));
+  d->input_ready = 0;
+}
+
+float *vg_detector_input(vg_detector_t *d) {
+  d->input_ready = 1;
+  return d->input.data;
 }
 
 int vg_detector_preprocess(vg_detector_t *d, const vg_image_t *img) {
   static const float mean_bgr[3] = {103.53f, 116.28f, 123.675f}, std_bgr[3] = {57.375f, 57.12f, 58.395f};
   int W = d->in_w, H = d->in_h, nchw = d->kind == VG_DET_NANODET;
-  float *out = d->input.data;
+  if (!img || !img->rgb || img->width < 1 || img->height < 1 || img->stride < img->width * 3)
+    return VG_EINVAL;
+  float *out = vg_detector_input(d);
+  /* The source columns and weights of every output column, once per image
+   * rather than once per row, and one resized row at a time before the
+   * normalization: the same arithmetic as per element, in loops without
+   * branches. */
+  typedef struct {
+    int x0, x1;
+    float lx;
+  } column_t;
+  column_t *cols = malloc((sizeof(*cols) + 3 * sizeof(float)) * (size_t)W);
+  if (!cols) {
+    d->input_ready = 0;
+    return VG_ENOMEM;
+  }
+  float *row = (float *)(cols + W);
   /* tf.image.resizeBilinear(image, size) with align_corners = false and
    * half_pixel_centers = false: source = dest * (in / out). */
   float ry = (float)img->height / (float)H, rx = (float)img->width / (float)W;
+  for (int x = 0; x < W; x++) {
+    float fx = (float)x * rx;
+    int x0 = (int)fx;
+    cols[x] = (column_t){x0, x0 + 1 < img->width ? x0 + 1 : img->width - 1, fx - (float)x0};
+  }
+  int bgr = d->pre == VG_PRE_BGR_BYTE || d->pre == VG_PRE_BGR_MEANSTD;
+  size_t plane = (size_t)W * (size_t)H;
   for (int y = 0; y < H; y++) {
     float fy = (float)y * ry;
     int y0 = (int)fy, y1 = y0 + 1 < img->height ? y0 + 1 : img->height - 1;
     float ly = fy - (float)y0;
+    const uint8_t *r0 = img->rgb + (size_t)y0 * (size_t)img->stride,
+                  *r1 = img->rgb + (size_t)y1 * (size_t)img->stride;
     for (int x = 0; x < W; x++) {
-      float fx = (float)x * rx;
-      int x0 = (int)fx, x1 = x0 + 1 < img->width ? x0 + 1 : img->width - 1;
-      float lx = fx - (float)x0;
-      const uint8_t *r0 = img->rgb + (size_t)y0 * (size_t)img->stride,
-                    *r1 = img->rgb + (size_t)y1 * (size_t)img->stride;
+      const uint8_t *a0 = r0 + cols[x].x0 * 3, *a1 = r0 + cols[x].x1 * 3, *b0 = r1 + cols[x].x0 * 3,
+                    *b1 = r1 + cols[x].x1 * 3;
+      float lx = cols[x].lx;
       for (int c = 0; c < 3; c++) {
-        float tl = r0[x0 * 3 + c], tr = r0[x1 * 3 + c], bl = r1[x0 * 3 + c], br = r1[x1 * 3 + c];
+        float tl = a0[c], tr = a1[c], bl = b0[c], br = b1[c];
         float top = tl + (tr - tl) * lx, bot = bl + (br - bl) * lx;
-        float v = top + (bot - top) * ly;
-        int oc = c;
-        switch (d->pre) {
-        case VG_PRE_RGB_UNIT: v /= 255.0f; break;
-        case VG_PRE_RGB_BYTE: break;
-        case VG_PRE_BGR_BYTE: oc = 2 - c; break;
-        case VG_PRE_BGR_MEANSTD:
-          oc = 2 - c;
-          v = (v - mean_bgr[oc]) / std_bgr[oc];
-          break;
-        }
-        if (nchw)
-          out[((size_t)oc * (size_t)H + (size_t)y) * (size_t)W + (size_t)x] = v;
-        else
-          out[((size_t)y * (size_t)W + (size_t)x) * 3 + (size_t)oc] = v;
+        row[x * 3 + c] = top + (bot - top) * ly;
+      }
+    }
+    for (int c = 0; c < 3; c++) {
+      int oc = bgr ? 2 - c : c;
+      /* Where channel c goes: its plane's row (NCHW) or every third float
+       * of the output row (NHWC). */
+      float *o =
+          nchw ? out + (size_t)oc * plane + (size_t)y * (size_t)W : out + (size_t)y * (size_t)W * 3 + oc;
+      size_t step = nchw ? 1 : 3;
+      const float *v = row + c;
+      switch (d->pre) {
+      case VG_PRE_RGB_UNIT:
+        for (int x = 0; x < W; x++)
+          o[(size_t)x * step] = v[x * 3] / 255.0f;
+        break;
+      case VG_PRE_RGB_BYTE:
+      case VG_PRE_BGR_BYTE:
+        for (int x = 0; x < W; x++)
+          o[(size_t)x * step] = v[x * 3];
+        break;
+      case VG_PRE_BGR_MEANSTD:
+        for (int x = 0; x < W; x++)
+          o[(size_t)x * step] = (v[x * 3] - mean_bgr[oc]) / std_bgr[oc];
+        break;
       }
     }
   }
+  free(cols);
   return 0;
 }
 
-int vg_detector_run(vg_detector_t *d) { return vg_model_run(d->model, &d->input, 1); }
+int vg_detector_run(vg_detector_t *d) {
+  if (!d->input_ready) return VG_ESTATE;
+  d->input_ready = 0;
+  return vg_model_run(d->model, NULL, 1);
+}
 
 static float iou(const vg_detection_t *a, const vg_detection_t *b) {
   float ix = fminf(a->x2, b->x2) - fmaxf(a->x1, b->x1), iy = fminf(a->y2, b->y2) - fmaxf(a->y1, b->y1);

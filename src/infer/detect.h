@@ -13,6 +13,11 @@
  *               per-cell box (distances to the four sides, in input pixels).
  *
  * A detector owns its model; like the model, it runs one image at a time.
+ * It has no input buffer of its own: preprocessing writes straight into the
+ * model's input buffer in its arena (vg_model_input_buffer), which a run
+ * consumes, so every run needs its input written again (preprocess, or
+ * vg_detector_input and a caller's own values); vg_detector_run refuses to
+ * run on a consumed input.
  */
 #ifndef VG_INFER_DETECT_H
 #define VG_INFER_DETECT_H
@@ -56,7 +61,10 @@ typedef struct {
   int in_w, in_h;
   float score_threshold, iou_threshold;
   int max_detections;
+  /* The model's input buffer (a view into its arena, not owned): the
+   * input's shape, and data valid from preprocessing to the next run. */
   vg_tensor_t input;
+  int input_ready; /* written since the last run */
 } vg_detector_t;
 
 /* Opens "nanodet" or "centernet" (looked up as models/<name>.json under
@@ -67,7 +75,11 @@ void vg_detector_close(vg_detector_t *d);
 /* Fills d->input from img: bilinear resize to the model's input (the way
  * tf.image.resizeBilinear does, no letterbox) and normalization. */
 int vg_detector_preprocess(vg_detector_t *d, const vg_image_t *img);
-/* Runs the model on d->input. */
+/* The input buffer (d->input's data, vg_tensor_bytes(&d->input) bytes),
+ * for a caller that writes the input tensor itself; counts as written. */
+float *vg_detector_input(vg_detector_t *d);
+/* Runs the model on the input written since the last run, and consumes it
+ * (the next run needs it written again). VG_ESTATE when none was. */
 int vg_detector_run(vg_detector_t *d);
 /* Decodes the last run's outputs into at most max detections, best first,
  * in the pixels of an image of src_w x src_h. Returns the count. */

@@ -63,6 +63,11 @@ typedef struct {
    * slice of a concatenation's buffer, and the concatenation copies nothing
    * for it. */
   int (*writes_pitched)(const vg_graph_t *g, const vg_node_t *n);
+  /* The scratch bytes one thread of node n's kernel may use (may be NULL:
+   * none). The planner then places threads times that in the arena, alive
+   * at n only (vg_exec_ctx_t.scratch), where that costs less than each
+   * thread's own scratch beside the arena. */
+  size_t (*scratch_bytes)(const vg_graph_t *g, const vg_node_t *n);
 } vg_backend_t;
 
 extern const vg_backend_t vg_backend_ref;
@@ -81,8 +86,15 @@ int vg_model_from_graph(vg_model_t **out, vg_graph_t *g, const vg_model_opts_t *
 void vg_model_free(vg_model_t **m);
 
 int vg_model_input_count(const vg_model_t *m);
-/* The input's dtype and shape (data NULL). */
+/* The input's dtype and shape. */
 const vg_tensor_t *vg_model_input(const vg_model_t *m, int i);
+/* The input's own buffer in the arena, for a caller that builds the input
+ * in place (vg_model_run with inputs NULL) instead of copying it in; NULL
+ * where the input has no buffer of its own (one that is also an output).
+ * The buffer is reused for activations once the input's readers have run:
+ * its contents are lost with every run and must be written again before
+ * the next. */
+vg_tensor_t *vg_model_input_buffer(vg_model_t *m, int i);
 const char *vg_model_input_name(const vg_model_t *m, int i);
 int vg_model_output_count(const vg_model_t *m);
 const vg_tensor_t *vg_model_output(const vg_model_t *m, int i);
@@ -90,8 +102,11 @@ const char *vg_model_output_name(const vg_model_t *m, int i);
 /* The index of the output named name, or -1. */
 int vg_model_find_output(const vg_model_t *m, const char *name);
 
-/* Runs the model on n inputs whose shapes must equal vg_model_input()'s.
- * Returns 0 or a negative code (VG_EINVAL on a shape mismatch). */
+/* Runs the model on n inputs whose shapes must equal vg_model_input()'s,
+ * copied into its input buffers; with inputs NULL (n still the input count)
+ * on what the caller wrote into vg_model_input_buffer(). Either way the
+ * input buffers' contents are consumed. Returns 0 or a negative code
+ * (VG_EINVAL on a shape mismatch). */
 int vg_model_run(vg_model_t *m, const vg_tensor_t *inputs, int n);
 
 typedef struct {
@@ -144,6 +159,10 @@ int vg_onnx_tensor(const uint8_t *data, size_t len, vg_tensor_t *t, char **name)
 vg_thread_pool_t *vg_thread_pool_create(int threads);
 void vg_thread_pool_destroy(vg_thread_pool_t *p);
 int vg_thread_pool_size(const vg_thread_pool_t *p);
+/* The calling thread's index among the threads of the pool it works for:
+ * 1 to size - 1 for a worker, 0 for any other thread (the caller of
+ * vg_parallel_for). */
+int vg_thread_pool_index(void);
 /* Calls fn(arg, i) for i in [0, count), spread over the pool's threads and the
  * caller; returns when all calls have returned. pool may be NULL. */
 void vg_parallel_for(vg_thread_pool_t *p, int64_t count, void (*fn)(void *arg, int64_t i), void *arg);

@@ -918,7 +918,10 @@ static int k_pool(const vg_node_t *n, vg_tensor_t *const *in, vg_tensor_t *const
   int64_t H = nhwc ? x->dims[1] : x->dims[2], W = nhwc ? x->dims[2] : x->dims[3];
   int64_t OH = nhwc ? y->dims[1] : y->dims[2], OW = nhwc ? y->dims[2] : y->dims[3];
   int64_t xsC = nhwc ? 1 : H * W, xsH = nhwc ? W * C : W, xsW = nhwc ? C : 1;
-  int64_t ysC = nhwc ? 1 : OH * OW, ysH = nhwc ? OW * C : OW, ysW = nhwc ? C : 1;
+  /* NHWC output pixels may be out_pitch elements apart: a channel slice of
+   * a concatenation's buffer (vg_backend_t.writes_pitched). */
+  int64_t P = nhwc && n->a.out_pitch > 0 ? n->a.out_pitch : C;
+  int64_t ysC = nhwc ? 1 : OH * OW, ysH = nhwc ? OW * P : OW, ysW = nhwc ? P : 1;
   int is_max = n->op == VG_OP_MAXPOOL;
   const float *xd = x->data;
   float *yd = y->data;
@@ -1249,7 +1252,10 @@ static int k_resize(const vg_node_t *n, vg_tensor_t *const *in, vg_tensor_t *con
   int64_t H = nhwc ? x->dims[1] : x->dims[2], W = nhwc ? x->dims[2] : x->dims[3];
   int64_t OH = nhwc ? y->dims[1] : y->dims[2], OW = nhwc ? y->dims[2] : y->dims[3];
   int64_t xsC = nhwc ? 1 : H * W, xsH = nhwc ? W * C : W, xsW = nhwc ? C : 1;
-  int64_t ysC = nhwc ? 1 : OH * OW, ysH = nhwc ? OW * C : OW, ysW = nhwc ? C : 1;
+  /* NHWC output pixels may be out_pitch elements apart: a channel slice of
+   * a concatenation's buffer (vg_backend_t.writes_pitched). */
+  int64_t P = nhwc && n->a.out_pitch > 0 ? n->a.out_pitch : C;
+  int64_t ysC = nhwc ? 1 : OH * OW, ysH = nhwc ? OW * P : OW, ysW = nhwc ? P : 1;
   float rh, rw;
   if (n->a.coord == VG_RESIZE_ALIGN_CORNERS && n->a.onnx && n->a.alpha > 0) {
     /* ONNX with scales: the resized length is in * scale, unrounded. */
@@ -1274,7 +1280,7 @@ static int k_resize(const vg_node_t *n, vg_tensor_t *const *in, vg_tensor_t *con
       for (int64_t ox = 0; ox < OW; ox++) {
         float fx = n->a.coord == VG_RESIZE_HALF_PIXEL ? ((float)ox + 0.5f) * rw - 0.5f : (float)ox * rw;
         const float *xb = xd + b * C * H * W;
-        float *yp = yd + b * C * OH * OW + oy * ysH + ox * ysW;
+        float *yp = yd + b * (nhwc ? P : C) * OH * OW + oy * ysH + ox * ysW;
         if (n->a.nearest) {
           int64_t iy = (int64_t)floorf(fy), ix = (int64_t)floorf(fx);
           iy = iy < 0 ? 0 : iy >= H ? H - 1 : iy;

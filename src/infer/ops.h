@@ -21,11 +21,17 @@
 
 typedef struct vg_thread_pool vg_thread_pool_t;
 
-/* What a kernel may use while running: the pool to spread work over. */
+/* What a kernel may use while running: the pool to spread work over, and
+ * the scratch the planner gave this node in the arena (NULL and 0 where it
+ * gave none; vg_backend_t.scratch_bytes), shared by the pool's threads. */
 typedef struct {
   vg_thread_pool_t *pool; /* NULL: run on the calling thread */
-  float *scratch;         /* per-run scratch memory for im2col and the like */
+  float *scratch;
   size_t scratch_floats;
+  /* Whether the planner placed scratch (then a node without any gets none
+   * in the arena because it would have made the arena grow: its kernel
+   * should keep its own scratch small). */
+  int scratch_planned;
 } vg_exec_ctx_t;
 
 typedef int (*vg_kernel_fn)(const vg_node_t *n, vg_tensor_t *const *in, vg_tensor_t *const *out,

@@ -22,8 +22,15 @@ struct vg_thread_pool {
   int64_t count;
   atomic_int_fast64_t next;
   atomic_int_fast64_t finished;
-  int active; /* workers still inside the current job */
+  int active;     /* workers still inside the current job */
+  atomic_int ids; /* worker indices handed out */
 };
+
+/* This thread's index in the pool it works for (0: not a worker, which is
+ * what the caller of vg_parallel_for is). */
+static _Thread_local int pool_index;
+
+int vg_thread_pool_index(void) { return pool_index; }
 
 static void run_indices(vg_thread_pool_t *p) {
   for (;;) {
@@ -37,6 +44,7 @@ static void run_indices(vg_thread_pool_t *p) {
 static void *worker(void *opaque) {
   vg_thread_pool_t *p = opaque;
   uint64_t seen = 0;
+  pool_index = atomic_fetch_add(&p->ids, 1) + 1;
   pthread_mutex_lock(&p->mu);
   for (;;) {
     while (!p->stop && p->generation == seen)

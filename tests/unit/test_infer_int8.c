@@ -236,7 +236,7 @@ static void nanodet_int8_case(const char *image, int frame, int expect_some) {
   snprintf(path, sizeof(path), IMAGES "%s", image);
   assert_int_equal(vg_image_load(&img, path, frame), 0);
   assert_int_equal(vg_detector_preprocess(&f, &img), 0);
-  memcpy(q.input.data, f.input.data, vg_tensor_bytes(&f.input));
+  memcpy(vg_detector_input(&q), f.input.data, vg_tensor_bytes(&f.input));
   assert_int_equal(vg_detector_run(&f), 0);
   assert_int_equal(vg_detector_run(&q), 0);
   for (int i = 0; i < vg_model_output_count(f.model); i++) {
@@ -286,7 +286,7 @@ static void nanodet_int8_ref_vs_cpu(void **s) {
   vg_image_t img;
   assert_int_equal(vg_image_load(&img, IMAGES "messi5.jpg", 0), 0);
   assert_int_equal(vg_detector_preprocess(&r, &img), 0);
-  memcpy(c.input.data, r.input.data, vg_tensor_bytes(&r.input));
+  memcpy(vg_detector_input(&c), r.input.data, vg_tensor_bytes(&r.input));
   assert_int_equal(vg_detector_run(&r), 0);
   assert_int_equal(vg_detector_run(&c), 0);
   for (int i = 0; i < vg_model_output_count(r.model); i++) {
