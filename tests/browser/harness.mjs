@@ -37,6 +37,25 @@ export function freePort() {
   });
 }
 
+// n consecutive ports free on 127.0.0.1 (camsim's --onvif-port takes one
+// per camera), drawn below the kernel's ephemeral range so that no other
+// test's outgoing connection takes one of them before camsim binds it.
+export async function freePortRun(n) {
+  const bindable = (port) =>
+    new Promise((res) => {
+      const s = createServer();
+      s.once("error", () => res(false));
+      s.listen(port, "127.0.0.1", () => s.close(() => res(true)));
+    });
+  for (let tries = 0; tries < 200; tries++) {
+    const base = 20000 + Math.floor(Math.random() * (12000 - n));
+    let ok = true;
+    for (let p = base; ok && p < base + n; p++) ok = await bindable(p);
+    if (ok) return base;
+  }
+  throw new Error(`no run of ${n} free ports`);
+}
+
 export async function waitFor(cond, { timeout = 10000, interval = 100, what = "condition" } = {}) {
   const deadline = Date.now() + timeout * SLOW;
   let last;
@@ -79,7 +98,7 @@ class Proc {
 // cam1 and cam2 configured (cam3 is there to be added through the UI).
 export async function startNode() {
   const tmp = mkdtempSync(join(tmpdir(), "vigil-browser-"));
-  const [camPort, httpPort, rtspPort, onvifPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const [camPort, httpPort, rtspPort, onvifPort] = [await freePort(), await freePort(), await freePort(), await freePortRun(3)];
   const procs = [];
   const camsim = new Proc("camsim", [vigilBin, "camsim", "--port", String(camPort), "--cameras", "3", "--codec", "h264",
     "--size", "640x360", "--fps", "25", "--gop", "25", "--bitrate", "600k", "--source", "pattern",

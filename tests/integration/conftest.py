@@ -31,6 +31,30 @@ def free_port():
         return s.getsockname()[1]
 
 
+def free_port_run(n):
+    """n consecutive TCP ports free on 127.0.0.1, for servers that take a
+    run of ports (camsim's --onvif-port: camK listens on port + K - 1).
+    Drawn below the kernel's ephemeral range, so that no outgoing
+    connection of a test running beside this one can take one of them
+    between this check and the server's bind."""
+    import random
+    for _ in range(200):
+        base = random.randrange(20000, 32000 - n)
+        socks = []
+        try:
+            for p in range(base, base + n):
+                sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                socks.append(sock)
+                sock.bind(("127.0.0.1", p))
+            return base
+        except OSError:
+            continue
+        finally:
+            for sock in socks:
+                sock.close()
+    raise RuntimeError(f"no run of {n} free ports")
+
+
 def free_port_pair():
     """An even/odd UDP port pair (RTP/RTCP) that is free on 127.0.0.1."""
     for _ in range(100):

@@ -14,7 +14,7 @@ import urllib.request
 
 import pytest
 
-from conftest import SLOW, ffprobe_streams, free_port, http_get, http_get_json, wait_for
+from conftest import SLOW, ffprobe_streams, free_port, free_port_run, http_get, http_get_json, wait_for
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 NODE_CLIENT = os.path.join(HERE, "..", "onvif", "check_device.js")
@@ -25,9 +25,7 @@ NODE_MODULES = os.path.join(HERE, "..", "onvif", "node_modules", "onvif")
 def onvif_camsim(vigil_bin, start_process):
     """Two camsim cameras that are ONVIF devices (user admin/secret, a clock
     one hour off, a motion event every second)."""
-    rtsp_port, onvif_port = free_port(), free_port()
-    while onvif_port + 1 == rtsp_port:
-        onvif_port = free_port()
+    rtsp_port, onvif_port = free_port(), free_port_run(2)
     sim = start_process([vigil_bin, "camsim", "-p", str(rtsp_port), "-n", "2", "--size", "320x240", "--fps", "10",
                          "--duration-s", "2", "--onvif-port", str(onvif_port), "--onvif-user", "admin:secret",
                          "--onvif-clock-offset", "3600", "--onvif-events", "1", "--discovery-if", "127.0.0.1"],
