@@ -48,7 +48,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ingest import CLK_TCK, cpu_seconds, free_port, metrics, start, stop, wait_online, wait_text  # noqa: E402
+from ingest import cpu_seconds, free_port, metrics, start, stop, thread_cpu, wait_online, wait_text  # noqa: E402
 
 VTEST = "/usr/share/doc/opencv-doc/examples/data/vtest.avi"
 DETECT_FPS = 5
@@ -143,17 +143,7 @@ def decoder_log_line(p):
 def pool_cpu_seconds(pid):
     """CPU seconds of vigil's analytics pool threads (named vg-analytics):
     decoding, scaling, motion, tamper and tracking, without the detector."""
-    total = 0.0
-    for tid in os.listdir(f"/proc/{pid}/task"):
-        try:
-            with open(f"/proc/{pid}/task/{tid}/stat") as f:
-                head, rest = f.read().rsplit(")", 1)
-        except OSError:
-            continue
-        if head.endswith("(vg-analytics"):
-            fields = rest.split()
-            total += (int(fields[11]) + int(fields[12])) / CLK_TCK
-    return total
+    return thread_cpu(pid).get("vg-analytics", 0.0)
 
 
 def measure(p, http, seconds, warmup=5):

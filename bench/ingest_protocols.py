@@ -46,7 +46,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ingest  # noqa: E402
-from ingest import (CLK_TCK, PAGE, cpu_seconds, free_port, metrics, msum, rss_bytes,  # noqa: E402
+from ingest import (PAGE, cpu_seconds, free_port, metrics, msum, rss_bytes,  # noqa: E402
                     start_camsim, stop)
 
 NGINX_RTMP_MODULE = "/usr/lib/nginx/modules/ngx_rtmp_module.so"
@@ -223,18 +223,12 @@ def wait_streams(count_up, n, timeout):
 
 
 def thread_cpu(pid):
-    """CPU seconds per thread name (libsrt names its threads, e.g. SRT:TsbPd;
-    vigil's own threads are all named vigil)."""
+    """CPU seconds per thread name, trailing digits dropped (libsrt names its
+    threads, e.g. SRT:TsbPd; vigil's own threads are all named vigil)."""
     out = {}
-    for tid in os.listdir(f"/proc/{pid}/task"):
-        try:
-            with open(f"/proc/{pid}/task/{tid}/stat") as f:
-                head, rest = f.read().rsplit(")", 1)
-        except OSError:
-            continue
-        name = re.sub(r"[0-9]+$", "", head.split("(", 1)[1])
-        fields = rest.split()
-        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / CLK_TCK
+    for name, s in ingest.thread_cpu(pid).items():
+        name = re.sub(r"[0-9]+$", "", name)
+        out[name] = out.get(name, 0.0) + s
     return out
 
 

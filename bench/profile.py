@@ -25,23 +25,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ingest import cpu_seconds, free_port, metrics, msum, start_camsim, start_node, stop  # noqa: E402
+from ingest import cpu_seconds, free_port, metrics, msum, start_camsim, start_node, stop, thread_cpu  # noqa: E402
 from record import start_recording_node  # noqa: E402
-
-
-def thread_cpu(pid):
-    """CPU seconds per thread name of pid (threads of one name summed)."""
-    out = {}
-    for tid in os.listdir(f"/proc/{pid}/task"):
-        try:
-            with open(f"/proc/{pid}/task/{tid}/comm") as f:
-                name = f.read().strip()
-            with open(f"/proc/{pid}/task/{tid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return out
 
 
 def main():

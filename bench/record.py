@@ -30,7 +30,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ingest import (PAGE, wait_online, cpu_seconds, free_port, metrics, msum, rss_bytes,  # noqa: E402
+from ingest import (PAGE, wait_online, thread_cpu, cpu_seconds, free_port, metrics, msum, rss_bytes,  # noqa: E402
                     start, start_camsim, stop)
 
 
@@ -43,18 +43,7 @@ def quantile(m, name, q):
 
 def writer_cpu(pid):
     """CPU seconds of the node's recording writer threads (named rec-writer*), per thread."""
-    out = {}
-    for tid in os.listdir(f"/proc/{pid}/task"):
-        try:
-            with open(f"/proc/{pid}/task/{tid}/comm") as f:
-                name = f.read().strip()
-            with open(f"/proc/{pid}/task/{tid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if name.startswith("rec-writer"):
-            out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return out
+    return {name: s for name, s in thread_cpu(pid).items() if name.startswith("rec-writer")}
 
 
 def start_recording_node(vigil, n, sim_port, tmp, workers):
