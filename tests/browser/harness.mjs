@@ -26,35 +26,37 @@ export const scenesDir = join(sourceDir, "tests/data/analytics");
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-export function freePort() {
-  return new Promise((res, rej) => {
+// Ports for the servers a case starts, drawn from a range of the harness's
+// own: below the kernel's ephemeral range (so no outgoing connection takes
+// one before the server binds it) and above the range the Python tests claim
+// (tests/integration/conftest.py, 30000-32299), so the browser suite and a
+// pytest run beside it never draw the same port. A port is handed out once.
+const PORT_LO = 32300, PORT_HI = 32768;
+const handedOut = new Set();
+
+const bindable = (port) =>
+  new Promise((res) => {
     const s = createServer();
-    s.once("error", rej);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => res(port));
-    });
+    s.once("error", () => res(false));
+    s.listen(port, "127.0.0.1", () => s.close(() => res(true)));
   });
-}
 
 // n consecutive ports free on 127.0.0.1 (camsim's --onvif-port takes one
-// per camera), drawn below the kernel's ephemeral range so that no other
-// test's outgoing connection takes one of them before camsim binds it.
+// per camera).
 export async function freePortRun(n) {
-  const bindable = (port) =>
-    new Promise((res) => {
-      const s = createServer();
-      s.once("error", () => res(false));
-      s.listen(port, "127.0.0.1", () => s.close(() => res(true)));
-    });
   for (let tries = 0; tries < 200; tries++) {
-    const base = 20000 + Math.floor(Math.random() * (12000 - n));
+    const base = PORT_LO + Math.floor(Math.random() * (PORT_HI - PORT_LO - n));
     let ok = true;
-    for (let p = base; ok && p < base + n; p++) ok = await bindable(p);
-    if (ok) return base;
+    for (let p = base; ok && p < base + n; p++) ok = !handedOut.has(p) && (await bindable(p));
+    if (ok) {
+      for (let p = base; p < base + n; p++) handedOut.add(p);
+      return base;
+    }
   }
-  throw new Error(`no run of ${n} free ports`);
+  throw new Error(`no run of ${n} free ports in ${PORT_LO}-${PORT_HI}`);
 }
+
+export const freePort = () => freePortRun(1);
 
 export async function waitFor(cond, { timeout = 10000, interval = 100, what = "condition" } = {}) {
   const deadline = Date.now() + timeout * SLOW;

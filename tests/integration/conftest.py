@@ -24,50 +24,68 @@ SANITIZED = os.environ.get("VG_SANITIZE", "OFF").upper() in ("ON", "1", "TRUE")
 SLOW = 4.0 if SANITIZED else 1.0
 
 
-def free_port():
-    """A TCP port that is free on 127.0.0.1 right now (also used for UDP)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+# Ports the tests hand to servers (vigil, camsim, fake cameras) are claimed
+# from a range of their own: below the kernel's ephemeral range, so that no
+# outgoing connection takes one between the check and the server's bind, and
+# above the RTSP server's default RTP ports (20000-29999). A claim is an
+# flock on a file named by the port, held until this test process exits, so
+# two test processes running side by side never draw the same port. The
+# browser harness (tests/browser/harness.mjs) draws from PORT_HI and above.
+PORT_LO, PORT_HI = 30000, 32300
+_PORT_DIR = os.path.join(tempfile.gettempdir(), "vigil-test-ports")
+_claims = []
 
 
-def free_port_run(n):
-    """n consecutive TCP ports free on 127.0.0.1, for servers that take a
-    run of ports (camsim's --onvif-port: camK listens on port + K - 1).
-    Drawn below the kernel's ephemeral range, so that no outgoing
-    connection of a test running beside this one can take one of them
-    between this check and the server's bind."""
+def _claim(port):
+    """An flock'd fd for port if it is unclaimed and bindable, else None."""
+    import fcntl
+    os.makedirs(_PORT_DIR, exist_ok=True)
+    fd = os.open(os.path.join(_PORT_DIR, str(port)), os.O_CREAT | os.O_RDWR, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
+    for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+        with socket.socket(socket.AF_INET, kind) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:  # taken by something that does not claim
+                os.close(fd)
+                return None
+    return fd
+
+
+def free_port_run(n, step=1):
+    """n consecutive ports (TCP and UDP) free on 127.0.0.1 and claimed by
+    this test process, for servers that take a run of ports (camsim's
+    --onvif-port: camK listens on port + K - 1); step=2 starts the run on an
+    even port (an RTP/RTCP pair)."""
     import random
-    for _ in range(200):
-        base = random.randrange(20000, 32000 - n)
-        socks = []
-        try:
-            for p in range(base, base + n):
-                sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-                socks.append(sock)
-                sock.bind(("127.0.0.1", p))
+    for _ in range(500):
+        base = random.randrange(PORT_LO, PORT_HI - n, step)
+        fds = []
+        for p in range(base, base + n):
+            fd = _claim(p)
+            if fd is None:
+                break
+            fds.append(fd)
+        if len(fds) == n:
+            _claims.extend(fds)
             return base
-        except OSError:
-            continue
-        finally:
-            for sock in socks:
-                sock.close()
-    raise RuntimeError(f"no run of {n} free ports")
+        for fd in fds:
+            os.close(fd)
+    raise RuntimeError(f"no run of {n} free ports in {PORT_LO}-{PORT_HI}")
+
+
+def free_port():
+    """A port (TCP and UDP) free on 127.0.0.1 and claimed by this test process."""
+    return free_port_run(1)
 
 
 def free_port_pair():
-    """An even/odd UDP port pair (RTP/RTCP) that is free on 127.0.0.1."""
-    for _ in range(100):
-        p = free_port() & ~1
-        try:
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as a, \
-                 socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as b:
-                a.bind(("127.0.0.1", p))
-                b.bind(("127.0.0.1", p + 1))
-                return p
-        except OSError:
-            continue
-    raise RuntimeError("no free port pair")
+    """An even/odd UDP port pair (RTP/RTCP) free on 127.0.0.1."""
+    return free_port_run(2, step=2)
 
 
 def wait_for(cond, timeout=10.0, interval=0.1, what="condition"):

@@ -11,14 +11,10 @@ import urllib.request
 
 import pytest
 
+from conftest import free_port
+
 VIGIL = os.environ.get("VIGIL_BIN", "vigil")
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def free_tcp_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def request(url, method="GET", data=None, headers=None):
@@ -52,7 +48,7 @@ def wait_for(cond, timeout=10.0):
 @pytest.fixture(scope="module")
 def vigil(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("api")
-    port = free_tcp_port()
+    port = free_port()
     # A web root of its own: the web app's build (web/dist) may not exist.
     web = tmp / "web"
     web.mkdir()

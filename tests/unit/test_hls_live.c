@@ -16,6 +16,8 @@
 
 #include <cmocka.h>
 
+#include "test_ports.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -402,26 +404,16 @@ static long http_exchange(int fd, const char *method, const char *target, int *s
   return length;
 }
 
-static int free_tcp_port(void) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET};
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(a);
-  assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-  assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-  close(fd);
-  return ntohs(a.sin_port);
-}
-
 static void test_deferred_over_http(void **state) {
   (void)state;
   vg_http_config_t cfg;
   vg_http_config_defaults(&cfg);
   snprintf(cfg.bind, sizeof(cfg.bind), "127.0.0.1");
-  cfg.port = free_tcp_port();
   snprintf(cfg.web_root, sizeof(cfg.web_root), "/nonexistent-web-root");
   vg_http_server_t *srv = NULL;
-  assert_int_equal(vg_http_server_start(&cfg, &srv), 0);
+  int rc = -1;
+  for (int i = 0; i < 20 && rc != 0; i++) cfg.port = vg_test_port(), rc = vg_http_server_start(&cfg, &srv);
+  assert_int_equal(rc, 0);
   atomic_store(&feeding, 1);
   pthread_t feed_thread;
   assert_int_equal(pthread_create(&feed_thread, NULL, feeder, NULL), 0);

@@ -7,6 +7,8 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+
+#include "test_ports.h"
 // clang-format on
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -56,16 +58,6 @@ static void test_config(void **state) {
                    0);
   assert_int_equal(vg_rtsp_server_config_parse(&c, root, &cfg), VG_ECONFIG);
   json_decref(root);
-}
-
-static int free_tcp_port(void) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  bind(fd, (struct sockaddr *)&a, sizeof(a));
-  socklen_t len = sizeof(a);
-  getsockname(fd, (struct sockaddr *)&a, &len);
-  close(fd);
-  return ntohs(a.sin_port);
 }
 
 static int connect_to(int port) {
@@ -141,10 +133,11 @@ static void test_session(void **state) {
   vg_rtsp_server_config_t cfg;
   vg_rtsp_server_config_defaults(&cfg);
   snprintf(cfg.bind, sizeof(cfg.bind), "127.0.0.1");
-  cfg.port = free_tcp_port();
   cfg.allow_publish = false;
   vg_rtsp_server_t *srv;
-  assert_int_equal(vg_rtsp_server_start(&cfg, &srv), 0);
+  int rc = -1;
+  for (int i = 0; i < 20 && rc != 0; i++) cfg.port = vg_test_port(), rc = vg_rtsp_server_start(&cfg, &srv);
+  assert_int_equal(rc, 0);
   double p50, p99;
   assert_int_equal(vg_rtsp_server_latency(srv, &p50, &p99), VG_ENODATA);
 
