@@ -100,7 +100,8 @@ struct acam {
   int64_t next_stationary_us;
 
   /* Counters for metrics and the API. */
-  atomic_uint_fast64_t decoded, analysed, detected, skipped, idle_skipped, stationary_skipped, triggers;
+  atomic_uint_fast64_t decoded, analysed, detected, skipped, idle_skipped, stationary_skipped, superseded,
+      triggers;
   atomic_bool motion;
   atomic_int tracked;
 
@@ -527,8 +528,12 @@ static void analyse(acam_t *cam, const vg_frame_t *f) {
     return;
   }
   /* The tracker moves only with detector results, in frame order: this
-   * frame waits for the running one. */
-  if (cam->has_waiting) vg_image_free(&cam->waiting.req.image);
+   * frame waits for the running one, replacing (and counting) a frame
+   * already waiting: the detector is slower than this camera's rate. */
+  if (cam->has_waiting) {
+    vg_image_free(&cam->waiting.req.image);
+    atomic_fetch_add(&cam->superseded, 1);
+  }
   cam->waiting = job;
   cam->has_waiting = true;
 }
@@ -696,6 +701,9 @@ static void collect_metrics(void *opaque, vg_strbuf_t *out) {
              "Analysed frames not sent to the detector because their only objects were stationary, between "
              "their checks.",
              offsetof(acam_t, stationary_skipped));
+  metric_u64(out, "vigil_analytics_superseded_frames_total", "counter",
+             "Analysed frames replaced by a newer one while the camera's previous frame was being detected.",
+             offsetof(acam_t, superseded));
   vg_metrics_family(out, "vigil_motion_active", "gauge", "Whether the camera sees motion (1) or not (0).");
   for (int i = 0; i < g.cam_count; i++)
     vg_metrics_sample_u64(out, "vigil_motion_active", (const char *const[]){"camera", g.cams[i]->id, NULL},
@@ -1154,6 +1162,7 @@ int vg_analytics_camera_stats(const char *camera, vg_analytics_camera_stats_t *o
                                          .skipped = atomic_load(&c->skipped),
                                          .idle_skipped = atomic_load(&c->idle_skipped),
                                          .stationary_skipped = atomic_load(&c->stationary_skipped),
+                                         .superseded = atomic_load(&c->superseded),
                                          .triggers = atomic_load(&c->triggers),
                                          .motion = atomic_load(&c->motion),
                                          .tracked = atomic_load(&c->tracked)};
@@ -1184,6 +1193,7 @@ json_t *vg_analytics_camera_json(const char *camera) {
                 "triggers", (json_int_t)st.triggers, "motion", st.motion, "tracked_objects", st.tracked);
   if (!root) return NULL;
   json_object_set_new(root, "stationary_skipped_frames", json_integer((json_int_t)st.stationary_skipped));
+  json_object_set_new(root, "superseded_frames", json_integer((json_int_t)st.superseded));
   json_object_set_new(root, "decoder", json_string(st.decoder));
   json_object_set_new(root, "decoder_fallback", json_string(st.decoder_why));
   pthread_mutex_lock(&g.cams_lock);

@@ -197,6 +197,7 @@ typedef struct {
   uint64_t idle_skipped; /* non-key frames not decoded while idle */
   uint64_t
       stationary_skipped; /* analysed frames with no detector call because their only objects were parked */
+  uint64_t superseded;    /* analysed frames replaced by a newer one while the detector was busy */
   uint64_t triggers;
   bool motion;
   int tracked;           /* confirmed tracks now */

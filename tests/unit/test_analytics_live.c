@@ -429,9 +429,12 @@ static void test_stationary_person_checked_every_interval(void **state) {
   usleep(2000000);
   assert_int_equal(vg_analytics_camera_stats("scam", &b), 0);
   analysed = b.analysed - a.analysed, detected = b.detected - a.detected;
-  print_message("walking 2 s: %llu analysed, %llu detected\n", (unsigned long long)analysed,
-                (unsigned long long)detected);
-  assert_true(detected + 2 >= analysed);
+  uint64_t superseded = b.superseded - a.superseded;
+  print_message("walking 2 s: %llu analysed, %llu detected, %llu superseded\n", (unsigned long long)analysed,
+                (unsigned long long)detected, (unsigned long long)superseded);
+  /* Every analysed frame goes to the detector, but for those a newer frame
+   * replaced while the detector was busy (a slow, sanitized build). */
+  assert_true(detected + superseded + 2 >= analysed);
   assert_int_equal(b.stationary_skipped, a.stationary_skipped);
 
   vg_analytics_stop();
