@@ -727,10 +727,23 @@ static int put_analytics(const vg_http_request_t *req, vg_http_response_t *res) 
  * webhooks[].secret and the like): a secret that was set shows as
  * "<member>_set": true, so that an administrator sees it is there without
  * seeing it. Importing never changes these members (only cameras import). */
+static const char *const secret_words[] = {"password", "passphrase", "secret", "token", NULL};
+
 static int secret_key(const char *key) {
-  static const char *const words[] = {"password", "passphrase", "secret", "token", NULL};
-  for (int i = 0; words[i]; i++)
-    if (strstr(key, words[i])) return 1;
+  for (int i = 0; secret_words[i]; i++)
+    if (strstr(key, secret_words[i])) return 1;
+  return 0;
+}
+
+/* Whether the member is the secret itself (its name ends with one of the
+ * words), not something about one (auth.secret_key_file, a path): only
+ * those get a "_set" marker. */
+static int secret_value_key(const char *key) {
+  size_t n = strlen(key);
+  for (int i = 0; secret_words[i]; i++) {
+    size_t w = strlen(secret_words[i]);
+    if (n >= w && strcmp(key + n - w, secret_words[i]) == 0) return 1;
+  }
   return 0;
 }
 
@@ -745,7 +758,8 @@ static void strip_secrets(json_t *j) {
       if (secret_key(key) && json_is_string(value)) {
         char marker[128];
         snprintf(marker, sizeof(marker), "%s_set", key);
-        if (markers && json_string_length(value) > 0) json_object_set_new(markers, marker, json_true());
+        if (markers && secret_value_key(key) && json_string_length(value) > 0)
+          json_object_set_new(markers, marker, json_true());
         json_object_del(j, key);
       } else {
         strip_secrets(value);

@@ -252,7 +252,8 @@ static void test_crud(void **state) {
   json_t *doc = json_loads("{\"http\":{\"port\":1},\"rtsp_server\":{\"read_users\":[{\"name\":\"u\","
                            "\"password\":\"topsecret\"}]},\"mqtt\":{\"username\":\"m\",\"password\":"
                            "\"sb1:mqttsealed\"},\"webhooks\":[{\"id\":\"h\",\"url\":\"http://x/\",\"secret\":"
-                           "\"hooksecret\"},{\"id\":\"u\",\"url\":\"http://y/\",\"secret\":\"\"}]}",
+                           "\"hooksecret\"},{\"id\":\"u\",\"url\":\"http://y/\",\"secret\":\"\"}],"
+                           "\"auth\":{\"secret_key_file\":\"var/k\"}}",
                            0, &err);
   vg_cameras_api_init(store, doc);
   vg_cameras_api_on_analytics(on_analytics, NULL);
@@ -390,6 +391,8 @@ static void test_crud(void **state) {
   assert_true(json_is_true(json_object_get(json_array_get(hooks, 0), "secret_set")));
   assert_null(json_object_get(json_array_get(hooks, 1), "secret_set"));
   assert_null(json_object_get(json_array_get(hooks, 1), "secret"));
+  /* A path about a secret is left out without a marker. */
+  assert_int_equal(json_object_size(json_object_get(a.body, "auth")), 0);
   assert_true(json_is_true(json_object_get(
       json_array_get(json_object_get(json_object_get(a.body, "rtsp_server"), "read_users"), 0),
       "password_set")));
