@@ -102,6 +102,8 @@ typedef struct {
   void *vision;              /* the vision parser's vg_analytics_config_t (zones, tripwires, rules, ...) */
 } vg_analytics_camera_config_t;
 
+#define VG_ANALYTICS_MAX_DETECT_THREADS 64
+
 typedef struct {
   bool enabled;              /* default false */
   int detect_fps;            /* analysed frames per second per camera, 1..30 (default 5) */
@@ -110,7 +112,7 @@ typedef struct {
   char model[256];           /* "nanodet" (default), "centernet" or a model.json path */
   char models_dir[256];      /* default: $VIGIL_MODELS, else "models" */
   int threads;               /* decode/analysis pool threads; 0: one per core */
-  int detect_threads;        /* inference workers (default 1) */
+  int detect_threads;        /* inference workers; "auto" (default): one per online CPU, at most 64 */
   int full_frame_interval_s; /* a full-frame detection at least this often, 0..3600 (default 5; 0: every
                                 analysed frame) */
   int stationary_interval_s; /* parked stationary objects are re-detected this often, 0..3600 (default 2;

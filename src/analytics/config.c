@@ -3,6 +3,7 @@
  * motion, tracker, filters, tamper and sensors. */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "analytics/analytics.h"
 #include "base/error.h"
@@ -20,6 +21,24 @@ static void parse_hwaccel(vg_cfg_t *c, json_t *obj, const char *def, char *out, 
   vg_hwaccel_t h;
   if (*out && vg_hwaccel_parse(out, &h) != 0)
     vg_cfg_fail(c, "hwaccel", "must be auto, none, vaapi, cuda or v4l2m2m");
+}
+
+/* Inference workers: "auto" (the default) is one per online CPU, since
+ * each worker runs one detection at a time on one core and a single worker
+ * made a handful of cameras wait on each other; an integer 1..64 as it is. */
+static int parse_detect_threads(vg_cfg_t *c, json_t *top) {
+  json_t *v = top ? json_object_get(top, "detect_threads") : NULL;
+  if (v && !json_is_string(v)) {
+    long long n = 1;
+    vg_cfg_int(c, top, "detect_threads", 1, 1, VG_ANALYTICS_MAX_DETECT_THREADS, &n);
+    return (int)n;
+  }
+  if (v && strcmp(json_string_value(v), "auto") != 0) {
+    vg_cfg_fail(c, "detect_threads", "must be \"auto\" or an integer 1..%d", VG_ANALYTICS_MAX_DETECT_THREADS);
+    return 1;
+  }
+  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  return cpus < 1 ? 1 : cpus > VG_ANALYTICS_MAX_DETECT_THREADS ? VG_ANALYTICS_MAX_DETECT_THREADS : (int)cpus;
 }
 
 static void parse_top(vg_cfg_t *c, json_t *top, vg_analytics_node_config_t *out) {
@@ -51,8 +70,7 @@ static void parse_top(vg_cfg_t *c, json_t *top, vg_analytics_node_config_t *out)
   vg_cfg_str(c, top, "models_dir", env && *env ? env : "models", out->models_dir, sizeof(out->models_dir));
   vg_cfg_int(c, top, "threads", 0, 0, 256, &v);
   out->threads = (int)v;
-  vg_cfg_int(c, top, "detect_threads", 1, 1, 64, &v);
-  out->detect_threads = (int)v;
+  out->detect_threads = parse_detect_threads(c, top);
   vg_cfg_int(c, top, "full_frame_interval_s", 5, 0, 3600, &v);
   out->full_frame_interval_s = (int)v;
   vg_cfg_int(c, top, "stationary_interval_s", 2, 0, 3600, &v);

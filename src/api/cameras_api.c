@@ -723,11 +723,27 @@ static int put_analytics(const vg_http_request_t *req, vg_http_response_t *res) 
 /* ---- configuration export and import ---- */
 
 /* Whether a member of the configuration names a secret, which the export
- * leaves out (passwords of rtsp_server.read_users and the like). */
+ * leaves out (passwords of rtsp_server.read_users, mqtt.password,
+ * webhooks[].secret and the like): a secret that was set shows as
+ * "<member>_set": true, so that an administrator sees it is there without
+ * seeing it. Importing never changes these members (only cameras import). */
+static const char *const secret_words[] = {"password", "passphrase", "secret", "token", NULL};
+
 static int secret_key(const char *key) {
-  static const char *const words[] = {"password", "passphrase", "secret", "token", NULL};
-  for (int i = 0; words[i]; i++)
-    if (strstr(key, words[i])) return 1;
+  for (int i = 0; secret_words[i]; i++)
+    if (strstr(key, secret_words[i])) return 1;
+  return 0;
+}
+
+/* Whether the member is the secret itself (its name ends with one of the
+ * words), not something about one (auth.secret_key_file, a path): only
+ * those get a "_set" marker. */
+static int secret_value_key(const char *key) {
+  size_t n = strlen(key);
+  for (int i = 0; secret_words[i]; i++) {
+    size_t w = strlen(secret_words[i]);
+    if (n >= w && strcmp(key + n - w, secret_words[i]) == 0) return 1;
+  }
   return 0;
 }
 
@@ -736,12 +752,21 @@ static void strip_secrets(json_t *j) {
     const char *key;
     json_t *value;
     void *tmp;
+    /* Markers are added after the walk: inserting while iterating is unsafe. */
+    json_t *markers = json_object();
     json_object_foreach_safe(j, tmp, key, value) {
-      if (secret_key(key) && json_is_string(value))
+      if (secret_key(key) && json_is_string(value)) {
+        char marker[128];
+        snprintf(marker, sizeof(marker), "%s_set", key);
+        if (markers && secret_value_key(key) && json_string_length(value) > 0)
+          json_object_set_new(markers, marker, json_true());
         json_object_del(j, key);
-      else
+      } else {
         strip_secrets(value);
+      }
     }
+    json_object_update(j, markers);
+    json_decref(markers);
   } else if (json_is_array(j)) {
     for (size_t i = 0; i < json_array_size(j); i++)
       strip_secrets(json_array_get(j, i));

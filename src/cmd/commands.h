@@ -8,5 +8,6 @@ int vg_cmd_run(int argc, char **argv);
 int vg_cmd_camsim(int argc, char **argv);
 int vg_cmd_version(int argc, char **argv);
 int vg_cmd_infer(int argc, char **argv);
+int vg_cmd_seal(int argc, char **argv);
 
 #endif

@@ -16,6 +16,7 @@ static const command_t commands[] = {
     {"run", vg_cmd_run, "run a vigil node: vigil run -c FILE"},
     {"camsim", vg_cmd_camsim, "serve simulated cameras over RTSP"},
     {"infer", vg_cmd_infer, "run a detection model on an image"},
+    {"seal", vg_cmd_seal, "seal a secret for the configuration file (reads stdin)"},
     {"version", vg_cmd_version, "print the version"},
 };
 

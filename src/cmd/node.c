@@ -100,6 +100,8 @@ int vg_node_config_load(vg_cfg_t *c, const char *file, vg_node_config_t *out) {
   /* The recorder's writer indexes into the node's database. */
   snprintf(out->record.db_path, sizeof(out->record.db_path), "%s", out->database.path);
   vg_notify_config_parse(c, root, &out->notify);
+  /* Sealed notification secrets open under the node key. */
+  snprintf(out->notify.secret_key_file, sizeof(out->notify.secret_key_file), "%s", out->auth.secret_key_file);
   /* cameras[].record settings are remembered per camera by the record
    * module while the cameras are parsed. */
   vg_record_camera_configs_clear();

@@ -12,7 +12,11 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "base/error.h"
+#include "base/log.h"
+#include "base/secret.h"
 #include "notify/notify.h"
 
 /* ---- configuration ---- */
@@ -46,7 +50,9 @@ static void parse_mqtt(vg_cfg_t *c, json_t *obj, vg_mqtt_config_t *m) {
   vg_cfg_int(c, obj, "port", m->tls ? 8883 : 1883, 1, 65535, &v);
   m->port = (int)v;
   vg_cfg_str(c, obj, "username", "", m->username, sizeof(m->username));
-  vg_cfg_str(c, obj, "password", "", m->password, sizeof(m->password));
+  if (vg_cfg_str(c, obj, "password", "", m->password, sizeof(m->password)) == 0 &&
+      !vg_secret_is_sealed(m->password) && strlen(m->password) > VG_MQTT_PASSWORD_MAX)
+    vg_cfg_fail(c, "password", "longer than %d characters", VG_MQTT_PASSWORD_MAX);
   char host[64] = "node";
   gethostname(host, sizeof(host) - 1);
   char def_id[128];
@@ -129,7 +135,9 @@ static void parse_webhook(vg_cfg_t *c, json_t *obj, vg_webhook_config_t *w) {
   vg_cfg_check_keys(c, obj, keys);
   vg_cfg_str(c, obj, "id", NULL, w->id, sizeof(w->id));
   vg_cfg_str(c, obj, "url", NULL, w->url, sizeof(w->url));
-  vg_cfg_str(c, obj, "secret", "", w->secret, sizeof(w->secret));
+  if (vg_cfg_str(c, obj, "secret", "", w->secret, sizeof(w->secret)) == 0 &&
+      !vg_secret_is_sealed(w->secret) && strlen(w->secret) > VG_WEBHOOK_SECRET_MAX)
+    vg_cfg_fail(c, "secret", "longer than %d characters", VG_WEBHOOK_SECRET_MAX);
   json_t *events = vg_cfg_object(c, obj, "events", 0);
   vg_cfg_enter(c, "events");
   parse_filter(c, events, &w->events);
@@ -184,6 +192,56 @@ int vg_notify_config_parse(vg_cfg_t *c, json_t *root, vg_notify_config_t *out) {
   out->sse_replay = (int)v;
   vg_cfg_leave(c);
   return c->failed ? VG_ECONFIG : 0;
+}
+
+/* Opens one sealed member in place; loads the key on first need. */
+static int open_one(const vg_notify_config_t *cfg, uint8_t key[VG_SECRET_KEY_LEN], bool *have_key,
+                    const char *what, char *value, size_t size, size_t max) {
+  static const vg_log_ctx_t lg = {"notify", NULL};
+  if (!vg_secret_is_sealed(value)) return 0;
+  int err = 0;
+  if (!*have_key) {
+    if (!cfg->secret_key_file[0]) {
+      vg_log_error(&lg, "%s is sealed but no node key is configured", what);
+      return VG_EINVAL;
+    }
+    err = vg_secret_key_load(cfg->secret_key_file, key);
+    if (err) {
+      vg_log_error(&lg, "%s is sealed and the node key %s cannot be read: %s", what, cfg->secret_key_file,
+                   vg_strerror(err));
+      return err;
+    }
+    *have_key = true;
+  }
+  char *plain = malloc(size);
+  if (!plain) return VG_ENOMEM;
+  int n = vg_secret_open(key, value, plain, size);
+  if (n >= 0 && (size_t)n > max) n = VG_ETOOBIG;
+  if (n < 0) {
+    vg_log_error(&lg, "%s does not open under the node key %s: %s", what, cfg->secret_key_file,
+                 n == VG_EAUTH ? "sealed under another key or altered" : vg_strerror(n));
+    err = n;
+  } else {
+    memcpy(value, plain, (size_t)n + 1);
+  }
+  sodium_memzero(plain, size);
+  free(plain);
+  return err;
+}
+
+int vg_notify_open_secrets(vg_notify_config_t *cfg) {
+  uint8_t key[VG_SECRET_KEY_LEN];
+  bool have_key = false;
+  int err = open_one(cfg, key, &have_key, "mqtt.password", cfg->mqtt.password, sizeof(cfg->mqtt.password),
+                     VG_MQTT_PASSWORD_MAX);
+  for (int i = 0; !err && i < cfg->webhook_count; i++) {
+    char what[96];
+    snprintf(what, sizeof(what), "webhooks[%d].secret (%s)", i, cfg->webhooks[i].id);
+    err = open_one(cfg, key, &have_key, what, cfg->webhooks[i].secret, sizeof(cfg->webhooks[i].secret),
+                   VG_WEBHOOK_SECRET_MAX);
+  }
+  sodium_memzero(key, sizeof(key));
+  return err;
 }
 
 /* ---- payloads and filters ---- */

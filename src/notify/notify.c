@@ -7,6 +7,7 @@
  * events (for "before") is only touched there.
  */
 #include <pthread.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,7 +23,7 @@ static const vg_log_ctx_t lg = {"notify", NULL};
 
 static struct {
   bool running;
-  const vg_notify_config_t *cfg;
+  vg_notify_config_t *cfg; /* a copy with the secrets opened, zeroed at stop */
   vg_bus_sub_t *event_sub, *meta_sub;
   vg__mqtt_t *mqtt;
   vg__webhooks_t *webhooks;
@@ -146,7 +147,20 @@ int vg_notify_start(const vg_notify_config_t *cfg, const char *db_path, vg_bus_t
                     const char *const *cameras, int camera_count) {
   if (svc.running) return VG_ESTATE;
   memset(&svc, 0, sizeof(svc));
-  svc.cfg = cfg;
+  /* The channels use a private copy whose secrets are opened, so that the
+   * caller's configuration keeps only the sealed text. */
+  svc.cfg = malloc(sizeof(*svc.cfg));
+  if (!svc.cfg) return VG_ENOMEM;
+  memcpy(svc.cfg, cfg, sizeof(*cfg));
+  int serr = vg_notify_open_secrets(svc.cfg);
+  if (serr) {
+    vg_log_error(&lg, "notifications not started: a secret cannot be opened: %s", vg_strerror(serr));
+    sodium_memzero(svc.cfg, sizeof(*svc.cfg));
+    free(svc.cfg);
+    svc.cfg = NULL;
+    return serr;
+  }
+  cfg = svc.cfg;
   snprintf(svc.mqtt_target, sizeof(svc.mqtt_target), "%s:%d", cfg->mqtt.host, cfg->mqtt.port);
   svc.active = calloc(MAX_ACTIVE, sizeof(*svc.active));
   if (!svc.active) return VG_ENOMEM;
@@ -179,5 +193,8 @@ void vg_notify_stop(void) {
   vg__mqtt_stop(&svc.mqtt);
   free(svc.active);
   svc.active = NULL;
+  if (svc.cfg) sodium_memzero(svc.cfg, sizeof(*svc.cfg));
+  free(svc.cfg);
+  svc.cfg = NULL;
   svc.running = false;
 }

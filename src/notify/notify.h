@@ -42,7 +42,7 @@ typedef struct {
   char host[256];            /* default "127.0.0.1" */
   int port;                  /* default 1883 (8883 with tls) */
   char username[128];        /* "" none */
-  char password[128];        /* "" none */
+  char password[512];        /* "" none; sealed ("sb1:...") until vg_notify_open_secrets */
   char client_id[128];       /* default "vigil-<hostname>" */
   char topic_prefix[64];     /* default "vigil" */
   char discovery_prefix[64]; /* default "homeassistant"; "" no discovery */
@@ -71,7 +71,7 @@ typedef struct {
 typedef struct {
   char id[64];
   char url[1024];
-  char secret[256]; /* "" unsigned (not recommended) */
+  char secret[512]; /* "" unsigned (not recommended); sealed until vg_notify_open_secrets */
   vg_notify_filter_t events;
   int timeout_ms;     /* whole request, default 10000 */
   int max_retries;    /* after the first attempt, default 20; -1 forever */
@@ -85,12 +85,32 @@ typedef struct {
   int webhook_count;
   int sse_queue;  /* messages queued per SSE client (default 256) */
   int sse_replay; /* messages kept for Last-Event-ID (default 256) */
+  /* The node key (auth.secret_key_file) that opens sealed secrets; the
+   * node sets it after parsing. "" refuses sealed values. */
+  char secret_key_file[512];
 } vg_notify_config_t;
+
+/* Secrets (mqtt.password, webhooks[].secret) follow the rules of camera
+ * credentials: never logged, never in API answers or the exported
+ * configuration (which says "password_set"/"secret_set" instead), and they
+ * may be kept sealed at rest in the configuration file as "sb1:..." (made
+ * with `vigil seal`, base/secret.h). Plain values are at most 127
+ * (password) and 255 (secret) characters, sealed ones may be longer. */
+#define VG_MQTT_PASSWORD_MAX 127
+#define VG_WEBHOOK_SECRET_MAX 255
 
 /* Reads the top-level "mqtt" object, the "webhooks" array and the "notify"
  * object ({"sse_queue", "sse_replay"}) of root; each may be absent.
  * Returns 0 or VG_ECONFIG (details in c). */
 int vg_notify_config_parse(vg_cfg_t *c, json_t *root, vg_notify_config_t *out);
+
+/* Opens the sealed secrets of cfg in place under the key of
+ * cfg->secret_key_file (read only when a secret is sealed). Returns 0,
+ * VG_EAUTH (sealed under another key or altered), VG_EINVAL (a sealed
+ * value but no key file, or a malformed one), VG_ETOOBIG, VG_EIO; the log
+ * names the member, never its value. vg_notify_start calls it on its own
+ * copy of the configuration. */
+int vg_notify_open_secrets(vg_notify_config_t *cfg);
 
 /* Starts the channels. db_path: the node's database (the webhook queues).
  * cameras: the configured camera ids (for discovery), may be NULL. cfg

@@ -49,6 +49,35 @@ static const vg_db_migration_t migrations[] = {
         " end_us INTEGER NOT NULL,"
         " kind TEXT NOT NULL CHECK (kind IN ('event', 'manual')));"
         "CREATE INDEX rec_marks_camera ON rec_marks (camera, start_us);"},
+    /* Running totals per root, kept by triggers in the transaction of every
+     * change to rec_segments (whichever connection makes it), so that
+     * "how much does this root hold" reads one row instead of summing
+     * millions (retention asks every pass, the writer every minute).
+     * vg_rec_index_reconcile_totals recomputes them at start. */
+    {2, "CREATE TABLE rec_root_usage ("
+        " root TEXT PRIMARY KEY,"
+        " bytes INTEGER NOT NULL,"
+        " segments INTEGER NOT NULL) WITHOUT ROWID;"
+        "INSERT INTO rec_root_usage (root, bytes, segments)"
+        " SELECT root, sum(bytes), count(*) FROM rec_segments GROUP BY root;"
+        "CREATE TRIGGER rec_usage_insert AFTER INSERT ON rec_segments BEGIN"
+        " INSERT INTO rec_root_usage (root, bytes, segments) VALUES (new.root, new.bytes, 1)"
+        "  ON CONFLICT (root) DO UPDATE SET bytes = bytes + excluded.bytes, segments = segments + 1;"
+        " END;"
+        "CREATE TRIGGER rec_usage_delete AFTER DELETE ON rec_segments BEGIN"
+        " UPDATE rec_root_usage SET bytes = bytes - old.bytes, segments = segments - 1 WHERE root = old.root;"
+        " END;"
+        /* The writer's case (a fragment appended) is one row update. */
+        "CREATE TRIGGER rec_usage_grow AFTER UPDATE OF bytes ON rec_segments"
+        " WHEN new.bytes != old.bytes AND new.root = old.root BEGIN"
+        " UPDATE rec_root_usage SET bytes = bytes + new.bytes - old.bytes WHERE root = new.root;"
+        " END;"
+        "CREATE TRIGGER rec_usage_move AFTER UPDATE OF root ON rec_segments"
+        " WHEN new.root != old.root BEGIN"
+        " UPDATE rec_root_usage SET bytes = bytes - old.bytes, segments = segments - 1 WHERE root = old.root;"
+        " INSERT INTO rec_root_usage (root, bytes, segments) VALUES (new.root, new.bytes, 1)"
+        "  ON CONFLICT (root) DO UPDATE SET bytes = bytes + excluded.bytes, segments = segments + 1;"
+        " END;"},
 };
 
 #define SEG_COLUMNS "id, camera, root, path, start_us, end_us, bytes, fragments, closed, quality, tier"
@@ -454,7 +483,7 @@ int vg_rec_index_root_segments(vg_rec_index_t *ix, const char *root, vg_rec_segm
 int vg_rec_index_root_totals(vg_rec_index_t *ix, vg_rec_root_cb cb, void *opaque) {
   sqlite3_stmt *st;
   int err =
-      prepare(ix, "SELECT root, sum(bytes), count(*) FROM rec_segments GROUP BY root ORDER BY root", &st);
+      prepare(ix, "SELECT root, bytes, segments FROM rec_root_usage WHERE segments > 0 ORDER BY root", &st);
   if (err) return err;
   return deliver(ix, st, ROW_TOTAL, (void *)cb, opaque);
 }
@@ -462,25 +491,99 @@ int vg_rec_index_root_totals(vg_rec_index_t *ix, vg_rec_root_cb cb, void *opaque
 int vg_rec_index_root_bytes(vg_rec_index_t *ix, const char *root, uint64_t *bytes) {
   sqlite3_stmt *st;
   *bytes = 0;
-  int err = prepare(ix, "SELECT coalesce(sum(bytes), 0) FROM rec_segments WHERE root = ?", &st);
+  int err = prepare(ix, "SELECT bytes FROM rec_root_usage WHERE root = ? AND segments > 0", &st);
   if (err) return err;
   sqlite3_bind_text(st, 1, root, -1, SQLITE_STATIC);
   int rc = sqlite3_step(st);
   if (rc == SQLITE_ROW) *bytes = (uint64_t)sqlite3_column_int64(st, 0);
   sqlite3_finalize(st);
-  return rc == SQLITE_ROW ? 0 : vg_db_fail(ix->db, "summing a root");
+  return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : vg_db_fail(ix->db, "reading a root's total");
+}
+
+int vg_rec_index_reconcile_totals(vg_rec_index_t *ix) {
+  /* The roots whose kept total differs from the sum of their segments. */
+  static const char *const drift_sql =
+      "SELECT count(*) FROM (SELECT root, sum(bytes) AS b, count(*) AS n FROM rec_segments GROUP BY root) s"
+      " FULL OUTER JOIN (SELECT * FROM rec_root_usage WHERE segments != 0 OR bytes != 0) u USING (root)"
+      " WHERE s.b IS NOT u.bytes OR s.n IS NOT u.segments";
+  if (ix->in_batch) return VG_EBUSY;
+  int err = vg_db_begin(ix->db);
+  if (err) return err;
+  sqlite3_stmt *st;
+  int drift = 0;
+  err = prepare(ix, drift_sql, &st);
+  if (!err) {
+    if (sqlite3_step(st) == SQLITE_ROW)
+      drift = sqlite3_column_int(st, 0);
+    else
+      err = vg_db_fail(ix->db, "checking the root totals");
+    sqlite3_finalize(st);
+  }
+  if (!err && drift > 0) {
+    err = prepare(ix, "DELETE FROM rec_root_usage", &st);
+    if (!err) err = run_write(ix, st, "clearing the root totals");
+    if (err >= 0)
+      err = prepare(ix,
+                    "INSERT INTO rec_root_usage (root, bytes, segments)"
+                    " SELECT root, sum(bytes), count(*) FROM rec_segments GROUP BY root",
+                    &st);
+    if (err >= 0) err = run_write(ix, st, "recomputing the root totals");
+  }
+  if (err < 0) {
+    vg_db_rollback(ix->db);
+    return err;
+  }
+  err = vg_db_commit(ix->db);
+  if (err) vg_db_rollback(ix->db);
+  return err ? err : drift;
+}
+
+int vg_rec_index_cameras(vg_rec_index_t *ix, int (*cb)(void *opaque, const char *camera), void *opaque) {
+  /* A skip scan of rec_segments_camera_start: one index seek per camera
+   * instead of reading every segment. */
+  sqlite3_stmt *st;
+  int err = prepare(ix,
+                    "WITH RECURSIVE c (name) AS (SELECT min(camera) FROM rec_segments"
+                    " UNION ALL SELECT (SELECT min(camera) FROM rec_segments WHERE camera > c.name)"
+                    " FROM c WHERE c.name IS NOT NULL)"
+                    " SELECT name FROM c WHERE name IS NOT NULL",
+                    &st);
+  if (err) return err;
+  int count = 0, rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    int r = cb(opaque, (const char *)sqlite3_column_text(st, 0));
+    if (r < 0) {
+      sqlite3_finalize(st);
+      return r;
+    }
+    count++;
+    if (r > 0) break;
+  }
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) count = vg_db_fail(ix->db, "listing the cameras");
+  sqlite3_finalize(st);
+  return count;
 }
 
 int vg_rec_index_deletable(vg_rec_index_t *ix, const char *root, const char *camera, int64_t before_us,
                            int64_t now_us, int limit, vg_rec_segment_cb cb, void *opaque) {
   sqlite3_stmt *st;
+  /* With a camera, its index bounds the scan: a segment that ended by
+   * before_us also started by then, so a camera with nothing old enough
+   * costs one seek, not a walk over all its footage. */
   int err = prepare(ix,
-                    "SELECT " SEG_COLUMNS " FROM rec_segments s WHERE closed = 1"
-                    " AND (?1 IS NULL OR root = ?1) AND (?2 IS NULL OR camera = ?2) AND end_us <= ?3"
-                    " AND NOT EXISTS (SELECT 1 FROM rec_locks l WHERE l.camera = s.camera"
-                    "  AND l.start_us < s.end_us AND l.end_us > s.start_us"
-                    "  AND (l.until_us = 0 OR l.until_us > ?4))"
-                    " ORDER BY start_us, id LIMIT ?5",
+                    camera ? "SELECT " SEG_COLUMNS " FROM rec_segments s INDEXED BY rec_segments_camera_start"
+                             " WHERE closed = 1 AND (?1 IS NULL OR root = ?1) AND camera = ?2"
+                             " AND start_us <= ?3 AND end_us <= ?3"
+                             " AND NOT EXISTS (SELECT 1 FROM rec_locks l WHERE l.camera = s.camera"
+                             "  AND l.start_us < s.end_us AND l.end_us > s.start_us"
+                             "  AND (l.until_us = 0 OR l.until_us > ?4))"
+                             " ORDER BY start_us, id LIMIT ?5"
+                           : "SELECT " SEG_COLUMNS " FROM rec_segments s WHERE closed = 1"
+                             " AND (?1 IS NULL OR root = ?1) AND (?2 IS NULL OR camera = ?2) AND end_us <= ?3"
+                             " AND NOT EXISTS (SELECT 1 FROM rec_locks l WHERE l.camera = s.camera"
+                             "  AND l.start_us < s.end_us AND l.end_us > s.start_us"
+                             "  AND (l.until_us = 0 OR l.until_us > ?4))"
+                             " ORDER BY start_us, id LIMIT ?5",
                     &st);
   if (err) return err;
   if (root) sqlite3_bind_text(st, 1, root, -1, SQLITE_STATIC);

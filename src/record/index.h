@@ -176,10 +176,21 @@ int vg_rec_index_unclosed(vg_rec_index_t *ix, const char *root, vg_rec_segment_c
 /* Every segment of root, in id order (recovery checks their files). */
 int vg_rec_index_root_segments(vg_rec_index_t *ix, const char *root, vg_rec_segment_cb cb, void *opaque);
 
-/* Bytes and segment counts per root, in root order. */
+/* Bytes and segment counts per root, in root order (roots with segments).
+ * Both read running totals (table rec_root_usage) that triggers keep in
+ * step with every change to rec_segments, in the same transaction, so
+ * they cost one row read whatever the number of segments. */
 int vg_rec_index_root_totals(vg_rec_index_t *ix, vg_rec_root_cb cb, void *opaque);
 /* Bytes of one root (0 when it has no segments). */
 int vg_rec_index_root_bytes(vg_rec_index_t *ix, const char *root, uint64_t *bytes);
+/* Recomputes the running totals from the segments when they differ (a
+ * database edited by hand or restored in part); retention does it at
+ * start. Not inside a batch (VG_EBUSY). Returns the number of roots that
+ * were off (0 normally) or an error. */
+int vg_rec_index_reconcile_totals(vg_rec_index_t *ix);
+/* The cameras that have segments, in name order (one index seek each).
+ * cb as for the queries above. Returns the number delivered. */
+int vg_rec_index_cameras(vg_rec_index_t *ix, int (*cb)(void *opaque, const char *camera), void *opaque);
 
 /* Oldest closed segments first (start_us order), filtered by root and
  * camera when not NULL and to those ending at or before before_us

@@ -19,6 +19,8 @@
 /* Rows of one camera looked at per pass for the age rule: footage kept for
  * its events is skipped, and this bounds how much of it one pass reads. */
 #define AGE_SCAN_ROWS 4096
+/* Cameras the age rule looks at per pass (far more than a node serves). */
+#define MAX_AGE_CAMERAS 4096
 /* Cameras with their own counters on /metrics. */
 #define MAX_COUNTED_CAMERAS 1024
 /* The pause after a pass that stopped at its batch limit. */
@@ -305,12 +307,10 @@ typedef struct {
   int n, cap;
 } camera_list_t;
 
-static int add_camera(void *opaque, const vg_rec_segment_t *seg) {
+static int add_camera(void *opaque, const char *camera) {
   camera_list_t *l = opaque;
-  for (int i = 0; i < l->n; i++)
-    if (strcmp(l->names[i], seg->camera) == 0) return 0;
   if (l->n >= l->cap) return 1;
-  snprintf(l->names[l->n++], VG_REC_CAMERA_MAX, "%s", seg->camera);
+  snprintf(l->names[l->n++], VG_REC_CAMERA_MAX, "%s", camera);
   return 0;
 }
 
@@ -325,13 +325,13 @@ int vg_retention_pass(vg_retention_t *r, vg_rec_index_t *ix, int64_t now_us, vg_
   for (int i = 0; err == 0 && i < r->cfg.root_count; i++)
     err = reclaim_root(r, ix, i, now_us, &budget, rep);
 
-  /* The cameras that have footage old enough to be looked at: the oldest
-   * closed segments name them (bounded; more come in later passes). */
-  camera_list_t cams = {.cap = 256};
+  /* Every camera with footage (one index seek each, so a pass with
+   * nothing to delete does not read the segments), up to MAX_AGE_CAMERAS. */
+  camera_list_t cams = {.cap = MAX_AGE_CAMERAS};
   cams.names = calloc((size_t)cams.cap, sizeof(*cams.names));
   if (!cams.names) return VG_ENOMEM;
   if (err == 0) {
-    int n = vg_rec_index_deletable(ix, NULL, NULL, now_us, now_us, AGE_SCAN_ROWS, add_camera, &cams);
+    int n = vg_rec_index_cameras(ix, add_camera, &cams);
     if (n < 0) err = n;
   }
   for (int i = 0; err == 0 && i < cams.n && budget > 0; i++)
@@ -363,6 +363,12 @@ static void log_pass(vg_retention_t *r, const vg_retention_report_t *rep) {
 
 static void *retention_main(void *arg) {
   vg_retention_t *r = arg;
+  /* The running totals per root are kept by the database itself; checking
+   * them once at start catches a database edited or restored by hand. */
+  vg_rec_index_t *start_ix = vg_record_thread_index();
+  int drift = start_ix ? vg_rec_index_reconcile_totals(start_ix) : 0;
+  if (drift < 0) vg_log_warn(&r->log, "the storage totals were not checked: %s", vg_strerror(drift));
+  if (drift > 0) vg_log_warn(&r->log, "the storage totals of %d root(s) were off; recomputed", drift);
   pthread_mutex_lock(&R.lock);
   while (!R.quit) {
     pthread_mutex_unlock(&R.lock);

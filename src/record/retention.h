@@ -5,7 +5,8 @@
  *   age    a segment that ended more than the camera's max_age ago, unless
  *          it overlaps an event or manual mark (trigger.h): then it is kept
  *          until event_max_age;
- *   quota  a storage root whose recordings (the index's byte total) exceed
+ *   quota  a storage root whose recordings (the index's running byte
+ *          total, index.h: one row read, reconciled at start) exceed
  *          high_water percent of its quota (quota_bytes, or quota_percent of
  *          its filesystem): the oldest footage of every camera of that root
  *          goes until the total is below low_water percent;
@@ -19,6 +20,9 @@
  * file is unlinked. Playback therefore never finds a row without its file;
  * a crash in between leaves a file without a row, which recovery (index /
  * recovery, rec-index) indexes again or removes.
+ *
+ * A pass with nothing to delete costs a few index seeks per root and per
+ * camera, whatever the number of segments (docs/BENCHMARKS.md).
  *
  * Incremental: a pass deletes at most `batch` segments; when it had more to
  * do the next pass follows shortly, otherwise after interval_ms. A pass

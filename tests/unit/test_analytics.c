@@ -190,6 +190,48 @@ static int parse(const char *text, vg_analytics_node_config_t *out, vg_cfg_t *c,
   return vg_analytics_node_config_parse(c, top, json_object_get(*root, "cameras"), out);
 }
 
+/* detect_threads: "auto" (the default) is one worker per online CPU, an
+ * explicit count stays as given, anything else names the field. */
+static void test_detect_threads(void **state) {
+  (void)state;
+  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  int want_auto = cpus < 1 ? 1 : cpus > 64 ? 64 : (int)cpus;
+  static const struct {
+    const char *text;
+    int want; /* -1: "auto", 0: refused */
+  } cases[] = {
+      {"{}", -1},
+      {"{\"analytics\": {}}", -1},
+      {"{\"analytics\": {\"detect_threads\": \"auto\"}}", -1},
+      {"{\"analytics\": {\"detect_threads\": 1}}", 1},
+      {"{\"analytics\": {\"detect_threads\": 3}}", 3},
+      {"{\"analytics\": {\"detect_threads\": 64}}", 64},
+      {"{\"analytics\": {\"detect_threads\": 0}}", 0},
+      {"{\"analytics\": {\"detect_threads\": 65}}", 0},
+      {"{\"analytics\": {\"detect_threads\": -2}}", 0},
+      {"{\"analytics\": {\"detect_threads\": \"AUTO\"}}", 0},
+      {"{\"analytics\": {\"detect_threads\": \"4\"}}", 0},
+      {"{\"analytics\": {\"detect_threads\": 2.5}}", 0},
+      {"{\"analytics\": {\"detect_threads\": true}}", 0},
+      {"{\"analytics\": {\"detect_threads\": null}}", 0},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    vg_analytics_node_config_t cfg;
+    vg_cfg_t c;
+    json_t *root;
+    int err = parse(cases[i].text, &cfg, &c, &root);
+    if (cases[i].want == 0) {
+      assert_int_equal(err, VG_ECONFIG);
+      assert_non_null(strstr(c.err_path, "detect_threads"));
+    } else {
+      assert_int_equal(err, 0);
+      assert_int_equal(cfg.detect_threads, cases[i].want < 0 ? want_auto : cases[i].want);
+      vg_analytics_node_config_free(&cfg);
+    }
+    json_decref(root);
+  }
+}
+
 static void test_config(void **state) {
   (void)state;
   vg_analytics_node_config_t cfg;
@@ -397,6 +439,7 @@ int main(void) {
       cmocka_unit_test(test_decode_keyframes_only_and_bad_input),
       cmocka_unit_test(test_decode_hwaccel_fallback),
       cmocka_unit_test(test_config),
+      cmocka_unit_test(test_detect_threads),
       cmocka_unit_test(test_pipeline_end_to_end),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -250,7 +250,10 @@ static void test_crud(void **state) {
   assert_int_equal(vg_config_store_open(db_path, key_path, &store), 0);
   json_error_t err;
   json_t *doc = json_loads("{\"http\":{\"port\":1},\"rtsp_server\":{\"read_users\":[{\"name\":\"u\","
-                           "\"password\":\"topsecret\"}]}}",
+                           "\"password\":\"topsecret\"}]},\"mqtt\":{\"username\":\"m\",\"password\":"
+                           "\"sb1:mqttsealed\"},\"webhooks\":[{\"id\":\"h\",\"url\":\"http://x/\",\"secret\":"
+                           "\"hooksecret\"},{\"id\":\"u\",\"url\":\"http://y/\",\"secret\":\"\"}],"
+                           "\"auth\":{\"secret_key_file\":\"var/k\"}}",
                            0, &err);
   vg_cameras_api_init(store, doc);
   vg_cameras_api_on_analytics(on_analytics, NULL);
@@ -376,7 +379,23 @@ static void test_crud(void **state) {
   assert_null(strstr(text, "hunter2"));
   assert_null(strstr(text, "filepass"));
   assert_null(strstr(text, "topsecret"));
+  assert_null(strstr(text, "mqttsealed"));
+  assert_null(strstr(text, "hooksecret"));
   assert_non_null(strstr(text, "\"origin\": \"file\""));
+  /* A secret that is set shows as set; an empty one not at all. */
+  json_t *mqtt = json_object_get(a.body, "mqtt");
+  assert_true(json_is_true(json_object_get(mqtt, "password_set")));
+  assert_null(json_object_get(mqtt, "password"));
+  assert_string_equal(json_string_value(json_object_get(mqtt, "username")), "m");
+  json_t *hooks = json_object_get(a.body, "webhooks");
+  assert_true(json_is_true(json_object_get(json_array_get(hooks, 0), "secret_set")));
+  assert_null(json_object_get(json_array_get(hooks, 1), "secret_set"));
+  assert_null(json_object_get(json_array_get(hooks, 1), "secret"));
+  /* A path about a secret is left out without a marker. */
+  assert_int_equal(json_object_size(json_object_get(a.body, "auth")), 0);
+  assert_true(json_is_true(json_object_get(
+      json_array_get(json_object_get(json_object_get(a.body, "rtsp_server"), "read_users"), 0),
+      "password_set")));
   free(text);
   json_decref(a.body);
   answer_t b = call("GET", "/api/v1/config", NULL, NULL, a.etag);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "base/error.h"
+#include "base/secret.h"
 #include "notify/notify.h"
 #include "notify/notify_internal.h"
 
@@ -394,6 +395,73 @@ static void test_config(void **state) {
   free(cfg);
 }
 
+/* Secrets may be sealed in the configuration file: they open under the node
+ * key, fail clearly under another key or without one, and plain ones keep
+ * their length limits. */
+static void test_sealed_secrets(void **state) {
+  (void)state;
+  char dir[] = "/tmp/vg_notify_keyXXXXXX";
+  assert_non_null(mkdtemp(dir));
+  char key_file[128], other_file[128];
+  snprintf(key_file, sizeof(key_file), "%s/secret.key", dir);
+  snprintf(other_file, sizeof(other_file), "%s/other.key", dir);
+  uint8_t key[VG_SECRET_KEY_LEN], other[VG_SECRET_KEY_LEN];
+  assert_int_equal(vg_secret_key_load(key_file, key), 0);
+  assert_int_equal(vg_secret_key_load(other_file, other), 0);
+  /* A password as long as a plain one may be, sealed, is longer than that. */
+  char password[VG_MQTT_PASSWORD_MAX + 1];
+  memset(password, 'p', VG_MQTT_PASSWORD_MAX);
+  password[VG_MQTT_PASSWORD_MAX] = '\0';
+  char sealed_pw[512], sealed_secret[512], foreign[512];
+  assert_true(vg_secret_seal(key, password, strlen(password), sealed_pw, sizeof(sealed_pw)) > 0);
+  assert_true(strlen(sealed_pw) > VG_MQTT_PASSWORD_MAX);
+  assert_true(vg_secret_seal(key, "hook-key", 8, sealed_secret, sizeof(sealed_secret)) > 0);
+  assert_true(vg_secret_seal(other, "hook-key", 8, foreign, sizeof(foreign)) > 0);
+
+  vg_notify_config_t *cfg = calloc(1, sizeof(*cfg));
+  vg_cfg_t c;
+  char text[2048];
+  snprintf(text, sizeof(text),
+           "{\"mqtt\": {\"password\": \"%s\"}, \"webhooks\": [{\"id\": \"h\", \"url\": \"http://x\", "
+           "\"secret\": \"%s\"}, {\"id\": \"p\", \"url\": \"http://y\", \"secret\": \"plain\"}]}",
+           sealed_pw, sealed_secret);
+  assert_int_equal(parse(text, cfg, &c), 0);
+  assert_string_equal(cfg->mqtt.password, sealed_pw); /* parsing keeps the sealed text */
+  snprintf(cfg->secret_key_file, sizeof(cfg->secret_key_file), "%s", key_file);
+  assert_int_equal(vg_notify_open_secrets(cfg), 0);
+  assert_string_equal(cfg->mqtt.password, password);
+  assert_string_equal(cfg->webhooks[0].secret, "hook-key");
+  assert_string_equal(cfg->webhooks[1].secret, "plain");
+
+  /* No key configured: a sealed value is refused, plain ones need none. */
+  assert_int_equal(parse(text, cfg, &c), 0);
+  assert_int_equal(vg_notify_open_secrets(cfg), VG_EINVAL);
+  assert_int_equal(parse("{\"mqtt\": {\"password\": \"plain\"}}", cfg, &c), 0);
+  assert_int_equal(vg_notify_open_secrets(cfg), 0);
+  assert_string_equal(cfg->mqtt.password, "plain");
+
+  /* Sealed under another key, or altered: VG_EAUTH. */
+  snprintf(text, sizeof(text), "{\"webhooks\": [{\"id\": \"h\", \"url\": \"http://x\", \"secret\": \"%s\"}]}",
+           foreign);
+  assert_int_equal(parse(text, cfg, &c), 0);
+  snprintf(cfg->secret_key_file, sizeof(cfg->secret_key_file), "%s", key_file);
+  assert_int_equal(vg_notify_open_secrets(cfg), VG_EAUTH);
+  sealed_pw[10] = sealed_pw[10] == 'A' ? 'B' : 'A';
+  snprintf(text, sizeof(text), "{\"mqtt\": {\"password\": \"%s\"}}", sealed_pw);
+  assert_int_equal(parse(text, cfg, &c), 0);
+  snprintf(cfg->secret_key_file, sizeof(cfg->secret_key_file), "%s", key_file);
+  assert_int_equal(vg_notify_open_secrets(cfg), VG_EAUTH);
+
+  /* Plain values keep their limits. */
+  snprintf(text, sizeof(text), "{\"mqtt\": {\"password\": \"%sp\"}}", password);
+  assert_int_equal(parse(text, cfg, &c), VG_ECONFIG);
+  assert_non_null(strstr(c.err_path, "password"));
+  free(cfg);
+  unlink(key_file);
+  unlink(other_file);
+  rmdir(dir);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_sign_matches_reference),
@@ -407,6 +475,7 @@ int main(void) {
       cmocka_unit_test(test_discovery_configs),
       cmocka_unit_test(test_sse_hub),
       cmocka_unit_test(test_config),
+      cmocka_unit_test(test_sealed_secrets),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -238,6 +238,106 @@ static void test_root_totals(void **state) {
   assert_int_equal(bytes, 0);
 }
 
+/* The totals sum straight from the segments, to check the running ones. */
+static uint64_t summed(fixture_t *f, const char *root, uint64_t *segments) {
+  sqlite3_stmt *st;
+  assert_int_equal(
+      sqlite3_prepare_v2(vg_db_sqlite(f->db),
+                         "SELECT coalesce(sum(bytes), 0), count(*) FROM rec_segments WHERE root = ?", -1, &st,
+                         NULL),
+      SQLITE_OK);
+  sqlite3_bind_text(st, 1, root, -1, SQLITE_STATIC);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  uint64_t bytes = (uint64_t)sqlite3_column_int64(st, 0);
+  if (segments) *segments = (uint64_t)sqlite3_column_int64(st, 1);
+  sqlite3_finalize(st);
+  return bytes;
+}
+
+static void assert_total(fixture_t *f, const char *root, uint64_t want) {
+  uint64_t bytes = 1;
+  assert_int_equal(vg_rec_index_root_bytes(f->ix, root, &bytes), 0);
+  assert_int_equal(bytes, want);
+  assert_int_equal(summed(f, root, NULL), want);
+}
+
+/* The running totals follow every write (add, append, close, trim, delete;
+ * in a batch and after a rollback), and reconciling repairs a total that
+ * was changed behind the index's back. */
+static void test_running_totals(void **state) {
+  fixture_t *f = *state;
+  int64_t a = add_segment(f->ix, "cam1", "/r1", "a", 0);
+  assert_total(f, "/r1", 1000);
+  add_fragments(f->ix, a, 0, 3);
+  assert_total(f, "/r1", 31000);
+  assert_int_equal(vg_rec_index_close_segment(f->ix, a, 3 * SEC, 25000), 0); /* trimmed by recovery */
+  assert_total(f, "/r1", 25000);
+  assert_int_equal(vg_rec_index_trim_fragments(f->ix, a, 21000), 1);
+  assert_total(f, "/r1", 25000); /* trimming fragments leaves the segment's bytes to close_segment */
+
+  assert_int_equal(vg_rec_index_begin(f->ix), 0);
+  int64_t b = add_segment(f->ix, "cam2", "/r1", "b", 0);
+  add_fragments(f->ix, b, 0, 1);
+  vg_rec_index_rollback(f->ix);
+  assert_total(f, "/r1", 25000);
+  assert_int_equal(vg_rec_index_begin(f->ix), 0);
+  b = add_segment(f->ix, "cam2", "/r1", "b", 0);
+  add_fragments(f->ix, b, 0, 1);
+  int64_t c = add_segment(f->ix, "cam1", "/r2", "c", 0);
+  assert_int_equal(vg_rec_index_commit(f->ix), 0);
+  assert_total(f, "/r1", 36000);
+  assert_total(f, "/r2", 1000);
+
+  assert_int_equal(vg_rec_index_delete_segment(f->ix, a), 0);
+  assert_total(f, "/r1", 11000);
+  assert_int_equal(vg_rec_index_delete_segment(f->ix, c), 0);
+  assert_total(f, "/r2", 0);
+  vg_rec_root_total_t t[2];
+  memset(t, 0, sizeof(t));
+  assert_int_equal(vg_rec_index_root_totals(f->ix, collect_total, t), 1); /* /r2 is empty */
+  assert_int_equal(t[0].segments, 1);
+
+  /* Nothing to repair, then a total edited by hand. */
+  assert_int_equal(vg_rec_index_reconcile_totals(f->ix), 0);
+  assert_int_equal(vg_db_exec(f->db, "UPDATE rec_root_usage SET bytes = 5 WHERE root = '/r1';"
+                                     "INSERT INTO rec_root_usage VALUES ('/gone', 7, 1);"),
+                   0);
+  uint64_t bytes;
+  assert_int_equal(vg_rec_index_root_bytes(f->ix, "/r1", &bytes), 0);
+  assert_int_equal(bytes, 5);
+  assert_int_equal(vg_rec_index_reconcile_totals(f->ix), 2);
+  assert_total(f, "/r1", 11000);
+  assert_total(f, "/gone", 0);
+  assert_int_equal(vg_rec_index_reconcile_totals(f->ix), 0);
+  /* Not inside a batch. */
+  assert_int_equal(vg_rec_index_begin(f->ix), 0);
+  assert_int_equal(vg_rec_index_reconcile_totals(f->ix), VG_EBUSY);
+  vg_rec_index_rollback(f->ix);
+}
+
+static int collect_camera(void *opaque, const char *camera) {
+  char *out = opaque;
+  strcat(out, camera);
+  strcat(out, ",");
+  return strlen(out) > 12 ? 1 : 0;
+}
+
+static void test_cameras(void **state) {
+  fixture_t *f = *state;
+  char names[64] = "";
+  assert_int_equal(vg_rec_index_cameras(f->ix, collect_camera, names), 0);
+  add_segment(f->ix, "cam2", "/r1", "a", 0);
+  add_segment(f->ix, "cam1", "/r1", "b", 0);
+  add_segment(f->ix, "cam2", "/r2", "c", 0);
+  add_segment(f->ix, "door", "/r1", "d", 0);
+  assert_int_equal(vg_rec_index_cameras(f->ix, collect_camera, names), 3);
+  assert_string_equal(names, "cam1,cam2,door,");
+  /* cb stops early with a positive value. */
+  names[0] = '\0';
+  add_segment(f->ix, "a-long-camera-name", "/r1", "e", 0);
+  assert_int_equal(vg_rec_index_cameras(f->ix, collect_camera, names), 1);
+}
+
 static void test_deletable_excludes_locks(void **state) {
   fixture_t *f = *state;
   int64_t ids[4];
@@ -401,6 +501,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_overlap_query, setup, teardown),
       cmocka_unit_test_setup_teardown(test_callbacks_stop_and_fail, setup, teardown),
       cmocka_unit_test_setup_teardown(test_root_totals, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_running_totals, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_cameras, setup, teardown),
       cmocka_unit_test_setup_teardown(test_deletable_excludes_locks, setup, teardown),
       cmocka_unit_test_setup_teardown(test_locks_and_marks, setup, teardown),
       cmocka_unit_test(test_batched_writes),

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/error.h"
@@ -365,11 +366,126 @@ static void test_triggers(void **state) {
   unlink(side);
 }
 
+static double cpu_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* What a pass costs over a large index that is under its quota: it must
+ * not grow with the number of segments (the running totals answer "how
+ * much does this root hold" without reading them). The index is a file
+ * database like a node's; VG_RETENTION_BENCH_ROWS sets its size (default
+ * 20,000; docs/BENCHMARKS.md used 1,000,000) and the timings are printed. */
+static void test_pass_cost_large_index(void **state) {
+  fixture_t *f = *state;
+  const char *env = getenv("VG_RETENTION_BENCH_ROWS");
+  long rows = env ? atol(env) : 20000;
+  if (rows < 1000) rows = 1000;
+  char path[128];
+  snprintf(path, sizeof(path), "%s/index.db", f->root);
+  vg_db_t *db;
+  vg_rec_index_t *ix;
+  assert_int_equal(vg_db_open(path, &db), 0);
+  assert_int_equal(vg_rec_index_open(db, &ix), 0);
+  /* Eight cameras of 60 s segments of 4 MB, the newest ending now. */
+  double t0 = cpu_ms();
+  assert_int_equal(vg_rec_index_begin(ix), 0);
+  uint64_t total = 0;
+  for (long i = 0; i < rows; i++) {
+    vg_rec_segment_t s = {0};
+    snprintf(s.camera, sizeof(s.camera), "cam%ld", i % 8);
+    snprintf(s.root, sizeof(s.root), "%s", f->root);
+    snprintf(s.path, sizeof(s.path), "cam%ld/%ld.mp4", i % 8, i);
+    s.start_us = NOW - (rows / 8 - i / 8) * 60 * SEC;
+    s.end_us = s.start_us + 60 * SEC;
+    s.bytes = 4000000;
+    s.closed = true;
+    total += s.bytes;
+    assert_int_equal(vg_rec_index_add_segment(ix, &s), 0);
+  }
+  assert_int_equal(vg_rec_index_commit(ix), 0);
+  double fill_ms = cpu_ms() - t0;
+  for (int c = 0; c < 8; c++) {
+    char cam[16];
+    snprintf(cam, sizeof(cam), "cam%d", c);
+    policy(cam, 10 * 365 * 86400LL, 0); /* nothing is old enough */
+  }
+  /* Under the high-water mark: 2x the footage. */
+  vg_retention_t *r = engine(f, total * 2, 32);
+  vg_retention_set_space_fn(r, space_ample);
+  vg_retention_report_t rep;
+  const int passes = 20;
+  t0 = cpu_ms();
+  for (int i = 0; i < passes; i++) {
+    assert_int_equal(vg_retention_pass(r, ix, NOW, &rep), 0);
+    assert_int_equal(rep.deleted, 0);
+  }
+  double pass_ms = (cpu_ms() - t0) / passes;
+  uint64_t used = 0;
+  t0 = cpu_ms();
+  for (int i = 0; i < passes; i++)
+    assert_int_equal(vg_rec_index_root_bytes(ix, f->root, &used), 0);
+  double bytes_ms = (cpu_ms() - t0) / passes;
+  assert_int_equal(used, total);
+  /* Over the quota: a pass deletes its batch and the total follows. */
+  vg_retention_free(&r);
+  r = engine(f, total / 2, 32);
+  vg_retention_set_space_fn(r, space_ample);
+  t0 = cpu_ms();
+  assert_int_equal(vg_retention_pass(r, ix, NOW, &rep), 0);
+  double reclaim_ms = cpu_ms() - t0;
+  assert_int_equal(rep.deleted, 32);
+  assert_int_equal(rep.by_quota, 32);
+  assert_int_equal(vg_rec_index_root_bytes(ix, f->root, &used), 0);
+  assert_int_equal(used, total - 32 * 4000000ull);
+  /* What keeping the totals costs the writer: fragments appended (one
+   * transaction per 50, as the writer batches them) with the triggers, then
+   * without them, side by side. */
+  double append_us[2];
+  for (int with = 1; with >= 0; with--) {
+    if (!with)
+      assert_int_equal(vg_db_exec(db, "DROP TRIGGER rec_usage_insert; DROP TRIGGER rec_usage_grow;"
+                                      "DROP TRIGGER rec_usage_move; "
+                                      "DROP TRIGGER rec_usage_delete;"),
+                       0);
+    vg_rec_segment_t s = {0};
+    snprintf(s.camera, sizeof(s.camera), "cam0");
+    snprintf(s.root, sizeof(s.root), "%s", f->root);
+    snprintf(s.path, sizeof(s.path), "append-%d.mp4", with);
+    s.start_us = s.end_us = NOW;
+    assert_int_equal(vg_rec_index_add_segment(ix, &s), 0);
+    const int frags = 20000;
+    t0 = cpu_ms();
+    for (int i = 0; i < frags; i++) {
+      if (i % 50 == 0) assert_int_equal(vg_rec_index_begin(ix), 0);
+      vg_rec_fragment_t fr = {.segment_id = s.id,
+                              .offset = 1000 + (uint64_t)i * 10000,
+                              .size = 10000,
+                              .start_us = NOW + i * SEC,
+                              .duration_us = SEC,
+                              .key = true,
+                              .samples = 25};
+      assert_int_equal(vg_rec_index_append_fragment(ix, &fr), 0);
+      if (i % 50 == 49) assert_int_equal(vg_rec_index_commit(ix), 0);
+    }
+    append_us[with] = (cpu_ms() - t0) * 1000 / frags;
+  }
+  print_message("retention over %ld segments: fill %.0f ms CPU; pass under quota %.3f ms CPU; "
+                "root bytes %.3f ms CPU; pass deleting 32 by quota %.3f ms CPU; fragment append %.2f us CPU "
+                "with the totals' triggers, %.2f us without\n",
+                rows, fill_ms, pass_ms, bytes_ms, reclaim_ms, append_us[1], append_us[0]);
+  vg_retention_free(&r);
+  vg_rec_index_close(&ix);
+  vg_db_close(&db);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_age_events_and_locks, setup, teardown),
       cmocka_unit_test_setup_teardown(test_quota_water_marks, setup, teardown),
       cmocka_unit_test_setup_teardown(test_disk_full, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_pass_cost_large_index, setup, teardown),
       cmocka_unit_test(test_config_checks),
       cmocka_unit_test(test_triggers),
   };
