@@ -69,6 +69,9 @@ static int handle_config(vg_rtmp_ingest_t *ing, vg_rtmp_ingest_track_t *t, const
   return 0;
 }
 
+/* How long audio waits for the video that onMetaData announced. */
+#define VIDEO_WAIT_MS 3000
+
 static int64_t unwrap(vg_rtmp_ingest_track_t *t, uint32_t ts) {
   if (!t->have_last) {
     t->ext_ts = ts;
@@ -84,6 +87,15 @@ static int handle_frame(vg_rtmp_ingest_t *ing, vg_rtmp_ingest_track_t *t, const 
                         const vg_flv_packet_t *pkt, int64_t now_mono_us, int64_t now_utc_us) {
   if (t->track.codec == VG_CODEC_NONE || t->track.codec != pkt->codec) return 0; /* no sequence header yet */
   int64_t ms = unwrap(t, msg->timestamp);
+  /* A relay (nginx-rtmp) forwards each codec's sequence header with its
+   * first frame, and audio flows before an encoder's first video frame:
+   * publishing then would give readers an audio-only stream and a new
+   * track list a moment later. Audio waits for the announced video, up to
+   * a limit for a stream whose metadata promised more than it sends. */
+  if (!ing->published && ing->meta_video && ing->video.track.codec == VG_CODEC_NONE) {
+    if (!ing->holding) ing->holding = 1, ing->hold_from_ms = ms;
+    if (ms - ing->hold_from_ms < VIDEO_WAIT_MS) return 0;
+  }
   if (!ing->have_base) {
     ing->have_base = 1;
     ing->base_ms = ms;
@@ -122,7 +134,8 @@ static int handle_frame(vg_rtmp_ingest_t *ing, vg_rtmp_ingest_track_t *t, const 
   return 1;
 }
 
-/* onMetaData: only the frame rate is of use (the size comes from the SPS). */
+/* onMetaData: the frame rate, and whether video is coming (the size comes
+ * from the SPS). */
 static void handle_data(vg_rtmp_ingest_t *ing, const vg_rtmp_msg_t *msg) {
   vg_rtmp_command_t *cmd = malloc(sizeof(*cmd));
   if (!cmd) return;
@@ -133,6 +146,7 @@ static void handle_data(vg_rtmp_ingest_t *ing, const vg_rtmp_msg_t *msg) {
       meta = cmd->arg[1];
     else if (strcmp(cmd->name, "onMetaData") == 0 && cmd->nargs >= 1)
       meta = cmd->arg[0];
+    if (vg_amf0_get(&cmd->doc, meta, "videocodecid")) ing->meta_video = 1;
     double fps = vg_amf0_num(vg_amf0_get(&cmd->doc, meta, "framerate"), 0);
     if (fps > 0 && fps < 1000) {
       ing->meta_fps = fps;

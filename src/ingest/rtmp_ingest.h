@@ -51,6 +51,9 @@ typedef struct {
   vg_rtmp_ingest_sink_t sink;
   vg_rtmp_ingest_track_t video, audio;
   double meta_fps; /* from onMetaData, 0 if none */
+  int meta_video;  /* onMetaData announced a video codec */
+  int holding;     /* audio is waiting for that video's sequence header */
+  int64_t hold_from_ms;
   int have_base;
   int64_t base_ms;     /* the first media message's timestamp */
   int64_t base_utc_us; /* its arrival wall time */

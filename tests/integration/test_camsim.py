@@ -173,7 +173,10 @@ def test_fault_stall_stops_media(camsim):
     t0 = time.monotonic()
     # ffmpeg's -timeout (microseconds) gives up on a connection that sends nothing.
     _, _, pts = decode_frames(f"{base}/cam1", 6, extra=("-timeout", "2000000"), timeout=30)
-    assert len(pts) <= 40, len(pts)
+    # What PLAY finds cached since the last keyframe (up to a GOP, 25
+    # frames), then 1 s of live frames (25) and the timer's lag under load;
+    # far from the 150 frames of the 6 s asked for.
+    assert len(pts) <= 25 + 25 + 3 * SLOW, len(pts)
     assert time.monotonic() - t0 < 15 * SLOW
 
 

@@ -160,6 +160,11 @@ static void sink_frame_h265(void *o, const vg_frame_t *f) {
   assert_int_equal(f->len, 7);
 }
 
+static void sink_count(void *o, const vg_frame_t *f) {
+  (void)f;
+  ((sink_state_t *)o)->frames++;
+}
+
 static void test_ingest_real_file(void **state) {
   size_t len;
   uint8_t *f = read_data("h264_aac.flv", &len);
@@ -219,6 +224,72 @@ static void test_ingest_real_file(void **state) {
   vg_rtmp_ingest_clear(&ing);
   for (int i = 0; i < s.count; i++)
     vg_track_clear(&s.tracks[i]);
+  free(f);
+}
+
+/* A relay (nginx-rtmp) sends each codec's sequence header with its first
+ * frame, so a player joining before the encoder's first video frame gets
+ * metadata, then audio, then video: the audio waits for the video that
+ * the metadata announced, and readers see one track list with both. */
+static void test_audio_waits_for_announced_video(void **state) {
+  (void)state;
+  size_t len;
+  uint8_t *f = read_data("h264_aac.flv", &len);
+  tag_t tags[64];
+  int n = flv_tags(f, len, tags, 64);
+  sink_state_t s;
+  memset(&s, 0, sizeof(s));
+  s.min_video_pts = INT64_MAX;
+  vg_rtmp_ingest_sink_t sink = {sink_set, sink_update, sink_frame, &s};
+  vg_rtmp_ingest_t ing;
+  vg_rtmp_ingest_init(&ing, &sink);
+  int audio_sent = 0, video_frames = 0;
+  for (int pass = 0; pass < 3; pass++) /* metadata, then audio, then video */
+    for (int i = 0; i < n; i++) {
+      int type = tags[i].type;
+      if ((pass == 0 && type != 18) || (pass == 1 && type != 8) || (pass == 2 && type != 9)) continue;
+      vg_rtmp_msg_t m = {.type = type, .stream_id = 1, .timestamp = tags[i].ts + 1000, .csid = 4};
+      m.buf = vg_buf_from(tags[i].data, tags[i].len);
+      m.buf->len = tags[i].len;
+      int r = vg_rtmp_ingest_message(&ing, &m, 77, 5000000);
+      assert_true(r >= 0);
+      audio_sent += pass == 1;
+      video_frames += pass == 2 && r > 0;
+      vg_buf_unref(&m.buf);
+    }
+  assert_true(ing.meta_video);
+  assert_true(audio_sent > 3);
+  assert_int_equal(s.set_calls, 1);
+  assert_int_equal(s.count, 2);
+  assert_int_equal(s.tracks[0].codec, VG_CODEC_H264);
+  assert_int_equal(s.tracks[1].codec, VG_CODEC_AAC);
+  assert_int_equal(s.frames, video_frames); /* the audio that came first was not published */
+  assert_int_equal(video_frames, 5);
+  vg_rtmp_ingest_clear(&ing);
+  for (int i = 0; i < s.count; i++)
+    vg_track_clear(&s.tracks[i]);
+
+  /* Video announced but never sent: after 3 s of audio, audio alone. */
+  memset(&s, 0, sizeof(s));
+  vg_rtmp_ingest_sink_t audio_sink = {sink_set, sink_update, sink_count, &s};
+  vg_rtmp_ingest_init(&ing, &audio_sink);
+  for (int t = 0; t <= 4000; t += 500)
+    for (int i = 0; i < n; i++) {
+      if (tags[i].type == 9 || (t > 0 && tags[i].type == 18)) continue;
+      vg_rtmp_msg_t m = {
+          .type = tags[i].type, .stream_id = 1, .timestamp = tags[i].ts + (uint32_t)t, .csid = 4};
+      m.buf = vg_buf_from(tags[i].data, tags[i].len);
+      m.buf->len = tags[i].len;
+      assert_true(vg_rtmp_ingest_message(&ing, &m, 77, 5000000) >= 0);
+      vg_buf_unref(&m.buf);
+      if (t < 3000) assert_int_equal(s.set_calls, 0);
+    }
+  assert_int_equal(s.set_calls, 1);
+  assert_int_equal(s.count, 1);
+  assert_int_equal(s.tracks[0].codec, VG_CODEC_AAC);
+  assert_true(s.frames > 0);
+  vg_rtmp_ingest_clear(&ing);
+  vg_track_clear(&s.tracks[0]);
   free(f);
 }
 
@@ -339,6 +410,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_real_h264_aac_tags),
       cmocka_unit_test(test_ingest_real_file),
+      cmocka_unit_test(test_audio_waits_for_announced_video),
       cmocka_unit_test(test_enhanced_rtmp_h265),
       cmocka_unit_test(test_nal_length_conversion_and_malformed),
   };
