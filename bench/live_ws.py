@@ -38,10 +38,12 @@ def free_port():
         return s.getsockname()[1]
 
 
-def cpu_seconds(pid):
+def cpu_seconds(pid, which="both"):
+    """The process's CPU seconds: user + system, or "user" or "system" alone."""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    user, system = int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK
+    return user if which == "user" else system if which == "system" else user + system
 
 
 def metrics(port):
@@ -102,15 +104,18 @@ def run_step(port, pid, n, duration):
         sel.register(s, selectors.EVENT_READ)
         socks.append(s)
     drain(sel, 1.0)  # past the GOP-cache burst of the new viewers, reading all along
-    m0, c0, t0 = metrics(port), cpu_seconds(pid), time.monotonic()
+    m0, u0, c0, t0 = metrics(port), cpu_seconds(pid, "user"), cpu_seconds(pid), time.monotonic()
     received = drain(sel, duration)
-    c1, t1, m1 = cpu_seconds(pid), time.monotonic(), metrics(port)
+    c1, u1, t1, m1 = cpu_seconds(pid), cpu_seconds(pid, "user"), time.monotonic(), metrics(port)
     for s in socks:
         s.close()
     cpu = (c1 - c0) / (t1 - t0)
     return {
         "viewers": n,
         "cpu_cores": round(cpu, 3),
+        # User space alone: vigil's own code (muxing, copies, queues, lws),
+        # without the kernel's TCP work (on loopback it includes the receive side).
+        "user_cpu_cores": round((u1 - u0) / (t1 - t0), 3),
         "viewers_per_core": round(n / cpu, 1) if cpu > 0 else None,
         "received_mbit_s": round(received * 8 / (t1 - t0) / 1e6, 2),
         "sent_mbit_s": round((metric(m1, "vigil_live_bytes_total") - metric(m0, "vigil_live_bytes_total")) * 8 /
@@ -202,6 +207,8 @@ def main():
                 print(json.dumps({
                     "viewers": n, "ratio": "new/base",
                     "cpu_cores": round(new["cpu_cores"] / old["cpu_cores"], 2) if old["cpu_cores"] else None,
+                    "user_cpu_cores": round(new["user_cpu_cores"] / old["user_cpu_cores"], 2)
+                    if old["user_cpu_cores"] else None,
                     "viewers_per_core": round(new["viewers_per_core"] / old["viewers_per_core"], 2)
                     if new["viewers_per_core"] and old["viewers_per_core"] else None,
                 }), flush=True)
