@@ -116,7 +116,8 @@ double vg_live_latency_quantile(double q);
 #define VG_LIVE_PRE 16 /* >= LWS_PRE, checked in ws_live.c */
 typedef struct vg_live_msg {
   struct vg_live_msg *next;
-  struct vg_buf *buf; /* owned; payload bytes [VG_LIVE_PRE, buf->len) */
+  struct vg_buf *buf; /* a reference of its own; the buffer may be shared by other
+                       * viewers' messages (read-only). Payload [VG_LIVE_PRE, len) */
   int text;           /* text (JSON) or binary (fMP4) */
   int media;          /* a media fragment: dropped when the viewer skips */
   int close_after;    /* close the connection once this is written */
