@@ -1,10 +1,16 @@
 /*
  * ws_live.c: fMP4 over WebSocket for browsers (see ws_live.h, docs/LIVE.md).
  *
- * A viewer has two halves. The muxing half runs on its camera's worker:
- * it drains the viewer's hub reader, muxes each video frame (with the audio
- * frames before it) into one fMP4 fragment, copies the fragment once into
- * a message buffer with room for lws's frame header in front, and queues it.
+ * A viewer has two halves. The muxing half is its group's: the viewers of
+ * one hub that want the same tracks (audio or not) share one group, whose
+ * hub reader is drained on the camera's worker. The group muxes each video
+ * frame (with the audio frames before it) into one fMP4 fragment, copies it
+ * once into a message buffer with room for lws's frame header in front, and
+ * queues a reference to that buffer on each member's queue; what differs
+ * between members (waiting for a keyframe after joining or falling behind,
+ * the latency bookkeeping) is per member, in its queue entries. The group
+ * keeps the fragments of the current GOP, so that a viewer joining mid-GOP
+ * starts at its keyframe with the very buffers the others got.
  * The socket half runs on the HTTP server's lws thread: woken through
  * lws_cancel_service(), it asks for WRITEABLE on viewers with queued
  * messages and writes them. The queue (a mutex-guarded list) is the only
@@ -236,6 +242,14 @@ static void collect_live_metrics(void *opaque, vg_strbuf_t *out) {
 
 /* ---- the viewer core ---- */
 
+/* The GOP a group keeps for viewers that join mid-GOP: its fragments since
+ * the last keyframe, up to these bounds (a longer GOP is not kept: a joiner
+ * then waits for the next keyframe). */
+#define GOP_KEEP_FRAGMENTS HUB_QUEUE_FRAMES
+#define GOP_KEEP_BYTES (16u << 20)
+
+static const char END_TEXT[] = "{\"type\":\"end\",\"reason\":\"the camera's stream ended\"}";
+
 struct vg_live_viewer {
   char camera[64];
   int audio_wanted;
@@ -243,13 +257,13 @@ struct vg_live_viewer {
   void *wake_opaque;
   camera_stats_t *cs;
 
-  /* The muxing half: one thread at a time (the camera's worker). */
-  vg_fmp4_t *mux;
-  int map[VG_MAX_TRACKS]; /* hub track -> muxer track, -1: not sent */
-  int video;              /* hub index of the video track, -1: none */
-  int codec_sent;         /* a codec message went out (a new one is a reset) */
-  int need_key;           /* dropping frames until a video keyframe */
-  int skipping;           /* ... because the viewer fell behind */
+  /* Its state in its group: the group's thread only (the camera's worker). */
+  vg_live_group_t *group;     /* the group it is a member of, NULL when none */
+  vg_live_group_t *own_group; /* made for the stand-alone API (unit tests) */
+  struct vg_live_viewer *group_next;
+  int codec_sent; /* a codec message went out (a new one is a reset) */
+  int need_key;   /* dropping fragments until one that starts a GOP */
+  int skipping;   /* ... because the viewer fell behind */
   int ended_sent;
   uint64_t skip_frames; /* frames dropped in the current skip */
   int64_t start_us;     /* frames that arrived before are the GOP cache's */
@@ -267,11 +281,46 @@ struct vg_live_viewer {
   atomic_int refs;
   struct lws *wsi;             /* lws thread only */
   struct lws_context *context; /* for lws_cancel_service, valid while !closed */
+  vg_live_group_t *home;       /* the group it joins (set before its join task) */
+  struct vg_live_viewer *next; /* the registry's list */
+};
+
+/* A fragment of the current GOP, kept for viewers that join. */
+typedef struct {
+  vg_buf_t *buf; /* a shared message buffer (VG_LIVE_PRE + prft + moof + mdat) */
+  int64_t recv_us;
+  int samples;
+} kept_fragment_t;
+
+struct vg_live_group {
+  char camera[64];
+  int audio_wanted;
+  camera_stats_t *cs;
+
+  /* The camera's worker only. */
+  vg_fmp4_t *mux;
+  int map[VG_MAX_TRACKS]; /* hub track -> muxer track, -1: not sent */
+  int video;              /* hub index of the video track, -1: none */
+  int need_key;           /* the muxer waits for a video keyframe */
+  int ended;              /* the producer ended; cleared by the next fragment */
+  /* This generation's messages, built once and shared by every member:
+   * the codec message and the init segment, or an error (then no muxer). */
+  vg_buf_t *codec_msg, *init_msg, *error_msg;
+  int error_close;
+  kept_fragment_t *gop;
+  int gop_count, gop_cap, gop_valid;
+  size_t gop_bytes;
+  vg_live_viewer_t *members;
+  int member_count;
+
+  /* The server's part (NULL/0 for groups of unit tests). */
+  int refs; /* viewers that picked this group (under reg_lock) */
   vg_worker_t *worker;
   vg_hub_t *hub;
   vg_hub_reader_t *reader; /* worker only */
+  int opened;              /* worker only: the reader was opened (or failed to) */
   atomic_int scheduled;
-  struct vg_live_viewer *next; /* the registry's list */
+  struct vg_live_group *next; /* the registry's list (under reg_lock) */
 };
 
 void vg_live_msg_free(vg_live_msg_t *m) {
@@ -280,23 +329,50 @@ void vg_live_msg_free(vg_live_msg_t *m) {
   free(m);
 }
 
-static vg_live_msg_t *msg_new(size_t payload_cap) {
-  vg_live_msg_t *m = calloc(1, sizeof(*m));
-  if (!m) return NULL;
-  m->buf = vg_buf_alloc(VG_LIVE_PRE + payload_cap);
-  if (!m->buf) {
-    free(m);
-    return NULL;
-  }
-  memset(m->buf->data, 0, VG_LIVE_PRE);
-  m->buf->len = VG_LIVE_PRE;
-  return m;
-}
-
 static size_t msg_len(const vg_live_msg_t *m) { return m->buf->len - VG_LIVE_PRE; }
 
-/* Queues m (taking it) and wakes the socket half. */
-static void enqueue(vg_live_viewer_t *v, vg_live_msg_t *m) {
+/* A message buffer: VG_LIVE_PRE bytes of headroom (zeroed), then room for
+ * payload_cap bytes. */
+static vg_buf_t *msg_buf(size_t payload_cap) {
+  vg_buf_t *b = vg_buf_alloc(VG_LIVE_PRE + payload_cap);
+  if (!b) return NULL;
+  memset(b->data, 0, VG_LIVE_PRE);
+  b->len = VG_LIVE_PRE;
+  return b;
+}
+
+static vg_buf_t *text_buf(const char *text) {
+  size_t n = strlen(text);
+  vg_buf_t *b = msg_buf(n);
+  if (!b) return NULL;
+  memcpy(b->data + VG_LIVE_PRE, text, n);
+  b->len += n;
+  return b;
+}
+
+/* Takes obj's reference. */
+static vg_buf_t *json_buf(json_t *obj) {
+  char *s = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
+  json_decref(obj);
+  vg_buf_t *b = s ? text_buf(s) : NULL;
+  free(s);
+  return b;
+}
+
+/* Queues a message with its own reference to buf (the caller keeps its
+ * own) and wakes the socket half. The buffer may be shared by any number of
+ * viewers' messages: nobody writes its payload once it is built. */
+static void enqueue_buf(vg_live_viewer_t *v, vg_buf_t *buf, int text, int media, int close_after,
+                        int64_t recv_us, int64_t age_us) {
+  if (!buf) return;
+  vg_live_msg_t *m = calloc(1, sizeof(*m));
+  if (!m) return;
+  m->buf = vg_buf_ref(buf);
+  m->text = text;
+  m->media = media;
+  m->close_after = close_after;
+  m->recv_us = recv_us;
+  m->age_us = age_us;
   /* Once queued, m belongs to the socket's thread, which may write and free
    * it at once: nothing of it is read after the unlock. */
   size_t len = msg_len(m);
@@ -320,21 +396,15 @@ static void enqueue(vg_live_viewer_t *v, vg_live_msg_t *m) {
 }
 
 static void enqueue_text(vg_live_viewer_t *v, const char *text, int close_after) {
-  size_t n = strlen(text);
-  vg_live_msg_t *m = msg_new(n);
-  if (!m) return;
-  memcpy(m->buf->data + VG_LIVE_PRE, text, n);
-  m->buf->len += n;
-  m->text = 1;
-  m->close_after = close_after;
-  enqueue(v, m);
+  vg_buf_t *b = text_buf(text);
+  enqueue_buf(v, b, 1, 0, close_after, 0, 0);
+  vg_buf_unref(&b);
 }
 
 static void enqueue_json(vg_live_viewer_t *v, json_t *obj, int close_after) {
-  char *s = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
-  json_decref(obj);
-  if (s) enqueue_text(v, s, close_after);
-  free(s);
+  vg_buf_t *b = json_buf(obj);
+  enqueue_buf(v, b, 1, 0, close_after, 0, 0);
+  vg_buf_unref(&b);
 }
 
 vg_live_msg_t *vg_live_viewer_pop(vg_live_viewer_t *v) {
@@ -398,9 +468,6 @@ vg_live_viewer_t *vg_live_viewer_new(const char *camera, int audio, void (*wake)
   v->start_us = vg_time_mono_us();
   v->wake = wake;
   v->wake_opaque = opaque;
-  v->video = -1;
-  for (int i = 0; i < VG_MAX_TRACKS; i++)
-    v->map[i] = -1;
   pthread_mutex_init(&v->lock, NULL);
   atomic_init(&v->refs, 1);
   v->cs = stats_for(camera);
@@ -417,9 +484,9 @@ void vg_live_viewer_free(vg_live_viewer_t **pv) {
   vg_live_viewer_t *v = pv ? *pv : NULL;
   if (!v) return;
   *pv = NULL;
-  vg_fmp4_free(&v->mux);
+  if (v->group) vg_live_group_leave(v->group, v);
+  vg_live_group_free(&v->own_group);
   free_queue(v);
-  vg_hub_unref(&v->hub);
   pthread_mutex_destroy(&v->lock);
   free(v);
 }
@@ -476,32 +543,179 @@ static void complete_size(vg_track_t *t) {
   }
 }
 
-int vg_live_viewer_set_tracks(vg_live_viewer_t *v, const vg_track_t *tracks, int count) {
-  vg_fmp4_free(&v->mux);
-  if (v->codec_sent) enqueue_text(v, "{\"type\":\"reset\"}", 0);
-  v->ended_sent = 0;
-  v->video = -1;
+/* ---- groups: one muxer per camera stream, fragments shared by its viewers ---- */
+
+vg_live_group_t *vg_live_group_new(const char *camera, int audio) {
+  vg_live_group_t *g = calloc(1, sizeof(*g));
+  if (!g) return NULL;
+  snprintf(g->camera, sizeof(g->camera), "%s", camera);
+  g->audio_wanted = audio;
+  g->cs = stats_for(camera);
+  g->video = -1;
   for (int i = 0; i < VG_MAX_TRACKS; i++)
-    v->map[i] = -1;
+    g->map[i] = -1;
+  return g;
+}
+
+static void gop_clear(vg_live_group_t *g) {
+  for (int i = 0; i < g->gop_count; i++)
+    vg_buf_unref(&g->gop[i].buf);
+  g->gop_count = 0;
+  g->gop_bytes = 0;
+  g->gop_valid = 0;
+}
+
+void vg_live_group_free(vg_live_group_t **pg) {
+  vg_live_group_t *g = pg ? *pg : NULL;
+  if (!g) return;
+  *pg = NULL;
+  while (g->members)
+    vg_live_group_leave(g, g->members);
+  vg_fmp4_free(&g->mux);
+  gop_clear(g);
+  free(g->gop);
+  vg_buf_unref(&g->codec_msg);
+  vg_buf_unref(&g->init_msg);
+  vg_buf_unref(&g->error_msg);
+  vg_hub_close_reader(&g->reader);
+  vg_hub_unref(&g->hub);
+  free(g);
+}
+
+static void drop_frames(vg_live_viewer_t *v, uint64_t n) {
+  atomic_fetch_add(&v->dropped, n);
+  atomic_fetch_add(&v->cs->dropped, n);
+  v->skip_frames += n;
+}
+
+/* Hands one shared fragment to one member, unless the member waits for a
+ * keyframe (it joined without the GOP, or it fell behind). key: the
+ * fragment holds a video keyframe, so a waiting member may start there.
+ * This is where a slow viewer's queue is cut: its own state only, the
+ * fragment and the other members are untouched. */
+static void deliver_fragment(vg_live_viewer_t *v, vg_buf_t *buf, int64_t recv_us, int key, int samples,
+                             int64_t now) {
+  if (!v->codec_sent) return;
+  if (!v->skipping && queue_over_limit(v, now, VG_LIVE_WS_QUEUE_BYTES)) {
+    /* Behind: what is queued is stale; continue at the next keyframe. */
+    v->skipping = 1;
+    v->need_key = 1;
+    v->skip_frames = 0;
+    atomic_fetch_add(&v->skips, 1);
+    atomic_fetch_add(&v->cs->skips, 1);
+    drop_frames(v, (uint64_t)drop_queued_media(v));
+  }
+  if (v->need_key) {
+    /* After a skip, resume only once the socket has caught up a little. */
+    if (!key || (v->skipping && queue_over_limit(v, now, VG_LIVE_WS_QUEUE_BYTES / 2))) {
+      if (v->skipping) drop_frames(v, (uint64_t)samples);
+      return;
+    }
+    if (v->skipping) {
+      json_t *msg = json_pack("{s:s,s:I,s:I}", "type", "skip", "frames", (json_int_t)v->skip_frames, "skips",
+                              (json_int_t)atomic_load(&v->skips));
+      enqueue_json(v, msg, 0);
+    }
+    v->need_key = 0;
+    v->skipping = 0;
+  }
+  /* recv_us: when the fragment's video frame arrived from the camera. The
+   * GOP cache's frames arrived before this viewer did: their age counts
+   * from the viewer's start, and they are no measure of live latency. */
+  int from_cache = recv_us > 0 && recv_us < v->start_us;
+  atomic_fetch_add(&v->fragments, 1);
+  enqueue_buf(v, buf, 0, 1, 0, from_cache ? 0 : recv_us, from_cache ? v->start_us : recv_us);
+}
+
+/* The codec message and the init segment of the group's generation. */
+static void deliver_generation(vg_live_group_t *g, vg_live_viewer_t *v) {
+  enqueue_buf(v, g->codec_msg, 1, 0, 0, 0, 0);
+  enqueue_buf(v, g->init_msg, 0, 0, 0, 0, 0);
+  v->codec_sent = 1;
+  v->need_key = 1;
+  v->skipping = 0;
+}
+
+int vg_live_group_join(vg_live_group_t *g, vg_live_viewer_t *v) {
+  if (!g || !v || v->group) return VG_EINVAL;
+  v->group = g;
+  v->group_next = g->members;
+  g->members = v;
+  g->member_count++;
+  if (g->error_msg) {
+    enqueue_buf(v, g->error_msg, 1, 0, g->error_close, 0, 0);
+    return 0;
+  }
+  if (!g->codec_msg) return 0; /* the tracks come later, to every member */
+  deliver_generation(g, v);
+  /* The current GOP, shared as it was built: the joiner starts clean at
+   * its keyframe and is in step with the others from the next fragment. */
+  int64_t now = vg_time_mono_us();
+  for (int i = 0; g->gop_valid && i < g->gop_count; i++)
+    deliver_fragment(v, g->gop[i].buf, g->gop[i].recv_us, i == 0, g->gop[i].samples, now);
+  if (g->ended) {
+    v->ended_sent = 1;
+    enqueue_text(v, END_TEXT, 0);
+  }
+  return 0;
+}
+
+void vg_live_group_leave(vg_live_group_t *g, vg_live_viewer_t *v) {
+  if (!g || !v || v->group != g) return;
+  for (vg_live_viewer_t **pp = &g->members; *pp; pp = &(*pp)->group_next)
+    if (*pp == v) {
+      *pp = v->group_next;
+      g->member_count--;
+      break;
+    }
+  v->group_next = NULL;
+  v->group = NULL;
+}
+
+int vg_live_group_members(const vg_live_group_t *g) { return g ? g->member_count : 0; }
+
+/* Sets the group's error for this generation and tells every member. */
+static void group_error(vg_live_group_t *g, json_t *err, int close_after) {
+  vg_buf_unref(&g->error_msg);
+  g->error_msg = json_buf(err);
+  g->error_close = close_after;
+  for (vg_live_viewer_t *v = g->members; v; v = v->group_next)
+    enqueue_buf(v, g->error_msg, 1, 0, close_after, 0, 0);
+}
+
+int vg_live_group_set_tracks(vg_live_group_t *g, const vg_track_t *tracks, int count) {
+  vg_fmp4_free(&g->mux);
+  gop_clear(g);
+  vg_buf_unref(&g->codec_msg);
+  vg_buf_unref(&g->init_msg);
+  vg_buf_unref(&g->error_msg);
+  g->ended = 0;
+  for (vg_live_viewer_t *v = g->members; v; v = v->group_next) {
+    if (v->codec_sent) enqueue_text(v, "{\"type\":\"reset\"}", 0);
+    v->ended_sent = 0;
+  }
+  g->video = -1;
+  for (int i = 0; i < VG_MAX_TRACKS; i++)
+    g->map[i] = -1;
   vg_track_t chosen[2] = {{0}};
   char codec_strings[2][64];
   int n = 0, audio = -1;
   for (int i = 0; i < count && i < VG_MAX_TRACKS; i++) {
     const vg_track_t *t = &tracks[i];
-    if (v->video < 0 && (t->codec == VG_CODEC_H264 || t->codec == VG_CODEC_H265) &&
+    if (g->video < 0 && (t->codec == VG_CODEC_H264 || t->codec == VG_CODEC_H265) &&
         vg_live_codec_string(t, codec_strings[0], sizeof(codec_strings[0])) > 0)
-      v->video = i;
+      g->video = i;
   }
-  if (v->video < 0) {
+  if (g->video < 0) {
     json_t *err = json_pack("{s:s,s:s}", "type", "error", "message",
                             count > 0 ? "the camera has no H.264 or H.265 video with parameter sets"
                                       : "the camera has no tracks");
-    enqueue_json(v, err, 1); /* then closed with 1003: nothing to play */
+    group_error(g, err, 1); /* then closed with 1003: nothing to play */
     return VG_EUNSUPPORTED;
   }
-  vg_track_copy(&chosen[n++], &tracks[v->video]);
+  vg_track_copy(&chosen[n++], &tracks[g->video]);
   vg_live_complete_video_info(&chosen[0]);
-  for (int i = 0; v->audio_wanted && i < count && i < VG_MAX_TRACKS; i++) {
+  for (int i = 0; g->audio_wanted && i < count && i < VG_MAX_TRACKS; i++) {
     const vg_track_t *t = &tracks[i];
     if ((t->codec == VG_CODEC_AAC || t->codec == VG_CODEC_OPUS) &&
         vg_live_codec_string(t, codec_strings[1], sizeof(codec_strings[1])) > 0) {
@@ -510,23 +724,22 @@ int vg_live_viewer_set_tracks(vg_live_viewer_t *v, const vg_track_t *tracks, int
       break;
     }
   }
-  int err = vg_fmp4_create(chosen, n, &v->mux);
+  int err = vg_fmp4_create(chosen, n, &g->mux);
   if (err && audio >= 0) {
     /* An audio track the muxer refuses should not cost the picture. */
-    vg_log_warn(&lg, "%s: audio left out of live view: %s", v->camera, vg_strerror(err));
+    vg_log_warn(&lg, "%s: audio left out of live view: %s", g->camera, vg_strerror(err));
     vg_track_clear(&chosen[--n]);
     audio = -1;
-    err = vg_fmp4_create(chosen, n, &v->mux);
+    err = vg_fmp4_create(chosen, n, &g->mux);
   }
   if (err) {
     for (int i = 0; i < n; i++)
       vg_track_clear(&chosen[i]);
-    json_t *e = json_pack("{s:s,s:s}", "type", "error", "message", vg_strerror(err));
-    enqueue_json(v, e, 0);
+    group_error(g, json_pack("{s:s,s:s}", "type", "error", "message", vg_strerror(err)), 0);
     return err;
   }
-  v->map[v->video] = 0;
-  if (audio >= 0) v->map[audio] = 1;
+  g->map[g->video] = 0;
+  if (audio >= 0) g->map[audio] = 1;
 
   char codecs[160];
   snprintf(codecs, sizeof(codecs), "%s%s%s", codec_strings[0], audio >= 0 ? "," : "",
@@ -538,154 +751,183 @@ int vg_live_viewer_set_tracks(vg_live_viewer_t *v, const vg_track_t *tracks, int
     json_array_append_new(list, track_json(&chosen[i], codec_strings[i]));
   for (int i = 0; i < n; i++)
     vg_track_clear(&chosen[i]);
-  enqueue_json(v,
-               json_pack("{s:s,s:s,s:s,s:s,s:o}", "type", "codec", "camera", v->camera, "mime", mime,
-                         "codecs", codecs, "tracks", list ? list : json_array()),
-               0);
-  vg_live_msg_t *init = msg_new(1024);
-  if (!init) return VG_ENOMEM;
-  err = vg_fmp4_init_segment(v->mux, &init->buf);
+  g->codec_msg = json_buf(json_pack("{s:s,s:s,s:s,s:s,s:o}", "type", "codec", "camera", g->camera, "mime",
+                                    mime, "codecs", codecs, "tracks", list ? list : json_array()));
+  g->init_msg = msg_buf(1024);
+  err = g->codec_msg && g->init_msg ? vg_fmp4_init_segment(g->mux, &g->init_msg) : VG_ENOMEM;
   if (err < 0) {
-    vg_live_msg_free(init);
+    vg_fmp4_free(&g->mux);
+    vg_buf_unref(&g->codec_msg);
+    vg_buf_unref(&g->init_msg);
     return err;
   }
-  enqueue(v, init);
-  v->codec_sent = 1;
-  v->need_key = 1;
-  v->skipping = 0;
+  for (vg_live_viewer_t *v = g->members; v; v = v->group_next)
+    deliver_generation(g, v);
+  g->need_key = 1;
   return 0;
 }
 
-/* Copies a flushed fragment into one message: the one copy of the media
- * that a WebSocket message (one contiguous payload for lws_write) needs.
- * prft (NULL: none) goes in front of the moof. */
-static vg_live_msg_t *fragment_message(vg_fmp4_fragment_t *frag, const uint8_t *prft) {
+/* Copies a flushed fragment into one message buffer: the one copy of the
+ * media that a WebSocket message (one contiguous payload for lws_write)
+ * needs, made once for all the group's viewers. prft (NULL: none) goes in
+ * front of the moof. */
+static vg_buf_t *fragment_buf(const vg_fmp4_fragment_t *frag, const uint8_t *prft) {
   size_t prft_len = prft ? VG_FMP4_PRFT_SIZE : 0;
-  vg_live_msg_t *m = msg_new(prft_len + (size_t)frag->size);
-  if (!m) return NULL;
-  uint8_t *p = m->buf->data + VG_LIVE_PRE;
+  vg_buf_t *b = msg_buf(prft_len + (size_t)frag->size);
+  if (!b) return NULL;
+  uint8_t *p = b->data + VG_LIVE_PRE;
   if (prft) memcpy(p, prft, prft_len);
   p += prft_len;
   for (int i = 0; i < frag->iov_count; i++) {
     memcpy(p, frag->iov[i].iov_base, frag->iov[i].iov_len);
     p += frag->iov[i].iov_len;
   }
-  m->buf->len += prft_len + (size_t)frag->size;
-  m->media = 1;
-  return m;
+  b->len += prft_len + (size_t)frag->size;
+  return b;
 }
 
-/* recv_us: when the fragment's video frame arrived from the camera. The
- * GOP cache's frames arrived before this viewer did: their age counts from
- * the viewer's start, and they are no measure of live latency.
+/* Keeps a fragment of the current GOP for viewers that join later. */
+static void gop_keep(vg_live_group_t *g, vg_buf_t *b, int64_t recv_us, int key, int samples) {
+  if (key) {
+    gop_clear(g);
+    g->gop_valid = 1;
+  }
+  if (!g->gop_valid) return;
+  size_t len = b->len - VG_LIVE_PRE;
+  if (g->gop_count >= GOP_KEEP_FRAGMENTS || g->gop_bytes + len > GOP_KEEP_BYTES) {
+    gop_clear(g); /* too long a GOP: joiners wait for the next keyframe */
+    return;
+  }
+  if (g->gop_count == g->gop_cap) {
+    int cap = g->gop_cap ? 2 * g->gop_cap : 64;
+    kept_fragment_t *more = realloc(g->gop, (size_t)cap * sizeof(*more));
+    if (!more) {
+      gop_clear(g);
+      return;
+    }
+    g->gop = more;
+    g->gop_cap = cap;
+  }
+  g->gop[g->gop_count++] = (kept_fragment_t){vg_buf_ref(b), recv_us, samples};
+  g->gop_bytes += len;
+}
+
+/* Muxes the queued frames into one fragment, once, and hands it to every
+ * member.
  *
  * A fragment with a video frame starts with a prft box: the UTC wall-clock
  * time at which vigil received that frame (recv_us, a monotonic time, moved
  * onto the wall clock now) and its decode time. The player reads it for
  * an honest latency estimate (web/src/live.js); MSE skips the box. The GOP
- * cache's frames carry their true arrival times too. */
-static void flush_fragment(vg_live_viewer_t *v, int64_t recv_us) {
+ * cache's frames carry their true arrival times too; so do the fragments
+ * a joining viewer gets from the group's kept GOP. */
+static void group_flush(vg_live_group_t *g, int64_t recv_us, int key) {
   vg_fmp4_fragment_t frag;
-  if (vg_fmp4_flush_fragment(v->mux, &frag) != 0) return;
+  if (vg_fmp4_flush_fragment(g->mux, &frag) != 0) return;
   uint8_t prft[VG_FMP4_PRFT_SIZE];
   int has_prft = 0;
   if (recv_us > 0 && frag.track == 0) { /* the muxer's track 0 is the video */
     int64_t arrived_utc_us = vg_time_utc_us() - (vg_time_mono_us() - recv_us);
     has_prft = vg_fmp4_prft(prft, 1, arrived_utc_us, frag.start_time) == VG_FMP4_PRFT_SIZE;
   }
-  vg_live_msg_t *m = fragment_message(&frag, has_prft ? prft : NULL);
+  vg_buf_t *b = fragment_buf(&frag, has_prft ? prft : NULL);
+  int samples = frag.sample_count;
   vg_fmp4_fragment_release(&frag);
-  if (!m) return;
-  int from_cache = recv_us > 0 && recv_us < v->start_us;
-  m->recv_us = from_cache ? 0 : recv_us;
-  m->age_us = from_cache ? v->start_us : recv_us;
-  atomic_fetch_add(&v->fragments, 1);
-  enqueue(v, m);
-}
-
-static void drop_frame(vg_live_viewer_t *v) {
-  atomic_fetch_add(&v->dropped, 1);
-  atomic_fetch_add(&v->cs->dropped, 1);
-  v->skip_frames++;
+  if (!b) return;
+  g->ended = 0;
+  gop_keep(g, b, recv_us, key, samples);
+  int64_t now = vg_time_mono_us();
+  for (vg_live_viewer_t *v = g->members; v; v = v->group_next)
+    deliver_fragment(v, b, recv_us, key, samples, now);
+  vg_buf_unref(&b);
 }
 
 /* The muxer for tracks announced without parameter sets is made once they
  * arrive in-band (the hub's tracks are updated within the generation). */
-static void retry_tracks(vg_live_viewer_t *v) {
-  if (!v->hub) return;
+static void retry_tracks(vg_live_group_t *g) {
+  if (!g->hub) return;
   vg_track_t tracks[VG_MAX_TRACKS] = {{0}};
-  int n = vg_hub_tracks(v->hub, tracks, VG_MAX_TRACKS);
+  int n = vg_hub_tracks(g->hub, tracks, VG_MAX_TRACKS);
   int has_params = 0;
   for (int i = 0; i < n; i++)
     if ((tracks[i].codec == VG_CODEC_H264 || tracks[i].codec == VG_CODEC_H265) && tracks[i].extradata)
       has_params = 1;
-  if (has_params) vg_live_viewer_set_tracks(v, tracks, n);
+  if (has_params) vg_live_group_set_tracks(g, tracks, n);
   for (int i = 0; i < n; i++)
     vg_track_clear(&tracks[i]);
 }
 
-void vg_live_viewer_feed(vg_live_viewer_t *v, const vg_frame_t *f) {
-  int is_video = (int)f->track == v->video && v->video >= 0;
+void vg_live_group_feed(vg_live_group_t *g, const vg_frame_t *f) {
+  int is_video = (int)f->track == g->video && g->video >= 0;
   int key = is_video && (f->flags & VG_FRAME_KEY);
-  if (!v->mux) {
-    if (key || v->video < 0) retry_tracks(v);
-    if (!v->mux) return;
-    is_video = (int)f->track == v->video;
+  if (!g->mux) {
+    if (key || g->video < 0) retry_tracks(g);
+    if (!g->mux) return;
+    is_video = (int)f->track == g->video;
     key = is_video && (f->flags & VG_FRAME_KEY);
   }
-  if (f->track >= VG_MAX_TRACKS || v->map[f->track] < 0) return;
-  int64_t now = vg_time_mono_us();
-  if (!v->skipping && v->codec_sent && queue_over_limit(v, now, VG_LIVE_WS_QUEUE_BYTES)) {
-    /* Behind: what is queued is stale; continue at the next keyframe. */
-    v->skipping = 1;
-    v->need_key = 1;
-    v->skip_frames = 0;
-    atomic_fetch_add(&v->skips, 1);
-    atomic_fetch_add(&v->cs->skips, 1);
-    int n = drop_queued_media(v);
-    atomic_fetch_add(&v->dropped, (uint64_t)n);
-    atomic_fetch_add(&v->cs->dropped, (uint64_t)n);
-    v->skip_frames += (uint64_t)n;
-  }
-  if (v->need_key) {
-    /* After a skip, resume only once the socket has caught up a little. */
-    if (!key || (v->skipping && queue_over_limit(v, now, VG_LIVE_WS_QUEUE_BYTES / 2))) {
-      if (v->skipping) drop_frame(v);
-      return;
-    }
-    if (v->skipping) {
-      json_t *msg = json_pack("{s:s,s:I,s:I}", "type", "skip", "frames", (json_int_t)v->skip_frames, "skips",
-                              (json_int_t)atomic_load(&v->skips));
-      enqueue_json(v, msg, 0);
-    }
-    v->need_key = 0;
-    v->skipping = 0;
+  if (f->track >= VG_MAX_TRACKS || g->map[f->track] < 0) return;
+  if (g->need_key) {
+    if (!key) return;
+    g->need_key = 0;
   }
   vg_frame_t mf = *f;
-  mf.track = (uint8_t)v->map[f->track];
-  int err = vg_fmp4_add_frame(v->mux, &mf);
+  mf.track = (uint8_t)g->map[f->track];
+  int err = vg_fmp4_add_frame(g->mux, &mf);
   if (err == VG_ETOOBIG) {
-    flush_fragment(v, 0);
-    err = vg_fmp4_add_frame(v->mux, &mf);
+    group_flush(g, 0, 0);
+    err = vg_fmp4_add_frame(g->mux, &mf);
   }
   if (err) {
-    vg_log_debug(&lg, "%s: frame not sent: %s", v->camera, vg_strerror(err));
+    vg_log_debug(&lg, "%s: frame not sent: %s", g->camera, vg_strerror(err));
     return;
   }
-  if (is_video) flush_fragment(v, f->recv_us);
+  if (is_video) group_flush(g, f->recv_us, key);
+}
+
+void vg_live_group_ended(vg_live_group_t *g) {
+  g->ended = 1;
+  g->need_key = 1;
+  gop_clear(g);
+  for (vg_live_viewer_t *v = g->members; v; v = v->group_next) {
+    if (v->ended_sent) continue;
+    v->ended_sent = 1;
+    v->need_key = 1;
+    enqueue_text(v, END_TEXT, 0);
+  }
+}
+
+/* The stand-alone viewer (unit tests): a group of its own, or the group it
+ * was put in. */
+static vg_live_group_t *viewer_group(vg_live_viewer_t *v) {
+  if (v->group) return v->group;
+  if (!v->own_group) {
+    v->own_group = vg_live_group_new(v->camera, v->audio_wanted);
+    if (v->own_group) vg_live_group_join(v->own_group, v);
+  }
+  return v->own_group;
+}
+
+int vg_live_viewer_set_tracks(vg_live_viewer_t *v, const vg_track_t *tracks, int count) {
+  vg_live_group_t *g = viewer_group(v);
+  return g ? vg_live_group_set_tracks(g, tracks, count) : VG_ENOMEM;
+}
+
+void vg_live_viewer_feed(vg_live_viewer_t *v, const vg_frame_t *frame) {
+  vg_live_group_t *g = viewer_group(v);
+  if (g) vg_live_group_feed(g, frame);
 }
 
 void vg_live_viewer_ended(vg_live_viewer_t *v) {
-  if (v->ended_sent) return;
-  v->ended_sent = 1;
-  v->need_key = 1;
-  enqueue_text(v, "{\"type\":\"end\",\"reason\":\"the camera's stream ended\"}", 0);
+  vg_live_group_t *g = viewer_group(v);
+  if (g) vg_live_group_ended(g);
 }
 
 /* ---- the server's viewers ---- */
 
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static vg_live_viewer_t *reg_head; /* established viewers */
+static vg_live_group_t *groups;    /* their groups, one per hub and audio choice */
 static struct {
   void *conn;
   char camera[64];
@@ -711,65 +953,98 @@ static void ws_wake(void *opaque) {
   pthread_mutex_unlock(&v->lock);
 }
 
+/* The group's hub reader, drained on its worker: every frame is muxed
+ * once for all the group's viewers. */
 static void drain(void *arg) {
-  vg_live_viewer_t *v = arg;
-  atomic_store(&v->scheduled, 0);
-  if (!v->reader) return;
+  vg_live_group_t *g = arg;
+  atomic_store(&g->scheduled, 0);
+  if (!g->reader) return;
   for (;;) {
     vg_frame_t f;
-    int r = vg_hub_read(v->reader, &f);
+    int r = vg_hub_read(g->reader, &f);
     if (r == VG_EAGAIN) break;
     if (r == VG_ESTATE) {
       vg_track_t tracks[VG_MAX_TRACKS] = {{0}};
-      int n = vg_hub_reader_tracks(v->reader, tracks, VG_MAX_TRACKS);
-      vg_live_viewer_set_tracks(v, tracks, n);
+      int n = vg_hub_reader_tracks(g->reader, tracks, VG_MAX_TRACKS);
+      vg_live_group_set_tracks(g, tracks, n);
       for (int i = 0; i < n; i++)
         vg_track_clear(&tracks[i]);
       continue;
     }
     if (r == VG_ECLOSED) {
-      vg_live_viewer_ended(v);
+      vg_live_group_ended(g);
       break;
     }
     if (r < 0) break;
-    vg_live_viewer_feed(v, &f);
+    vg_live_group_feed(g, &f);
     vg_frame_unref(&f);
   }
 }
 
 /* On the producer's thread, under the hub's lock: only wake the worker. */
 static void on_notify(void *opaque) {
-  vg_live_viewer_t *v = opaque;
-  if (!atomic_exchange(&v->scheduled, 1)) vg_worker_post(v->worker, drain, v);
+  vg_live_group_t *g = opaque;
+  if (!atomic_exchange(&g->scheduled, 1)) vg_worker_post(g->worker, drain, g);
 }
 
-static void open_task(void *arg) {
+/* On the group's worker: its first viewer opens the reader (whose GOP cache
+ * then arrives for everybody); a later one gets the kept GOP. */
+static void join_task(void *arg) {
   vg_live_viewer_t *v = arg;
-  vg_hub_reader_opts_t o = {.queue_frames = HUB_QUEUE_FRAMES, .notify = on_notify, .opaque = v};
-  int err = vg_hub_open_reader(v->hub, &o, &v->reader);
-  if (err) {
-    vg_log_warn(&lg, "%s: cannot read the stream: %s", v->camera, vg_strerror(err));
-    enqueue_text(v, "{\"type\":\"error\",\"message\":\"cannot read the stream\"}", 1);
-    return;
+  vg_live_group_t *g = v->home;
+  if (!g->opened) {
+    g->opened = 1;
+    vg_hub_reader_opts_t o = {.queue_frames = HUB_QUEUE_FRAMES, .notify = on_notify, .opaque = g};
+    int err = vg_hub_open_reader(g->hub, &o, &g->reader);
+    if (err) {
+      vg_log_warn(&lg, "%s: cannot read the stream: %s", g->camera, vg_strerror(err));
+      g->error_msg = text_buf("{\"type\":\"error\",\"message\":\"cannot read the stream\"}");
+      g->error_close = 1;
+    }
   }
-  drain(v);
+  vg_live_group_join(g, v);
+  drain(g);
 }
 
-static void release_task(void *arg) { viewer_unref(arg); }
+static void free_group_task(void *arg) {
+  vg_live_group_t *g = arg;
+  vg_live_group_free(&g);
+}
 
-/* The worker's half ends: the reader closes (no notify after that), then
- * the worker's reference goes in a task queued behind any drain posted
- * before the close. */
+/* Drops a viewer's reference to its group. The last one takes the group
+ * out of the registry (under the lock that finding it takes, so nobody
+ * picks it up again), closes its reader (no notify after that) and frees
+ * it in a task queued behind any drain posted before the close. On the
+ * group's worker, or anywhere once the workers have stopped. */
+static void group_release(vg_live_group_t *g) {
+  pthread_mutex_lock(&reg_lock);
+  int last = --g->refs == 0;
+  if (last)
+    for (vg_live_group_t **pp = &groups; *pp; pp = &(*pp)->next)
+      if (*pp == g) {
+        *pp = g->next;
+        break;
+      }
+  pthread_mutex_unlock(&reg_lock);
+  if (!last) return;
+  if (g->reader) {
+    vg_hub_reader_stats_t st;
+    vg_hub_reader_stats(g->reader, &st);
+    atomic_fetch_add(&g->cs->dropped, st.dropped);
+    atomic_fetch_add(&g->cs->skips, st.skips);
+  }
+  vg_hub_close_reader(&g->reader);
+  if (!g->worker || vg_worker_post(g->worker, free_group_task, g) != 0) vg_live_group_free(&g);
+}
+
+/* The worker's half of a viewer ends: it leaves its group, then the
+ * worker's reference goes (nothing on the worker refers to it any more). */
 static void close_task(void *arg) {
   vg_live_viewer_t *v = arg;
-  if (v->reader) {
-    vg_hub_reader_stats_t st;
-    vg_hub_reader_stats(v->reader, &st);
-    atomic_fetch_add(&v->cs->dropped, st.dropped);
-    atomic_fetch_add(&v->cs->skips, st.skips);
-  }
-  vg_hub_close_reader(&v->reader);
-  if (vg_worker_post(v->worker, release_task, v) != 0) viewer_unref(v);
+  vg_live_group_t *g = v->home;
+  vg_live_group_leave(g, v);
+  group_release(g);
+  viewer_unref(v);
 }
 
 void vg_live_ws_accepted(void *conn, const char *camera, int audio) {
@@ -805,6 +1080,28 @@ static int take_pending(void *conn, char *camera, size_t size, int *audio) {
   return found;
 }
 
+/* The group of hub's viewers with this audio choice, made if there is none,
+ * with a reference for the caller. Takes the caller's reference to hub. */
+static vg_live_group_t *group_for(const char *camera, vg_hub_t *hub, int audio) {
+  vg_camera_t *cam = vg_camera_find(camera);
+  vg_worker_t *worker = cam && cam->worker ? cam->worker : vg_workers_count() > 0 ? vg_worker_next() : NULL;
+  pthread_mutex_lock(&reg_lock);
+  vg_live_group_t *g = groups;
+  while (g && !(g->hub == hub && g->audio_wanted == audio))
+    g = g->next;
+  if (!g && worker && (g = vg_live_group_new(camera, audio))) {
+    g->hub = hub;
+    hub = NULL;
+    g->worker = worker;
+    g->next = groups;
+    groups = g;
+  }
+  if (g) g->refs++;
+  pthread_mutex_unlock(&reg_lock);
+  vg_hub_unref(&hub);
+  return g;
+}
+
 static int on_established(struct lws *wsi, void **slot) {
   char camera[64];
   int audio = 1;
@@ -812,14 +1109,13 @@ static int on_established(struct lws *wsi, void **slot) {
   vg_hub_t *hub = vg_hub_find(camera);
   if (!hub) return -1;
   vg_live_viewer_t *v = vg_live_viewer_new(camera, audio, ws_wake, NULL);
-  if (!v) {
-    vg_hub_unref(&hub);
+  vg_live_group_t *g = v ? group_for(camera, hub, audio) : (vg_hub_unref(&hub), NULL);
+  if (!g) {
+    vg_live_viewer_free(&v);
     return -1;
   }
   v->wake_opaque = v;
-  v->hub = hub;
-  vg_camera_t *cam = vg_camera_find(camera);
-  v->worker = cam && cam->worker ? cam->worker : vg_workers_count() > 0 ? vg_worker_next() : NULL;
+  v->home = g;
   v->wsi = wsi;
   v->context = lws_get_context(wsi);
   atomic_store(&v->refs, 2); /* the socket's half and the worker's half */
@@ -831,9 +1127,10 @@ static int on_established(struct lws *wsi, void **slot) {
   pthread_mutex_unlock(&reg_lock);
   atomic_fetch_add(&v->cs->viewers, 1);
   *slot = v;
-  if (!v->worker || vg_worker_post(v->worker, open_task, v) != 0) {
-    viewer_unref(v); /* the worker's half never started */
-    return -1;       /* CLOSED follows and drops the socket's half */
+  if (vg_worker_post(g->worker, join_task, v) != 0) {
+    group_release(g); /* the worker's half never started */
+    viewer_unref(v);
+    return -1; /* CLOSED follows and drops the socket's half */
   }
   vg_log_info(&lg, "%s: live viewer connected", camera);
   return 0;
@@ -861,10 +1158,9 @@ static void on_closed(void **slot) {
   vg_log_info(&lg, "%s: live viewer left (%llu fragments, %llu skips)", v->camera,
               (unsigned long long)st.fragments, (unsigned long long)st.skips);
   int worker_half = atomic_load(&v->refs) > 1;
-  if (worker_half && vg_worker_post(v->worker, close_task, v) != 0) {
+  if (worker_half && vg_worker_post(v->home->worker, close_task, v) != 0) {
     /* The workers have stopped: nothing runs on them any more. */
-    vg_hub_close_reader(&v->reader);
-    viewer_unref(v);
+    close_task(v);
   }
   viewer_unref(v);
 }
@@ -876,6 +1172,11 @@ static int on_writeable(struct lws *wsi, void **slot) {
     vg_live_msg_t *m = vg_live_viewer_pop(v);
     if (!m) return 0;
     size_t len = msg_len(m);
+    /* lws_write puts its frame header in the headroom in front of the
+     * payload, which may be a buffer shared with other viewers: all writes
+     * happen on this one thread, and lws is done with the headroom when
+     * lws_write returns (what the socket did not take, it copies), so each
+     * viewer's write may reuse it. The payload itself is never written. */
     int n = lws_write(wsi, m->buf->data + VG_LIVE_PRE, len, m->text ? LWS_WRITE_TEXT : LWS_WRITE_BINARY);
     int close_after = m->close_after;
     if (m->recv_us > 0) vg_live_latency_observe(vg_time_mono_us() - m->recv_us);
@@ -928,7 +1229,7 @@ int vg_live_ws_callback(void *wsi_ptr, int reason, void **slot, void *in, size_t
 int vg_live_meta_publish(const char *camera, json_t *meta) {
   if (!camera || !json_is_object(meta)) return VG_EINVAL;
   int count = 0;
-  char *text = NULL;
+  vg_buf_t *text = NULL; /* built once, shared by the camera's viewers */
   pthread_mutex_lock(&reg_lock);
   for (vg_live_viewer_t *v = reg_head; v; v = v->next) {
     if (strcmp(v->camera, camera) != 0) continue;
@@ -937,15 +1238,14 @@ int vg_live_meta_publish(const char *camera, json_t *meta) {
       if (!copy) break;
       json_object_set_new(copy, "type", json_string("meta"));
       json_object_set_new(copy, "camera", json_string(camera));
-      text = json_dumps(copy, JSON_COMPACT);
-      json_decref(copy);
+      text = json_buf(copy);
       if (!text) break;
     }
-    enqueue_text(v, text, 0);
+    enqueue_buf(v, text, 1, 0, 0, 0, 0);
     count++;
   }
   pthread_mutex_unlock(&reg_lock);
-  free(text);
+  vg_buf_unref(&text);
   return count;
 }
 

@@ -8,17 +8,23 @@
  *  - The HTTP server (http_server.c, lws's own thread) authorizes the
  *    upgrade request with vg_live_ws_authorize(), and forwards the
  *    WebSocket callbacks of its connections to vg_live_ws_callback().
- *  - Each viewer holds a stream hub reader drained on its camera's worker:
- *    the worker muxes one fMP4 fragment per video frame (media/fmp4.h),
- *    puts a prft box with the frame's arrival (wall clock) in front of it,
- *    assembles it once into a message buffer (the only copy of the media),
- *    queues it on the viewer's bounded queue and wakes the lws thread with
- *    lws_cancel_service(). The worker never blocks on a viewer.
+ *  - The viewers of one camera stream that want the same tracks form a
+ *    group (vg_live_group_t) with one stream hub reader drained on the
+ *    camera's worker: the worker muxes one fMP4 fragment per video frame
+ *    (media/fmp4.h), puts a prft box with the frame's arrival (wall clock)
+ *    in front of it, assembles it once into a message buffer (the only copy
+ *    of the media), queues a reference to that same buffer on each member's
+ *    bounded queue and wakes the lws thread with lws_cancel_service(). The
+ *    worker never blocks on a viewer. The group keeps the current GOP's
+ *    fragments: a viewer that joins gets the codec message, the init
+ *    segment and those fragments (from the keyframe on), then the shared
+ *    fragments as they come.
  *  - The lws thread writes queued messages when the socket is writeable.
  *    A viewer whose queue holds more than VG_LIVE_WS_QUEUE_BYTES (or whose
  *    oldest queued frame is older than VG_LIVE_WS_QUEUE_AGE_MS) loses its
  *    queued fragments and skips to the next keyframe; the skip is counted
- *    and announced with a {"type":"skip"} text message.
+ *    and announced with a {"type":"skip"} text message. A skip is the
+ *    viewer's own: the group's fragments and the other members go on.
  *
  * Threads: vg_live_ws_authorize and vg_live_ws_callback run on the HTTP
  * server's thread; vg_live_meta_publish on any thread; vg_live_start/stop
@@ -110,7 +116,8 @@ double vg_live_latency_quantile(double q);
 #define VG_LIVE_PRE 16 /* >= LWS_PRE, checked in ws_live.c */
 typedef struct vg_live_msg {
   struct vg_live_msg *next;
-  struct vg_buf *buf; /* owned; payload bytes [VG_LIVE_PRE, buf->len) */
+  struct vg_buf *buf; /* a reference of its own; the buffer may be shared by other
+                       * viewers' messages (read-only). Payload [VG_LIVE_PRE, len) */
   int text;           /* text (JSON) or binary (fMP4) */
   int media;          /* a media fragment: dropped when the viewer skips */
   int close_after;    /* close the connection once this is written */
@@ -119,9 +126,11 @@ typedef struct vg_live_msg {
 } vg_live_msg_t;
 
 typedef struct vg_live_viewer vg_live_viewer_t;
+typedef struct vg_live_group vg_live_group_t;
 
 /* A viewer of camera without an lws connection: wake is called (any
  * thread) when messages are queued. Frames come from vg_live_viewer_feed
+ * (which makes the viewer a group of its own) or from a group it joined
  * (the worker's job in the server). */
 vg_live_viewer_t *vg_live_viewer_new(const char *camera, int audio, void (*wake)(void *opaque), void *opaque);
 /* Handles a new generation of tracks (codec message + init segment). */
@@ -139,6 +148,26 @@ typedef struct {
   int queued_msgs;
 } vg_live_viewer_stats_t;
 void vg_live_viewer_stats(vg_live_viewer_t *v, vg_live_viewer_stats_t *out);
-void vg_live_viewer_free(vg_live_viewer_t **v);
+void vg_live_viewer_free(vg_live_viewer_t **v); /* leaves its group first */
+
+/* A group: the viewers of one stream with the same options (audio wanted
+ * or not), fed once; each fragment is built once and its buffer shared by
+ * every member's queue. All group calls run on one thread at a time (the
+ * camera's worker in the server). */
+vg_live_group_t *vg_live_group_new(const char *camera, int audio);
+/* Frees the group; members still in it leave first. *g = NULL. */
+void vg_live_group_free(vg_live_group_t **g);
+/* Adds v (in no group yet): it gets this generation's codec message and
+ * init segment, then the kept fragments of the current GOP from its
+ * keyframe (or it waits for the next keyframe when the GOP was too long to
+ * keep), then the group's fragments as they are built. Returns 0 or
+ * VG_EINVAL. */
+int vg_live_group_join(vg_live_group_t *g, vg_live_viewer_t *v);
+void vg_live_group_leave(vg_live_group_t *g, vg_live_viewer_t *v);
+int vg_live_group_members(const vg_live_group_t *g);
+/* As the viewer calls above, for every member at once. */
+int vg_live_group_set_tracks(vg_live_group_t *g, const vg_track_t *tracks, int count);
+void vg_live_group_feed(vg_live_group_t *g, const vg_frame_t *frame);
+void vg_live_group_ended(vg_live_group_t *g);
 
 #endif

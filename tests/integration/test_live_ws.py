@@ -286,6 +286,87 @@ def test_slow_viewer_skipped_others_unaffected(live_node):
     wait_for(lambda: metric(base, "vigil_live_viewers") == 0, 10, what="viewers gone")
 
 
+def test_viewers_share_fragments(live_node):
+    """A video wall: the viewers of one camera get the very same fragments
+    (built once, shared) from their start on, a viewer joining later starts
+    at a keyframe with the others' bytes, and a stuck viewer's skips touch
+    none of them."""
+    _, http, base = live_node(size="640x360", bitrate="2M")
+    wait_online(base)
+    stuck = WsClient(http, "/api/v1/cameras/cam1/live.ws", rcvbuf=4096)
+    a = WsClient(http, "/api/v1/cameras/cam1/live.ws")
+    b = WsClient(http, "/api/v1/cameras/cam1/live.ws")
+    codec_a, init_a, frags = {}, {}, {}
+    for name, ws in (("a", a), ("b", b)):
+        codec_a[name], init_a[name], frags[name], _ = read_stream(ws, 7)
+    c = WsClient(http, "/api/v1/cameras/cam1/live.ws")  # mid-GOP (GOP 25), most likely
+    codec_a["c"], init_a["c"], frags["c"], _ = read_stream(c, 1)
+    assert codec_a["a"] == codec_a["b"] == codec_a["c"]
+    assert init_a["a"] == init_a["b"] == init_a["c"]
+    t0 = time.monotonic()
+    skipped_at = None
+    while skipped_at is None or time.monotonic() - skipped_at < 2:
+        assert time.monotonic() - t0 < 40 * SLOW, "the stuck viewer was never skipped"
+        for name, ws in (("a", a), ("b", b), ("c", c)):
+            kind, data = ws.recv()
+            if kind == "binary":
+                frags[name].append(data)
+            else:
+                assert json.loads(data)["type"] != "skip", f"reading viewer {name} was skipped"
+        if skipped_at is None and len(frags["a"]) % 25 == 0 and metric(base, "vigil_live_skips_total") >= 1:
+            skipped_at = time.monotonic()
+    for ws in (stuck, a, b, c):
+        ws.close()
+    # b and c: a run of a's fragments, byte for byte, from their first one on.
+    fa = frags["a"]
+    for name in ("b", "c"):
+        mine = frags[name]
+        assert mine[0] in fa, f"{name}'s first fragment is not one a got"
+        at = fa.index(mine[0])
+        n = min(len(mine), len(fa) - at)
+        assert n > 100, (name, n)
+        assert mine[:n] == fa[at:at + n], f"{name}'s fragments differ from a's"
+    # c started at a keyframe: its first fragment's first video sample is a
+    # sync sample (trun's first_sample_flags, or the default, not
+    # sample_is_non_sync).
+    assert fragment_starts_with_key(frags["c"][0])
+    assert metric(base, "vigil_live_dropped_frames_total") >= 1
+
+
+def fragment_starts_with_key(frag):
+    """Whether the video track's first sample in this prft+moof+mdat is a sync sample."""
+    moof = frag[32:]
+    size = struct.unpack(">I", moof[:4])[0]
+    pos, tfhd_flags, default_flags = 8, None, None
+    while pos < size:
+        bsize, btype = struct.unpack(">I4s", moof[pos:pos + 8])
+        if btype == b"traf":
+            p, track = pos + 8, None
+            while p < pos + bsize:
+                csize, ctype = struct.unpack(">I4s", moof[p:p + 8])
+                body = moof[p + 8:p + csize]
+                if ctype == b"tfhd":
+                    tfhd_flags = int.from_bytes(body[1:4], "big")
+                    track = struct.unpack(">I", body[4:8])[0]
+                    q = 8 + (8 if tfhd_flags & 1 else 0) + (4 if tfhd_flags & 2 else 0) + \
+                        (4 if tfhd_flags & 8 else 0) + (4 if tfhd_flags & 0x10 else 0)
+                    default_flags = struct.unpack(">I", body[q:q + 4])[0] if tfhd_flags & 0x20 else None
+                elif ctype == b"trun" and track == 1:
+                    flags = int.from_bytes(body[1:4], "big")
+                    q = 8 + (4 if flags & 1 else 0)
+                    sample_flags = struct.unpack(">I", body[q:q + 4])[0] if flags & 4 else None
+                    if sample_flags is None and flags & 0x400:
+                        q += (4 if flags & 0x100 else 0) + (4 if flags & 0x200 else 0)
+                        sample_flags = struct.unpack(">I", body[q:q + 4])[0]
+                    if sample_flags is None:
+                        sample_flags = default_flags
+                    assert sample_flags is not None, "no sample flags for the video's first sample"
+                    return not sample_flags & 0x10000
+                p += csize
+        pos += bsize
+    raise AssertionError("no video trun")
+
+
 def test_ws_errors_without_auth(live_node):
     _, http, base = live_node(cfg={"extra_cameras": True})
     with pytest.raises(WsError) as e:

@@ -1,7 +1,8 @@
 /*
  * test_live_ws.c: the live view's pieces without sockets: MSE codec strings
  * from real encoder output, a viewer's message sequence (codec, init,
- * one fragment per frame), skipping a viewer that falls behind, the
+ * one fragment per frame), skipping a viewer that falls behind, viewers of
+ * one group sharing every fragment (a late joiner and a slow one), the
  * analytics metadata hook, the latency quantiles and the upgrade's
  * authorization with auth off.
  */
@@ -307,6 +308,187 @@ static void test_meta_publish(void **state) {
   vg_live_viewer_free(&b);
 }
 
+/* ---- a group: viewers of one camera share every fragment ---- */
+
+#define SHARED_MAX 2048
+static vg_buf_t *seen[SHARED_MAX]; /* the fast viewer's fragments, in order (references) */
+static int seen_key[SHARED_MAX];   /* whether each starts a GOP */
+static int seen_count;
+
+/* The index of buf among the fragments seen, or -1. */
+static int seen_index(const vg_buf_t *buf) {
+  for (int i = seen_count - 1; i >= 0; i--)
+    if (seen[i] == buf) return i;
+  return -1;
+}
+
+/* Pops a viewer's queue: every media message must be the next of the
+ * fragments the reference viewer got (*next), the same shared buffer and
+ * the same bytes. Returns the number popped. */
+static int drain_in_step(vg_live_viewer_t *v, int *next, int64_t *first_recv) {
+  vg_live_msg_t *m;
+  int n = 0;
+  while ((m = vg_live_viewer_pop(v))) {
+    assert_true(m->media);
+    assert_true(*next < seen_count);
+    assert_ptr_equal(m->buf, seen[*next]);
+    assert_memory_equal(payload(m), seen[*next]->data + VG_LIVE_PRE, payload_len(m));
+    if (first_recv && n == 0) *first_recv = m->recv_us;
+    (*next)++;
+    n++;
+    vg_live_msg_free(m);
+  }
+  return n;
+}
+
+/* A video wall: a and b join at the start, c in the middle of a GOP, and
+ * slow never reads. a, b and c get the same buffers (byte-identical
+ * fragments, built once) from their start on; c starts at the GOP's
+ * keyframe; slow skips to a keyframe on its own without a, b or c losing a
+ * fragment. */
+static void test_group_shares(void **state) {
+  (void)state;
+  vg_clip_t *clip = encode(VG_CODEC_H264, VG_CODEC_AAC);
+  vg_live_group_t *g = vg_live_group_new("camWall", 1);
+  assert_non_null(g);
+  vg_live_viewer_t *a = vg_live_viewer_new("camWall", 1, NULL, NULL),
+                   *b = vg_live_viewer_new("camWall", 1, NULL, NULL),
+                   *slow = vg_live_viewer_new("camWall", 1, NULL, NULL), *c = NULL;
+  assert_int_equal(vg_live_group_join(g, a), 0);
+  assert_int_equal(vg_live_group_join(g, b), 0);
+  assert_int_equal(vg_live_group_join(g, slow), 0);
+  assert_int_equal(vg_live_group_join(g, a), VG_EINVAL); /* already a member */
+  assert_int_equal(vg_live_group_members(g), 3);
+  assert_int_equal(vg_live_group_set_tracks(g, clip->tracks, clip->track_count), 0);
+  /* One codec message and one init segment for all. */
+  vg_live_msg_t *ca = vg_live_viewer_pop(a), *cb = vg_live_viewer_pop(b);
+  assert_true(ca->text && cb->text);
+  assert_ptr_equal(ca->buf, cb->buf);
+  vg_live_msg_t *ia = vg_live_viewer_pop(a), *ib = vg_live_viewer_pop(b);
+  assert_true(is_box(ia, "ftyp"));
+  assert_ptr_equal(ia->buf, ib->buf);
+  vg_buf_t *codec_bytes = vg_buf_from(payload(ca), payload_len(ca)),
+           *init_bytes = vg_buf_from(payload(ia), payload_len(ia));
+  vg_live_msg_free(ca);
+  vg_live_msg_free(cb);
+  vg_live_msg_free(ia);
+  vg_live_msg_free(ib);
+
+  seen_count = 0;
+  int b_next = 0, c_next = 0, c_start = -1, video_after_key = 0;
+  int64_t loop_pts = 2 * 90000, c_first_recv = -1, c_live_recv = 0;
+  int c_live_checked = 0;
+  vg_live_viewer_stats_t st;
+  uint64_t slow_mark = UINT64_MAX;
+  int done = 0;
+  for (int loop = 0; loop < 40 && !done && seen_count < SHARED_MAX - 64; loop++) {
+    for (size_t i = 0; i < clip->frame_count && !done; i++) {
+      vg_frame_t f = clip->frames[i].frame;
+      f.pts += loop * loop_pts;
+      f.recv_us = vg_time_mono_us();
+      int video = f.track == 0, key = video && (f.flags & VG_FRAME_KEY);
+      vg_live_group_feed(g, &f);
+      /* a reads everything and is the reference. */
+      vg_live_msg_t *m;
+      while ((m = vg_live_viewer_pop(a))) {
+        assert_true(m->media && is_box(m, "prft"));
+        assert_true(m->recv_us > 0);
+        seen_key[seen_count] = key;
+        seen[seen_count++] = vg_buf_ref(m->buf);
+        vg_live_msg_free(m);
+      }
+      drain_in_step(b, &b_next, NULL);
+      if (video) video_after_key = key ? 0 : video_after_key + 1;
+      /* c arrives in the second GOP, 10 frames past its keyframe. */
+      if (!c && loop == 1 && video && video_after_key == 10) {
+        c = vg_live_viewer_new("camWall", 1, NULL, NULL);
+        assert_int_equal(vg_live_group_join(g, c), 0);
+        vg_live_msg_t *codec = vg_live_viewer_pop(c);
+        assert_true(codec->text);
+        assert_int_equal(payload_len(codec), codec_bytes->len);
+        assert_memory_equal(payload(codec), codec_bytes->data, codec_bytes->len);
+        vg_live_msg_free(codec);
+        vg_live_msg_t *init = vg_live_viewer_pop(c);
+        assert_int_equal(payload_len(init), init_bytes->len);
+        assert_memory_equal(payload(init), init_bytes->data, init_bytes->len);
+        vg_live_msg_free(init);
+        /* The kept GOP: from its keyframe on, the buffers a got. */
+        c_start = seen_count - 1 - video_after_key;
+        assert_true(seen_key[c_start]);
+        c_next = c_start;
+        assert_int_equal(drain_in_step(c, &c_next, &c_first_recv), 11);
+        assert_int_equal(c_next, seen_count);
+        assert_int_equal(c_first_recv, 0); /* cached: no latency measure */
+        continue;
+      }
+      if (c) {
+        int64_t recv = -1;
+        if (drain_in_step(c, &c_next, &recv) && !c_live_checked) {
+          c_live_recv = recv;
+          c_live_checked = 1;
+        }
+      }
+      /* Until slow has skipped and got a few fragments again. */
+      vg_live_viewer_stats(slow, &st);
+      if (st.skips > 0 && slow_mark == UINT64_MAX) slow_mark = st.fragments;
+      if (slow_mark != UINT64_MAX && st.fragments >= slow_mark + 5) done = 1;
+    }
+  }
+  assert_true(done);
+  assert_non_null(c);
+  assert_true(c_live_checked && c_live_recv > 0);
+  assert_int_equal(b_next, seen_count);
+  assert_int_equal(c_next, seen_count);
+  /* The fast viewers never skipped nor lost a fragment. */
+  vg_live_viewer_t *fast[] = {a, b, c};
+  for (int i = 0; i < 3; i++) {
+    vg_live_viewer_stats(fast[i], &st);
+    assert_int_equal(st.skips, 0);
+    assert_int_equal(st.dropped_frames, 0);
+    assert_int_equal(st.fragments, (uint64_t)(i == 2 ? seen_count - c_start : seen_count));
+  }
+  /* slow skipped: its codec message and init segment stay, then the skip,
+   * then fragments from a keyframe, the same buffers as everybody's. */
+  vg_live_viewer_stats(slow, &st);
+  assert_true(st.skips >= 1);
+  assert_true(st.dropped_frames > 0);
+  json_t *j = pop_json(slow);
+  assert_string_equal(json_string_value(json_object_get(j, "type")), "codec");
+  json_decref(j);
+  vg_live_msg_t *m = vg_live_viewer_pop(slow);
+  assert_true(is_box(m, "ftyp"));
+  vg_live_msg_free(m);
+  j = pop_json(slow);
+  assert_string_equal(json_string_value(json_object_get(j, "type")), "skip");
+  json_decref(j);
+  m = vg_live_viewer_pop(slow);
+  assert_non_null(m);
+  int at = seen_index(m->buf);
+  assert_true(at >= 0 && seen_key[at]);
+  vg_live_msg_free(m);
+  int next = at + 1;
+  assert_true(drain_in_step(slow, &next, NULL) >= 4);
+  assert_int_equal(next, seen_count);
+  /* Leaving is the leaver's business; the group goes on with the rest. */
+  vg_live_group_leave(g, slow);
+  assert_int_equal(vg_live_group_members(g), 3);
+  vg_live_viewer_free(&slow);
+  vg_live_viewer_free(&a); /* leaves the group */
+  assert_int_equal(vg_live_group_members(g), 2);
+  vg_live_group_ended(g);
+  j = pop_json(b);
+  assert_string_equal(json_string_value(json_object_get(j, "type")), "end");
+  json_decref(j);
+  vg_live_group_free(&g); /* b and c leave */
+  vg_live_viewer_free(&b);
+  vg_live_viewer_free(&c);
+  for (int i = 0; i < seen_count; i++)
+    vg_buf_unref(&seen[i]);
+  vg_buf_unref(&codec_bytes);
+  vg_buf_unref(&init_bytes);
+  vg_clip_free(&clip);
+}
+
 static void test_latency_quantiles(void **state) {
   (void)state;
   for (int i = 0; i < 90; i++)
@@ -377,6 +559,7 @@ int main(void) {
       cmocka_unit_test(test_codec_strings),     cmocka_unit_test(test_viewer_sequence),
       cmocka_unit_test(test_viewer_skips),      cmocka_unit_test(test_meta_publish),
       cmocka_unit_test(test_latency_quantiles), cmocka_unit_test(test_authorize_auth_off),
+      cmocka_unit_test(test_group_shares),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
