@@ -165,6 +165,16 @@ static void sink_count(void *o, const vg_frame_t *f) {
   ((sink_state_t *)o)->frames++;
 }
 
+/* Feeds one tag to the ingest as the RTMP message that carries it. */
+static int send_tag(vg_rtmp_ingest_t *ing, const tag_t *tag, uint32_t timestamp) {
+  vg_rtmp_msg_t m = {.type = tag->type, .stream_id = 1, .timestamp = timestamp, .csid = 4};
+  m.buf = vg_buf_from(tag->data, tag->len);
+  m.buf->len = tag->len;
+  int r = vg_rtmp_ingest_message(ing, &m, 77, 5000000);
+  vg_buf_unref(&m.buf);
+  return r;
+}
+
 static void test_ingest_real_file(void **state) {
   size_t len;
   uint8_t *f = read_data("h264_aac.flv", &len);
@@ -178,13 +188,9 @@ static void test_ingest_real_file(void **state) {
   vg_rtmp_ingest_init(&ing, &sink);
   int media = 0;
   for (int i = 0; i < n; i++) {
-    vg_rtmp_msg_t m = {.type = tags[i].type, .stream_id = 1, .timestamp = tags[i].ts + 1000, .csid = 4};
-    m.buf = vg_buf_from(tags[i].data, tags[i].len);
-    m.buf->len = tags[i].len;
-    int r = vg_rtmp_ingest_message(&ing, &m, 77, 5000000);
+    int r = send_tag(&ing, &tags[i], tags[i].ts + 1000);
     assert_true(r >= 0);
     media += r;
-    vg_buf_unref(&m.buf);
   }
   /* Both sequence headers come before the first frame: one track list. */
   assert_int_equal(s.set_calls, 1);
@@ -248,14 +254,10 @@ static void test_audio_waits_for_announced_video(void **state) {
     for (int i = 0; i < n; i++) {
       int type = tags[i].type;
       if ((pass == 0 && type != 18) || (pass == 1 && type != 8) || (pass == 2 && type != 9)) continue;
-      vg_rtmp_msg_t m = {.type = type, .stream_id = 1, .timestamp = tags[i].ts + 1000, .csid = 4};
-      m.buf = vg_buf_from(tags[i].data, tags[i].len);
-      m.buf->len = tags[i].len;
-      int r = vg_rtmp_ingest_message(&ing, &m, 77, 5000000);
+      int r = send_tag(&ing, &tags[i], tags[i].ts + 1000);
       assert_true(r >= 0);
       audio_sent += pass == 1;
       video_frames += pass == 2 && r > 0;
-      vg_buf_unref(&m.buf);
     }
   assert_true(ing.meta_video);
   assert_true(audio_sent > 3);
@@ -276,12 +278,7 @@ static void test_audio_waits_for_announced_video(void **state) {
   for (int t = 0; t <= 4000; t += 500)
     for (int i = 0; i < n; i++) {
       if (tags[i].type == 9 || (t > 0 && tags[i].type == 18)) continue;
-      vg_rtmp_msg_t m = {
-          .type = tags[i].type, .stream_id = 1, .timestamp = tags[i].ts + (uint32_t)t, .csid = 4};
-      m.buf = vg_buf_from(tags[i].data, tags[i].len);
-      m.buf->len = tags[i].len;
-      assert_true(vg_rtmp_ingest_message(&ing, &m, 77, 5000000) >= 0);
-      vg_buf_unref(&m.buf);
+      assert_true(send_tag(&ing, &tags[i], tags[i].ts + (uint32_t)t) >= 0);
       if (t < 3000) assert_int_equal(s.set_calls, 0);
     }
   assert_int_equal(s.set_calls, 1);
