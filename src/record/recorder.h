@@ -70,6 +70,18 @@ typedef struct {
   /* Writer threads, each writing the segments of its share of the cameras;
    * 0 (default): one per root, at least 2 (0..32). */
   int writer_threads;
+  /* Blocks reserved ahead of a segment file's end, in MiB steps
+   * (fallocate with the file's size kept); 0: none (0..1024). */
+  int preallocate_mb;
+  /* A writer commits its index rows at most this often (all rows of the
+   * interval in one transaction; the rows follow their bytes by up to this
+   * much); 0: once per writer wake-up (0..10000). */
+  int index_interval_ms;
+  /* Segment files written with O_DIRECT from an aligned staging buffer
+   * (whole blocks; the last partial one padded with a 'free' box until the
+   * next write, cut off at close); false: through the page cache. A
+   * filesystem without O_DIRECT is written the buffered way. */
+  bool direct_io;
   /* Not configuration of its own: the database file the writer indexes
    * into (the node copies "database.path" here); empty: no index. */
   char db_path[512];
