@@ -134,6 +134,7 @@ typedef struct {
    * DIRECT_BLOCK of them). The padding is cut off when the file closes. */
   int direct;
   uint8_t *tail;
+  uint64_t file_end; /* direct: the file's size, padding included */
 } segment_t;
 
 enum { JOB_OPEN, JOB_FRAGMENT, JOB_CLOSE };
@@ -467,9 +468,17 @@ static int direct_write(segment_t *s, const struct iovec *iov, int count) {
       }
     }
   }
-  if (fill == 0) return 0;
+  if (fill == 0) {
+    if (pos > s->file_end) s->file_end = pos;
+    return 0;
+  }
   size_t end = (fill + DIRECT_BLOCK - 1) / DIRECT_BLOCK * DIRECT_BLOCK;
   if (end - fill > 0 && end - fill < 8) end += DIRECT_BLOCK;
+  /* The padding also covers the previous write's, should that reach
+   * further (a small write after a padding of more than a block), so that
+   * nothing stale follows it. That is at most a block more than above. */
+  if (s->file_end > pos + end && s->file_end - pos <= DIRECT_STAGE_BYTES + 2 * DIRECT_BLOCK)
+    end = (size_t)(s->file_end - pos);
   if (end > fill) {
     uint32_t pad = (uint32_t)(end - fill);
     uint8_t *box = stage + fill;
@@ -482,6 +491,7 @@ static int direct_write(segment_t *s, const struct iovec *iov, int count) {
   }
   int err = pwrite_all(s->fd, stage, end, pos);
   if (err) return err;
+  if (pos + end > s->file_end) s->file_end = pos + end;
   size_t whole = fill / DIRECT_BLOCK * DIRECT_BLOCK;
   memcpy(s->tail, stage + whole, fill - whole);
   return 0;
@@ -550,6 +560,7 @@ static int open_on_root(segment_t *s, int root, const vg_buf_t *init) {
   if (s->fd < 0) return -errno;
   struct iovec iov = {init->data, init->len};
   s->offset = 0;
+  s->file_end = 0;
   err = segment_write(s, &iov, 1);
   if (err) {
     close(s->fd);

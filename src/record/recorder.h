@@ -26,7 +26,14 @@
  * The writer picks the segment's root when it opens the file, adds the
  * segment's index row once the init segment is written, a fragment's row
  * once its bytes are written (all rows of one wake-up in one transaction),
- * and marks the segment closed, after fdatasync(), when it ends. Times in
+ * and marks the segment closed, after fdatasync(), when it ends. By default
+ * (record.direct_io) the files are written with O_DIRECT in whole blocks
+ * from the writer's aligned staging buffer, so that the footage does not
+ * pass through the page cache: the last partial block of a file is written
+ * padded with a 'free' box (a valid MP4 to any reader at any time) and
+ * rewritten by the next write, and the padding is cut off when the file
+ * closes (recovery cuts it after a crash). Blocks are reserved a few MiB
+ * ahead of the end (record.preallocate_mb) and given back at close. Times in
  * the index are UTC: the segment's first frame anchors the wall clock and
  * media time (pts) counts from there.
  *
