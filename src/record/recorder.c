@@ -37,16 +37,17 @@
 /* Jobs handled per wake-up of the writer, all their index rows in one
  * transaction: bounds how long one transaction holds the write lock. */
 #define WRITER_MAX_BATCH 1024
-/* Defaults of record.preallocate_mb and record.index_interval_ms (see
- * docs/BENCHMARKS.md, "Recording", for the measurements behind them). */
+/* Defaults of record.direct_io, record.preallocate_mb and
+ * record.index_interval_ms (docs/BENCHMARKS.md, "Recording", has the
+ * measurements behind them). */
+#define DIRECT_IO_DEFAULT true
 #define PREALLOCATE_MB_DEFAULT 4
+#define INDEX_INTERVAL_MS_DEFAULT 0
 /* O_DIRECT writes: the block size their offsets, lengths and buffers are
  * aligned to (at least the logical block size of common disks and the
  * page size), and the staging buffer a write is copied through. */
-#define DIRECT_IO_DEFAULT true
 #define DIRECT_BLOCK 4096u
 #define DIRECT_STAGE_BYTES (1u << 20)
-#define INDEX_INTERVAL_MS_DEFAULT 0
 /* A writer woken by a job waits this long for more before it writes them,
  * unless the queue fills faster (WRITER_BATCH_JOBS): one wake-up and one
  * index transaction per batch instead of per fragment. It adds at most
@@ -439,7 +440,7 @@ static int pwrite_all(int fd, const uint8_t *buf, size_t len, uint64_t off) {
   return 0;
 }
 
-/* Writes size bytes of iov at s->offset with O_DIRECT: the tail block's
+/* Writes iov at s->offset with O_DIRECT: the tail block's
  * bytes and iov are copied into the writer's staging buffer and written as
  * whole blocks from the tail block's start; the last partial block is
  * padded with a 'free' box (at least its 8-byte header: a block more when
@@ -497,7 +498,7 @@ static int direct_write(segment_t *s, const struct iovec *iov, int count) {
   return 0;
 }
 
-/* Appends iov (size bytes in all) at s->offset, with O_DIRECT when the
+/* Appends iov at s->offset, with O_DIRECT when the
  * segment is direct. A filesystem that refuses the direct write (EINVAL:
  * alignment it needs beyond ours, or no O_DIRECT at all) gets this file
  * written the buffered way from here on. */
