@@ -31,7 +31,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ingest import (PAGE, wait_online, thread_cpu, cpu_seconds, free_port, metrics, msum, rss_bytes,  # noqa: E402
-                    start, start_camsim, stop)
+                    start, start_camsim, start_node, stop)
 
 
 def quantile(m, name, q):
@@ -47,6 +47,10 @@ def writer_cpu(pid):
 
 
 def start_recording_node(vigil, n, sim_port, tmp, workers):
+    """Starts a node recording cameras cam1..camN of the camsim at sim_port.
+    BENCH_RECORD_CFG in the environment (a JSON object) is merged into its
+    "record" config, so that an A/B run (bench/profile.py --env-b) can set a
+    recorder option for one node only."""
     http_port = free_port()
     root = os.path.join(tmp, "rec")
     cfg = {"log_level": "warn", "workers": workers, "auth": {"enabled": False},
@@ -56,6 +60,7 @@ def start_recording_node(vigil, n, sim_port, tmp, workers):
            "record": {"enabled": True, "roots": [{"path": root}], "segment_s": 60, "fragment_ms": 1000},
            "cameras": [{"id": f"cam{i}", "url": f"rtsp://127.0.0.1:{sim_port}/cam{i}"}
                        for i in range(1, n + 1)]}
+    cfg["record"].update(json.loads(os.environ.get("BENCH_RECORD_CFG", "{}")))
     path = os.path.join(tmp, "record.json")
     with open(path, "w") as f:
         json.dump(cfg, f)
@@ -130,6 +135,57 @@ def bench_ffmpeg(n, sim_port, duration, tmp):
             "rss_kib_per_stream": rss / 1024 / max(len(alive), 1)}
 
 
+def filesystem_of(path):
+    """The filesystem type and device a path is on (where the recordings go)."""
+    r = subprocess.run(["df", "--output=fstype,source,target", path], capture_output=True, text=True)
+    return " ".join(r.stdout.split()[4:]) if r.returncode == 0 else "unknown"
+
+
+def bench_increment(vigil, n, duration, tmp, workers):
+    """What recording adds to ingest: one node that only ingests and one that
+    ingests and records, from the same camsim at the same time (the same load
+    on a shared machine). Returns both nodes' CPU per stream-minute, their
+    difference and the recording node's threads."""
+    sim_port = free_port()
+    sim = start_camsim(vigil, n, sim_port, os.path.join(tmp, f"camsim-{n}.log"), workers)
+    os.makedirs(os.path.join(tmp, "ingest"))
+    os.makedirs(os.path.join(tmp, "record"))
+    nodes = []
+    try:
+        ing, ing_port, _, ing_online = start_node(vigil, n, sim_port, os.path.join(tmp, "ingest"), workers)
+        nodes.append(ing)
+        rec, rec_port, rec_online, root = start_recording_node(vigil, n, sim_port, os.path.join(tmp, "record"),
+                                                               workers)
+        nodes.append(rec)
+        time.sleep(5)
+        t0 = time.time()
+        before = [(metrics(p), cpu_seconds(nd.pid), thread_cpu(nd.pid)) for nd, p in ((ing, ing_port),
+                                                                                      (rec, rec_port))]
+        time.sleep(duration)
+        after = [(metrics(p), cpu_seconds(nd.pid), thread_cpu(nd.pid)) for nd, p in ((ing, ing_port),
+                                                                                      (rec, rec_port))]
+        el = time.time() - t0
+        load = os.getloadavg()
+    finally:
+        for nd in nodes:
+            stop(nd)
+        stop(sim)
+    out = {"n": n, "seconds": round(el, 1), "online": [ing_online, rec_online],
+           "load_avg_1_5_15": [round(x, 2) for x in load], "recordings_fs": filesystem_of(tmp)}
+    for label, (m0, c0, th0), (m1, c1, th1) in zip(("ingest", "record"), before, after):
+        out[label] = {
+            "cpu_s": round(c1 - c0, 2),
+            "cpu_s_per_stream_min": (c1 - c0) / n / (el / 60),
+            "frames": msum(m1, "vigil_camera_frames_total") - msum(m0, "vigil_camera_frames_total"),
+            "rec_dropped": msum(m1, "vigil_record_dropped_frames_total") -
+            msum(m0, "vigil_record_dropped_frames_total"),
+            "threads": {k: round(th1.get(k, 0) - v, 2) for k, v in th0.items() if th1.get(k, 0) - v > 0.05}}
+    out["increment_cpu_s_per_stream_min"] = (out["record"]["cpu_s_per_stream_min"] -
+                                             out["ingest"]["cpu_s_per_stream_min"])
+    shutil.rmtree(root, ignore_errors=True)
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--vigil", default="build/vigil")
@@ -139,11 +195,22 @@ def main():
                     help="largest N at which one ffmpeg per camera is also run")
     ap.add_argument("--workers", type=int, default=0)
     ap.add_argument("--json", help="write the results here as JSON")
+    ap.add_argument("--increment", action="store_true",
+                    help="instead: an ingest-only node and a recording node side by side, for what recording adds")
+    ap.add_argument("--root-dir", help="parent directory of the recordings (default: a new directory in $TMPDIR)")
     a = ap.parse_args()
-    tmp = tempfile.mkdtemp(prefix="vigil-bench-record-")
+    tmp = tempfile.mkdtemp(prefix="vigil-bench-record-", dir=a.root_dir)
+    if a.increment:
+        try:
+            for n in [int(x) for x in a.n.split(",")]:
+                print(json.dumps(bench_increment(a.vigil, n, a.duration, tmp, a.workers)), flush=True)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return
     results = {"machine": f"{platform.node()} {platform.machine()} {os.cpu_count()} cores, "
                           f"{os.sysconf('SC_PHYS_PAGES') * PAGE / 2**30:.0f} GiB",
-               "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "runs": []}
+               "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+               "recordings_fs": filesystem_of(tmp), "runs": []}
     try:
         for n in [int(x) for x in a.n.split(",")]:
             sim, sim_port, res = bench_vigil(a.vigil, n, a.duration, tmp, a.workers)

@@ -37,6 +37,17 @@
 /* Jobs handled per wake-up of the writer, all their index rows in one
  * transaction: bounds how long one transaction holds the write lock. */
 #define WRITER_MAX_BATCH 1024
+/* Defaults of record.direct_io, record.preallocate_mb and
+ * record.index_interval_ms (docs/BENCHMARKS.md, "Recording", has the
+ * measurements behind them). */
+#define DIRECT_IO_DEFAULT true
+#define PREALLOCATE_MB_DEFAULT 4
+#define INDEX_INTERVAL_MS_DEFAULT 0
+/* O_DIRECT writes: the block size their offsets, lengths and buffers are
+ * aligned to (at least the logical block size of common disks and the
+ * page size), and the staging buffer a write is copied through. */
+#define DIRECT_BLOCK 4096u
+#define DIRECT_STAGE_BYTES (1u << 20)
 /* A writer woken by a job waits this long for more before it writes them,
  * unless the queue fills faster (WRITER_BATCH_JOBS): one wake-up and one
  * index transaction per batch instead of per fragment. It adds at most
@@ -85,6 +96,12 @@ typedef struct {
   int64_t used_refresh_at;
   int no_root_logged; /* "no storage root can take a segment" was logged */
   job_t *current;     /* the job whose file work runs now */
+  /* Jobs whose bytes are written and whose index rows wait for the next
+   * index transaction (record.index_interval_ms), in queue order. */
+  job_t *ix_head, *ix_tail;
+  int ix_jobs;
+  int64_t ix_due; /* when they are committed at the latest */
+  uint8_t *stage; /* O_DIRECT staging buffer: DIRECT_STAGE_BYTES + 2 blocks, aligned */
 } writer_t;
 
 /* The writer running on this thread (NULL elsewhere). */
@@ -106,6 +123,19 @@ typedef struct {
   uint64_t offset;    /* bytes written: the end of the last complete fragment */
   uint32_t fragments; /* complete fragments written */
   int index_closed;   /* the row was marked closed */
+  /* Blocks reserved ahead of the end (fallocate, record.preallocate_mb):
+   * the file's extents are reserved up to alloc_end; prealloc_off when the
+   * filesystem cannot (or is full), then the file grows write by write. */
+  uint64_t alloc_end;
+  int prealloc_off;
+  /* Written with O_DIRECT (record.direct_io): whole blocks from the
+   * writer's aligned staging buffer. The file's last partial block is
+   * written padded with a 'free' box up to the block's end and rewritten,
+   * with what follows, by the next write; tail holds its bytes (offset %
+   * DIRECT_BLOCK of them). The padding is cut off when the file closes. */
+  int direct;
+  uint8_t *tail;
+  uint64_t file_end; /* direct: the file's size, padding included */
 } segment_t;
 
 enum { JOB_OPEN, JOB_FRAGMENT, JOB_CLOSE };
@@ -197,8 +227,10 @@ static const vg_log_ctx_t record_log = {"record", NULL};
 /* --- configuration and paths --- */
 
 int vg_record_config_parse(vg_cfg_t *c, json_t *obj, vg_record_config_t *out) {
-  static const char *const keys[] = {"enabled",   "root",        "roots",          "root_retry_s",
-                                     "segment_s", "fragment_ms", "writer_threads", NULL};
+  static const char *const keys[] = {
+      "enabled",     "root",           "roots",          "root_retry_s",      "segment_s",
+      "fragment_ms", "writer_threads", "preallocate_mb", "index_interval_ms", "direct_io",
+      NULL};
   long long v;
   memset(out, 0, sizeof(*out));
   if (obj) vg_cfg_check_keys(c, obj, keys);
@@ -213,6 +245,11 @@ int vg_record_config_parse(vg_cfg_t *c, json_t *obj, vg_record_config_t *out) {
   out->fragment_ms = (int)v;
   vg_cfg_int(c, obj, "writer_threads", 0, 0, MAX_WRITERS, &v);
   out->writer_threads = (int)v;
+  vg_cfg_int(c, obj, "preallocate_mb", PREALLOCATE_MB_DEFAULT, 0, 1024, &v);
+  out->preallocate_mb = (int)v;
+  vg_cfg_int(c, obj, "index_interval_ms", INDEX_INTERVAL_MS_DEFAULT, 0, 10000, &v);
+  out->index_interval_ms = (int)v;
+  vg_cfg_bool(c, obj, "direct_io", DIRECT_IO_DEFAULT, &out->direct_io);
   return c->failed ? VG_ECONFIG : 0;
 }
 
@@ -305,6 +342,41 @@ static void segment_finish_index(segment_t *s) {
   WR->current->ix_finish = true;
 }
 
+/* Reserves the file's blocks in steps of record.preallocate_mb ahead of
+ * where this write ends, without changing the file's size
+ * (FALLOC_FL_KEEP_SIZE: readers and recovery see the same bytes as
+ * without it). Writes into reserved blocks skip ext4's per-page delayed
+ * allocation work, and a segment's file gets a few large extents. Any
+ * failure (a filesystem without fallocate, a full disk) turns it off for
+ * this file: the write that follows reports a real error by itself. */
+static void preallocate(segment_t *s, uint64_t write_end) {
+  uint64_t step = (uint64_t)W.cfg.preallocate_mb << 20;
+  if (!step || s->prealloc_off || write_end <= s->alloc_end) return;
+  uint64_t from = s->alloc_end > s->offset ? s->alloc_end : s->offset;
+  uint64_t to = (write_end / step + 1) * step;
+  if (fallocate(s->fd, FALLOC_FL_KEEP_SIZE, (off_t)from, (off_t)(to - from)) != 0) {
+    s->prealloc_off = 1;
+    return;
+  }
+  s->alloc_end = to;
+}
+
+/* Cuts a direct file's padding and gives back the blocks reserved past the
+ * file's end. On ext4 a truncate to the current size frees them (a hole
+ * punched past the end does not); other filesystems free them with the
+ * punched hole. */
+static void release_preallocation(segment_t *s) {
+  if (s->fd < 0 || (s->alloc_end <= s->offset && !s->direct)) return;
+  if (ftruncate(s->fd, (off_t)s->offset) != 0) { /* the punch below may still free them */
+  }
+  uint64_t from = (s->offset + 4095) & ~(uint64_t)4095;
+  if (from < s->alloc_end && fallocate(s->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)from,
+                                       (off_t)(s->alloc_end - from)) != 0) {
+    /* Not supported there: the truncate above was the way. */
+  }
+  s->alloc_end = 0;
+}
+
 /* A write to the file failed: the file is cut back to its last complete
  * fragment (a half-written one would be a corrupt tail), closed in the
  * index, and the recorder told to start a new file. The root learns about
@@ -319,6 +391,7 @@ static void segment_fail(segment_t *s, const char *what, int err) {
   if (s->fd >= 0) {
     if (ftruncate(s->fd, (off_t)s->offset) != 0) { /* the reader stops at the torn fragment anyway */
     }
+    release_preallocation(s);
     close(s->fd);
   }
   s->fd = -1;
@@ -349,6 +422,99 @@ static int write_all(int fd, struct iovec *iov, int count) {
   return 0;
 }
 
+/* Writes all of buf at off (O_DIRECT: whole blocks). */
+static int pwrite_all(int fd, const uint8_t *buf, size_t len, uint64_t off) {
+  while (len > 0) {
+    ssize_t n = pwrite(fd, buf, len, (off_t)off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return -errno;
+    }
+    /* A short direct write stops at a block boundary; anything else
+     * cannot be resumed aligned. */
+    if (n == 0 || (size_t)n % DIRECT_BLOCK != 0) return VG_EIO;
+    buf += n;
+    len -= (size_t)n;
+    off += (uint64_t)n;
+  }
+  return 0;
+}
+
+/* Writes iov at s->offset with O_DIRECT: the tail block's
+ * bytes and iov are copied into the writer's staging buffer and written as
+ * whole blocks from the tail block's start; the last partial block is
+ * padded with a 'free' box (at least its 8-byte header: a block more when
+ * fewer bytes are left), so that the file stays a valid ISO BMFF file to
+ * any reader at any time. Returns 0 or the error of the write. */
+static int direct_write(segment_t *s, const struct iovec *iov, int count) {
+  uint8_t *stage = WR->stage;
+  uint32_t tail_len = (uint32_t)(s->offset % DIRECT_BLOCK);
+  uint64_t pos = s->offset - tail_len;
+  size_t fill = tail_len;
+  if (tail_len) memcpy(stage, s->tail, tail_len);
+  for (int k = 0; k < count; k++) {
+    const uint8_t *src = iov[k].iov_base;
+    size_t left = iov[k].iov_len;
+    while (left > 0) {
+      size_t n = DIRECT_STAGE_BYTES - fill < left ? DIRECT_STAGE_BYTES - fill : left;
+      memcpy(stage + fill, src, n);
+      fill += n;
+      src += n;
+      left -= n;
+      if (fill == DIRECT_STAGE_BYTES) {
+        int err = pwrite_all(s->fd, stage, fill, pos);
+        if (err) return err;
+        pos += fill;
+        fill = 0;
+      }
+    }
+  }
+  if (fill == 0) {
+    if (pos > s->file_end) s->file_end = pos;
+    return 0;
+  }
+  size_t end = (fill + DIRECT_BLOCK - 1) / DIRECT_BLOCK * DIRECT_BLOCK;
+  if (end - fill > 0 && end - fill < 8) end += DIRECT_BLOCK;
+  /* The padding also covers the previous write's, should that reach
+   * further (a small write after a padding of more than a block), so that
+   * nothing stale follows it. That is at most a block more than above. */
+  if (s->file_end > pos + end && s->file_end - pos <= DIRECT_STAGE_BYTES + 2 * DIRECT_BLOCK)
+    end = (size_t)(s->file_end - pos);
+  if (end > fill) {
+    uint32_t pad = (uint32_t)(end - fill);
+    uint8_t *box = stage + fill;
+    box[0] = (uint8_t)(pad >> 24);
+    box[1] = (uint8_t)(pad >> 16);
+    box[2] = (uint8_t)(pad >> 8);
+    box[3] = (uint8_t)pad;
+    memcpy(box + 4, "free", 4);
+    memset(box + 8, 0, pad - 8);
+  }
+  int err = pwrite_all(s->fd, stage, end, pos);
+  if (err) return err;
+  if (pos + end > s->file_end) s->file_end = pos + end;
+  size_t whole = fill / DIRECT_BLOCK * DIRECT_BLOCK;
+  memcpy(s->tail, stage + whole, fill - whole);
+  return 0;
+}
+
+/* Appends iov at s->offset, with O_DIRECT when the
+ * segment is direct. A filesystem that refuses the direct write (EINVAL:
+ * alignment it needs beyond ours, or no O_DIRECT at all) gets this file
+ * written the buffered way from here on. */
+static int segment_write(segment_t *s, struct iovec *iov, int count) {
+  if (s->direct) {
+    int err = direct_write(s, iov, count);
+    if (err != VG_EINVAL) return err;
+    s->direct = 0;
+    int flags = fcntl(s->fd, F_GETFL);
+    if (flags < 0 || fcntl(s->fd, F_SETFL, flags & ~O_DIRECT) != 0 ||
+        ftruncate(s->fd, (off_t)s->offset) != 0 || lseek(s->fd, (off_t)s->offset, SEEK_SET) < 0)
+      return vg_err_from_errno();
+  }
+  return write_all(s->fd, iov, count);
+}
+
 /* Whether err says something about the root (so that another root may
  * take the segment) rather than about this one file. */
 static bool root_level_error(int err) {
@@ -368,6 +534,7 @@ static int open_on_root(segment_t *s, int root, const vg_buf_t *init) {
   char base[1024];
   snprintf(base, sizeof(base), "%s", s->path);
   size_t blen = strlen(base);
+  s->direct = WR->stage && s->tail;
   /* Retention removes directories it emptied; one may vanish between our
    * mkdir and open. That is retried here rather than taken for a failed
    * root (the root itself was just checked). */
@@ -376,7 +543,15 @@ static int open_on_root(segment_t *s, int root, const vg_buf_t *init) {
     if (err == VG_ENOENT && tries < 2) continue;
     if (err) return err;
     for (int k = 1; k < 100; k++) {
-      s->fd = open(s->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+      s->fd = open(s->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | (s->direct ? O_DIRECT : 0), 0644);
+      if (s->fd < 0 && errno == EINVAL && s->direct) {
+        /* A filesystem without O_DIRECT refuses it after creating the
+         * file: that file goes, and the open is made again without. */
+        unlink(s->path);
+        s->direct = 0;
+        k--;
+        continue;
+      }
       if (s->fd >= 0 || errno != EEXIST) break;
       snprintf(s->path, sizeof(s->path), "%.*s-%d.mp4", (int)(blen - 4), base, k);
     }
@@ -385,7 +560,9 @@ static int open_on_root(segment_t *s, int root, const vg_buf_t *init) {
   }
   if (s->fd < 0) return -errno;
   struct iovec iov = {init->data, init->len};
-  err = write_all(s->fd, &iov, 1);
+  s->offset = 0;
+  s->file_end = 0;
+  err = segment_write(s, &iov, 1);
   if (err) {
     close(s->fd);
     s->fd = -1;
@@ -403,6 +580,7 @@ static void run_open(job_t *j) {
   vg_recorder_t *rec = s->rec;
   unsigned skip = 0;
   int err = VG_EIO;
+  if (WR->stage && !s->tail) s->tail = malloc(DIRECT_BLOCK); /* without it: buffered */
   /* A root that fails (gone, full) is skipped and the next one tried at
    * once, so that a camera loses no footage to a dead disk. */
   for (int attempt = 0; attempt < VG_RECORD_MAX_ROOTS; attempt++) {
@@ -439,7 +617,8 @@ static void run_fragment(job_t *j) {
   segment_t *s = j->seg;
   vg_recorder_t *rec = s->rec;
   if (s->fd < 0) return;
-  int err = write_all(s->fd, j->fragment.iov, j->fragment.iov_count);
+  preallocate(s, s->offset + j->fragment.size);
+  int err = segment_write(s, j->fragment.iov, j->fragment.iov_count);
   if (err) {
     segment_fail(s, "write", err);
     return;
@@ -471,6 +650,7 @@ static void run_fragment(job_t *j) {
 static void run_close(job_t *j) {
   segment_t *s = j->seg;
   /* Durability point of a segment: its data is on disk once closed. */
+  release_preallocation(s);
   if (s->fd >= 0 && fdatasync(s->fd) != 0) segment_fail(s, "fdatasync", -errno);
   if (s->fd >= 0) close(s->fd);
   s->fd = -1;
@@ -532,21 +712,22 @@ static void index_job(job_t *j) {
                                 : vg_rec_index_close_segment(ix, s->id, s->end_us, s->offset);
     if (err != 0) index_error();
   }
-  if (j->kind == JOB_CLOSE) free(s);
+  if (j->kind == JOB_CLOSE) {
+    free(s->tail);
+    free(s);
+  }
 }
 
-/* Runs a batch of jobs: first every file write, then all their index rows
- * in one transaction. The transaction (which holds the database's write
- * lock, shared by all writers) is never open across a write or an
- * fdatasync(), so writers do not wait on each other's disks. */
-static void run_batch(job_t *list) {
-  for (job_t *j = list; j; j = j->next) {
-    WR->current = j;
-    run_job(j);
-    /* The bytes are in the kernel: the frames' buffers can go back now. */
-    vg_fmp4_fragment_release(&j->fragment);
-  }
-  WR->current = NULL;
+/* Commits the index rows of the written jobs waiting for it (all of them
+ * when force, else once they are due), in one transaction. The transaction
+ * (which holds the database's write lock, shared by all writers) is never
+ * open across a write or an fdatasync(), so writers do not wait on each
+ * other's disks. */
+static void index_pending(bool force) {
+  if (!WR->ix_head || (!force && vg_time_mono_us() < WR->ix_due)) return;
+  job_t *list = WR->ix_head;
+  WR->ix_head = WR->ix_tail = NULL;
+  WR->ix_jobs = 0;
   int batched = 0;
   if (WR->ix) {
     if (vg_rec_index_begin(WR->ix) == 0)
@@ -565,16 +746,54 @@ static void run_batch(job_t *list) {
   if (WR->ix) atomic_fetch_add(&W.index_writes, vg_rec_index_writes(WR->ix) - before);
 }
 
+/* Runs a batch of jobs: every file write, then their index rows join the
+ * pending ones, committed together once record.index_interval_ms has
+ * passed since the oldest (at once when it is 0, or when many wait). */
+static void run_batch(job_t *list) {
+  job_t *last = NULL;
+  int n = 0;
+  for (job_t *j = list; j; j = j->next) {
+    WR->current = j;
+    run_job(j);
+    /* The bytes are in the kernel: the frames' buffers can go back now. */
+    vg_fmp4_fragment_release(&j->fragment);
+    last = j;
+    n++;
+  }
+  WR->current = NULL;
+  if (!last) return;
+  if (WR->ix_tail)
+    WR->ix_tail->next = list;
+  else {
+    WR->ix_head = list;
+    WR->ix_due = vg_time_mono_us() + (int64_t)W.cfg.index_interval_ms * 1000;
+  }
+  WR->ix_tail = last;
+  WR->ix_jobs += n;
+  index_pending(W.cfg.index_interval_ms <= 0 || WR->ix_jobs >= WRITER_MAX_BATCH);
+}
+
 static void *writer_main(void *arg) {
   writer_t *w = arg;
   WR = w;
+  if (W.cfg.direct_io &&
+      posix_memalign((void **)&w->stage, DIRECT_BLOCK, DIRECT_STAGE_BYTES + 2 * DIRECT_BLOCK) != 0)
+    w->stage = NULL; /* buffered writes then */
   int64_t next_tick = vg_time_mono_us();
   pthread_mutex_lock(&w->lock);
   for (;;) {
-    while (!w->head && !w->quit && vg_time_mono_us() < next_tick) {
+    while (!w->head && !w->quit && vg_time_mono_us() < next_tick &&
+           !(w->ix_head && vg_time_mono_us() >= w->ix_due)) {
+      /* Asleep until the tick, or until the pending index rows are due. */
+      int64_t wake = next_tick;
+      if (w->ix_head && w->ix_due < wake) wake = w->ix_due;
+      int64_t left = wake - vg_time_mono_us();
+      if (left < 1000) left = 1000;
       struct timespec ts;
       clock_gettime(CLOCK_REALTIME, &ts);
-      ts.tv_sec += 1;
+      ts.tv_nsec += (long)(left % 1000000) * 1000;
+      ts.tv_sec += left / 1000000 + ts.tv_nsec / 1000000000;
+      ts.tv_nsec %= 1000000000;
       w->waiting = 1;
       pthread_cond_timedwait(&w->cond, &w->lock, &ts);
       w->waiting = 0;
@@ -610,6 +829,7 @@ static void *writer_main(void *arg) {
     int quit = w->quit && !w->head;
     pthread_mutex_unlock(&w->lock);
     if (list) run_batch(list);
+    index_pending(quit);
     if (vg_time_mono_us() >= next_tick) {
       writer_tick();
       next_tick = vg_time_mono_us() + 1000000;
@@ -618,6 +838,8 @@ static void *writer_main(void *arg) {
     if (quit && !w->head) break;
   }
   pthread_mutex_unlock(&w->lock);
+  free(w->stage);
+  w->stage = NULL;
   return NULL;
 }
 

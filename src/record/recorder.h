@@ -26,7 +26,14 @@
  * The writer picks the segment's root when it opens the file, adds the
  * segment's index row once the init segment is written, a fragment's row
  * once its bytes are written (all rows of one wake-up in one transaction),
- * and marks the segment closed, after fdatasync(), when it ends. Times in
+ * and marks the segment closed, after fdatasync(), when it ends. By default
+ * (record.direct_io) the files are written with O_DIRECT in whole blocks
+ * from the writer's aligned staging buffer, so that the footage does not
+ * pass through the page cache: the last partial block of a file is written
+ * padded with a 'free' box (a valid MP4 to any reader at any time) and
+ * rewritten by the next write, and the padding is cut off when the file
+ * closes (recovery cuts it after a crash). Blocks are reserved a few MiB
+ * ahead of the end (record.preallocate_mb) and given back at close. Times in
  * the index are UTC: the segment's first frame anchors the wall clock and
  * media time (pts) counts from there.
  *
@@ -70,6 +77,18 @@ typedef struct {
   /* Writer threads, each writing the segments of its share of the cameras;
    * 0 (default): one per root, at least 2 (0..32). */
   int writer_threads;
+  /* Blocks reserved ahead of a segment file's end, in MiB steps
+   * (fallocate with the file's size kept); 0: none (0..1024). */
+  int preallocate_mb;
+  /* A writer commits its index rows at most this often (all rows of the
+   * interval in one transaction; the rows follow their bytes by up to this
+   * much); 0: once per writer wake-up (0..10000). */
+  int index_interval_ms;
+  /* Segment files written with O_DIRECT from an aligned staging buffer
+   * (whole blocks; the last partial one padded with a 'free' box until the
+   * next write, cut off at close); false: through the page cache. A
+   * filesystem without O_DIRECT is written the buffered way. */
+  bool direct_io;
   /* Not configuration of its own: the database file the writer indexes
    * into (the node copies "database.path" here); empty: no index. */
   char db_path[512];

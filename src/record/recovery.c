@@ -49,6 +49,33 @@ static int64_t ticks_to_us(uint64_t t, uint32_t timescale) {
   return (int64_t)((unsigned __int128)t * 1000000 / timescale);
 }
 
+/* Where the padding of a file written with O_DIRECT begins (recorder.h,
+ * record.direct_io): a 'free' box that runs from after the last fragment's
+ * moof to exactly that fragment's end as the reader saw it (end: the file's
+ * end, or a torn fragment after it), found by walking the top-level boxes
+ * from that moof. Returns its offset, or 0 when there is none. */
+static uint64_t trailing_padding(int fd, uint64_t from, uint64_t end) {
+  uint64_t off = from;
+  for (int boxes = 0; boxes < 64 && off + 8 <= end; boxes++) {
+    uint8_t h[16];
+    size_t want = off + 16 <= end ? 16 : 8;
+    if (vg_mp4_read_fd(&fd, off, h, want) != (long)want) return 0;
+    uint64_t size = (uint64_t)h[0] << 24 | (uint64_t)h[1] << 16 | (uint64_t)h[2] << 8 | h[3];
+    if (size == 1) {
+      if (want < 16) return 0;
+      size = 0;
+      for (int i = 8; i < 16; i++)
+        size = size << 8 | h[i];
+    } else if (size == 0) {
+      size = end - off;
+    }
+    if (size < 8 || size > end - off) return 0;
+    if (off > from && memcmp(h + 4, "free", 4) == 0 && off + size == end) return off;
+    off += size;
+  }
+  return 0;
+}
+
 /* Walks the file's fragments; times are start_us plus decode times. */
 static int scan_file(int fd, int64_t start_us, scan_t *out) {
   memset(out, 0, sizeof(*out));
@@ -87,6 +114,16 @@ static int scan_file(int fd, int64_t start_us, scan_t *out) {
     vg_mp4_fragment_clear(&f);
   }
   vg_mp4_init_clear(&init);
+  /* The reader counts the boxes after a fragment's mdat as part of it: a
+   * direct-written file's padding is not footage, and goes with the cut. */
+  if (out->count > 0) {
+    file_fragment_t *last = &out->frags[out->count - 1];
+    uint64_t pad = trailing_padding(fd, last->offset, last->offset + last->size);
+    if (pad > last->offset && pad < last->offset + last->size) {
+      last->size = pad - last->offset;
+      out->good_end = pad;
+    }
+  }
   return 0;
 }
 
