@@ -33,7 +33,7 @@
 #define HTTP_MAX_BODY (1u << 20) /* request bodies: JSON documents only */
 #define HTTP_MAX_QUERY 2048
 #define HTTP_WRITE_CHUNK 16384 /* body bytes handed to lws per WRITEABLE */
-#define HTTP_STOP_WAIT_MS 3000 /* how long stop waits for the server's thread to end */
+#define HTTP_STOP_WAIT_MS 5000 /* how long stop waits for the server's thread to end */
 #define SLOW_THREADS 4         /* threads for slow routes (router.h's VG_ROUTE_SLOW) */
 #define SLOW_MAX_PENDING 64    /* slow requests queued or running before 503 */
 
