@@ -508,10 +508,21 @@ def churn_viewers(http, seconds, open_max=30):
 def test_viewer_churn_keeps_server_responsive(live_node):
     """Viewers connecting and leaving at random must never wedge the HTTP
     server's thread: afterwards the API answers at once, and SIGTERM stops
-    the node within seconds. (lws 4.1.6 spun for ever on a viewer that went
-    while lws still held part of a message for it.)"""
+    the node within seconds. (lws 4.1.6 spun for ever on a viewer that went,
+    even by a half-close, while lws still held part of a message for it.)"""
     proc, http, base = live_node(size="1280x720", bitrate="4M")
     wait_online(base)
+    # The simplest case first: one viewer that reads nothing, then half-closes.
+    ws = WsClient(http, "/api/v1/cameras/cam1/live.ws", rcvbuf=4096)
+    time.sleep(2)
+    ws.sock.shutdown(socket.SHUT_WR)
+    time.sleep(0.5)
+    try:
+        with urllib.request.urlopen(base + "/api/v1/health", timeout=1 * SLOW) as r:
+            assert r.status == 200
+    except OSError as e:
+        pytest.fail(f"one half-closed viewer wedged the HTTP server: {e!r}")
+    ws.sock.close()
     failed, first_error = churn_viewers(http, 8)
     assert failed == 0, f"{failed} handshakes failed during the churn: {first_error}"
     t0 = time.monotonic()
