@@ -21,6 +21,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "api/api.h"
@@ -32,7 +33,7 @@
 #define HTTP_MAX_BODY (1u << 20) /* request bodies: JSON documents only */
 #define HTTP_MAX_QUERY 2048
 #define HTTP_WRITE_CHUNK 16384 /* body bytes handed to lws per WRITEABLE */
-#define HTTP_STOP_WAIT_MS 3000 /* how long stop waits for lws's async close */
+#define HTTP_STOP_WAIT_MS 5000 /* how long stop waits for the server's thread to end */
 #define SLOW_THREADS 4         /* threads for slow routes (router.h's VG_ROUTE_SLOW) */
 #define SLOW_MAX_PENDING 64    /* slow requests queued or running before 503 */
 
@@ -1019,7 +1020,24 @@ void vg_http_server_stop(vg_http_server_t **psrv) {
   atomic_store(&srv->stopping, 1);
   /* Wakes the thread out of its poll; it sees stopping and leaves. */
   wake_server(srv);
-  pthread_join(srv->thread, NULL);
+  /* A thread that does not come back (lws spinning inside one service
+   * call) must not keep the node from stopping: it is left behind with
+   * everything it uses (the context, srv, the slow threads' lock), and the
+   * process exits around it. */
+  struct timespec deadline;
+  clock_gettime(CLOCK_REALTIME, &deadline);
+  deadline.tv_sec += HTTP_STOP_WAIT_MS / 1000;
+  deadline.tv_nsec += (long)(HTTP_STOP_WAIT_MS % 1000) * 1000000L;
+  if (deadline.tv_nsec >= 1000000000L) {
+    deadline.tv_sec++;
+    deadline.tv_nsec -= 1000000000L;
+  }
+  if (pthread_timedjoin_np(srv->thread, NULL, &deadline) != 0) {
+    vg_log_error(&lg, "the HTTP server's thread did not stop within %d ms; leaving it behind",
+                 HTTP_STOP_WAIT_MS);
+    pthread_detach(srv->thread);
+    return;
+  }
   slow_threads_stop(srv);
   vg_live_stop();
   pthread_mutex_destroy(&srv->wake_lock);

@@ -36,7 +36,9 @@
  * Threads: start and stop from the main thread. Start after the cameras
  * are registered (so the first request sees them); stop before
  * vg_cameras_stop_all(). Stop blocks until the server's thread has closed
- * every connection and ended.
+ * every connection and ended, for at most 5 s: a thread that does not end
+ * by then is logged and left behind (with the memory it uses), so that the
+ * node still stops.
  */
 #ifndef VG_API_HTTP_SERVER_H
 #define VG_API_HTTP_SERVER_H

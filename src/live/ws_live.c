@@ -1165,12 +1165,31 @@ static void on_closed(void **slot) {
   viewer_unref(v);
 }
 
+/* Keeps lws from reading a viewer's socket while it holds part of a
+ * message that the socket did not take. lws 4.1.6 cannot close a
+ * WebSocket whose peer has gone (a read of 0) while it still holds unsent
+ * output: the close waits for the flush (LRS_FLUSHING_BEFORE_CLOSE), and
+ * the service loop retries the same socket at once, reading 0 again and
+ * again without ever polling: the HTTP server's thread spins, accepts
+ * nobody and never sees a stop. With reading off, lws finds a peer that
+ * has gone when it flushes (a send error) or from the poll's hang-up, and
+ * then closes at once. lws_send_pipe_choked() is true whenever lws holds
+ * unsent output (and when the kernel's buffer is merely full: reading is
+ * then off until the next WRITEABLE, which is harmless, the viewer has
+ * nothing to say). A choked viewer asks for WRITEABLE, which comes once
+ * lws has flushed, so that reading is turned on again. */
+static void read_only_when_flushed(struct lws *wsi) {
+  int choked = lws_send_pipe_choked(wsi);
+  lws_rx_flow_control(wsi, !choked);
+  if (choked) lws_callback_on_writable(wsi);
+}
+
 static int on_writeable(struct lws *wsi, void **slot) {
   vg_live_viewer_t *v = *slot;
   if (!v) return 0;
   while (!lws_send_pipe_choked(wsi)) {
     vg_live_msg_t *m = vg_live_viewer_pop(v);
-    if (!m) return 0;
+    if (!m) break;
     size_t len = msg_len(m);
     /* lws_write puts its frame header in the headroom in front of the
      * payload, which may be a buffer shared with other viewers: all writes
@@ -1184,10 +1203,13 @@ static int on_writeable(struct lws *wsi, void **slot) {
     if (n < (int)len) return -1;
     atomic_fetch_add(&v->cs->bytes, len);
     if (close_after) {
+      /* lws flushes what it holds before it closes: not reading meanwhile. */
+      read_only_when_flushed(wsi);
       lws_close_reason(wsi, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE, NULL, 0);
       return -1;
     }
   }
+  read_only_when_flushed(wsi);
   pthread_mutex_lock(&v->lock);
   int more = v->head != NULL;
   pthread_mutex_unlock(&v->lock);

@@ -6,6 +6,8 @@ import base64
 import hashlib
 import json
 import os
+import random
+import signal
 import socket
 import struct
 import subprocess
@@ -454,3 +456,84 @@ def test_hls(live_node, tmp_path):
     with pytest.raises(urllib.error.HTTPError) as e:
         http_get(base + "/api/v1/cameras/nope/live.m3u8")
     assert e.value.code == 404
+
+
+def churn_viewers(http, seconds, open_max=30):
+    """Viewers come and go at random, about open_max at a time, as a crowd
+    of flaky clients (or an attacker) would: each has a tiny receive window
+    and reads little or nothing, so vigil has part of a message left to send
+    when it goes; it leaves by a plain close (often a reset), after draining
+    what it got (a FIN), or by half-closing its side first. Returns the
+    handshakes that failed (with the reason of the first)."""
+    rng = random.Random(1)
+    opened, failed, first_error = [], 0, None
+    t_end = time.monotonic() + seconds
+    while time.monotonic() < t_end:
+        if opened and (len(opened) >= open_max or rng.random() < 0.4):
+            ws = opened.pop(rng.randrange(len(opened)))
+            how = rng.random()
+            try:
+                if how < 0.3:
+                    ws.sock.shutdown(socket.SHUT_WR)
+                elif how < 0.7:
+                    ws.sock.setblocking(False)
+                    while ws.sock.recv(1 << 16):
+                        pass
+            except OSError:
+                pass
+            ws.sock.close()
+        else:
+            try:
+                ws = WsClient(http, "/api/v1/cameras/cam1/live.ws" + rng.choice(["", "?audio=0"]), rcvbuf=4096,
+                              timeout=2)
+                opened.append(ws)
+            except (OSError, WsError) as e:
+                failed += 1
+                first_error = first_error or repr(e)
+                if failed >= 3:
+                    break
+        for ws in opened:
+            if rng.random() < 0.2:
+                try:
+                    ws.sock.setblocking(False)
+                    ws.sock.recv(1 << 16)
+                except OSError:
+                    pass
+        time.sleep(rng.random() * 0.03)
+    for ws in opened:
+        ws.sock.close()
+    return failed, first_error
+
+
+def test_viewer_churn_keeps_server_responsive(live_node):
+    """Viewers connecting and leaving at random must never wedge the HTTP
+    server's thread: afterwards the API answers at once, and SIGTERM stops
+    the node within seconds. (lws 4.1.6 spun for ever on a viewer that went,
+    even by a half-close, while lws still held part of a message for it.)"""
+    proc, http, base = live_node(size="1280x720", bitrate="4M")
+    wait_online(base)
+    # The simplest case first: one viewer that reads nothing, then half-closes.
+    ws = WsClient(http, "/api/v1/cameras/cam1/live.ws", rcvbuf=4096)
+    time.sleep(2)
+    ws.sock.shutdown(socket.SHUT_WR)
+    time.sleep(0.5)
+    try:
+        with urllib.request.urlopen(base + "/api/v1/health", timeout=1 * SLOW) as r:
+            assert r.status == 200
+    except OSError as e:
+        pytest.fail(f"one half-closed viewer wedged the HTTP server: {e!r}")
+    ws.sock.close()
+    failed, first_error = churn_viewers(http, 8)
+    assert failed == 0, f"{failed} handshakes failed during the churn: {first_error}"
+    t0 = time.monotonic()
+    with urllib.request.urlopen(base + "/api/v1/health", timeout=1 * SLOW) as r:
+        assert r.status == 200
+    assert time.monotonic() - t0 < 1 * SLOW
+    t0 = time.monotonic()
+    proc.p.send_signal(signal.SIGTERM)
+    try:
+        rc = proc.p.wait(5 * SLOW)
+    except subprocess.TimeoutExpired:
+        pytest.fail("vigil ignored SIGTERM after the viewer churn")
+    assert rc == 0, proc.output()[-3000:]
+    assert "did not stop" not in proc.output()
