@@ -328,9 +328,12 @@ def main():
     for n in [int(x) for x in a.n.split(",")]:
         sim, sim_port, res = bench_vigil(a.vigil, n, a.duration, tmp, a.workers)
         if floor:
+            # Paced like vigil's workers (net/worker.c): 5 ms, 10 ms on a
+            # worker with 32 sockets or more.
             paced_threads = a.workers or os.cpu_count()
+            quantum = 10000 if n / paced_threads >= 32 else 5000
             res["floor"] = [bench_floor(floor, n, sim_port, a.duration, 1, 0, tmp),
-                            bench_floor(floor, n, sim_port, a.duration, paced_threads, 5000, tmp)]
+                            bench_floor(floor, n, sim_port, a.duration, paced_threads, quantum, tmp)]
             for f in res["floor"]:
                 f["vigil_over_floor"] = res["vigil_cpu_s_per_stream_min"] / max(f["cpu_s_per_stream_min"], 1e-9)
         if n <= a.ffmpeg_max:
