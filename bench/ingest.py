@@ -329,9 +329,9 @@ def main():
         sim, sim_port, res = bench_vigil(a.vigil, n, a.duration, tmp, a.workers)
         if floor:
             # Paced like vigil's workers (net/worker.c): 5 ms, 10 ms on a
-            # worker with 32 sockets or more.
+            # worker with 32 to 127 sockets.
             paced_threads = a.workers or os.cpu_count()
-            quantum = 10000 if n / paced_threads >= 32 else 5000
+            quantum = 10000 if 32 <= n / paced_threads < 128 else 5000
             res["floor"] = [bench_floor(floor, n, sim_port, a.duration, 1, 0, tmp),
                             bench_floor(floor, n, sim_port, a.duration, paced_threads, quantum, tmp)]
             for f in res["floor"]:

@@ -71,13 +71,17 @@ static void on_wake(uv_async_t *a) {
  * environment variable VIGIL_POLL_QUANTUM_US sets a fixed one, for
  * benchmarks. 5 ms: at 100 cameras of 25 fps on two workers this cut the
  * ingest CPU by about a third (docs/BENCHMARKS.md), and it is an eighth of
- * a frame interval. A worker that receives from BUSY_SOCKETS sockets or
- * more waits 10 ms: at 100 cameras that saved another 15% of the CPU
- * (docs/BENCHMARKS.md), while a node with a few cameras per worker, where
- * a viewer is more likely to notice, keeps the shorter wait. */
+ * a frame interval. A worker that receives from BUSY_SOCKETS to
+ * FULL_SOCKETS sockets waits 10 ms: at 100 cameras (50 per worker) that
+ * saved another 12-16% of the CPU (docs/BENCHMARKS.md). With fewer
+ * sockets, where a viewer is more likely to notice, and with more, where
+ * a 5 ms wake-up already serves 16 frames or more, it stays 5 ms: at 1000
+ * cameras 10 ms saved nothing measurable, and the longer batch of work
+ * per wake-up delayed restream egress (median 0.33 -> 1.3 ms). */
 #define DEFAULT_POLL_QUANTUM_US 5000
 #define BUSY_POLL_QUANTUM_US 10000
 #define BUSY_SOCKETS 32
+#define FULL_SOCKETS 128
 static int64_t poll_quantum_us;
 static int quantum_fixed;
 
@@ -86,7 +90,8 @@ void vg_worker_paced_sockets_add(vg_worker_t *w, int delta) {
 }
 
 static int64_t quantum_of(const vg_worker_t *w) {
-  if (quantum_fixed || w->paced_sockets < BUSY_SOCKETS) return poll_quantum_us;
+  if (quantum_fixed || w->paced_sockets < BUSY_SOCKETS || w->paced_sockets >= FULL_SOCKETS)
+    return poll_quantum_us;
   return BUSY_POLL_QUANTUM_US;
 }
 

@@ -12,7 +12,7 @@
  * Pacing: a loop polls at most once per quantum, so that one wake-up
  * serves the sockets of many cameras; socket bytes may wait that long in
  * the kernel. The quantum is 5 ms, and 10 ms on a worker that receives
- * from at least 32 sockets (see vg_worker_paced_sockets_add): there a
+ * from 32 to 127 sockets (see vg_worker_paced_sockets_add): there a
  * wake-up costs the most per frame saved. The environment variable
  * VIGIL_POLL_QUANTUM_US sets one fixed quantum instead (0 turns pacing off). Cross-thread wake-ups (vg_worker_post, any uv_async
  * of the loop) are not delayed. Timers may fire up to a quantum late.
