@@ -14,8 +14,9 @@
  * the kernel. The quantum is 5 ms, and 10 ms on a worker that receives
  * from 32 to 127 sockets (see vg_worker_paced_sockets_add): there a
  * wake-up costs the most per frame saved. The environment variable
- * VIGIL_POLL_QUANTUM_US sets one fixed quantum instead (0 turns pacing off). Cross-thread wake-ups (vg_worker_post, any uv_async
- * of the loop) are not delayed. Timers may fire up to a quantum late.
+ * VIGIL_POLL_QUANTUM_US sets one fixed quantum instead (0 turns pacing
+ * off). Cross-thread wake-ups (vg_worker_post, any uv_async of the loop)
+ * are not delayed. Timers may fire up to a quantum late.
  */
 #ifndef VG_NET_WORKER_H
 #define VG_NET_WORKER_H
