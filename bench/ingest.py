@@ -196,6 +196,35 @@ def bench_vigil(vigil, n, duration, tmp, workers):
     return sim, sim_port, res
 
 
+def build_floor(tmp):
+    """Builds bench/recv_floor.c (the kernel's TCP receive alone) with cc."""
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "recv_floor.c")
+    out = os.path.join(tmp, "recv_floor")
+    subprocess.run(["cc", "-O2", "-pthread", "-o", out, src], check=True)
+    return out
+
+
+def bench_floor(binary, n, sim_port, duration, threads, quantum_us, tmp):
+    """CPU of N sessions that only read their interleaved bytes and drop them."""
+    log_path = os.path.join(tmp, f"floor-{n}-{threads}-{quantum_us}.log")
+    p = start([binary, "127.0.0.1", str(sim_port), str(n), "--threads", str(threads),
+               "--quantum-us", str(quantum_us)], open(log_path, "w"))
+    wait_text(log_path, "playing", 120)
+    time.sleep(5)
+    c0, t0 = cpu_seconds(p.pid), time.time()
+    time.sleep(duration)
+    c1, t1 = cpu_seconds(p.pid), time.time()
+    stop(p)
+    with open(log_path) as f:
+        text = f.read()
+    m = re.search(r"bytes (\d+) wakeups (\d+) reads (\d+)", text)
+    playing = re.search(r"playing (\d+)", text)
+    return {"threads": threads, "quantum_us": quantum_us,
+            "playing": int(playing.group(1)) if playing else 0, "cpu_s": round(c1 - c0, 2),
+            "cpu_s_per_stream_min": (c1 - c0) / n / ((t1 - t0) / 60),
+            "reads_per_wakeup": int(m.group(3)) / max(int(m.group(2)), 1) if m else None}
+
+
 def bench_ffmpeg(n, sim_port, duration):
     procs = [start(["ffmpeg", "-v", "error", "-rtsp_transport", "tcp", "-i",
                     f"rtsp://127.0.0.1:{sim_port}/cam{i}", "-c", "copy", "-f", "null", "-"],
@@ -286,14 +315,27 @@ def main():
                     help="largest N at which one ffmpeg per camera is also run")
     ap.add_argument("--readers", type=int, default=200)
     ap.add_argument("--workers", type=int, default=0)
+    ap.add_argument("--floor", action="store_true",
+                    help="also run bench/recv_floor.c (read and drop only) against the same cameras: "
+                         "one unpaced thread, and as many threads as vigil's workers paced like them")
     ap.add_argument("--json", help="write the results here as JSON")
     a = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="vigil-bench-")
     results = {"machine": f"{platform.node()} {platform.machine()} {os.cpu_count()} cores, "
                           f"{os.sysconf('SC_PHYS_PAGES') * PAGE / 2**30:.0f} GiB",
                "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "runs": []}
+    floor = build_floor(tmp) if a.floor else None
     for n in [int(x) for x in a.n.split(",")]:
         sim, sim_port, res = bench_vigil(a.vigil, n, a.duration, tmp, a.workers)
+        if floor:
+            # Paced like vigil's workers (net/worker.c): 5 ms, 10 ms on a
+            # worker with 32 to 127 sockets.
+            paced_threads = a.workers or os.cpu_count()
+            quantum = 10000 if 32 <= n / paced_threads < 128 else 5000
+            res["floor"] = [bench_floor(floor, n, sim_port, a.duration, 1, 0, tmp),
+                            bench_floor(floor, n, sim_port, a.duration, paced_threads, quantum, tmp)]
+            for f in res["floor"]:
+                f["vigil_over_floor"] = res["vigil_cpu_s_per_stream_min"] / max(f["cpu_s_per_stream_min"], 1e-9)
         if n <= a.ffmpeg_max:
             ff = bench_ffmpeg(n, sim_port, a.duration)
             res["ffmpeg"] = ff

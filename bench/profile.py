@@ -39,7 +39,8 @@ def main():
     ap.add_argument("--b", help="a second vigil binary measured side by side (A/B)")
     ap.add_argument("--env-a", default="", help="NAME=VALUE[,NAME=VALUE] for the first node only")
     ap.add_argument("--env-b", default="", help="NAME=VALUE[,NAME=VALUE] for the second node only")
-    ap.add_argument("--cmd", help="run this during the measurement; {pid} is the node's pid")
+    ap.add_argument("--cmd", help="run this during the measurement; {pid} is the (last) node's pid, "
+                    "{pids} every node's pid (A first)")
     a = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="vigil-prof-")
     sim_port = free_port()
@@ -64,7 +65,8 @@ def main():
         t0 = time.time()
         before = [(metrics(hp), cpu_seconds(nd.pid), thread_cpu(nd.pid)) for _, _, nd, hp, _ in nodes]
         if a.cmd:
-            subprocess.run(shlex.split(a.cmd.format(pid=nodes[-1][2].pid)), check=False)
+            pids = " ".join(str(nd.pid) for _, _, nd, _, _ in nodes)
+            subprocess.run(shlex.split(a.cmd.format(pid=nodes[-1][2].pid, pids=pids)), check=False)
             left = a.duration - (time.time() - t0)
             if left > 0:
                 time.sleep(left)

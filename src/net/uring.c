@@ -75,6 +75,7 @@ typedef struct ring {
   uv_poll_t poll;
   struct vg_uring_sock *socks;
   int need_rearm;
+  vg_worker_t *worker;
 } ring_t;
 
 /* Per worker: NULL (not tried yet), the ring, or FAILED. */
@@ -112,6 +113,7 @@ static void unlink_sock(ring_t *r, struct vg_uring_sock *s) {
     r->socks = s->next;
   if (s->next) s->next->prev = s->prev;
   if (s->rearm) r->need_rearm--;
+  vg_worker_paced_sockets_add(r->worker, -1);
   free(s);
 }
 
@@ -259,6 +261,7 @@ static ring_t *create_ring(vg_worker_t *w) {
   ring_t *r = calloc(1, sizeof(*r));
   if (!r) return NULL;
   r->efd = -1;
+  r->worker = w;
   struct io_uring_params p = {0};
   p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
   p.cq_entries = CQ_ENTRIES;
@@ -357,6 +360,7 @@ int vg_uring_recv_start(vg_worker_t *w, int fd, vg_uring_recv_fn fn, void *opaqu
   s->next = r->socks;
   if (r->socks) r->socks->prev = s;
   r->socks = s;
+  vg_worker_paced_sockets_add(w, 1);
   e = io_uring_submit(&r->uring);
   if (e < 0) vg_log_warn(&lg, "io_uring submit: %s", strerror(-e));
   *out = s;
