@@ -4,7 +4,9 @@
  * then cuts it where the scan says, including before a direct-written
  * file's padding 'free' box. The input is the file. The scan must never
  * read past it, and what it reports must lie inside it: a cut beyond the
- * file's end or a fragment outside it would corrupt the index. */
+ * file's end or a fragment outside it would corrupt the index. A short
+ * input is also taken for a file name found in a camera's directory
+ * (vg_rec_parse_segment_name). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,6 +43,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     if (sc.count > 0 && sc.good_end != prev_end) abort();
     vg_rec_scan_free(&sc);
+  }
+  if (size < 256) {
+    char name[256];
+    memcpy(name, data, size);
+    name[size] = '\0';
+    int64_t utc_us;
+    vg_rec_parse_segment_name(name, "cam1", &utc_us);
   }
   return 0;
 }
