@@ -1,8 +1,10 @@
-/* Fuzzes RTMP URL parsing and the handshake (proto/rtmp.h): RTMP camera
- * URLs come from the API (vg_rtmp_url_parse, which also builds the tcUrl
- * sent in connect), and the handshake answers C0+C1 from any publisher
- * and S0+S1+S2 from any RTMP camera. The input is used as the URL (up to
- * its first NUL) and, whole, as both handshake messages. */
+/* Fuzzes RTMP URL parsing, stream key queries and the handshake
+ * (proto/rtmp.h): RTMP camera URLs come from the API (vg_rtmp_url_parse,
+ * which also builds the tcUrl sent in connect), a publisher's stream key
+ * may carry "?user=..&pass=.." (vg_rtmp_query_value), and the handshake
+ * answers C0+C1 from any publisher and S0+S1+S2 from any RTMP camera. The
+ * input is used as the URL and the query (up to its first NUL) and, whole,
+ * as both handshake messages. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,6 +24,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         strnlen(u.stream, sizeof(u.stream)) == sizeof(u.stream))
       abort();
   }
+  char value[128];
+  int n = vg_rtmp_query_value(text, "pass", value, sizeof(value));
+  if (n >= (int)sizeof(value) || (n >= 0 && strlen(value) != (size_t)n) || (n < 0 && value[0])) abort();
+  vg_rtmp_query_value(text, "user", value, 1);
   free(text);
 
   static uint8_t out[1 + 2 * VG_RTMP_HANDSHAKE_SIZE];
