@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "api/api.h"
+#include "api/playback_api.h"
 #include "api/users.h"
 #include "base/error.h"
 #include "base/log.h"
@@ -102,7 +103,7 @@ static int parse_rfc3339(const char *s, int64_t *us) {
   return 0;
 }
 
-static int parse_time(const char *s, int64_t *us) {
+int vg_playback_api_parse_time(const char *s, int64_t *us) {
   size_t n = strlen(s);
   if (n > 0 && n <= 15 && strspn(s, "0123456789") == n) {
     int64_t v = strtoll(s, NULL, 10);
@@ -139,7 +140,7 @@ static int query_time(const vg_http_request_t *req, vg_http_response_t *res, con
   char value[64];
   int n = query_param(req, name, value, sizeof(value));
   if (n == VG_ENOTFOUND) return 0;
-  if (n < 0 || parse_time(value, us) != 0) {
+  if (n < 0 || vg_playback_api_parse_time(value, us) != 0) {
     vg_http_reply_error(res, 400, "invalid_parameter",
                         "%s: expected an RFC 3339 time (2026-11-21T15:04:05Z) or unix seconds/milliseconds",
                         name);
@@ -334,6 +335,14 @@ static int parse_range(const char *h, uint64_t size, byte_range_t *r) {
   r->first = first;
   r->last = last;
   return 1;
+}
+
+int vg_playback_api_parse_range(const char *header, uint64_t size, uint64_t *first, uint64_t *last) {
+  byte_range_t r = {0, 0};
+  int k = parse_range(header, size, &r);
+  *first = r.first;
+  *last = r.last;
+  return k;
 }
 
 /* Applies Range/If-Range to a body of size bytes with validator etag.

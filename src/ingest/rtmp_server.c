@@ -257,27 +257,6 @@ static void handle_connect(rtmp_conn_t *c, const vg_rtmp_command_t *cmd) {
   c->connected = 1;
 }
 
-/* Copies the percent-decoded value of key in a "a=1&b=2" query into out. */
-static void query_value(const char *query, const char *key, char *out, size_t size) {
-  out[0] = 0;
-  size_t kl = strlen(key);
-  for (const char *p = query; p && *p; p = strchr(p, '&') ? strchr(p, '&') + 1 : NULL) {
-    if (strncmp(p, key, kl) != 0 || p[kl] != '=') continue;
-    size_t n = 0;
-    for (const char *v = p + kl + 1; *v && *v != '&' && n + 1 < size; v++) {
-      int hi, lo;
-      if (*v == '%' && v[1] && v[2] && sscanf(v + 1, "%1x%1x", &hi, &lo) == 2) {
-        out[n++] = (char)(hi << 4 | lo);
-        v += 2;
-      } else {
-        out[n++] = *v;
-      }
-    }
-    out[n] = 0;
-    return;
-  }
-}
-
 /* Compares without an early exit, so that timing does not tell how much of a secret matched. */
 static int secret_equal(const char *a, const char *b) {
   size_t la = strlen(a), lb = strlen(b);
@@ -290,8 +269,8 @@ static int secret_equal(const char *a, const char *b) {
 static int publisher_allowed(const vg_rtmp_server_config_t *cfg, const char *query) {
   if (!cfg->publish_user_count) return 1;
   char user[64], pass[128];
-  query_value(query, "user", user, sizeof(user));
-  query_value(query, "pass", pass, sizeof(pass));
+  vg_rtmp_query_value(query, "user", user, sizeof(user));
+  vg_rtmp_query_value(query, "pass", pass, sizeof(pass));
   int ok = 0;
   for (int i = 0; i < cfg->publish_user_count; i++)
     if (strcmp(cfg->publish_users[i].user, user) == 0) ok |= secret_equal(cfg->publish_users[i].pass, pass);

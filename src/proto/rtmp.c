@@ -525,3 +525,40 @@ int vg_rtmp_url_parse(const char *url, vg_rtmp_url_t *out) {
   memcpy(out->tc_url, url, (size_t)(app_end - url));
   return 0;
 }
+
+/* ---- stream key queries ---- */
+
+static int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+int vg_rtmp_query_value(const char *query, const char *key, char *out, size_t size) {
+  if (size == 0) return VG_ETOOBIG;
+  out[0] = 0;
+  size_t kl = strlen(key);
+  for (const char *p = query; p && *p; p = strchr(p, '&') ? strchr(p, '&') + 1 : NULL) {
+    if (strncmp(p, key, kl) != 0 || p[kl] != '=') continue;
+    size_t n = 0;
+    for (const char *v = p + kl + 1; *v && *v != '&'; v++) {
+      char c = *v;
+      int hi = c == '%' ? hex_digit(v[1]) : -1, lo = hi >= 0 ? hex_digit(v[2]) : -1;
+      if (lo >= 0) {
+        c = (char)(hi << 4 | lo);
+        v += 2;
+      }
+      /* An escaped NUL would end the value early, and a value cut to fit
+       * could match a secret's prefix: both are refused. */
+      if (c == 0 || n + 1 >= size) {
+        out[0] = 0;
+        return c == 0 ? VG_EINVAL : VG_ETOOBIG;
+      }
+      out[n++] = c;
+    }
+    out[n] = 0;
+    return (int)n;
+  }
+  return VG_ENOTFOUND;
+}

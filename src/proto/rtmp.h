@@ -210,4 +210,13 @@ typedef struct {
  * Returns 0, VG_EINVAL or VG_ETOOBIG. */
 int vg_rtmp_url_parse(const char *url, vg_rtmp_url_t *out);
 
+/* ---- stream key queries ---- */
+
+/* Copies the percent-decoded value of key in a "a=1&b=2" query (the part of
+ * a publisher's stream key after '?', e.g. "user=cam&pass=s%40cret") into
+ * out. Returns the value's length, VG_ENOTFOUND, VG_EINVAL for an escaped
+ * NUL, or VG_ETOOBIG when it does not fit; out is "" on every error. A '%'
+ * without two hex digits after it is kept as it is. */
+int vg_rtmp_query_value(const char *query, const char *key, char *out, size_t size);
+
 #endif

@@ -24,29 +24,23 @@
 
 static const vg_log_ctx_t lg = {"recovery", NULL};
 
-typedef struct {
-  uint64_t offset, size;
-  int64_t start_us, duration_us;
-  bool key;
-  uint32_t samples;
-} file_fragment_t;
-
-typedef struct {
-  file_fragment_t *frags;
-  int count, cap;
-  uint64_t good_end; /* end of the last complete fragment */
-  uint64_t file_size;
-  int readable; /* the init segment parsed */
-} scan_t;
-
-static void scan_free(scan_t *s) {
+void vg_rec_scan_free(vg_rec_scan_t *s) {
   free(s->frags);
   memset(s, 0, sizeof(*s));
 }
 
+/* Decode times come from the file: they saturate rather than wrap, so that
+ * a corrupt tfdt gives a far time, never an overflow. */
 static int64_t ticks_to_us(uint64_t t, uint32_t timescale) {
   if (!timescale) return 0;
-  return (int64_t)((unsigned __int128)t * 1000000 / timescale);
+  unsigned __int128 us = (unsigned __int128)t * 1000000 / timescale;
+  return us > (unsigned __int128)INT64_MAX ? INT64_MAX : (int64_t)us;
+}
+
+static int64_t add_us(int64_t a, int64_t b) {
+  int64_t sum;
+  if (__builtin_add_overflow(a, b, &sum)) return b > 0 ? INT64_MAX : INT64_MIN;
+  return sum;
 }
 
 /* Where the padding of a file written with O_DIRECT begins (recorder.h,
@@ -54,12 +48,12 @@ static int64_t ticks_to_us(uint64_t t, uint32_t timescale) {
  * moof to exactly that fragment's end as the reader saw it (end: the file's
  * end, or a torn fragment after it), found by walking the top-level boxes
  * from that moof. Returns its offset, or 0 when there is none. */
-static uint64_t trailing_padding(int fd, uint64_t from, uint64_t end) {
+static uint64_t trailing_padding(const vg_mp4_source_t *src, uint64_t from, uint64_t end) {
   uint64_t off = from;
   for (int boxes = 0; boxes < 64 && off + 8 <= end; boxes++) {
     uint8_t h[16];
     size_t want = off + 16 <= end ? 16 : 8;
-    if (vg_mp4_read_fd(&fd, off, h, want) != (long)want) return 0;
+    if (src->read(src->opaque, off, h, want) != (long)want) return 0;
     uint64_t size = (uint64_t)h[0] << 24 | (uint64_t)h[1] << 16 | (uint64_t)h[2] << 8 | h[3];
     if (size == 1) {
       if (want < 16) return 0;
@@ -76,25 +70,22 @@ static uint64_t trailing_padding(int fd, uint64_t from, uint64_t end) {
   return 0;
 }
 
-/* Walks the file's fragments; times are start_us plus decode times. */
-static int scan_file(int fd, int64_t start_us, scan_t *out) {
+int vg_rec_scan(const vg_mp4_source_t *src, int64_t start_us, vg_rec_scan_t *out) {
   memset(out, 0, sizeof(*out));
-  struct stat st;
-  if (fstat(fd, &st) != 0) return vg_err_from_errno();
-  out->file_size = (uint64_t)st.st_size;
-  vg_mp4_source_t src = {.read = vg_mp4_read_fd, .opaque = &fd, .size = out->file_size};
+  out->file_size = src->size;
   vg_mp4_init_t init;
-  if (vg_mp4_read_init(&src, &init) != 0) return 0;
+  if (vg_mp4_read_init(src, &init) != 0) return 0;
   out->readable = 1;
   uint64_t off = init.moov_end;
   out->good_end = off;
   for (;;) {
     vg_mp4_fragment_t f;
-    int r = vg_mp4_next_fragment(&src, &init, &off, &f);
+    int r = vg_mp4_next_fragment(src, &init, &off, &f);
     if (r != 0) break; /* the end, a torn fragment or garbage: the file is cut there */
     if (out->count == out->cap) {
       int cap = out->cap ? out->cap * 2 : 64;
-      file_fragment_t *n = cap <= MAX_FILE_FRAGMENTS ? realloc(out->frags, (size_t)cap * sizeof(*n)) : NULL;
+      vg_rec_scan_fragment_t *n =
+          cap <= MAX_FILE_FRAGMENTS ? realloc(out->frags, (size_t)cap * sizeof(*n)) : NULL;
       if (!n) {
         vg_mp4_fragment_clear(&f);
         break;
@@ -102,10 +93,10 @@ static int scan_file(int fd, int64_t start_us, scan_t *out) {
       out->frags = n;
       out->cap = cap;
     }
-    out->frags[out->count++] = (file_fragment_t){
+    out->frags[out->count++] = (vg_rec_scan_fragment_t){
         .offset = f.offset,
         .size = f.size,
-        .start_us = start_us + ticks_to_us(f.start_time, f.timescale),
+        .start_us = add_us(start_us, ticks_to_us(f.start_time, f.timescale)),
         .duration_us = ticks_to_us(f.duration, f.timescale),
         .key = f.keyframe != 0,
         .samples = f.sample_count,
@@ -117,8 +108,8 @@ static int scan_file(int fd, int64_t start_us, scan_t *out) {
   /* The reader counts the boxes after a fragment's mdat as part of it: a
    * direct-written file's padding is not footage, and goes with the cut. */
   if (out->count > 0) {
-    file_fragment_t *last = &out->frags[out->count - 1];
-    uint64_t pad = trailing_padding(fd, last->offset, last->offset + last->size);
+    vg_rec_scan_fragment_t *last = &out->frags[out->count - 1];
+    uint64_t pad = trailing_padding(src, last->offset, last->offset + last->size);
     if (pad > last->offset && pad < last->offset + last->size) {
       last->size = pad - last->offset;
       out->good_end = pad;
@@ -127,8 +118,17 @@ static int scan_file(int fd, int64_t start_us, scan_t *out) {
   return 0;
 }
 
+/* Walks the file's fragments; times are start_us plus decode times. */
+static int scan_file(int fd, int64_t start_us, vg_rec_scan_t *out) {
+  memset(out, 0, sizeof(*out));
+  struct stat st;
+  if (fstat(fd, &st) != 0) return vg_err_from_errno();
+  vg_mp4_source_t src = {.read = vg_mp4_read_fd, .opaque = &fd, .size = (uint64_t)st.st_size};
+  return vg_rec_scan(&src, start_us, out);
+}
+
 /* Cuts the file after its last complete fragment. */
-static int cut_file(int fd, const scan_t *sc, const char *path, vg_rec_recovery_stats_t *st) {
+static int cut_file(int fd, const vg_rec_scan_t *sc, const char *path, vg_rec_recovery_stats_t *st) {
   if (sc->file_size <= sc->good_end) return 0;
   if (ftruncate(fd, (off_t)sc->good_end) != 0 || fdatasync(fd) != 0) {
     int err = vg_err_from_errno();
@@ -162,7 +162,8 @@ static int collect_offset(void *opaque, const vg_rec_fragment_t *f) {
 
 /* Makes segment id's fragment rows, end and bytes match the scanned file
  * and marks it closed, in one transaction. */
-static int reindex_segment(vg_rec_index_t *ix, int64_t id, const scan_t *sc, vg_rec_recovery_stats_t *st) {
+static int reindex_segment(vg_rec_index_t *ix, int64_t id, const vg_rec_scan_t *sc,
+                           vg_rec_recovery_stats_t *st) {
   offsets_t have = {0};
   int err = vg_rec_index_begin(ix);
   if (err) return err;
@@ -174,8 +175,9 @@ static int reindex_segment(vg_rec_index_t *ix, int64_t id, const scan_t *sc, vg_
   }
   int64_t end_us = INT64_MIN;
   for (int i = 0, k = 0; !err && i < sc->count; i++) {
-    const file_fragment_t *f = &sc->frags[i];
-    if (f->start_us + f->duration_us > end_us) end_us = f->start_us + f->duration_us;
+    const vg_rec_scan_fragment_t *f = &sc->frags[i];
+    int64_t f_end = add_us(f->start_us, f->duration_us);
+    if (f_end > end_us) end_us = f_end;
     while (k < have.count && have.offsets[k] < f->offset)
       k++;
     if (k < have.count && have.offsets[k] == f->offset) continue;
@@ -282,13 +284,13 @@ static int recover_unclosed(vg_rec_index_t *ix, const char *root, const vg_rec_s
     vg_log_error(&lg, "cannot open %s: %s; left for the next start", path, vg_strerror(err));
     return 0;
   }
-  scan_t sc;
+  vg_rec_scan_t sc;
   int err = scan_file(fd, s->start_us, &sc);
   if (!err && sc.count == 0) {
     /* Nothing playable: the init segment at most. */
     close(fd);
     unlink(path);
-    scan_free(&sc);
+    vg_rec_scan_free(&sc);
     int r = vg_rec_index_delete_segment(ix, s->id);
     if (!r) st->rows_deleted++;
     vg_log_info(&lg, "%s: no complete fragment, removed", path);
@@ -300,7 +302,7 @@ static int recover_unclosed(vg_rec_index_t *ix, const char *root, const vg_rec_s
     err = reindex_segment(ix, s->id, &sc, st);
     if (!err) st->closed++;
   }
-  scan_free(&sc);
+  vg_rec_scan_free(&sc);
   return err == VG_EDB ? err : 0;
 }
 
@@ -355,12 +357,12 @@ static int index_orphan(vg_rec_index_t *ix, const char *root, const char *rel, c
   snprintf(path, sizeof(path), "%s/%s", root, rel);
   int fd = open(path, O_RDWR | O_CLOEXEC);
   if (fd < 0) return 0;
-  scan_t sc;
+  vg_rec_scan_t sc;
   int err = scan_file(fd, start_us, &sc);
   if (err || sc.count == 0) {
     close(fd);
     unlink(path);
-    scan_free(&sc);
+    vg_rec_scan_free(&sc);
     st->orphans_removed++;
     vg_log_info(&lg, "%s: an unindexed file with no complete fragment, removed", path);
     return 0;
@@ -377,7 +379,7 @@ static int index_orphan(vg_rec_index_t *ix, const char *root, const char *rel, c
     if (!err) err = reindex_segment(ix, row.id, &sc, st);
     if (!err) st->orphans_indexed++;
   }
-  scan_free(&sc);
+  vg_rec_scan_free(&sc);
   return err == VG_EDB ? err : 0;
 }
 

@@ -29,8 +29,10 @@
 #ifndef VG_RECORD_RECOVERY_H
 #define VG_RECORD_RECOVERY_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
+#include "media/mp4_reader.h"
 #include "record/index.h"
 
 typedef struct {
@@ -52,5 +54,32 @@ int vg_rec_recover_root(vg_rec_index_t *ix, const char *root, vg_rec_recovery_st
  * "-N" suffix before ".mp4") of camera into its UTC start. Returns 0 or
  * VG_EINVAL. */
 int vg_rec_parse_segment_name(const char *name, const char *camera, int64_t *utc_us);
+
+/* What a walk of one segment file found: its complete fragments, with
+ * times from the segment's start plus their decode times (saturating), and
+ * where the file is to be cut (after the last complete fragment, before a
+ * direct-written file's padding). */
+typedef struct {
+  uint64_t offset, size;
+  int64_t start_us, duration_us;
+  bool key;
+  uint32_t samples;
+} vg_rec_scan_fragment_t;
+
+typedef struct {
+  vg_rec_scan_fragment_t *frags;
+  int count, cap;
+  uint64_t good_end;  /* end of the last complete fragment */
+  uint64_t file_size; /* src->size */
+  int readable;       /* the init segment parsed */
+} vg_rec_scan_t;
+
+/* Walks the file behind src (its bytes are untrusted: a crash may have torn
+ * it, anyone with access to the disk may have written it). Returns 0: a
+ * file that does not parse gives count 0, and running out of memory stops
+ * the walk early. Free *out with vg_rec_scan_free() in every case. Sans-I/O
+ * apart from src->read. */
+int vg_rec_scan(const vg_mp4_source_t *src, int64_t start_us, vg_rec_scan_t *out);
+void vg_rec_scan_free(vg_rec_scan_t *s);
 
 #endif

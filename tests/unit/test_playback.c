@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "api/playback_api.h"
 #include "base/error.h"
 #include "db/db.h"
 #include "media/fmp4.h"
@@ -582,9 +583,36 @@ static void test_clip_file_changed(void **state) {
   assert_int_equal(system(cmd), 0);
 }
 
+/* The client's parameters of the playback routes (api/playback_api.h). */
+static void test_api_parsers(void **state) {
+  (void)state;
+  int64_t us;
+  assert_int_equal(vg_playback_api_parse_time("2026-11-21T15:04:05.5+01:00", &us), 0);
+  assert_int_equal(us, 1795269845500000);
+  assert_int_equal(vg_playback_api_parse_time("1763737445", &us), 0);
+  assert_int_equal(us, 1763737445000000);
+  assert_int_equal(vg_playback_api_parse_time("1763737445123", &us), 0);
+  assert_int_equal(us, 1763737445123000);
+  assert_int_equal(vg_playback_api_parse_time("2026-13-01T00:00:00Z", &us), VG_EINVAL);
+  assert_int_equal(vg_playback_api_parse_time("2026-11-21T15:04:05+01", &us), VG_EINVAL);
+  uint64_t first, last;
+  assert_int_equal(vg_playback_api_parse_range("bytes=0-499", 1000, &first, &last), 1);
+  assert_true(first == 0 && last == 499);
+  assert_int_equal(vg_playback_api_parse_range("bytes=-300", 1000, &first, &last), 1);
+  assert_true(first == 700 && last == 999);
+  assert_int_equal(vg_playback_api_parse_range("bytes=900-5000", 1000, &first, &last), 1);
+  assert_true(first == 900 && last == 999);
+  assert_int_equal(vg_playback_api_parse_range("bytes=1000-", 1000, &first, &last), -1);
+  assert_int_equal(vg_playback_api_parse_range("bytes=0-", 0, &first, &last), -1);
+  assert_int_equal(vg_playback_api_parse_range("bytes=0-1,4-5", 1000, &first, &last), 0);
+  assert_int_equal(vg_playback_api_parse_range("items=0-1", 1000, &first, &last), 0);
+  assert_int_equal(vg_playback_api_parse_range(NULL, 1000, &first, &last), 0);
+}
+
 int main(void) {
   const struct CMUnitTest plain[] = {
       cmocka_unit_test(test_merge),
+      cmocka_unit_test(test_api_parsers),
       cmocka_unit_test(test_file_path),
   };
   const struct CMUnitTest recorded[] = {

@@ -348,6 +348,34 @@ static void test_commands(void **state) {
   assert_int_equal(vg_rtmp_command_parse(name_only, sizeof(name_only), 1, &cmd), 0);
 }
 
+/* The credentials of a publisher's stream key query (rtmp_server's
+ * publish_users). A value is decoded exactly, never cut to fit, and an
+ * escaped NUL is refused: either would let a prefix of a password match. */
+static void test_query_value(void **state) {
+  (void)state;
+  char v[8];
+  assert_int_equal(vg_rtmp_query_value("user=cam&pass=s%40c%2", "pass", v, sizeof(v)), 5);
+  assert_string_equal(v, "s@c%2");
+  assert_int_equal(vg_rtmp_query_value("user=cam&pass=x", "user", v, sizeof(v)), 3);
+  assert_string_equal(v, "cam");
+  assert_int_equal(vg_rtmp_query_value("xuser=a&user=", "user", v, sizeof(v)), 0);
+  assert_string_equal(v, "");
+  assert_int_equal(vg_rtmp_query_value("pass=%zz", "pass", v, sizeof(v)), 3);
+  assert_string_equal(v, "%zz");
+  /* sscanf's %x skipped spaces: "% 4 1" decoded to 'A'. */
+  assert_int_equal(vg_rtmp_query_value("pass=% 4 1", "pass", v, sizeof(v)), 5);
+  assert_string_equal(v, "% 4 1");
+  assert_int_equal(vg_rtmp_query_value("pass=abc%00def", "pass", v, sizeof(v)), VG_EINVAL);
+  assert_string_equal(v, "");
+  assert_int_equal(vg_rtmp_query_value("pass=1234567", "pass", v, sizeof(v)), 7);
+  assert_int_equal(vg_rtmp_query_value("pass=12345678", "pass", v, sizeof(v)), VG_ETOOBIG);
+  assert_string_equal(v, "");
+  assert_int_equal(vg_rtmp_query_value("user=cam", "pass", v, sizeof(v)), VG_ENOTFOUND);
+  assert_int_equal(vg_rtmp_query_value(NULL, "pass", v, sizeof(v)), VG_ENOTFOUND);
+  assert_int_equal(vg_rtmp_query_value("pass=%4", "pass", v, sizeof(v)), 2);
+  assert_string_equal(v, "%4");
+}
+
 static void test_urls(void **state) {
   vg_rtmp_url_t u;
   assert_int_equal(vg_rtmp_url_parse("rtmp://127.0.0.1:1936/live/cam1", &u), 0);
@@ -401,6 +429,7 @@ int main(void) {
       cmocka_unit_test(test_malformed_chunks),
       cmocka_unit_test(test_commands),
       cmocka_unit_test(test_urls),
+      cmocka_unit_test(test_query_value),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
