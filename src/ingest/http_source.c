@@ -7,7 +7,7 @@
 
 #include "base/error.h"
 #include "base/time.h"
-#include "ingest/tcp_client.h"
+#include "ingest/pull.h"
 #include "proto/auth.h"
 #include "proto/http1.h"
 #include "proto/url.h"
@@ -17,16 +17,14 @@
 #define READ_BUF_MAX (VG_HTTP_SOURCE_MAX_JPEG + 64 * 1024)
 
 typedef enum { PHASE_WAIT = 0, PHASE_CONNECTING, PHASE_HEAD, PHASE_BODY } phase_t;
-typedef enum { RUNNING = 0, FAILING, STOPPING } finishing_t;
 
 typedef struct {
+  /* The connection and the timer (WAIT: the next poll; otherwise: the read
+   * timeout); how the attempt ends. */
+  vg_pull_t pull;
   vg_camera_t *cam;
   int mjpeg;
   vg_url_t url; /* the current one, after redirects */
-  vg_tcp_client_t *conn;
-  int conns_open;   /* including ones still closing */
-  uv_timer_t timer; /* WAIT: next poll; otherwise: the read timeout */
-  int timer_open;
   phase_t phase;
   vg_http1_body_t body;
   size_t decoded; /* de-chunked body bytes at the front of conn->buf */
@@ -36,10 +34,6 @@ typedef struct {
   int auth_sent; /* requests sent with the current challenge */
   int online, tracks_set, width, height;
   int64_t t0_us, request_start_us;
-  finishing_t finishing;
-  int fail_err;
-  char reason[256];
-  void (*done)(vg_camera_t *cam);
 } http_src_t;
 
 /* ---- JPEG ------------------------------------------------------------- */
@@ -75,80 +69,34 @@ int vg_jpeg_size(const uint8_t *d, size_t len, int *width, int *height) {
 
 /* ---- life cycle ------------------------------------------------------- */
 
-static void maybe_finish(http_src_t *s) {
-  if (s->finishing == RUNNING || s->timer_open || s->conns_open > 0) return;
-  vg_camera_t *cam = s->cam;
-  cam->source = NULL;
-  if (s->finishing == STOPPING)
-    s->done(cam);
-  else
-    vg_camera_source_failed(cam, s->fail_err, "%s", s->reason);
-  free(s);
-}
+static void release(vg_pull_t *p) { free(p->owner); }
 
-static void timer_closed(uv_handle_t *h) {
-  http_src_t *s = h->data;
-  s->timer_open = 0;
-  maybe_finish(s);
-}
+static const vg_pull_ops_t pull_ops = {NULL, release, NULL};
 
-static void close_all(http_src_t *s) {
-  if (s->conn) vg_tcp_client_close(s->conn), s->conn = NULL;
-  if (s->timer_open && !uv_is_closing((uv_handle_t *)&s->timer))
-    uv_close((uv_handle_t *)&s->timer, timer_closed);
-}
-
-static void fail(http_src_t *s, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void fail(http_src_t *s, int err, const char *fmt, ...) {
-  if (s->finishing != RUNNING) return;
-  s->finishing = FAILING;
-  s->fail_err = err;
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(s->reason, sizeof(s->reason), fmt, ap);
-  va_end(ap);
-  if (err == VG_EPROTO || err == VG_ETOOBIG) atomic_fetch_add(&s->cam->counters.errors, 1);
-  close_all(s);
-}
+#define fail(s, ...) vg_pull_fail(&(s)->pull, __VA_ARGS__)
 
 /* ---- requests --------------------------------------------------------- */
 
-static void on_connect(vg_tcp_client_t *c, int status);
+static void on_connected(void *owner);
 static void on_read(vg_tcp_client_t *c, int status);
-static void on_conn_closed(vg_tcp_client_t *c);
 static void on_timer(uv_timer_t *t);
 
 static void begin_request(http_src_t *s) {
-  static const vg_tcp_client_cbs_t cbs = {on_connect, on_read, on_conn_closed};
   if (strcmp(s->url.scheme, "http") != 0) {
     fail(s, VG_EUNSUPPORTED, "%s:// is not supported (use http://)", s->url.scheme);
     return;
   }
   s->phase = PHASE_CONNECTING;
   s->request_start_us = vg_time_mono_us();
-  uv_timer_stop(&s->timer);
-  int r = vg_tcp_client_connect(vg_worker_loop(s->cam->worker), s->url.host, s->url.port,
-                                s->cam->cfg.connect_timeout_ms, READ_BUF_MAX, &cbs, s, &s->conn);
-  if (r < 0) {
-    s->conn = NULL;
-    fail(s, r, "cannot connect to %s: %s", s->url.host, vg_strerror(r));
-    return;
-  }
-  s->conns_open++;
+  uv_timer_stop(&s->pull.timer);
+  vg_pull_connect(&s->pull, s->url.host, s->url.port, READ_BUF_MAX, on_connected, on_read);
 }
 
 /* Drops the current connection and starts the request again (after a 401
  * or a redirect). */
 static void restart_request(http_src_t *s) {
-  vg_tcp_client_close(s->conn);
-  s->conn = NULL;
+  vg_pull_drop_conn(&s->pull);
   begin_request(s);
-}
-
-static void on_conn_closed(vg_tcp_client_t *c) {
-  http_src_t *s = c->opaque;
-  s->conns_open--;
-  maybe_finish(s);
 }
 
 static void send_request(http_src_t *s) {
@@ -175,18 +123,14 @@ static void send_request(http_src_t *s) {
     fail(s, VG_ETOOBIG, "request too long");
     return;
   }
-  int r = vg_tcp_client_write(s->conn, req, (size_t)n);
+  int r = vg_tcp_client_write(s->pull.conn, req, (size_t)n);
   if (r < 0) fail(s, r, "write failed: %s", vg_strerror(r));
 }
 
-static void on_connect(vg_tcp_client_t *c, int status) {
-  http_src_t *s = c->opaque;
-  if (status < 0) {
-    fail(s, status, "connect to %s:%u failed: %s", s->url.host, s->url.port, vg_strerror(status));
-    return;
-  }
+static void on_connected(void *owner) {
+  http_src_t *s = owner;
   s->phase = PHASE_HEAD;
-  uv_timer_start(&s->timer, on_timer, (uint64_t)s->cam->cfg.read_timeout_ms, 0);
+  uv_timer_start(&s->pull.timer, on_timer, (uint64_t)s->cam->cfg.read_timeout_ms, 0);
   send_request(s);
 }
 
@@ -339,7 +283,7 @@ static int handle_head(http_src_t *s, const vg_http1_response_t *resp) {
 /* De-chunks what arrived, in place: decoded body bytes gather at the front
  * of the buffer. Returns 1 when the body is complete, 0 for more, or fails. */
 static int decode_body(http_src_t *s, int eof) {
-  vg_tcp_client_t *c = s->conn;
+  vg_tcp_client_t *c = s->pull.conn;
   size_t raw = s->decoded;
   int done = 0;
   while (!done) {
@@ -374,14 +318,13 @@ static int decode_body(http_src_t *s, int eof) {
 static void snapshot_body(http_src_t *s, int eof) {
   int r = decode_body(s, eof);
   if (r <= 0) return;
-  deliver_jpeg(s, s->conn->buf, s->decoded);
-  if (s->finishing != RUNNING) return;
-  vg_tcp_client_close(s->conn);
-  s->conn = NULL;
+  deliver_jpeg(s, s->pull.conn->buf, s->decoded);
+  if (!vg_pull_running(&s->pull)) return;
+  vg_pull_drop_conn(&s->pull);
   s->phase = PHASE_WAIT;
   int64_t elapsed_ms = (vg_time_mono_us() - s->request_start_us) / 1000;
   int64_t wait = s->cam->cfg.snapshot_interval_ms - elapsed_ms;
-  uv_timer_start(&s->timer, on_timer, wait > 0 ? (uint64_t)wait : 0, 0);
+  uv_timer_start(&s->pull.timer, on_timer, wait > 0 ? (uint64_t)wait : 0, 0);
 }
 
 static void mjpeg_body(http_src_t *s, int eof) {
@@ -390,14 +333,14 @@ static void mjpeg_body(http_src_t *s, int eof) {
   for (;;) {
     vg_http1_part_t part;
     size_t used = 0;
-    int pr =
-        vg_http1_multipart_next(s->conn->buf, s->decoded, s->boundary, VG_HTTP_SOURCE_MAX_JPEG, &part, &used);
+    int pr = vg_http1_multipart_next(s->pull.conn->buf, s->decoded, s->boundary, VG_HTTP_SOURCE_MAX_JPEG,
+                                     &part, &used);
     if (pr == 1) {
       deliver_jpeg(s, part.body, part.body_len);
-      if (s->finishing != RUNNING) return;
-      uv_timer_start(&s->timer, on_timer, (uint64_t)s->cam->cfg.read_timeout_ms, 0);
+      if (!vg_pull_running(&s->pull)) return;
+      uv_timer_start(&s->pull.timer, on_timer, (uint64_t)s->cam->cfg.read_timeout_ms, 0);
     }
-    vg_tcp_client_consume(s->conn, used);
+    vg_tcp_client_consume(s->pull.conn, used);
     s->decoded -= used;
     if (pr == 1) continue;
     if (pr == 0)
@@ -411,8 +354,8 @@ static void mjpeg_body(http_src_t *s, int eof) {
 }
 
 static void on_read(vg_tcp_client_t *c, int status) {
-  http_src_t *s = c->opaque;
-  if (s->finishing != RUNNING || c != s->conn) return;
+  http_src_t *s = vg_pull_owner(c);
+  if (!vg_pull_running(&s->pull) || c != s->pull.conn) return;
   int eof = status == VG_ECLOSED;
   if (status < 0 && !eof) {
     fail(s, status, "%s: %s", status == VG_ETOOBIG ? "response too large" : "read failed",
@@ -465,9 +408,7 @@ static void source_start(vg_camera_t *cam, int mjpeg) {
     return;
   }
   vg_auth_client_init(&s->auth);
-  uv_timer_init(vg_worker_loop(cam->worker), &s->timer);
-  s->timer.data = s;
-  s->timer_open = 1;
+  vg_pull_init(&s->pull, cam, vg_worker_loop(cam->worker), s, &pull_ops);
   s->t0_us = vg_time_mono_us();
   cam->source = s;
   begin_request(s);
@@ -480,10 +421,7 @@ static void source_stop(vg_camera_t *cam, void (*done)(vg_camera_t *cam)) {
     return;
   }
   /* A failure already under way turns into a stop: done, not failed. */
-  s->finishing = STOPPING;
-  s->done = done;
-  close_all(s);
-  maybe_finish(s);
+  vg_pull_stop(&s->pull, done);
 }
 
 static void snapshot_start(vg_camera_t *cam) { source_start(cam, 0); }

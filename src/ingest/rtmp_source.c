@@ -8,7 +8,7 @@
 #include "base/error.h"
 #include "base/time.h"
 #include "ingest/rtmp_ingest.h"
-#include "ingest/tcp_client.h"
+#include "ingest/pull.h"
 #include "proto/rtmp.h"
 
 #define MAX_MESSAGE (8u << 20)
@@ -18,15 +18,11 @@
 enum { TXN_CONNECT = 1, TXN_CREATE_STREAM = 2, TXN_PLAY = 3 };
 
 typedef enum { ST_HANDSHAKE = 0, ST_CONNECTING, ST_CREATING, ST_PLAYING } state_t;
-typedef enum { RUNNING = 0, STOPPING, FAILING } finishing_t;
 
 typedef struct {
+  vg_pull_t pull; /* the connection, the tick, how the session ends */
   vg_camera_t *cam;
   vg_rtmp_url_t url;
-  vg_tcp_client_t *conn;
-  int conns_open;
-  uv_timer_t tick;
-  int tick_open;
   state_t state;
   vg_rtmp_reader_t rd;
   vg_rtmp_writer_t wr;
@@ -35,62 +31,26 @@ typedef struct {
   uint32_t stream_id;
   int64_t state_since_us, last_media_us;
   int online;
-  finishing_t finishing;
-  int fail_err;
-  char reason[256];
-  void (*done)(vg_camera_t *cam);
 } rtmp_src_t;
 
 /* ---- life cycle ------------------------------------------------------- */
 
-static void maybe_finish(rtmp_src_t *s) {
-  if (s->finishing == RUNNING || s->tick_open || s->conns_open > 0) return;
-  vg_camera_t *cam = s->cam;
-  cam->source = NULL;
+static void release(vg_pull_t *p) {
+  rtmp_src_t *s = p->owner;
   vg_rtmp_reader_free(&s->rd);
   vg_rtmp_ingest_clear(&s->ing);
-  if (s->finishing == STOPPING)
-    s->done(cam);
-  else
-    vg_camera_source_failed(cam, s->fail_err, "%s", s->reason);
   free(s);
 }
 
-static void tick_closed(uv_handle_t *h) {
-  rtmp_src_t *s = h->data;
-  s->tick_open = 0;
-  maybe_finish(s);
-}
+static const vg_pull_ops_t pull_ops = {NULL, release, NULL};
 
-static void on_conn_closed(vg_tcp_client_t *c) {
-  rtmp_src_t *s = c->opaque;
-  s->conns_open--;
-  maybe_finish(s);
-}
-
-static void close_all(rtmp_src_t *s) {
-  if (s->conn) vg_tcp_client_close(s->conn), s->conn = NULL;
-  if (s->tick_open && !uv_is_closing((uv_handle_t *)&s->tick)) uv_close((uv_handle_t *)&s->tick, tick_closed);
-}
-
-static void fail(rtmp_src_t *s, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void fail(rtmp_src_t *s, int err, const char *fmt, ...) {
-  if (s->finishing != RUNNING) return;
-  s->finishing = FAILING;
-  s->fail_err = err;
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(s->reason, sizeof(s->reason), fmt, ap);
-  va_end(ap);
-  if (err == VG_EPROTO || err == VG_ETOOBIG) atomic_fetch_add(&s->cam->counters.errors, 1);
-  close_all(s);
-}
+#define fail(s, ...) vg_pull_fail(&(s)->pull, __VA_ARGS__)
 
 /* ---- output ----------------------------------------------------------- */
 
 static void send_bytes(rtmp_src_t *s, const void *data, size_t len) {
-  if (!s->conn || s->finishing != RUNNING) return;
-  int r = vg_tcp_client_write(s->conn, data, len);
+  if (!s->pull.conn || !vg_pull_running(&s->pull)) return;
+  int r = vg_tcp_client_write(s->pull.conn, data, len);
   if (r < 0) fail(s, r, "write failed: %s", vg_strerror(r));
 }
 
@@ -255,10 +215,10 @@ static void handle_message(rtmp_src_t *s, const vg_rtmp_msg_t *msg) {
 }
 
 static void on_read(vg_tcp_client_t *c, int status) {
-  rtmp_src_t *s = c->opaque;
-  if (s->finishing != RUNNING || c != s->conn) return;
+  rtmp_src_t *s = vg_pull_owner(c);
+  if (!vg_pull_running(&s->pull) || c != s->pull.conn) return;
   size_t off = 0;
-  while (off < c->len && s->finishing == RUNNING) {
+  while (off < c->len && vg_pull_running(&s->pull)) {
     const uint8_t *p = c->buf + off;
     size_t len = c->len - off;
     if (s->state == ST_HANDSHAKE) {
@@ -288,13 +248,13 @@ static void on_read(vg_tcp_client_t *c, int status) {
       vg_buf_unref(&msg.buf);
     }
     uint32_t seq;
-    if (s->finishing == RUNNING && vg_rtmp_reader_ack_due(&s->rd, &seq)) {
+    if (vg_pull_running(&s->pull) && vg_rtmp_reader_ack_due(&s->rd, &seq)) {
       uint8_t out[32];
       int n = vg_rtmp_write_control(&s->wr, VG_RTMP_MSG_ACK, seq, out, sizeof(out));
       if (n > 0) send_bytes(s, out, (size_t)n);
     }
   }
-  if (s->finishing != RUNNING || c != s->conn) return;
+  if (!vg_pull_running(&s->pull) || c != s->pull.conn) return;
   vg_tcp_client_consume(c, off);
   if (status == VG_ECLOSED)
     fail(s, VG_ECLOSED, "the server closed the connection");
@@ -304,21 +264,17 @@ static void on_read(vg_tcp_client_t *c, int status) {
 
 static void on_tick(uv_timer_t *timer) {
   rtmp_src_t *s = timer->data;
-  if (s->finishing != RUNNING || !s->conn) return;
+  if (!vg_pull_running(&s->pull) || !s->pull.conn) return;
   int64_t now = vg_time_mono_us();
   int64_t limit = (int64_t)s->cam->cfg.read_timeout_ms * 1000;
-  if (s->state != ST_PLAYING && s->conns_open && s->state_since_us && now - s->state_since_us > limit)
+  if (s->state != ST_PLAYING && s->pull.conns_open && s->state_since_us && now - s->state_since_us > limit)
     fail(s, VG_ETIMEDOUT, "no answer from the server within %d ms", s->cam->cfg.read_timeout_ms);
   else if (s->state == ST_PLAYING && now - s->last_media_us > limit)
     fail(s, VG_ENODATA, "no media for %d ms", s->cam->cfg.read_timeout_ms);
 }
 
-static void on_connect(vg_tcp_client_t *c, int status) {
-  rtmp_src_t *s = c->opaque;
-  if (status < 0) {
-    fail(s, status, "connect to %s:%u failed: %s", s->url.host, s->url.port, vg_strerror(status));
-    return;
-  }
+static void on_connected(void *owner) {
+  rtmp_src_t *s = owner;
   uint8_t hello[1 + VG_RTMP_HANDSHAKE_SIZE];
   int n = vg_rtmp_handshake_client_hello((uint32_t)vg_time_mono_us(), hello, sizeof(hello));
   send_bytes(s, hello, (size_t)n);
@@ -344,20 +300,10 @@ static void rtmp_start(vg_camera_t *cam) {
   vg_rtmp_ingest_sink_t sk = sink;
   sk.opaque = s;
   vg_rtmp_ingest_init(&s->ing, &sk);
-  uv_timer_init(vg_worker_loop(cam->worker), &s->tick);
-  s->tick.data = s;
-  s->tick_open = 1;
-  uv_timer_start(&s->tick, on_tick, TICK_MS, TICK_MS);
+  vg_pull_init(&s->pull, cam, vg_worker_loop(cam->worker), s, &pull_ops);
+  uv_timer_start(&s->pull.timer, on_tick, TICK_MS, TICK_MS);
   cam->source = s;
-  static const vg_tcp_client_cbs_t cbs = {on_connect, on_read, on_conn_closed};
-  r = vg_tcp_client_connect(vg_worker_loop(cam->worker), s->url.host, s->url.port,
-                            cam->cfg.connect_timeout_ms, READ_BUF_MAX, &cbs, s, &s->conn);
-  if (r < 0) {
-    s->conn = NULL;
-    fail(s, r, "cannot connect to %s: %s", s->url.host, vg_strerror(r));
-    return;
-  }
-  s->conns_open++;
+  vg_pull_connect(&s->pull, s->url.host, s->url.port, READ_BUF_MAX, on_connected, on_read);
 }
 
 static void rtmp_stop(vg_camera_t *cam, void (*done)(vg_camera_t *cam)) {
@@ -366,10 +312,7 @@ static void rtmp_stop(vg_camera_t *cam, void (*done)(vg_camera_t *cam)) {
     done(cam);
     return;
   }
-  s->finishing = STOPPING;
-  s->done = done;
-  close_all(s);
-  maybe_finish(s);
+  vg_pull_stop(&s->pull, done);
 }
 
 const vg_source_ops_t vg_rtmp_source_ops = {"rtmp", rtmp_start, rtmp_stop};

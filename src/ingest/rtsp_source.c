@@ -10,7 +10,7 @@
 
 #include "base/error.h"
 #include "base/time.h"
-#include "ingest/tcp_client.h"
+#include "ingest/pull.h"
 #include "media/nal.h"
 #include "net/uring.h"
 #include "proto/auth.h"
@@ -32,7 +32,6 @@
 #define URL_MAX (VG_URL_MAX_PATH + 512)
 
 typedef enum { ST_OPTIONS = 0, ST_DESCRIBE, ST_SETUP, ST_PLAY, ST_PLAYING } rtsp_state_t;
-typedef enum { RUNNING = 0, FAILING, STOPPING, RESTART_TCP } finishing_t;
 
 typedef struct rtsp_src rtsp_src_t;
 
@@ -63,8 +62,6 @@ typedef struct {
 
 struct rtsp_src {
   vg_camera_t *cam;
-  vg_tcp_client_t *conn;
-  finishing_t finishing;
   rtsp_state_t state;
   int udp; /* this attempt uses UDP */
   int n_tracks, setup_index;
@@ -87,10 +84,6 @@ struct rtsp_src {
   track_t tracks[VG_MAX_TRACKS];
   vg_url_t url;
   char request_url[URL_MAX]; /* without credentials */
-  int conns_open;
-  uv_timer_t tick;
-  int tick_open;
-  int handles_open; /* UDP sockets still closing */
   uint32_t cseq, pending_cseq;
   char pending_method[16];
   int64_t pending_since_us;
@@ -103,9 +96,9 @@ struct rtsp_src {
   char base_url[URL_MAX], aggregate_url[URL_MAX];
   vg_rtsp_msg_t msg; /* large: kept off the stack */
   uint32_t own_ssrc;
-  int fail_err;
-  char reason[256];
-  void (*done)(vg_camera_t *cam);
+  /* The connection, the tick, the UDP sockets still closing (handles_open)
+   * and how the session ends (restarting: over TCP). */
+  vg_pull_t pull;
 };
 
 static void begin_connect(rtsp_src_t *s);
@@ -123,35 +116,16 @@ static void free_tracks(rtsp_src_t *s) {
   s->n_tracks = 0;
 }
 
-static void maybe_finish(rtsp_src_t *s) {
-  if (s->finishing == RUNNING || s->tick_open || s->conns_open > 0 || s->handles_open > 0) return;
-  vg_camera_t *cam = s->cam;
-  finishing_t how = s->finishing;
-  cam->source = NULL;
+static void release(vg_pull_t *p) {
+  rtsp_src_t *s = p->owner;
   free_tracks(s);
   free(s->stash);
-  if (how == STOPPING)
-    s->done(cam);
-  else if (how == RESTART_TCP)
-    session_start(cam, 1);
-  else
-    vg_camera_source_failed(cam, s->fail_err, "%s", s->reason);
   free(s);
 }
 
-static void handle_closed(uv_handle_t *h) {
+static void udp_closed(uv_handle_t *h) {
   rtsp_src_t *s = h->data;
-  if (h == (uv_handle_t *)&s->tick)
-    s->tick_open = 0;
-  else
-    s->handles_open--;
-  maybe_finish(s);
-}
-
-static void on_conn_closed(vg_tcp_client_t *c) {
-  rtsp_src_t *s = c->opaque;
-  s->conns_open--;
-  maybe_finish(s);
+  vg_pull_handle_closed(&s->pull);
 }
 
 static void close_udp(rtsp_src_t *s) {
@@ -160,39 +134,31 @@ static void close_udp(rtsp_src_t *s) {
     for (int k = 0; k < 2; k++) {
       if (!(t->socks_open & (1 << k))) continue;
       t->socks_open &= ~(1 << k);
-      uv_close((uv_handle_t *)&t->sock[k], handle_closed);
+      uv_close((uv_handle_t *)&t->sock[k], udp_closed);
     }
   }
 }
 
-static void close_all(rtsp_src_t *s) {
-  /* The ring's receive is cancelled before the socket is closed. */
+/* Runs before the connection closes: the ring's receive is cancelled before
+ * the socket is closed. */
+static void close_extra(vg_pull_t *p) {
+  rtsp_src_t *s = p->owner;
   vg_uring_recv_stop(s->ring_sock);
   s->ring_sock = NULL;
-  if (s->conn) vg_tcp_client_close(s->conn), s->conn = NULL;
   close_udp(s);
-  if (s->tick_open && !uv_is_closing((uv_handle_t *)&s->tick))
-    uv_close((uv_handle_t *)&s->tick, handle_closed);
 }
 
-static void fail(rtsp_src_t *s, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void fail(rtsp_src_t *s, int err, const char *fmt, ...) {
-  if (s->finishing != RUNNING) return;
-  s->finishing = FAILING;
-  s->fail_err = err;
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(s->reason, sizeof(s->reason), fmt, ap);
-  va_end(ap);
-  if (err == VG_EPROTO || err == VG_ETOOBIG) atomic_fetch_add(&s->cam->counters.errors, 1);
-  close_all(s);
-}
+static void restart_over_tcp(vg_camera_t *cam) { session_start(cam, 1); }
+
+static const vg_pull_ops_t pull_ops = {close_extra, release, restart_over_tcp};
+
+#define fail(s, ...) vg_pull_fail(&(s)->pull, __VA_ARGS__)
 
 /* ---- requests --------------------------------------------------------- */
 
 static void send_bytes(rtsp_src_t *s, const void *data, size_t len) {
-  if (!s->conn) return;
-  int r = vg_tcp_client_write(s->conn, data, len);
+  if (!s->pull.conn) return;
+  int r = vg_tcp_client_write(s->pull.conn, data, len);
   if (r < 0) fail(s, r, "write failed: %s", vg_strerror(r));
 }
 
@@ -280,7 +246,7 @@ static int bind_udp_pair(rtsp_src_t *s, track_t *t, int family) {
       t->sock[k].data = s;
       uv_udp_open(&t->sock[k], fds[k]);
       t->socks_open |= 1 << k;
-      s->handles_open++;
+      s->pull.handles_open++;
     }
     int size = 2 << 20; /* room for a key frame burst */
     uv_recv_buffer_size((uv_handle_t *)&t->sock[0], &size);
@@ -303,7 +269,8 @@ static void send_setup(rtsp_src_t *s) {
     if (!t->socks_open) {
       struct sockaddr_storage local, remote;
       int family = AF_INET;
-      if (s->conn && vg_tcp_client_sockname(s->conn, &local, &remote) == 0) family = local.ss_family;
+      if (s->pull.conn && vg_tcp_client_sockname(s->pull.conn, &local, &remote) == 0)
+        family = local.ss_family;
       int r = bind_udp_pair(s, t, family);
       if (r < 0) {
         fail(s, r, "cannot bind a UDP port pair");
@@ -454,11 +421,11 @@ static int same_host(const struct sockaddr *a, const struct sockaddr_storage *b)
 static void on_udp_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *b, const struct sockaddr *from,
                         unsigned flags) {
   rtsp_src_t *s = h->data;
-  if (n <= 0 || !from || s->finishing != RUNNING || !s->conn) return;
+  if (n <= 0 || !from || !vg_pull_running(&s->pull) || !s->pull.conn) return;
   s->now_us = vg_time_mono_us();
   /* Only the camera's host may feed this session. */
   struct sockaddr_storage local, remote;
-  if (vg_tcp_client_sockname(s->conn, &local, &remote) != 0 || !same_host(from, &remote)) return;
+  if (vg_tcp_client_sockname(s->pull.conn, &local, &remote) != 0 || !same_host(from, &remote)) return;
   for (int i = 0; i < s->n_tracks; i++) {
     track_t *t = &s->tracks[i];
     if (h == &t->sock[1]) {
@@ -476,7 +443,7 @@ static void on_udp_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *b, const struct 
 
 static void send_receiver_reports(rtsp_src_t *s, int64_t now) {
   struct sockaddr_storage local, remote;
-  if (s->udp && (!s->conn || vg_tcp_client_sockname(s->conn, &local, &remote) != 0)) return;
+  if (s->udp && (!s->pull.conn || vg_tcp_client_sockname(s->pull.conn, &local, &remote) != 0)) return;
   for (int i = 0; i < s->n_tracks; i++) {
     track_t *t = &s->tracks[i];
     if (t->stats.received == 0) continue;
@@ -573,8 +540,7 @@ static void handle_redirect(rtsp_src_t *s) {
   s->url = u;
   vg_url_print(&s->url, s->request_url, sizeof(s->request_url));
   vg_log_info(&s->cam->log, "redirected (%d) to %s", s->msg.status, s->request_url);
-  vg_tcp_client_close(s->conn);
-  s->conn = NULL;
+  vg_pull_drop_conn(&s->pull);
   s->session[0] = 0;
   s->auth_sent = 0;
   vg_auth_client_init(&s->auth);
@@ -719,8 +685,7 @@ static void handle_response(rtsp_src_t *s) {
   }
   if (st == 461 && s->state == ST_SETUP && s->udp && s->cam->cfg.transport == VG_TRANSPORT_AUTO) {
     vg_log_info(&s->cam->log, "the camera refuses UDP; falling back to TCP");
-    s->finishing = RESTART_TCP;
-    close_all(s);
+    vg_pull_restart(&s->pull);
     return;
   }
   if (st < 200 || st > 299) {
@@ -785,7 +750,7 @@ static void handle_frame(rtsp_src_t *s, const vg_rtsp_frame_t *f) {
  * Returns -1 when the source stopped or failed meanwhile (the caller
  * returns at once), else 0. */
 static int parse_units(rtsp_src_t *s, const uint8_t *data, size_t len, size_t *used) {
-  vg_tcp_client_t *conn = s->conn;
+  vg_tcp_client_t *conn = s->pull.conn;
   size_t off = 0;
   while (off < len) {
     vg_rtsp_frame_t frame;
@@ -804,7 +769,7 @@ static int parse_units(rtsp_src_t *s, const uint8_t *data, size_t len, size_t *u
       handle_response(s);
     else
       answer_request(s);
-    if (s->finishing != RUNNING || conn != s->conn) {
+    if (!vg_pull_running(&s->pull) || conn != s->pull.conn) {
       flush_counters(s);
       return -1;
     }
@@ -882,11 +847,11 @@ static void feed(rtsp_src_t *s, const uint8_t *data, size_t len) {
 
 static void on_ring_data(void *opaque, const uint8_t *data, size_t len, int status) {
   rtsp_src_t *s = opaque;
-  if (s->finishing != RUNNING) return;
+  if (!vg_pull_running(&s->pull)) return;
   s->now_us = vg_time_mono_us();
   if (len) feed(s, data, len);
   flush_counters(s);
-  if (s->finishing != RUNNING) return;
+  if (!vg_pull_running(&s->pull)) return;
   if (status == VG_ECLOSED)
     fail(s, VG_ECLOSED, "the camera closed the connection");
   else if (status < 0)
@@ -899,7 +864,7 @@ static void on_ring_data(void *opaque, const uint8_t *data, size_t len, int stat
  * reports, TEARDOWN) are still written through the TCP client. What the
  * client's buffer still holds (a partial frame) goes to the stash. */
 static void switch_to_ring(rtsp_src_t *s) {
-  vg_tcp_client_t *c = s->conn;
+  vg_tcp_client_t *c = s->pull.conn;
   s->want_ring = 0;
   if (!vg_uring_usable(s->cam->worker)) return;
   if (c->len > 0 && stash_append(s, c->buf, c->len) < 0) return;
@@ -914,8 +879,8 @@ static void switch_to_ring(rtsp_src_t *s) {
 }
 
 static void on_read(vg_tcp_client_t *c, int status) {
-  rtsp_src_t *s = c->opaque;
-  if (s->finishing != RUNNING || c != s->conn) return;
+  rtsp_src_t *s = vg_pull_owner(c);
+  if (!vg_pull_running(&s->pull) || c != s->pull.conn) return;
   s->now_us = vg_time_mono_us();
   size_t used = 0;
   if (parse_units(s, c->buf, c->len, &used) < 0) return;
@@ -933,12 +898,12 @@ static void on_read(vg_tcp_client_t *c, int status) {
 
 static void on_tick(uv_timer_t *timer) {
   rtsp_src_t *s = timer->data;
-  if (s->finishing != RUNNING) return;
+  if (!vg_pull_running(&s->pull)) return;
   int64_t now = vg_time_mono_us();
   s->now_us = now;
   int64_t read_timeout = (int64_t)s->cam->cfg.read_timeout_ms * 1000;
   if (s->state != ST_PLAYING) {
-    if (s->pending_cseq && s->conn && now - s->pending_since_us > read_timeout)
+    if (s->pending_cseq && s->pull.conn && now - s->pending_since_us > read_timeout)
       fail(s, VG_ETIMEDOUT, "%s: no answer within %d ms", s->pending_method, s->cam->cfg.read_timeout_ms);
     return;
   }
@@ -950,8 +915,7 @@ static void on_tick(uv_timer_t *timer) {
       now - s->play_us > AUTO_UDP_WAIT_US) {
     vg_log_warn(&s->cam->log, "no RTP over UDP within %d ms; falling back to TCP", AUTO_UDP_WAIT_US / 1000);
     send_request(s, "TEARDOWN", s->aggregate_url, NULL);
-    s->finishing = RESTART_TCP;
-    close_all(s);
+    vg_pull_restart(&s->pull);
     return;
   }
   if (now - s->last_media_us > read_timeout) {
@@ -965,29 +929,17 @@ static void on_tick(uv_timer_t *timer) {
   }
 }
 
-static void on_connect(vg_tcp_client_t *c, int status) {
-  rtsp_src_t *s = c->opaque;
-  if (status < 0) {
-    fail(s, status, "connect to %s:%u failed: %s", s->url.host, s->url.port, vg_strerror(status));
-    return;
-  }
+static void on_connected(void *owner) {
+  rtsp_src_t *s = owner;
   send_options(s);
 }
 
 static void begin_connect(rtsp_src_t *s) {
-  static const vg_tcp_client_cbs_t cbs = {on_connect, on_read, on_conn_closed};
   if (strcmp(s->url.scheme, "rtsp") != 0) {
     fail(s, VG_EUNSUPPORTED, "%s:// is not supported (use rtsp://)", s->url.scheme);
     return;
   }
-  int r = vg_tcp_client_connect(vg_worker_loop(s->cam->worker), s->url.host, s->url.port,
-                                s->cam->cfg.connect_timeout_ms, READ_BUF_MAX, &cbs, s, &s->conn);
-  if (r < 0) {
-    s->conn = NULL;
-    fail(s, r, "cannot connect to %s: %s", s->url.host, vg_strerror(r));
-    return;
-  }
-  s->conns_open++;
+  vg_pull_connect(&s->pull, s->url.host, s->url.port, READ_BUF_MAX, on_connected, on_read);
 }
 
 static void session_start(vg_camera_t *cam, int force_tcp) {
@@ -1008,9 +960,7 @@ static void session_start(vg_camera_t *cam, int force_tcp) {
   s->udp = !force_tcp && cam->cfg.transport != VG_TRANSPORT_TCP;
   s->session_timeout_s = 60;
   s->own_ssrc = (uint32_t)rand() ^ ((uint32_t)rand() << 16);
-  uv_timer_init(vg_worker_loop(cam->worker), &s->tick);
-  s->tick.data = s;
-  s->tick_open = 1;
+  vg_pull_init(&s->pull, cam, vg_worker_loop(cam->worker), s, &pull_ops);
   /* A thousand cameras ticking ten times a second would wake the loop ten
    * thousand times a second for nothing: over TCP, checking the timeouts a
    * few times per read timeout is enough. */
@@ -1020,7 +970,7 @@ static void session_start(vg_camera_t *cam, int force_tcp) {
     if (tick_ms < TICK_MS) tick_ms = TICK_MS;
     if (tick_ms > TICK_MAX_MS) tick_ms = TICK_MAX_MS;
   }
-  uv_timer_start(&s->tick, on_tick, tick_ms, tick_ms);
+  uv_timer_start(&s->pull.timer, on_tick, tick_ms, tick_ms);
   cam->source = s;
   begin_connect(s);
 }
@@ -1033,12 +983,9 @@ static void rtsp_stop(vg_camera_t *cam, void (*done)(vg_camera_t *cam)) {
     done(cam);
     return;
   }
-  if (s->finishing == RUNNING && s->session[0] && s->conn)
+  if (vg_pull_running(&s->pull) && s->session[0] && s->pull.conn)
     send_request(s, "TEARDOWN", s->aggregate_url, NULL);
-  s->finishing = STOPPING;
-  s->done = done;
-  close_all(s);
-  maybe_finish(s);
+  vg_pull_stop(&s->pull, done);
 }
 
 const vg_source_ops_t vg_rtsp_source_ops = {"rtsp", rtsp_start, rtsp_stop};
