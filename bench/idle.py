@@ -20,9 +20,6 @@ import time
 
 from benchtmp import add_keep_option, make_tmpdir
 
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -48,9 +45,15 @@ def switches(pid):
 
 
 def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    """CPU time of every thread in nanoseconds (schedstat), finer than the clock ticks of /proc/PID/stat."""
+    ns = 0
+    for task in glob.glob(f"/proc/{pid}/task/*"):
+        try:
+            with open(f"{task}/schedstat") as f:
+                ns += int(f.read().split()[0])
+        except OSError:
+            continue
+    return ns / 1e9
 
 
 def start(binary, tmp, label):
@@ -105,7 +108,7 @@ def main():
         cells = [f"{(a1.get(name, 0) - b0.get(name, 0)) / el:.1f}" for (b0, _), (a1, _) in zip(before, after)]
         print(f"| {name} | " + " | ".join(cells) + " |")
     tot = [f"{(sum(a1.values()) - sum(b0.values())) / el:.1f}" for (b0, _), (a1, _) in zip(before, after)]
-    cpu = [f"{100 * (c1 - c0) / el:.2f}%" for (_, c0), (_, c1) in zip(before, after)]
+    cpu = [f"{100 * (c1 - c0) / el:.3f}%" for (_, c0), (_, c1) in zip(before, after)]
     print("| **all threads** | " + " | ".join(f"**{t}**" for t in tot) + " |")
     print("| CPU (of a core) | " + " | ".join(cpu) + " |")
 
