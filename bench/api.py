@@ -21,9 +21,9 @@ import platform
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
+from benchtmp import add_keep_option, make_tmpdir
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 ADMIN_PW = "bench admin password"
@@ -90,9 +90,10 @@ def main():
     ap.add_argument("--cameras", type=int, default=500)
     ap.add_argument("--duration", type=float, default=10)
     ap.add_argument("--concurrency", type=int, default=8)
+    add_keep_option(ap)
     args = ap.parse_args()
 
-    tmp = tempfile.mkdtemp(prefix="vigil-bench-api-")
+    tmp = make_tmpdir("vigil-bench-api-", args.keep)
     http, rtsp = free_port(), free_port()
     cams = [{"id": f"cam{i:04d}", "url": f"rtsp://user:pw@127.0.0.1:1/cam{i}", "backoff_min_ms": 600000,
              "backoff_max_ms": 600000} for i in range(args.cameras)]

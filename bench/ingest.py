@@ -26,9 +26,9 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
+from benchtmp import add_keep_option, make_tmpdir
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -319,8 +319,9 @@ def main():
                     help="also run bench/recv_floor.c (read and drop only) against the same cameras: "
                          "one unpaced thread, and as many threads as vigil's workers paced like them")
     ap.add_argument("--json", help="write the results here as JSON")
+    add_keep_option(ap)
     a = ap.parse_args()
-    tmp = tempfile.mkdtemp(prefix="vigil-bench-")
+    tmp = make_tmpdir("vigil-bench-", a.keep)
     results = {"machine": f"{platform.node()} {platform.machine()} {os.cpu_count()} cores, "
                           f"{os.sysconf('SC_PHYS_PAGES') * PAGE / 2**30:.0f} GiB",
                "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "runs": []}

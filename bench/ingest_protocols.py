@@ -48,6 +48,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ingest  # noqa: E402
 from ingest import (PAGE, cpu_seconds, free_port, metrics, msum, rss_bytes,  # noqa: E402
                     start_camsim, stop)
+from benchtmp import add_keep_option, make_tmpdir  # noqa: E402
 
 NGINX_RTMP_MODULE = "/usr/lib/nginx/modules/ngx_rtmp_module.so"
 FPS, GOP, SIZE, KBPS = 25, 50, "1920x1080", 2000
@@ -468,6 +469,7 @@ def main():
     ap.add_argument("--clip-seconds", type=int, default=10)
     ap.add_argument("--cache-dir", default=os.path.join(tempfile.gettempdir(), "vigil-bench-clips"))
     ap.add_argument("--json", help="write the results here as JSON")
+    add_keep_option(ap)
     a = ap.parse_args()
     atexit.register(stop_all)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
@@ -483,7 +485,7 @@ def main():
                "duration": a.duration, "runs": []}
     for rep in range(1, a.repeat + 1):
         for c in configs:
-            tmp = tempfile.mkdtemp(prefix=f"vigil-bench-{c}-")
+            tmp = make_tmpdir(f"vigil-bench-{c}-", a.keep)
             if c == "rtsp-pull":
                 res = run_pull(a.vigil, a.n, a.duration, a.warmup, tmp, a.workers)
             elif c == "rtmp-side-by-side":
@@ -498,7 +500,8 @@ def main():
             res["repeat"] = rep
             print(json.dumps(res), flush=True)
             results["runs"].append(res)
-            shutil.rmtree(tmp, ignore_errors=True)
+            if not a.keep:
+                shutil.rmtree(tmp, ignore_errors=True)
     by = {}
     for r in results["runs"]:
         by.setdefault(r["config"], []).append(r["cpu_s_per_stream_min"])

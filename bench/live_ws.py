@@ -25,9 +25,9 @@ import selectors
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
+from benchtmp import add_keep_option, make_tmpdir
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -160,8 +160,9 @@ def main():
                     "are also given as ratios to the base's")
     ap.add_argument("--viewers", default="1,10,50", help="comma-separated viewer counts")
     ap.add_argument("--duration", type=float, default=10.0, help="seconds measured per step")
+    add_keep_option(ap)
     args = ap.parse_args()
-    tmp = tempfile.mkdtemp(prefix="vigil-bench-live-")
+    tmp = make_tmpdir("vigil-bench-live-", args.keep)
     sim_port = free_port()
     sim = subprocess.Popen([args.vigil, "camsim", "--bind", "127.0.0.1", "--port", str(sim_port), "--cameras",
                             "1", "--size", "1280x720", "--fps", "25", "--gop", "50", "--bitrate", "2M",

@@ -21,12 +21,12 @@ import os
 import shlex
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ingest import cpu_seconds, free_port, metrics, msum, start_camsim, start_node, stop, thread_cpu  # noqa: E402
 from record import start_recording_node  # noqa: E402
+from benchtmp import add_keep_option, make_tmpdir  # noqa: E402
 
 
 def main():
@@ -41,8 +41,10 @@ def main():
     ap.add_argument("--env-b", default="", help="NAME=VALUE[,NAME=VALUE] for the second node only")
     ap.add_argument("--cmd", help="run this during the measurement; {pid} is the (last) node's pid, "
                     "{pids} every node's pid (A first)")
+    add_keep_option(ap)
     a = ap.parse_args()
-    tmp = tempfile.mkdtemp(prefix="vigil-prof-")
+    # Removed at exit (recordings of --record runs are large) unless --keep.
+    tmp = make_tmpdir("vigil-prof-", a.keep)
     sim_port = free_port()
     sim = start_camsim(a.vigil, a.n, sim_port, os.path.join(tmp, "camsim.log"), a.workers)
     nodes = []

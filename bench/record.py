@@ -26,12 +26,12 @@ import platform
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ingest import (PAGE, wait_online, thread_cpu, cpu_seconds, free_port, metrics, msum, rss_bytes,  # noqa: E402
                     start, start_camsim, start_node, stop)
+from benchtmp import add_keep_option, make_tmpdir  # noqa: E402
 
 
 def quantile(m, name, q):
@@ -198,14 +198,16 @@ def main():
     ap.add_argument("--increment", action="store_true",
                     help="instead: an ingest-only node and a recording node side by side, for what recording adds")
     ap.add_argument("--root-dir", help="parent directory of the recordings (default: a new directory in $TMPDIR)")
+    add_keep_option(ap)
     a = ap.parse_args()
-    tmp = tempfile.mkdtemp(prefix="vigil-bench-record-", dir=a.root_dir)
+    tmp = make_tmpdir("vigil-bench-record-", a.keep, a.root_dir)
     if a.increment:
         try:
             for n in [int(x) for x in a.n.split(",")]:
                 print(json.dumps(bench_increment(a.vigil, n, a.duration, tmp, a.workers)), flush=True)
         finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+            if not a.keep:
+                shutil.rmtree(tmp, ignore_errors=True)
         return
     results = {"machine": f"{platform.node()} {platform.machine()} {os.cpu_count()} cores, "
                           f"{os.sysconf('SC_PHYS_PAGES') * PAGE / 2**30:.0f} GiB",
@@ -223,7 +225,8 @@ def main():
             print(json.dumps(res), flush=True)
             results["runs"].append(res)
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if not a.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
     if a.json:
         with open(a.json, "w") as f:
             json.dump(results, f, indent=2)

@@ -35,9 +35,9 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
+from benchtmp import make_tmpdir
 
 
 def free_port():
@@ -101,7 +101,8 @@ def main():
     if a.source != "pattern" and not os.path.exists(a.source):
         a.source = "pattern"
 
-    tmp = tempfile.mkdtemp(prefix="vigil-bench-retention-")
+    # Removed at exit, also after an error or Ctrl-C, unless --keep.
+    tmp = make_tmpdir("vigil-bench-retention-", a.keep)
     rtsp, http, vrtsp = free_port(), free_port(), free_port()
     sim = subprocess.Popen([a.vigil, "camsim", "--port", str(rtsp), "--cameras", "1", "--bitrate", a.bitrate,
                             "--size", a.size, "--gop", str(a.gop), "--source", a.source, "--duration-s", "20",
@@ -247,10 +248,6 @@ def main():
         print(f"| substream: full-quality video frames per second of media | {sub_fps:.2f} |")
         print(f"| substream segments: video frames per second of media | "
               f"{sub_frames / sub_media_s if sub_media_s else 0:.2f} ({sub_media_s:.0f} s) |")
-    if not a.keep:
-        subprocess.run(["rm", "-rf", tmp])
-    else:
-        print(f"\nrecordings kept in {tmp}")
     ok = saving >= 0.5 and uncovered == 0 and nonkey_in_keyframes == 0 and fps >= 24
     if sub_sim:
         ok = ok and sub_saving >= 0.5 and sub_uncovered == 0 and sub_fps >= 24

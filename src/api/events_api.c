@@ -241,6 +241,18 @@ static json_t *event_json(const vg_event_t *ev) {
   }
   snprintf(url, sizeof(url), "/api/v1/events/%lld/clip.mp4", (long long)ev->id);
   json_object_set_new(j, "clip_url", json_string(url));
+  /* The clip's range as clip.mp4 builds it now (the node's pre_capture_s and
+   * post_capture_s), so a page can place the event in the clip without
+   * assuming the defaults. An active event's clip ends at the request time. */
+  const vg_event_config_t *cfg = vg_event_service_config();
+  if (cfg) {
+    int64_t clip_start_us, clip_end_us;
+    vg_event_clip_range(cfg, ev, vg_time_utc_us(), &clip_start_us, &clip_end_us);
+    json_object_set_new(j, "clip_start_ms", json_integer(clip_start_us / 1000));
+    json_object_set_new(j, "clip_end_ms", json_integer(clip_end_us / 1000));
+    json_object_set_new(j, "pre_capture_s", json_integer(cfg->pre_capture_s));
+    json_object_set_new(j, "post_capture_s", json_integer(cfg->post_capture_s));
+  }
   return j;
 }
 

@@ -419,6 +419,22 @@ void vg_event_engine_tick(vg_event_engine_t *e, int64_t now_us) {
   }
 }
 
+int64_t vg_event_engine_next_due(const vg_event_engine_t *e) {
+  int64_t due = INT64_MAX;
+  for (int i = 0; i < MAX_CANDIDATES; i++) {
+    const candidate_t *c = &e->cands[i];
+    if (!c->used) continue;
+    if (!c->manual) return INT64_MIN;
+    if (c->fixed_end_us < due) due = c->fixed_end_us;
+  }
+  for (int i = 0; i < MAX_TRACKS; i++) {
+    const track_t *t = &e->tracks[i];
+    /* tick() drops a track once it is older than the TTL (strictly). */
+    if (t->used && t->last_us + TRACK_TTL_US + 1 < due) due = t->last_us + TRACK_TTL_US + 1;
+  }
+  return due;
+}
+
 int vg_event_engine_manual(vg_event_engine_t *e, const char *camera, const char *label, int severity,
                            const char *labels, int64_t start_us, int64_t end_us, int64_t now_us,
                            vg_event_t *out) {

@@ -66,6 +66,11 @@ void vg_event_engine_meta(vg_event_engine_t *e, const vg_analytics_meta_t *m);
 void vg_event_engine_trigger(vg_event_engine_t *e, const vg_analytics_trigger_t *t);
 /* Ends what has gone quiet and decides pending candidates at now_us. */
 void vg_event_engine_tick(vg_event_engine_t *e, int64_t now_us);
+/* When tick() next has something to do: INT64_MIN while a candidate from
+ * the analytics is pending or open (its deadlines move with every message:
+ * tick it at the caller's cadence), else the earliest end of a manual event
+ * or expiry of a track, or INT64_MAX when there is nothing at all. */
+int64_t vg_event_engine_next_due(const vg_event_engine_t *e);
 /* The snapshot asked for event id could not be taken (its moment is gone
  * from the stream's cache): the next one is asked for at the object's
  * latest analysed frame, with that frame's box. */

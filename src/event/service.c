@@ -55,6 +55,7 @@ typedef struct {
   posted_t posted[MAX_POSTED];
   int posted_n;
   bool stopping;
+  bool kicked; /* work or a new deadline from another thread (wake()) */
 
   /* Engine, store and snapshot requests: mutex. */
   pthread_mutex_t mutex;
@@ -76,6 +77,8 @@ typedef struct {
 
 static service_t svc_storage;
 static service_t *svc; /* NULL while not running */
+
+static void wake(service_t *s);
 
 /* ---- metrics ---- */
 
@@ -240,6 +243,7 @@ static void on_snapshot(void *opaque, const vg_event_t *ev, int64_t frame_utc_us
   snprintf(r->camera, sizeof(r->camera), "%s", ev->camera);
   memcpy(r->box, ev->box, sizeof(r->box));
   r->frame_utc_us = frame_utc_us;
+  wake(s);
 }
 
 static void on_suppressed(void *opaque, const char *camera, const char *reason) {
@@ -271,6 +275,16 @@ static int post_drain(void *target, void (*drain)(void *), void *arg) {
   pthread_cond_signal(&s->q_cond);
   pthread_mutex_unlock(&s->q_mutex);
   return err;
+}
+
+/* Wakes the service thread for work that is not a posted drain: a snapshot
+ * request or a manual event's end, which it would otherwise sleep past.
+ * May be called with mutex held (mutex before q_mutex). */
+static void wake(service_t *s) {
+  pthread_mutex_lock(&s->q_mutex);
+  s->kicked = true;
+  pthread_cond_signal(&s->q_cond);
+  pthread_mutex_unlock(&s->q_mutex);
 }
 
 /* ---- snapshots (no lock held while decoding) ---- */
@@ -409,20 +423,36 @@ static void expire(service_t *s, int64_t now_us) {
 
 /* ---- the thread ---- */
 
+/* Waits on q_cond (CLOCK_MONOTONIC) until due_us (UTC), a posted drain,
+ * wake() or stop. The wait is at most EXPIRE_EVERY_US, so that a step of
+ * the wall clock delays a deadline by no more than that. q_mutex held. */
+static void wait_until(service_t *s, int64_t due_us) {
+  if (s->posted_n || s->stopping || s->kicked) return;
+  int64_t left = due_us - vg_time_utc_us();
+  if (left <= 0) return;
+  if (left > EXPIRE_EVERY_US) left = EXPIRE_EVERY_US;
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  int64_t ns = ts.tv_nsec + (left % 1000000) * 1000;
+  ts.tv_sec += (time_t)(left / 1000000 + ns / 1000000000);
+  ts.tv_nsec = (long)(ns % 1000000000);
+  pthread_cond_timedwait(&s->q_cond, &s->q_mutex, &ts);
+}
+
+/* The thread sleeps until there is work: a posted drain, a snapshot
+ * request, the engine's next deadline (while analytics candidates are open,
+ * every TICK_US as before; a manual event's end; a track's expiry) or the
+ * next expiry run. An idle node's thread wakes once a minute. */
 static void *service_main(void *arg) {
   service_t *s = arg;
-  int64_t next_tick = 0, next_expire = 0;
+  pthread_setname_np(pthread_self(), "vg-events"); /* for top and perf */
+  int64_t next_tick = 0, next_expire = 0, tick_due = 0;
   for (;;) {
     posted_t batch[64];
     int n = 0;
     pthread_mutex_lock(&s->q_mutex);
-    if (!s->posted_n && !s->stopping) {
-      struct timespec ts;
-      clock_gettime(CLOCK_REALTIME, &ts);
-      ts.tv_nsec += 100 * 1000000;
-      if (ts.tv_nsec >= 1000000000) ts.tv_sec++, ts.tv_nsec -= 1000000000;
-      pthread_cond_timedwait(&s->q_cond, &s->q_mutex, &ts);
-    }
+    wait_until(s, tick_due < next_expire ? tick_due : next_expire);
+    s->kicked = false;
     bool stopping = s->stopping;
     while (n < 64 && n < s->posted_n)
       batch[n] = s->posted[n], n++;
@@ -433,7 +463,7 @@ static void *service_main(void *arg) {
       batch[i].drain(batch[i].arg);
     if (stopping) break;
     int64_t now = vg_time_utc_us();
-    if (now >= next_tick) {
+    if (now >= next_tick && now >= tick_due) {
       next_tick = now + TICK_US;
       pthread_mutex_lock(&s->mutex);
       vg_event_engine_tick(s->engine, now);
@@ -455,6 +485,12 @@ static void *service_main(void *arg) {
       next_expire = now + EXPIRE_EVERY_US;
       expire(s, now);
     }
+    /* The next tick: when the engine has something due, no sooner than
+     * TICK_US after the last one. */
+    pthread_mutex_lock(&s->mutex);
+    int64_t engine_due = vg_event_engine_next_due(s->engine);
+    pthread_mutex_unlock(&s->mutex);
+    tick_due = engine_due > next_tick ? engine_due : next_tick;
   }
   vg_record_thread_index_close();
   return NULL;
@@ -475,7 +511,11 @@ int vg_event_service_start(const vg_event_config_t *cfg, const char *db_path, vg
   s->cfg = cfg;
   s->bus = bus;
   pthread_mutex_init(&s->q_mutex, NULL);
-  pthread_cond_init(&s->q_cond, NULL);
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&s->q_cond, &ca);
+  pthread_condattr_destroy(&ca);
   pthread_mutex_init(&s->mutex, NULL);
   pthread_mutex_init(&s->m_mutex, NULL);
   int err = vg_db_open(db_path, &s->db);
@@ -552,6 +592,8 @@ int vg_event_service_manual(const char *camera, const char *label, int severity,
   /* A picture of now for an event that is going on. */
   if (!err && ev.active) on_snapshot(s, &ev, now);
   pthread_mutex_unlock(&s->mutex);
+  /* The thread may be asleep past the event's end: it learns the new deadline. */
+  if (!err && ev.active) wake(s);
   if (!err && out) *out = ev;
   return err;
 }

@@ -832,7 +832,10 @@ static void *writer_main(void *arg) {
     index_pending(quit);
     if (vg_time_mono_us() >= next_tick) {
       writer_tick();
-      next_tick = vg_time_mono_us() + 1000000;
+      /* Only the first writer has work in writer_tick(); the others would
+       * wake once a second for nothing on an idle node, so they come back
+       * only hourly (their jobs and index rows still wake them). */
+      next_tick = vg_time_mono_us() + (w->index == 0 ? 1000000 : 3600LL * 1000000);
     }
     pthread_mutex_lock(&w->lock);
     if (quit && !w->head) break;

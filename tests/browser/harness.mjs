@@ -115,8 +115,9 @@ export async function startNode() {
     auth: { enabled: true, argon2_m_kib: 256, argon2_t_cost: 1, secret_key_file: join(tmp, "secret.key") },
     database: { path: join(tmp, "vigil.db") },
     record: { enabled: true, root: join(tmp, "recordings"), segment_s: 4, fragment_ms: 500 },
-    // Manual events in the tests; the clip starts 5 s before (the default).
-    events: { pre_capture_s: 5, post_capture_s: 2 },
+    // Manual events in the tests; the clip starts 3 s before, not the
+    // default 5 s, so that a page assuming the default is caught.
+    events: { pre_capture_s: 3, post_capture_s: 2 },
     ...(modelsDir ? { analytics: { enabled: true, models_dir: modelsDir, detect_threads: 1, threads: 1 } } : {}),
     cameras: [
       { id: "cam1", name: "Front door", url: `rtsp://127.0.0.1:${camPort}/cam1` },

@@ -393,6 +393,16 @@ const cases = {
     await waitFor(() => page.$eval("video.clip", (v) => v.readyState >= 1 && v.duration > 1).catch(() => false), { timeout: 25000, what: "the event's clip" });
     const clipS = await page.$eval("video.clip", (v) => v.duration);
     await shot(page, "event-detail");
+    // The page places the event in its clip with the node's pre-capture
+    // (3 s in the harness, not the default 5 s) as the API gives it.
+    let detail;
+    await waitFor(async () => (detail = (await adminApi(node, "GET", `/api/v1/events/${id}`)).json).end_ms, { timeout: 10000, what: "the event's end" });
+    if (detail.pre_capture_s !== 3 || detail.clip_start_ms !== detail.start_ms - 3000 || detail.clip_end_ms !== detail.end_ms + 2000)
+      throw new Error(`the event's clip range: ${JSON.stringify(detail)}`);
+    const playAt = await page.$eval('.event-detail a[href*="#/playback/"]', (a) => Number(new URL(a.href).hash.split("at=")[1]));
+    const caption = await page.textContent(".clip-range");
+    if (playAt !== detail.clip_start_ms || !/^3 s before to 2 s after/.test(caption))
+      throw new Error(`the page plays from ${playAt} ("${caption}"), the clip starts at ${detail.clip_start_ms}`);
     // Mark it a false positive; the page and the API say so.
     await page.click('[data-action="false-positive"]');
     await waitFor(async () => (await page.textContent(".fp-state")) === "yes", { timeout: 5000, what: "the false-positive mark on the page" });
@@ -423,10 +433,11 @@ const cases = {
     await page.waitForSelector(mark);
     await shot(page, "timeline-events");
     await page.click(mark);
-    // It plays from the pre-roll: 5 s before the event (or the first recorded moment after).
+    // It plays from the clip's start: pre_capture_s (3 s in the harness)
+    // before the event, or the first recorded moment after.
     const src = await page.waitForSelector(".playback video[data-src]").then((v) => v.getAttribute("data-src"));
     const start = Number(new URL(src, node.base).searchParams.get("start"));
-    if (start < ev.start_ms - 5001 || start > ev.start_ms) throw new Error(`playback starts at ${start}, the event at ${ev.start_ms}`);
+    if (start < ev.start_ms - 3001 || start > ev.start_ms) throw new Error(`playback starts at ${start}, the event at ${ev.start_ms}`);
     await waitFor(() => page.$eval(".playback video", (v) => v.currentTime > 0.5), { timeout: 20000, what: "the event's range to play" });
     await shot(page, "timeline-event-playing");
     return `event ${ev.id} is marked on the timeline; a click plays from ${((ev.start_ms - start) / 1000).toFixed(1)} s before it`;

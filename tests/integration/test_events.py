@@ -215,6 +215,9 @@ def test_scene_events_evidence_filters_clip_and_false_positive(vigil_bin, start_
     assert st == 404
     st, one = request("GET", f"{base}/events/{ev['id']}")
     assert st == 200 and one["id"] == ev["id"] and one["clip_url"].endswith("/clip.mp4")
+    # The clip's range as clip.mp4 builds it, with this node's (not the default) pre- and post-capture.
+    assert (one["pre_capture_s"], one["post_capture_s"]) == (2, 3), one
+    assert one["clip_start_ms"] == one["start_ms"] - 2000 and one["clip_end_ms"] == one["end_ms"] + 3000, one
 
     # The clip: pre-capture 2 s before the start to post-capture 3 s after the end.
     want = (ev["end_ms"] - ev["start_ms"]) / 1000 + 2 + 3

@@ -350,6 +350,41 @@ static void test_manual_events(void **state) {
   vg_event_engine_free(&e);
 }
 
+/* What the service thread sleeps until: nothing on a fresh engine, a manual
+ * event's end, the analytics' cadence while a candidate is open, and a
+ * track's expiry after that. */
+static void test_next_due(void **state) {
+  (void)state;
+  vg_event_config_t cfg;
+  vg_event_config_defaults(&cfg);
+  cfg.group_window_us = 5 * SEC;
+  rec_t r;
+  vg_event_engine_t *e = engine(&cfg, &r);
+  assert_true(vg_event_engine_next_due(e) == INT64_MAX);
+  vg_event_t ev;
+  assert_int_equal(vg_event_engine_manual(e, "cam1", "doorbell", 1, "", T0, T0 + 30 * SEC, T0, &ev), 0);
+  assert_true(vg_event_engine_next_due(e) == T0 + 30 * SEC);
+  vg_event_engine_tick(e, T0 + 30 * SEC);
+  assert_int_equal(r.ends, 1);
+  assert_true(vg_event_engine_next_due(e) == INT64_MAX);
+  /* An object seen: its track expires TRACK_TTL (120 s) after it was last seen. */
+  meta(e, 7, 0.8f, BOX_A, T0 + 40 * SEC);
+  assert_true(vg_event_engine_next_due(e) == T0 + 160 * SEC + 1);
+  /* A trigger opens a candidate: tick at the caller's cadence. */
+  vg_analytics_trigger_t t = trig("zone1", "enter", 7, T0 + 40 * SEC);
+  vg_event_engine_trigger(e, &t);
+  assert_int_equal(r.starts, 2); /* the manual event and this one */
+  assert_true(vg_event_engine_next_due(e) == INT64_MIN);
+  vg_event_engine_tick(e, T0 + 46 * SEC);
+  assert_int_equal(r.ends, 2);
+  assert_true(vg_event_engine_next_due(e) == T0 + 160 * SEC + 1);
+  vg_event_engine_tick(e, T0 + 160 * SEC);
+  assert_true(vg_event_engine_next_due(e) == T0 + 160 * SEC + 1);
+  vg_event_engine_tick(e, T0 + 160 * SEC + 1);
+  assert_true(vg_event_engine_next_due(e) == INT64_MAX);
+  vg_event_engine_free(&e);
+}
+
 /* ---- false-positive masks ---- */
 
 static void test_fpmask_decay(void **state) {
@@ -717,19 +752,13 @@ static void test_jpeg_size_search(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_grouping_and_end),
-      cmocka_unit_test(test_sightings_keep_event_open),
-      cmocka_unit_test(test_cooldown),
-      cmocka_unit_test(test_median_confidence),
-      cmocka_unit_test(test_min_duration),
-      cmocka_unit_test(test_schedule),
-      cmocka_unit_test(test_manual_events),
-      cmocka_unit_test(test_fpmask_decay),
-      cmocka_unit_test(test_false_positive_suppresses_scene),
-      cmocka_unit_test(test_config_rules),
-      cmocka_unit_test(test_store_query),
-      cmocka_unit_test(test_store_closes_stale),
-      cmocka_unit_test(test_jpeg_size_search),
+      cmocka_unit_test(test_grouping_and_end),   cmocka_unit_test(test_sightings_keep_event_open),
+      cmocka_unit_test(test_cooldown),           cmocka_unit_test(test_median_confidence),
+      cmocka_unit_test(test_min_duration),       cmocka_unit_test(test_schedule),
+      cmocka_unit_test(test_manual_events),      cmocka_unit_test(test_next_due),
+      cmocka_unit_test(test_fpmask_decay),       cmocka_unit_test(test_false_positive_suppresses_scene),
+      cmocka_unit_test(test_config_rules),       cmocka_unit_test(test_store_query),
+      cmocka_unit_test(test_store_closes_stale), cmocka_unit_test(test_jpeg_size_search),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

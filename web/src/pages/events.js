@@ -15,9 +15,16 @@ import { can, isOperator } from "../session.js";
 
 export const SEVERITIES = ["info", "low", "medium", "high", "critical"];
 const PAGE = 20;
-// The clip starts this long before the event (events.pre_capture_s's
-// default); playback from an event starts there too.
+// The clip starts this long before the event by default
+// (events.pre_capture_s's default). The API gives each event its clip's
+// range (clip_start_ms, clip_end_ms) as the node builds it; the default is
+// only for an event without them (an older node).
 export const PRE_ROLL_MS = 5000;
+
+// Where an event's clip starts, and playback from the event with it.
+export function clipStartMs(ev) {
+  return Number.isFinite(ev.clip_start_ms) ? ev.clip_start_ms : ev.start_ms - PRE_ROLL_MS;
+}
 
 const eventPath = (id, rest = "") => `/api/v1/events/${enc(id)}${rest}`;
 const title = (ev) => ev.label || ev.kind || "event";
@@ -214,7 +221,9 @@ export function EventDetail({ id }) {
     }
   };
   if (!ev) return html`<section><a href="#/events" class="back">← Events</a><${ErrorText} error=${error} /></section>`;
-  const playFrom = ev.start_ms - PRE_ROLL_MS;
+  const playFrom = clipStartMs(ev);
+  const preS = (ev.start_ms - playFrom) / 1000;
+  const after = Number.isFinite(ev.post_capture_s) ? `${ev.post_capture_s} s after` : "after";
   return html`<section class="event-detail" data-event=${ev.id}>
     <div class="toolbar"><a href="#/events" class="back">← Events</a>
       <h2>${title(ev)} <${SeverityBadge} severity=${ev.severity} /></h2>
@@ -231,7 +240,7 @@ export function EventDetail({ id }) {
       ${can("export", ev.camera) && html`<figure>
         <video key=${clipKey} class="clip" src=${`${ev.clip_url || eventPath(ev.id, "/clip.mp4")}${clipKey ? `?v=${clipKey}` : ""}`}
           controls playsinline muted preload="metadata"></video>
-        <figcaption class="muted">Clip: ${PRE_ROLL_MS / 1000} s before to after the event
+        <figcaption class="muted">Clip: <span class="clip-range" data-start=${playFrom}>${preS} s before to ${after} the event</span>
           · <a href=${ev.clip_url || eventPath(ev.id, "/clip.mp4")} download=${`event-${ev.id}.mp4`}>download</a></figcaption>
       </figure>`}
     </div>

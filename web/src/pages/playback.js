@@ -13,7 +13,7 @@ import { clock, duration, localInput } from "../format.js";
 import { html } from "../html.js";
 import { navigate } from "../router.js";
 import { can } from "../session.js";
-import { PRE_ROLL_MS } from "./events.js";
+import { clipStartMs } from "./events.js";
 
 const WINDOWS = [
   ["1m", "last minute", 60e3],
@@ -48,7 +48,7 @@ function Timeline({ range, spans, events, cursor, selection, onPick, onEvent }) 
     ${(events || []).slice().reverse().map(
       // Oldest first, so that a newer event is drawn over an older one.
       (ev) => html`<button type="button" class=${`event-mark severity-${ev.severity}${ev.false_positive ? " false-positive" : ""}`}
-        data-event=${ev.id} title=${`${ev.label || ev.kind} at ${clock(ev.start_ms)}: play from ${PRE_ROLL_MS / 1000} s before`}
+        data-event=${ev.id} title=${`${ev.label || ev.kind} at ${clock(ev.start_ms)}: play from ${(ev.start_ms - clipStartMs(ev)) / 1000} s before`}
         aria-label=${`event ${ev.label || ev.kind} at ${clock(ev.start_ms)}`}
         style=${`left:min(${pos(ev.start_ms)}, calc(100% - 6px));width:max(6px, calc(${pos(ev.end_ms || range.end)} - ${pos(ev.start_ms)}))`}
         onClick=${(e) => (e.stopPropagation(), onEvent(ev))}></button>`,
@@ -159,7 +159,7 @@ export function PlaybackPage({ id, query }) {
     ${rec && html`<p class="muted">${spans.length} recorded span${spans.length === 1 ? "" : "s"}, ${duration(rec.recorded_s)} in ${duration(span / 1000)}
       ${events && events.length ? `, ${events.length} event${events.length === 1 ? "" : "s"} marked` : ""}
       ${spans.length ? " · click the timeline to play, an event mark to play from before it" : ""}</p>`}
-    ${rec && html`<${Timeline} range=${range} spans=${spans} events=${events} onEvent=${(ev) => pick(ev.start_ms - PRE_ROLL_MS)} cursor=${cursor} selection=${exportRange} onPick=${pick} />`}
+    ${rec && html`<${Timeline} range=${range} spans=${spans} events=${events} onEvent=${(ev) => pick(clipStartMs(ev))} cursor=${cursor} selection=${exportRange} onPick=${pick} />`}
     ${rec && !spans.length && html`<${Empty} title="Nothing recorded">No recordings of this camera in the ${WINDOWS.find((w) => w[0] === windowKey)[1]}.<//>`}
     ${vod && html`<${VodPlayer} src=${vod} speed=${speed} onTime=${setCursor} />`}
     ${vod && html`<div class="toolbar">
