@@ -9,24 +9,13 @@
 #include "base/error.h"
 #include "media/mp4_reader.h"
 
-typedef struct {
-  const uint8_t *data;
-  size_t size;
-} memfile_t;
-
-static long read_mem(void *opaque, uint64_t offset, uint8_t *dst, size_t len) {
-  const memfile_t *f = opaque;
-  if (offset >= f->size) return 0;
-  size_t n = f->size - offset < len ? (size_t)(f->size - offset) : len;
-  memcpy(dst, f->data + offset, n);
-  return (long)n;
-}
+#include "../mp4_mem_source.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   vg_mp4_init_t init;
   if (vg_mp4_parse_init(data, size, &init) == 0) vg_mp4_init_clear(&init);
 
-  memfile_t mf = {data, size};
+  memfile_t mf = {(uint8_t *)data, size};
   vg_mp4_source_t src = {read_mem, &mf, size};
   if (vg_mp4_read_init(&src, &init) != 0) {
     /* A moof alone still exercises the fragment parser. */

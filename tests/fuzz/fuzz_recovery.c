@@ -12,21 +12,10 @@
 
 #include "record/recovery.h"
 
-typedef struct {
-  const uint8_t *data;
-  size_t size;
-} memfile_t;
-
-static long read_mem(void *opaque, uint64_t offset, uint8_t *dst, size_t len) {
-  const memfile_t *f = opaque;
-  if (offset >= f->size) return 0;
-  size_t n = f->size - offset < len ? (size_t)(f->size - offset) : len;
-  memcpy(dst, f->data + offset, n);
-  return (long)n;
-}
+#include "../mp4_mem_source.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  memfile_t mf = {data, size};
+  memfile_t mf = {(uint8_t *)data, size};
   vg_mp4_source_t src = {read_mem, &mf, size};
   /* A start near the far end of what a file name can say (year 9999), so
    * that decode times added to it reach the edge of int64. */

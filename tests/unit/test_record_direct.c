@@ -38,38 +38,6 @@ static const char *const names[SEGMENTS] = {
     "cam1/2024/03/01/00/cam1-20240301T000000Z.mp4",
 };
 
-static int parse(const char *text, vg_record_config_t *out, vg_cfg_t *c) {
-  json_t *root;
-  memset(c, 0, sizeof(*c));
-  if (vg_cfg_load_string(c, text, &root)) return VG_ECONFIG;
-  vg_cfg_enter(c, "record");
-  int r = vg_record_config_parse(c, root, out);
-  vg_cfg_leave(c);
-  json_decref(root);
-  return r;
-}
-
-static void test_config(void **state) {
-  (void)state;
-  vg_record_config_t rc;
-  vg_cfg_t c = {0};
-  assert_int_equal(vg_record_config_parse(&c, NULL, &rc), 0);
-  assert_true(rc.direct_io);
-  assert_int_equal(rc.preallocate_mb, 4);
-  assert_int_equal(rc.index_interval_ms, 0);
-  assert_int_equal(parse("{\"direct_io\":false,\"preallocate_mb\":0,\"index_interval_ms\":1000}", &rc, &c),
-                   0);
-  assert_false(rc.direct_io);
-  assert_int_equal(rc.preallocate_mb, 0);
-  assert_int_equal(rc.index_interval_ms, 1000);
-  assert_int_equal(parse("{\"direct_io\":1}", &rc, &c), VG_ECONFIG);
-  assert_string_equal(c.err_path, "record.direct_io");
-  assert_int_equal(parse("{\"preallocate_mb\":1025}", &rc, &c), VG_ECONFIG);
-  assert_string_equal(c.err_path, "record.preallocate_mb");
-  assert_int_equal(parse("{\"index_interval_ms\":-1}", &rc, &c), VG_ECONFIG);
-  assert_string_equal(c.err_path, "record.index_interval_ms");
-}
-
 /* A 3 s clip (GOP 1 s) of a 1.5 Mbit/s stream, so that 200 ms fragments
  * span several blocks and end anywhere within one. Encoded once per test:
  * two encodings need not give the same bytes. */
@@ -261,7 +229,6 @@ static int teardown(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_config),
       cmocka_unit_test_setup_teardown(test_direct_matches_buffered, setup, teardown),
       cmocka_unit_test_setup_teardown(test_crash_recovery, setup, teardown),
   };

@@ -16,18 +16,7 @@
 #include "base/error.h"
 #include "record/recovery.h"
 
-typedef struct {
-  uint8_t *data;
-  size_t size;
-} memfile_t;
-
-static long read_mem(void *opaque, uint64_t offset, uint8_t *dst, size_t len) {
-  const memfile_t *f = opaque;
-  if (offset >= f->size) return 0;
-  size_t n = f->size - offset < len ? (size_t)(f->size - offset) : len;
-  memcpy(dst, f->data + offset, n);
-  return (long)n;
-}
+#include "../mp4_mem_source.h"
 
 /* The sample with room for extra bytes at its end. */
 static memfile_t load_sample(size_t extra) {

@@ -61,6 +61,23 @@ static void test_config(void **state) {
   assert_string_equal(c.err_path, "record.root");
   assert_int_equal(parse("{\"enabled\":1}", &rc, &c), VG_ECONFIG);
   assert_string_equal(c.err_path, "record.enabled");
+  /* The direct write path's keys: defaults, values, bad values. */
+  memset(&c, 0, sizeof(c));
+  assert_int_equal(vg_record_config_parse(&c, NULL, &rc), 0);
+  assert_true(rc.direct_io);
+  assert_int_equal(rc.preallocate_mb, 4);
+  assert_int_equal(rc.index_interval_ms, 0);
+  assert_int_equal(parse("{\"direct_io\":false,\"preallocate_mb\":0,\"index_interval_ms\":1000}", &rc, &c),
+                   0);
+  assert_false(rc.direct_io);
+  assert_int_equal(rc.preallocate_mb, 0);
+  assert_int_equal(rc.index_interval_ms, 1000);
+  assert_int_equal(parse("{\"direct_io\":1}", &rc, &c), VG_ECONFIG);
+  assert_string_equal(c.err_path, "record.direct_io");
+  assert_int_equal(parse("{\"preallocate_mb\":1025}", &rc, &c), VG_ECONFIG);
+  assert_string_equal(c.err_path, "record.preallocate_mb");
+  assert_int_equal(parse("{\"index_interval_ms\":-1}", &rc, &c), VG_ECONFIG);
+  assert_string_equal(c.err_path, "record.index_interval_ms");
 }
 
 static void test_path(void **state) {
