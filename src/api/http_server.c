@@ -28,6 +28,7 @@
 #include "api/metrics.h"
 #include "base/error.h"
 #include "base/log.h"
+#include "base/time.h"
 #include "live/ws_live.h"
 
 #define HTTP_MAX_BODY (1u << 20) /* request bodies: JSON documents only */
@@ -1024,14 +1025,7 @@ void vg_http_server_stop(vg_http_server_t **psrv) {
    * call) must not keep the node from stopping: it is left behind with
    * everything it uses (the context, srv, the slow threads' lock), and the
    * process exits around it. */
-  struct timespec deadline;
-  clock_gettime(CLOCK_REALTIME, &deadline);
-  deadline.tv_sec += HTTP_STOP_WAIT_MS / 1000;
-  deadline.tv_nsec += (long)(HTTP_STOP_WAIT_MS % 1000) * 1000000L;
-  if (deadline.tv_nsec >= 1000000000L) {
-    deadline.tv_sec++;
-    deadline.tv_nsec -= 1000000000L;
-  }
+  struct timespec deadline = vg_time_deadline(CLOCK_REALTIME, HTTP_STOP_WAIT_MS * 1000LL);
   if (pthread_timedjoin_np(srv->thread, NULL, &deadline) != 0) {
     vg_log_error(&lg, "the HTTP server's thread did not stop within %d ms; leaving it behind",
                  HTTP_STOP_WAIT_MS);

@@ -431,11 +431,7 @@ static void wait_until(service_t *s, int64_t due_us) {
   int64_t left = due_us - vg_time_utc_us();
   if (left <= 0) return;
   if (left > EXPIRE_EVERY_US) left = EXPIRE_EVERY_US;
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  int64_t ns = ts.tv_nsec + (left % 1000000) * 1000;
-  ts.tv_sec += (time_t)(left / 1000000 + ns / 1000000000);
-  ts.tv_nsec = (long)(ns % 1000000000);
+  struct timespec ts = vg_time_deadline(CLOCK_MONOTONIC, left);
   pthread_cond_timedwait(&s->q_cond, &s->q_mutex, &ts);
 }
 

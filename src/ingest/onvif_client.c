@@ -466,14 +466,7 @@ void vg_onvif_set_event_sink(vg_onvif_event_sink_fn fn, void *opaque) {
 
 /* Sleeps up to ms unless the node stops; returns 1 when stopping. */
 static int wait_or_stop(int ms) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  ts.tv_sec += ms / 1000;
-  ts.tv_nsec += (long)(ms % 1000) * 1000000;
-  if (ts.tv_nsec >= 1000000000) {
-    ts.tv_sec++;
-    ts.tv_nsec -= 1000000000;
-  }
+  struct timespec ts = vg_time_deadline(CLOCK_REALTIME, ms * 1000LL);
   pthread_mutex_lock(&ev.lock);
   while (!ev.stopping && pthread_cond_timedwait(&ev.cond, &ev.lock, &ts) == 0) {
   }

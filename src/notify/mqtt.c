@@ -199,11 +199,7 @@ static void on_publish(struct mosquitto *mosq, void *opaque, int mid) {
 
 /* Waits until signaled or ms pass; with send_lock held. */
 static void sender_wait(vg__mqtt_t *m, int64_t ms) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  int64_t ns = ts.tv_nsec + ms * 1000000;
-  ts.tv_sec += ns / 1000000000;
-  ts.tv_nsec = ns % 1000000000;
+  struct timespec ts = vg_time_deadline(CLOCK_REALTIME, ms * 1000);
   if (!m->send_signaled && !atomic_load(&m->stopping))
     pthread_cond_timedwait(&m->send_cond, &m->send_lock, &ts);
   m->send_signaled = 0;
@@ -337,11 +333,7 @@ static vg__mqtt_camera_state_t *camera_state(vg__mqtt_t *m, const char *camera) 
 
 /* Sleeps ms unless stop is asked first. */
 static void sleep_unless_stopping(vg__mqtt_t *m, int64_t ms) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  int64_t ns = ts.tv_nsec + ms * 1000000;
-  ts.tv_sec += ns / 1000000000;
-  ts.tv_nsec = ns % 1000000000;
+  struct timespec ts = vg_time_deadline(CLOCK_REALTIME, ms * 1000);
   pthread_mutex_lock(&m->stop_lock);
   if (!atomic_load(&m->stopping)) pthread_cond_timedwait(&m->stop_cond, &m->stop_lock, &ts);
   pthread_mutex_unlock(&m->stop_lock);

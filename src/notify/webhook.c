@@ -120,11 +120,7 @@ static void wait_for_work(endpoint_t *ep, int64_t until_us) {
   int64_t wait_us = until_us ? until_us - now : 1000000;
   if (wait_us > 1000000) wait_us = 1000000; /* re-checks stop at least once a second */
   if (wait_us <= 0) return;
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  int64_t ns = ts.tv_nsec + wait_us * 1000;
-  ts.tv_sec += ns / 1000000000;
-  ts.tv_nsec = ns % 1000000000;
+  struct timespec ts = vg_time_deadline(CLOCK_REALTIME, wait_us);
   pthread_mutex_lock(&ep->lock);
   if (!ep->signaled && !atomic_load(&ep->owner->stopping)) pthread_cond_timedwait(&ep->cond, &ep->lock, &ts);
   ep->signaled = 0;

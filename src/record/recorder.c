@@ -369,7 +369,7 @@ static void release_preallocation(segment_t *s) {
   if (s->fd < 0 || (s->alloc_end <= s->offset && !s->direct)) return;
   if (ftruncate(s->fd, (off_t)s->offset) != 0) { /* the punch below may still free them */
   }
-  uint64_t from = (s->offset + 4095) & ~(uint64_t)4095;
+  uint64_t from = (s->offset + DIRECT_BLOCK - 1) / DIRECT_BLOCK * DIRECT_BLOCK;
   if (from < s->alloc_end && fallocate(s->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)from,
                                        (off_t)(s->alloc_end - from)) != 0) {
     /* Not supported there: the truncate above was the way. */
@@ -789,11 +789,7 @@ static void *writer_main(void *arg) {
       if (w->ix_head && w->ix_due < wake) wake = w->ix_due;
       int64_t left = wake - vg_time_mono_us();
       if (left < 1000) left = 1000;
-      struct timespec ts;
-      clock_gettime(CLOCK_REALTIME, &ts);
-      ts.tv_nsec += (long)(left % 1000000) * 1000;
-      ts.tv_sec += left / 1000000 + ts.tv_nsec / 1000000000;
-      ts.tv_nsec %= 1000000000;
+      struct timespec ts = vg_time_deadline(CLOCK_REALTIME, left);
       w->waiting = 1;
       pthread_cond_timedwait(&w->cond, &w->lock, &ts);
       w->waiting = 0;
@@ -802,12 +798,7 @@ static void *writer_main(void *arg) {
     if (w->head && !w->quit && w->jobs < WRITER_BATCH_JOBS) {
       int64_t until = w->head->queued_us + WRITER_BATCH_US;
       while (w->head && !w->quit && w->jobs < WRITER_BATCH_JOBS && vg_time_mono_us() < until) {
-        int64_t left = until - vg_time_mono_us();
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += (long)(left % 1000000) * 1000;
-        ts.tv_sec += left / 1000000 + ts.tv_nsec / 1000000000;
-        ts.tv_nsec %= 1000000000;
+        struct timespec ts = vg_time_deadline(CLOCK_REALTIME, until - vg_time_mono_us());
         pthread_cond_timedwait(&w->cond, &w->lock, &ts);
       }
     }

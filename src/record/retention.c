@@ -380,14 +380,7 @@ static void *retention_main(void *arg) {
     if (err) vg_log_warn(&r->log, "pass failed: %s", vg_strerror(err));
     log_pass(r, &rep);
     int wait_ms = rep.more ? BUSY_INTERVAL_MS : r->cfg.interval_ms;
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += wait_ms / 1000;
-    until.tv_nsec += (long)(wait_ms % 1000) * 1000000;
-    if (until.tv_nsec >= 1000000000) {
-      until.tv_sec++;
-      until.tv_nsec -= 1000000000;
-    }
+    struct timespec until = vg_time_deadline(CLOCK_REALTIME, wait_ms * 1000LL);
     pthread_mutex_lock(&R.lock);
     while (!R.quit && !R.wake)
       if (pthread_cond_timedwait(&R.cond, &R.lock, &until) != 0) break;
